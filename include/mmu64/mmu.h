@@ -1,0 +1,97 @@
+/* The MMU instance: one per machine, holding the port, the paging mode, the
+ * kernel tree whose upper half every tree shares, the per-CPU state the
+ * shootdown protocol needs, and the counters.
+ *
+ * The library allocates nothing of its own: the caller provides the storage
+ * of every struct (struct mmu, struct mmu_tree, struct mmu_tlb_batch) and
+ * frames come through the port. Fields are private to the library; read
+ * them through the functions below. */
+#ifndef MMU64_MMU_H
+#define MMU64_MMU_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "err.h"
+#include "port.h"
+
+#define MMU_MAX_CPUS 64
+#define MMU_TLB_CEILING_DEFAULT 33
+#define MMU_TLB_RANGES 16
+
+struct mmu;
+struct mmu_tlb_batch;
+
+/* A page-table tree. A user tree owns its lower half; its upper half is the
+ * kernel tree's (the same PML4/PML5 entries, pointing at tables created once
+ * by mmu_init, so a kernel mapping added later is visible in every tree). */
+struct mmu_tree {
+	struct mmu *mmu;
+	mmu_pa_t root;
+	bool is_kernel;
+	atomic_flag lock;
+	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
+	bool has_global;                  /* ever held a G leaf in its user half */
+};
+
+struct mmu_cpu {
+	struct mmu_tree *_Atomic active;
+	/* Shootdown requests to this CPU, one slot per sender. */
+	const struct mmu_tlb_batch *_Atomic inbox[MMU_MAX_CPUS];
+	/* Acknowledgements this CPU, as a sender, still waits for. */
+	atomic_uint pending_acks;
+	atomic_uint_fast64_t invlpg; /* executed on this CPU */
+	atomic_uint_fast64_t full;   /* full flushes on this CPU */
+};
+
+struct mmu_counters {
+	uint64_t invlpg; /* INVLPG executed, every CPU */
+	uint64_t full;   /* full flushes, every CPU */
+	uint64_t ipis;   /* shootdown IPIs sent */
+};
+
+struct mmu_config {
+	unsigned levels;        /* 4 or 5 */
+	unsigned ncpus;         /* 1 .. MMU_MAX_CPUS */
+	bool nx;                /* EFER.NXE: when false XD is never set */
+	unsigned flush_ceiling; /* invlpg per CPU above which a batch flushes all; 0 = default */
+};
+
+struct mmu {
+	struct mmu_port port;
+	unsigned levels;
+	unsigned ncpus;
+	bool nx;
+	unsigned flush_ceiling;
+	struct mmu_tree kernel;
+	atomic_int_fast64_t user_tables;   /* table pages of user trees, roots included */
+	atomic_int_fast64_t kernel_tables; /* table pages of the kernel half */
+	atomic_uint_fast64_t ipis;
+	struct mmu_counters reported;      /* totals at the previous mmu_counters_take */
+	struct mmu_cpu cpu[MMU_MAX_CPUS];
+};
+
+/* Build the kernel tree (its root and one table under each upper-half root
+ * slot) and record the port. NOMEM leaves nothing allocated; INVALID for a
+ * config out of range. The caller then loads mmu_kernel_tree() on each CPU. */
+mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mmu_config *cfg);
+
+/* Free the kernel half. Every user tree must be destroyed first and the
+ * kernel half must hold no mappings (asserted). */
+void mmu_fini(struct mmu *mmu);
+
+static inline struct mmu_tree *mmu_kernel_tree(struct mmu *mmu) { return &mmu->kernel; }
+
+/* Table pages in use by user trees, roots included (the `stats` figure). */
+int64_t mmu_user_tables(const struct mmu *mmu);
+
+/* INVLPG, full flushes and IPIs since the previous call (the `tlbstats`
+ * figures). */
+struct mmu_counters mmu_counters_take(struct mmu *mmu);
+
+/* Totals for one CPU since mmu_init (benchmarks, tests). */
+struct mmu_counters mmu_cpu_counters(const struct mmu *mmu, unsigned cpu);
+
+#endif

@@ -1,0 +1,15 @@
+/* mmu64: everything a kernel includes. */
+#ifndef MMU64_H
+#define MMU64_H
+
+#include "addr.h"
+#include "dump.h"
+#include "err.h"
+#include "mmu.h"
+#include "port.h"
+#include "pt.h"
+#include "pte.h"
+#include "tlb.h"
+#include "tree.h"
+
+#endif

@@ -1,0 +1,72 @@
+/* Range operations on a tree: map, unmap, protect, walk, entry.
+ *
+ * Ranges are [va, va+len). Checks run in the order of ../shared/VECTORS.md:
+ * INVALID (non-canonical, wrapping, crossing halves, the kernel half on a
+ * user tree or the user half on the kernel tree, bad option), UNALIGNED,
+ * INVALID_PERMISSION (no MMU_PROT_R), DUPLICATED / NOTEXIST, NOMEM. A call
+ * that fails changes nothing: every table it needs is allocated before the
+ * first entry is written.
+ *
+ * BATCH may be NULL: the call then flushes before returning. Otherwise the
+ * invalidations and frees are added to BATCH and the caller flushes. */
+#ifndef MMU64_PT_H
+#define MMU64_PT_H
+
+#include "mmu.h"
+#include "pte.h"
+#include "tlb.h"
+
+/* Permission letters of a mapping. */
+enum {
+	MMU_PROT_R = 1u << 0,
+	MMU_PROT_W = 1u << 1,
+	MMU_PROT_X = 1u << 2,
+	MMU_PROT_U = 1u << 3,
+};
+
+enum mmu_cache {
+	MMU_CACHE_WB = 0, /* PAT entry 0: no bits */
+	MMU_CACHE_WC,     /* PAT entry 1: PWT (Linux's PAT MSR layout) */
+	MMU_CACHE_UC,     /* PAT entry 3: PCD|PWT */
+};
+
+struct mmu_map_opts {
+	enum mmu_size size; /* MMU_SIZE_ANY: the largest that fits, position by position */
+	bool global;
+	enum mmu_cache cache;
+	unsigned pkey; /* 0..15 */
+};
+
+/* Map [VA, VA+LEN) to [PA, PA+LEN). OPTS may be NULL (defaults). */
+mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+		  const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch);
+
+/* Remove every leaf in the range, splitting huge leaves it cuts, and free
+ * the tables it empties (after the flush). NOTEXIST when nothing is mapped
+ * there. */
+mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch);
+
+/* Set the permissions of every leaf in the range to PROT (RW, US, XD; all
+ * other bits kept), splitting huge leaves it cuts. NOTEXIST when nothing is
+ * mapped there. */
+mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
+		      struct mmu_tlb_batch *batch);
+
+struct mmu_translation {
+	mmu_pa_t pa;        /* what VA translates to */
+	enum mmu_size size; /* of the leaf */
+	unsigned prot;      /* effective: RW and US ANDed, XD ORed over the levels */
+	mmu_pte_t leaf;     /* the raw leaf entry (A, D, G...) */
+};
+
+/* Translate VA in TREE as the hardware would (no A/D side effects).
+ * INVALID for a non-canonical VA, NOTEXIST when not mapped. A kernel-half VA
+ * in a user tree reports the shared mapping. */
+mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out);
+
+/* The raw entry at LEVEL on the way to VA. NOTEXIST when that level is not
+ * reached (a non-present or leaf entry above it, or LEVEL above the
+ * tree's top); INVALID for a non-canonical VA. */
+mmu_err_t mmu_entry(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level level, mmu_pte_t *out);
+
+#endif

@@ -1,0 +1,67 @@
+/* TLB batches: what a change to a tree owes the TLBs of every CPU.
+ *
+ * Every entry write that can leave a stale translation records the page in
+ * a batch; frames and table pages taken out of a tree are queued on the
+ * batch and released only by mmu_tlb_flush(), after every CPU that may hold
+ * them has invalidated. A flush invalidates page by page up to the
+ * ceiling (counting one INVLPG per leaf, whatever its size) and flushes the
+ * whole TLB above it; it sends one IPI to each other CPU that needs it and
+ * waits for all of them.
+ *
+ *     struct mmu_tlb_batch b;
+ *     mmu_tlb_batch_init(&b, tree);
+ *     mmu_unmap(tree, va, len, &b);
+ *     mmu_unmap(tree, va2, len2, &b);
+ *     mmu_tlb_flush(&b);       // one shootdown for both
+ *     mmu_tlb_batch_done(&b);  // asserts nothing is pending */
+#ifndef MMU64_TLB_H
+#define MMU64_TLB_H
+
+#include "mmu.h"
+
+struct mmu_tlb_range {
+	mmu_vaddr_t va;
+	uint32_t pages;
+	uint8_t shift;
+};
+
+struct mmu_tlb_batch {
+	struct mmu_tree *tree;
+	uint32_t nranges;
+	uint32_t invlpgs;  /* INVLPG one CPU would execute */
+	bool full;         /* over the ceiling: flush everything instead */
+	bool all_cpus;     /* kernel half or global leaves: every CPU */
+	bool tables_freed; /* table pages wait in the free list */
+	struct mmu_tlb_range range[MMU_TLB_RANGES];
+	uint64_t free_head; /* PA of the first frame to free, chained by meta link */
+	uint32_t nfree;
+};
+
+void mmu_tlb_batch_init(struct mmu_tlb_batch *b, struct mmu_tree *tree);
+
+/* PAGES leaves of 1<<SHIFT bytes from VA need invalidation; GLOBAL when any
+ * of them was a global leaf. */
+void mmu_tlb_batch_add(struct mmu_tlb_batch *b, mmu_vaddr_t va, unsigned shift, uint32_t pages, bool global);
+
+/* Release frame PA (USE, SIZE) once the batch is flushed. */
+void mmu_tlb_batch_defer_free(struct mmu_tlb_batch *b, enum mmu_frame_use use, enum mmu_size size,
+			      mmu_pa_t pa);
+
+/* True when the batch holds anything to invalidate or free. */
+bool mmu_tlb_batch_pending(const struct mmu_tlb_batch *b);
+
+/* Invalidate on this CPU and on every other CPU that may hold the tree's
+ * translations, wait for them, then free the queued frames. The batch is
+ * empty afterwards and may be reused. */
+void mmu_tlb_flush(struct mmu_tlb_batch *b);
+
+/* The end of a batch's life: asserts that nothing is pending (a batch
+ * dropped with work in it is a stale TLB entry nobody will invalidate). */
+void mmu_tlb_batch_done(struct mmu_tlb_batch *b);
+
+/* Called by the port on a CPU that received a shootdown IPI (and by the
+ * library itself while it waits, so two CPUs shooting at each other cannot
+ * deadlock). Runs every request waiting for this CPU. */
+void mmu_tlb_ipi_handler(struct mmu *mmu);
+
+#endif

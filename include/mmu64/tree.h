@@ -1,0 +1,28 @@
+/* Page-table trees: create, destroy, load on a CPU. */
+#ifndef MMU64_TREE_H
+#define MMU64_TREE_H
+
+#include "mmu.h"
+
+/* A new user tree sharing the kernel half. NOMEM when no frame for the
+ * root. */
+mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree);
+
+/* Free every user-half table of TREE (never a data frame, never the kernel
+ * half). BUSY, and nothing freed, while TREE is loaded on any CPU; INVALID
+ * for the kernel tree. */
+mmu_err_t mmu_tree_destroy(struct mmu_tree *tree);
+
+/* Make TREE the active tree of this CPU. No CR3 write when it already is. */
+void mmu_tree_load(struct mmu_tree *tree);
+
+/* The tree active on this CPU. */
+struct mmu_tree *mmu_tree_active(struct mmu *mmu);
+
+/* The CR3 value that selects TREE. */
+uint64_t mmu_tree_cr3(const struct mmu_tree *tree);
+
+/* True when TREE is loaded on CPU. */
+bool mmu_tree_active_on(const struct mmu_tree *tree, unsigned cpu);
+
+#endif
