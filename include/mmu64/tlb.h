@@ -30,7 +30,8 @@ struct mmu_tlb_batch {
 	uint32_t nranges;
 	uint32_t invlpgs;  /* INVLPG one CPU would execute */
 	bool full;         /* over the ceiling: flush everything instead */
-	bool all_cpus;     /* kernel half or global leaves: every CPU */
+	bool global;       /* a global leaf changed: a full flush must include globals */
+	bool all_cpus;     /* kernel half or global leaves: every CPU, loaded or not */
 	bool tables_freed; /* table pages wait in the free list */
 	struct mmu_tlb_range range[MMU_TLB_RANGES];
 	uint64_t free_head; /* PA of the first frame to free, chained by meta link */

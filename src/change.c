@@ -1,0 +1,147 @@
+/* mmu_unmap and mmu_protect: the same walk over present leaves, splitting
+ * the huge leaves the range cuts. Prepare counts leaves and split tables,
+ * commit rewrites leaves and frees the tables it empties. */
+#include "internal.h"
+
+struct change_op {
+	mmu_vaddr_t last;
+	bool unmap;
+	uint64_t perm_bits; /* protect: the new RW/US/XD */
+	uint64_t tables_needed;
+	uint64_t leaves;
+};
+
+static bool covers_entry(enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	uint64_t span = mmu_level_span(level);
+	return mmu_is_aligned(va, span) && last - va == span - 1;
+}
+
+/* Tables needed to split the leaf at LEVEL so that [VA, LAST] (inside it)
+ * is made of whole leaves. */
+static uint64_t split_tables(enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	enum mmu_level child = level - 1;
+	uint64_t n = 1;
+	if (child == MMU_LEVEL_PT)
+		return n;
+	for (mmu_vaddr_t x = va;;) {
+		mmu_vaddr_t x_last = x | (mmu_level_span(child) - 1);
+		if (x_last > last)
+			x_last = last;
+		if (!covers_entry(child, x, x_last))
+			n += split_tables(child, x, x_last);
+		if (x_last == last)
+			return n;
+		x = x_last + 1;
+	}
+}
+
+static enum pt_step change_scan_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				      mmu_vaddr_t last)
+{
+	struct change_op *op = w->op;
+	mmu_pte_t v = pte_load(e);
+	if (!mmu_pte_present(v))
+		return PT_NEXT;
+	if (!mmu_pte_is_leaf(v, level))
+		return PT_DESCEND;
+	op->leaves++;
+	if (!covers_entry(level, va, last))
+		op->tables_needed += split_tables(level, va, last);
+	return PT_NEXT;
+}
+
+static void change_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
+{
+	struct change_op *op = w->op;
+	mmu_pte_t v = pte_load(e);
+	mmu_pte_t nv = op->unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | op->perm_bits;
+	if (nv == v)
+		return;
+	if (op->unmap)
+		pt_set_entry(w, level, e, 0);
+	else
+		pt_update_leaf(w, level, e, MMU_PTE_PERM_MASK, op->perm_bits);
+	mmu_tlb_batch_add(w->batch, va, mmu_level_shift(level), 1, (v & MMU_PTE_G) != 0);
+}
+
+static enum pt_step change_commit_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+					mmu_vaddr_t last)
+{
+	mmu_pte_t v = pte_load(e);
+	if (!mmu_pte_present(v))
+		return PT_NEXT;
+	if (!mmu_pte_is_leaf(v, level))
+		return PT_DESCEND;
+	if (!covers_entry(level, va, last)) {
+		pt_split_leaf(w, level, e, va & ~(mmu_level_span(level) - 1));
+		return PT_DESCEND;
+	}
+	change_leaf(w, level, e, va);
+	return PT_NEXT;
+}
+
+/* A table left with no entries goes, except the pinned roots and kernel
+ * tops that other trees point at. */
+static void change_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				mmu_vaddr_t last)
+{
+	(void)va, (void)last;
+	struct change_op *op = w->op;
+	if (op->unmap && w->meta[level - 1]->live == 0 && !pt_table_is_pinned(w, level - 1))
+		pt_release_table(w, level, e);
+}
+
+static const struct pt_visitor change_scan = {.entry = change_scan_entry};
+static const struct pt_visitor change_commit = {.entry = change_commit_entry, .leave = change_commit_leave};
+
+static mmu_err_t change_range(struct mmu_tree *tree, mmu_vaddr_t va, struct change_op *op,
+			      struct mmu_tlb_batch *given)
+{
+	struct mmu_tlb_batch local;
+	struct pt_walk w;
+	pt_walk_init(&w, tree, &change_scan, op);
+	tree_lock(tree);
+	pt_walk_range(&w, va, op->last);
+	mmu_err_t err = MMU_E_NOTEXIST;
+	if (op->leaves)
+		err = table_pool_fill(tree->mmu, &w.pool, op->tables_needed, !tree->is_kernel);
+	if (err == MMU_OK) {
+		w.batch = begin_batch(tree, given, &local);
+		w.visitor = &change_commit;
+		pt_walk_range(&w, va, op->last);
+		MMU_ASSERT(tree->mmu, w.pool.count == 0, "change_range: %lu prepared tables left over",
+			   (unsigned long)w.pool.count);
+		end_batch(w.batch, &local);
+	}
+	tree_unlock(tree);
+	return err;
+}
+
+mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
+{
+	mmu_err_t err = range_check(tree, va, len);
+	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
+		err = MMU_E_UNALIGNED;
+	if (err != MMU_OK)
+		return err;
+	struct change_op op = {.last = va + (len - 1), .unmap = true};
+	return change_range(tree, va, &op, batch);
+}
+
+mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
+		      struct mmu_tlb_batch *batch)
+{
+	mmu_err_t err = range_check(tree, va, len);
+	if (err == MMU_OK)
+		err = prot_check(prot);
+	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
+		err = MMU_E_UNALIGNED;
+	if (err == MMU_OK && !(prot & MMU_PROT_R))
+		err = MMU_E_INVALID_PERMISSION;
+	if (err != MMU_OK)
+		return err;
+	struct change_op op = {.last = va + (len - 1), .perm_bits = prot_to_pte(tree->mmu, prot)};
+	return change_range(tree, va, &op, batch);
+}

@@ -1,0 +1,160 @@
+/* Library-internal declarations: port wrappers, assertions, the range
+ * walker every operation uses, the prepared-table pool. Not installed. */
+#ifndef MMU64_INTERNAL_H
+#define MMU64_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "mmu64/mmu64.h"
+
+/* ---- formatting and assertions (no libc) ---- */
+
+/* A tiny vsnprintf: %s %c %d %u %x %lu %lx %ld, flags '0' and a width, %%.
+ * Always NUL-terminates; returns the length written. */
+size_t mmu_vfmt(char *buf, size_t size, const char *fmt, va_list ap);
+size_t mmu_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Formats the message and calls the port's panic hook; never returns. */
+_Noreturn void mmu_panicf(const struct mmu *mmu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define MMU_ASSERT(mmu, cond, ...)                                                   \
+	do {                                                                         \
+		if (__builtin_expect(!(cond), 0))                                    \
+			mmu_panicf((mmu), "assertion `" #cond "` failed: " __VA_ARGS__); \
+	} while (0)
+
+/* ---- port wrappers ---- */
+
+static inline unsigned port_cpu_id(const struct mmu *mmu) { return mmu->port.ops->cpu_id(mmu->port.ctx); }
+
+static inline void *port_p2v(const struct mmu *mmu, mmu_pa_t pa)
+{
+	return mmu->port.ops->phys_to_virt(mmu->port.ctx, pa);
+}
+
+static inline struct mmu_frame_meta *port_meta(const struct mmu *mmu, mmu_pa_t pa)
+{
+	return mmu->port.ops->frame_meta(mmu->port.ctx, pa);
+}
+
+static inline mmu_pte_t *table_of(const struct mmu *mmu, mmu_pa_t pa) { return (mmu_pte_t *)port_p2v(mmu, pa); }
+
+/* ---- entries as the hardware sees them ----
+ * A CPU may walk a table while we write it: every entry access is a single
+ * atomic load or store so neither side sees a torn value. */
+
+static inline mmu_pte_t pte_load(const mmu_pte_t *e) { return __atomic_load_n(e, __ATOMIC_RELAXED); }
+static inline void pte_store(mmu_pte_t *e, mmu_pte_t v) { __atomic_store_n(e, v, __ATOMIC_RELAXED); }
+
+/* meta->flags of library-owned table pages. */
+enum {
+	META_TABLE = 1u << 0,  /* a page-table page of some tree */
+	META_PINNED = 1u << 1, /* root or kernel-half top table: never freed by emptiness */
+	META_USER = 1u << 2,   /* belongs to a user tree (counts in `stats`) */
+	META_DEFER_SHIFT = 8,  /* deferred free: (use << 2 | size) << shift */
+};
+
+/* The top level of the tree: PML4 or PML5. */
+static inline enum mmu_level mmu_top_level(const struct mmu *mmu) { return (enum mmu_level)mmu->levels; }
+
+/* Flags of a non-leaf entry the library creates (VECTORS.md). */
+static inline mmu_pte_t table_entry_flags(bool user_half)
+{
+	return MMU_PTE_P | MMU_PTE_RW | (user_half ? MMU_PTE_US : 0);
+}
+
+/* ---- tree lock ---- */
+void tree_lock(struct mmu_tree *tree);
+void tree_unlock(struct mmu_tree *tree);
+
+/* ---- table pages ---- */
+mmu_err_t table_alloc(struct mmu *mmu, bool user, mmu_pa_t *out);
+void table_free_now(struct mmu *mmu, mmu_pa_t pa);
+
+/* A list of tables allocated before a commit, so the commit cannot fail. */
+struct table_pool {
+	uint64_t head; /* PA of the first table, chained by meta link */
+	uint64_t count;
+};
+mmu_err_t table_pool_fill(struct mmu *mmu, struct table_pool *pool, uint64_t n, bool user);
+mmu_pa_t table_pool_take(struct mmu *mmu, struct table_pool *pool);
+void table_pool_drain(struct mmu *mmu, struct table_pool *pool);
+
+/* ---- the range walker ----
+ * One walker serves every operation. It visits, in address order, each entry
+ * that overlaps [va, last] level by level, going down once and sideways
+ * after that. The visitor decides per entry: go into the table it points to
+ * (allocating or splitting it first if it wants), or move on. */
+
+enum pt_step {
+	PT_NEXT,    /* done with this entry */
+	PT_DESCEND, /* the entry is (now) a table: visit its entries */
+	PT_STOP,    /* end the walk */
+};
+
+struct pt_walk;
+
+struct pt_visitor {
+	/* E is the entry at LEVEL for [VA, LAST], already clipped to the walk's
+	 * range. Only PT_DESCEND on a present non-leaf entry. */
+	enum pt_step (*entry)(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+			      mmu_vaddr_t last);
+	/* Optional: called after the walk came back up from the table E points
+	 * to (post-order: unmap frees tables it emptied here). */
+	void (*leave)(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last);
+};
+
+struct pt_walk {
+	struct mmu *mmu;
+	struct mmu_tree *tree;
+	const struct pt_visitor *visitor;
+	void *op;                           /* the operation's own state */
+	struct mmu_tlb_batch *batch;        /* where invalidations go (may be NULL for reads) */
+	struct table_pool pool;             /* tables prepared for the commit */
+	bool stop;
+	mmu_pte_t path[MMU_LEVEL_PML5 + 2]; /* path[L]: entry at level L above the current one */
+	struct mmu_frame_meta *meta[MMU_LEVEL_PML5 + 1]; /* meta[L]: table holding level-L entries */
+};
+
+void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op);
+/* Visit [VA, LAST] (inclusive, canonical, one half). */
+void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
+
+/* Entry writes: every change of a tree goes through these two so that the
+ * live count of each table stays exact. */
+void pt_set_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
+/* Replace the CLEAR bits of present leaf E by SET atomically, so that an A
+ * or D bit the hardware sets meanwhile is not lost. */
+void pt_update_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, uint64_t clear, uint64_t set);
+/* Point E (empty) at a fresh table from the walk's pool; returns its PA. */
+mmu_pa_t pt_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
+/* Turn the huge leaf E at LEVEL into a table of 512 leaves one level down
+ * that map the same memory with the same bits (a table from the pool). */
+void pt_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t leaf_va);
+/* Clear table entry E and free the table after the flush. */
+void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
+
+/* Effective permissions (MMU_PROT_*) of leaf LEAF at LEVEL on the walk's
+ * current path: RW and US ANDed, XD ORed over the levels. */
+unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pte_t leaf);
+
+/* True when the table holding level-LEVEL entries may be freed when empty. */
+bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level level);
+
+/* ---- checks shared by map, unmap, protect ---- */
+/* INVALID unless [VA, VA+LEN) is a non-empty range in TREE's half. */
+mmu_err_t range_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len);
+/* INVALID for bits other than MMU_PROT_*. */
+mmu_err_t prot_check(unsigned prot);
+/* The RW, US and XD bits PROT asks for (no XD without NX). */
+uint64_t prot_to_pte(const struct mmu *mmu, unsigned prot);
+
+/* Take BATCH if given, else start LOCAL; end_batch flushes LOCAL. */
+struct mmu_tlb_batch *begin_batch(struct mmu_tree *tree, struct mmu_tlb_batch *given, struct mmu_tlb_batch *local);
+void end_batch(struct mmu_tlb_batch *used, struct mmu_tlb_batch *local);
+
+/* ---- TLB internals ---- */
+void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b);
+
+#endif

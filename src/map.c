@@ -1,0 +1,160 @@
+/* mmu_map: prepare (check every entry, count the tables needed, allocate
+ * them), then commit (write entries; cannot fail). */
+#include "internal.h"
+
+struct map_op {
+	mmu_vaddr_t last;                      /* last byte of the range */
+	uint64_t pa_delta;                     /* pa - va, modulo 2^64 */
+	enum mmu_size forced;                  /* MMU_SIZE_ANY or the only leaf size allowed */
+	uint64_t leaf_flags[MMU_LEVEL_PDPT + 1]; /* leaf flags per leaf level */
+	uint64_t tables_needed;
+	bool duplicated;
+};
+
+/* Whether a leaf at LEVEL starts at VA: the largest-leaf rule of VECTORS.md
+ * (VA and PA aligned to the size, the leaf inside the range), or the forced
+ * size. */
+static bool leaf_fits(const struct map_op *op, enum mmu_level level, mmu_vaddr_t va)
+{
+	if (level > MMU_LEVEL_PDPT)
+		return false;
+	if (op->forced != MMU_SIZE_ANY)
+		return level == (enum mmu_level)op->forced;
+	uint64_t span = mmu_level_span(level);
+	return mmu_is_aligned(va, span) && mmu_is_aligned(va + op->pa_delta, span) && va + (span - 1) <= op->last;
+}
+
+/* Tables a commit will create under the empty entry at LEVEL for [VA, LAST]. */
+static uint64_t tables_for_hole(const struct map_op *op, enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	if (leaf_fits(op, level, va))
+		return 0;
+	enum mmu_level child = level - 1;
+	uint64_t n = 1;
+	if (child == MMU_LEVEL_PT)
+		return n;
+	for (mmu_vaddr_t x = va;;) {
+		mmu_vaddr_t x_last = x | (mmu_level_span(child) - 1);
+		if (x_last > last)
+			x_last = last;
+		n += tables_for_hole(op, child, x, x_last);
+		if (x_last == last)
+			return n;
+		x = x_last + 1;
+	}
+}
+
+static enum pt_step map_scan_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				   mmu_vaddr_t last)
+{
+	struct map_op *op = w->op;
+	mmu_pte_t v = pte_load(e);
+	if (!mmu_pte_present(v)) {
+		op->tables_needed += tables_for_hole(op, level, va, last);
+		return PT_NEXT;
+	}
+	/* A table is never left empty, so one under a would-be leaf maps
+	 * something inside the range. */
+	if (mmu_pte_is_leaf(v, level) || leaf_fits(op, level, va)) {
+		op->duplicated = true;
+		return PT_STOP;
+	}
+	return PT_DESCEND;
+}
+
+static enum pt_step map_commit_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				     mmu_vaddr_t last)
+{
+	(void)last;
+	struct map_op *op = w->op;
+	if (leaf_fits(op, level, va)) {
+		pt_set_entry(w, level, e, (va + op->pa_delta) | op->leaf_flags[level]);
+		return PT_NEXT;
+	}
+	if (!mmu_pte_present(pte_load(e)))
+		pt_install_table(w, level, e);
+	return PT_DESCEND;
+}
+
+static const struct pt_visitor map_scan = {.entry = map_scan_entry};
+static const struct pt_visitor map_commit = {.entry = map_commit_entry};
+
+static const uint64_t cache_bits[] = {
+	[MMU_CACHE_WB] = 0,
+	[MMU_CACHE_WC] = MMU_PTE_PWT,
+	[MMU_CACHE_UC] = MMU_PTE_PCD | MMU_PTE_PWT,
+};
+
+static mmu_err_t map_check_opts(const struct mmu_map_opts *o, unsigned prot)
+{
+	bool size_ok = o->size == MMU_SIZE_ANY || o->size == MMU_SIZE_4K || o->size == MMU_SIZE_2M ||
+		       o->size == MMU_SIZE_1G;
+	if (!size_ok || (unsigned)o->cache > MMU_CACHE_UC || o->pkey > 15)
+		return MMU_E_INVALID;
+	return prot_check(prot);
+}
+
+static mmu_err_t map_check(const struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+			   const struct mmu_map_opts *o)
+{
+	mmu_err_t err = range_check(tree, va, len);
+	if (err == MMU_OK)
+		err = map_check_opts(o, prot);
+	if (err == MMU_OK && (pa.bits + (len - 1) < pa.bits || ((pa.bits + (len - 1)) >> MMU_PA_MAX_BITS)))
+		err = MMU_E_INVALID;
+	if (err != MMU_OK)
+		return err;
+	uint64_t align = o->size == MMU_SIZE_ANY ? MMU_PAGE_SIZE : mmu_size_bytes(o->size);
+	if (!mmu_is_aligned(va, align) || !mmu_is_aligned(pa.bits, align) || !mmu_is_aligned(len, align))
+		return MMU_E_UNALIGNED;
+	if (!(prot & MMU_PROT_R))
+		return MMU_E_INVALID_PERMISSION;
+	return MMU_OK;
+}
+
+/* The bits a leaf gets for PROT and the options: exactly these, never A/D. */
+static uint64_t leaf_flags_4k(const struct mmu *mmu, unsigned prot, const struct mmu_map_opts *o)
+{
+	uint64_t f = MMU_PTE_P | prot_to_pte(mmu, prot) | cache_bits[o->cache] | ((uint64_t)o->pkey << MMU_PTE_PK_SHIFT);
+	if (o->global)
+		f |= MMU_PTE_G;
+	return f;
+}
+
+static void map_op_init(struct map_op *op, const struct mmu *mmu, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len,
+			unsigned prot, const struct mmu_map_opts *o)
+{
+	*op = (struct map_op){.last = va + (len - 1), .pa_delta = pa.bits - va, .forced = o->size};
+	uint64_t f = leaf_flags_4k(mmu, prot, o);
+	for (enum mmu_level l = MMU_LEVEL_PT; l <= MMU_LEVEL_PDPT; l++)
+		op->leaf_flags[l] = mmu_pte_leaf_flags_for(f, MMU_LEVEL_PT, l);
+}
+
+mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+		  const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
+{
+	/* Not-present entries are never cached, so a map owes the TLBs
+	 * nothing; BATCH is accepted for symmetry with unmap and protect. */
+	(void)batch;
+	struct mmu_map_opts o = opts ? *opts : (struct mmu_map_opts){0};
+	mmu_err_t err = map_check(tree, va, pa, len, prot, &o);
+	if (err != MMU_OK)
+		return err;
+	struct map_op op;
+	map_op_init(&op, tree->mmu, va, pa, len, prot, &o);
+	struct pt_walk w;
+	pt_walk_init(&w, tree, &map_scan, &op);
+	tree_lock(tree);
+	pt_walk_range(&w, va, op.last);
+	err = op.duplicated ? MMU_E_DUPLICATED : table_pool_fill(tree->mmu, &w.pool, op.tables_needed, !tree->is_kernel);
+	if (err == MMU_OK) {
+		w.visitor = &map_commit;
+		pt_walk_range(&w, va, op.last);
+		MMU_ASSERT(tree->mmu, w.pool.count == 0, "mmu_map: %lu prepared tables left over",
+			   (unsigned long)w.pool.count);
+		if (o.global && !tree->is_kernel)
+			tree->has_global = true;
+	}
+	tree_unlock(tree);
+	return err;
+}

@@ -1,0 +1,111 @@
+/* The MMU instance: the kernel tree every tree shares, counters. */
+#include "internal.h"
+
+static void kernel_free_tops(struct mmu *mmu, mmu_pte_t *root)
+{
+	for (unsigned i = MMU_ENTRIES_PER_TABLE / 2; i < MMU_ENTRIES_PER_TABLE; i++) {
+		mmu_pa_t pa;
+		if (mmu_pte_clear(&root[i], mmu_top_level(mmu), &pa) == MMU_OK)
+			table_free_now(mmu, pa);
+	}
+}
+
+/* One table under each upper-half root slot, created now and never freed
+ * while the MMU lives: a user tree copies these 256 entries once, and every
+ * kernel mapping made later lands below them, so it is seen by every tree
+ * without a list of trees to update. The cost is 1 MiB of tables. */
+static mmu_err_t kernel_build_tops(struct mmu *mmu, mmu_pte_t *root)
+{
+	for (unsigned i = MMU_ENTRIES_PER_TABLE / 2; i < MMU_ENTRIES_PER_TABLE; i++) {
+		mmu_pa_t pa;
+		if (table_alloc(mmu, false, &pa) != MMU_OK) {
+			kernel_free_tops(mmu, root);
+			return MMU_E_NOMEM;
+		}
+		port_meta(mmu, pa)->flags |= META_PINNED;
+		root[i] = pa.bits | table_entry_flags(false);
+	}
+	port_meta(mmu, mmu->kernel.root)->live = MMU_ENTRIES_PER_TABLE / 2;
+	return MMU_OK;
+}
+
+static mmu_err_t config_check(const struct mmu_config *cfg)
+{
+	if (cfg->levels != 4 && cfg->levels != 5)
+		return MMU_E_INVALID;
+	if (cfg->ncpus == 0 || cfg->ncpus > MMU_MAX_CPUS)
+		return MMU_E_INVALID;
+	return MMU_OK;
+}
+
+mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mmu_config *cfg)
+{
+	mmu_err_t err = config_check(cfg);
+	if (err != MMU_OK)
+		return err;
+	*mmu = (struct mmu){0};
+	mmu->port = *port;
+	mmu->levels = cfg->levels;
+	mmu->ncpus = cfg->ncpus;
+	mmu->nx = cfg->nx;
+	mmu->flush_ceiling = cfg->flush_ceiling ? cfg->flush_ceiling : MMU_TLB_CEILING_DEFAULT;
+	atomic_flag_clear(&mmu->kernel.lock);
+	mmu->kernel.mmu = mmu;
+	mmu->kernel.is_kernel = true;
+	err = table_alloc(mmu, false, &mmu->kernel.root);
+	if (err != MMU_OK)
+		return err;
+	port_meta(mmu, mmu->kernel.root)->flags |= META_PINNED;
+	err = kernel_build_tops(mmu, table_of(mmu, mmu->kernel.root));
+	if (err != MMU_OK)
+		table_free_now(mmu, mmu->kernel.root);
+	return err;
+}
+
+void mmu_fini(struct mmu *mmu)
+{
+	mmu_pte_t *root = table_of(mmu, mmu->kernel.root);
+	for (unsigned i = MMU_ENTRIES_PER_TABLE / 2; i < MMU_ENTRIES_PER_TABLE; i++) {
+		mmu_pa_t top;
+		if (mmu_pte_next_table(root[i], mmu_top_level(mmu), &top) != MMU_OK)
+			continue;
+		unsigned live = port_meta(mmu, top)->live;
+		MMU_ASSERT(mmu, live == 0, "mmu_fini: kernel slot %u still maps %u entries", i, live);
+	}
+	int64_t user = mmu_user_tables(mmu);
+	MMU_ASSERT(mmu, user == 0, "mmu_fini: %ld user tables still exist", (long)user);
+	kernel_free_tops(mmu, root);
+	table_free_now(mmu, mmu->kernel.root);
+}
+
+int64_t mmu_user_tables(const struct mmu *mmu)
+{
+	return atomic_load_explicit(&mmu->user_tables, memory_order_relaxed);
+}
+
+struct mmu_counters mmu_cpu_counters(const struct mmu *mmu, unsigned cpu)
+{
+	const struct mmu_cpu *c = &mmu->cpu[cpu];
+	return (struct mmu_counters){
+		.invlpg = atomic_load_explicit(&c->invlpg, memory_order_relaxed),
+		.full = atomic_load_explicit(&c->full, memory_order_relaxed),
+		.ipis = 0,
+	};
+}
+
+struct mmu_counters mmu_counters_take(struct mmu *mmu)
+{
+	struct mmu_counters now = {.ipis = atomic_load_explicit(&mmu->ipis, memory_order_relaxed)};
+	for (unsigned cpu = 0; cpu < mmu->ncpus; cpu++) {
+		struct mmu_counters c = mmu_cpu_counters(mmu, cpu);
+		now.invlpg += c.invlpg;
+		now.full += c.full;
+	}
+	struct mmu_counters since = {
+		.invlpg = now.invlpg - mmu->reported.invlpg,
+		.full = now.full - mmu->reported.full,
+		.ipis = now.ipis - mmu->reported.ipis,
+	};
+	mmu->reported = now;
+	return since;
+}

@@ -1,0 +1,54 @@
+/* Checks every range operation shares, and the batch a call uses when the
+ * caller gives none. */
+#include "internal.h"
+
+/* A range is valid when it is not empty, does not wrap, both ends are
+ * canonical and in one half, and that half is the tree's. */
+mmu_err_t range_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len)
+{
+	unsigned levels = tree->mmu->levels;
+	if (len == 0 || va + (len - 1) < va)
+		return MMU_E_INVALID;
+	mmu_vaddr_t last = va + (len - 1);
+	if (!mmu_va_canonical(va, levels) || !mmu_va_canonical(last, levels))
+		return MMU_E_INVALID;
+	if (mmu_va_is_kernel(va) != mmu_va_is_kernel(last) || mmu_va_is_kernel(va) != tree->is_kernel)
+		return MMU_E_INVALID;
+	return MMU_OK;
+}
+
+mmu_err_t prot_check(unsigned prot)
+{
+	return (prot & ~(MMU_PROT_R | MMU_PROT_W | MMU_PROT_X | MMU_PROT_U)) ? MMU_E_INVALID : MMU_OK;
+}
+
+uint64_t prot_to_pte(const struct mmu *mmu, unsigned prot)
+{
+	uint64_t bits = 0;
+	if (prot & MMU_PROT_W)
+		bits |= MMU_PTE_RW;
+	if (prot & MMU_PROT_U)
+		bits |= MMU_PTE_US;
+	if (!(prot & MMU_PROT_X) && mmu->nx)
+		bits |= MMU_PTE_XD;
+	return bits;
+}
+
+struct mmu_tlb_batch *begin_batch(struct mmu_tree *tree, struct mmu_tlb_batch *given, struct mmu_tlb_batch *local)
+{
+	if (given) {
+		MMU_ASSERT(tree->mmu, given->tree == tree, "batch of tree %lx used on tree %lx",
+			   (unsigned long)given->tree->root.bits, (unsigned long)tree->root.bits);
+		return given;
+	}
+	mmu_tlb_batch_init(local, tree);
+	return local;
+}
+
+void end_batch(struct mmu_tlb_batch *used, struct mmu_tlb_batch *local)
+{
+	if (used != local)
+		return;
+	mmu_tlb_flush(local);
+	mmu_tlb_batch_done(local);
+}

@@ -1,0 +1,65 @@
+/* Page-table pages: allocation through the port, the prepared pool a commit
+ * draws from, and the `stats` counters. */
+#include "internal.h"
+
+static atomic_int_fast64_t *table_counter(struct mmu *mmu, bool user)
+{
+	return user ? &mmu->user_tables : &mmu->kernel_tables;
+}
+
+mmu_err_t table_alloc(struct mmu *mmu, bool user, mmu_pa_t *out)
+{
+	mmu_err_t err = mmu->port.ops->frame_alloc(mmu->port.ctx, MMU_FRAME_TABLE, MMU_SIZE_4K, out);
+	if (err != MMU_OK)
+		return err;
+	struct mmu_frame_meta *meta = port_meta(mmu, *out);
+	meta->live = 0;
+	meta->link = 0;
+	meta->flags = META_TABLE | (user ? META_USER : 0);
+	atomic_fetch_add_explicit(table_counter(mmu, user), 1, memory_order_relaxed);
+	return MMU_OK;
+}
+
+void table_free_now(struct mmu *mmu, mmu_pa_t pa)
+{
+	struct mmu_frame_meta *meta = port_meta(mmu, pa);
+	MMU_ASSERT(mmu, meta->flags & META_TABLE, "table_free_now: pa %lx flags %x is not a table",
+		   (unsigned long)pa.bits, meta->flags);
+	bool user = (meta->flags & META_USER) != 0;
+	meta->flags = 0;
+	meta->live = 0;
+	atomic_fetch_sub_explicit(table_counter(mmu, user), 1, memory_order_relaxed);
+	mmu->port.ops->frame_free(mmu->port.ctx, MMU_FRAME_TABLE, MMU_SIZE_4K, pa);
+}
+
+mmu_err_t table_pool_fill(struct mmu *mmu, struct table_pool *pool, uint64_t n, bool user)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		mmu_pa_t pa;
+		if (table_alloc(mmu, user, &pa) != MMU_OK) {
+			table_pool_drain(mmu, pool);
+			return MMU_E_NOMEM;
+		}
+		port_meta(mmu, pa)->link = pool->head;
+		pool->head = pa.bits;
+		pool->count++;
+	}
+	return MMU_OK;
+}
+
+mmu_pa_t table_pool_take(struct mmu *mmu, struct table_pool *pool)
+{
+	MMU_ASSERT(mmu, pool->count > 0, "table_pool_take: the prepare step counted too few tables");
+	mmu_pa_t pa = mmu_pa(pool->head);
+	struct mmu_frame_meta *meta = port_meta(mmu, pa);
+	pool->head = meta->link;
+	pool->count--;
+	meta->link = 0;
+	return pa;
+}
+
+void table_pool_drain(struct mmu *mmu, struct table_pool *pool)
+{
+	while (pool->count)
+		table_free_now(mmu, table_pool_take(mmu, pool));
+}

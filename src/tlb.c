@@ -1,0 +1,175 @@
+/* TLB batches and the cross-CPU shootdown.
+ *
+ * Protocol: the sender publishes the batch in each target's inbox slot for
+ * the sender, interrupts it, and spins until every target acknowledged,
+ * taking requests addressed to itself while it spins (so two CPUs that shoot
+ * at each other both progress). A target runs the batch's invalidations
+ * against its own TLB and acknowledges. Frames queued on the batch are
+ * released only after the last acknowledgement. */
+#include "internal.h"
+
+void mmu_tlb_batch_init(struct mmu_tlb_batch *b, struct mmu_tree *tree)
+{
+	*b = (struct mmu_tlb_batch){.tree = tree, .all_cpus = tree->is_kernel};
+}
+
+static bool batch_has_invalidation(const struct mmu_tlb_batch *b) { return b->full || b->nranges > 0; }
+
+bool mmu_tlb_batch_pending(const struct mmu_tlb_batch *b) { return batch_has_invalidation(b) || b->nfree > 0; }
+
+static void batch_go_full(struct mmu_tlb_batch *b)
+{
+	b->full = true;
+	b->nranges = 0;
+}
+
+void mmu_tlb_batch_add(struct mmu_tlb_batch *b, mmu_vaddr_t va, unsigned shift, uint32_t pages, bool global)
+{
+	if (global) {
+		b->global = true;
+		b->all_cpus = true;
+	}
+	if (b->full)
+		return;
+	b->invlpgs += pages;
+	if (b->invlpgs > b->tree->mmu->flush_ceiling) {
+		batch_go_full(b);
+		return;
+	}
+	if (b->nranges > 0) {
+		struct mmu_tlb_range *r = &b->range[b->nranges - 1];
+		if (r->shift == shift && r->va + ((uint64_t)r->pages << shift) == va) {
+			r->pages += pages;
+			return;
+		}
+	}
+	if (b->nranges == MMU_TLB_RANGES) {
+		batch_go_full(b);
+		return;
+	}
+	b->range[b->nranges++] = (struct mmu_tlb_range){.va = va, .pages = pages, .shift = (uint8_t)shift};
+}
+
+void mmu_tlb_batch_defer_free(struct mmu_tlb_batch *b, enum mmu_frame_use use, enum mmu_size size, mmu_pa_t pa)
+{
+	struct mmu *mmu = b->tree->mmu;
+	struct mmu_frame_meta *meta = port_meta(mmu, pa);
+	meta->flags = (uint16_t)((meta->flags & 0xff) | ((((unsigned)use << 2) | (unsigned)size) << META_DEFER_SHIFT));
+	meta->link = b->free_head;
+	b->free_head = pa.bits;
+	b->nfree++;
+}
+
+/* Invalidate what B describes on CPU (the calling CPU). */
+void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b)
+{
+	const struct mmu_port_ops *ops = mmu->port.ops;
+	struct mmu_cpu *c = &mmu->cpu[cpu];
+	if (b->full) {
+		ops->flush_tlb(mmu->port.ctx, b->global);
+		atomic_fetch_add_explicit(&c->full, 1, memory_order_relaxed);
+		return;
+	}
+	for (uint32_t i = 0; i < b->nranges; i++) {
+		const struct mmu_tlb_range *r = &b->range[i];
+		for (uint32_t p = 0; p < r->pages; p++)
+			ops->invlpg(mmu->port.ctx, r->va + ((uint64_t)p << r->shift));
+	}
+	atomic_fetch_add_explicit(&c->invlpg, b->invlpgs, memory_order_relaxed);
+}
+
+/* CPUs other than SELF whose TLB may hold what B invalidates. */
+static uint64_t batch_targets(const struct mmu_tlb_batch *b, unsigned self)
+{
+	struct mmu *mmu = b->tree->mmu;
+	uint64_t all = mmu->ncpus == 64 ? ~0ull : (1ull << mmu->ncpus) - 1;
+	uint64_t mask = b->all_cpus ? all : atomic_load(&b->tree->active_cpus);
+	return mask & ~(1ull << self);
+}
+
+static bool batch_needs_local(const struct mmu_tlb_batch *b, unsigned self)
+{
+	return b->all_cpus || mmu_tree_active_on(b->tree, self);
+}
+
+static unsigned count_bits(uint64_t mask)
+{
+	unsigned n = 0;
+	for (; mask; mask &= mask - 1)
+		n++;
+	return n;
+}
+
+static void shootdown(struct mmu *mmu, const struct mmu_tlb_batch *b, unsigned self, uint64_t targets)
+{
+	struct mmu_cpu *me = &mmu->cpu[self];
+	atomic_store_explicit(&me->pending_acks, count_bits(targets), memory_order_relaxed);
+	for (unsigned cpu = 0; cpu < mmu->ncpus; cpu++) {
+		if (!((targets >> cpu) & 1))
+			continue;
+		atomic_store_explicit(&mmu->cpu[cpu].inbox[self], b, memory_order_release);
+		mmu->port.ops->send_ipi(mmu->port.ctx, cpu);
+		atomic_fetch_add_explicit(&mmu->ipis, 1, memory_order_relaxed);
+	}
+	while (atomic_load_explicit(&me->pending_acks, memory_order_acquire) != 0) {
+		mmu_tlb_ipi_handler(mmu);
+		mmu->port.ops->cpu_relax(mmu->port.ctx);
+	}
+}
+
+static void batch_free_frames(struct mmu *mmu, struct mmu_tlb_batch *b)
+{
+	while (b->nfree) {
+		mmu_pa_t pa = mmu_pa(b->free_head);
+		struct mmu_frame_meta *meta = port_meta(mmu, pa);
+		unsigned what = meta->flags >> META_DEFER_SHIFT;
+		enum mmu_frame_use use = (enum mmu_frame_use)(what >> 2);
+		b->free_head = meta->link;
+		b->nfree--;
+		meta->link = 0;
+		meta->flags &= 0xff;
+		if (use == MMU_FRAME_TABLE)
+			table_free_now(mmu, pa);
+		else
+			mmu->port.ops->frame_free(mmu->port.ctx, use, (enum mmu_size)(what & 3), pa);
+	}
+}
+
+void mmu_tlb_flush(struct mmu_tlb_batch *b)
+{
+	struct mmu *mmu = b->tree->mmu;
+	if (batch_has_invalidation(b)) {
+		/* Entry stores must be visible before any CPU acts on the request. */
+		atomic_thread_fence(memory_order_seq_cst);
+		unsigned self = port_cpu_id(mmu);
+		if (batch_needs_local(b, self))
+			tlb_apply_local(mmu, self, b);
+		uint64_t targets = batch_targets(b, self);
+		if (targets)
+			shootdown(mmu, b, self, targets);
+	}
+	batch_free_frames(mmu, b);
+	mmu_tlb_batch_init(b, b->tree);
+}
+
+void mmu_tlb_batch_done(struct mmu_tlb_batch *b)
+{
+	MMU_ASSERT(b->tree->mmu, !mmu_tlb_batch_pending(b),
+		   "mmu_tlb_batch_done: batch dropped with %u range(s), full=%u, %u frame(s) to free", b->nranges,
+		   (unsigned)b->full, b->nfree);
+}
+
+void mmu_tlb_ipi_handler(struct mmu *mmu)
+{
+	unsigned self = port_cpu_id(mmu);
+	struct mmu_cpu *me = &mmu->cpu[self];
+	for (unsigned sender = 0; sender < mmu->ncpus; sender++) {
+		if (!atomic_load_explicit(&me->inbox[sender], memory_order_relaxed))
+			continue;
+		const struct mmu_tlb_batch *b = atomic_exchange_explicit(&me->inbox[sender], NULL, memory_order_acquire);
+		if (!b)
+			continue;
+		tlb_apply_local(mmu, self, b);
+		atomic_fetch_sub_explicit(&mmu->cpu[sender].pending_acks, 1, memory_order_release);
+	}
+}

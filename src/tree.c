@@ -1,0 +1,108 @@
+/* Trees: creation (sharing the kernel half), destruction, activation. */
+#include "internal.h"
+
+void tree_lock(struct mmu_tree *tree)
+{
+	struct mmu *mmu = tree->mmu;
+	while (atomic_flag_test_and_set_explicit(&tree->lock, memory_order_acquire)) {
+		/* The holder may be waiting for this CPU's shootdown ack. */
+		mmu_tlb_ipi_handler(mmu);
+		mmu->port.ops->cpu_relax(mmu->port.ctx);
+	}
+}
+
+void tree_unlock(struct mmu_tree *tree) { atomic_flag_clear_explicit(&tree->lock, memory_order_release); }
+
+mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
+{
+	mmu_pa_t root;
+	mmu_err_t err = table_alloc(mmu, true, &root);
+	if (err != MMU_OK)
+		return err;
+	port_meta(mmu, root)->flags |= META_PINNED;
+	mmu_pte_t *dst = table_of(mmu, root);
+	const mmu_pte_t *src = table_of(mmu, mmu->kernel.root);
+	for (unsigned i = MMU_ENTRIES_PER_TABLE / 2; i < MMU_ENTRIES_PER_TABLE; i++)
+		dst[i] = src[i];
+	*tree = (struct mmu_tree){.mmu = mmu, .root = root};
+	atomic_flag_clear(&tree->lock);
+	atomic_init(&tree->active_cpus, 0);
+	return MMU_OK;
+}
+
+/* Post-order: each table is released after everything below it. */
+static void destroy_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	(void)va, (void)last;
+	pt_release_table(w, level, e);
+}
+
+static enum pt_step destroy_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				  mmu_vaddr_t last)
+{
+	(void)w, (void)va, (void)last;
+	mmu_pte_t v = pte_load(e);
+	return mmu_pte_present(v) && !mmu_pte_is_leaf(v, level) ? PT_DESCEND : PT_NEXT;
+}
+
+static const struct pt_visitor destroy_visitor = {.entry = destroy_entry, .leave = destroy_leave};
+
+mmu_err_t mmu_tree_destroy(struct mmu_tree *tree)
+{
+	struct mmu *mmu = tree->mmu;
+	if (tree->is_kernel)
+		return MMU_E_INVALID;
+	tree_lock(tree);
+	if (atomic_load(&tree->active_cpus) != 0) {
+		tree_unlock(tree);
+		return MMU_E_BUSY;
+	}
+	struct mmu_tlb_batch batch;
+	mmu_tlb_batch_init(&batch, tree);
+	/* Not loaded anywhere: each CPU that had it dropped its non-global
+	 * entries at its next CR3 write. Global user leaves survive that. */
+	if (tree->has_global) {
+		batch.full = true;
+		batch.global = true;
+		batch.all_cpus = true;
+	}
+	struct pt_walk w;
+	pt_walk_init(&w, tree, &destroy_visitor, NULL);
+	w.batch = &batch;
+	mmu_vaddr_t user_last = (1ull << (mmu_va_bits(mmu->levels) - 1)) - 1;
+	pt_walk_range(&w, 0, user_last);
+	mmu_tlb_batch_defer_free(&batch, MMU_FRAME_TABLE, MMU_SIZE_4K, tree->root);
+	mmu_tlb_flush(&batch);
+	mmu_tlb_batch_done(&batch);
+	tree_unlock(tree);
+	return MMU_OK;
+}
+
+uint64_t mmu_tree_cr3(const struct mmu_tree *tree) { return tree->root.bits; }
+
+struct mmu_tree *mmu_tree_active(struct mmu *mmu)
+{
+	return atomic_load_explicit(&mmu->cpu[port_cpu_id(mmu)].active, memory_order_relaxed);
+}
+
+bool mmu_tree_active_on(const struct mmu_tree *tree, unsigned cpu)
+{
+	return (atomic_load(&tree->active_cpus) >> cpu) & 1;
+}
+
+/* The CPU joins the new tree's mask before CR3 changes: a shootdown that
+ * misses the bit was ordered before our CR3 write, which then walks the
+ * new tables. It leaves the old mask after, for the same reason. */
+void mmu_tree_load(struct mmu_tree *tree)
+{
+	struct mmu *mmu = tree->mmu;
+	unsigned cpu = port_cpu_id(mmu);
+	struct mmu_tree *old = atomic_load_explicit(&mmu->cpu[cpu].active, memory_order_relaxed);
+	if (old == tree)
+		return;
+	atomic_fetch_or(&tree->active_cpus, 1ull << cpu);
+	atomic_store(&mmu->cpu[cpu].active, tree);
+	mmu->port.ops->write_cr3(mmu->port.ctx, mmu_tree_cr3(tree));
+	if (old)
+		atomic_fetch_and(&old->active_cpus, ~(1ull << cpu));
+}

@@ -1,0 +1,139 @@
+/* The range walker: the one loop over levels that map, unmap, protect,
+ * walk, entry, dump and destroy share, and the entry writes it performs. */
+#include "internal.h"
+
+void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op)
+{
+	*w = (struct pt_walk){.mmu = tree->mmu, .tree = tree, .visitor = visitor, .op = op};
+}
+
+/* The last byte of the entry at LEVEL that contains VA, clipped to LAST.
+ * Inclusive ends so the top of the address space does not wrap to 0. */
+static mmu_vaddr_t entry_last(mmu_vaddr_t va, enum mmu_level level, mmu_vaddr_t last)
+{
+	mmu_vaddr_t end = va | (mmu_level_span(level) - 1);
+	return end < last ? end : last;
+}
+
+static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	struct mmu *mmu = w->mmu;
+	mmu_pte_t *entries = table_of(mmu, table);
+	w->meta[level] = port_meta(mmu, table);
+	for (unsigned i = mmu_va_index(va, level);; i++) {
+		mmu_vaddr_t e_last = entry_last(va, level, last);
+		mmu_pte_t *e = &entries[i];
+		enum pt_step step = w->visitor->entry(w, level, e, va, e_last);
+		if (step == PT_STOP)
+			w->stop = true;
+		if (step == PT_DESCEND) {
+			mmu_pa_t next;
+			mmu_err_t err = mmu_pte_next_table(pte_load(e), level, &next);
+			MMU_ASSERT(mmu, err == MMU_OK, "walk: descend at level %u va %lx into entry %lx", level,
+				   (unsigned long)va, (unsigned long)pte_load(e));
+			w->path[level] = pte_load(e);
+			walk_table(w, next, level - 1, va, e_last);
+			w->meta[level] = port_meta(mmu, table);
+			if (w->visitor->leave)
+				w->visitor->leave(w, level, e, va, e_last);
+		}
+		if (w->stop || e_last == last)
+			return;
+		va = e_last + 1;
+	}
+}
+
+void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	w->stop = false;
+	walk_table(w, w->tree->root, mmu_top_level(w->mmu), va, last);
+}
+
+void pt_set_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
+{
+	struct mmu_frame_meta *meta = w->meta[level];
+	mmu_pte_t old = pte_load(e);
+	if (old == 0 && value != 0)
+		meta->live++;
+	else if (old != 0 && value == 0) {
+		MMU_ASSERT(w->mmu, meta->live > 0, "pt_set_entry: live count underflow at level %u", level);
+		meta->live--;
+	}
+	MMU_ASSERT(w->mmu, meta->live <= MMU_ENTRIES_PER_TABLE, "pt_set_entry: live %u at level %u", meta->live,
+		   level);
+	pte_store(e, value);
+}
+
+void pt_update_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, uint64_t clear, uint64_t set)
+{
+	mmu_pte_t old = pte_load(e);
+	MMU_ASSERT(w->mmu, mmu_pte_present(old) && mmu_pte_is_leaf(old, level),
+		   "pt_update_leaf: level %u entry %lx is not a leaf", level, (unsigned long)old);
+	while (!__atomic_compare_exchange_n(e, &old, (old & ~clear) | set, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+}
+
+static bool walk_in_user_half(const struct pt_walk *w) { return !w->tree->is_kernel; }
+
+mmu_pa_t pt_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e)
+{
+	MMU_ASSERT(w->mmu, pte_load(e) == 0, "pt_install_table: level %u entry %lx is not empty", level,
+		   (unsigned long)pte_load(e));
+	mmu_pa_t pa = table_pool_take(w->mmu, &w->pool);
+	pt_set_entry(w, level, e, pa.bits | table_entry_flags(walk_in_user_half(w)));
+	return pa;
+}
+
+void pt_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t leaf_va)
+{
+	struct mmu *mmu = w->mmu;
+	mmu_pte_t leaf = pte_load(e);
+	MMU_ASSERT(mmu, level > MMU_LEVEL_PT && mmu_pte_present(leaf) && mmu_pte_is_leaf(leaf, level),
+		   "pt_split_leaf: level %u entry %lx is not a huge leaf", level, (unsigned long)leaf);
+	enum mmu_level child = level - 1;
+	uint64_t addr = leaf & mmu_pte_addr_mask(leaf, level);
+	uint64_t flags = mmu_pte_leaf_flags_for(mmu_pte_flags(leaf, level), level, child);
+	mmu_pa_t table = table_pool_take(mmu, &w->pool);
+	mmu_pte_t *entries = table_of(mmu, table);
+	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE; i++)
+		entries[i] = (addr + ((uint64_t)i << mmu_level_shift(child))) | flags;
+	port_meta(mmu, table)->live = MMU_ENTRIES_PER_TABLE;
+	/* Whoever changes the split range records the pages it changes; each
+	 * of those INVLPGs also drops the old huge entry. */
+	(void)leaf_va;
+	pte_store(e, table.bits | table_entry_flags(walk_in_user_half(w)));
+}
+
+void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e)
+{
+	mmu_pa_t table;
+	mmu_err_t err = mmu_pte_next_table(pte_load(e), level, &table);
+	MMU_ASSERT(w->mmu, err == MMU_OK, "pt_release_table: level %u entry %lx is not a table", level,
+		   (unsigned long)pte_load(e));
+	pt_set_entry(w, level, e, 0);
+	w->batch->tables_freed = true;
+	mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_TABLE, MMU_SIZE_4K, table);
+}
+
+bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level level)
+{
+	return (w->meta[level]->flags & META_PINNED) != 0;
+}
+
+unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pte_t leaf)
+{
+	mmu_pte_t all_and = leaf, any_xd = leaf & MMU_PTE_XD;
+	for (unsigned l = level + 1; l <= (unsigned)mmu_top_level(w->mmu); l++) {
+		all_and &= w->path[l];
+		any_xd |= w->path[l] & MMU_PTE_XD;
+	}
+	unsigned prot = MMU_PROT_R;
+	if (all_and & MMU_PTE_RW)
+		prot |= MMU_PROT_W;
+	if (all_and & MMU_PTE_US)
+		prot |= MMU_PROT_U;
+	if (!any_xd || !w->mmu->nx)
+		prot |= MMU_PROT_X;
+	return prot;
+}
