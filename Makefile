@@ -27,7 +27,7 @@ KFLAGS   = -std=c11 -O2 $(WARN) -Iinclude -ffreestanding -fno-builtin -nostdlib 
 LIB_SRC  = $(wildcard src/*.c)
 SIM_SRC  = $(wildcard sim/*.c)
 VEC_SRC  = $(wildcard tools/vec/*.c)
-TOOL_SRC = tools/mmu64.c
+TOOL_SRC = tools/mmu64.c tools/exec_sim.c
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_LIB = $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 BENCH_SRC= $(wildcard bench/*.c)
@@ -66,7 +66,7 @@ $(BUILD)/libvec.a: $(VEC_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/mmu64: $(BUILD)/tools/mmu64.o $(BUILD)/libvec.a $(BUILD)/libsim.a $(BUILD)/libmmu64.a
+$(BUILD)/mmu64: $(TOOL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libvec.a $(BUILD)/libsim.a $(BUILD)/libmmu64.a
 	$(CC) $^ -o $@ $(LDFLAGS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TLIB_OBJ) $(BUILD)/libvec.a $(BUILD)/libsim.a $(BUILD)/libmmu64.a
@@ -104,3 +104,31 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------------------
+# The test kernel (kernel/, issue 3): build/mmu64-kernel.elf boots under QEMU
+# (PVH) and runs vectors with the same interpreter as `mmu64 run`; the
+# library and the interpreter are compiled freestanding for it.
+# `make kernel`; `scripts/qemu-vector FILE...` runs vectors on it.
+# ---------------------------------------------------------------------------
+.PHONY: kernel
+KERNEL_ELF   = $(BUILD)/mmu64-kernel.elf
+KERNEL_CSRC  = $(wildcard kernel/*.c)
+KERNEL_SSRC  = $(wildcard kernel/*.S)
+KERNEL_FLAGS = $(KFLAGS) -g -I. -fno-asynchronous-unwind-tables
+KERNEL_OBJ   = $(KERNEL_CSRC:%.c=$(BUILD)/kobj/%.o) $(KERNEL_SSRC:%.S=$(BUILD)/kobj/%.o) \
+               $(VEC_SRC:%.c=$(BUILD)/kobj/%.o) $(LIB_SRC:%.c=$(BUILD)/kobj/%.o)
+
+kernel: $(KERNEL_ELF)
+
+$(BUILD)/kobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/kobj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_FLAGS) -MMD -MP -c $< -o $@
+
+$(KERNEL_ELF): $(KERNEL_OBJ) kernel/kernel.ld
+	$(LD) -nostdlib -static -z max-page-size=4096 -z noexecstack --no-warn-rwx-segments \
+		-T kernel/kernel.ld -o $@ $(KERNEL_OBJ)

@@ -1,0 +1,15 @@
+/* Shared by the benchmark's workloads. */
+#ifndef MMU64_BENCH_H
+#define MMU64_BENCH_H
+
+#include <stdbool.h>
+
+struct bench_opts {
+	unsigned reps;
+	bool csv;
+	bool small; /* tiny sizes: checks the benchmark runs, figures mean nothing */
+};
+
+void bench_w6(const struct bench_opts *o);
+
+#endif

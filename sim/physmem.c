@@ -1,0 +1,216 @@
+/* Physical memory: one arena, physical address p at arena + p.
+ *
+ * The arena, the frame metadata and the allocator bookkeeping are reserved
+ * with MAP_NORESERVE and cost nothing until touched. [0, 1G) is the
+ * page-table pool, [1G, 1G + mem) the data pool (see internal.h).
+ *
+ * Zeroing: a free data frame is always zero. Fresh arena memory reads as
+ * zero, and a freed data frame is released with MADV_DONTNEED, which makes
+ * it zero again and gives its memory back; so allocating never memsets, and
+ * a 1G frame costs nothing until used. The one way a free frame gets
+ * written is an access through a stale translation (a sanitizer report):
+ * such frames are noted and released again before they are handed out.
+ * Table pages are 4K and simply cleared on allocation. */
+#include <string.h>
+#include <sys/mman.h>
+
+#include "sim/internal.h"
+
+static void *reserve(uint64_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+bool sim_physmem_init(struct sim_physmem *pm, uint64_t mem)
+{
+	memset(pm, 0, sizeof(*pm));
+	mem &= ~(MMU_PAGE_SIZE - 1);
+	pm->arena_bytes = SIM_DATA_BASE + mem;
+	pm->nframes = pm->arena_bytes >> MMU_PAGE_SHIFT;
+	pm->data_first = SIM_DATA_BASE >> MMU_PAGE_SHIFT;
+	pm->data_frames = mem >> MMU_PAGE_SHIFT;
+	pm->arena = reserve(pm->arena_bytes);
+	pm->meta = reserve(pm->nframes * sizeof(*pm->meta));
+	pm->frames = reserve(pm->nframes * sizeof(*pm->frames));
+	if (!pm->arena || !pm->meta || !pm->frames) {
+		sim_physmem_fini(pm);
+		return false;
+	}
+	pthread_mutex_init(&pm->lock, NULL);
+	pm->table_free_head = SIM_NO_FRAME;
+	pm->table_bump = 1; /* frame 0 is never handed out: PA 0 stays "no frame" */
+	sim_buddy_init(pm);
+	return true;
+}
+
+void sim_physmem_fini(struct sim_physmem *pm)
+{
+	if (pm->arena)
+		munmap(pm->arena, pm->arena_bytes);
+	if (pm->meta)
+		munmap(pm->meta, pm->nframes * sizeof(*pm->meta));
+	if (pm->frames) {
+		munmap(pm->frames, pm->nframes * sizeof(*pm->frames));
+		pthread_mutex_destroy(&pm->lock);
+	}
+	memset(pm, 0, sizeof(*pm));
+}
+
+/* Give [PA, PA+BYTES) back to the host: it reads as zero afterwards. */
+static void release_to_zero(void *p, uint64_t bytes)
+{
+	if (madvise(p, bytes, MADV_DONTNEED) != 0)
+		sim_die("madvise(%p, 0x%llx) failed", p, (unsigned long long)bytes);
+}
+
+/* Clear the metadata of NFRAMES frames from FRAME: the library expects a
+ * frame it receives to start with zero metadata. */
+static void clear_meta(struct sim_physmem *pm, uint64_t frame, uint64_t nframes)
+{
+	uint64_t bytes = nframes * sizeof(*pm->meta);
+	void *p = &pm->meta[frame];
+	if (bytes >= MMU_PAGE_SIZE && mmu_is_aligned((uintptr_t)p, MMU_PAGE_SIZE) &&
+	    mmu_is_aligned(bytes, MMU_PAGE_SIZE))
+		release_to_zero(p, bytes);
+	else
+		memset(p, 0, bytes);
+}
+
+mmu_err_t sim_table_alloc(struct sim_physmem *pm, mmu_pa_t *out)
+{
+	pthread_mutex_lock(&pm->lock);
+	uint64_t frame = pm->table_free_head;
+	if (frame != SIM_NO_FRAME) {
+		pm->table_free_head = pm->frames[frame].next;
+	} else if (pm->table_bump < (SIM_TABLE_POOL_BYTES >> MMU_PAGE_SHIFT)) {
+		frame = pm->table_bump++;
+	} else {
+		pthread_mutex_unlock(&pm->lock);
+		return MMU_E_NOMEM;
+	}
+	struct sim_frame *f = &pm->frames[frame];
+	f->state = SIM_FRAME_TABLE;
+	f->ever = 1;
+	f->next = SIM_NO_FRAME;
+	pm->tables_in_use++;
+	pthread_mutex_unlock(&pm->lock);
+	memset(pm->arena + (frame << MMU_PAGE_SHIFT), 0, MMU_PAGE_SIZE);
+	clear_meta(pm, frame, 1);
+	*out = mmu_pa(frame << MMU_PAGE_SHIFT);
+	return MMU_OK;
+}
+
+void sim_table_free(struct sim_physmem *pm, mmu_pa_t pa)
+{
+	uint64_t frame = mmu_pa_bits(pa) >> MMU_PAGE_SHIFT;
+	pthread_mutex_lock(&pm->lock);
+	if (!mmu_is_aligned(mmu_pa_bits(pa), MMU_PAGE_SIZE) || mmu_pa_bits(pa) >= SIM_TABLE_POOL_BYTES ||
+	    pm->frames[frame].state != SIM_FRAME_TABLE)
+		sim_die("table free of 0x%llx: not an allocated table page (state %u)",
+			(unsigned long long)mmu_pa_bits(pa),
+			mmu_pa_bits(pa) < SIM_TABLE_POOL_BYTES ? pm->frames[frame].state : 0u);
+	pm->frames[frame].state = SIM_FRAME_TABLE_FREED;
+	pm->frames[frame].next = pm->table_free_head;
+	pm->table_free_head = (uint32_t)frame;
+	pm->tables_in_use--;
+	pthread_mutex_unlock(&pm->lock);
+}
+
+/* Frames written while free inside the new block are released again. */
+static void rezero_written(struct sim_physmem *pm, uint64_t frame, uint64_t nframes)
+{
+	for (uint64_t i = frame; i < frame + nframes && pm->written_free > 0; i++) {
+		if (!pm->frames[i].written_free)
+			continue;
+		pm->frames[i].written_free = 0;
+		pm->written_free--;
+		release_to_zero(pm->arena + (i << MMU_PAGE_SHIFT), MMU_PAGE_SIZE);
+	}
+}
+
+mmu_err_t sim_data_alloc(struct sim_physmem *pm, enum mmu_size size, mmu_pa_t *out)
+{
+	unsigned order = mmu_level_shift((enum mmu_level)size) - MMU_PAGE_SHIFT;
+	uint64_t frame, nframes = 1ull << order;
+	pthread_mutex_lock(&pm->lock);
+	if (!sim_buddy_alloc(pm, order, &frame)) {
+		pthread_mutex_unlock(&pm->lock);
+		return MMU_E_NOMEM;
+	}
+	for (uint64_t i = frame; i < frame + nframes; i++)
+		pm->frames[i].ever = 1;
+	rezero_written(pm, frame, nframes);
+	pm->data_in_use++;
+	pthread_mutex_unlock(&pm->lock);
+	clear_meta(pm, frame, nframes);
+	*out = mmu_pa(frame << MMU_PAGE_SHIFT);
+	return MMU_OK;
+}
+
+bool sim_data_free(struct sim_physmem *pm, enum mmu_size size, mmu_pa_t pa)
+{
+	unsigned order = mmu_level_shift((enum mmu_level)size) - MMU_PAGE_SHIFT;
+	uint64_t bits = mmu_pa_bits(pa), frame = bits >> MMU_PAGE_SHIFT;
+	if (bits < SIM_DATA_BASE || bits >= pm->arena_bytes || !mmu_is_aligned(bits, mmu_size_bytes(size)))
+		return false;
+	pthread_mutex_lock(&pm->lock);
+	struct sim_frame *f = &pm->frames[frame];
+	if (f->state != SIM_FRAME_DATA_HEAD || f->order != order) {
+		pthread_mutex_unlock(&pm->lock);
+		return false;
+	}
+	/* Zero before the frame can be handed out again. */
+	release_to_zero(pm->arena + bits, mmu_size_bytes(size));
+	sim_buddy_free(pm, frame, order);
+	pm->data_in_use--;
+	pthread_mutex_unlock(&pm->lock);
+	return true;
+}
+
+/* The allocated data frame holding FRAME: a head of order 0, 9 or 18 at
+ * FRAME's alignment (data frames are only ever 4K, 2M or 1G). */
+static bool data_allocated(const struct sim_physmem *pm, uint64_t frame)
+{
+	static const unsigned orders[] = {0, 9, 18};
+	for (unsigned i = 0; i < 3; i++) {
+		uint64_t head = frame & ~((1ull << orders[i]) - 1);
+		if (head < pm->data_first)
+			continue;
+		const struct sim_frame *f = &pm->frames[head];
+		if (f->state == SIM_FRAME_DATA_HEAD && f->order == orders[i])
+			return true;
+	}
+	return false;
+}
+
+enum sim_frame_status sim_frame_status(struct sim_physmem *pm, mmu_pa_t pa)
+{
+	uint64_t bits = mmu_pa_bits(pa), frame = bits >> MMU_PAGE_SHIFT;
+	if (bits >= pm->arena_bytes)
+		return SIM_STATUS_OUTSIDE;
+	pthread_mutex_lock(&pm->lock);
+	enum sim_frame_status st;
+	const struct sim_frame *f = &pm->frames[frame];
+	if (bits < SIM_DATA_BASE)
+		st = f->state == SIM_FRAME_TABLE         ? SIM_STATUS_TABLE
+		     : f->state == SIM_FRAME_TABLE_FREED ? SIM_STATUS_TABLE_FREED
+							 : SIM_STATUS_NEVER;
+	else
+		st = data_allocated(pm, frame) ? SIM_STATUS_DATA : f->ever ? SIM_STATUS_DATA_FREED : SIM_STATUS_NEVER;
+	pthread_mutex_unlock(&pm->lock);
+	return st;
+}
+
+void sim_note_written_free(struct sim_physmem *pm, mmu_pa_t pa)
+{
+	uint64_t frame = mmu_pa_bits(pa) >> MMU_PAGE_SHIFT;
+	if (mmu_pa_bits(pa) < SIM_DATA_BASE || mmu_pa_bits(pa) >= pm->arena_bytes)
+		return;
+	pthread_mutex_lock(&pm->lock);
+	if (!data_allocated(pm, frame) && !pm->frames[frame].written_free) {
+		pm->frames[frame].written_free = 1;
+		pm->written_free++;
+	}
+	pthread_mutex_unlock(&pm->lock);
+}

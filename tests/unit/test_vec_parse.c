@@ -1,0 +1,177 @@
+/* Parser of the vector interpreter: numbers, permissions, expectations,
+ * and malformed files rejected with FILE:LINE before anything runs. */
+#include <string.h>
+
+#include "check.h"
+#include "tools/vec/parse.h"
+#include "tools/vec/text.h"
+#include "tools/vec/vec.h"
+
+static char last_line[512];
+static unsigned lines_out;
+
+static void capture(void *ctx, const char *line)
+{
+	(void)ctx;
+	snprintf(last_line, sizeof last_line, "%s", line);
+	lines_out++;
+}
+
+/* vec_check on TEXT named "t.mmu"; the diagnostic lands in last_line. */
+static int check_text(const char *text)
+{
+	struct vec_io io = {.file = "t.mmu", .text = text, .len = strlen(text), .out = capture};
+	last_line[0] = '\0';
+	lines_out = 0;
+	return vec_check(&io, NULL);
+}
+
+static void expect_malformed(const char *text, const char *diag, int line)
+{
+	int status = check_text(text);
+	if (status != VEC_MALFORMED || strncmp(last_line, diag, strlen(diag)) != 0) {
+		fprintf(stderr, "%s:%d: status %d, diagnostic \"%s\", expected 2 and \"%s...\"\n", __FILE__, line,
+			status, last_line, diag);
+		check_failures++;
+	}
+}
+#define EXPECT_MALFORMED(text, diag) expect_malformed(text, diag, __LINE__)
+
+static uint64_t number(const char *s)
+{
+	uint64_t v = 0xdeadbeef;
+	CHECK(vec_parse_number(s, strlen(s), &v));
+	return v;
+}
+
+static bool bad_number(const char *s)
+{
+	uint64_t v;
+	return !vec_parse_number(s, strlen(s), &v);
+}
+
+static void test_numbers(void)
+{
+	CHECK_EQ(number("0"), 0);
+	CHECK_EQ(number("4096"), 4096);
+	CHECK_EQ(number("0x1000"), 0x1000);
+	CHECK_EQ(number("0xFFFFc80000000000"), 0xffffc80000000000ull);
+	CHECK_EQ(number("4K"), 4096);
+	CHECK_EQ(number("2M"), 2u << 20);
+	CHECK_EQ(number("1G"), 1u << 30);
+	CHECK_EQ(number("0x10K"), 0x4000);
+	CHECK_EQ(number("0xffffffffffffffff"), UINT64_MAX);
+	CHECK(bad_number(""));
+	CHECK(bad_number("0x"));
+	CHECK(bad_number("K"));
+	CHECK(bad_number("12z"));
+	CHECK(bad_number("0x1g0"));
+	CHECK(bad_number("-1"));
+	CHECK(bad_number("0x10000000000000000"));
+	CHECK(bad_number("18446744073709551616"));
+	CHECK(bad_number("17179869184G"));
+}
+
+static void test_perm(void)
+{
+	unsigned p = 99;
+	CHECK(vec_parse_perm("rwxu", 4, &p) && p == (MMU_PROT_R | MMU_PROT_W | MMU_PROT_X | MMU_PROT_U));
+	CHECK(vec_parse_perm("ur", 2, &p) && p == (MMU_PROT_R | MMU_PROT_U));
+	CHECK(vec_parse_perm("-", 1, &p) && p == 0);
+	CHECK(vec_parse_perm("rw--", 4, &p) && p == (MMU_PROT_R | MMU_PROT_W));
+	CHECK(!vec_parse_perm("rq", 2, &p));
+	CHECK(!vec_parse_perm("", 0, &p));
+}
+
+static void test_collapse(void)
+{
+	char out[32];
+	CHECK(vec_collapse_blanks(out, sizeof out, "  ok \t F+0x0   4K  ", 19) && strcmp(out, "ok F+0x0 4K") == 0);
+	CHECK(vec_collapse_blanks(out, sizeof out, "", 0) && strcmp(out, "") == 0);
+	CHECK(!vec_collapse_blanks(out, 4, "ok 1234", 7));
+}
+
+/* A statement's fields, parsed from one line after a machine line. */
+static void test_statements(void)
+{
+	static const char text[] = "machine cpus=4 levels=5 pke=1\n"
+				   "\n# comment\n"
+				   "map A 0x1000 F+0x2000 8K rw size=4K global uc pkey=3   =>  error   NOTEXIST  # c\n"
+				   "read 3 0x1000 user\r\n"
+				   "frame G 1G";
+	struct vec_parser p;
+	struct vec_stmt st;
+	struct vec_diag d;
+	vec_parser_init(&p, text, strlen(text));
+	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_STMT);
+	CHECK_EQ(st.op, VEC_OP_MACHINE);
+	CHECK_EQ(p.machine.cpus, 4);
+	CHECK_EQ(p.machine.levels, 5);
+	CHECK(p.machine.pke && p.machine.nx && p.machine.smap);
+	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_STMT);
+	CHECK_EQ(st.line, 4);
+	CHECK_EQ(st.op, VEC_OP_MAP);
+	CHECK(strcmp(st.arg[0].name, "A") == 0 && strcmp(st.arg[2].name, "F") == 0);
+	CHECK_EQ(st.arg[1].num, 0x1000);
+	CHECK_EQ(st.arg[2].num, 0x2000);
+	CHECK_EQ(st.arg[3].num, 0x2000);
+	CHECK_EQ(st.arg[4].num, MMU_PROT_R | MMU_PROT_W);
+	CHECK(st.opts.size == MMU_SIZE_4K && st.opts.global && st.opts.cache == MMU_CACHE_UC && st.opts.pkey == 3);
+	CHECK(st.has_expect && strcmp(st.expect, "error NOTEXIST") == 0);
+	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_STMT);
+	CHECK(st.op == VEC_OP_READ && st.user && st.arg[0].num == 3 && !st.has_expect);
+	CHECK(!p.machine.needs_1g);
+	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_STMT);
+	CHECK(st.op == VEC_OP_FRAME && st.arg[1].num == MMU_SIZE_1G && p.machine.needs_1g);
+	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_END);
+}
+
+static void test_malformed(void)
+{
+	EXPECT_MALFORMED("space A\nfly A\n", "t.mmu:2: unknown command `fly`");
+	EXPECT_MALFORMED("space A\nproc P\n", "t.mmu:2: process command `proc` is not supported yet");
+	EXPECT_MALFORMED("space A\nmachine cpus=1\n", "t.mmu:2: `machine` must be the first");
+	EXPECT_MALFORMED("machine cpus=0\n", "t.mmu:1: bad machine setting `cpus=0`");
+	EXPECT_MALFORMED("machine levels=3\n", "t.mmu:1: bad machine setting");
+	EXPECT_MALFORMED("machine la57=1\n", "t.mmu:1: unknown machine setting `la57=1`");
+	EXPECT_MALFORMED("\n\nread 2 0x1000\n", "t.mmu:3: CPU `2` does not exist");
+	EXPECT_MALFORMED("map A 0x1000 F 4K rwq\n", "t.mmu:1: bad argument `rwq`");
+	EXPECT_MALFORMED("map A 0x1000 F 4K\n", "t.mmu:1: wrong arguments; usage: `map");
+	EXPECT_MALFORMED("map A 0x1000 F 4K r size=8K\n", "t.mmu:1: bad map option `size=8K`");
+	EXPECT_MALFORMED("map A 0x1000 F 4K r uc wc\n", "t.mmu:1: map option `wc` conflicts");
+	EXPECT_MALFORMED("map A 0x1000 F 4K r pkey=16\n", "t.mmu:1: bad map option");
+	EXPECT_MALFORMED("write 0 0x1000 0x100\n", "t.mmu:1: bad argument `0x100`");
+	EXPECT_MALFORMED("read 0 0x1000 kernel\n", "t.mmu:1: wrong arguments");
+	EXPECT_MALFORMED("stats extra\n", "t.mmu:1: wrong arguments");
+	EXPECT_MALFORMED("frame F 8K\n", "t.mmu:1: bad argument `8K`");
+	EXPECT_MALFORMED("entry A 0x1000 pml6\n", "t.mmu:1: bad argument `pml6`");
+	EXPECT_MALFORMED("walk A 0x1000 =>\n", "t.mmu:1: nothing after `=>`");
+	EXPECT_MALFORMED("  => ok\n", "t.mmu:1: `=>` without a command");
+	EXPECT_MALFORMED("space A23456789012345678901234567890123\n", "t.mmu:1: bad argument");
+	EXPECT_MALFORMED("peek F+zz\n", "t.mmu:1: bad argument `F+zz`");
+	/* Nothing runs: the diagnostic is the only line. */
+	CHECK_EQ(lines_out, 1);
+}
+
+static void test_well_formed(void)
+{
+	CHECK_EQ(check_text(""), VEC_PASSED);
+	CHECK_EQ(check_text("# only a comment\n\n"), VEC_PASSED);
+	CHECK_EQ(check_text("machine\nspace A\nframe F 2M\nmap A 0x200000 F 2M rwxu size=2M => ok\n"
+			    "load 1 A\nexec 1 0x200000 user => ok\nwrite 0 0x200000 0xc3 user\ntlbstats"),
+		 VEC_PASSED);
+	CHECK_EQ(lines_out, 0);
+}
+
+int test_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	test_numbers();
+	test_perm();
+	test_collapse();
+	test_statements();
+	test_malformed();
+	test_well_formed();
+	return 0;
+}

@@ -1,0 +1,115 @@
+/* Vector executor on the software machine: each file gets a fresh sim
+ * built from its machine line. */
+#include "tools/exec_sim.h"
+
+static const char *sim_setup(void *ctx, const struct vec_machine *m, struct mmu **mmu)
+{
+	struct exec_sim *x = ctx;
+	struct sim_config cfg;
+	if (m->kpti)
+		return "kpti=1: the software machine has no KPTI";
+	sim_config_default(&cfg);
+	cfg.levels = m->levels;
+	cfg.ncpus = m->cpus;
+	cfg.mem = m->mem;
+	cfg.nx = m->nx;
+	cfg.smep = m->smep;
+	cfg.smap = m->smap;
+	cfg.wp = m->wp;
+	cfg.pke = m->pke;
+	x->sim = sim_create(&cfg);
+	if (!x->sim)
+		return "the software machine could not be created";
+	sim_set_cpu(x->sim, 0);
+	*mmu = sim_mmu(x->sim);
+	return NULL;
+}
+
+static mmu_err_t sim_ex_frame_alloc(void *ctx, enum mmu_size size, mmu_pa_t *out)
+{
+	struct exec_sim *x = ctx;
+	return sim_frame_alloc(x->sim, size, out);
+}
+
+static void sim_ex_frame_free(void *ctx, enum mmu_size size, mmu_pa_t pa)
+{
+	struct exec_sim *x = ctx;
+	sim_frame_free(x->sim, size, pa);
+}
+
+static uint64_t sim_ex_frames_in_use(void *ctx)
+{
+	struct exec_sim *x = ctx;
+	return sim_frames_in_use(x->sim);
+}
+
+static uint8_t sim_ex_peek(void *ctx, mmu_pa_t pa)
+{
+	struct exec_sim *x = ctx;
+	return *sim_phys(x->sim, pa);
+}
+
+static void sim_ex_poke(void *ctx, mmu_pa_t pa, uint8_t byte)
+{
+	struct exec_sim *x = ctx;
+	*sim_phys(x->sim, pa) = byte;
+}
+
+static struct vec_access sim_ex_access(void *ctx, unsigned cpu, enum vec_access_kind kind, mmu_vaddr_t va,
+				       bool user, uint8_t byte)
+{
+	static const enum sim_access_kind kinds[] = {
+		[VEC_READ] = SIM_READ, [VEC_WRITE] = SIM_WRITE, [VEC_EXEC] = SIM_EXEC,
+	};
+	struct exec_sim *x = ctx;
+	struct sim_access a = sim_access(x->sim, cpu, kinds[kind], va, user, /*ac=*/false, byte);
+	struct vec_access out = {.byte = a.byte, .error_code = a.error_code};
+	switch (a.outcome) {
+	case SIM_OK: out.outcome = VEC_ACCESS_OK; break;
+	case SIM_PF: out.outcome = VEC_ACCESS_PF; break;
+	case SIM_GP: out.outcome = VEC_ACCESS_GP; break;
+	}
+	return out;
+}
+
+static void sim_ex_run_on_cpu(void *ctx, unsigned cpu, vec_cpu_fn fn, void *arg)
+{
+	struct exec_sim *x = ctx;
+	sim_set_cpu(x->sim, cpu);
+	fn(arg);
+	sim_set_cpu(x->sim, 0);
+}
+
+static void sim_ex_set_pkru(void *ctx, unsigned cpu, uint32_t pkru)
+{
+	struct exec_sim *x = ctx;
+	sim_set_pkru(x->sim, cpu, pkru);
+}
+
+static unsigned sim_ex_sanitizer_reports(void *ctx, const char **last)
+{
+	struct exec_sim *x = ctx;
+	*last = sim_tlbsan_last(x->sim);
+	return sim_tlbsan_reports(x->sim);
+}
+
+static void sim_ex_teardown(void *ctx)
+{
+	struct exec_sim *x = ctx;
+	sim_destroy(x->sim);
+	x->sim = NULL;
+}
+
+const struct vec_exec_ops exec_sim_ops = {
+	.setup = sim_setup,
+	.frame_alloc = sim_ex_frame_alloc,
+	.frame_free = sim_ex_frame_free,
+	.frames_in_use = sim_ex_frames_in_use,
+	.peek = sim_ex_peek,
+	.poke = sim_ex_poke,
+	.access = sim_ex_access,
+	.run_on_cpu = sim_ex_run_on_cpu,
+	.set_pkru = sim_ex_set_pkru,
+	.sanitizer_reports = sim_ex_sanitizer_reports,
+	.teardown = sim_ex_teardown,
+};

@@ -1,0 +1,14 @@
+/* The software machine (sim/) as an executor of vectors. Hosted. */
+#ifndef MMU64_EXEC_SIM_H
+#define MMU64_EXEC_SIM_H
+
+#include "sim/sim.h"
+#include "tools/vec/exec.h"
+
+struct exec_sim {
+	struct sim *sim;
+};
+
+extern const struct vec_exec_ops exec_sim_ops;
+
+#endif

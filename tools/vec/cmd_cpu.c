@@ -1,0 +1,97 @@
+/* Commands that need a CPU or physical memory: load read write exec poke
+ * peek pkru. They go through the executor ops. */
+#include "tools/vec/run.h"
+
+struct load_args {
+	struct mmu_tree *tree;
+};
+
+static void load_on_this_cpu(void *arg)
+{
+	struct load_args *a = arg;
+	mmu_tree_load(a->tree);
+}
+
+/* `load CPU A`: mmu_tree_load must run on that CPU (it writes its CR3). */
+void vec_cmd_load(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	struct load_args a = {vec_find_tree(s, st->arg[1].name)};
+	if (!a.tree) {
+		vec_result_err(r, MMU_E_INVALID);
+		return;
+	}
+	s->ops->run_on_cpu(s->ctx, (unsigned)st->arg[0].num, load_on_this_cpu, &a);
+	vb_str(r, "ok");
+}
+
+/* `ok` (with the byte for a read), `fault 0xE` or `gp`. */
+static void access(struct vec_session *s, const struct vec_stmt *st, enum vec_access_kind kind, uint8_t byte,
+		   struct vec_buf *r)
+{
+	struct vec_access a = s->ops->access(s->ctx, (unsigned)st->arg[0].num, kind, st->arg[1].num, st->user, byte);
+	switch (a.outcome) {
+	case VEC_ACCESS_OK:
+		vb_str(r, "ok");
+		if (kind == VEC_READ) {
+			vb_char(r, ' ');
+			vb_byte(r, a.byte);
+		}
+		break;
+	case VEC_ACCESS_PF:
+		vb_str(r, "fault ");
+		vb_hex(r, a.error_code);
+		break;
+	case VEC_ACCESS_GP:
+		vb_str(r, "gp");
+		break;
+	}
+}
+
+void vec_cmd_read(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	access(s, st, VEC_READ, 0, r);
+}
+
+void vec_cmd_write(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	access(s, st, VEC_WRITE, (uint8_t)st->arg[2].num, r);
+}
+
+void vec_cmd_exec(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	access(s, st, VEC_EXEC, 0, r);
+}
+
+/* poke/peek outside every named frame: INVALID. */
+void vec_cmd_poke(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	mmu_pa_t pa;
+	if (!vec_frame_range(s, &st->arg[0], 1, &pa)) {
+		vec_result_err(r, MMU_E_INVALID);
+		return;
+	}
+	s->ops->poke(s->ctx, pa, (uint8_t)st->arg[1].num);
+	vb_str(r, "ok");
+}
+
+void vec_cmd_peek(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	mmu_pa_t pa;
+	if (!vec_frame_range(s, &st->arg[0], 1, &pa)) {
+		vec_result_err(r, MMU_E_INVALID);
+		return;
+	}
+	vb_str(r, "ok ");
+	vb_byte(r, s->ops->peek(s->ctx, pa));
+}
+
+/* Without pke=1 the CPU has no PKRU (WRPKRU would #UD): INVALID. */
+void vec_cmd_pkru(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	if (!s->machine.pke) {
+		vec_result_err(r, MMU_E_INVALID);
+		return;
+	}
+	s->ops->set_pkru(s->ctx, (unsigned)st->arg[0].num, (uint32_t)st->arg[1].num);
+	vb_str(r, "ok");
+}

@@ -1,0 +1,490 @@
+/* Parsing of vector files: see parse.h. */
+#include "tools/vec/parse.h"
+
+#include <string.h>
+
+#include "tools/vec/text.h"
+
+struct token {
+	const char *s;
+	size_t n;
+};
+
+/* Argument kinds of a command signature; after '|' they are optional.
+ *   T tree name   N new name    F frame F[+OFF]   a address   z length
+ *   p PERM        c CPU         b byte            L level     k 32-bit value
+ *   s frame size  u `user`      o map options (any number) */
+struct command {
+	const char *name;
+	enum vec_op op;
+	const char *sig;
+	const char *usage;
+};
+
+static const struct command commands[] = {
+	{"space", VEC_OP_SPACE, "N", "space A"},
+	{"drop", VEC_OP_DROP, "T", "drop A"},
+	{"frame", VEC_OP_FRAME, "N|s", "frame F [4K|2M|1G]"},
+	{"map", VEC_OP_MAP, "TaFzp|o", "map A VA F[+OFF] LEN PERM [size=4K|2M|1G] [global] [uc|wc] [pkey=N]"},
+	{"unmap", VEC_OP_UNMAP, "Taz", "unmap A VA LEN"},
+	{"protect", VEC_OP_PROTECT, "Tazp", "protect A VA LEN PERM"},
+	{"walk", VEC_OP_WALK, "Ta", "walk A VA"},
+	{"entry", VEC_OP_ENTRY, "TaL", "entry A VA pml5|pml4|pdpt|pd|pt"},
+	{"load", VEC_OP_LOAD, "cT", "load CPU A"},
+	{"read", VEC_OP_READ, "ca|u", "read CPU VA [user]"},
+	{"write", VEC_OP_WRITE, "cab|u", "write CPU VA BYTE [user]"},
+	{"exec", VEC_OP_EXEC, "ca|u", "exec CPU VA [user]"},
+	{"poke", VEC_OP_POKE, "Fb", "poke F+OFF BYTE"},
+	{"peek", VEC_OP_PEEK, "F", "peek F+OFF"},
+	{"stats", VEC_OP_STATS, "", "stats"},
+	{"tlbstats", VEC_OP_TLBSTATS, "", "tlbstats"},
+	{"pkru", VEC_OP_PKRU, "ck", "pkru CPU VALUE"},
+	{"dump", VEC_OP_DUMP, "T", "dump A"},
+};
+
+/* Commands of the process-space part of v1, not implemented yet. */
+static const char *const process_commands[] = {"proc", "region", "fork", "kwrite", "same", "exit", "faults"};
+
+static const char *const level_names[] = {
+	[MMU_LEVEL_PT] = "pt", [MMU_LEVEL_PD] = "pd", [MMU_LEVEL_PDPT] = "pdpt",
+	[MMU_LEVEL_PML4] = "pml4", [MMU_LEVEL_PML5] = "pml5",
+};
+
+/* ---- diagnostics ---- */
+
+static enum vec_next diag_tok(struct vec_diag *d, unsigned line, const char *before, struct token t,
+			      const char *after)
+{
+	struct vec_buf b;
+	vb_init(&b, d->msg, sizeof d->msg);
+	d->line = line;
+	vb_str(&b, before);
+	if (t.s) {
+		vb_char(&b, '`');
+		vb_strn(&b, t.s, t.n);
+		vb_char(&b, '`');
+	}
+	vb_str(&b, after);
+	return VEC_NEXT_ERROR;
+}
+
+static enum vec_next diag(struct vec_diag *d, unsigned line, const char *msg)
+{
+	return diag_tok(d, line, msg, (struct token){0}, "");
+}
+
+/* ---- numbers and words ---- */
+
+static bool parse_digits(const char *s, size_t n, unsigned base, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		unsigned d;
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (base == 16 && c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (base == 16 && c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return false;
+		if (v > (UINT64_MAX - d) / base)
+			return false;
+		v = v * base + d;
+	}
+	*out = v;
+	return true;
+}
+
+static unsigned suffix_shift(char c)
+{
+	switch (c) {
+	case 'K': case 'k': return 10;
+	case 'M': case 'm': return 20;
+	case 'G': case 'g': return 30;
+	default: return 0;
+	}
+}
+
+bool vec_parse_number(const char *s, size_t n, uint64_t *out)
+{
+	unsigned shift = n ? suffix_shift(s[n - 1]) : 0;
+	unsigned base = 10;
+	uint64_t v;
+	if (shift)
+		n--;
+	if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+		n -= 2;
+	}
+	if (!parse_digits(s, n, base, &v))
+		return false;
+	if (shift && v > (UINT64_MAX >> shift))
+		return false;
+	*out = v << shift;
+	return true;
+}
+
+bool vec_parse_perm(const char *s, size_t n, unsigned *out)
+{
+	unsigned prot = 0;
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		switch (s[i]) {
+		case 'r': prot |= MMU_PROT_R; break;
+		case 'w': prot |= MMU_PROT_W; break;
+		case 'x': prot |= MMU_PROT_X; break;
+		case 'u': prot |= MMU_PROT_U; break;
+		case '-': break;
+		default: return false;
+		}
+	}
+	*out = prot;
+	return true;
+}
+
+/* 4K, 2M or 1G (any spelling of those numbers) as an mmu_size. */
+static bool parse_page_size(const char *s, size_t n, enum mmu_size *out)
+{
+	uint64_t v;
+	if (!vec_parse_number(s, n, &v))
+		return false;
+	for (enum mmu_size size = MMU_SIZE_4K; size <= MMU_SIZE_1G; size++) {
+		if (v == mmu_size_bytes(size)) {
+			*out = size;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool copy_name(char *dst, const char *s, size_t n)
+{
+	if (n == 0 || n > VEC_NAME_MAX || vec_find_char(s, n, '+') || vec_find_char(s, n, '='))
+		return false;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return true;
+}
+
+/* ---- the machine line ---- */
+
+struct machine_key {
+	const char *key;
+	uint64_t min, max;
+	size_t offset; /* of the field in struct vec_machine */
+	bool is_flag;
+};
+
+#define MKEY(k, lo, hi, field, flag) {k, lo, hi, offsetof(struct vec_machine, field), flag}
+static const struct machine_key machine_keys[] = {
+	MKEY("levels", 4, 5, levels, false), MKEY("cpus", 1, MMU_MAX_CPUS, cpus, false),
+	MKEY("mem", 1, UINT64_MAX, mem, false), MKEY("nx", 0, 1, nx, true),
+	MKEY("smep", 0, 1, smep, true), MKEY("smap", 0, 1, smap, true),
+	MKEY("wp", 0, 1, wp, true), MKEY("pke", 0, 1, pke, true),
+	MKEY("kpti", 0, 1, kpti, true),
+};
+
+static void machine_store(struct vec_machine *m, const struct machine_key *k, uint64_t v)
+{
+	char *field = (char *)m + k->offset;
+	if (k->is_flag)
+		*(bool *)field = v != 0;
+	else if (k->offset == offsetof(struct vec_machine, mem))
+		*(uint64_t *)field = v;
+	else
+		*(unsigned *)field = (unsigned)v;
+}
+
+static enum vec_next parse_machine_setting(struct vec_parser *p, struct token t, struct vec_diag *d)
+{
+	const char *eq = vec_find_char(t.s, t.n, '=');
+	size_t klen = eq ? (size_t)(eq - t.s) : t.n;
+	uint64_t v;
+	for (size_t i = 0; i < sizeof machine_keys / sizeof machine_keys[0]; i++) {
+		const struct machine_key *k = &machine_keys[i];
+		if (!vec_token_is(t.s, klen, k->key))
+			continue;
+		if (!eq || !vec_parse_number(eq + 1, t.n - klen - 1, &v) || v < k->min || v > k->max)
+			return diag_tok(d, p->line, "bad machine setting ", t, " (see ../shared/VECTORS.md)");
+		machine_store(&p->machine, k, v);
+		return VEC_NEXT_STMT;
+	}
+	return diag_tok(d, p->line, "unknown machine setting ", t, "");
+}
+
+static enum vec_next parse_machine(struct vec_parser *p, const struct token *tok, unsigned ntok,
+				   struct vec_stmt *st, struct vec_diag *d)
+{
+	if (p->seen_command)
+		return diag(d, p->line, "`machine` must be the first command of the file");
+	if (st->has_expect)
+		return diag(d, p->line, "`machine` prints no result: no `=>` allowed");
+	for (unsigned i = 1; i < ntok; i++)
+		if (parse_machine_setting(p, tok[i], d) != VEC_NEXT_STMT)
+			return VEC_NEXT_ERROR;
+	st->op = VEC_OP_MACHINE;
+	return VEC_NEXT_STMT;
+}
+
+/* ---- arguments ---- */
+
+/* One `map` option into st->opts; duplicates and conflicts are errors. */
+static enum vec_next parse_map_option(struct vec_parser *p, struct token t, struct vec_stmt *st,
+				      struct vec_diag *d, unsigned *seen)
+{
+	enum { SEEN_SIZE = 1, SEEN_GLOBAL = 2, SEEN_CACHE = 4, SEEN_PKEY = 8 };
+	unsigned bit;
+	uint64_t v;
+	if (t.n > 5 && memcmp(t.s, "size=", 5) == 0 && parse_page_size(t.s + 5, t.n - 5, &st->opts.size))
+		bit = SEEN_SIZE;
+	else if (vec_token_is(t.s, t.n, "global"))
+		bit = SEEN_GLOBAL, st->opts.global = true;
+	else if (vec_token_is(t.s, t.n, "uc"))
+		bit = SEEN_CACHE, st->opts.cache = MMU_CACHE_UC;
+	else if (vec_token_is(t.s, t.n, "wc"))
+		bit = SEEN_CACHE, st->opts.cache = MMU_CACHE_WC;
+	else if (t.n > 5 && memcmp(t.s, "pkey=", 5) == 0 && vec_parse_number(t.s + 5, t.n - 5, &v) && v < 16)
+		bit = SEEN_PKEY, st->opts.pkey = (unsigned)v;
+	else
+		return diag_tok(d, p->line, "bad map option ", t, " (size=4K|2M|1G global uc wc pkey=0..15)");
+	if (*seen & bit)
+		return diag_tok(d, p->line, "map option ", t, " conflicts with an earlier one");
+	*seen |= bit;
+	return VEC_NEXT_STMT;
+}
+
+static bool parse_level(struct token t, uint64_t *out)
+{
+	for (unsigned l = MMU_LEVEL_PT; l <= MMU_LEVEL_PML5; l++) {
+		if (vec_token_is(t.s, t.n, level_names[l])) {
+			*out = l;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* F or F+OFF. */
+static bool parse_frame_ref(struct token t, struct vec_arg *a)
+{
+	const char *plus = vec_find_char(t.s, t.n, '+');
+	size_t nlen = plus ? (size_t)(plus - t.s) : t.n;
+	a->num = 0;
+	if (plus && !vec_parse_number(plus + 1, t.n - nlen - 1, &a->num))
+		return false;
+	return copy_name(a->name, t.s, nlen);
+}
+
+/* Check token T as an argument of KIND and store its value in A. */
+static enum vec_next parse_arg(struct vec_parser *p, char kind, struct token t, struct vec_arg *a,
+			       struct vec_diag *d)
+{
+	unsigned prot = 0;
+	enum mmu_size size = MMU_SIZE_4K;
+	bool ok;
+	memset(a, 0, sizeof *a);
+	switch (kind) {
+	case 'T': case 'N': ok = copy_name(a->name, t.s, t.n); break;
+	case 'F': ok = parse_frame_ref(t, a); break;
+	case 'a': case 'z': ok = vec_parse_number(t.s, t.n, &a->num); break;
+	case 'b': ok = vec_parse_number(t.s, t.n, &a->num) && a->num <= 0xff; break;
+	case 'k': ok = vec_parse_number(t.s, t.n, &a->num) && a->num <= 0xffffffffu; break;
+	case 'L': ok = parse_level(t, &a->num); break;
+	case 'p': ok = vec_parse_perm(t.s, t.n, &prot), a->num = prot; break;
+	case 's': ok = parse_page_size(t.s, t.n, &size), a->num = size; break;
+	case 'c':
+		ok = vec_parse_number(t.s, t.n, &a->num);
+		if (ok && a->num >= p->machine.cpus)
+			return diag_tok(d, p->line, "CPU ", t, " does not exist (see the machine line's cpus=)");
+		break;
+	default: ok = false; break;
+	}
+	if (!ok) {
+		static const char *const what[128] = {
+			['T'] = "name", ['N'] = "name", ['F'] = "frame reference F[+OFF]",
+			['a'] = "address", ['z'] = "length", ['b'] = "byte (0..0xff)",
+			['k'] = "32-bit value", ['L'] = "level (pml5 pml4 pdpt pd pt)",
+			['p'] = "permission (letters r w x u, or -)", ['s'] = "frame size (4K 2M 1G)",
+			['c'] = "CPU number",
+		};
+		struct vec_buf b;
+		char after[80];
+		vb_init(&b, after, sizeof after);
+		vb_str(&b, ": expected a ");
+		vb_str(&b, what[(unsigned char)kind] ? what[(unsigned char)kind] : "value");
+		return diag_tok(d, p->line, "bad argument ", t, after);
+	}
+	return VEC_NEXT_STMT;
+}
+
+static enum vec_next usage(struct vec_parser *p, const struct command *c, struct vec_diag *d)
+{
+	return diag_tok(d, p->line, "wrong arguments; usage: ", (struct token){c->usage, strlen(c->usage)}, "");
+}
+
+/* The optional tail of a signature: `user`, a frame size, map options. */
+static enum vec_next parse_optional(struct vec_parser *p, const struct command *c, const char *sig,
+				    const struct token *tok, unsigned ntok, struct vec_stmt *st,
+				    struct vec_diag *d)
+{
+	unsigned seen = 0;
+	for (unsigned i = 0; i < ntok; i++) {
+		if (*sig == 'o') {
+			if (parse_map_option(p, tok[i], st, d, &seen) != VEC_NEXT_STMT)
+				return VEC_NEXT_ERROR;
+		} else if (*sig == 'u' && vec_token_is(tok[i].s, tok[i].n, "user")) {
+			st->user = true;
+			sig++;
+		} else if (*sig == 's') {
+			if (parse_arg(p, 's', tok[i], &st->arg[st->nargs++], d) != VEC_NEXT_STMT)
+				return VEC_NEXT_ERROR;
+			sig++;
+		} else {
+			return usage(p, c, d);
+		}
+	}
+	return VEC_NEXT_STMT;
+}
+
+static enum vec_next parse_command(struct vec_parser *p, const struct command *c, const struct token *tok,
+				   unsigned ntok, struct vec_stmt *st, struct vec_diag *d)
+{
+	const char *sig = c->sig;
+	unsigned i = 0;
+	st->op = c->op;
+	st->opts = (struct mmu_map_opts){.size = MMU_SIZE_ANY, .cache = MMU_CACHE_WB};
+	for (; *sig && *sig != '|'; sig++, i++) {
+		if (i >= ntok)
+			return usage(p, c, d);
+		if (parse_arg(p, *sig, tok[i], &st->arg[st->nargs++], d) != VEC_NEXT_STMT)
+			return VEC_NEXT_ERROR;
+	}
+	if (*sig == '|')
+		return parse_optional(p, c, sig + 1, tok + i, ntok - i, st, d);
+	return i == ntok ? VEC_NEXT_STMT : usage(p, c, d);
+}
+
+/* ---- lines ---- */
+
+static enum vec_next dispatch(struct vec_parser *p, const struct token *tok, unsigned ntok,
+			      struct vec_stmt *st, struct vec_diag *d)
+{
+	if (vec_token_is(tok[0].s, tok[0].n, "machine"))
+		return parse_machine(p, tok, ntok, st, d);
+	p->seen_command = true;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (vec_token_is(tok[0].s, tok[0].n, commands[i].name))
+			return parse_command(p, &commands[i], tok + 1, ntok - 1, st, d);
+	for (size_t i = 0; i < sizeof process_commands / sizeof process_commands[0]; i++)
+		if (vec_token_is(tok[0].s, tok[0].n, process_commands[i]))
+			return diag_tok(d, p->line, "process command ", tok[0], " is not supported yet");
+	return diag_tok(d, p->line, "unknown command ", tok[0], "");
+}
+
+static unsigned tokenize(const char *s, size_t n, struct token *tok, unsigned max)
+{
+	unsigned count = 0;
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && vec_is_blank(s[i]))
+			i++;
+		size_t start = i;
+		while (i < n && !vec_is_blank(s[i]))
+			i++;
+		if (i > start) {
+			if (count == max)
+				return max + 1;
+			tok[count++] = (struct token){s + start, i - start};
+		}
+	}
+	return count;
+}
+
+/* The command part of a line ([S, S+*N) on return) and its expectation. */
+static enum vec_next split_expectation(struct vec_parser *p, const char *s, size_t *n, struct vec_stmt *st,
+				       struct vec_diag *d)
+{
+	st->has_expect = false;
+	for (size_t i = 0; i + 1 < *n; i++) {
+		if (s[i] != '=' || s[i + 1] != '>')
+			continue;
+		if (!vec_collapse_blanks(st->expect, sizeof st->expect, s + i + 2, *n - i - 2))
+			return diag(d, p->line, "expectation too long");
+		if (st->expect[0] == '\0')
+			return diag(d, p->line, "nothing after `=>`");
+		st->has_expect = true;
+		*n = i;
+		break;
+	}
+	return VEC_NEXT_STMT;
+}
+
+/* Parse the line [S, S+N) (comment included). VEC_NEXT_END: blank. */
+static enum vec_next parse_line(struct vec_parser *p, const char *s, size_t n, struct vec_stmt *st,
+				struct vec_diag *d)
+{
+	const char *hash = vec_find_char(s, n, '#');
+	struct token tok[VEC_MAX_TOKENS];
+	unsigned ntok;
+	if (hash)
+		n = (size_t)(hash - s);
+	if (vec_find_char(s, n, '\0'))
+		return diag(d, p->line, "NUL byte in line");
+	if (split_expectation(p, s, &n, st, d) != VEC_NEXT_STMT)
+		return VEC_NEXT_ERROR;
+	ntok = tokenize(s, n, tok, VEC_MAX_TOKENS);
+	if (ntok > VEC_MAX_TOKENS)
+		return diag(d, p->line, "too many arguments");
+	if (ntok == 0)
+		return st->has_expect ? diag(d, p->line, "`=>` without a command") : VEC_NEXT_END;
+	return dispatch(p, tok, ntok, st, d);
+}
+
+void vec_machine_default(struct vec_machine *m)
+{
+	*m = (struct vec_machine){
+		.levels = 4, .cpus = 2, .mem = 2ull << 30, .nx = true, .smep = true, .smap = true,
+		.wp = true, .pke = false, .kpti = false, .needs_1g = false,
+	};
+}
+
+void vec_parser_init(struct vec_parser *p, const char *text, size_t len)
+{
+	*p = (struct vec_parser){.text = text, .len = len};
+	vec_machine_default(&p->machine);
+}
+
+/* Remember that the file needs 1G pages (an executor may lack them). */
+static void note_1g(struct vec_parser *p, const struct vec_stmt *st)
+{
+	if ((st->op == VEC_OP_FRAME && st->nargs > 1 && st->arg[1].num == MMU_SIZE_1G) ||
+	    (st->op == VEC_OP_MAP && st->opts.size == MMU_SIZE_1G))
+		p->machine.needs_1g = true;
+}
+
+enum vec_next vec_parse_next(struct vec_parser *p, struct vec_stmt *st, struct vec_diag *diag_out)
+{
+	while (p->pos < p->len) {
+		const char *s = p->text + p->pos;
+		const char *nl = vec_find_char(s, p->len - p->pos, '\n');
+		size_t n = nl ? (size_t)(nl - s) : p->len - p->pos;
+		enum vec_next r;
+		p->pos += n + (nl ? 1 : 0);
+		p->line++;
+		memset(st, 0, sizeof *st);
+		st->line = p->line;
+		r = parse_line(p, s, n, st, diag_out);
+		if (r == VEC_NEXT_END)
+			continue;
+		if (r == VEC_NEXT_STMT)
+			note_1g(p, st);
+		return r;
+	}
+	return VEC_NEXT_END;
+}

@@ -1,0 +1,76 @@
+/* The vector interpreter: runs one vector file (format v1,
+ * ../shared/VECTORS.md; project notes in docs/VECTORS.md) on an executor.
+ *
+ * Freestanding: no allocation, no stdio. The file is one buffer; results go
+ * line by line (no newline) through a callback. The caller owns the session
+ * storage (a kernel can keep it static; it is a few kilobytes). */
+#ifndef MMU64_VEC_H
+#define MMU64_VEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mmu64/mmu64.h"
+#include "tools/vec/exec.h"
+#include "tools/vec/parse.h"
+
+#define VEC_MAX_FRAMES 64
+#define VEC_MAX_SPACES 32
+#define VEC_LINE_MAX 320 /* an output line, cut beyond */
+
+/* Exit statuses of a file (VECTORS.md: Lines). */
+enum vec_status {
+	VEC_PASSED = 0,    /* every expectation held (or the file was skipped) */
+	VEC_FAILED = 1,    /* an expectation failed, or the TLB sanitizer reported */
+	VEC_MALFORMED = 2, /* nothing ran */
+};
+
+typedef void (*vec_out_fn)(void *ctx, const char *line);
+
+struct vec_io {
+	const char *file; /* name used in diagnostics */
+	const char *text;
+	size_t len;
+	vec_out_fn out;
+	void *out_ctx;
+};
+
+struct vec_frame {
+	bool used;
+	char name[VEC_NAME_MAX + 1];
+	mmu_pa_t pa;
+	enum mmu_size size;
+};
+
+struct vec_space {
+	bool used;
+	char name[VEC_NAME_MAX + 1];
+	struct mmu_tree tree;
+};
+
+/* Everything one file run needs; private to the interpreter. */
+struct vec_session {
+	const struct vec_io *io;
+	const struct vec_exec_ops *ops;
+	void *ctx;
+	struct mmu *mmu;
+	struct vec_machine machine;
+	unsigned line;           /* of the command running */
+	unsigned passed, failed; /* expectations */
+	unsigned sanitizer_seen; /* reports already charged to a line */
+	struct vec_frame frame[VEC_MAX_FRAMES];
+	struct vec_space space[VEC_MAX_SPACES];
+};
+
+/* Check the whole file, run it on the executor (OPS, CTX), print every
+ * result and the summary line; returns an enum vec_status. A malformed
+ * file prints one line "FILE:LINE: what is wrong" and runs nothing. */
+int vec_run(struct vec_session *s, const struct vec_io *io, const struct vec_exec_ops *ops, void *ctx);
+
+/* Only the check of vec_run: VEC_PASSED when well formed (and *MACHINE, if
+ * not NULL, holds its machine line), else VEC_MALFORMED after printing the
+ * diagnostic. */
+int vec_check(const struct vec_io *io, struct vec_machine *machine);
+
+#endif
