@@ -95,7 +95,7 @@ test: all
 	build/tsan/tests/test_shootdown_threads
 
 run: $(BUILD)/mmu64
-	$(BUILD)/mmu64 run examples/demo.mmu
+	scripts/annotate-run $(BUILD)/mmu64 examples/demo.mmu
 
 bench: $(BUILD)/bench/mmu64-bench
 	$(BUILD)/bench/mmu64-bench $(BENCH_ARGS)

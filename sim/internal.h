@@ -255,10 +255,6 @@ void sim_tlbsan_check_walk(struct sim *sim, unsigned cpu, mmu_vaddr_t va, const 
 			   const struct sim_request *req);
 /* Before a frame goes back to the allocator: no TLB may hold it. */
 void sim_tlbsan_check_free(struct sim *sim, enum mmu_frame_use use, enum mmu_size size, mmu_pa_t pa);
-/* Every cached translation of every CPU against the current tables (the
- * entries of the CPU's current PCID and the global ones). Returns the
- * number of new reports. */
-unsigned sim_tlbsan_audit(struct sim *sim);
 
 /* ---- IPIs (ipi.c) ---- */
 typedef void (*sim_ipi_handler_fn)(struct sim *sim, void *ctx);

@@ -94,6 +94,11 @@ uint64_t sim_alloc_count(const struct sim *sim, enum mmu_frame_use use);
  * "tlbsan: ..." and counted; tests assert the count stays 0. */
 unsigned sim_tlbsan_reports(const struct sim *sim);
 const char *sim_tlbsan_last(const struct sim *sim); /* "" when none */
+/* Check every CPU's cached translations (those of its current PCID and the
+ * global ones) against the current tables now, reporting the stale ones as
+ * above; returns how many it reported. sim_run_cpus runs it when its
+ * threads are done. */
+unsigned sim_tlbsan_audit(struct sim *sim);
 
 /* Run FN on every CPU, one thread each (cfg.threaded must be set); returns
  * when every thread returned. IPIs are queued and taken in sim_poll() and in

@@ -156,6 +156,8 @@ void sim_tlb_flush(struct sim_tlb *t, enum sim_tlb_scope scope, unsigned pcid)
 	for (size_t i = 0; i < t->pool_len; i++)
 		if (t->pool[i].in_use && in_scope(&t->pool[i], scope, pcid))
 			remove_slot(t, (uint32_t)i);
+	if (t->count == 0)
+		t->pool_len = t->nfree = 0; /* later flushes scan nothing */
 }
 
 static bool overlaps(const struct sim_tlb_entry *e, uint64_t pa, uint64_t bytes)
