@@ -75,7 +75,11 @@ struct sim *sim_create_bare(const struct sim_config *cfg)
 	pthread_mutex_init(&sim->tlbsan_lock, NULL);
 	atomic_init(&sim->threads_running, false);
 	atomic_init(&sim->tlbsan_reports, 0);
-	sim->port = (struct mmu_port){&sim_port_ops, sim};
+	/* The arena and the metadata are linear: the library may index them
+	 * directly instead of calling phys_to_virt and frame_meta. */
+	sim->port = (struct mmu_port){
+		.ops = &sim_port_ops, .ctx = sim, .direct_map = sim->pm.arena, .meta_map = sim->pm.meta,
+	};
 	sim_set_cpu(sim, 0);
 	return sim;
 }

@@ -89,7 +89,7 @@ static void change_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte
 {
 	(void)va, (void)last;
 	struct change_op *op = w->op;
-	if (op->unmap && w->meta[level - 1]->live == 0 && !pt_table_is_pinned(w, level - 1))
+	if (op->unmap && pt_table_meta(w, level - 1)->live == 0 && !pt_table_is_pinned(w, level - 1))
 		pt_release_table(w, level, e);
 }
 

@@ -30,11 +30,15 @@ static inline unsigned port_cpu_id(const struct mmu *mmu) { return mmu->port.ops
 
 static inline void *port_p2v(const struct mmu *mmu, mmu_pa_t pa)
 {
+	if (mmu->port.direct_map)
+		return mmu->port.direct_map + pa.bits;
 	return mmu->port.ops->phys_to_virt(mmu->port.ctx, pa);
 }
 
 static inline struct mmu_frame_meta *port_meta(const struct mmu *mmu, mmu_pa_t pa)
 {
+	if (mmu->port.meta_map)
+		return &mmu->port.meta_map[pa.bits >> MMU_PAGE_SHIFT];
 	return mmu->port.ops->frame_meta(mmu->port.ctx, pa);
 }
 
@@ -113,8 +117,8 @@ struct pt_walk {
 	struct mmu_tlb_batch *batch;        /* where invalidations go (may be NULL for reads) */
 	struct table_pool pool;             /* tables prepared for the commit */
 	bool stop;
-	mmu_pte_t path[MMU_LEVEL_PML5 + 2]; /* path[L]: entry at level L above the current one */
-	struct mmu_frame_meta *meta[MMU_LEVEL_PML5 + 1]; /* meta[L]: table holding level-L entries */
+	mmu_pte_t path[MMU_LEVEL_PML5 + 1]; /* path[L]: entry at level L above the current one */
+	mmu_pa_t table[MMU_LEVEL_PML5 + 1]; /* table[L]: the table holding level-L entries */
 };
 
 void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op);
@@ -139,8 +143,18 @@ void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
  * current path: RW and US ANDed, XD ORed over the levels. */
 unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pte_t leaf);
 
-/* True when the table holding level-LEVEL entries may be freed when empty. */
-bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level level);
+/* The metadata of the table holding the current level-LEVEL entries. */
+static inline struct mmu_frame_meta *pt_table_meta(const struct pt_walk *w, enum mmu_level level)
+{
+	return port_meta(w->mmu, w->table[level]);
+}
+
+/* True when the table holding level-LEVEL entries may not be freed when
+ * empty (a root, a kernel top). */
+static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level level)
+{
+	return (pt_table_meta(w, level)->flags & META_PINNED) != 0;
+}
 
 /* ---- checks shared by map, unmap, protect ---- */
 /* INVALID unless [VA, VA+LEN) is a non-empty range in TREE's half. */

@@ -19,7 +19,7 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, 
 {
 	struct mmu *mmu = w->mmu;
 	mmu_pte_t *entries = table_of(mmu, table);
-	w->meta[level] = port_meta(mmu, table);
+	w->table[level] = table;
 	for (unsigned i = mmu_va_index(va, level);; i++) {
 		mmu_vaddr_t e_last = entry_last(va, level, last);
 		mmu_pte_t *e = &entries[i];
@@ -33,7 +33,6 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, 
 				   (unsigned long)va, (unsigned long)pte_load(e));
 			w->path[level] = pte_load(e);
 			walk_table(w, next, level - 1, va, e_last);
-			w->meta[level] = port_meta(mmu, table);
 			if (w->visitor->leave)
 				w->visitor->leave(w, level, e, va, e_last);
 		}
@@ -51,7 +50,7 @@ void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
 
 void pt_set_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
 {
-	struct mmu_frame_meta *meta = w->meta[level];
+	struct mmu_frame_meta *meta = pt_table_meta(w, level);
 	mmu_pte_t old = pte_load(e);
 	if (old == 0 && value != 0)
 		meta->live++;
@@ -114,11 +113,6 @@ void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e)
 	pt_set_entry(w, level, e, 0);
 	w->batch->tables_freed = true;
 	mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_TABLE, MMU_SIZE_4K, table);
-}
-
-bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level level)
-{
-	return (w->meta[level]->flags & META_PINNED) != 0;
 }
 
 unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pte_t leaf)

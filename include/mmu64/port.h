@@ -62,6 +62,12 @@ struct mmu_port_ops {
 struct mmu_port {
 	const struct mmu_port_ops *ops;
 	void *ctx;
+	/* Optional fast paths for a port whose memory is linear, as most
+	 * kernels' direct maps and struct-page arrays are: when set,
+	 * phys_to_virt(pa) is DIRECT_MAP + pa and frame_meta(pa) is
+	 * &META_MAP[pa >> 12], without a call. NULL: the hooks are used. */
+	uint8_t *direct_map;
+	struct mmu_frame_meta *meta_map;
 };
 
 #endif

@@ -1,6 +1,7 @@
 /* Library unit tests on the fake port: entries, map/unmap/protect/walk,
  * leaf sizes, splits, kernel-half sharing, failure injection. Mappings are
  * checked with an oracle walker written here, not with mmu_walk. */
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -267,6 +268,43 @@ static void test_batch_ceiling(void)
 	CHECK_OK(mmu_tree_destroy(&t));
 }
 
+struct lines {
+	char text[8][160];
+	unsigned n;
+};
+
+static void collect_line(void *ctx, const char *line)
+{
+	struct lines *l = ctx;
+	if (l->n < 8)
+		snprintf(l->text[l->n], sizeof(l->text[0]), "%s", line);
+	l->n++;
+}
+
+/* Runs with equal attributes merge; the audit lists only W+X runs. */
+static void test_dump_and_wx_audit(void)
+{
+	struct mmu_tree t;
+	CHECK_OK(mmu_tree_create(&mmu, &t));
+	const unsigned rw = MMU_PROT_R | MMU_PROT_W, rwx = rw | MMU_PROT_X;
+	CHECK_OK(mmu_map(&t, 0x1000, mmu_pa(0x1000), 0x2000, rw, NULL, NULL));
+	CHECK_OK(mmu_map(&t, 0x3000, mmu_pa(0x9000), 0x1000, rw, NULL, NULL));
+	CHECK_OK(mmu_map(&t, 0x5000, mmu_pa(0x5000), 0x1000, rwx | MMU_PROT_U, NULL, NULL));
+	CHECK_OK(mmu_map(&t, 0x200000, mmu_pa(0x200000), 0x200000, MMU_PROT_R | MMU_PROT_X, NULL, NULL));
+	struct lines l = {0};
+	mmu_dump(&t, 0, 0x0000800000000000ull, collect_line, &l);
+	CHECK_EQ(l.n, 3);
+	CHECK(strcmp(l.text[0], "0x0000000000001000-0x0000000000004000       12K     RW NX            pte") == 0);
+	CHECK(strcmp(l.text[1], "0x0000000000005000-0x0000000000006000        4K USR RW x             pte") == 0);
+	CHECK(strcmp(l.text[2], "0x0000000000200000-0x0000000000400000        2M     ro x      PSE    pd") == 0);
+	struct lines wx = {0};
+	CHECK_EQ(mmu_audit_wx(&t, 0, 0x0000800000000000ull, collect_line, &wx), 1);
+	CHECK_EQ(wx.n, 1);
+	CHECK(strcmp(wx.text[0], l.text[1]) == 0);
+	CHECK_OK(mmu_unmap(&t, 0, 0x400000, NULL));
+	CHECK_OK(mmu_tree_destroy(&t));
+}
+
 int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
@@ -281,6 +319,7 @@ int test_main(int argc, char **argv)
 		test_kernel_half_shared();
 		test_alloc_failure();
 		test_batch_ceiling();
+		test_dump_and_wx_audit();
 		mmu_fini(&mmu);
 		CHECK_EQ(fp->in_use, 0);
 		fake_port_destroy(fp);
