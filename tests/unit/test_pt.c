@@ -1,7 +1,10 @@
 /* Library unit tests on the fake port: entries, map/unmap/protect/walk,
  * leaf sizes, splits, kernel-half sharing, failure injection. Mappings are
  * checked with an oracle walker written here, not with mmu_walk. */
+#include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "check.h"
@@ -305,6 +308,43 @@ static void test_dump_and_wx_audit(void)
 	CHECK_OK(mmu_tree_destroy(&t));
 }
 
+/* Loading the active tree again writes no CR3. */
+static void test_load_writes_cr3_once(void)
+{
+	struct mmu_tree t;
+	CHECK_OK(mmu_tree_create(&mmu, &t));
+	uint64_t writes = fp->cr3_writes;
+	mmu_tree_load(&t);
+	mmu_tree_load(&t);
+	CHECK_EQ(fp->cr3_writes, writes + 1);
+	CHECK(mmu_tree_active(&mmu) == &t);
+	CHECK(mmu_tree_active_on(&t, 0));
+	CHECK_ERR(mmu_tree_destroy(&t), MMU_E_BUSY);
+	mmu_tree_load(mmu_kernel_tree(&mmu));
+	CHECK_EQ(fp->cr3_writes, writes + 2);
+	CHECK(!mmu_tree_active_on(&t, 0));
+	CHECK_OK(mmu_tree_destroy(&t));
+}
+
+/* A batch dropped with work in it is a hard error, like a stale TLB entry
+ * nobody will invalidate: the port's panic hook runs (it aborts here). */
+static void test_dropped_batch_panics(void)
+{
+	fflush(NULL);
+	pid_t child = fork();
+	if (child == 0) {
+		struct mmu_tlb_batch b;
+		mmu_tlb_batch_init(&b, mmu_kernel_tree(&mmu));
+		mmu_tlb_batch_add(&b, 0xffffc80000000000ull, 12, 1, false);
+		fclose(stderr); /* the expected panic message is not a failure */
+		mmu_tlb_batch_done(&b);
+		_exit(0);
+	}
+	int status = 0;
+	CHECK_EQ(waitpid(child, &status, 0), child);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+}
+
 int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
@@ -320,6 +360,8 @@ int test_main(int argc, char **argv)
 		test_alloc_failure();
 		test_batch_ceiling();
 		test_dump_and_wx_audit();
+		test_load_writes_cr3_once();
+		test_dropped_batch_panics();
 		mmu_fini(&mmu);
 		CHECK_EQ(fp->in_use, 0);
 		fake_port_destroy(fp);
