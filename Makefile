@@ -39,7 +39,7 @@ TLIB_OBJ = $(TEST_LIB:%.c=$(BUILD)/%.o)
 KOBJ     = $(LIB_SRC:%.c=$(BUILD)/freestanding/%.o)
 TESTS    = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib freestanding tests test test-unit test-vectors test-asan test-tsan run bench clean
+.PHONY: all lib freestanding tests test test-unit test-vectors test-bench test-asan test-tsan run bench clean
 all: $(BUILD)/mmu64 $(BUILD)/libmmu64.a freestanding tests
 
 lib: $(BUILD)/libmmu64.a
@@ -82,17 +82,23 @@ test-unit: $(TESTS)
 test-vectors: $(BUILD)/mmu64
 	@scripts/run-vectors $(BUILD)/mmu64 tests/vectors
 
-# The whole suite under ASan+UBSan, and the threaded tests under TSan.
+# The benchmark must keep working; at this size its figures mean nothing.
+test-bench: $(BUILD)/bench/mmu64-bench
+	@$(BUILD)/bench/mmu64-bench --small --reps 1 >/dev/null 2>&1 && echo "PASS bench --small"
+
+# Tests that run CPUs as threads, under ThreadSanitizer.
+TSAN_TESTS = $(filter $(TEST_SRC:tests/unit/%.c=%),test_shootdown_threads test_sim_ipi test_sim_machine)
+
 test-asan:
-	$(MAKE) SAN=asan test-unit test-vectors
+	@$(MAKE) --no-print-directory SAN=asan test-unit test-vectors
 test-tsan:
-	$(MAKE) SAN=tsan $(BUILD_TSAN_TESTS)
+	@$(MAKE) --no-print-directory SAN=tsan $(TSAN_TESTS:%=build/tsan/tests/%)
+	@scripts/run-unit-tests build/tsan $(TSAN_TESTS:%=build/tsan/tests/%)
 
 test: all
-	@$(MAKE) --no-print-directory test-unit test-vectors
+	@$(MAKE) --no-print-directory test-unit test-vectors test-bench
 	@$(MAKE) --no-print-directory test-asan
-	@$(MAKE) --no-print-directory SAN=tsan build/tsan/tests/test_shootdown_threads
-	build/tsan/tests/test_shootdown_threads
+	@$(MAKE) --no-print-directory test-tsan
 
 run: $(BUILD)/mmu64
 	scripts/annotate-run $(BUILD)/mmu64 examples/demo.mmu
