@@ -39,7 +39,7 @@ TLIB_OBJ = $(TEST_LIB:%.c=$(BUILD)/%.o)
 KOBJ     = $(LIB_SRC:%.c=$(BUILD)/freestanding/%.o)
 TESTS    = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib freestanding tests test test-unit test-vectors test-bench test-asan test-tsan run bench clean
+.PHONY: all lib freestanding tests test run-sim test-unit test-vectors test-bench test-asan test-tsan run bench clean
 all: $(BUILD)/mmu64 $(BUILD)/libmmu64.a freestanding tests
 
 lib: $(BUILD)/libmmu64.a
@@ -99,9 +99,14 @@ test: all
 	@$(MAKE) --no-print-directory test-unit test-vectors test-bench
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan
+	@$(MAKE) --no-print-directory test-kernel
 
-run: $(BUILD)/mmu64
-	scripts/annotate-run $(BUILD)/mmu64 examples/demo.mmu
+# The demo: the test kernel on 4 CPUs under QEMU (installed when missing).
+run: run-kernel
+
+# The same kind of demo on the software machine, command beside result.
+run-sim: $(BUILD)/mmu64
+	scripts/annotate-run examples/demo.mmu $(BUILD)/mmu64 run
 
 bench: $(BUILD)/bench/mmu64-bench
 	$(BUILD)/bench/mmu64-bench $(BENCH_ARGS)
@@ -122,8 +127,9 @@ KERNEL_ELF   = $(BUILD)/mmu64-kernel.elf
 KERNEL_CSRC  = $(wildcard kernel/*.c)
 KERNEL_SSRC  = $(wildcard kernel/*.S)
 KERNEL_FLAGS = $(KFLAGS) -g -I. -fno-asynchronous-unwind-tables
-KERNEL_OBJ   = $(KERNEL_CSRC:%.c=$(BUILD)/kobj/%.o) $(KERNEL_SSRC:%.S=$(BUILD)/kobj/%.o) \
-               $(VEC_SRC:%.c=$(BUILD)/kobj/%.o) $(LIB_SRC:%.c=$(BUILD)/kobj/%.o)
+KERNEL_OBJ   = $(KERNEL_CSRC:%.c=$(BUILD)/kobj/%.o) $(KERNEL_SSRC:%.S=$(BUILD)/kobj/%.o)
+# The library and the interpreter as archives: the kernel links what it uses.
+KERNEL_LIBS  = $(BUILD)/kobj/libvec.a $(BUILD)/kobj/libmmu64.a
 
 kernel: $(KERNEL_ELF)
 
@@ -135,6 +141,28 @@ $(BUILD)/kobj/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(KERNEL_FLAGS) -MMD -MP -c $< -o $@
 
-$(KERNEL_ELF): $(KERNEL_OBJ) kernel/kernel.ld
+$(BUILD)/kobj/libmmu64.a: $(LIB_SRC:%.c=$(BUILD)/kobj/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/kobj/libvec.a: $(VEC_SRC:%.c=$(BUILD)/kobj/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(KERNEL_ELF): $(KERNEL_OBJ) $(KERNEL_LIBS) kernel/kernel.ld
 	$(LD) -nostdlib -static -z max-page-size=4096 -z noexecstack --no-warn-rwx-segments \
-		-T kernel/kernel.ld -o $@ $(KERNEL_OBJ)
+		-T kernel/kernel.ld -o $@ $(KERNEL_OBJ) $(KERNEL_LIBS)
+
+.PHONY: run-kernel test-kernel
+# The demo on 4 CPUs, with the kernel's boot log.
+run-kernel: $(KERNEL_ELF)
+	@scripts/ensure-qemu
+	MMU64_KERNEL=$(KERNEL_ELF) scripts/annotate-run kernel/demo.mmu scripts/qemu-vector
+
+# The cross-check: every vector on both executors, identical output
+# (modulo docs/QEMU-DIFFERENCES.md); then QEMU's own walk (QMP info tlb)
+# against the library's dump.
+test-kernel: $(KERNEL_ELF) $(BUILD)/mmu64
+	@scripts/ensure-qemu
+	MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 scripts/qemu-vector --compare tests/vectors/*.mmu examples/demo.mmu kernel/demo.mmu
+	MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 kernel/tests/qmp-oracle

@@ -104,15 +104,21 @@ bool sim_walk_for_access(struct sim *sim, struct sim_cpu *c, mmu_vaddr_t va, con
 	}
 }
 
+/* A global entry outlives the CR3 it was walked from: the root's
+ * paging-structure-cache entries are tied to the PCID and go with the next
+ * CR3 write, while the translation stays. So a global entry depends on the
+ * tables below the root only, and freeing a root that the CPU has left is
+ * not a use after free (a kernel-half page is reached from every root). */
 static struct sim_tlb_entry entry_of_walk(const struct sim_walk *w, unsigned pcid)
 {
+	unsigned first = w->tr.global && w->nsteps > 0 ? 1 : 0;
 	struct sim_tlb_entry e = {
 		.va_base = w->tr.va_base, .pa_base = w->tr.pa_base, .pcid = (uint16_t)pcid,
-		.size = (uint8_t)w->tr.size, .ntables = (uint8_t)w->nsteps, .pkey = (uint8_t)w->tr.pkey,
+		.size = (uint8_t)w->tr.size, .ntables = (uint8_t)(w->nsteps - first), .pkey = (uint8_t)w->tr.pkey,
 		.w = w->tr.w, .u = w->tr.u, .xd = w->tr.xd, .global = w->tr.global, .dirty = w->tr.dirty,
 	};
-	for (unsigned i = 0; i < w->nsteps; i++)
-		e.table[i] = (uint32_t)(mmu_pa_bits(w->step[i].table) >> MMU_PAGE_SHIFT);
+	for (unsigned i = first; i < w->nsteps; i++)
+		e.table[i - first] = (uint32_t)(mmu_pa_bits(w->step[i].table) >> MMU_PAGE_SHIFT);
 	return e;
 }
 

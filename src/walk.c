@@ -98,10 +98,11 @@ void pt_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_va
 	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE; i++)
 		entries[i] = (addr + ((uint64_t)i << mmu_level_shift(child))) | flags;
 	port_meta(mmu, table)->live = MMU_ENTRIES_PER_TABLE;
-	/* Whoever changes the split range records the pages it changes; each
-	 * of those INVLPGs also drops the old huge entry. */
-	(void)leaf_va;
 	pte_store(e, table.bits | table_entry_flags(walk_in_user_half(w)));
+	/* The page size changes: the SDM asks for the old entry to go even
+	 * where the translation stays the same (a protect that changes no bit
+	 * of the page still splits it). */
+	mmu_tlb_batch_add(w->batch, leaf_va, mmu_level_shift(level), 1, (leaf & MMU_PTE_G) != 0);
 }
 
 void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e)

@@ -11,10 +11,12 @@
  * oracle in simtest.c, the byte read or written), table counts (user tables
  * and the kernel half, from the model's leaves), BUSY for a loaded tree.
  *
- *   test_property                 fixed seeds (CI)
+ *   test_property                 fixed seeds (CI), 6 x 150,000 operations
  *   test_property SEED [OPS]      one run; SEED decides the machine too
  *
- * On failure it prints the seed, the operation number and the operation. */
+ * On failure it prints the seed, the operation number and the operation.
+ * Environment: PROPERTY_TRACE=VA prints every operation on VA's page (and
+ * every load); PROPERTY_NO_KERNEL_GLOBAL=1 maps no global kernel pages. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -273,6 +275,14 @@ struct run {
 };
 
 static struct run R;
+static bool kernel_global = true;
+static mmu_vaddr_t trace_va = 1; /* PROPERTY_TRACE=VA: print every operation on VA's page */
+
+static void trace(unsigned t, mmu_vaddr_t va, uint64_t len, mmu_err_t err)
+{
+	if (trace_va - va < len)
+		fprintf(stderr, "  trace op %lu tree %u: %s -> %s\n", R.op, t, R.desc, mmu_err_name(err));
+}
 
 #define FAIL(...)                                                                                    \
 	do {                                                                                         \
@@ -360,6 +370,7 @@ static void check_access(unsigned cpu, mmu_vaddr_t va)
 		 kind == SIM_READ ? "read" : kind == SIM_WRITE ? "write" : "exec", va, user, ac);
 	uint32_t want = st_expect(R.mode, l.present, effective_prot(o, l.prot), kind, user, ac);
 	struct sim_access a = sim_access(R.sim, cpu, kind, va, user, ac, byte);
+	trace(t, va & ~(PAGE - 1), PAGE, MMU_OK);
 	if (st_result(a) != want)
 		FAIL("access gave 0x%x, expected 0x%x (model: present %u pa 0x%" PRIx64 " prot 0x%x)", st_result(a),
 		     want, l.present, l.pa, l.prot);
@@ -373,6 +384,53 @@ static void check_access(unsigned cpu, mmu_vaddr_t va)
 			FAIL("wrote 0x%02x, memory at 0x%" PRIx64 " holds 0x%02x", byte, l.pa, mem);
 	}
 	R.counts[a.outcome == SIM_OK ? 8 : 9]++;
+}
+
+/* Allocation failure injected into one call: the table allocator fails
+ * after K successes. A refused call must return NOMEM after exactly K+1
+ * attempts and leave the tree (raw snapshot) and the table count alone. */
+struct inject {
+	long k; /* < 0: none */
+	struct st_snapshot before, after;
+	uint64_t tables, allocs;
+};
+
+static void inject_begin(struct inject *in, unsigned t)
+{
+	*in = (struct inject){.k = chance(4) ? (long)rnd(4) : -1};
+	if (in->k < 0)
+		return;
+	st_snapshot_take(R.sim, tree_of(t), &in->before);
+	in->tables = sim_tables_in_use(R.sim);
+	in->allocs = sim_alloc_count(R.sim, MMU_FRAME_TABLE);
+	sim_fail_alloc_after(R.sim, MMU_FRAME_TABLE, in->k);
+}
+
+/* Returns the error the model must expect now (NOMEM when the call was
+ * rightly refused). */
+static mmu_err_t inject_end(struct inject *in, unsigned t, mmu_err_t got, mmu_err_t want)
+{
+	if (in->k < 0)
+		return want;
+	sim_fail_alloc_after(R.sim, MMU_FRAME_TABLE, -1);
+	uint64_t made = sim_alloc_count(R.sim, MMU_FRAME_TABLE) - in->allocs;
+	if (want == MMU_OK && got == MMU_E_NOMEM) {
+		st_snapshot_take(R.sim, tree_of(t), &in->after);
+		if (made != (uint64_t)in->k + 1)
+			FAIL("NOMEM after %" PRIu64 " allocation attempts, %ld allowed", made, in->k);
+		if (!st_snapshot_equal(&in->before, &in->after))
+			FAIL("a call refused with NOMEM changed the tree");
+		if (sim_tables_in_use(R.sim) != in->tables)
+			FAIL("a call refused with NOMEM leaked %" PRId64 " tables",
+			     (int64_t)(sim_tables_in_use(R.sim) - in->tables));
+		R.counts[10]++;
+		want = MMU_E_NOMEM;
+	} else if (got == MMU_OK && made > (uint64_t)in->k) {
+		FAIL("succeeded after %" PRIu64 " allocations with %ld allowed", made, in->k);
+	}
+	st_snapshot_free(&in->before);
+	st_snapshot_free(&in->after);
+	return want;
 }
 
 /* A VA in tree T's arena: near a random page of a random block (dense
@@ -389,6 +447,19 @@ static mmu_vaddr_t pick_va(unsigned t, uint64_t align)
 	}
 	off &= ~(align - 1);
 	return m->base + off;
+}
+
+/* Mostly a VA the model has mapped in tree T's arena (a few tries), else
+ * any VA there. */
+static mmu_vaddr_t pick_mapped(unsigned t)
+{
+	mmu_vaddr_t va = pick_va(t, PAGE) + rnd(PAGE);
+	for (unsigned i = 0; i < 24 && chance(97); i++) {
+		if (model_lookup(R.model[t], va).present)
+			break;
+		va = pick_va(t, PAGE) + rnd(PAGE);
+	}
+	return va;
 }
 
 static uint64_t clamp_len(unsigned t, mmu_vaddr_t va, uint64_t len)
@@ -436,7 +507,7 @@ static void do_map(unsigned t)
 	if (chance(70))
 		prot |= MMU_PROT_R;
 	unsigned attr = 0;
-	if (t == KTREE && chance(20))
+	if (t == KTREE && kernel_global && chance(20))
 		attr |= 1, o.global = true;
 	if (chance(10)) {
 		unsigned c = (unsigned)(1 + rnd(2));
@@ -458,7 +529,11 @@ static void do_map(unsigned t)
 		want = MMU_E_INVALID_PERMISSION;
 	else if (model_any(m, va, len))
 		want = MMU_E_DUPLICATED;
+	struct inject in;
+	inject_begin(&in, t);
 	mmu_err_t got = mmu_map(tree_of(t), va, mmu_pa(pa), len, prot, &o, NULL);
+	trace(t, va, len, got);
+	want = inject_end(&in, t, got, want);
 	expect_err(got, want);
 	if (want == MMU_OK)
 		model_map(m, va, pa, len, prot, attr, o.size);
@@ -493,7 +568,11 @@ static void do_change(unsigned t, bool unmap, struct mmu_tlb_batch *batch)
 		want = MMU_E_INVALID_PERMISSION;
 	else if (!model_any(m, va, len))
 		want = MMU_E_NOTEXIST;
+	struct inject in;
+	inject_begin(&in, t);
 	mmu_err_t got = unmap ? mmu_unmap(tree_of(t), va, len, batch) : mmu_protect(tree_of(t), va, len, prot, batch);
+	trace(t, va & ~(SZ_2M - 1), ((va + len + SZ_2M - 1) & ~(SZ_2M - 1)) - (va & ~(SZ_2M - 1)), got);
+	want = inject_end(&in, t, got, want);
 	expect_err(got, want);
 	if (want == MMU_OK)
 		model_change(m, va, len, unmap, prot);
@@ -545,6 +624,8 @@ static void do_load(void)
 	snprintf(R.desc, sizeof(R.desc), "load cpu %u tree %u", cpu, t);
 	st_load(R.sim, cpu, tree_of(t));
 	R.loaded[cpu] = t;
+	if (trace_va != 1)
+		fprintf(stderr, "  trace op %lu: %s\n", R.op, R.desc);
 	for (unsigned u = 0; u <= KTREE; u++)
 		if (mmu_tree_active_on(tree_of(u), cpu) != (u == t))
 			FAIL("mmu_tree_active_on(tree %u, cpu %u) wrong", u, cpu);
@@ -629,14 +710,16 @@ static void one_op(void)
 	} else if (k < 500) {
 		do_invalid(t);
 	} else if (k < 600) {
-		mmu_vaddr_t va = pick_va(owner(t, chance(20) ? KERN_BASE : 0) == KTREE ? KTREE : t, PAGE) + rnd(PAGE);
-		check_walk(t, va);
+		/* sometimes the other half: the kernel window from a user tree,
+		 * a user address in the kernel tree */
+		unsigned where = chance(20) ? (t == KTREE ? 0 : KTREE) : t;
+		check_walk(t, pick_mapped(where));
 		R.counts[7]++;
 	} else if (k < 960) {
 		unsigned c = (unsigned)rnd(R.ncpus);
 		unsigned lt = R.loaded[c];
 		unsigned where = lt == KTREE ? (chance(80) ? KTREE : (unsigned)rnd(NTREES)) : (chance(25) ? KTREE : lt);
-		check_access(c, pick_va(where, PAGE) + rnd(PAGE));
+		check_access(c, pick_mapped(where));
 	} else if (k < 995) {
 		do_load();
 	} else {
@@ -720,27 +803,34 @@ static void run(uint64_t seed, unsigned long ops)
 	}
 	check_everything();
 	struct mmu_counters c = mmu_counters_take(R.mmu);
-	printf("  %lu ops: map %lu (refused %lu) unmap %lu protect %lu invalid %lu walk %lu access ok %lu fault %lu "
-	       "load %lu drop %lu; invlpg %" PRIu64 " full %" PRIu64 " ipis %" PRIu64 "\n",
-	       ops, R.counts[0] + R.counts[1], R.counts[1], R.counts[2], R.counts[3], R.counts[4], R.counts[7],
-	       R.counts[8], R.counts[9], R.counts[5], R.counts[6], c.invlpg, c.full, c.ipis);
+	printf("  %lu ops: map %lu (refused %lu) unmap %lu protect %lu invalid %lu NOMEM %lu walk %lu access ok %lu "
+	       "fault %lu load %lu drop %lu; invlpg %" PRIu64 " full %" PRIu64 " ipis %" PRIu64 "\n",
+	       ops, R.counts[0] + R.counts[1], R.counts[1], R.counts[2], R.counts[3], R.counts[4], R.counts[10],
+	       R.counts[7], R.counts[8], R.counts[9], R.counts[5], R.counts[6], c.invlpg, c.full, c.ipis);
 	/* A run that never got past the checks proves nothing. */
-	if (R.counts[0] < ops / 20 || R.counts[8] < ops / 50 || R.counts[9] < ops / 50 || c.ipis == 0)
+	if (R.counts[0] < ops / 20 || R.counts[8] < ops / 50 || R.counts[9] < ops / 50 || c.ipis == 0 ||
+	    R.counts[10] < ops / 5000)
 		FAIL("the run exercised too little");
 	teardown();
 }
 
 int test_main(int argc, char **argv)
 {
+	setvbuf(stdout, NULL, _IOLBF, 0); /* the seed line before any failure */
+	if (getenv("PROPERTY_NO_KERNEL_GLOBAL"))
+		kernel_global = false;
+	if (getenv("PROPERTY_TRACE"))
+		trace_va = strtoull(getenv("PROPERTY_TRACE"), NULL, 0);
 	if (argc > 1) {
 		uint64_t seed = strtoull(argv[1], NULL, 0);
 		unsigned long ops = argc > 2 ? strtoul(argv[2], NULL, 0) : 100000;
 		run(seed, ops);
 		return 0;
 	}
-	/* Fixed seeds for CI, 4 and 5 levels, 2-4 CPUs: 120,000 operations. */
-	static const uint64_t seeds[] = {0x6d6d753634ull, 0x1badb002ull, 0x5eed0003ull, 0xc0ffee04ull};
+	/* Fixed seeds for CI (machines with 4 and 5 levels, 2-4 CPUs). */
+	static const uint64_t seeds[] = {0x6d6d753634ull, 0x1badb002ull, 0x5eed0003ull,
+					 0xc0ffee04ull,   0x7e57ab1eull, 0xdecade06ull};
 	for (unsigned i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
-		run(seeds[i], 30000);
+		run(seeds[i], 150000);
 	return 0;
 }

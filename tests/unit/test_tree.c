@@ -299,12 +299,13 @@ static void test_counters(void)
 	EXPECT_COUNTERS(2 * ceiling, 0, 1);
 	CHECK_OK(mmu_unmap(&t, hb + (10 + ceiling) * SZ_2M, (ceiling + 1) * SZ_2M, NULL));
 	EXPECT_COUNTERS(0, 2, 1);
-	/* One 4K page out of a 2M leaf: the split costs one INVLPG per CPU,
-	 * which also drops the cached 2M translation. */
+	/* One 4K page out of a 2M leaf: per CPU one INVLPG for the split 2M
+	 * leaf and one for the removed 4K page (another CPU may cache the new
+	 * 4K translation between the split and the removal). */
 	mmu_vaddr_t leaf = hb + 100 * SZ_2M;
 	CHECK_EQ(rd(1, leaf + 0x5000, false), ST_OK);
 	CHECK_OK(mmu_unmap(&t, leaf + 0x3000, PAGE, NULL));
-	EXPECT_COUNTERS(2, 0, 1);
+	EXPECT_COUNTERS(4, 0, 1);
 	CHECK_EQ(rd(1, leaf + 0x3000, false), 0);
 	CHECK_EQ(rd(1, leaf + 0x5000, false), ST_OK);
 	CHECK_OK(mmu_unmap(&t, hb, SZ_1G, NULL));
@@ -493,6 +494,54 @@ static void test_alloc_failure(void)
 	check_sanitizer();
 }
 
+/* A protect that changes nothing but still splits a 2M leaf: CPU 0 keeps
+ * its cached 2M translation while the tables now hold 4K leaves. SDM
+ * 4.10.4.2 recommends INVLPG after changing an entry that maps a page (the
+ * PDE went from leaf to table); the sanitizer counts the 2M hit as stale.
+ * (Found by test_property; reported to the lead.) */
+static void test_split_without_change(void)
+{
+	struct mmu_tree t;
+	CHECK_OK(mmu_tree_create(mmu, &t));
+	mmu_pa_t f = data_frame(MMU_SIZE_2M);
+	const unsigned rw = MMU_PROT_R | MMU_PROT_W;
+	CHECK_OK(mmu_map(&t, SZ_2M, f, SZ_2M, rw, NULL, NULL));
+	st_load(sim, 0, &t);
+	CHECK_EQ(rd(0, SZ_2M, false), ST_OK); /* caches the 2M translation */
+	CHECK_OK(mmu_protect(&t, SZ_2M + PAGE, PAGE, rw, NULL));
+	struct mmu_translation tr;
+	CHECK_OK(mmu_walk(&t, SZ_2M + 0x100000, &tr));
+	CHECK_EQ(tr.size, MMU_SIZE_4K); /* split */
+	CHECK_EQ(rd(0, SZ_2M + 0x100000, false), ST_OK);
+	check_sanitizer();
+	unload_all();
+	CHECK_OK(mmu_tree_destroy(&t));
+	sim_frame_free(sim, MMU_SIZE_2M, f);
+}
+
+/* A global kernel translation cached while a user tree was loaded keeps
+ * that tree's root in the sanitizer's "tables walked" after the CPU moved
+ * on, so destroying the tree reports the root as freed under a TLB entry.
+ * A global TLB entry holds no paging-structure reference (SDM 4.10.1.4,
+ * 4.10.3: paging-structure caches are per PCID and flushed by the CR3
+ * write), so this is a sanitizer false positive. (Reported to the lead.) */
+static void test_global_kernel_then_destroy(void)
+{
+	struct mmu_tree t;
+	CHECK_OK(mmu_tree_create(mmu, &t));
+	mmu_pa_t f = data_frame(MMU_SIZE_4K);
+	struct mmu_tree *k = mmu_kernel_tree(mmu);
+	mmu_vaddr_t kva = KWIN + 0x5000;
+	CHECK_OK(mmu_map(k, kva, f, PAGE, MMU_PROT_R, &(struct mmu_map_opts){.global = true}, NULL));
+	st_load(sim, 0, &t);
+	CHECK_EQ(rd(0, kva, false), ST_OK); /* global entry, walked from T's root */
+	st_load(sim, 0, k);
+	CHECK_OK(mmu_tree_destroy(&t)); /* T's root freed */
+	check_sanitizer();
+	CHECK_OK(mmu_unmap(k, kva, PAGE, NULL));
+	sim_frame_free(sim, MMU_SIZE_4K, f);
+}
+
 int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
@@ -513,5 +562,15 @@ int test_main(int argc, char **argv)
 			sim_destroy(sim);
 		}
 	}
+	/* Known failures, each on a machine of its own so that their
+	 * sanitizer reports do not leak into the tests above. */
+	sim = st_default(4, 2);
+	mmu = sim_mmu(sim);
+	test_split_without_change();
+	sim_destroy(sim);
+	sim = st_default(4, 2);
+	mmu = sim_mmu(sim);
+	test_global_kernel_then_destroy();
+	sim_destroy(sim);
 	return 0;
 }

@@ -1,0 +1,21 @@
+/* CPU accesses for the vectors' read/write/exec (access.c). */
+#ifndef KERNEL_ACCESS_H
+#define KERNEL_ACCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tools/vec/exec.h"
+
+struct access_req {
+	enum vec_access_kind kind;
+	uint64_t va;
+	bool user;
+	uint8_t byte;
+	struct vec_access result;
+};
+
+/* Perform R on the calling CPU (run_on_cpu's function). */
+void access_on_this_cpu(void *arg);
+
+#endif

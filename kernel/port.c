@@ -1,0 +1,121 @@
+/* The bare-metal port of mmu64 (include/mmu64/port.h): the same hooks as
+ * the software machine's, on the real (emulated) CPU. */
+#include "kernel/port.h"
+
+#include "kernel/bootinfo.h"
+#include "kernel/cpu.h"
+#include "kernel/kernel.h"
+#include "kernel/klib.h"
+#include "kernel/percpu.h"
+#include "kernel/pmem.h"
+
+static void kp_write_cr3(void *ctx, uint64_t cr3)
+{
+	(void)ctx;
+	write_cr3(cr3);
+}
+
+static void kp_invlpg(void *ctx, mmu_vaddr_t va)
+{
+	(void)ctx;
+	invlpg(va);
+}
+
+/* A CR3 write drops non-global entries; toggling CR4.PGE drops everything
+ * (no INVPCID under TCG). Interrupts off: a CPU taking a shootdown between
+ * the two CR4 writes would run with PGE off. */
+static void kp_flush_tlb(void *ctx, bool include_global)
+{
+	(void)ctx;
+	bool on = irq_save();
+	uint64_t cr4 = read_cr4();
+	if (include_global && (cr4 & CR4_PGE)) {
+		write_cr4(cr4 & ~CR4_PGE);
+		write_cr4(cr4);
+	} else {
+		write_cr3(read_cr3());
+	}
+	irq_restore(on);
+}
+
+/* The LAPIC id was mapped to the CPU number at bring-up (smp.c); the
+ * number is read from per-CPU data rather than from the LAPIC MMIO
+ * register, which costs an exit to the device model under TCG. */
+static unsigned kp_cpu_id(void *ctx)
+{
+	(void)ctx;
+	unsigned id;
+	__asm__ volatile("movl %%gs:%c1, %0" : "=r"(id) : "i"(__builtin_offsetof(struct percpu, index)));
+	return id;
+}
+
+static void kp_send_ipi(void *ctx, unsigned cpu)
+{
+	(void)ctx;
+	smp_send_ipi(cpu, VEC_IPI_TLB);
+}
+
+/* Spin loops of the library run with interrupts on (shootdowns are IPIs);
+ * if a caller had them off, open a window for pending ones. */
+static void kp_cpu_relax(void *ctx)
+{
+	(void)ctx;
+	if (read_rflags() & RFLAGS_IF)
+		cpu_pause();
+	else
+		__asm__ volatile("sti; pause; cli" ::: "memory");
+}
+
+static mmu_err_t kp_frame_alloc(void *ctx, enum mmu_frame_use use, enum mmu_size size, mmu_pa_t *out)
+{
+	(void)ctx;
+	if (use == MMU_FRAME_TABLE) {
+		if (size != MMU_SIZE_4K)
+			kpanic("port: a %u-level table frame", (unsigned)size);
+		return pmem_table_alloc(out);
+	}
+	return pmem_data_alloc(size, out);
+}
+
+static void kp_frame_free(void *ctx, enum mmu_frame_use use, enum mmu_size size, mmu_pa_t pa)
+{
+	(void)ctx;
+	if (use == MMU_FRAME_TABLE)
+		pmem_table_free(pa);
+	else
+		pmem_data_free(size, pa);
+}
+
+static void *kp_phys_to_virt(void *ctx, mmu_pa_t pa)
+{
+	(void)ctx;
+	return phys_to_virt(pa.bits);
+}
+
+static struct mmu_frame_meta *kp_frame_meta(void *ctx, mmu_pa_t pa)
+{
+	(void)ctx;
+	return pmem_meta(pa);
+}
+
+static void kp_panic(void *ctx, const char *msg)
+{
+	(void)ctx;
+	kpanic("mmu64: %s", msg);
+}
+
+static const struct mmu_port_ops kernel_port_ops = {
+	.write_cr3 = kp_write_cr3,
+	.invlpg = kp_invlpg,
+	.flush_tlb = kp_flush_tlb,
+	.cpu_id = kp_cpu_id,
+	.send_ipi = kp_send_ipi,
+	.cpu_relax = kp_cpu_relax,
+	.frame_alloc = kp_frame_alloc,
+	.frame_free = kp_frame_free,
+	.phys_to_virt = kp_phys_to_virt,
+	.frame_meta = kp_frame_meta,
+	.panic = kp_panic,
+};
+
+const struct mmu_port kernel_port = {.ops = &kernel_port_ops, .ctx = NULL};

@@ -1,0 +1,9 @@
+/* The bare-metal mmu64 port (port.c). */
+#ifndef KERNEL_PORT_H
+#define KERNEL_PORT_H
+
+#include "mmu64/mmu64.h"
+
+extern const struct mmu_port kernel_port;
+
+#endif
