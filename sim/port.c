@@ -25,6 +25,12 @@ static void port_flush_tlb(void *ctx, bool include_global)
 	sim_invpcid(sim, sim_cpu(sim), include_global ? 2 : 3, 0, 0);
 }
 
+static void port_invpcid(void *ctx, unsigned type, unsigned pcid, mmu_vaddr_t va)
+{
+	struct sim *sim = ctx;
+	sim_invpcid(sim, sim_cpu(sim), type, pcid, va);
+}
+
 static unsigned port_cpu_id(void *ctx) { return sim_cpu(ctx); }
 
 static void port_send_ipi(void *ctx, unsigned cpu) { sim_ipi_send(ctx, cpu); }
@@ -68,6 +74,7 @@ const struct mmu_port_ops sim_port_ops = {
 	.write_cr3 = port_write_cr3,
 	.invlpg = port_invlpg,
 	.flush_tlb = port_flush_tlb,
+	.invpcid = port_invpcid,
 	.cpu_id = port_cpu_id,
 	.send_ipi = port_send_ipi,
 	.cpu_relax = port_cpu_relax,

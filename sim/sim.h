@@ -28,6 +28,7 @@ struct sim_config {
 	unsigned maxphyaddr;    /* physical address bits, default 46 */
 	unsigned flush_ceiling; /* passed to mmu_init; 0 = library default */
 	bool threaded;          /* one thread per CPU (sim_run_cpus); IPIs queued */
+	bool no_invpcid;        /* with pcide: the CPU lacks INVPCID (the library's fallback runs) */
 };
 
 /* levels=4 cpus=2 mem=2G nx smep smap wp pge, no pke/pcide, maxphyaddr 46. */

@@ -171,4 +171,13 @@ void end_batch(struct mmu_tlb_batch *used, struct mmu_tlb_batch *local);
 /* ---- TLB internals ---- */
 void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b);
 
+/* ---- PCIDs (src/pcid.c) ---- */
+bool pcid_valid_on(const struct mmu_tree *tree, unsigned cpu);
+/* The CR3 value that loads TREE on CPU, assigning a PCID if needed. */
+uint64_t pcid_cr3_for_load(struct mmu_tree *tree, unsigned cpu);
+/* CPU drops its claim on TREE's PCID (after flushing it, or when invalid). */
+void pcid_forget(struct mmu_tree *tree, unsigned cpu);
+/* Flush TREE's PCID on CPU (the calling CPU), where TREE is not loaded. */
+void pcid_flush_context(struct mmu *mmu, unsigned cpu, struct mmu_tree *tree);
+
 #endif

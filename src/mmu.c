@@ -35,12 +35,16 @@ static mmu_err_t config_check(const struct mmu_config *cfg)
 		return MMU_E_INVALID;
 	if (cfg->ncpus == 0 || cfg->ncpus > MMU_MAX_CPUS)
 		return MMU_E_INVALID;
+	if (cfg->invpcid && !cfg->pcid)
+		return MMU_E_INVALID;
 	return MMU_OK;
 }
 
 mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mmu_config *cfg)
 {
 	mmu_err_t err = config_check(cfg);
+	if (err == MMU_OK && cfg->invpcid && !port->ops->invpcid)
+		err = MMU_E_INVALID;
 	if (err != MMU_OK)
 		return err;
 	*mmu = (struct mmu){0};
@@ -49,6 +53,12 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 	mmu->ncpus = cfg->ncpus;
 	mmu->nx = cfg->nx;
 	mmu->flush_ceiling = cfg->flush_ceiling ? cfg->flush_ceiling : MMU_TLB_CEILING_DEFAULT;
+	mmu->pcid = cfg->pcid;
+	mmu->invpcid = cfg->invpcid;
+	for (unsigned cpu = 0; cpu < cfg->ncpus; cpu++) {
+		mmu->cpu[cpu].pcid_gen = 1; /* a zeroed tree slot (gen 0) holds no PCID */
+		mmu->cpu[cpu].pcid_next = 1;
+	}
 	atomic_flag_clear(&mmu->kernel.lock);
 	mmu->kernel.mmu = mmu;
 	mmu->kernel.is_kernel = true;
@@ -90,6 +100,8 @@ struct mmu_counters mmu_cpu_counters(const struct mmu *mmu, unsigned cpu)
 		.invlpg = atomic_load_explicit(&c->invlpg, memory_order_relaxed),
 		.full = atomic_load_explicit(&c->full, memory_order_relaxed),
 		.ipis = 0,
+		.cr3_noflush = atomic_load_explicit(&c->cr3_noflush, memory_order_relaxed),
+		.cr3_flush = atomic_load_explicit(&c->cr3_flush, memory_order_relaxed),
 	};
 }
 
@@ -100,11 +112,15 @@ struct mmu_counters mmu_counters_take(struct mmu *mmu)
 		struct mmu_counters c = mmu_cpu_counters(mmu, cpu);
 		now.invlpg += c.invlpg;
 		now.full += c.full;
+		now.cr3_noflush += c.cr3_noflush;
+		now.cr3_flush += c.cr3_flush;
 	}
 	struct mmu_counters since = {
 		.invlpg = now.invlpg - mmu->reported.invlpg,
 		.full = now.full - mmu->reported.full,
 		.ipis = now.ipis - mmu->reported.ipis,
+		.cr3_noflush = now.cr3_noflush - mmu->reported.cr3_noflush,
+		.cr3_flush = now.cr3_flush - mmu->reported.cr3_flush,
 	};
 	mmu->reported = now;
 	return since;

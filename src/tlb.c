@@ -60,11 +60,32 @@ void mmu_tlb_batch_defer_free(struct mmu_tlb_batch *b, enum mmu_frame_use use, e
 	b->nfree++;
 }
 
+/* With PCIDs, INVLPG reaches only the running PCID: what B owes a CPU
+ * depends on what that CPU runs now. Returns true when B was dealt with. */
+static bool tlb_apply_pcid(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b)
+{
+	struct mmu_cpu *c = &mmu->cpu[cpu];
+	if (b->all_cpus) {
+		/* Kernel-half or global entries may sit under every PCID. */
+		mmu->port.ops->flush_tlb(mmu->port.ctx, b->global);
+		atomic_fetch_add_explicit(&c->full, 1, memory_order_relaxed);
+		return true;
+	}
+	if (mmu_tree_active_on(b->tree, cpu))
+		return false;
+	if (pcid_valid_on(b->tree, cpu))
+		pcid_flush_context(mmu, cpu, b->tree);
+	pcid_forget(b->tree, cpu);
+	return true;
+}
+
 /* Invalidate what B describes on CPU (the calling CPU). */
 void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b)
 {
 	const struct mmu_port_ops *ops = mmu->port.ops;
 	struct mmu_cpu *c = &mmu->cpu[cpu];
+	if (mmu->pcid && tlb_apply_pcid(mmu, cpu, b))
+		return;
 	if (b->full) {
 		ops->flush_tlb(mmu->port.ctx, b->global);
 		atomic_fetch_add_explicit(&c->full, 1, memory_order_relaxed);
@@ -78,18 +99,20 @@ void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *
 	atomic_fetch_add_explicit(&c->invlpg, b->invlpgs, memory_order_relaxed);
 }
 
-/* CPUs other than SELF whose TLB may hold what B invalidates. */
-static uint64_t batch_targets(const struct mmu_tlb_batch *b, unsigned self)
+/* CPUs whose TLB may hold what B invalidates and must lose it now: where
+ * the tree runs, every CPU for the kernel half and global leaves, and with
+ * PCIDs the lazy CPUs too when frames are about to be freed (otherwise they
+ * catch up through the tree's flush generation when they load it). */
+static uint64_t batch_cpus(const struct mmu_tlb_batch *b)
 {
 	struct mmu *mmu = b->tree->mmu;
 	uint64_t all = mmu->ncpus == 64 ? ~0ull : (1ull << mmu->ncpus) - 1;
-	uint64_t mask = b->all_cpus ? all : atomic_load(&b->tree->active_cpus);
-	return mask & ~(1ull << self);
-}
-
-static bool batch_needs_local(const struct mmu_tlb_batch *b, unsigned self)
-{
-	return b->all_cpus || mmu_tree_active_on(b->tree, self);
+	if (b->all_cpus)
+		return all;
+	uint64_t mask = atomic_load(&b->tree->active_cpus);
+	if (mmu->pcid && b->nfree > 0)
+		mask |= atomic_load(&b->tree->pcid_cpus);
+	return mask & all;
 }
 
 static unsigned count_bits(uint64_t mask)
@@ -141,10 +164,13 @@ void mmu_tlb_flush(struct mmu_tlb_batch *b)
 	if (batch_has_invalidation(b)) {
 		/* Entry stores must be visible before any CPU acts on the request. */
 		atomic_thread_fence(memory_order_seq_cst);
+		if (mmu->pcid)
+			atomic_fetch_add(&b->tree->tlb_gen, 1);
 		unsigned self = port_cpu_id(mmu);
-		if (batch_needs_local(b, self))
+		uint64_t cpus = batch_cpus(b);
+		if ((cpus >> self) & 1)
 			tlb_apply_local(mmu, self, b);
-		uint64_t targets = batch_targets(b, self);
+		uint64_t targets = cpus & ~(1ull << self);
 		if (targets)
 			shootdown(mmu, b, self, targets);
 	}

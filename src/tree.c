@@ -27,6 +27,8 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 	*tree = (struct mmu_tree){.mmu = mmu, .root = root};
 	atomic_flag_clear(&tree->lock);
 	atomic_init(&tree->active_cpus, 0);
+	atomic_init(&tree->tlb_gen, 0);
+	atomic_init(&tree->pcid_cpus, 0);
 	return MMU_OK;
 }
 
@@ -66,6 +68,10 @@ mmu_err_t mmu_tree_destroy(struct mmu_tree *tree)
 		batch.global = true;
 		batch.all_cpus = true;
 	}
+	/* With PCIDs a CPU that ran the tree keeps its entries under the
+	 * tree's PCID: they must go before the tables do. */
+	if (mmu->pcid)
+		batch.full = true;
 	struct pt_walk w;
 	pt_walk_init(&w, tree, &destroy_visitor, NULL);
 	w.batch = &batch;
@@ -102,7 +108,8 @@ void mmu_tree_load(struct mmu_tree *tree)
 		return;
 	atomic_fetch_or(&tree->active_cpus, 1ull << cpu);
 	atomic_store(&mmu->cpu[cpu].active, tree);
-	mmu->port.ops->write_cr3(mmu->port.ctx, mmu_tree_cr3(tree));
+	uint64_t cr3 = mmu->pcid ? pcid_cr3_for_load(tree, cpu) : mmu_tree_cr3(tree);
+	mmu->port.ops->write_cr3(mmu->port.ctx, cr3);
 	if (old)
 		atomic_fetch_and(&old->active_cpus, ~(1ull << cpu));
 }

@@ -20,9 +20,21 @@
 #define MMU_MAX_CPUS 64
 #define MMU_TLB_CEILING_DEFAULT 33
 #define MMU_TLB_RANGES 16
+#define MMU_PCID_MAX 4095          /* PCIDs 1..4095 are handed out; 0 is never used */
+#define MMU_CR3_NOFLUSH (1ull << 63) /* CR3 bit 63: keep the PCID's entries */
 
 struct mmu;
 struct mmu_tlb_batch;
+
+/* A tree's PCID on one CPU (FreeBSD's scheme): valid while GEN equals the
+ * CPU's generation; SEEN is the tree's flush generation the CPU's entries
+ * for that PCID are known to include (Linux's tlb_gen idea). Only that CPU
+ * reads or writes it. */
+struct mmu_tree_pcid {
+	uint64_t seen;
+	uint32_t gen;
+	uint16_t pcid;
+};
 
 /* A page-table tree. A user tree owns its lower half; its upper half is the
  * kernel tree's (the same PML4/PML5 entries, pointing at tables created once
@@ -34,6 +46,10 @@ struct mmu_tree {
 	atomic_flag lock;
 	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
 	bool has_global;                  /* ever held a G leaf in its user half */
+	/* With PCIDs: */
+	atomic_uint_fast64_t tlb_gen;   /* bumped by every flush of this tree */
+	atomic_uint_fast64_t pcid_cpus; /* bit N: CPU N may hold entries under our PCID */
+	struct mmu_tree_pcid pcid[MMU_MAX_CPUS];
 };
 
 struct mmu_cpu {
@@ -44,12 +60,20 @@ struct mmu_cpu {
 	atomic_uint pending_acks;
 	atomic_uint_fast64_t invlpg; /* executed on this CPU */
 	atomic_uint_fast64_t full;   /* full flushes on this CPU */
+	/* With PCIDs: the CPU's PCID generation and next free PCID, and how
+	 * CR3 loads went: kept entries (no-flush) or flushed them. */
+	uint32_t pcid_gen;
+	uint16_t pcid_next;
+	atomic_uint_fast64_t cr3_noflush;
+	atomic_uint_fast64_t cr3_flush;
 };
 
 struct mmu_counters {
 	uint64_t invlpg; /* INVLPG executed, every CPU */
 	uint64_t full;   /* full flushes, every CPU */
 	uint64_t ipis;   /* shootdown IPIs sent */
+	uint64_t cr3_noflush; /* PCID loads that kept the TLB (generation current) */
+	uint64_t cr3_flush;   /* PCID loads that had to flush the PCID */
 };
 
 struct mmu_config {
@@ -57,6 +81,8 @@ struct mmu_config {
 	unsigned ncpus;         /* 1 .. MMU_MAX_CPUS */
 	bool nx;                /* EFER.NXE: when false XD is never set */
 	unsigned flush_ceiling; /* invlpg per CPU above which a batch flushes all; 0 = default */
+	bool pcid;              /* CR4.PCIDE is set on every CPU: trees get PCIDs */
+	bool invpcid;           /* the CPU has INVPCID (port hook invpcid) */
 };
 
 struct mmu {
@@ -65,6 +91,7 @@ struct mmu {
 	unsigned ncpus;
 	bool nx;
 	unsigned flush_ceiling;
+	bool pcid, invpcid;
 	struct mmu_tree kernel;
 	atomic_int_fast64_t user_tables;   /* table pages of user trees, roots included */
 	atomic_int_fast64_t kernel_tables; /* table pages of the kernel half */

@@ -37,7 +37,8 @@ struct mmu_port_ops {
 	void (*write_cr3)(void *ctx, uint64_t cr3);
 	/* INVLPG on this CPU. */
 	void (*invlpg)(void *ctx, mmu_vaddr_t va);
-	/* Flush this CPU's TLB: non-global entries, or everything when
+	/* Flush this CPU's TLB: the non-global entries of every PCID (a CR3
+	 * reload without PCIDs, INVPCID type 3 with them), or everything when
 	 * INCLUDE_GLOBAL (a CR4.PGE toggle or INVPCID type 2). */
 	void (*flush_tlb)(void *ctx, bool include_global);
 	/* Index of this CPU, 0 .. ncpus-1. */
@@ -55,6 +56,9 @@ struct mmu_port_ops {
 	void *(*phys_to_virt)(void *ctx, mmu_pa_t pa);
 	/* The metadata of the 4K frame containing PA. */
 	struct mmu_frame_meta *(*frame_meta)(void *ctx, mmu_pa_t pa);
+	/* INVPCID on this CPU (types 0-3, SDM). Needed only when the MMU is
+	 * configured with invpcid; NULL otherwise. */
+	void (*invpcid)(void *ctx, unsigned type, unsigned pcid, mmu_vaddr_t va);
 	/* A broken invariant: never returns. MSG names the values involved. */
 	void (*panic)(void *ctx, const char *msg);
 };
