@@ -91,6 +91,8 @@ static void change_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte
 	struct change_op *op = w->op;
 	if (op->unmap && pt_table_meta(w, level - 1)->live == 0 && !pt_table_is_pinned(w, level - 1))
 		pt_release_table(w, level, e);
+	else if (!op->unmap && w->tree->promote)
+		pt_try_promote(w, level, e, va);
 }
 
 static const struct pt_visitor change_scan = {.entry = change_scan_entry};

@@ -136,6 +136,9 @@ mmu_pa_t pt_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e)
 /* Turn the huge leaf E at LEVEL into a table of 512 leaves one level down
  * that map the same memory with the same bits (a table from the pool). */
 void pt_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t leaf_va);
+/* If the table E (at LEVEL, covering VA) points to holds 512 leaves that
+ * one huge leaf can replace, do so and free the table after the flush. */
+bool pt_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
 /* Clear table entry E and free the table after the flush. */
 void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
 

@@ -9,6 +9,7 @@ struct map_op {
 	uint64_t leaf_flags[MMU_LEVEL_PDPT + 1]; /* leaf flags per leaf level */
 	uint64_t tables_needed;
 	bool duplicated;
+	bool promote;
 };
 
 /* Whether a leaf at LEVEL starts at VA: the largest-leaf rule of VECTORS.md
@@ -76,8 +77,16 @@ static enum pt_step map_commit_entry(struct pt_walk *w, enum mmu_level level, mm
 	return PT_DESCEND;
 }
 
+static void map_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+			     mmu_vaddr_t last)
+{
+	(void)last;
+	if (((struct map_op *)w->op)->promote)
+		pt_try_promote(w, level, e, va);
+}
+
 static const struct pt_visitor map_scan = {.entry = map_scan_entry};
-static const struct pt_visitor map_commit = {.entry = map_commit_entry};
+static const struct pt_visitor map_commit = {.entry = map_commit_entry, .leave = map_commit_leave};
 
 static const uint64_t cache_bits[] = {
 	[MMU_CACHE_WB] = 0,
@@ -125,6 +134,7 @@ static void map_op_init(struct map_op *op, const struct mmu *mmu, mmu_vaddr_t va
 			unsigned prot, const struct mmu_map_opts *o)
 {
 	*op = (struct map_op){.last = va + (len - 1), .pa_delta = pa.bits - va, .forced = o->size};
+	op->promote = o->promote;
 	uint64_t f = leaf_flags_4k(mmu, prot, o);
 	for (enum mmu_level l = MMU_LEVEL_PT; l <= MMU_LEVEL_PDPT; l++)
 		op->leaf_flags[l] = mmu_pte_leaf_flags_for(f, MMU_LEVEL_PT, l);
@@ -134,9 +144,9 @@ mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t l
 		  const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
 	/* Not-present entries are never cached, so a map owes the TLBs
-	 * nothing; BATCH is accepted for symmetry with unmap and protect. */
-	(void)batch;
+	 * nothing, unless it promotes (the page size changes). */
 	struct mmu_map_opts o = opts ? *opts : (struct mmu_map_opts){0};
+	o.promote |= tree->promote;
 	mmu_err_t err = map_check(tree, va, pa, len, prot, &o);
 	if (err != MMU_OK)
 		return err;
@@ -148,8 +158,13 @@ mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t l
 	pt_walk_range(&w, va, op.last);
 	err = op.duplicated ? MMU_E_DUPLICATED : table_pool_fill(tree->mmu, &w.pool, op.tables_needed, !tree->is_kernel);
 	if (err == MMU_OK) {
+		struct mmu_tlb_batch local;
+		if (o.promote)
+			w.batch = begin_batch(tree, batch, &local);
 		w.visitor = &map_commit;
 		pt_walk_range(&w, va, op.last);
+		if (o.promote)
+			end_batch(w.batch, &local);
 		MMU_ASSERT(tree->mmu, w.pool.count == 0, "mmu_map: %lu prepared tables left over",
 			   (unsigned long)w.pool.count);
 		if (o.global && !tree->is_kernel)

@@ -107,7 +107,11 @@ struct mmu_counters mmu_cpu_counters(const struct mmu *mmu, unsigned cpu)
 
 struct mmu_counters mmu_counters_take(struct mmu *mmu)
 {
-	struct mmu_counters now = {.ipis = atomic_load_explicit(&mmu->ipis, memory_order_relaxed)};
+	struct mmu_counters now = {
+		.ipis = atomic_load_explicit(&mmu->ipis, memory_order_relaxed),
+		.promotions = atomic_load_explicit(&mmu->promotions, memory_order_relaxed),
+		.demotions = atomic_load_explicit(&mmu->demotions, memory_order_relaxed),
+	};
 	for (unsigned cpu = 0; cpu < mmu->ncpus; cpu++) {
 		struct mmu_counters c = mmu_cpu_counters(mmu, cpu);
 		now.invlpg += c.invlpg;
@@ -121,6 +125,8 @@ struct mmu_counters mmu_counters_take(struct mmu *mmu)
 		.ipis = now.ipis - mmu->reported.ipis,
 		.cr3_noflush = now.cr3_noflush - mmu->reported.cr3_noflush,
 		.cr3_flush = now.cr3_flush - mmu->reported.cr3_flush,
+		.promotions = now.promotions - mmu->reported.promotions,
+		.demotions = now.demotions - mmu->reported.demotions,
 	};
 	mmu->reported = now;
 	return since;

@@ -84,6 +84,13 @@ mmu_err_t mmu_tree_destroy(struct mmu_tree *tree)
 	return MMU_OK;
 }
 
+void mmu_tree_set_promote(struct mmu_tree *tree, bool promote)
+{
+	tree_lock(tree);
+	tree->promote = promote;
+	tree_unlock(tree);
+}
+
 uint64_t mmu_tree_cr3(const struct mmu_tree *tree) { return tree->root.bits; }
 
 struct mmu_tree *mmu_tree_active(struct mmu *mmu)

@@ -103,6 +103,52 @@ void pt_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_va
 	 * where the translation stays the same (a protect that changes no bit
 	 * of the page still splits it). */
 	mmu_tlb_batch_add(w->batch, leaf_va, mmu_level_shift(level), 1, (leaf & MMU_PTE_G) != 0);
+	atomic_fetch_add_explicit(&mmu->demotions, 1, memory_order_relaxed);
+}
+
+/* The huge leaf that could replace the full table of leaves ENTRIES (at
+ * level CHILD), or 0: the first maps a frame aligned to the parent's span,
+ * each next one the following frame, all with the same bits but A and D
+ * (which the promoted leaf ORs, so no dirty page is forgotten). */
+static mmu_pte_t promoted_leaf(const mmu_pte_t *entries, enum mmu_level child)
+{
+	const uint64_t ad = MMU_PTE_A | MMU_PTE_D;
+	mmu_pte_t first = pte_load(&entries[0]);
+	if (!mmu_pte_present(first) || !mmu_pte_is_leaf(first, child))
+		return 0;
+	uint64_t addr_mask = mmu_pte_addr_mask(first, child), step = mmu_level_span(child);
+	uint64_t base = first & addr_mask, flags = first & ~addr_mask & ~ad, seen_ad = 0;
+	if (!mmu_is_aligned(base, step * MMU_ENTRIES_PER_TABLE))
+		return 0;
+	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE; i++) {
+		mmu_pte_t e = pte_load(&entries[i]);
+		if ((e & ~ad) != ((base + i * step) | flags))
+			return 0;
+		seen_ad |= e & ad;
+	}
+	return base | mmu_pte_leaf_flags_for(flags | seen_ad, child, child + 1);
+}
+
+bool pt_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
+{
+	mmu_pa_t table;
+	if (level > MMU_LEVEL_PDPT || mmu_pte_next_table(pte_load(e), level, &table) != MMU_OK)
+		return false;
+	struct mmu_frame_meta *meta = port_meta(w->mmu, table);
+	if (meta->live != MMU_ENTRIES_PER_TABLE || (meta->flags & META_PINNED))
+		return false;
+	mmu_pte_t leaf = promoted_leaf(table_of(w->mmu, table), level - 1);
+	if (!leaf)
+		return false;
+	va &= ~(mmu_level_span(level) - 1);
+	pt_set_entry(w, level, e, leaf);
+	/* The page size changes: the small translations must go before the
+	 * table that held them is reused. */
+	mmu_tlb_batch_add(w->batch, va, mmu_level_shift(level - 1), MMU_ENTRIES_PER_TABLE, (leaf & MMU_PTE_G) != 0);
+	w->batch->tables_freed = true;
+	mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_TABLE, MMU_SIZE_4K, table);
+	atomic_fetch_add_explicit(&w->mmu->promotions, 1, memory_order_relaxed);
+	return true;
 }
 
 void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e)

@@ -46,6 +46,7 @@ struct mmu_tree {
 	atomic_flag lock;
 	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
 	bool has_global;                  /* ever held a G leaf in its user half */
+	bool promote;                     /* promote full tables after map/protect */
 	/* With PCIDs: */
 	atomic_uint_fast64_t tlb_gen;   /* bumped by every flush of this tree */
 	atomic_uint_fast64_t pcid_cpus; /* bit N: CPU N may hold entries under our PCID */
@@ -74,6 +75,8 @@ struct mmu_counters {
 	uint64_t ipis;   /* shootdown IPIs sent */
 	uint64_t cr3_noflush; /* PCID loads that kept the TLB (generation current) */
 	uint64_t cr3_flush;   /* PCID loads that had to flush the PCID */
+	uint64_t promotions;  /* tables of 512 leaves replaced by one huge leaf */
+	uint64_t demotions;   /* huge leaves split into a table */
 };
 
 struct mmu_config {
@@ -96,6 +99,7 @@ struct mmu {
 	atomic_int_fast64_t user_tables;   /* table pages of user trees, roots included */
 	atomic_int_fast64_t kernel_tables; /* table pages of the kernel half */
 	atomic_uint_fast64_t ipis;
+	atomic_uint_fast64_t promotions, demotions;
 	struct mmu_counters reported;      /* totals at the previous mmu_counters_take */
 	struct mmu_cpu cpu[MMU_MAX_CPUS];
 };

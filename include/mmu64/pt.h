@@ -35,6 +35,11 @@ struct mmu_map_opts {
 	bool global;
 	enum mmu_cache cache;
 	unsigned pkey; /* 0..15 */
+	/* After mapping, promote every table of 512 leaves that the range
+	 * touched and that now maps one aligned, contiguous run with identical
+	 * attributes to a single huge leaf (FreeBSD's rule). A later partial
+	 * unmap or protect demotes it again (a split). */
+	bool promote;
 };
 
 /* Map [VA, VA+LEN) to [PA, PA+LEN). OPTS may be NULL (defaults). */

@@ -16,6 +16,10 @@ mmu_err_t mmu_tree_destroy(struct mmu_tree *tree);
 /* Make TREE the active tree of this CPU. No CR3 write when it already is. */
 void mmu_tree_load(struct mmu_tree *tree);
 
+/* Promote as mmu_map's `promote` option does (include/mmu64/pt.h), after
+ * every map and protect on TREE: the per-space opt-in. */
+void mmu_tree_set_promote(struct mmu_tree *tree, bool promote);
+
 /* The tree active on this CPU. */
 struct mmu_tree *mmu_tree_active(struct mmu *mmu);
 
