@@ -98,15 +98,48 @@ static void change_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte
 static const struct pt_visitor change_scan = {.entry = change_scan_entry};
 static const struct pt_visitor change_commit = {.entry = change_commit_entry, .leave = change_commit_leave};
 
+/* One 4K page inside the cached page table, when no table goes away and
+ * nothing is to be promoted: change the PTE directly. */
+static bool change_page_cached(struct mmu_tree *tree, mmu_vaddr_t va, struct change_op *op,
+			       struct mmu_tlb_batch *given, mmu_err_t *err)
+{
+	if (op->last != va + (MMU_PAGE_SIZE - 1) || (!op->unmap && tree->promote))
+		return false;
+	mmu_pte_t *e = pt_cache_lookup(tree, va);
+	if (!e)
+		return false;
+	mmu_pte_t v = pte_load(e);
+	if (op->unmap && v && tree->leaf_cache.meta->live == 1)
+		return false; /* the walker frees the table this empties */
+	*err = mmu_pte_present(v) ? MMU_OK : MMU_E_NOTEXIST;
+	mmu_pte_t nv = op->unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | op->perm_bits;
+	if (*err != MMU_OK || nv == v)
+		return true;
+	struct mmu_tlb_batch local;
+	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
+	if (op->unmap)
+		pt_cache_set_leaf(tree, e, 0);
+	else
+		pte_update_bits(e, MMU_PTE_PERM_MASK, op->perm_bits);
+	mmu_tlb_batch_add(b, va, MMU_PAGE_SHIFT, 1, (v & MMU_PTE_G) != 0);
+	end_batch(b, &local);
+	return true;
+}
+
 static mmu_err_t change_range(struct mmu_tree *tree, mmu_vaddr_t va, struct change_op *op,
 			      struct mmu_tlb_batch *given)
 {
+	mmu_err_t err;
+	tree_lock(tree);
+	if (change_page_cached(tree, va, op, given, &err)) {
+		tree_unlock(tree);
+		return err;
+	}
 	struct mmu_tlb_batch local;
 	struct pt_walk w;
 	pt_walk_init(&w, tree, &change_scan, op);
-	tree_lock(tree);
 	pt_walk_range(&w, va, op->last);
-	mmu_err_t err = MMU_E_NOTEXIST;
+	err = MMU_E_NOTEXIST;
 	if (op->leaves)
 		err = table_pool_fill(tree->mmu, &w.pool, op->tables_needed, !tree->is_kernel);
 	if (err == MMU_OK) {

@@ -51,6 +51,15 @@ static inline mmu_pte_t *table_of(const struct mmu *mmu, mmu_pa_t pa) { return (
 static inline mmu_pte_t pte_load(const mmu_pte_t *e) { return __atomic_load_n(e, __ATOMIC_RELAXED); }
 static inline void pte_store(mmu_pte_t *e, mmu_pte_t v) { __atomic_store_n(e, v, __ATOMIC_RELAXED); }
 
+/* Replace the CLEAR bits of *E by SET with a compare-exchange, so that an A
+ * or D bit the hardware sets meanwhile is not lost. */
+static inline void pte_update_bits(mmu_pte_t *e, uint64_t clear, uint64_t set)
+{
+	mmu_pte_t old = pte_load(e);
+	while (!__atomic_compare_exchange_n(e, &old, (old & ~clear) | set, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 /* meta->flags of library-owned table pages. */
 enum {
 	META_TABLE = 1u << 0,  /* a page-table page of some tree */
@@ -145,6 +154,21 @@ void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
 /* Effective permissions (MMU_PROT_*) of leaf LEAF at LEVEL on the walk's
  * current path: RW and US ANDed, XD ORed over the levels. */
 unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pte_t leaf);
+/* The same from the combined bits: ALL_AND (RW, US ANDed), ANY_XD. */
+unsigned prot_of_bits(const struct mmu *mmu, uint64_t all_and, uint64_t any_xd);
+
+/* ---- the leaf-table cache (struct mmu_leaf_cache), under the tree lock ---- */
+/* The PTE for VA when VA lies in TREE's cached page table, else NULL. */
+static inline mmu_pte_t *pt_cache_lookup(struct mmu_tree *tree, mmu_vaddr_t va)
+{
+	const struct mmu_leaf_cache *c = &tree->leaf_cache;
+	if (!c->entries || (va & ~(mmu_level_span(MMU_LEVEL_PD) - 1)) != c->base)
+		return NULL;
+	return &c->entries[mmu_va_index(va, MMU_LEVEL_PT)];
+}
+static inline void pt_cache_drop(struct mmu_tree *tree) { tree->leaf_cache.entries = NULL; }
+/* Write PTE E of the cached table, keeping its live count. */
+void pt_cache_set_leaf(struct mmu_tree *tree, mmu_pte_t *e, mmu_pte_t value);
 
 /* The metadata of the table holding the current level-LEVEL entries. */
 static inline struct mmu_frame_meta *pt_table_meta(const struct pt_walk *w, enum mmu_level level)

@@ -35,15 +35,36 @@ static struct mmu_tree *tree_for(struct mmu_tree *tree, mmu_vaddr_t va)
 	return mmu_va_is_kernel(va) ? mmu_kernel_tree(tree->mmu) : tree;
 }
 
+/* VA in the cached page table: read its PTE directly. */
+static bool lookup_cached(struct mmu_tree *tree, mmu_vaddr_t va, struct lookup_op *op)
+{
+	if (op->want != 0 && op->want != MMU_LEVEL_PT)
+		return false;
+	mmu_pte_t *e = pt_cache_lookup(tree, va);
+	if (!e)
+		return false;
+	mmu_pte_t v = pte_load(e);
+	if (op->want == MMU_LEVEL_PT || mmu_pte_present(v)) {
+		uint64_t upper = tree->leaf_cache.upper;
+		op->found = true;
+		op->level = MMU_LEVEL_PT;
+		op->entry = v;
+		op->prot = prot_of_bits(tree->mmu, upper & v, (upper | v) & MMU_PTE_XD);
+	}
+	return true;
+}
+
 static mmu_err_t lookup(struct mmu_tree *tree, mmu_vaddr_t va, struct lookup_op *op)
 {
 	if (!mmu_va_canonical(va, tree->mmu->levels))
 		return MMU_E_INVALID;
 	struct mmu_tree *owner = tree_for(tree, va);
-	struct pt_walk w;
-	pt_walk_init(&w, tree, &lookup_visitor, op);
 	tree_lock(owner);
-	pt_walk_range(&w, va, va);
+	if (!lookup_cached(owner, va, op)) {
+		struct pt_walk w;
+		pt_walk_init(&w, tree, &lookup_visitor, op);
+		pt_walk_range(&w, va, va);
+	}
 	tree_unlock(owner);
 	return op->found ? MMU_OK : MMU_E_NOTEXIST;
 }

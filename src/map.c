@@ -140,6 +140,45 @@ static void map_op_init(struct map_op *op, const struct mmu *mmu, mmu_vaddr_t va
 		op->leaf_flags[l] = mmu_pte_leaf_flags_for(f, MMU_LEVEL_PT, l);
 }
 
+/* One 4K page inside the cached page table: no walk, no table to make. */
+static bool map_page_cached(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, const struct map_op *op,
+			    mmu_err_t *err)
+{
+	if (len != MMU_PAGE_SIZE || op->promote || (op->forced != MMU_SIZE_ANY && op->forced != MMU_SIZE_4K))
+		return false;
+	mmu_pte_t *e = pt_cache_lookup(tree, va);
+	if (!e)
+		return false;
+	if (pte_load(e)) {
+		*err = MMU_E_DUPLICATED;
+		return true;
+	}
+	pt_cache_set_leaf(tree, e, (va + op->pa_delta) | op->leaf_flags[MMU_LEVEL_PT]);
+	*err = MMU_OK;
+	return true;
+}
+
+/* Prepare, then commit, with the range walker. */
+static mmu_err_t map_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct map_op *op, struct mmu_tlb_batch *batch)
+{
+	struct pt_walk w;
+	pt_walk_init(&w, tree, &map_scan, op);
+	pt_walk_range(&w, va, op->last);
+	mmu_err_t err =
+		op->duplicated ? MMU_E_DUPLICATED : table_pool_fill(tree->mmu, &w.pool, op->tables_needed, !tree->is_kernel);
+	if (err != MMU_OK)
+		return err;
+	struct mmu_tlb_batch local;
+	if (op->promote)
+		w.batch = begin_batch(tree, batch, &local);
+	w.visitor = &map_commit;
+	pt_walk_range(&w, va, op->last);
+	if (op->promote)
+		end_batch(w.batch, &local);
+	MMU_ASSERT(tree->mmu, w.pool.count == 0, "mmu_map: %lu prepared tables left over", (unsigned long)w.pool.count);
+	return MMU_OK;
+}
+
 mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
 		  const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
@@ -152,24 +191,11 @@ mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t l
 		return err;
 	struct map_op op;
 	map_op_init(&op, tree->mmu, va, pa, len, prot, &o);
-	struct pt_walk w;
-	pt_walk_init(&w, tree, &map_scan, &op);
 	tree_lock(tree);
-	pt_walk_range(&w, va, op.last);
-	err = op.duplicated ? MMU_E_DUPLICATED : table_pool_fill(tree->mmu, &w.pool, op.tables_needed, !tree->is_kernel);
-	if (err == MMU_OK) {
-		struct mmu_tlb_batch local;
-		if (o.promote)
-			w.batch = begin_batch(tree, batch, &local);
-		w.visitor = &map_commit;
-		pt_walk_range(&w, va, op.last);
-		if (o.promote)
-			end_batch(w.batch, &local);
-		MMU_ASSERT(tree->mmu, w.pool.count == 0, "mmu_map: %lu prepared tables left over",
-			   (unsigned long)w.pool.count);
-		if (o.global && !tree->is_kernel)
-			tree->has_global = true;
-	}
+	if (!map_page_cached(tree, va, len, &op, &err))
+		err = map_walk(tree, va, &op, batch);
+	if (err == MMU_OK && o.global && !tree->is_kernel)
+		tree->has_global = true;
 	tree_unlock(tree);
 	return err;
 }

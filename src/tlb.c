@@ -8,9 +8,19 @@
  * released only after the last acknowledgement. */
 #include "internal.h"
 
+/* Field by field: the range array is only read up to nranges, and zeroing
+ * it would cost every single-page call more than the call itself. */
 void mmu_tlb_batch_init(struct mmu_tlb_batch *b, struct mmu_tree *tree)
 {
-	*b = (struct mmu_tlb_batch){.tree = tree, .all_cpus = tree->is_kernel};
+	b->tree = tree;
+	b->nranges = 0;
+	b->invlpgs = 0;
+	b->full = false;
+	b->global = false;
+	b->all_cpus = tree->is_kernel;
+	b->tables_freed = false;
+	b->free_head = 0;
+	b->nfree = 0;
 }
 
 static bool batch_has_invalidation(const struct mmu_tlb_batch *b) { return b->full || b->nranges > 0; }

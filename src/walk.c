@@ -15,11 +15,45 @@ static mmu_vaddr_t entry_last(mmu_vaddr_t va, enum mmu_level level, mmu_vaddr_t 
 	return end < last ? end : last;
 }
 
+/* Remember the page table the walk reached, with what the levels above
+ * allow, for the single-page calls that follow (a user tree never caches
+ * the kernel half: the kernel tree's lock guards those tables). */
+static void pt_cache_fill(struct pt_walk *w, mmu_pa_t table, mmu_pte_t *entries, mmu_vaddr_t va)
+{
+	struct mmu_tree *tree = w->tree;
+	if (mmu_va_is_kernel(va) != tree->is_kernel)
+		return;
+	uint64_t all_and = MMU_PTE_RW | MMU_PTE_US, any_xd = 0;
+	for (unsigned l = MMU_LEVEL_PD; l <= (unsigned)mmu_top_level(w->mmu); l++) {
+		all_and &= w->path[l];
+		any_xd |= w->path[l] & MMU_PTE_XD;
+	}
+	tree->leaf_cache = (struct mmu_leaf_cache){
+		.base = va & ~(mmu_level_span(MMU_LEVEL_PD) - 1),
+		.entries = entries,
+		.meta = port_meta(w->mmu, table),
+		.upper = all_and | any_xd,
+	};
+}
+
+void pt_cache_set_leaf(struct mmu_tree *tree, mmu_pte_t *e, mmu_pte_t value)
+{
+	struct mmu_frame_meta *meta = tree->leaf_cache.meta;
+	mmu_pte_t old = pte_load(e);
+	if (old == 0 && value != 0)
+		meta->live++;
+	else if (old != 0 && value == 0)
+		meta->live--;
+	pte_store(e, value);
+}
+
 static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	struct mmu *mmu = w->mmu;
 	mmu_pte_t *entries = table_of(mmu, table);
 	w->table[level] = table;
+	if (level == MMU_LEVEL_PT)
+		pt_cache_fill(w, table, entries, va);
 	for (unsigned i = mmu_va_index(va, level);; i++) {
 		mmu_vaddr_t e_last = entry_last(va, level, last);
 		mmu_pte_t *e = &entries[i];
@@ -51,6 +85,8 @@ void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
 void pt_set_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
 {
 	struct mmu_frame_meta *meta = pt_table_meta(w, level);
+	if (level != MMU_LEVEL_PT)
+		pt_cache_drop(w->tree);
 	mmu_pte_t old = pte_load(e);
 	if (old == 0 && value != 0)
 		meta->live++;
@@ -68,9 +104,7 @@ void pt_update_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, uint6
 	mmu_pte_t old = pte_load(e);
 	MMU_ASSERT(w->mmu, mmu_pte_present(old) && mmu_pte_is_leaf(old, level),
 		   "pt_update_leaf: level %u entry %lx is not a leaf", level, (unsigned long)old);
-	while (!__atomic_compare_exchange_n(e, &old, (old & ~clear) | set, false, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED))
-		;
+	pte_update_bits(e, clear, set);
 }
 
 static bool walk_in_user_half(const struct pt_walk *w) { return !w->tree->is_kernel; }
@@ -98,6 +132,7 @@ void pt_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_va
 	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE; i++)
 		entries[i] = (addr + ((uint64_t)i << mmu_level_shift(child))) | flags;
 	port_meta(mmu, table)->live = MMU_ENTRIES_PER_TABLE;
+	pt_cache_drop(w->tree);
 	pte_store(e, table.bits | table_entry_flags(walk_in_user_half(w)));
 	/* The page size changes: the SDM asks for the old entry to go even
 	 * where the translation stays the same (a protect that changes no bit
@@ -162,6 +197,18 @@ void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e)
 	mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_TABLE, MMU_SIZE_4K, table);
 }
 
+unsigned prot_of_bits(const struct mmu *mmu, uint64_t all_and, uint64_t any_xd)
+{
+	unsigned prot = MMU_PROT_R;
+	if (all_and & MMU_PTE_RW)
+		prot |= MMU_PROT_W;
+	if (all_and & MMU_PTE_US)
+		prot |= MMU_PROT_U;
+	if (!any_xd || !mmu->nx)
+		prot |= MMU_PROT_X;
+	return prot;
+}
+
 unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pte_t leaf)
 {
 	mmu_pte_t all_and = leaf, any_xd = leaf & MMU_PTE_XD;
@@ -169,12 +216,5 @@ unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pt
 		all_and &= w->path[l];
 		any_xd |= w->path[l] & MMU_PTE_XD;
 	}
-	unsigned prot = MMU_PROT_R;
-	if (all_and & MMU_PTE_RW)
-		prot |= MMU_PROT_W;
-	if (all_and & MMU_PTE_US)
-		prot |= MMU_PROT_U;
-	if (!any_xd || !w->mmu->nx)
-		prot |= MMU_PROT_X;
-	return prot;
+	return prot_of_bits(w->mmu, all_and, any_xd);
 }

@@ -16,6 +16,7 @@
 #include "addr.h"
 #include "err.h"
 #include "port.h"
+#include "pte.h"
 
 #define MMU_MAX_CPUS 64
 #define MMU_TLB_CEILING_DEFAULT 33
@@ -36,6 +37,16 @@ struct mmu_tree_pcid {
 	uint16_t pcid;
 };
 
+/* The page table (level 1) the walker last went through in a tree's own
+ * half: single-page calls inside it go straight to their entry instead of
+ * walking from the root. Dropped whenever an entry above level 1 changes. */
+struct mmu_leaf_cache {
+	mmu_vaddr_t base;             /* VA of the table's first page */
+	mmu_pte_t *entries;           /* NULL: nothing cached */
+	struct mmu_frame_meta *meta;  /* the table's metadata (live count) */
+	uint64_t upper;               /* the entries above: RW and US ANDed, XD ORed */
+};
+
 /* A page-table tree. A user tree owns its lower half; its upper half is the
  * kernel tree's (the same PML4/PML5 entries, pointing at tables created once
  * by mmu_init, so a kernel mapping added later is visible in every tree). */
@@ -47,6 +58,7 @@ struct mmu_tree {
 	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
 	bool has_global;                  /* ever held a G leaf in its user half */
 	bool promote;                     /* promote full tables after map/protect */
+	struct mmu_leaf_cache leaf_cache; /* guarded by LOCK */
 	/* With PCIDs: */
 	atomic_uint_fast64_t tlb_gen;   /* bumped by every flush of this tree */
 	atomic_uint_fast64_t pcid_cpus; /* bit N: CPU N may hold entries under our PCID */
