@@ -95,8 +95,51 @@ static void change_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte
 		pt_try_promote(w, level, e, va);
 }
 
-static const struct pt_visitor change_scan = {.entry = change_scan_entry};
-static const struct pt_visitor change_commit = {.entry = change_commit_entry, .leave = change_commit_leave};
+static enum pt_step change_scan_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
+				    mmu_vaddr_t va)
+{
+	(void)va;
+	struct change_op *op = w->op;
+	for (unsigned i = first; i < first + count; i++)
+		op->leaves += mmu_pte_present(pte_load(&entries[i]));
+	return PT_NEXT;
+}
+
+/* Changes the PTEs and records each run of changed pages once. */
+static enum pt_step change_commit_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
+				      mmu_vaddr_t va)
+{
+	struct change_op *op = w->op;
+	unsigned run = 0, removed = 0;
+	bool run_global = false;
+	for (unsigned i = 0; i <= count; i++) {
+		mmu_pte_t *e = &entries[first + i];
+		mmu_pte_t v = i < count ? pte_load(e) : 0;
+		mmu_pte_t nv = op->unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | op->perm_bits;
+		if (i == count || !mmu_pte_present(v) || nv == v) {
+			if (run)
+				mmu_tlb_batch_add(w->batch, va + ((uint64_t)(i - run) << MMU_PAGE_SHIFT), MMU_PAGE_SHIFT,
+						  run, run_global);
+			run = 0;
+			run_global = false;
+			continue;
+		}
+		if (op->unmap) {
+			pte_store(e, 0);
+			removed++;
+		} else {
+			pte_update_bits(e, MMU_PTE_PERM_MASK, op->perm_bits);
+		}
+		run++;
+		run_global |= (v & MMU_PTE_G) != 0;
+	}
+	pt_add_live(w, MMU_LEVEL_PT, -(int)removed);
+	return PT_NEXT;
+}
+
+static const struct pt_visitor change_scan = {.entry = change_scan_entry, .pt_run = change_scan_run};
+static const struct pt_visitor change_commit = {
+	.entry = change_commit_entry, .leave = change_commit_leave, .pt_run = change_commit_run};
 
 /* One 4K page inside the cached page table, when no table goes away and
  * nothing is to be promoted: change the PTE directly. */

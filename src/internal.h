@@ -116,6 +116,11 @@ struct pt_visitor {
 	/* Optional: called after the walk came back up from the table E points
 	 * to (post-order: unmap frees tables it emptied here). */
 	void (*leave)(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last);
+	/* Optional: takes the place of ENTRY for a page table's COUNT entries
+	 * from FIRST (VA is the first one's address), so that a range
+	 * operation runs one tight loop per table instead of a call per 4K
+	 * page (Linux's pte_range callbacks). */
+	enum pt_step (*pt_run)(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_vaddr_t va);
 };
 
 struct pt_walk {
@@ -137,6 +142,9 @@ void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
 /* Entry writes: every change of a tree goes through these two so that the
  * live count of each table stays exact. */
 void pt_set_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
+/* Adjust the live count of the table holding level-LEVEL entries by DELTA,
+ * for a pt_run callback that wrote its entries with pte_store. */
+void pt_add_live(struct pt_walk *w, enum mmu_level level, int delta);
 /* Replace the CLEAR bits of present leaf E by SET atomically, so that an A
  * or D bit the hardware sets meanwhile is not lost. */
 void pt_update_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, uint64_t clear, uint64_t set);

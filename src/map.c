@@ -77,6 +77,31 @@ static enum pt_step map_commit_entry(struct pt_walk *w, enum mmu_level level, mm
 	return PT_DESCEND;
 }
 
+/* Page-table runs: 4K leaves only, so every position is a leaf. */
+static enum pt_step map_scan_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
+				 mmu_vaddr_t va)
+{
+	(void)va;
+	for (unsigned i = first; i < first + count; i++) {
+		if (pte_load(&entries[i])) {
+			((struct map_op *)w->op)->duplicated = true;
+			return PT_STOP;
+		}
+	}
+	return PT_NEXT;
+}
+
+static enum pt_step map_commit_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
+				   mmu_vaddr_t va)
+{
+	const struct map_op *op = w->op;
+	uint64_t leaf = (va + op->pa_delta) | op->leaf_flags[MMU_LEVEL_PT];
+	for (unsigned i = 0; i < count; i++)
+		pte_store(&entries[first + i], leaf + ((uint64_t)i << MMU_PAGE_SHIFT));
+	pt_add_live(w, MMU_LEVEL_PT, (int)count);
+	return PT_NEXT;
+}
+
 static void map_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
 			     mmu_vaddr_t last)
 {
@@ -85,8 +110,9 @@ static void map_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t 
 		pt_try_promote(w, level, e, va);
 }
 
-static const struct pt_visitor map_scan = {.entry = map_scan_entry};
-static const struct pt_visitor map_commit = {.entry = map_commit_entry, .leave = map_commit_leave};
+static const struct pt_visitor map_scan = {.entry = map_scan_entry, .pt_run = map_scan_run};
+static const struct pt_visitor map_commit = {
+	.entry = map_commit_entry, .leave = map_commit_leave, .pt_run = map_commit_run};
 
 static const uint64_t cache_bits[] = {
 	[MMU_CACHE_WB] = 0,

@@ -52,8 +52,15 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, 
 	struct mmu *mmu = w->mmu;
 	mmu_pte_t *entries = table_of(mmu, table);
 	w->table[level] = table;
-	if (level == MMU_LEVEL_PT)
+	if (level == MMU_LEVEL_PT) {
 		pt_cache_fill(w, table, entries, va);
+		if (w->visitor->pt_run) {
+			unsigned count = (unsigned)((last - va) >> MMU_PAGE_SHIFT) + 1;
+			if (w->visitor->pt_run(w, entries, mmu_va_index(va, level), count, va) == PT_STOP)
+				w->stop = true;
+			return;
+		}
+	}
 	for (unsigned i = mmu_va_index(va, level);; i++) {
 		mmu_vaddr_t e_last = entry_last(va, level, last);
 		mmu_pte_t *e = &entries[i];
@@ -80,6 +87,15 @@ void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	w->stop = false;
 	walk_table(w, w->tree->root, mmu_top_level(w->mmu), va, last);
+}
+
+void pt_add_live(struct pt_walk *w, enum mmu_level level, int delta)
+{
+	struct mmu_frame_meta *meta = pt_table_meta(w, level);
+	int live = (int)meta->live + delta;
+	MMU_ASSERT(w->mmu, live >= 0 && live <= (int)MMU_ENTRIES_PER_TABLE, "pt_add_live: live %u%+d at level %u",
+		   meta->live, delta, level);
+	meta->live = (uint16_t)live;
 }
 
 void pt_set_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
