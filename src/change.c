@@ -141,18 +141,31 @@ static const struct pt_visitor change_scan = {.entry = change_scan_entry, .pt_ru
 static const struct pt_visitor change_commit = {
 	.entry = change_commit_entry, .leave = change_commit_leave, .pt_run = change_commit_run};
 
-/* One 4K page inside the cached page table, when no table goes away and
- * nothing is to be promoted: change the PTE directly. */
+/* The cached level whose single entry the range is, or 0. */
+static enum mmu_level single_entry_level(mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	for (enum mmu_level level = MMU_LEVEL_PT; level <= MMU_CACHED_LEVELS; level++)
+		if (covers_entry(level, va, last))
+			return level;
+	return 0;
+}
+
+/* A range that is exactly one entry of a cached table, holding a leaf or
+ * nothing, when no table goes away and nothing is to be promoted: change
+ * the entry directly. */
 static bool change_page_cached(struct mmu_tree *tree, mmu_vaddr_t va, struct change_op *op,
 			       struct mmu_tlb_batch *given, mmu_err_t *err)
 {
-	if (op->last != va + (MMU_PAGE_SIZE - 1) || (!op->unmap && tree->promote))
+	enum mmu_level level = single_entry_level(va, op->last);
+	if (!level || (!op->unmap && tree->promote))
 		return false;
-	mmu_pte_t *e = pt_cache_lookup(tree, va);
+	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
 	if (!e)
 		return false;
 	mmu_pte_t v = pte_load(e);
-	if (op->unmap && v && tree->leaf_cache.meta->live == 1)
+	if (mmu_pte_present(v) && !mmu_pte_is_leaf(v, level))
+		return false; /* a table: the walker goes down */
+	if (op->unmap && v && pt_cache(tree, level)->meta->live == 1)
 		return false; /* the walker frees the table this empties */
 	*err = mmu_pte_present(v) ? MMU_OK : MMU_E_NOTEXIST;
 	mmu_pte_t nv = op->unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | op->perm_bits;
@@ -161,10 +174,10 @@ static bool change_page_cached(struct mmu_tree *tree, mmu_vaddr_t va, struct cha
 	struct mmu_tlb_batch local;
 	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
 	if (op->unmap)
-		pt_cache_set_leaf(tree, e, 0);
+		pt_cache_set_entry(tree, level, e, 0);
 	else
 		pte_update_bits(e, MMU_PTE_PERM_MASK, op->perm_bits);
-	mmu_tlb_batch_add(b, va, MMU_PAGE_SHIFT, 1, (v & MMU_PTE_G) != 0);
+	mmu_tlb_batch_add(b, va, mmu_level_shift(level), 1, (v & MMU_PTE_G) != 0);
 	end_batch(b, &local);
 	return true;
 }

@@ -165,18 +165,28 @@ unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pt
 /* The same from the combined bits: ALL_AND (RW, US ANDed), ANY_XD. */
 unsigned prot_of_bits(const struct mmu *mmu, uint64_t all_and, uint64_t any_xd);
 
-/* ---- the leaf-table cache (struct mmu_leaf_cache), under the tree lock ---- */
-/* The PTE for VA when VA lies in TREE's cached page table, else NULL. */
-static inline mmu_pte_t *pt_cache_lookup(struct mmu_tree *tree, mmu_vaddr_t va)
+/* ---- the table cache (struct mmu_leaf_cache), under the tree lock ---- */
+static inline struct mmu_leaf_cache *pt_cache(struct mmu_tree *tree, enum mmu_level level)
 {
-	const struct mmu_leaf_cache *c = &tree->leaf_cache;
-	if (!c->entries || (va & ~(mmu_level_span(MMU_LEVEL_PD) - 1)) != c->base)
-		return NULL;
-	return &c->entries[mmu_va_index(va, MMU_LEVEL_PT)];
+	return &tree->leaf_cache[level - 1];
 }
-static inline void pt_cache_drop(struct mmu_tree *tree) { tree->leaf_cache.entries = NULL; }
-/* Write PTE E of the cached table, keeping its live count. */
-void pt_cache_set_leaf(struct mmu_tree *tree, mmu_pte_t *e, mmu_pte_t value);
+/* The entry for VA at LEVEL (PT or PD) when VA lies in TREE's cached
+ * table of that level, else NULL. */
+static inline mmu_pte_t *pt_cache_lookup(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
+{
+	const struct mmu_leaf_cache *c = pt_cache(tree, level);
+	if (!c->entries || (va & ~(mmu_level_span(level + 1) - 1)) != c->base)
+		return NULL;
+	return &c->entries[mmu_va_index(va, level)];
+}
+/* An entry at LEVEL changed: the cached tables below it may be gone. */
+static inline void pt_cache_drop_below(struct mmu_tree *tree, enum mmu_level level)
+{
+	for (unsigned l = MMU_LEVEL_PT; l < (unsigned)level && l <= MMU_CACHED_LEVELS; l++)
+		pt_cache(tree, (enum mmu_level)l)->entries = NULL;
+}
+/* Write entry E (at LEVEL) of the cached table, keeping its live count. */
+void pt_cache_set_entry(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
 
 /* The metadata of the table holding the current level-LEVEL entries. */
 static inline struct mmu_frame_meta *pt_table_meta(const struct pt_walk *w, enum mmu_level level)

@@ -35,23 +35,32 @@ static struct mmu_tree *tree_for(struct mmu_tree *tree, mmu_vaddr_t va)
 	return mmu_va_is_kernel(va) ? mmu_kernel_tree(tree->mmu) : tree;
 }
 
-/* VA in the cached page table: read its PTE directly. */
+/* VA in a cached table: answer from its entry when the walk would end
+ * there (the entry asked for, a leaf, or nothing below it). */
 static bool lookup_cached(struct mmu_tree *tree, mmu_vaddr_t va, struct lookup_op *op)
 {
-	if (op->want != 0 && op->want != MMU_LEVEL_PT)
+	if (op->want > MMU_CACHED_LEVELS)
 		return false;
-	mmu_pte_t *e = pt_cache_lookup(tree, va);
-	if (!e)
-		return false;
-	mmu_pte_t v = pte_load(e);
-	if (op->want == MMU_LEVEL_PT || mmu_pte_present(v)) {
-		uint64_t upper = tree->leaf_cache.upper;
-		op->found = true;
-		op->level = MMU_LEVEL_PT;
-		op->entry = v;
-		op->prot = prot_of_bits(tree->mmu, upper & v, (upper | v) & MMU_PTE_XD);
+	/* Tables below the level asked for cannot answer. */
+	enum mmu_level lowest = op->want ? op->want : MMU_LEVEL_PT;
+	for (enum mmu_level level = lowest; level <= MMU_CACHED_LEVELS; level++) {
+		mmu_pte_t *e = pt_cache_lookup(tree, level, va);
+		if (!e)
+			continue;
+		mmu_pte_t v = pte_load(e);
+		bool leaf = mmu_pte_present(v) && mmu_pte_is_leaf(v, level);
+		if (op->want != level && mmu_pte_present(v) && !leaf)
+			return false; /* a table: what is asked for lies below */
+		if (op->want == level || (op->want == 0 && leaf)) {
+			uint64_t upper = pt_cache(tree, level)->upper;
+			op->found = true;
+			op->level = level;
+			op->entry = v;
+			op->prot = prot_of_bits(tree->mmu, upper & v, (upper | v) & MMU_PTE_XD);
+		}
+		return true;
 	}
-	return true;
+	return false;
 }
 
 static mmu_err_t lookup(struct mmu_tree *tree, mmu_vaddr_t va, struct lookup_op *op)

@@ -166,22 +166,26 @@ static void map_op_init(struct map_op *op, const struct mmu *mmu, mmu_vaddr_t va
 		op->leaf_flags[l] = mmu_pte_leaf_flags_for(f, MMU_LEVEL_PT, l);
 }
 
-/* One 4K page inside the cached page table: no walk, no table to make. */
+/* One leaf (a 4K or a 2M page) whose entry lies in a cached table: no walk,
+ * no table to make. An entry in use there, leaf or table, is a mapping
+ * inside the range (tables are never left empty). */
 static bool map_page_cached(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, const struct map_op *op,
 			    mmu_err_t *err)
 {
-	if (len != MMU_PAGE_SIZE || op->promote || (op->forced != MMU_SIZE_ANY && op->forced != MMU_SIZE_4K))
+	if (op->promote)
 		return false;
-	mmu_pte_t *e = pt_cache_lookup(tree, va);
-	if (!e)
-		return false;
-	if (pte_load(e)) {
-		*err = MMU_E_DUPLICATED;
+	for (enum mmu_level level = MMU_LEVEL_PT; level <= MMU_CACHED_LEVELS; level++) {
+		if (len != mmu_level_span(level) || !leaf_fits(op, level, va))
+			continue;
+		mmu_pte_t *e = pt_cache_lookup(tree, level, va);
+		if (!e)
+			return false;
+		*err = pte_load(e) ? MMU_E_DUPLICATED : MMU_OK;
+		if (*err == MMU_OK)
+			pt_cache_set_entry(tree, level, e, (va + op->pa_delta) | op->leaf_flags[level]);
 		return true;
 	}
-	pt_cache_set_leaf(tree, e, (va + op->pa_delta) | op->leaf_flags[MMU_LEVEL_PT]);
-	*err = MMU_OK;
-	return true;
+	return false;
 }
 
 /* Prepare, then commit, with the range walker. */

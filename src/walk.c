@@ -18,27 +18,29 @@ static mmu_vaddr_t entry_last(mmu_vaddr_t va, enum mmu_level level, mmu_vaddr_t 
 /* Remember the page table the walk reached, with what the levels above
  * allow, for the single-page calls that follow (a user tree never caches
  * the kernel half: the kernel tree's lock guards those tables). */
-static void pt_cache_fill(struct pt_walk *w, mmu_pa_t table, mmu_pte_t *entries, mmu_vaddr_t va)
+static void pt_cache_fill(struct pt_walk *w, enum mmu_level level, mmu_pa_t table, mmu_pte_t *entries,
+			  mmu_vaddr_t va)
 {
 	struct mmu_tree *tree = w->tree;
 	if (mmu_va_is_kernel(va) != tree->is_kernel)
 		return;
 	uint64_t all_and = MMU_PTE_RW | MMU_PTE_US, any_xd = 0;
-	for (unsigned l = MMU_LEVEL_PD; l <= (unsigned)mmu_top_level(w->mmu); l++) {
+	for (unsigned l = level + 1; l <= (unsigned)mmu_top_level(w->mmu); l++) {
 		all_and &= w->path[l];
 		any_xd |= w->path[l] & MMU_PTE_XD;
 	}
-	tree->leaf_cache = (struct mmu_leaf_cache){
-		.base = va & ~(mmu_level_span(MMU_LEVEL_PD) - 1),
+	*pt_cache(tree, level) = (struct mmu_leaf_cache){
+		.base = va & ~(mmu_level_span(level + 1) - 1),
 		.entries = entries,
 		.meta = port_meta(w->mmu, table),
 		.upper = all_and | any_xd,
 	};
 }
 
-void pt_cache_set_leaf(struct mmu_tree *tree, mmu_pte_t *e, mmu_pte_t value)
+void pt_cache_set_entry(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
 {
-	struct mmu_frame_meta *meta = tree->leaf_cache.meta;
+	struct mmu_frame_meta *meta = pt_cache(tree, level)->meta;
+	pt_cache_drop_below(tree, level);
 	mmu_pte_t old = pte_load(e);
 	if (old == 0 && value != 0)
 		meta->live++;
@@ -52,8 +54,9 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, 
 	struct mmu *mmu = w->mmu;
 	mmu_pte_t *entries = table_of(mmu, table);
 	w->table[level] = table;
+	if (level <= MMU_CACHED_LEVELS)
+		pt_cache_fill(w, level, table, entries, va);
 	if (level == MMU_LEVEL_PT) {
-		pt_cache_fill(w, table, entries, va);
 		if (w->visitor->pt_run) {
 			unsigned count = (unsigned)((last - va) >> MMU_PAGE_SHIFT) + 1;
 			if (w->visitor->pt_run(w, entries, mmu_va_index(va, level), count, va) == PT_STOP)
@@ -101,8 +104,7 @@ void pt_add_live(struct pt_walk *w, enum mmu_level level, int delta)
 void pt_set_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
 {
 	struct mmu_frame_meta *meta = pt_table_meta(w, level);
-	if (level != MMU_LEVEL_PT)
-		pt_cache_drop(w->tree);
+	pt_cache_drop_below(w->tree, level);
 	mmu_pte_t old = pte_load(e);
 	if (old == 0 && value != 0)
 		meta->live++;
@@ -148,7 +150,7 @@ void pt_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_va
 	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE; i++)
 		entries[i] = (addr + ((uint64_t)i << mmu_level_shift(child))) | flags;
 	port_meta(mmu, table)->live = MMU_ENTRIES_PER_TABLE;
-	pt_cache_drop(w->tree);
+	pt_cache_drop_below(w->tree, level);
 	pte_store(e, table.bits | table_entry_flags(walk_in_user_half(w)));
 	/* The page size changes: the SDM asks for the old entry to go even
 	 * where the translation stays the same (a protect that changes no bit

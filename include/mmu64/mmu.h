@@ -37,11 +37,13 @@ struct mmu_tree_pcid {
 	uint16_t pcid;
 };
 
-/* The page table (level 1) the walker last went through in a tree's own
- * half: single-page calls inside it go straight to their entry instead of
- * walking from the root. Dropped whenever an entry above level 1 changes. */
+/* The page table (level 1) and page directory (level 2) the walker last
+ * went through in a tree's own half: single-page calls (a 4K page, a 2M
+ * page) inside them go straight to their entry instead of walking from
+ * the root. A table's cache is dropped whenever an entry above it changes. */
+#define MMU_CACHED_LEVELS 2
 struct mmu_leaf_cache {
-	mmu_vaddr_t base;             /* VA of the table's first page */
+	mmu_vaddr_t base;             /* VA the table's first entry maps */
 	mmu_pte_t *entries;           /* NULL: nothing cached */
 	struct mmu_frame_meta *meta;  /* the table's metadata (live count) */
 	uint64_t upper;               /* the entries above: RW and US ANDed, XD ORed */
@@ -58,7 +60,7 @@ struct mmu_tree {
 	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
 	bool has_global;                  /* ever held a G leaf in its user half */
 	bool promote;                     /* promote full tables after map/protect */
-	struct mmu_leaf_cache leaf_cache; /* guarded by LOCK */
+	struct mmu_leaf_cache leaf_cache[MMU_CACHED_LEVELS]; /* [level - 1], guarded by LOCK */
 	/* With PCIDs: */
 	atomic_uint_fast64_t tlb_gen;   /* bumped by every flush of this tree */
 	atomic_uint_fast64_t pcid_cpus; /* bit N: CPU N may hold entries under our PCID */
