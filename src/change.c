@@ -165,7 +165,7 @@ static bool change_page_cached(struct mmu_tree *tree, mmu_vaddr_t va, struct cha
 	mmu_pte_t v = pte_load(e);
 	if (mmu_pte_present(v) && !mmu_pte_is_leaf(v, level))
 		return false; /* a table: the walker goes down */
-	if (op->unmap && v && pt_cache(tree, level)->meta->live == 1)
+	if (op->unmap && v && port_meta(tree->mmu, pt_cache(tree, level)->table)->live == 1)
 		return false; /* the walker frees the table this empties */
 	*err = mmu_pte_present(v) ? MMU_OK : MMU_E_NOTEXIST;
 	mmu_pte_t nv = op->unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | op->perm_bits;

@@ -32,14 +32,14 @@ static void pt_cache_fill(struct pt_walk *w, enum mmu_level level, mmu_pa_t tabl
 	*pt_cache(tree, level) = (struct mmu_leaf_cache){
 		.base = va & ~(mmu_level_span(level + 1) - 1),
 		.entries = entries,
-		.meta = port_meta(w->mmu, table),
+		.table = table,
 		.upper = all_and | any_xd,
 	};
 }
 
 void pt_cache_set_entry(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
 {
-	struct mmu_frame_meta *meta = pt_cache(tree, level)->meta;
+	struct mmu_frame_meta *meta = port_meta(tree->mmu, pt_cache(tree, level)->table);
 	pt_cache_drop_below(tree, level);
 	mmu_pte_t old = pte_load(e);
 	if (old == 0 && value != 0)

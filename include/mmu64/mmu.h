@@ -45,7 +45,7 @@ struct mmu_tree_pcid {
 struct mmu_leaf_cache {
 	mmu_vaddr_t base;             /* VA the table's first entry maps */
 	mmu_pte_t *entries;           /* NULL: nothing cached */
-	struct mmu_frame_meta *meta;  /* the table's metadata (live count) */
+	mmu_pa_t table;               /* the table itself (its metadata holds the live count) */
 	uint64_t upper;               /* the entries above: RW and US ANDed, XD ORed */
 };
 
