@@ -46,7 +46,7 @@ static void report(const struct bench_opts *o, const char *work, const char *pha
 
 static void sample(struct samples *s, double t0, uint64_t pages) { s->v[s->n++] = (now_ns() - t0) / pages; }
 
-static struct sim *bench_machine(unsigned cpus, bool threaded)
+static struct sim *bench_machine(unsigned cpus, bool threaded, bool pretouch)
 {
 	struct sim_config cfg;
 	sim_config_default(&cfg);
@@ -57,6 +57,11 @@ static struct sim *bench_machine(unsigned cpus, bool threaded)
 		fprintf(stderr, "bench: cannot create the software machine\n");
 		exit(1);
 	}
+	/* BENCH.md: the arena is written once before any timing, so that no
+	 * phase pays the host's first-touch faults. The page-table pool is
+	 * what the workloads use (W2 needs 117,358 tables, 459 MiB). */
+	for (uint64_t pa = 2ull << 20; pretouch && pa < (512ull << 20); pa += MMU_PAGE_SIZE)
+		*sim_phys(sim, mmu_pa(pa)) = 0;
 	return sim;
 }
 
@@ -271,7 +276,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
 			o.reps = (unsigned)atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--reps N] [--csv] [--small] [W1 W2 W3 W4 W6]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--reps N] [--csv] [--small] [W1 W2 W3 W4 W5 W6]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -279,7 +284,7 @@ int main(int argc, char **argv)
 		o.reps = 5;
 	if (o.csv)
 		printf("workload,phase,median,min,max,extra\n");
-	struct sim *sim = bench_machine(1, false);
+	struct sim *sim = bench_machine(1, false, !o.small);
 	struct mmu *mmu = sim_mmu(sim);
 	if (wanted(argc, argv, i, "W1"))
 		bench_w1(&o, mmu, false);
@@ -290,8 +295,8 @@ int main(int argc, char **argv)
 	if (wanted(argc, argv, i, "W4"))
 		bench_w1(&o, mmu, true);
 	sim_destroy(sim);
-	if (wanted(argc, argv, i, "W5") && !o.csv)
-		printf("W5 fork-cow: not run (process spaces come with the virtual-memory issue)\n");
+	if (wanted(argc, argv, i, "W5"))
+		bench_w5(&o);
 	if (wanted(argc, argv, i, "W6"))
 		bench_w6(&o);
 	return 0;

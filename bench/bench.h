@@ -10,6 +10,7 @@ struct bench_opts {
 	bool small; /* tiny sizes: checks the benchmark runs, figures mean nothing */
 };
 
+void bench_w5(const struct bench_opts *o);
 void bench_w6(const struct bench_opts *o);
 
 #endif

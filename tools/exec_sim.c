@@ -6,9 +6,9 @@ static const char *sim_setup(void *ctx, const struct vec_machine *m, struct mmu 
 {
 	struct exec_sim *x = ctx;
 	struct sim_config cfg;
-	if (m->kpti)
-		return "kpti=1: the software machine has no KPTI";
 	sim_config_default(&cfg);
+	for (unsigned cpu = 0; cpu < MMU_MAX_CPUS; cpu++)
+		x->user_cr3[cpu] = 0;
 	cfg.levels = m->levels;
 	cfg.ncpus = m->cpus;
 	cfg.mem = m->mem;
@@ -62,7 +62,15 @@ static struct vec_access sim_ex_access(void *ctx, unsigned cpu, enum vec_access_
 		[VEC_READ] = SIM_READ, [VEC_WRITE] = SIM_WRITE, [VEC_EXEC] = SIM_EXEC,
 	};
 	struct exec_sim *x = ctx;
+	/* KPTI: user mode runs on the shadow; the kernel's entry and exit
+	 * switch CR3 around it (each switch flushes: no PCIDs). */
+	uint64_t kernel_cr3 = sim_cpu_regs(x->sim, cpu).cr3;
+	bool shadow = user && x->user_cr3[cpu] != 0;
+	if (shadow)
+		sim_write_cr3(x->sim, cpu, x->user_cr3[cpu]);
 	struct sim_access a = sim_access(x->sim, cpu, kinds[kind], va, user, /*ac=*/false, byte);
+	if (shadow)
+		sim_write_cr3(x->sim, cpu, kernel_cr3);
 	struct vec_access out = {.byte = a.byte, .error_code = a.error_code};
 	switch (a.outcome) {
 	case SIM_OK: out.outcome = VEC_ACCESS_OK; break;
@@ -70,6 +78,30 @@ static struct vec_access sim_ex_access(void *ctx, unsigned cpu, enum vec_access_
 	case SIM_GP: out.outcome = VEC_ACCESS_GP; break;
 	}
 	return out;
+}
+
+static struct vec_access sim_ex_user_copy_write(void *ctx, unsigned cpu, mmu_vaddr_t va, uint8_t byte)
+{
+	struct exec_sim *x = ctx;
+	struct sim_access a = sim_access(x->sim, cpu, SIM_WRITE, va, /*user=*/false, /*ac=*/true, byte);
+	struct vec_access out = {.error_code = a.error_code};
+	out.outcome = a.outcome == SIM_OK ? VEC_ACCESS_OK : a.outcome == SIM_PF ? VEC_ACCESS_PF : VEC_ACCESS_GP;
+	return out;
+}
+
+/* The software machine's entry is not code in memory: the shadows' kernel
+ * half maps nothing. */
+static const struct mmu_kpti_range *sim_ex_kpti_ranges(void *ctx, unsigned *n)
+{
+	(void)ctx;
+	*n = 0;
+	return NULL;
+}
+
+static void sim_ex_set_user_cr3(void *ctx, unsigned cpu, uint64_t cr3)
+{
+	struct exec_sim *x = ctx;
+	x->user_cr3[cpu] = cr3;
 }
 
 static void sim_ex_run_on_cpu(void *ctx, unsigned cpu, vec_cpu_fn fn, void *arg)
@@ -108,6 +140,9 @@ const struct vec_exec_ops exec_sim_ops = {
 	.peek = sim_ex_peek,
 	.poke = sim_ex_poke,
 	.access = sim_ex_access,
+	.user_copy_write = sim_ex_user_copy_write,
+	.kpti_ranges = sim_ex_kpti_ranges,
+	.set_user_cr3 = sim_ex_set_user_cr3,
 	.run_on_cpu = sim_ex_run_on_cpu,
 	.set_pkru = sim_ex_set_pkru,
 	.sanitizer_reports = sim_ex_sanitizer_reports,

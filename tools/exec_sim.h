@@ -7,6 +7,7 @@
 
 struct exec_sim {
 	struct sim *sim;
+	uint64_t user_cr3[MMU_MAX_CPUS]; /* kpti=1: CR3 of user accesses, 0: the current one */
 };
 
 extern const struct vec_exec_ops exec_sim_ops;

@@ -5,11 +5,13 @@
 #include "addr.h"
 #include "dump.h"
 #include "err.h"
+#include "kpti.h"
 #include "mmu.h"
 #include "port.h"
 #include "pt.h"
 #include "pte.h"
 #include "tlb.h"
 #include "tree.h"
+#include "vm.h"
 
 #endif

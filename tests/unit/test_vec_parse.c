@@ -126,10 +126,35 @@ static void test_statements(void)
 	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_END);
 }
 
+static void test_process_statements(void)
+{
+	const char *text = "region P 0x7f0000 64K rw stack max=1M\nregion P 0x400000 4K rx anon\nsame P 0x1000 Q 0x2000\n";
+	struct vec_parser p;
+	struct vec_stmt st;
+	struct vec_diag d;
+	vec_parser_init(&p, text, strlen(text));
+	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_STMT);
+	CHECK(st.op == VEC_OP_REGION && st.has_max && st.arg[4].num == MMU_VM_STACK);
+	CHECK_EQ(st.arg[5].num, 1ull << 20);
+	CHECK_EQ(st.arg[2].num, 64ull << 10);
+	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_STMT);
+	CHECK(st.op == VEC_OP_REGION && !st.has_max && st.arg[4].num == MMU_VM_ANON);
+	CHECK_EQ(st.arg[3].num, MMU_PROT_R | MMU_PROT_X);
+	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_STMT);
+	CHECK(st.op == VEC_OP_SAME && strcmp(st.arg[2].name, "Q") == 0 && st.arg[3].num == 0x2000);
+	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_END);
+}
+
 static void test_malformed(void)
 {
 	EXPECT_MALFORMED("space A\nfly A\n", "t.mmu:2: unknown command `fly`");
-	EXPECT_MALFORMED("space A\nproc P\n", "t.mmu:2: process command `proc` is not supported yet");
+	EXPECT_MALFORMED("proc P\nregion P 0x1000 4K rw heap\n", "t.mmu:2: bad argument `heap`");
+	EXPECT_MALFORMED("region P 0x1000 4K rw anon max=1M\n", "t.mmu:1: wrong arguments; usage: `region");
+	EXPECT_MALFORMED("region P 0x1000 4K rw stack max=1Q\n", "t.mmu:1: bad argument `max=1Q`");
+	EXPECT_MALFORMED("region P 0x1000 4K rw stack max=1M max=2M\n", "t.mmu:1: wrong arguments");
+	EXPECT_MALFORMED("kwrite 0 0x1000\n", "t.mmu:1: wrong arguments; usage: `kwrite");
+	EXPECT_MALFORMED("same A 0x1000 B\n", "t.mmu:1: wrong arguments; usage: `same");
+	EXPECT_MALFORMED("fork P\n", "t.mmu:1: wrong arguments; usage: `fork");
 	EXPECT_MALFORMED("space A\nmachine cpus=1\n", "t.mmu:2: `machine` must be the first");
 	EXPECT_MALFORMED("machine cpus=0\n", "t.mmu:1: bad machine setting `cpus=0`");
 	EXPECT_MALFORMED("machine levels=3\n", "t.mmu:1: bad machine setting");
@@ -171,6 +196,7 @@ int test_main(int argc, char **argv)
 	test_perm();
 	test_collapse();
 	test_statements();
+	test_process_statements();
 	test_malformed();
 	test_well_formed();
 	return 0;

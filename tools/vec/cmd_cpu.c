@@ -21,30 +21,41 @@ void vec_cmd_load(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 		return;
 	}
 	s->ops->run_on_cpu(s->ctx, (unsigned)st->arg[0].num, load_on_this_cpu, &a);
+	s->active[st->arg[0].num] = a.tree;
+	vec_kpti_loaded(s, (unsigned)st->arg[0].num);
 	vb_str(r, "ok");
 }
 
-/* `ok` (with the byte for a read), `fault 0xE` or `gp`. */
-static void access(struct vec_session *s, const struct vec_stmt *st, enum vec_access_kind kind, uint8_t byte,
-		   struct vec_buf *r)
+void vec_print_access(struct vec_buf *r, enum vec_access_kind kind, const struct vec_access *a)
 {
-	struct vec_access a = s->ops->access(s->ctx, (unsigned)st->arg[0].num, kind, st->arg[1].num, st->user, byte);
-	switch (a.outcome) {
+	switch (a->outcome) {
 	case VEC_ACCESS_OK:
 		vb_str(r, "ok");
 		if (kind == VEC_READ) {
 			vb_char(r, ' ');
-			vb_byte(r, a.byte);
+			vb_byte(r, a->byte);
 		}
 		break;
 	case VEC_ACCESS_PF:
 		vb_str(r, "fault ");
-		vb_hex(r, a.error_code);
+		vb_hex(r, a->error_code);
 		break;
 	case VEC_ACCESS_GP:
 		vb_str(r, "gp");
 		break;
 	}
+}
+
+/* `ok` (with the byte for a read), `fault 0xE` or `gp`; a user access on a
+ * CPU running a process goes through its fault handler (`segv 0xE`). */
+static void access(struct vec_session *s, const struct vec_stmt *st, enum vec_access_kind kind, uint8_t byte,
+		   struct vec_buf *r)
+{
+	unsigned cpu = (unsigned)st->arg[0].num;
+	if (st->user && vec_proc_user_access(s, cpu, kind, st->arg[1].num, byte, r))
+		return;
+	struct vec_access a = s->ops->access(s->ctx, cpu, kind, st->arg[1].num, st->user, byte);
+	vec_print_access(r, kind, &a);
 }
 
 void vec_cmd_read(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)

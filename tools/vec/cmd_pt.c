@@ -62,7 +62,7 @@ static struct vec_space *find_space(struct vec_session *s, const char *name)
 void vec_cmd_drop(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
 {
 	struct vec_space *space = find_space(s, st->arg[0].name);
-	struct mmu_tree *tree = space ? &space->tree : vec_find_tree(s, st->arg[0].name);
+	struct mmu_tree *tree = space ? &space->tree : vec_find_pt_tree(s, st->arg[0].name);
 	mmu_err_t err = tree ? mmu_tree_destroy(tree) : MMU_E_INVALID;
 	if (err == MMU_OK && space)
 		space->used = false;
@@ -92,7 +92,7 @@ void vec_cmd_frame(struct vec_session *s, const struct vec_stmt *st, struct vec_
 
 void vec_cmd_map(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
 {
-	struct mmu_tree *tree = vec_find_tree(s, st->arg[0].name);
+	struct mmu_tree *tree = vec_find_pt_tree(s, st->arg[0].name);
 	uint64_t len = st->arg[3].num;
 	mmu_pa_t pa;
 	if (!tree || !vec_frame_range(s, &st->arg[2], len, &pa)) {
@@ -104,13 +104,13 @@ void vec_cmd_map(struct vec_session *s, const struct vec_stmt *st, struct vec_bu
 
 void vec_cmd_unmap(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
 {
-	struct mmu_tree *tree = vec_find_tree(s, st->arg[0].name);
+	struct mmu_tree *tree = vec_find_pt_tree(s, st->arg[0].name);
 	vec_result_err(r, tree ? mmu_unmap(tree, st->arg[1].num, st->arg[2].num, NULL) : MMU_E_INVALID);
 }
 
 void vec_cmd_protect(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
 {
-	struct mmu_tree *tree = vec_find_tree(s, st->arg[0].name);
+	struct mmu_tree *tree = vec_find_pt_tree(s, st->arg[0].name);
 	mmu_err_t err = MMU_E_INVALID;
 	if (tree)
 		err = mmu_protect(tree, st->arg[1].num, st->arg[2].num, (unsigned)st->arg[3].num, NULL);

@@ -58,6 +58,18 @@ struct vec_exec_ops {
 	 * byte at VA is executed (vectors put 0xc3, ret, there). */
 	struct vec_access (*access)(void *ctx, unsigned cpu, enum vec_access_kind kind, mmu_vaddr_t va,
 				    bool user, uint8_t byte);
+	/* A supervisor write of BYTE to VA by CPU with EFLAGS.AC=1 (the store
+	 * of copy-to-user: stac; mov; clac, the #PF caught). Called on CPU
+	 * (inside run_on_cpu). NULL op: the executor cannot (`kwrite` is then
+	 * `error INVALID`). */
+	struct vec_access (*user_copy_write)(void *ctx, unsigned cpu, mmu_vaddr_t va, uint8_t byte);
+	/* KPTI (`machine kpti=1`; neither is called otherwise). The kernel
+	 * ranges every shadow's kernel half maps (entry trampoline, stacks,
+	 * IDT/GDT/TSS): *N of them, 0 for none. Then, at every `load`, the CR3
+	 * that CPU's user accesses run with: the process's shadow, or 0 for
+	 * the active tree's own. NULL ops: the executor skips kpti=1 in setup. */
+	const struct mmu_kpti_range *(*kpti_ranges)(void *ctx, unsigned *n);
+	void (*set_user_cr3)(void *ctx, unsigned cpu, uint64_t cr3);
 	/* Run FN(ARG) on CPU (mmu64 calls inside act on that CPU), then come
 	 * back to CPU 0. */
 	void (*run_on_cpu)(void *ctx, unsigned cpu, vec_cpu_fn fn, void *arg);

@@ -13,7 +13,8 @@ struct token {
 /* Argument kinds of a command signature; after '|' they are optional.
  *   T tree name   N new name    F frame F[+OFF]   a address   z length
  *   p PERM        c CPU         b byte            L level     k 32-bit value
- *   s frame size  u `user`      o map options (any number) */
+ *   s frame size  u `user`      o map options (any number)
+ *   K region kind (anon|stack)  m `max=SIZE` (after `stack` only) */
 struct command {
 	const char *name;
 	enum vec_op op;
@@ -40,10 +41,14 @@ static const struct command commands[] = {
 	{"tlbstats", VEC_OP_TLBSTATS, "", "tlbstats"},
 	{"pkru", VEC_OP_PKRU, "ck", "pkru CPU VALUE"},
 	{"dump", VEC_OP_DUMP, "T", "dump A"},
+	{"proc", VEC_OP_PROC, "N", "proc P"},
+	{"region", VEC_OP_REGION, "TazpK|m", "region P VA LEN PERM anon|stack [max=SIZE]"},
+	{"fork", VEC_OP_FORK, "TN", "fork P Q"},
+	{"kwrite", VEC_OP_KWRITE, "cab", "kwrite CPU VA BYTE"},
+	{"same", VEC_OP_SAME, "TaTa", "same A VA B VB"},
+	{"exit", VEC_OP_EXIT, "T", "exit P"},
+	{"faults", VEC_OP_FAULTS, "T", "faults P"},
 };
-
-/* Commands of the process-space part of v1, not implemented yet. */
-static const char *const process_commands[] = {"proc", "region", "fork", "kwrite", "same", "exit", "faults"};
 
 static const char *const level_names[] = {
 	[MMU_LEVEL_PT] = "pt", [MMU_LEVEL_PD] = "pd", [MMU_LEVEL_PDPT] = "pdpt",
@@ -298,6 +303,10 @@ static enum vec_next parse_arg(struct vec_parser *p, char kind, struct token t, 
 	case 'L': ok = parse_level(t, &a->num); break;
 	case 'p': ok = vec_parse_perm(t.s, t.n, &prot), a->num = prot; break;
 	case 's': ok = parse_page_size(t.s, t.n, &size), a->num = size; break;
+	case 'K':
+		ok = vec_token_is(t.s, t.n, "anon") || vec_token_is(t.s, t.n, "stack");
+		a->num = vec_token_is(t.s, t.n, "stack") ? MMU_VM_STACK : MMU_VM_ANON;
+		break;
 	case 'c':
 		ok = vec_parse_number(t.s, t.n, &a->num);
 		if (ok && a->num >= p->machine.cpus)
@@ -311,7 +320,7 @@ static enum vec_next parse_arg(struct vec_parser *p, char kind, struct token t, 
 			['a'] = "address", ['z'] = "length", ['b'] = "byte (0..0xff)",
 			['k'] = "32-bit value", ['L'] = "level (pml5 pml4 pdpt pd pt)",
 			['p'] = "permission (letters r w x u, or -)", ['s'] = "frame size (4K 2M 1G)",
-			['c'] = "CPU number",
+			['c'] = "CPU number", ['K'] = "region kind (anon stack)",
 		};
 		struct vec_buf b;
 		char after[80];
@@ -340,6 +349,12 @@ static enum vec_next parse_optional(struct vec_parser *p, const struct command *
 				return VEC_NEXT_ERROR;
 		} else if (*sig == 'u' && vec_token_is(tok[i].s, tok[i].n, "user")) {
 			st->user = true;
+			sig++;
+		} else if (*sig == 'm' && st->arg[st->nargs - 1].num == MMU_VM_STACK && tok[i].n > 4 &&
+			   memcmp(tok[i].s, "max=", 4) == 0) {
+			if (!vec_parse_number(tok[i].s + 4, tok[i].n - 4, &st->arg[st->nargs++].num))
+				return diag_tok(d, p->line, "bad argument ", tok[i], ": expected max=SIZE");
+			st->has_max = true;
 			sig++;
 		} else if (*sig == 's') {
 			if (parse_arg(p, 's', tok[i], &st->arg[st->nargs++], d) != VEC_NEXT_STMT)
@@ -381,9 +396,6 @@ static enum vec_next dispatch(struct vec_parser *p, const struct token *tok, uns
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (vec_token_is(tok[0].s, tok[0].n, commands[i].name))
 			return parse_command(p, &commands[i], tok + 1, ntok - 1, st, d);
-	for (size_t i = 0; i < sizeof process_commands / sizeof process_commands[0]; i++)
-		if (vec_token_is(tok[0].s, tok[0].n, process_commands[i]))
-			return diag_tok(d, p->line, "process command ", tok[0], " is not supported yet");
 	return diag_tok(d, p->line, "unknown command ", tok[0], "");
 }
 

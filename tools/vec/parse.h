@@ -41,13 +41,20 @@ enum vec_op {
 	VEC_OP_TLBSTATS,
 	VEC_OP_PKRU,
 	VEC_OP_DUMP,
+	VEC_OP_PROC,
+	VEC_OP_REGION,
+	VEC_OP_FORK,
+	VEC_OP_KWRITE,
+	VEC_OP_SAME,
+	VEC_OP_EXIT,
+	VEC_OP_FAULTS,
 	VEC_OP_COUNT
 };
 
 /* One positional argument. Which field holds the value depends on the
  * argument's kind: a name (tree, frame), a frame reference (name + num as
  * the offset), or a number (address, length, CPU, byte, MMU_PROT_* set,
- * enum mmu_level, enum mmu_size). */
+ * enum mmu_level, enum mmu_size, enum mmu_vm_kind). */
 struct vec_arg {
 	uint64_t num;
 	char name[VEC_NAME_MAX + 1];
@@ -60,6 +67,7 @@ struct vec_stmt {
 	struct vec_arg arg[VEC_MAX_ARGS];
 	bool user;                /* `user` on read/write/exec */
 	struct mmu_map_opts opts; /* options of map */
+	bool has_max;             /* region: max=SIZE given (in arg[5]) */
 	bool has_expect;
 	char expect[VEC_EXPECT_MAX + 1]; /* blanks collapsed */
 };

@@ -14,6 +14,10 @@ static const vec_handler handlers[VEC_OP_COUNT] = {
 	[VEC_OP_POKE] = vec_cmd_poke,         [VEC_OP_PEEK] = vec_cmd_peek,
 	[VEC_OP_STATS] = vec_cmd_stats,       [VEC_OP_TLBSTATS] = vec_cmd_tlbstats,
 	[VEC_OP_PKRU] = vec_cmd_pkru,         [VEC_OP_DUMP] = vec_cmd_dump,
+	[VEC_OP_PROC] = vec_cmd_proc,         [VEC_OP_REGION] = vec_cmd_region,
+	[VEC_OP_FORK] = vec_cmd_fork,         [VEC_OP_KWRITE] = vec_cmd_kwrite,
+	[VEC_OP_SAME] = vec_cmd_same,         [VEC_OP_EXIT] = vec_cmd_exit,
+	[VEC_OP_FAULTS] = vec_cmd_faults,
 };
 
 /* Kernel-half window of the vectors (VECTORS.md): PML4 slots 400-415. */
@@ -24,7 +28,21 @@ static void emit(const struct vec_io *io, const char *line) { io->out(io->out_ct
 
 /* ---- names and results shared by the commands ---- */
 
+struct vec_proc *vec_find_proc(struct vec_session *s, const char *name)
+{
+	for (unsigned i = 0; i < VEC_MAX_PROCS; i++)
+		if (s->proc[i].used && vec_str_eq(s->proc[i].name, name))
+			return &s->proc[i];
+	return NULL;
+}
+
 struct mmu_tree *vec_find_tree(struct vec_session *s, const char *name)
+{
+	struct vec_proc *p = vec_find_proc(s, name);
+	return p ? &p->sp.tree : vec_find_pt_tree(s, name);
+}
+
+struct mmu_tree *vec_find_pt_tree(struct vec_session *s, const char *name)
 {
 	if (vec_str_eq(name, "kernel"))
 		return mmu_kernel_tree(s->mmu);
@@ -151,6 +169,10 @@ static void release_all(struct vec_session *s)
 {
 	for (unsigned cpu = 0; cpu < s->machine.cpus; cpu++)
 		s->ops->run_on_cpu(s->ctx, cpu, load_kernel, s->mmu);
+	vec_release_procs(s);
+	if (s->kpti)
+		mmu_kpti_fini(&s->kpti_template);
+	s->kpti = false;
 	for (unsigned i = 0; i < VEC_MAX_SPACES; i++) {
 		if (s->space[i].used)
 			(void)mmu_tree_destroy(&s->space[i].tree);
@@ -224,6 +246,8 @@ static enum start_outcome start(struct vec_session *s, const struct vec_io *io, 
 	if (vec_check(io, &s->machine) != VEC_PASSED)
 		return NOT_STARTED_MALFORMED;
 	skip = ops->setup(ctx, &s->machine, &s->mmu);
+	if (!skip && s->machine.kpti)
+		skip = vec_kpti_start(s);
 	if (!skip)
 		return STARTED;
 	vb_init(&b, line, sizeof line);

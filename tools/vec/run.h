@@ -27,9 +27,35 @@ void vec_cmd_exec(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 void vec_cmd_poke(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_peek(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_pkru(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_proc(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_region(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_fork(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_kwrite(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_same(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_exit(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_faults(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 
-/* Names: NULL when unknown. "kernel" is the kernel tree. */
+/* Names: NULL when unknown. "kernel" is the kernel tree. vec_find_tree
+ * also finds a process's tree; vec_find_pt_tree does not (map, unmap,
+ * protect and drop refuse processes). */
 struct mmu_tree *vec_find_tree(struct vec_session *s, const char *name);
+struct mmu_tree *vec_find_pt_tree(struct vec_session *s, const char *name);
+struct vec_proc *vec_find_proc(struct vec_session *s, const char *name);
+
+/* A user access by CPU whose active tree is a process: the hardware path,
+ * then the process's fault handler and a retry, until done or refused.
+ * False (R untouched) when CPU runs no process. */
+bool vec_proc_user_access(struct vec_session *s, unsigned cpu, enum vec_access_kind kind, mmu_vaddr_t va,
+			  uint8_t byte, struct vec_buf *r);
+/* `ok [BYTE]`, `fault 0xE` or `gp` for an access's outcome. */
+void vec_print_access(struct vec_buf *r, enum vec_access_kind kind, const struct vec_access *a);
+/* kpti=1, after setup: build the shadows' template from the executor's
+ * ranges. NULL, or the reason to skip (the machine is torn down then). */
+const char *vec_kpti_start(struct vec_session *s);
+/* After `load CPU A`: tell the executor CPU's user CR3 (kpti=1). */
+void vec_kpti_loaded(struct vec_session *s, unsigned cpu);
+/* Exit every process (all CPUs run `kernel` by then). */
+void vec_release_procs(struct vec_session *s);
 struct vec_frame *vec_find_frame(struct vec_session *s, const char *name);
 
 /* The physical address of F+OFF with LEN bytes from there inside the

@@ -17,6 +17,7 @@
 
 #define VEC_MAX_FRAMES 64
 #define VEC_MAX_SPACES 32
+#define VEC_MAX_PROCS 16
 #define VEC_LINE_MAX 320 /* an output line, cut beyond */
 
 /* Exit statuses of a file (VECTORS.md: Lines). */
@@ -49,6 +50,12 @@ struct vec_space {
 	struct mmu_tree tree;
 };
 
+struct vec_proc {
+	bool used;
+	char name[VEC_NAME_MAX + 1];
+	struct mmu_vm_space sp;
+};
+
 /* Everything one file run needs; private to the interpreter. */
 struct vec_session {
 	const struct vec_io *io;
@@ -61,6 +68,10 @@ struct vec_session {
 	unsigned sanitizer_seen; /* reports already charged to a line */
 	struct vec_frame frame[VEC_MAX_FRAMES];
 	struct vec_space space[VEC_MAX_SPACES];
+	struct vec_proc proc[VEC_MAX_PROCS];
+	struct mmu_tree *active[MMU_MAX_CPUS]; /* loaded by `load`; NULL: kernel */
+	bool kpti;                             /* kpti=1: the template is built */
+	struct mmu_kpti kpti_template;
 };
 
 /* Check the whole file, run it on the executor (OPS, CTX), print every

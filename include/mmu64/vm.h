@@ -1,0 +1,177 @@
+/* Process address spaces: a user tree plus the regions that say what may be
+ * mapped in it, the page-fault handler that maps on demand, copies on write
+ * and grows stacks, copy-on-write fork, exit, and the copy-to-user helper.
+ *
+ * Pages of a space are 4K data frames from the port (MMU_FRAME_DATA), user
+ * pages always. A frame's `refcount` (struct mmu_frame_meta) counts the
+ * leaves that map it, over every space; it is freed when the count drops to
+ * zero, after the flush that removed the last leaf. The caller owns the
+ * storage of struct mmu_vm_space, as for every mmu64 object.
+ *
+ * Every call that returns an error changed nothing. */
+#ifndef MMU64_VM_H
+#define MMU64_VM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dump.h"
+#include "kpti.h"
+#include "mmu.h"
+#include "pt.h"
+
+#define MMU_VM_MAX_REGIONS 16
+#define MMU_VM_STACK_MAX_DEFAULT (8ull << 20) /* Linux's RLIMIT_STACK default */
+#define MMU_VM_GUARD_GAP (1ull << 20)         /* Linux's stack_guard_gap */
+
+enum mmu_vm_kind {
+	MMU_VM_ANON,  /* demand-zero: a zeroed frame on first touch */
+	MMU_VM_STACK, /* demand-zero, and grows down on faults below it */
+};
+
+struct mmu_vm_region {
+	mmu_vaddr_t start;
+	uint64_t len;
+	unsigned prot; /* MMU_PROT_R|W|X; U is implied */
+	enum mmu_vm_kind kind;
+	uint64_t max; /* stack: the largest it may grow to, counted from its end */
+};
+
+/* What the fault handler did, per kind, since the last mmu_vm_counters_take. */
+struct mmu_vm_counters {
+	uint64_t demand, cow, stack, spurious, segv;
+};
+
+struct mmu_vm_space {
+	struct mmu_tree tree;
+	atomic_flag lock; /* serialises regions, faults, fork and exit */
+	unsigned nregions;
+	struct mmu_vm_region region[MMU_VM_MAX_REGIONS]; /* sorted by start */
+	struct mmu_vm_counters counters;
+	struct mmu_kpti *kpti; /* NULL: no shadow tree */
+	mmu_pa_t shadow;       /* the shadow root (KPTI) */
+};
+
+/* A new space with an empty user tree and no regions. NOMEM: no root. */
+mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
+
+/* Release SP: every leaf's frame reference (frames still mapped by other
+ * spaces stay), every table, the root. BUSY while SP's tree is loaded on a
+ * CPU (nothing released). */
+mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp);
+
+/* Add a region of KIND over [VA, VA+LEN) with PROT (MMU_PROT_R required,
+ * W and X optional, U ignored: pages are user pages). MAX: the stack's
+ * largest size (0: MMU_VM_STACK_MAX_DEFAULT); must be 0 for MMU_VM_ANON.
+ * Nothing is mapped. Errors, in this order: INVALID (page 0, the kernel
+ * half, non-canonical, zero or wrapping length, a bad kind, MAX < LEN,
+ * MAX on an anon region, a bit other than R W X U in PROT), UNALIGNED (VA,
+ * LEN or MAX not 4K-aligned), INVALID_PERMISSION (no R), DUPLICATED (an
+ * overlap with another region), NOMEM (MMU_VM_MAX_REGIONS in use). */
+mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
+			    enum mmu_vm_kind kind, uint64_t max);
+
+/* Remove [VA, VA+LEN) from the regions, with every page mapped there and
+ * the tables that empties. The range may cover parts of regions; a region
+ * cut in the middle becomes two (NOMEM when no slot is left). NOTEXIST when
+ * no region overlaps the range; INVALID / UNALIGNED as for add. */
+mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len);
+
+/* ---- faults ---- */
+
+/* #PF error-code bits (SDM 4.7). */
+enum {
+	MMU_PF_P = 1u << 0,
+	MMU_PF_W = 1u << 1,
+	MMU_PF_U = 1u << 2,
+	MMU_PF_RSVD = 1u << 3,
+	MMU_PF_ID = 1u << 4,
+	MMU_PF_PK = 1u << 5,
+	MMU_PF_SS = 1u << 6,
+};
+
+/* A fault's error code and address, decoded. */
+struct mmu_vm_fault {
+	mmu_vaddr_t va;
+	bool present, write, user, rsvd, fetch, pk, shadow_stack;
+	bool copy_user; /* a supervisor access from the copy-to-user path */
+};
+
+struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, bool copy_user);
+
+/* What the handler decided. The first four: retry the access. */
+enum mmu_vm_outcome {
+	MMU_VM_SPURIOUS,   /* the tables already allow it: nothing changed */
+	MMU_VM_DEMAND,     /* a zeroed frame was mapped */
+	MMU_VM_COW,        /* the frame was copied (or taken over) and mapped writable */
+	MMU_VM_STACK_GROWN, /* the stack region grew to the page, which was mapped */
+	MMU_VM_SEGV,       /* a refused user access: the kernel kills the process */
+	MMU_VM_REFUSED,    /* a refused copy-to-user: the copy fails, the process lives */
+	MMU_VM_KERNEL_BUG, /* a supervisor fault on user memory outside copy-to-user */
+	MMU_VM_CORRUPT,    /* RSVD: a reserved bit set in a paging entry */
+};
+
+static inline bool mmu_vm_resolved(enum mmu_vm_outcome o) { return o <= MMU_VM_STACK_GROWN; }
+
+/* Handle fault F in SP, in this order: RSVD -> CORRUPT; a supervisor fault
+ * outside copy-to-user -> KERNEL_BUG; then spurious, demand-zero,
+ * copy-on-write, stack growth; anything else is refused (SEGV for a user
+ * access, REFUSED for copy-to-user). Counts the outcome (SEGV in `segv`;
+ * REFUSED, KERNEL_BUG and CORRUPT in nothing). NOMEM when a frame or a
+ * table cannot be allocated: nothing changed, nothing counted. */
+mmu_err_t mmu_vm_handle_fault(struct mmu_vm_space *sp, const struct mmu_vm_fault *f, enum mmu_vm_outcome *out);
+
+/* The counters since the previous call (or since creation / fork). */
+struct mmu_vm_counters mmu_vm_counters_take(struct mmu_vm_space *sp);
+
+/* ---- fork ---- */
+
+/* Make CHILD a copy-on-write copy of PARENT: the same regions, a tree with
+ * the same leaves, writable pages write-protected in both (one flush for
+ * the parent, to the CPUs where it is loaded), every frame's refcount
+ * incremented. CHILD's counters start at zero. NOMEM: nothing changed. */
+mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child);
+
+/* ---- kernel writes into user memory ---- */
+
+/* The store a kernel performs for copy-to-user: LEN bytes (never crossing
+ * a page) from SRC to user VA with EFLAGS.AC=1 (stac; mov; clac, under an
+ * exception-table fixup). Returns 0, or the #PF error code when it
+ * faulted (the bytes may be partly written). */
+typedef uint32_t (*mmu_vm_store_fn)(void *ctx, mmu_vaddr_t va, const uint8_t *src, size_t len);
+
+/* Copy LEN bytes from SRC to VA in SP (the space loaded on this CPU), page
+ * by page, resolving faults exactly as a user write would (demand, COW,
+ * stack growth, counted the same way). A page that is present but not
+ * writable is faulted first even where the store would not fault (CR0.WP=0
+ * would write straight into a shared frame). MMU_OK with *ERROR_CODE 0 when
+ * everything was copied; MMU_OK with the error code of the refused fault
+ * when the copy stopped (the process lives on); INVALID (nothing written)
+ * when [VA, VA+LEN) is not inside the user half (access_ok); NOMEM as for
+ * faults. */
+mmu_err_t mmu_vm_copy_to_user(struct mmu_vm_space *sp, mmu_vaddr_t va, const void *src, size_t len,
+			      mmu_vm_store_fn store, void *ctx, uint32_t *error_code);
+
+/* ---- KPTI (include/mmu64/kpti.h) ---- */
+
+/* Give SP a shadow tree whose kernel half is K's template. A child forked
+ * from SP gets its own. INVALID when SP has one already, when K belongs to
+ * another mmu, or when the mmu uses PCIDs (a shadow PCID that every
+ * invalidation of the space also reaches is not built); NOMEM. */
+mmu_err_t mmu_vm_kpti_enable(struct mmu_vm_space *sp, struct mmu_kpti *k);
+
+/* The CR3 for user mode: the shadow's, or the space's own without KPTI. */
+uint64_t mmu_vm_user_cr3(const struct mmu_vm_space *sp);
+
+/* Check SP's shadow: its user-half root entries equal the space's, and
+ * every present entry of its kernel half has no US and every leaf lies in
+ * the template's ranges. Each violation is one line to OUT (may be NULL);
+ * returns how many (0 without KPTI). */
+size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx);
+
+/* The region containing VA, or NULL (stable until the next region change). */
+const struct mmu_vm_region *mmu_vm_region_at(const struct mmu_vm_space *sp, mmu_vaddr_t va);
+
+#endif

@@ -1,0 +1,287 @@
+/* The page-fault handler of process spaces: decode the error code, then
+ * decide in the order of the contract (include/mmu64/vm.h): spurious,
+ * demand-zero, copy-on-write, stack growth, refused. And the copy-to-user
+ * helper, which resolves faults exactly as a user write. */
+#include "vm_internal.h"
+
+#define COPY_ATTEMPTS 4 /* faults resolved per page before a copy gives up */
+
+struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, bool copy_user)
+{
+	return (struct mmu_vm_fault){
+		.va = cr2,
+		.present = (error_code & MMU_PF_P) != 0,
+		.write = (error_code & MMU_PF_W) != 0,
+		.user = (error_code & MMU_PF_U) != 0,
+		.rsvd = (error_code & MMU_PF_RSVD) != 0,
+		.fetch = (error_code & MMU_PF_ID) != 0,
+		.pk = (error_code & MMU_PF_PK) != 0,
+		.shadow_stack = (error_code & MMU_PF_SS) != 0,
+		.copy_user = copy_user,
+	};
+}
+
+/* ---- what the tables and the regions allow ---- */
+
+static bool tables_allow(const struct mmu_translation *t, const struct mmu_vm_fault *f)
+{
+	if (f->user && !(t->prot & MMU_PROT_U))
+		return false;
+	if (f->write && !(t->prot & MMU_PROT_W))
+		return false;
+	return !(f->fetch && !(t->prot & MMU_PROT_X));
+}
+
+static bool region_allows(const struct mmu_vm_region *r, const struct mmu_vm_fault *f)
+{
+	return !(f->write && !(r->prot & MMU_PROT_W)) && !(f->fetch && !(r->prot & MMU_PROT_X));
+}
+
+/* ---- the changes a fault makes ---- */
+
+/* Map a zeroed frame at PAGE with R's permissions (as `map` would, plus U). */
+static mmu_err_t map_zeroed(struct mmu_vm_space *sp, mmu_vaddr_t page, const struct mmu_vm_region *r)
+{
+	struct mmu *mmu = sp->tree.mmu;
+	mmu_pa_t pa;
+	mmu_err_t err = mmu->port.ops->frame_alloc(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, &pa);
+	if (err != MMU_OK)
+		return MMU_E_NOMEM;
+	port_meta(mmu, pa)->refcount = 1;
+	struct mmu_map_opts opts = {.size = MMU_SIZE_4K};
+	err = mmu_map(&sp->tree, page, pa, MMU_PAGE_SIZE, r->prot | MMU_PROT_U, &opts, NULL);
+	if (err == MMU_OK)
+		vm_kpti_sync(sp, page);
+	if (err != MMU_OK) {
+		port_meta(mmu, pa)->refcount = 0;
+		mmu->port.ops->frame_free(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
+		MMU_ASSERT(mmu, err == MMU_E_NOMEM, "fault: map of %lx returned %u", (unsigned long)page,
+			   (unsigned)err);
+	}
+	return err;
+}
+
+/* Rewrite the 4K leaf at a page: clear CLEAR, set SET (A/D kept). */
+struct leaf_op {
+	uint64_t clear, set;
+	bool invalidate;
+};
+
+static enum pt_step leaf_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+			       mmu_vaddr_t last)
+{
+	(void)last;
+	struct leaf_op *op = w->op;
+	mmu_pte_t v = pte_load(e);
+	MMU_ASSERT(w->mmu, mmu_pte_present(v), "fault: leaf at %lx vanished under the space lock", (unsigned long)va);
+	if (!mmu_pte_is_leaf(v, level))
+		return PT_DESCEND;
+	pt_update_leaf(w, level, e, op->clear, op->set);
+	if (op->invalidate)
+		mmu_tlb_batch_add(w->batch, va, mmu_level_shift(level), 1, (v & MMU_PTE_G) != 0);
+	return PT_STOP;
+}
+
+static const struct pt_visitor leaf_visitor = {.entry = leaf_entry};
+
+/* Rewrite the leaf at PAGE; with OP->invalidate, flush before returning. */
+static void leaf_rewrite(struct mmu_vm_space *sp, mmu_vaddr_t page, struct leaf_op *op)
+{
+	struct mmu_tlb_batch batch;
+	struct pt_walk w;
+	mmu_tlb_batch_init(&batch, &sp->tree);
+	pt_walk_init(&w, &sp->tree, &leaf_visitor, op);
+	w.batch = &batch;
+	tree_lock(&sp->tree);
+	pt_walk_range(&w, page, page + (MMU_PAGE_SIZE - 1));
+	mmu_tlb_flush(&batch);
+	mmu_tlb_batch_done(&batch);
+	tree_unlock(&sp->tree);
+}
+
+static void copy_frame(struct mmu *mmu, mmu_pa_t dst, mmu_pa_t src)
+{
+	uint64_t *d = port_p2v(mmu, dst);
+	const uint64_t *s = port_p2v(mmu, src);
+	for (unsigned i = 0; i < MMU_PAGE_SIZE / sizeof *d; i++)
+		d[i] = s[i];
+}
+
+/* Write fault on the read-only leaf T at PAGE of a writable region: take
+ * the frame over when this leaf is its only reference, else copy it. The
+ * old leaf is invalidated (flushed) before its reference is dropped. */
+static mmu_err_t break_cow(struct mmu_vm_space *sp, mmu_vaddr_t page, const struct mmu_translation *t)
+{
+	struct mmu *mmu = sp->tree.mmu;
+	mmu_pa_t old = mmu_pa(t->leaf & MMU_PTE_ADDR_MASK);
+	if (__atomic_load_n(&port_meta(mmu, old)->refcount, __ATOMIC_ACQUIRE) == 1) {
+		/* An upgrade: a stale read-only entry elsewhere only causes a
+		 * spurious fault, so no invalidation. */
+		struct leaf_op take = {.clear = 0, .set = MMU_PTE_RW, .invalidate = false};
+		leaf_rewrite(sp, page, &take);
+		return MMU_OK;
+	}
+	mmu_pa_t copy;
+	if (mmu->port.ops->frame_alloc(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, &copy) != MMU_OK)
+		return MMU_E_NOMEM;
+	port_meta(mmu, copy)->refcount = 1;
+	copy_frame(mmu, copy, old);
+	struct leaf_op swap = {.clear = MMU_PTE_ADDR_MASK, .set = copy.bits | MMU_PTE_RW, .invalidate = true};
+	leaf_rewrite(sp, page, &swap);
+	if (vm_frame_put(mmu, old))
+		vm_frame_release_late(&sp->tree, old);
+	return MMU_OK;
+}
+
+/* ---- stack growth ---- */
+
+/* The index of the first region above PAGE, or -1. */
+static int region_above(const struct mmu_vm_space *sp, mmu_vaddr_t page)
+{
+	for (unsigned i = 0; i < sp->nregions; i++)
+		if (sp->region[i].start > page)
+			return (int)i;
+	return -1;
+}
+
+/* VECTORS.md: X >= end - max, and X - (end of the region below) >= the
+ * guard gap. PAGE is below the stack at index I and in no region. */
+static bool stack_may_grow(const struct mmu_vm_space *sp, int i, mmu_vaddr_t page)
+{
+	const struct mmu_vm_region *s = &sp->region[i];
+	mmu_vaddr_t end = s->start + s->len;
+	if (s->kind != MMU_VM_STACK || page < MMU_PAGE_SIZE || (end > s->max && page < end - s->max))
+		return false;
+	if (i == 0)
+		return true;
+	const struct mmu_vm_region *below = &sp->region[i - 1];
+	return page - (below->start + below->len) >= MMU_VM_GUARD_GAP;
+}
+
+static mmu_err_t grow_stack(struct mmu_vm_space *sp, int i, mmu_vaddr_t page)
+{
+	struct mmu_vm_region *s = &sp->region[i];
+	mmu_err_t err = map_zeroed(sp, page, s);
+	if (err == MMU_OK) {
+		s->len += s->start - page;
+		s->start = page;
+	}
+	return err;
+}
+
+/* ---- the decision ---- */
+
+static mmu_err_t decide(struct mmu_vm_space *sp, const struct mmu_vm_fault *f, enum mmu_vm_outcome *out)
+{
+	mmu_vaddr_t page = f->va & ~(MMU_PAGE_SIZE - 1);
+	enum mmu_vm_outcome refused = f->user ? MMU_VM_SEGV : MMU_VM_REFUSED;
+	*out = refused;
+	if (!mmu_va_canonical(f->va, sp->tree.mmu->levels) || mmu_va_is_kernel(f->va) || f->pk || f->shadow_stack)
+		return MMU_OK;
+	struct mmu_translation t;
+	bool present = mmu_walk(&sp->tree, page, &t) == MMU_OK;
+	int ri = vm_region_find(sp, page);
+	const struct mmu_vm_region *r = ri >= 0 ? &sp->region[ri] : NULL;
+	mmu_err_t err = MMU_OK;
+	if (present && tables_allow(&t, f))
+		*out = MMU_VM_SPURIOUS;
+	else if (!present && r && region_allows(r, f))
+		err = map_zeroed(sp, page, r), *out = MMU_VM_DEMAND;
+	else if (present && r && f->write && !f->fetch && (r->prot & MMU_PROT_W) && !(t.prot & MMU_PROT_W))
+		err = break_cow(sp, page, &t), *out = MMU_VM_COW;
+	else if (!present && !r) {
+		int si = region_above(sp, page);
+		if (si >= 0 && region_allows(&sp->region[si], f) && stack_may_grow(sp, si, page))
+			err = grow_stack(sp, si, page), *out = MMU_VM_STACK_GROWN;
+	}
+	return err;
+}
+
+static void count(struct mmu_vm_counters *c, enum mmu_vm_outcome o)
+{
+	switch (o) {
+	case MMU_VM_SPURIOUS: c->spurious++; break;
+	case MMU_VM_DEMAND: c->demand++; break;
+	case MMU_VM_COW: c->cow++; break;
+	case MMU_VM_STACK_GROWN: c->stack++; break;
+	case MMU_VM_SEGV: c->segv++; break;
+	default: break;
+	}
+}
+
+mmu_err_t mmu_vm_handle_fault(struct mmu_vm_space *sp, const struct mmu_vm_fault *f, enum mmu_vm_outcome *out)
+{
+	if (f->rsvd) {
+		*out = MMU_VM_CORRUPT;
+		return MMU_OK;
+	}
+	if (!f->user && !f->copy_user) {
+		*out = MMU_VM_KERNEL_BUG;
+		return MMU_OK;
+	}
+	enum mmu_vm_outcome o;
+	vm_lock(sp);
+	mmu_err_t err = decide(sp, f, &o);
+	if (err == MMU_OK)
+		count(&sp->counters, o);
+	vm_unlock(sp);
+	if (err == MMU_OK)
+		*out = o;
+	return err;
+}
+
+/* ---- copy-to-user ---- */
+
+/* The error code of the kernel's write to VA when the tables refuse it
+ * whatever CR0.WP says (present, not writable), else 0. */
+static uint32_t write_protected(struct mmu_vm_space *sp, mmu_vaddr_t va)
+{
+	struct mmu_translation t;
+	if (mmu_walk(&sp->tree, va, &t) != MMU_OK || (t.prot & MMU_PROT_W))
+		return 0;
+	return MMU_PF_P | MMU_PF_W;
+}
+
+/* Copy [SRC, SRC+N) to VA (one page). *CODE: 0, or the refused fault's. */
+static mmu_err_t copy_page(struct mmu_vm_space *sp, mmu_vaddr_t va, const uint8_t *src, size_t n,
+			   mmu_vm_store_fn store, void *ctx, uint32_t *code)
+{
+	for (unsigned attempt = 0; attempt < COPY_ATTEMPTS; attempt++) {
+		*code = write_protected(sp, va);
+		bool synthesized = *code != 0;
+		if (!synthesized)
+			*code = store(ctx, va, src, n);
+		if (*code == 0)
+			return MMU_OK;
+		struct mmu_vm_fault f = mmu_vm_fault_decode(*code, va, /*copy_user=*/true);
+		enum mmu_vm_outcome o;
+		mmu_err_t err = mmu_vm_handle_fault(sp, &f, &o);
+		if (err != MMU_OK || !mmu_vm_resolved(o))
+			return err;
+		/* A #PF drops the faulting page from this CPU's TLB; a fault we
+		 * raised ourselves must too, or the retried store would hit
+		 * the stale read-only entry after a take-over (no flush). */
+		if (synthesized)
+			sp->tree.mmu->port.ops->invlpg(sp->tree.mmu->port.ctx, va);
+	}
+	return MMU_OK;
+}
+
+mmu_err_t mmu_vm_copy_to_user(struct mmu_vm_space *sp, mmu_vaddr_t va, const void *src, size_t len,
+			      mmu_vm_store_fn store, void *ctx, uint32_t *error_code)
+{
+	const uint8_t *s = src;
+	*error_code = 0;
+	if (len > 0 && range_check(&sp->tree, va, len) != MMU_OK)
+		return MMU_E_INVALID;
+	while (len > 0) {
+		size_t n = MMU_PAGE_SIZE - (va & (MMU_PAGE_SIZE - 1));
+		if (n > len)
+			n = len;
+		mmu_err_t err = copy_page(sp, va, s, n, store, ctx, error_code);
+		if (err != MMU_OK || *error_code != 0)
+			return err;
+		va += n, s += n, len -= n;
+	}
+	return MMU_OK;
+}

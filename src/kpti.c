@@ -1,0 +1,230 @@
+/* KPTI: the template of the shadows' kernel half, each space's shadow root
+ * (user entries mirrored from the space's root), and the audit. See
+ * include/mmu64/kpti.h. */
+#include "vm_internal.h"
+
+/* ---- the template ---- */
+
+static mmu_err_t kpti_ranges_check(struct mmu *mmu, const struct mmu_kpti_range *r, unsigned n)
+{
+	if (n > MMU_KPTI_MAX_RANGES)
+		return MMU_E_INVALID;
+	for (unsigned i = 0; i < n; i++) {
+		mmu_err_t err = range_check(mmu_kernel_tree(mmu), r[i].va, r[i].len);
+		if (err != MMU_OK)
+			return err;
+		if (!mmu_is_aligned(r[i].va | r[i].len, MMU_PAGE_SIZE))
+			return MMU_E_UNALIGNED;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct mmu_translation t;
+		for (uint64_t off = 0; off < r[i].len; off += MMU_PAGE_SIZE)
+			if (mmu_walk(mmu_kernel_tree(mmu), r[i].va + off, &t) != MMU_OK)
+				return MMU_E_NOTEXIST;
+	}
+	return MMU_OK;
+}
+
+/* Copy the kernel's leaf at VA into the template as a 4K leaf without G
+ * or US (a global entry would outlive the shadow's CR3). */
+static mmu_err_t kpti_copy_page(struct mmu_kpti *k, mmu_vaddr_t va)
+{
+	struct mmu_translation t;
+	mmu_err_t err = mmu_walk(mmu_kernel_tree(k->kernel.mmu), va, &t);
+	if (err != MMU_OK)
+		return err;
+	struct mmu_map_opts opts = {.size = MMU_SIZE_4K};
+	return mmu_map(&k->kernel, va, mmu_pa(t.pa.bits & ~(MMU_PAGE_SIZE - 1)), MMU_PAGE_SIZE, t.prot & ~MMU_PROT_U,
+		       &opts, NULL);
+}
+
+mmu_err_t mmu_kpti_init(struct mmu *mmu, struct mmu_kpti *k, const struct mmu_kpti_range *ranges, unsigned n)
+{
+	mmu_err_t err = kpti_ranges_check(mmu, ranges, n);
+	if (err != MMU_OK)
+		return err;
+	mmu_pa_t root;
+	err = table_alloc(mmu, false, &root);
+	if (err != MMU_OK)
+		return err;
+	port_meta(mmu, root)->flags |= META_PINNED;
+	*k = (struct mmu_kpti){.kernel = {.mmu = mmu, .root = root, .is_kernel = true}, .nranges = n};
+	atomic_flag_clear(&k->kernel.lock);
+	atomic_init(&k->kernel.active_cpus, 0);
+	for (unsigned i = 0; i < n; i++)
+		k->range[i] = ranges[i];
+	for (unsigned i = 0; i < n && err == MMU_OK; i++)
+		for (uint64_t off = 0; off < ranges[i].len && err == MMU_OK; off += MMU_PAGE_SIZE)
+			err = kpti_copy_page(k, ranges[i].va + off);
+	if (err != MMU_OK)
+		mmu_kpti_fini(k);
+	return err;
+}
+
+static enum pt_step release_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				  mmu_vaddr_t last)
+{
+	(void)w, (void)va, (void)last;
+	mmu_pte_t v = pte_load(e);
+	return mmu_pte_present(v) && !mmu_pte_is_leaf(v, level) ? PT_DESCEND : PT_NEXT;
+}
+
+static void release_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	(void)va, (void)last;
+	pt_release_table(w, level, e);
+}
+
+static const struct pt_visitor release_visitor = {.entry = release_entry, .leave = release_leave};
+
+static mmu_vaddr_t kernel_half_start(const struct mmu *mmu)
+{
+	return mmu_va_canonicalize(1ull << (mmu_va_bits(mmu->levels) - 1), mmu->levels);
+}
+
+void mmu_kpti_fini(struct mmu_kpti *k)
+{
+	struct mmu *mmu = k->kernel.mmu;
+	struct mmu_tlb_batch batch;
+	struct pt_walk w;
+	mmu_tlb_batch_init(&batch, &k->kernel);
+	/* Shadows that used the template are gone; what a CPU still caches
+	 * from them goes with a full flush everywhere. */
+	batch.full = true;
+	batch.global = true;
+	pt_walk_init(&w, &k->kernel, &release_visitor, NULL);
+	w.batch = &batch;
+	tree_lock(&k->kernel);
+	pt_walk_range(&w, kernel_half_start(mmu), ~0ull);
+	mmu_tlb_batch_defer_free(&batch, MMU_FRAME_TABLE, MMU_SIZE_4K, k->kernel.root);
+	mmu_tlb_flush(&batch);
+	mmu_tlb_batch_done(&batch);
+	tree_unlock(&k->kernel);
+}
+
+/* ---- shadows ---- */
+
+void vm_kpti_sync(struct mmu_vm_space *sp, mmu_vaddr_t va)
+{
+	if (!sp->kpti)
+		return;
+	struct mmu *mmu = sp->tree.mmu;
+	unsigned slot = mmu_va_index(va, mmu_top_level(mmu));
+	pte_store(&table_of(mmu, sp->shadow)[slot], pte_load(&table_of(mmu, sp->tree.root)[slot]));
+}
+
+void vm_kpti_attach(struct mmu_vm_space *sp, struct mmu_kpti *k, mmu_pa_t shadow)
+{
+	struct mmu *mmu = sp->tree.mmu;
+	mmu_pte_t *dst = table_of(mmu, shadow);
+	const mmu_pte_t *user = table_of(mmu, sp->tree.root), *kern = table_of(mmu, k->kernel.root);
+	port_meta(mmu, shadow)->flags |= META_PINNED;
+	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE; i++)
+		pte_store(&dst[i], pte_load(i < MMU_ENTRIES_PER_TABLE / 2 ? &user[i] : &kern[i]));
+	sp->shadow = shadow;
+	sp->kpti = k;
+}
+
+void vm_kpti_detach(struct mmu_vm_space *sp, struct mmu_tlb_batch *b)
+{
+	if (!sp->kpti)
+		return;
+	mmu_tlb_batch_defer_free(b, MMU_FRAME_TABLE, MMU_SIZE_4K, sp->shadow);
+	sp->kpti = NULL;
+	sp->shadow = mmu_pa(0);
+}
+
+mmu_err_t mmu_vm_kpti_enable(struct mmu_vm_space *sp, struct mmu_kpti *k)
+{
+	mmu_pa_t shadow;
+	mmu_err_t err = MMU_E_INVALID;
+	vm_lock(sp);
+	/* With PCIDs the shadow would need a PCID of its own that every
+	 * invalidation of the space also reaches (Linux's user ASID): not
+	 * built, so refused. */
+	if (!sp->kpti && k->kernel.mmu == sp->tree.mmu && !sp->tree.mmu->pcid)
+		err = table_alloc(sp->tree.mmu, true, &shadow);
+	if (err == MMU_OK)
+		vm_kpti_attach(sp, k, shadow);
+	vm_unlock(sp);
+	return err;
+}
+
+uint64_t mmu_vm_user_cr3(const struct mmu_vm_space *sp)
+{
+	return sp->kpti ? sp->shadow.bits : mmu_tree_cr3(&sp->tree);
+}
+
+/* ---- the audit ---- */
+
+struct audit_op {
+	const struct mmu_kpti *k;
+	mmu_line_fn out;
+	void *ctx;
+	size_t violations;
+};
+
+static void violation(struct audit_op *op, const char *what, mmu_vaddr_t va, unsigned level, mmu_pte_t e)
+{
+	char line[128];
+	op->violations++;
+	if (!op->out)
+		return;
+	mmu_fmt(line, sizeof line, "kpti: %s: va %lx level %u entry %lx", what, (unsigned long)va, level,
+		(unsigned long)e);
+	op->out(op->ctx, line);
+}
+
+static bool allowed(const struct mmu_kpti *k, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	for (unsigned i = 0; i < k->nranges; i++)
+		if (va >= k->range[i].va && last - k->range[i].va <= k->range[i].len - 1)
+			return true;
+	return false;
+}
+
+static enum pt_step audit_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				mmu_vaddr_t last)
+{
+	struct audit_op *op = w->op;
+	mmu_pte_t v = pte_load(e);
+	if (!mmu_pte_present(v))
+		return PT_NEXT;
+	if (v & MMU_PTE_US)
+		violation(op, "US in the kernel half", va, level, v);
+	if (!mmu_pte_is_leaf(v, level))
+		return PT_DESCEND;
+	mmu_vaddr_t leaf = va & ~(mmu_level_span(level) - 1);
+	(void)last;
+	if (!allowed(op->k, leaf, leaf + (mmu_level_span(level) - 1)))
+		violation(op, "leaf outside the allow-list", leaf, level, v);
+	return PT_NEXT;
+}
+
+static const struct pt_visitor audit_visitor = {.entry = audit_entry};
+
+size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx)
+{
+	struct audit_op op = {.out = out, .ctx = ctx};
+	vm_lock(sp);
+	if (!sp->kpti) {
+		vm_unlock(sp);
+		return 0;
+	}
+	op.k = sp->kpti;
+	struct mmu *mmu = sp->tree.mmu;
+	const mmu_pte_t *shadow = table_of(mmu, sp->shadow), *user = table_of(mmu, sp->tree.root);
+	unsigned shift = mmu_level_shift(mmu_top_level(mmu));
+	/* A differs where the CPU walked one root and not the other. */
+	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE / 2; i++)
+		if ((pte_load(&shadow[i]) ^ pte_load(&user[i])) & ~MMU_PTE_A)
+			violation(&op, "user root entry differs", (mmu_vaddr_t)i << shift, mmu->levels, pte_load(&shadow[i]));
+	/* A read-only view of the shadow for the walker (no writes, no lock:
+	 * its kernel half is the template's, which never changes). */
+	struct mmu_tree view = {.mmu = mmu, .root = sp->shadow, .is_kernel = true};
+	struct pt_walk w;
+	pt_walk_init(&w, &view, &audit_visitor, &op);
+	pt_walk_range(&w, kernel_half_start(mmu), ~0ull);
+	vm_unlock(sp);
+	return op.violations;
+}

@@ -1,0 +1,52 @@
+/* Internals shared by the process-space files (vm.c, fault.c, fork.c). */
+#ifndef MMU64_VM_INTERNAL_H
+#define MMU64_VM_INTERNAL_H
+
+#include "internal.h"
+#include "mmu64/vm.h"
+
+/* The space lock: regions, faults, fork and exit of one space. Taken
+ * before the tree lock, never while holding it. */
+void vm_lock(struct mmu_vm_space *sp);
+void vm_unlock(struct mmu_vm_space *sp);
+
+/* The last byte of the user half. */
+static inline mmu_vaddr_t vm_user_last(const struct mmu *mmu)
+{
+	return (1ull << (mmu_va_bits(mmu->levels) - 1)) - 1;
+}
+
+/* Frame references (meta->refcount counts the leaves mapping a frame). */
+static inline void vm_frame_get(struct mmu *mmu, mmu_pa_t pa)
+{
+	__atomic_fetch_add(&port_meta(mmu, pa)->refcount, 1, __ATOMIC_RELAXED);
+}
+
+/* Drop one reference; true when it was the last (the caller frees). */
+bool vm_frame_put(struct mmu *mmu, mmu_pa_t pa);
+
+/* Free data frame PA of TREE whose last reference went after TREE's leaf
+ * for it was flushed by a batch that freed nothing. With PCIDs such a
+ * batch skips the CPUs that keep TREE's entries without running it (they
+ * are reached only by batches that free memory), so one more flush that
+ * does goes first; without PCIDs every such CPU flushed at its CR3 write. */
+void vm_frame_release_late(struct mmu_tree *tree, mmu_pa_t pa);
+
+/* Remove every leaf in [VA, LAST] of SP's tree, dropping its frame's
+ * reference (frames left unreferenced are freed after the flush), and free
+ * the tables that empties. Space lock held. */
+void vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last);
+
+/* Index of the region containing VA, or -1. */
+int vm_region_find(const struct mmu_vm_space *sp, mmu_vaddr_t va);
+
+/* KPTI (src/kpti.c). Sync: make the shadow's root entry for VA's slot the
+ * tree's (no-op without KPTI); call after a user root entry changed, and
+ * before the flush that frees a table it pointed to. Attach: SHADOW (a
+ * fresh user table) becomes SP's shadow root, filled. Detach: queue the
+ * shadow root on B (SP loaded nowhere). */
+void vm_kpti_sync(struct mmu_vm_space *sp, mmu_vaddr_t va);
+void vm_kpti_attach(struct mmu_vm_space *sp, struct mmu_kpti *k, mmu_pa_t shadow);
+void vm_kpti_detach(struct mmu_vm_space *sp, struct mmu_tlb_batch *b);
+
+#endif

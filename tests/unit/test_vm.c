@@ -1,0 +1,266 @@
+/* Process spaces on the software machine, part 1: regions (errors,
+ * removal with their pages and tables) and every branch of the fault
+ * decision table (include/mmu64/vm.h), refused faults changing nothing.
+ * Part 2 (COW, fork, exit, copy-to-user, NOMEM) is test_vm_fork.c. 4 and 5
+ * levels, PCIDs off and on; the TLB sanitizer stays silent. */
+#include "vmtest.h"
+
+/* ---- regions ---- */
+
+static void test_regions(void)
+{
+	struct mmu_vm_space sp;
+	CHECK_OK(mmu_vm_space_create(vt_mmu, &sp));
+	const unsigned rw = MMU_PROT_R | MMU_PROT_W;
+	mmu_vaddr_t top = 1ull << (mmu_va_bits(vt_mmu->levels) - 1);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0, PAGE, rw, MMU_VM_ANON, 0), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x800, PAGE, rw, MMU_VM_ANON, 0), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_region_add(&sp, top, PAGE, rw, MMU_VM_ANON, 0), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_region_add(&sp, top - PAGE, 2 * PAGE, rw, MMU_VM_ANON, 0), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_region_add(&sp, ~0ull - PAGE + 1, PAGE, rw, MMU_VM_ANON, 0), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x10000, 0, rw, MMU_VM_ANON, 0), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x10000, ~0ull, rw, MMU_VM_ANON, 0), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x10000, PAGE, rw, (enum mmu_vm_kind)7, 0), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x10000, PAGE, rw, MMU_VM_ANON, MB), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x10000, 2 * PAGE, rw, MMU_VM_STACK, PAGE), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x10000, PAGE, 0x10 | rw, MMU_VM_ANON, 0), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x10800, PAGE, rw, MMU_VM_ANON, 0), MMU_E_UNALIGNED);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x10000, 0x800, rw, MMU_VM_ANON, 0), MMU_E_UNALIGNED);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x10000, PAGE, rw, MMU_VM_STACK, PAGE + 0x800), MMU_E_UNALIGNED);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x10000, PAGE, MMU_PROT_W, MMU_VM_ANON, 0), MMU_E_INVALID_PERMISSION);
+	CHECK_OK(mmu_vm_region_add(&sp, 0x10000, 0x10000, rw, MMU_VM_ANON, 0));
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x1f000, 0x2000, rw, MMU_VM_ANON, 0), MMU_E_DUPLICATED);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x8000, 0x9000, rw, MMU_VM_ANON, 0), MMU_E_DUPLICATED);
+	CHECK_OK(mmu_vm_region_add(&sp, 0x20000, PAGE, MMU_PROT_R, MMU_VM_ANON, 0));
+	CHECK_OK(mmu_vm_region_add(&sp, 0xf000, PAGE, rw | MMU_PROT_X, MMU_VM_ANON, 0));
+	CHECK_EQ(sp.nregions, 3);
+	CHECK_EQ(sp.region[0].start, 0xf000);
+	CHECK_EQ(sp.region[2].start, 0x20000);
+	CHECK_OK(mmu_vm_region_add(&sp, top - 0x10000, 0x10000, rw, MMU_VM_STACK, 0));
+	CHECK_EQ(sp.region[3].max, MMU_VM_STACK_MAX_DEFAULT);
+	/* A full table: NOMEM. */
+	for (unsigned i = sp.nregions; i < MMU_VM_MAX_REGIONS; i++)
+		CHECK_OK(mmu_vm_region_add(&sp, 0x100000 + i * 0x10000, PAGE, rw, MMU_VM_ANON, 0));
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x40000000, PAGE, rw, MMU_VM_ANON, 0), MMU_E_NOMEM);
+	/* Removal: the middle of a region needs a slot. */
+	CHECK_ERR(mmu_vm_region_remove(&sp, 0x14000, PAGE), MMU_E_NOMEM);
+	CHECK_OK(mmu_vm_region_remove(&sp, 0x100000 + 5 * 0x10000, PAGE));
+	CHECK_ERR(mmu_vm_region_remove(&sp, 0x100000 + 5 * 0x10000, PAGE), MMU_E_NOTEXIST);
+	CHECK_ERR(mmu_vm_region_remove(&sp, 0x0, PAGE), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_region_remove(&sp, 0x14800, PAGE), MMU_E_UNALIGNED);
+	CHECK_OK(mmu_vm_region_remove(&sp, 0x14000, PAGE));
+	CHECK(mmu_vm_region_at(&sp, 0x13000) && mmu_vm_region_at(&sp, 0x15000) && !mmu_vm_region_at(&sp, 0x14000));
+	CHECK_EQ(mmu_vm_region_at(&sp, 0x15000)->len, 0xb000);
+	/* Across regions: both cut, the hole between ignored. */
+	CHECK_OK(mmu_vm_region_remove(&sp, 0x1f000, 0x2000));
+	CHECK(!mmu_vm_region_at(&sp, 0x20000) && mmu_vm_region_at(&sp, 0x1e000));
+	CHECK_OK(mmu_vm_space_exit(&sp));
+	CHECK_EQ(mmu_user_tables(vt_mmu), 0);
+}
+
+/* Removing part of a region frees its pages and the tables emptied. */
+static void test_region_remove_pages(void)
+{
+	uint64_t frames0 = sim_frames_in_use(vt_sim), tables0 = sim_tables_in_use(vt_sim);
+	struct mmu_vm_space sp;
+	CHECK_OK(mmu_vm_space_create(vt_mmu, &sp));
+	CHECK_OK(mmu_vm_region_add(&sp, 0x400000, 4 * MB, MMU_PROT_R | MMU_PROT_W, MMU_VM_ANON, 0));
+	st_load(vt_sim, 0, &sp.tree);
+	for (mmu_vaddr_t va = 0x400000; va < 0x800000; va += 0x10000)
+		CHECK_EQ(uw(&sp, 0, va, 1), R_OK);
+	CHECK_EQ(sim_frames_in_use(vt_sim), frames0 + 64);
+	/* The upper 3M: one page table emptied, one kept. */
+	CHECK_OK(mmu_vm_region_remove(&sp, 0x500000, 3 * MB));
+	uint64_t left = 0;
+	for (mmu_vaddr_t va = 0x400000; va < 0x800000; va += 0x10000) {
+		struct mmu_translation t;
+		left += mmu_walk(&sp.tree, va, &t) == MMU_OK;
+	}
+	CHECK_EQ(left, 16);
+	CHECK_EQ(sim_frames_in_use(vt_sim), frames0 + left);
+	CHECK_EQ(uw(&sp, 0, 0x7f0000, 1), 0x1000 | ST_PF_W | ST_PF_U);
+	CHECK_EQ(st_count_tables(vt_sim, &sp.tree), vt_mmu->levels);
+	/* Many pages (more than a zap chunk) in one removal. */
+	CHECK_OK(mmu_vm_region_add(&sp, 0x10000000, MB, MMU_PROT_R | MMU_PROT_W, MMU_VM_ANON, 0));
+	for (mmu_vaddr_t va = 0x10000000; va < 0x10000000 + MB; va += PAGE)
+		CHECK_EQ(uw(&sp, 0, va, 2), R_OK);
+	CHECK_OK(mmu_vm_region_remove(&sp, 0x10000000, MB));
+	CHECK_EQ(sim_frames_in_use(vt_sim), frames0 + left);
+	unload(0);
+	CHECK_OK(mmu_vm_space_exit(&sp));
+	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
+	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
+	check_sanitizer();
+}
+
+/* ---- the decision table ---- */
+
+/* The space of the decision tests: rw, r and rx anon regions and a rw
+ * stack of max 2M, loaded on CPU 0. */
+static void decision_space(struct mmu_vm_space *sp)
+{
+	const unsigned r = MMU_PROT_R, rw = MMU_PROT_R | MMU_PROT_W;
+	CHECK_OK(mmu_vm_space_create(vt_mmu, sp));
+	CHECK_OK(mmu_vm_region_add(sp, 0x400000, 0x10000, rw, MMU_VM_ANON, 0));
+	CHECK_OK(mmu_vm_region_add(sp, 0x500000, 0x1000, r, MMU_VM_ANON, 0));
+	CHECK_OK(mmu_vm_region_add(sp, 0x600000, 0x1000, r | MMU_PROT_X, MMU_VM_ANON, 0));
+	CHECK_OK(mmu_vm_region_add(sp, 0x40000000, 0x10000, rw, MMU_VM_STACK, 2 * MB));
+	st_load(vt_sim, 0, &sp->tree);
+}
+
+static void decision_space_exit(struct mmu_vm_space *sp, uint64_t frames0, uint64_t tables0)
+{
+	unload(0);
+	CHECK_OK(mmu_vm_space_exit(sp));
+	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
+	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
+	check_sanitizer();
+}
+
+/* Corrupt, kernel bug, demand, spurious. */
+static void test_decisions_resolved(void)
+{
+	uint64_t frames0 = sim_frames_in_use(vt_sim), tables0 = sim_tables_in_use(vt_sim);
+	struct mmu_vm_space sp;
+	struct state before;
+	enum mmu_vm_outcome o;
+	decision_space(&sp);
+
+	/* RSVD: corruption, whatever else; a supervisor fault outside
+	 * copy-to-user: a kernel bug. Nothing changes, nothing counted. */
+	state_take(&sp, &before);
+	struct mmu_vm_fault f = mmu_vm_fault_decode(ST_PF_P | ST_PF_RSVD | ST_PF_U, 0x400000, false);
+	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
+	CHECK_EQ(o, MMU_VM_CORRUPT);
+	f = mmu_vm_fault_decode(ST_PF_W, 0x400000, false);
+	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
+	CHECK_EQ(o, MMU_VM_KERNEL_BUG);
+	CHECK(state_same(&sp, &before));
+	CHECK(counters_are(&sp, 0, 0, 0, 0, 0));
+	st_snapshot_free(&before.snap);
+
+	/* Demand: a zeroed frame, region permissions plus U, one reference. */
+	CHECK_EQ(ur(&sp, 0, 0x400123), 0);
+	CHECK_EQ(vt_last, MMU_VM_DEMAND);
+	struct mmu_translation t;
+	CHECK_OK(mmu_walk(&sp.tree, 0x400000, &t));
+	CHECK_EQ(t.prot, MMU_PROT_R | MMU_PROT_W | MMU_PROT_U);
+	CHECK_EQ(t.size, MMU_SIZE_4K);
+	CHECK_EQ(refs(&sp, 0x400000), 1);
+	CHECK_EQ(uaccess(&sp, 0, SIM_EXEC, 0x600000, 0, NULL), R_OK);
+	CHECK_EQ(vt_last, MMU_VM_DEMAND);
+	CHECK(counters_are(&sp, 2, 0, 0, 0, 0));
+
+	/* Spurious: the tables allow it already (a fault reported late). */
+	state_take(&sp, &before);
+	f = mmu_vm_fault_decode(ST_PF_W | ST_PF_U, 0x400010, false);
+	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
+	CHECK_EQ(o, MMU_VM_SPURIOUS);
+	f = mmu_vm_fault_decode(ST_PF_P | ST_PF_ID | ST_PF_U, 0x600000, false);
+	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
+	CHECK_EQ(o, MMU_VM_SPURIOUS);
+	CHECK(state_same(&sp, &before));
+	CHECK(counters_are(&sp, 0, 0, 0, 2, 0));
+	st_snapshot_free(&before.snap);
+	decision_space_exit(&sp, frames0, tables0);
+}
+
+static void test_decisions_refused(void)
+{
+	uint64_t frames0 = sim_frames_in_use(vt_sim), tables0 = sim_tables_in_use(vt_sim);
+	struct mmu_vm_space sp;
+	struct state before;
+	enum mmu_vm_outcome o;
+	decision_space(&sp);
+	CHECK_EQ(uaccess(&sp, 0, SIM_WRITE, 0x400000, 0, NULL), R_OK);
+
+	/* Refused, each changing nothing: outside every region; a write to a
+	 * never-writable region, absent and present; a fetch from a
+	 * non-executable one; a kernel-half or non-canonical address; a
+	 * protection-key or shadow-stack fault; below an anon region. */
+	CHECK_EQ(ur(&sp, 0, 0x500000), 0);
+	CHECK_EQ(uaccess(&sp, 0, SIM_EXEC, 0x600000, 0, NULL), R_OK);
+	CHECK(counters_are(&sp, 3, 0, 0, 0, 0));
+	state_take(&sp, &before);
+	CHECK_EQ(uw(&sp, 0, 0x410000, 1), 0x1000 | ST_PF_W | ST_PF_U);
+	CHECK_EQ(vt_last, MMU_VM_SEGV);
+	CHECK_EQ(uw(&sp, 0, 0x501000 - 1, 1), 0x1000 | ST_PF_P | ST_PF_W | ST_PF_U);
+	CHECK_EQ(uw(&sp, 0, 0x600000, 1), 0x1000 | ST_PF_P | ST_PF_W | ST_PF_U);
+	CHECK_EQ(uaccess(&sp, 0, SIM_EXEC, 0x400000, 0, NULL), 0x1000 | ST_PF_P | ST_PF_ID | ST_PF_U);
+	CHECK_EQ(uaccess(&sp, 0, SIM_EXEC, 0x401000, 0, NULL), 0x1000 | ST_PF_ID | ST_PF_U);
+	CHECK_EQ(uaccess(&sp, 0, SIM_READ, 0x3ff000, 0, NULL), 0x1000 | ST_PF_U);
+	struct mmu_vm_fault f = mmu_vm_fault_decode(ST_PF_U, 0xffffc80000000000ull, false);
+	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
+	CHECK_EQ(o, MMU_VM_SEGV);
+	f = mmu_vm_fault_decode(ST_PF_U, 1ull << 62, false);
+	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
+	CHECK_EQ(o, MMU_VM_SEGV);
+	f = mmu_vm_fault_decode(ST_PF_P | ST_PF_U | 0x20, 0x400000, false);
+	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
+	CHECK_EQ(o, MMU_VM_SEGV);
+	f = mmu_vm_fault_decode(ST_PF_P | ST_PF_U | ST_PF_W | 0x40, 0x402000, false);
+	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
+	CHECK_EQ(o, MMU_VM_SEGV);
+	/* The same refusals from copy-to-user are REFUSED, not counted. */
+	f = mmu_vm_fault_decode(ST_PF_W, 0x410000, true);
+	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
+	CHECK_EQ(o, MMU_VM_REFUSED);
+	CHECK(state_same(&sp, &before));
+	CHECK(counters_are(&sp, 0, 0, 0, 0, 10));
+	st_snapshot_free(&before.snap);
+	decision_space_exit(&sp, frames0, tables0);
+}
+
+static void test_decisions_stack(void)
+{
+	uint64_t frames0 = sim_frames_in_use(vt_sim), tables0 = sim_tables_in_use(vt_sim);
+	const unsigned rw = MMU_PROT_R | MMU_PROT_W;
+	struct mmu_vm_space sp;
+	decision_space(&sp);
+
+	/* Stack: inside is demand; below grows within max, page by page. */
+	CHECK_EQ(uw(&sp, 0, 0x4000f000, 1), R_OK);
+	CHECK_EQ(vt_last, MMU_VM_DEMAND);
+	CHECK_EQ(uw(&sp, 0, 0x3ff00000, 2), R_OK);
+	CHECK_EQ(vt_last, MMU_VM_STACK_GROWN);
+	CHECK_EQ(sp.region[3].start, 0x3ff00000);
+	CHECK_EQ(sp.region[3].len, 0x110000);
+	CHECK_EQ(uw(&sp, 0, 0x3fe10000, 3), R_OK); /* end - max exactly */
+	CHECK_EQ(uw(&sp, 0, 0x3fe0f000, 3), 0x1000 | ST_PF_W | ST_PF_U);
+	CHECK(counters_are(&sp, 1, 0, 2, 0, 1));
+	/* Fetch below a non-executable stack: refused, not grown. */
+	CHECK_EQ(uaccess(&sp, 0, SIM_EXEC, 0x3fe0f000 + 0x10000, 0, NULL), 0x1000 | ST_PF_ID | ST_PF_U);
+	CHECK_EQ(sp.region[3].start, 0x3fe10000);
+	/* The guard gap: a region 1M below the stack's start blocks growth
+	 * into the gap; the page at exactly 1M grows. */
+	CHECK_OK(mmu_vm_region_add(&sp, 0x3fc00000, 0x10000, rw, MMU_VM_ANON, 0));
+	CHECK_OK(mmu_vm_region_add(&sp, 0x50000000, 0x10000, rw, MMU_VM_STACK, 0));
+	CHECK_OK(mmu_vm_region_add(&sp, 0x4fe00000, PAGE, rw, MMU_VM_ANON, 0));
+	CHECK_EQ(uw(&sp, 0, 0x4ff01000, 1), R_OK);
+	CHECK_EQ(vt_last, MMU_VM_STACK_GROWN);
+	CHECK_EQ(uw(&sp, 0, 0x4ff00000, 1), 0x1000 | ST_PF_W | ST_PF_U);
+	CHECK(counters_are(&sp, 0, 0, 1, 0, 2));
+	decision_space_exit(&sp, frames0, tables0);
+}
+
+int test_main(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	for (unsigned run = 0; run < 4; run++) {
+		struct sim_config cfg;
+		sim_config_default(&cfg);
+		cfg.levels = 4 + (run & 1);
+		cfg.ncpus = 2;
+		cfg.pcide = run >= 2; /* PCIDs: lazy CPUs, frees reach them */
+		vt_sim = st_machine(&cfg);
+		vt_mmu = sim_mmu(vt_sim);
+		test_regions();
+		test_region_remove_pages();
+		test_decisions_resolved();
+		test_decisions_refused();
+		test_decisions_stack();
+		check_sanitizer();
+		sim_destroy(vt_sim);
+	}
+	return 0;
+}

@@ -1,0 +1,174 @@
+/* Process spaces with one thread per CPU (software machine, threaded IPIs).
+ *
+ * Phase 1, COW storm: a parent writes every page of a region and forks
+ * three children; each of the four spaces runs on its own CPU and writes
+ * every page with its own byte at the same time, so copies and take-overs
+ * of the same frames race. Afterwards every space reads back its own bytes,
+ * each page is a private frame (4 x PAGES frames in use), and each space
+ * counted exactly one COW fault per page.
+ *
+ * Phase 2, demand race: one space on all four CPUs; every CPU writes every
+ * page of a fresh region (its own offset in the page). Each page is mapped
+ * once (demand == PAGES), the losers' faults are spurious or none, and no
+ * byte is lost.
+ *
+ * Checks are counted per thread and summed after the join. */
+#include <stdatomic.h>
+
+#include "simtest.h"
+
+#define NCPUS 4
+#define PAGE 0x1000ull
+#define PAGES 256
+#define VA1 0x10000000ull
+#define VA2 0x20000000ull
+
+static atomic_int fails;
+
+#define TCHECK_EQ(a, b)                                                                            \
+	do {                                                                                       \
+		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                   \
+		if (a_ != b_) {                                                                    \
+			fprintf(stderr, "%s:%d: cpu %u: %s == %s failed: 0x%llx != 0x%llx\n", __FILE__, \
+				__LINE__, cpu, #a, #b, (unsigned long long)a_, (unsigned long long)b_);   \
+			atomic_fetch_add(&fails, 1);                                               \
+		}                                                                                  \
+	} while (0)
+
+struct shared {
+	struct mmu_vm_space sp[NCPUS]; /* phase 1: one per CPU; phase 2: sp[0] on all */
+	bool phase2;
+	atomic_uint arrived, generation;
+};
+
+/* A barrier that keeps taking IPIs while it waits. */
+static void barrier(struct sim *sim, struct shared *sh)
+{
+	unsigned gen = atomic_load(&sh->generation);
+	if (atomic_fetch_add(&sh->arrived, 1) + 1 == NCPUS) {
+		atomic_store(&sh->arrived, 0);
+		atomic_fetch_add(&sh->generation, 1);
+		return;
+	}
+	while (atomic_load(&sh->generation) == gen)
+		sim_poll(sim);
+}
+
+/* A user access by CPU with the fault handler behind it: true when done. */
+static bool uaccess(struct sim *sim, struct mmu_vm_space *sp, unsigned cpu, enum sim_access_kind kind,
+		    mmu_vaddr_t va, uint8_t byte, uint8_t *read)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		struct sim_access a = sim_access(sim, cpu, kind, va, true, false, byte);
+		if (a.outcome == SIM_OK) {
+			if (read)
+				*read = a.byte;
+			return true;
+		}
+		if (a.outcome != SIM_PF)
+			return false;
+		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
+		enum mmu_vm_outcome o;
+		if (mmu_vm_handle_fault(sp, &f, &o) != MMU_OK || !mmu_vm_resolved(o))
+			return false;
+		sim_poll(sim);
+	}
+	return false;
+}
+
+static void run_cpu(struct sim *sim, unsigned cpu, void *arg)
+{
+	struct shared *sh = arg;
+	struct mmu_vm_space *sp = sh->phase2 ? &sh->sp[0] : &sh->sp[cpu];
+	mmu_tree_load(&sp->tree);
+	barrier(sim, sh);
+	uint8_t b = 0;
+	for (unsigned i = 0; i < PAGES; i++) {
+		mmu_vaddr_t va = sh->phase2 ? VA2 + i * PAGE + cpu : VA1 + i * PAGE;
+		TCHECK_EQ(uaccess(sim, sp, cpu, SIM_WRITE, va, (uint8_t)(0x40 + cpu), NULL), true);
+	}
+	barrier(sim, sh);
+	for (unsigned i = 0; i < PAGES; i++) {
+		if (sh->phase2) {
+			for (unsigned c = 0; c < NCPUS; c++) {
+				TCHECK_EQ(uaccess(sim, sp, cpu, SIM_READ, VA2 + i * PAGE + c, 0, &b), true);
+				TCHECK_EQ(b, 0x40 + c);
+			}
+		} else {
+			TCHECK_EQ(uaccess(sim, sp, cpu, SIM_READ, VA1 + i * PAGE, 0, &b), true);
+			TCHECK_EQ(b, 0x40 + cpu);
+		}
+	}
+	barrier(sim, sh);
+	mmu_tree_load(mmu_kernel_tree(sp->tree.mmu));
+}
+
+static void phase1(struct sim *sim, struct shared *sh)
+{
+	struct mmu *mmu = sim_mmu(sim);
+	uint64_t frames0 = sim_frames_in_use(sim);
+	unsigned cpu = 0;
+	sim_set_cpu(sim, 0);
+	CHECK_OK(mmu_vm_space_create(mmu, &sh->sp[0]));
+	CHECK_OK(mmu_vm_region_add(&sh->sp[0], VA1, PAGES * PAGE, MMU_PROT_R | MMU_PROT_W, MMU_VM_ANON, 0));
+	mmu_tree_load(&sh->sp[0].tree);
+	for (unsigned i = 0; i < PAGES; i++)
+		TCHECK_EQ(uaccess(sim, &sh->sp[0], 0, SIM_WRITE, VA1 + i * PAGE, 0x11, NULL), true);
+	mmu_tree_load(mmu_kernel_tree(mmu));
+	for (unsigned c = 1; c < NCPUS; c++)
+		CHECK_OK(mmu_vm_fork(&sh->sp[0], &sh->sp[c]));
+	for (unsigned c = 0; c < NCPUS; c++)
+		(void)mmu_vm_counters_take(&sh->sp[c]);
+	CHECK_EQ(sim_frames_in_use(sim), frames0 + PAGES);
+	sh->phase2 = false;
+	sim_run_cpus(sim, run_cpu, sh);
+	CHECK_EQ(sim_frames_in_use(sim), frames0 + NCPUS * PAGES);
+	for (unsigned c = 0; c < NCPUS; c++) {
+		struct mmu_vm_counters k = mmu_vm_counters_take(&sh->sp[c]);
+		CHECK_EQ(k.cow, PAGES);
+		CHECK_EQ(k.demand + k.stack + k.segv, 0);
+		CHECK_OK(mmu_vm_space_exit(&sh->sp[c]));
+	}
+	CHECK_EQ(sim_frames_in_use(sim), frames0);
+}
+
+static void phase2(struct sim *sim, struct shared *sh)
+{
+	struct mmu *mmu = sim_mmu(sim);
+	uint64_t frames0 = sim_frames_in_use(sim);
+	sim_set_cpu(sim, 0);
+	CHECK_OK(mmu_vm_space_create(mmu, &sh->sp[0]));
+	CHECK_OK(mmu_vm_region_add(&sh->sp[0], VA2, PAGES * PAGE, MMU_PROT_R | MMU_PROT_W, MMU_VM_ANON, 0));
+	sh->phase2 = true;
+	sim_run_cpus(sim, run_cpu, sh);
+	struct mmu_vm_counters k = mmu_vm_counters_take(&sh->sp[0]);
+	CHECK_EQ(k.demand, PAGES);
+	CHECK_EQ(k.cow + k.stack + k.segv, 0);
+	CHECK_EQ(sim_frames_in_use(sim), frames0 + PAGES);
+	CHECK_OK(mmu_vm_space_exit(&sh->sp[0]));
+	CHECK_EQ(sim_frames_in_use(sim), frames0);
+}
+
+int test_main(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	for (unsigned pcid = 0; pcid < 2; pcid++) {
+		struct sim_config cfg;
+		sim_config_default(&cfg);
+		cfg.ncpus = NCPUS;
+		cfg.threaded = true;
+		cfg.pcide = pcid != 0;
+		struct sim *sim = st_machine(&cfg);
+		static struct shared sh;
+		sh = (struct shared){.phase2 = false};
+		phase1(sim, &sh);
+		phase2(sim, &sh);
+		CHECK_EQ(sim_tlbsan_audit(sim), 0);
+		if (sim_tlbsan_reports(sim))
+			fprintf(stderr, "tlbsan: %s\n", sim_tlbsan_last(sim));
+		CHECK_EQ(sim_tlbsan_reports(sim), 0);
+		CHECK_EQ(atomic_load(&fails), 0);
+		sim_destroy(sim);
+	}
+	return 0;
+}

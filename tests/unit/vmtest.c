@@ -1,0 +1,108 @@
+/* Helpers of the process-space tests: see vmtest.h. */
+#include <string.h>
+
+#include "vmtest.h"
+
+struct sim *vt_sim;
+struct mmu *vt_mmu;
+
+void check_sanitizer(void)
+{
+	if (sim_tlbsan_reports(vt_sim))
+		fprintf(stderr, "tlbsan: %s\n", sim_tlbsan_last(vt_sim));
+	CHECK_EQ(sim_tlbsan_reports(vt_sim), 0);
+}
+
+/* ---- a tiny kernel: user accesses through the fault handler ---- */
+
+
+/* The outcome of the last handled fault, for tests that check it. */
+enum mmu_vm_outcome vt_last;
+
+/* A user access by CPU on SP (loaded there): the hardware path, then the
+ * fault handler and a retry. R_OK, R_NOMEM, or 0x1000 | the error code of
+ * the refused fault. */
+unsigned uaccess(struct mmu_vm_space *sp, unsigned cpu, enum sim_access_kind kind, mmu_vaddr_t va,
+			uint8_t byte, uint8_t *read)
+{
+	for (unsigned i = 0; i < 4; i++) {
+		struct sim_access a = sim_access(vt_sim, cpu, kind, va, true, false, byte);
+		if (a.outcome == SIM_OK) {
+			if (read)
+				*read = a.byte;
+			return R_OK;
+		}
+		CHECK_EQ(a.outcome, SIM_PF);
+		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
+		sim_set_cpu(vt_sim, cpu);
+		mmu_err_t err = mmu_vm_handle_fault(sp, &f, &vt_last);
+		sim_set_cpu(vt_sim, 0);
+		if (err == MMU_E_NOMEM)
+			return R_NOMEM;
+		CHECK_OK(err);
+		if (!mmu_vm_resolved(vt_last))
+			return 0x1000 | a.error_code;
+	}
+	CHECK(!"four faults in a row");
+	return 0;
+}
+
+unsigned uw(struct mmu_vm_space *sp, unsigned cpu, mmu_vaddr_t va, uint8_t byte)
+{
+	return uaccess(sp, cpu, SIM_WRITE, va, byte, NULL);
+}
+
+uint8_t ur(struct mmu_vm_space *sp, unsigned cpu, mmu_vaddr_t va)
+{
+	uint8_t b = 0xee;
+	CHECK_EQ(uaccess(sp, cpu, SIM_READ, va, 0, &b), R_OK);
+	return b;
+}
+
+mmu_pa_t pa_of(struct mmu_vm_space *sp, mmu_vaddr_t va)
+{
+	struct mmu_translation t = {0};
+	CHECK_OK(mmu_walk(&sp->tree, va, &t));
+	return mmu_pa(t.pa.bits & ~(PAGE - 1));
+}
+
+uint32_t refs(struct mmu_vm_space *sp, mmu_vaddr_t va)
+{
+	return sim_frame_meta(vt_sim, pa_of(sp, va))->refcount;
+}
+
+bool counters_are(struct mmu_vm_space *sp, uint64_t demand, uint64_t cow, uint64_t stack, uint64_t spurious,
+			 uint64_t segv)
+{
+	struct mmu_vm_counters c = mmu_vm_counters_take(sp);
+	bool ok = c.demand == demand && c.cow == cow && c.stack == stack && c.spurious == spurious && c.segv == segv;
+	if (!ok)
+		fprintf(stderr, "counters: demand=%lu cow=%lu stack=%lu spurious=%lu segv=%lu\n",
+			(unsigned long)c.demand, (unsigned long)c.cow, (unsigned long)c.stack,
+			(unsigned long)c.spurious, (unsigned long)c.segv);
+	return ok;
+}
+
+
+void state_take(struct mmu_vm_space *sp, struct state *s)
+{
+	s->snap = (struct st_snapshot){0};
+	st_snapshot_take(vt_sim, &sp->tree, &s->snap);
+	s->frames = sim_frames_in_use(vt_sim);
+	s->tables = sim_tables_in_use(vt_sim);
+	s->nregions = sp->nregions;
+	memcpy(s->region, sp->region, sizeof s->region);
+}
+
+bool state_same(struct mmu_vm_space *sp, struct state *before)
+{
+	struct state now;
+	state_take(sp, &now);
+	bool same = st_snapshot_equal(&before->snap, &now.snap) && now.frames == before->frames &&
+		    now.tables == before->tables && now.nregions == before->nregions &&
+		    memcmp(now.region, before->region, sizeof now.region) == 0;
+	st_snapshot_free(&now.snap);
+	return same;
+}
+
+void unload(unsigned cpu) { st_load(vt_sim, cpu, mmu_kernel_tree(vt_mmu)); }

@@ -1,0 +1,46 @@
+/* Helpers for the process-space tests (test_vm.c, test_vm_fork.c): a user
+ * access that goes through the fault handler as a kernel would, frame
+ * references, the fault counters, and a snapshot of everything a refused
+ * or failed call must leave alone. They act on VT_SIM / VT_MMU. */
+#ifndef MMU64_TEST_VMTEST_H
+#define MMU64_TEST_VMTEST_H
+
+#include "simtest.h"
+
+#define PAGE 0x1000ull
+#define MB (1ull << 20)
+
+extern struct sim *vt_sim;
+extern struct mmu *vt_mmu;
+/* The outcome of the last fault uaccess handled. */
+extern enum mmu_vm_outcome vt_last;
+
+void check_sanitizer(void);
+
+enum { R_OK = 0x100, R_NOMEM = 0x200 };
+/* A user access by CPU on SP (loaded there): the hardware path, then the
+ * fault handler and a retry. R_OK, R_NOMEM, or 0x1000 | the error code of
+ * the refused fault. */
+unsigned uaccess(struct mmu_vm_space *sp, unsigned cpu, enum sim_access_kind kind, mmu_vaddr_t va, uint8_t byte,
+		 uint8_t *read);
+unsigned uw(struct mmu_vm_space *sp, unsigned cpu, mmu_vaddr_t va, uint8_t byte);
+uint8_t ur(struct mmu_vm_space *sp, unsigned cpu, mmu_vaddr_t va);
+mmu_pa_t pa_of(struct mmu_vm_space *sp, mmu_vaddr_t va);
+uint32_t refs(struct mmu_vm_space *sp, mmu_vaddr_t va);
+/* The counters since the previous call equal these (printed if not). */
+bool counters_are(struct mmu_vm_space *sp, uint64_t demand, uint64_t cow, uint64_t stack, uint64_t spurious,
+		  uint64_t segv);
+
+/* Everything a refused or failed call must leave alone. */
+struct state {
+	struct st_snapshot snap;
+	uint64_t frames, tables;
+	unsigned nregions;
+	struct mmu_vm_region region[MMU_VM_MAX_REGIONS];
+};
+void state_take(struct mmu_vm_space *sp, struct state *s);
+/* True when nothing changed since BEFORE (BEFORE's snapshot is kept). */
+bool state_same(struct mmu_vm_space *sp, struct state *before);
+void unload(unsigned cpu);
+
+#endif
