@@ -26,9 +26,7 @@ static uint64_t split_tables(enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t l
 	if (child == MMU_LEVEL_PT)
 		return n;
 	for (mmu_vaddr_t x = va;;) {
-		mmu_vaddr_t x_last = x | (mmu_level_span(child) - 1);
-		if (x_last > last)
-			x_last = last;
+		mmu_vaddr_t x_last = pt_entry_last(x, child, last);
 		if (!covers_entry(child, x, x_last))
 			n += split_tables(child, x, x_last);
 		if (x_last == last)

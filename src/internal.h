@@ -94,6 +94,14 @@ mmu_err_t table_pool_fill(struct mmu *mmu, struct table_pool *pool, uint64_t n, 
 mmu_pa_t table_pool_take(struct mmu *mmu, struct table_pool *pool);
 void table_pool_drain(struct mmu *mmu, struct table_pool *pool);
 
+/* The last byte of the entry at LEVEL that contains VA, clipped to LAST.
+ * Inclusive ends so the top of the address space does not wrap to 0. */
+static inline mmu_vaddr_t pt_entry_last(mmu_vaddr_t va, enum mmu_level level, mmu_vaddr_t last)
+{
+	mmu_vaddr_t end = va | (mmu_level_span(level) - 1);
+	return end < last ? end : last;
+}
+
 /* ---- the range walker ----
  * One walker serves every operation. It visits, in address order, each entry
  * that overlaps [va, last] level by level, going down once and sideways

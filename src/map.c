@@ -35,9 +35,7 @@ static uint64_t tables_for_hole(const struct map_op *op, enum mmu_level level, m
 	if (child == MMU_LEVEL_PT)
 		return n;
 	for (mmu_vaddr_t x = va;;) {
-		mmu_vaddr_t x_last = x | (mmu_level_span(child) - 1);
-		if (x_last > last)
-			x_last = last;
+		mmu_vaddr_t x_last = pt_entry_last(x, child, last);
 		n += tables_for_hole(op, child, x, x_last);
 		if (x_last == last)
 			return n;

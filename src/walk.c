@@ -7,14 +7,6 @@ void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visi
 	*w = (struct pt_walk){.mmu = tree->mmu, .tree = tree, .visitor = visitor, .op = op};
 }
 
-/* The last byte of the entry at LEVEL that contains VA, clipped to LAST.
- * Inclusive ends so the top of the address space does not wrap to 0. */
-static mmu_vaddr_t entry_last(mmu_vaddr_t va, enum mmu_level level, mmu_vaddr_t last)
-{
-	mmu_vaddr_t end = va | (mmu_level_span(level) - 1);
-	return end < last ? end : last;
-}
-
 /* Remember the page table the walk reached, with what the levels above
  * allow, for the single-page calls that follow (a user tree never caches
  * the kernel half: the kernel tree's lock guards those tables). */
@@ -65,7 +57,7 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, 
 		}
 	}
 	for (unsigned i = mmu_va_index(va, level);; i++) {
-		mmu_vaddr_t e_last = entry_last(va, level, last);
+		mmu_vaddr_t e_last = pt_entry_last(va, level, last);
 		mmu_pte_t *e = &entries[i];
 		enum pt_step step = w->visitor->entry(w, level, e, va, e_last);
 		if (step == PT_STOP)
