@@ -81,6 +81,7 @@ test-unit: $(TESTS)
 
 test-vectors: $(BUILD)/mmu64
 	@scripts/run-vectors $(BUILD)/mmu64 tests/vectors
+	@$(BUILD)/mmu64 run examples/demo.mmu kernel/demo.mmu >/dev/null && echo "PASS the demos"
 
 # The benchmark must keep working; at this size its figures mean nothing.
 test-bench: $(BUILD)/bench/mmu64-bench
@@ -127,7 +128,8 @@ KERNEL_ELF   = $(BUILD)/mmu64-kernel.elf
 KERNEL_CSRC  = $(wildcard kernel/*.c)
 KERNEL_SSRC  = $(wildcard kernel/*.S)
 KERNEL_FLAGS = $(KFLAGS) -g -I. -fno-asynchronous-unwind-tables
-KERNEL_OBJ   = $(KERNEL_CSRC:%.c=$(BUILD)/kobj/%.o) $(KERNEL_SSRC:%.S=$(BUILD)/kobj/%.o)
+KERNEL_OBJ   = $(KERNEL_CSRC:%.c=$(BUILD)/kobj/%.o) $(KERNEL_SSRC:%.S=$(BUILD)/kobj/%.o) \
+               $(BUILD)/kobj/kernel/user/blob.o
 # The library and the interpreter as archives: the kernel links what it uses.
 KERNEL_LIBS  = $(BUILD)/kobj/libvec.a $(BUILD)/kobj/libmmu64.a
 
@@ -149,6 +151,28 @@ $(BUILD)/kobj/libvec.a: $(VEC_SRC:%.c=$(BUILD)/kobj/%.o)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The user programs (kernel/user/): static, freestanding, linked at 4 MiB;
+# the test program's ELF is embedded in the kernel image (blob.S).
+USER_FLAGS = -std=c11 -O2 $(WARN) -I. -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie \
+             -mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables
+USER_ELF   = $(BUILD)/user/usertest.elf
+USER_OBJ   = $(BUILD)/user/crt0.o $(BUILD)/user/ulib.o $(BUILD)/user/usertest.o
+
+$(BUILD)/user/%.o: kernel/user/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/user/%.o: kernel/user/%.S
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_FLAGS) -c $< -o $@
+
+$(USER_ELF): $(USER_OBJ) kernel/user/user.ld
+	$(LD) -nostdlib -static -z max-page-size=4096 -z noexecstack -T kernel/user/user.ld -o $@ $(USER_OBJ)
+
+$(BUILD)/kobj/kernel/user/blob.o: kernel/user/blob.S $(USER_ELF)
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_FLAGS) -DUSER_ELF='"$(USER_ELF)"' -c $< -o $@
+
 $(KERNEL_ELF): $(KERNEL_OBJ) $(KERNEL_LIBS) kernel/kernel.ld
 	$(LD) -nostdlib -static -z max-page-size=4096 -z noexecstack --no-warn-rwx-segments \
 		-T kernel/kernel.ld -o $@ $(KERNEL_OBJ) $(KERNEL_LIBS)
@@ -158,6 +182,8 @@ $(KERNEL_ELF): $(KERNEL_OBJ) $(KERNEL_LIBS) kernel/kernel.ld
 run-kernel: $(KERNEL_ELF)
 	@scripts/ensure-qemu
 	MMU64_KERNEL=$(KERNEL_ELF) scripts/annotate-run kernel/demo.mmu scripts/qemu-vector
+	@echo; echo "== user programs in ring 3 on 4 CPUs, KPTI on (kernel/user/usertest.c) =="
+	MMU64_KERNEL=$(KERNEL_ELF) kernel/tests/usertest --show kpti
 
 # The cross-check: every vector on both executors, identical output
 # (modulo docs/QEMU-DIFFERENCES.md); then QEMU's own walk (QMP info tlb)
@@ -166,3 +192,4 @@ test-kernel: $(KERNEL_ELF) $(BUILD)/mmu64
 	@scripts/ensure-qemu
 	MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 scripts/qemu-vector --compare tests/vectors/*.mmu examples/demo.mmu kernel/demo.mmu
 	MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 kernel/tests/qmp-oracle
+	MMU64_KERNEL=$(KERNEL_ELF) kernel/tests/usertest

@@ -35,12 +35,54 @@ static struct vec_access outcome(const struct trap_record *t, enum vec_access_ki
 	return a;
 }
 
+/* The store of copy-to-user, on this CPU (the interpreter's kwrite calls
+ * it from inside run_on_cpu). stac/clac only where the CPU has SMAP: they
+ * are #UD otherwise, and without SMAP EFLAGS.AC changes nothing here. */
+struct vec_access access_user_copy_write(uint64_t va, uint8_t byte)
+{
+	struct percpu *pc = this_cpu();
+	static int smap = -1;
+	if (smap < 0)
+		smap = cpu_features().smap;
+	pc->trap = (struct trap_record){0};
+	(void)(smap ? probe_write_ac(va, byte) : probe_write(va, byte));
+	return outcome(&pc->trap, VEC_WRITE);
+}
+
+/* kpti=1: the stub runs on the process's shadow tree. Entered like a
+ * process (proc_enter: the frame on this CPU's entry stack, which the
+ * shadow maps, and trap_return switching to the shadow's CR3); it comes
+ * back through trap_common, which switches to the process's own tree,
+ * and user_trap as usual. */
+static void user_on_shadow(struct percpu *pc, const struct access_req *r)
+{
+	struct trap_frame f = {
+		.rdi = (uint64_t)r->kind,
+		.rsi = r->va,
+		.rdx = r->byte,
+		.rip = machine_user_entry(),
+		.cs = SEL_UCODE,
+		.rflags = 0x2, /* IF=0, AC=0 */
+		.rsp = machine_user_stack(pc->index),
+		.ss = SEL_UDATA,
+	};
+	bool on = irq_save();
+	pc->kpti_kernel_cr3 = read_cr3();
+	pc->kpti_user_cr3 = pc->vec_user_cr3;
+	pc->tss.rsp[0] = entry_stack_top(pc->index);
+	proc_enter(&f);
+	pc->kpti_kernel_cr3 = pc->kpti_user_cr3 = 0;
+	irq_restore(on);
+}
+
 void access_on_this_cpu(void *arg)
 {
 	struct access_req *r = arg;
 	struct percpu *pc = this_cpu();
 	pc->trap = (struct trap_record){0};
-	if (r->user) {
+	if (r->user && pc->vec_user_cr3) {
+		user_on_shadow(pc, r);
+	} else if (r->user) {
 		bool on = irq_save();
 		user_enter((uint64_t)r->kind, r->va, r->byte, machine_user_entry(), machine_user_stack(pc->index));
 		irq_restore(on);

@@ -18,4 +18,8 @@ struct access_req {
 /* Perform R on the calling CPU (run_on_cpu's function). */
 void access_on_this_cpu(void *arg);
 
+/* A supervisor store of BYTE to VA with EFLAGS.AC=1 on the calling CPU,
+ * the #PF caught (the store of copy-to-user). */
+struct vec_access access_user_copy_write(uint64_t va, uint8_t byte);
+
 #endif

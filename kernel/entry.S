@@ -1,7 +1,13 @@
-/* Trap entry stubs, the ring-3 round trip and the exception-fixup probes. */
+/* Trap entry stubs, the ring-3 round trip and the exception-fixup probes.
+ *
+ * The stubs, trap_common and trap_return live in .kpti.text, a page-aligned
+ * part of the image that the KPTI shadow trees map (kernel/isolation.c):
+ * a trap from user mode arrives on the shadow's CR3, so everything until
+ * the switch to the full kernel tree, and everything after the switch
+ * back, must be mapped there. */
 #include "kernel/layout.h"
 
-	.text
+	.section .kpti.text, "ax"
 
 /* ---- interrupts and exceptions ----
  * Each stub pushes an error code (0 when the CPU pushes none) and its
@@ -50,10 +56,17 @@ STUB 29, 1
 STUB 30, 1
 STUB 31, 0
 STUB 128, 0
+STUB 129, 0
 STUB 240, 0
 STUB 241, 0
 STUB 255, 0
 
+/* Offset of the saved CS in struct trap_frame (idt.h). */
+#define TF_CS (18 * 8)
+
+/* From user mode with KPTI, the shadow CR3 is live: switch to the kernel's
+ * (this CPU's PERCPU_KCR3, 0 when no switch is needed) before leaving this
+ * section; trap_return switches back to PERCPU_UCR3 just before iretq. */
 trap_common:
 	pushq %rax
 	pushq %rbx
@@ -70,10 +83,24 @@ trap_common:
 	pushq %r13
 	pushq %r14
 	pushq %r15
-	mov %rsp, %rdi
+	testb $3, TF_CS(%rsp)
+	jz 1f
+	mov %gs:PERCPU_KCR3, %rax
+	test %rax, %rax
+	jz 1f
+	mov %rax, %cr3
+1:	mov %rsp, %rdi
 	cld
 	call trap_dispatch
-	popq %r15
+	.globl trap_return
+trap_return:
+	testb $3, TF_CS(%rsp)
+	jz 2f
+	mov %gs:PERCPU_UCR3, %rax
+	test %rax, %rax
+	jz 2f
+	mov %rax, %cr3
+2:	popq %r15
 	popq %r14
 	popq %r13
 	popq %r12
@@ -90,6 +117,49 @@ trap_common:
 	popq %rax
 	add $16, %rsp
 	iretq
+
+	.text
+/* proc_enter(frame): run a process from its saved trap frame. Like
+ * user_enter, the kernel stack is saved in PERCPU_USER_KSP and
+ * user_resume() comes back here; the frame is copied to the top of this
+ * CPU's entry stack (TSS.rsp0, set by the caller), where the traps of
+ * the process will land too, and left through trap_return. */
+	.globl proc_enter
+proc_enter:
+	pushq %rbx
+	pushq %rbp
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	mov %rsp, %gs:PERCPU_USER_KSP
+	mov %gs:PERCPU_TSS_RSP0, %rsp
+	sub $TRAP_FRAME_SIZE, %rsp
+	mov %rdi, %rsi
+	mov %rsp, %rdi
+	mov $(TRAP_FRAME_SIZE / 8), %ecx
+	rep movsq
+	jmp trap_return
+
+/* uaccess_copy(dst, src, n): the kernel's access to user memory (system
+ * calls), with EFLAGS.AC set where SMAP is on (uaccess_stac) and a #PF at
+ * uaccess_copy_insn resumed at uaccess_fixup (idt.c), which returns -1. */
+	.globl uaccess_copy, uaccess_copy_insn, uaccess_fixup
+uaccess_copy:
+	mov %rdx, %rcx
+	cmpb $0, uaccess_stac(%rip)
+	je uaccess_copy_insn
+	stac
+uaccess_copy_insn:
+	rep movsb
+	xor %eax, %eax
+	jmp 3f
+uaccess_fixup:
+	mov $-1, %eax
+3:	cmpb $0, uaccess_stac(%rip)
+	je 4f
+	clac
+4:	ret
 
 /* ---- ring 3 ----
  * user_enter(kind, va, byte, rip, rsp): run the stub at RIP in ring 3 with
@@ -157,6 +227,21 @@ probe_exec_insn:
 	call *%rdi
 	ret
 probe_fixup:
+	mov $-1, %eax
+	ret
+
+/* The store of copy-to-user (`kwrite`): EFLAGS.AC=1 around the one store,
+ * so SMAP lets it through, and cleared again on the fixup path too. */
+	.globl probe_write_ac, probe_write_ac_insn, probe_fixup_ac
+probe_write_ac:
+	stac
+probe_write_ac_insn:
+	movb %sil, (%rdi)
+	clac
+	xor %eax, %eax
+	ret
+probe_fixup_ac:
+	clac
 	mov $-1, %eax
 	ret
 

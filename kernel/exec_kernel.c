@@ -8,6 +8,7 @@
 #include "kernel/cpu.h"
 #include "kernel/kernel.h"
 #include "kernel/machine.h"
+#include "kernel/percpu.h"
 #include "kernel/pmem.h"
 
 static const char *k_setup(void *ctx, const struct vec_machine *m, struct mmu **mmu)
@@ -55,6 +56,27 @@ static struct vec_access k_access(void *ctx, unsigned cpu, enum vec_access_kind 
 	return r.result;
 }
 
+/* Called on CPU already (the interpreter runs it inside run_on_cpu). */
+static struct vec_access k_user_copy_write(void *ctx, unsigned cpu, mmu_vaddr_t va, uint8_t byte)
+{
+	(void)ctx, (void)cpu;
+	return access_user_copy_write(va, byte);
+}
+
+static const struct mmu_kpti_range *k_kpti_ranges(void *ctx, unsigned *n)
+{
+	(void)ctx;
+	return machine_kpti_ranges(n);
+}
+
+static void k_set_user_cr3(void *ctx, unsigned cpu, uint64_t cr3)
+{
+	(void)ctx;
+	if (cr3)
+		machine_kpti_user_stub(cr3);
+	percpu[cpu].vec_user_cr3 = cr3;
+}
+
 static void k_run_on_cpu(void *ctx, unsigned cpu, vec_cpu_fn fn, void *arg)
 {
 	(void)ctx;
@@ -79,6 +101,9 @@ const struct vec_exec_ops exec_kernel_ops = {
 	.peek = k_peek,
 	.poke = k_poke,
 	.access = k_access,
+	.user_copy_write = k_user_copy_write,
+	.kpti_ranges = k_kpti_ranges,
+	.set_user_cr3 = k_set_user_cr3,
 	.run_on_cpu = k_run_on_cpu,
 	.set_pkru = k_set_pkru,
 	.sanitizer_reports = NULL, /* real TLBs: nothing to sanitize */

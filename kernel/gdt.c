@@ -7,11 +7,14 @@
 #include "kernel/cpu.h"
 #include "kernel/percpu.h"
 
-struct percpu percpu[MAX_CPUS];
+struct percpu percpu[MAX_CPUS] __attribute__((section(".bss.kpti")));
+uint8_t entry_stacks[MAX_CPUS][ENTRY_STACK_SIZE] __attribute__((section(".bss.kpti"), aligned(4096)));
 
 _Static_assert(offsetof(struct percpu, self) == PERCPU_SELF, "asm offset");
 _Static_assert(offsetof(struct percpu, user_ksp) == PERCPU_USER_KSP, "asm offset");
 _Static_assert(offsetof(struct percpu, tss) == PERCPU_TSS, "asm offset");
+_Static_assert(offsetof(struct percpu, kpti_kernel_cr3) == PERCPU_KCR3, "asm offset");
+_Static_assert(offsetof(struct percpu, kpti_user_cr3) == PERCPU_UCR3, "asm offset");
 _Static_assert(offsetof(struct percpu, tss) + offsetof(struct tss, rsp) == PERCPU_TSS_RSP0, "asm offset");
 
 #define GDT_KCODE 0x00af9a000000ffffull /* 64-bit, DPL 0 */

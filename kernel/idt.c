@@ -7,6 +7,7 @@
 #include "kernel/kernel.h"
 #include "kernel/klib.h"
 #include "kernel/percpu.h"
+#include "kernel/proc.h"
 
 struct idt_gate {
 	uint16_t off_lo, sel;
@@ -23,7 +24,8 @@ struct __attribute__((packed)) idt_ptr {
 #define GATE_INTERRUPT 0x8e /* present, DPL 0, 64-bit interrupt gate (IF cleared) */
 #define GATE_DPL3 0x60
 
-static struct idt_gate idt[256] __attribute__((aligned(16)));
+/* In .bss.kpti: the CPU reads it on the shadow's CR3 (KPTI). */
+static struct idt_gate idt[256] __attribute__((aligned(16), section(".bss.kpti")));
 
 #define DECLARE_STUB(n) extern char isr_##n[];
 DECLARE_STUB(0) DECLARE_STUB(1) DECLARE_STUB(2) DECLARE_STUB(3) DECLARE_STUB(4) DECLARE_STUB(5)
@@ -31,7 +33,7 @@ DECLARE_STUB(6) DECLARE_STUB(7) DECLARE_STUB(8) DECLARE_STUB(9) DECLARE_STUB(10)
 DECLARE_STUB(12) DECLARE_STUB(13) DECLARE_STUB(14) DECLARE_STUB(15) DECLARE_STUB(16) DECLARE_STUB(17)
 DECLARE_STUB(18) DECLARE_STUB(19) DECLARE_STUB(20) DECLARE_STUB(21) DECLARE_STUB(22) DECLARE_STUB(23)
 DECLARE_STUB(24) DECLARE_STUB(25) DECLARE_STUB(26) DECLARE_STUB(27) DECLARE_STUB(28) DECLARE_STUB(29)
-DECLARE_STUB(30) DECLARE_STUB(31) DECLARE_STUB(128) DECLARE_STUB(240) DECLARE_STUB(241) DECLARE_STUB(255)
+DECLARE_STUB(30) DECLARE_STUB(31) DECLARE_STUB(128) DECLARE_STUB(129) DECLARE_STUB(240) DECLARE_STUB(241) DECLARE_STUB(255)
 
 static char *const exception_stubs[32] = {
 	isr_0,  isr_1,  isr_2,  isr_3,  isr_4,  isr_5,  isr_6,  isr_7,  isr_8,  isr_9,  isr_10,
@@ -40,6 +42,8 @@ static char *const exception_stubs[32] = {
 };
 
 extern char probe_read_insn[], probe_write_insn[], probe_exec_insn[], probe_fixup[];
+extern char probe_write_ac_insn[], probe_fixup_ac[];
+extern char uaccess_copy_insn[], uaccess_fixup[];
 
 static void set_gate(unsigned vec, const void *handler, uint8_t type, uint8_t ist)
 {
@@ -59,6 +63,7 @@ void idt_build(void)
 	for (unsigned v = 0; v < 32; v++)
 		set_gate(v, exception_stubs[v], GATE_INTERRUPT, v == 8 ? 1 : 0);
 	set_gate(VEC_SYSCALL, isr_128, GATE_INTERRUPT | GATE_DPL3, 0);
+	set_gate(VEC_PROC_SYSCALL, isr_129, GATE_INTERRUPT | GATE_DPL3, 0);
 	set_gate(VEC_IPI_TLB, isr_240, GATE_INTERRUPT, 0);
 	set_gate(VEC_IPI_WAKE, isr_241, GATE_INTERRUPT, 0);
 	set_gate(VEC_SPURIOUS, isr_255, GATE_INTERRUPT, 0);
@@ -92,12 +97,16 @@ static bool probe_fixup_trap(struct percpu *pc, struct trap_frame *f)
 	bool at_probe = rip == (uint64_t)probe_read_insn || rip == (uint64_t)probe_write_insn ||
 			rip == (uint64_t)probe_exec_insn;
 	bool at_exec_target = pc->exec_target != 0 && rip == pc->exec_target;
+	bool at_ac_probe = rip == (uint64_t)probe_write_ac_insn;
+	bool at_uaccess = rip == (uint64_t)uaccess_copy_insn;
 	if (f->vector != VEC_PF && f->vector != VEC_GP)
 		return false;
-	if (!at_probe && !at_exec_target)
+	if (!at_probe && !at_exec_target && !at_ac_probe && !at_uaccess)
 		return false;
 	pc->trap = (struct trap_record){.vector = f->vector, .error = f->error, .cr2 = read_cr2()};
-	f->rip = (uint64_t)probe_fixup;
+	f->rip = at_uaccess    ? (uint64_t)uaccess_fixup
+		 : at_ac_probe ? (uint64_t)probe_fixup_ac
+			       : (uint64_t)probe_fixup;
 	return true;
 }
 
@@ -123,8 +132,13 @@ void trap_dispatch(struct trap_frame *f)
 	case VEC_SPURIOUS:
 		return; /* no EOI for a spurious interrupt */
 	}
-	if ((f->cs & 3) == 3)
+	if ((f->cs & 3) == 3) {
+		if (pc->proc) {
+			proc_trap(pc->proc, f); /* returns to the process, or never */
+			return;
+		}
 		user_trap(pc, f);
+	}
 	if (probe_fixup_trap(pc, f))
 		return;
 	trap_fatal(f);

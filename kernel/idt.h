@@ -4,11 +4,15 @@
 
 #include <stdint.h>
 
+#include "kernel/layout.h"
+
 struct trap_frame {
 	uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
 	uint64_t vector, error;
 	uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
 };
+
+_Static_assert(sizeof(struct trap_frame) == TRAP_FRAME_SIZE, "entry.S frame size");
 
 void trap_dispatch(struct trap_frame *f);
 
@@ -18,5 +22,14 @@ _Noreturn void user_resume(void);
 int probe_read(uint64_t va);
 int probe_write(uint64_t va, uint8_t byte);
 int probe_exec(uint64_t va);
+/* Run a process from FRAME (returns when the trap handler calls
+ * user_resume). */
+void proc_enter(const struct trap_frame *frame);
+/* Copy N bytes between kernel and user memory: 0, or -1 after a #PF
+ * (recorded in this CPU's trap record). */
+int uaccess_copy(void *dst, const void *src, uint64_t n);
+extern uint8_t uaccess_stac; /* 1: stac/clac around it (SMAP is on) */
+/* probe_write with EFLAGS.AC=1 (stac/clac): the store of copy-to-user. */
+int probe_write_ac(uint64_t va, uint8_t byte);
 
 #endif

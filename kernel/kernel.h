@@ -27,6 +27,9 @@ void smp_send_ipi(unsigned cpu, unsigned vector);
 /* Run FN(ARG) on CPU and wait for it to return (directly when CPU is this
  * one). Interrupts stay on while waiting, so shootdowns progress. */
 void run_on_cpu(unsigned cpu, void (*fn)(void *), void *arg);
+/* Start FN(ARG) on another CPU without waiting; its mailbox (percpu
+ * call_fn) reads NULL again once FN returned. */
+void post_on_cpu(unsigned cpu, void (*fn)(void *), void *arg);
 
 /* machine.c: the MMU instance a vector runs on, NULL before setup. */
 extern struct mmu *kernel_mmu;

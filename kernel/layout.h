@@ -32,6 +32,7 @@
 #define VEC_PF 14
 #define VEC_GP 13
 #define VEC_SYSCALL 0x80  /* the ring-3 stub's way back (DPL 3 gate) */
+#define VEC_PROC_SYSCALL 0x81 /* system calls of processes (DPL 3 gate) */
 #define VEC_IPI_TLB 0xf0  /* shootdown: calls mmu_tlb_ipi_handler */
 #define VEC_IPI_WAKE 0xf1 /* wakes a halted CPU to run a posted call */
 #define VEC_SPURIOUS 0xff
@@ -41,5 +42,13 @@
 #define PERCPU_USER_KSP 8
 #define PERCPU_TSS_RSP0 (64 + 4)
 #define PERCPU_TSS 64
+#define PERCPU_KCR3 32 /* KPTI: CR3 to switch to on entry from user mode */
+#define PERCPU_UCR3 40 /* KPTI: CR3 to switch to on exit to user mode */
+
+/* sizeof(struct trap_frame) (idt.h), checked there. */
+#define TRAP_FRAME_SIZE (22 * 8)
+/* Per-CPU stack for traps from processes (TSS.rsp0), mapped in the KPTI
+ * shadows; the system calls run on it. */
+#define ENTRY_STACK_SIZE 0x4000
 
 #endif

@@ -32,6 +32,7 @@ extern char __user_start[], user_stub[];
 
 static struct mmu mmu;
 static uint64_t stub_va;
+bool machine_kernel_global = true;
 
 struct cpu_features cpu_features(void)
 {
@@ -54,8 +55,6 @@ struct cpu_features cpu_features(void)
 static const char *unsupported(const struct vec_machine *m)
 {
 	struct cpu_features f = cpu_features();
-	if (m->kpti)
-		return "kpti=1: the test kernel has no KPTI";
 	if (m->levels == 5 && !f.la57)
 		return "levels=5: the CPU has no LA57";
 	if (m->levels != boot_info.levels)
@@ -87,7 +86,7 @@ static void map_or_panic(mmu_vaddr_t va, uint64_t pa, uint64_t len, unsigned pro
 
 static void map_image(void)
 {
-	const struct mmu_map_opts g = {.global = true};
+	const struct mmu_map_opts g = {.global = machine_kernel_global};
 	const struct {
 		char *start, *end;
 		unsigned prot;
@@ -112,7 +111,8 @@ static void map_direct(bool pages_1g)
 		if (r->type != E820_RAM || end <= start)
 			continue;
 		uint64_t mid_start = (start + TWO_MIB - 1) & ~(TWO_MIB - 1), mid_end = end & ~(TWO_MIB - 1);
-		struct mmu_map_opts any = {.global = true}, two = {.size = MMU_SIZE_2M, .global = true};
+		struct mmu_map_opts any = {.global = machine_kernel_global},
+			     two = {.size = MMU_SIZE_2M, .global = machine_kernel_global};
 		if (pages_1g || mid_end <= mid_start) {
 			map_or_panic(DIRECT_MAP + start, start, end - start, MMU_PROT_R | MMU_PROT_W, &any);
 			continue;
@@ -125,18 +125,26 @@ static void map_direct(bool pages_1g)
 	}
 }
 
-/* Set US on every non-leaf entry on the way to VA in the kernel tree. */
-static void make_user_path(mmu_vaddr_t va)
+/* Set US on every entry on the way to VA in the tree at ROOT (physical),
+ * the leaf too when LEAF. */
+static void user_path(uint64_t root, mmu_vaddr_t va, bool leaf)
 {
-	uint64_t table = mmu_tree_cr3(mmu_kernel_tree(&mmu)) & ~(PAGE - 1);
-	for (unsigned level = mmu.levels; level > 1; level--) {
+	uint64_t table = root & ~(PAGE - 1);
+	for (unsigned level = mmu.levels; level >= 1; level--) {
 		uint64_t *e = (uint64_t *)phys_to_virt(table) + mmu_va_index(va, (enum mmu_level)level);
-		if (!(*e & MMU_PTE_P) || (level <= 3 && (*e & MMU_PTE_PS)))
+		if (!(*e & MMU_PTE_P))
+			return;
+		bool is_leaf = level == 1 || (level <= 3 && (*e & MMU_PTE_PS));
+		if (is_leaf && !leaf)
 			return;
 		*e |= MMU_PTE_US;
+		if (is_leaf)
+			return;
 		table = *e & 0x000ffffffffff000ull;
 	}
 }
+
+static void make_user_path(mmu_vaddr_t va) { user_path(mmu_tree_cr3(mmu_kernel_tree(&mmu)), va, false); }
 
 static void map_user_stub(void)
 {
@@ -147,6 +155,32 @@ static void map_user_stub(void)
 	 * 64-byte slot per CPU (an exec pushes one return address). */
 	map_or_panic(stub_va + 2 * PAGE, stack_pa, PAGE, MMU_PROT_R | MMU_PROT_W | MMU_PROT_U, NULL);
 	make_user_path(stub_va);
+}
+
+/* KPTI (vectors with kpti=1): the shadows' kernel half holds the entry
+ * sections (isolation.c) and, like Linux's vsyscall page under PTI, the
+ * ring-3 stub's code and stack page, which user mode must reach there. */
+extern char __kpti_text_start[], __kpti_text_end[], __kpti_data_start[], __kpti_data_end[];
+
+const struct mmu_kpti_range *machine_kpti_ranges(unsigned *n)
+{
+	static struct mmu_kpti_range r[4];
+	r[0] = (struct mmu_kpti_range){(uint64_t)__kpti_text_start, (uint64_t)(__kpti_text_end - __kpti_text_start)};
+	r[1] = (struct mmu_kpti_range){(uint64_t)__kpti_data_start, (uint64_t)(__kpti_data_end - __kpti_data_start)};
+	r[2] = (struct mmu_kpti_range){stub_va, PAGE};
+	r[3] = (struct mmu_kpti_range){stub_va + 2 * PAGE, PAGE};
+	*n = 4;
+	return r;
+}
+
+/* The library copies the template's leaves without US (a shadow's kernel
+ * half is supervisor-only); the stub's two pages need it on their whole
+ * path, in the tables shared by every shadow and in the root entry each
+ * shadow copied (Linux's set_vsyscall_pgtable_user_bits does the same). */
+void machine_kpti_user_stub(uint64_t shadow_cr3)
+{
+	user_path(shadow_cr3, stub_va, true);
+	user_path(shadow_cr3, stub_va + 2 * PAGE, true);
 }
 
 uint64_t machine_user_entry(void) { return stub_va + (uint64_t)(user_stub - __user_start); }

@@ -16,8 +16,19 @@ struct cpu_features cpu_features(void);
  * 0 .. m->cpus-1), else why M cannot be provided. */
 const char *machine_setup(const struct vec_machine *m, struct mmu **mmu);
 
+/* Map the image and the direct map global (the default). The usertest
+ * boot with KPTI clears it first, as Linux clears _PAGE_GLOBAL under PTI:
+ * a global kernel entry would stay in the TLB across the switch to the
+ * shadow tree. */
+extern bool machine_kernel_global;
+
 /* The ring-3 stub and the top of CPU's user stack (mapped by setup). */
 uint64_t machine_user_entry(void);
 uint64_t machine_user_stack(unsigned cpu);
+
+/* kpti=1: the ranges of the shadows' kernel half, and the US bits the
+ * ring-3 stub's pages need in the shadow at SHADOW_CR3. */
+const struct mmu_kpti_range *machine_kpti_ranges(unsigned *n);
+void machine_kpti_user_stub(uint64_t shadow_cr3);
 
 #endif

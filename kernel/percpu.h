@@ -28,6 +28,7 @@ struct trap_record {
 };
 
 typedef void (*cpu_call_fn)(void *arg);
+struct proc;
 
 struct percpu {
 	struct percpu *self; /* PERCPU_SELF */
@@ -35,10 +36,14 @@ struct percpu {
 	unsigned index;      /* 0 .. ncpus-1: the CPU number of vectors and mmu64 */
 	unsigned apic_id;
 	uint64_t exec_target; /* a supervisor exec probe's target while it runs */
-	uint64_t pad[4];
+	uint64_t kpti_kernel_cr3; /* PERCPU_KCR3: 0 unless a process runs with KPTI */
+	uint64_t kpti_user_cr3;   /* PERCPU_UCR3 */
+	struct proc *proc;        /* the process running here, or NULL */
+	uint64_t pad;
 	struct tss tss; /* PERCPU_TSS */
 	uint64_t gdt[7] __attribute__((aligned(16)));
 	struct trap_record trap;
+	uint64_t vec_user_cr3; /* kpti=1 vectors: the shadow user accesses run on, or 0 */
 	/* run_on_cpu mailbox: the poster sets ARG then FN; the CPU clears FN
 	 * when FN(ARG) returned. */
 	void *call_arg;
@@ -46,7 +51,12 @@ struct percpu {
 	uint8_t df_stack[4096] __attribute__((aligned(16)));
 };
 
+/* In .bss.kpti: the KPTI shadows map it (GDT, TSS, the KCR3/UCR3 fields
+ * the entry code reads, the #DF stack). */
 extern struct percpu percpu[MAX_CPUS];
+/* The entry stacks, also in .bss.kpti. */
+extern uint8_t entry_stacks[MAX_CPUS][ENTRY_STACK_SIZE];
+static inline uint64_t entry_stack_top(unsigned cpu) { return (uint64_t)entry_stacks[cpu + 1]; }
 
 static inline struct percpu *this_cpu(void)
 {

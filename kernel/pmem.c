@@ -291,6 +291,7 @@ void pmem_data_free(enum mmu_size size, mmu_pa_t pa)
 }
 
 uint64_t pmem_data_in_use(void) { return pm.in_use; }
+uint64_t pmem_data_pool_frames(void) { return pm.nframes; }
 
 struct mmu_frame_meta *pmem_meta(mmu_pa_t pa)
 {

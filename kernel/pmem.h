@@ -32,6 +32,7 @@ bool pmem_data_init(uint64_t mem);
 mmu_err_t pmem_data_alloc(enum mmu_size size, mmu_pa_t *out);
 void pmem_data_free(enum mmu_size size, mmu_pa_t pa);
 uint64_t pmem_data_in_use(void);
+uint64_t pmem_data_pool_frames(void); /* 4K frames of the pool */
 
 struct mmu_frame_meta *pmem_meta(mmu_pa_t pa);
 

@@ -97,6 +97,14 @@ void smp_init(void)
 		kpanic("smp: %u of %u CPUs came up", atomic_load(&online), ncpus);
 }
 
+void post_on_cpu(unsigned cpu, void (*fn)(void *), void *arg)
+{
+	struct percpu *pc = &percpu[cpu];
+	pc->call_arg = arg;
+	atomic_store_explicit(&pc->call_fn, fn, memory_order_release);
+	smp_send_ipi(cpu, VEC_IPI_WAKE);
+}
+
 void run_on_cpu(unsigned cpu, void (*fn)(void *), void *arg)
 {
 	struct percpu *pc = &percpu[cpu];

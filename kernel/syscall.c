@@ -1,0 +1,177 @@
+/* A process's traps from ring 3: system calls (int 0x81), page faults
+ * (mmu64's fault handler decides; the access is retried by returning),
+ * and any other exception (the process is killed, the kernel lives on).
+ * Runs on the CPU's entry stack with interrupts off; the library's waits
+ * for shootdown acknowledgements open interrupt windows themselves. */
+#include "kernel/proc.h"
+
+#include "kernel/cpu.h"
+#include "kernel/kernel.h"
+#include "kernel/klib.h"
+#include "kernel/layout.h"
+#include "kernel/percpu.h"
+#include "kernel/pmem.h"
+#include "kernel/user/syscall.h"
+
+#define CHUNK 256
+
+/* `mmu_err_t` to the negative errno a program sees. */
+static int64_t err_to_errno(mmu_err_t err)
+{
+	switch (err) {
+	case MMU_OK: return 0;
+	case MMU_E_NOMEM: return -ENOMEM;
+	default: return -EINVAL;
+	}
+}
+
+static int64_t sys_write(struct proc *p, uint64_t va, uint64_t len)
+{
+	char buf[CHUNK];
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = len - done < CHUNK ? len - done : CHUNK;
+		int64_t r = copy_from_user(p, buf, va + done, n);
+		if (r < 0)
+			return r;
+		serial_write(buf, n);
+		done += n;
+	}
+	return (int64_t)len;
+}
+
+/* As read(): the kernel stores into the user's buffer, faulting in demand
+ * pages and breaking COW as a user write would. */
+static int64_t sys_read(struct proc *p, uint64_t va, uint64_t len, uint8_t byte)
+{
+	uint8_t buf[CHUNK];
+	memset(buf, byte, sizeof buf);
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = len - done < CHUNK ? len - done : CHUNK;
+		int64_t r = copy_to_user(p, va + done, buf, n);
+		if (r < 0)
+			return r;
+		done += n;
+	}
+	return (int64_t)len;
+}
+
+static int64_t sys_fork(struct proc *p, const struct trap_frame *f)
+{
+	struct proc *c = proc_alloc(p);
+	if (!c)
+		return -EAGAIN;
+	mmu_err_t err = mmu_vm_fork(&p->sp, &c->sp);
+	if (err != MMU_OK) {
+		proc_release_slot(c); /* nothing was made */
+		return err_to_errno(err);
+	}
+	c->tf = *f;
+	c->tf.rax = 0;
+	proc_make_runnable(c);
+	return c->pid;
+}
+
+/* No zombie yet: leave the CPU with RIP back on `int $0x81`, so the call
+ * runs again when a child exits. */
+static int64_t sys_wait(struct proc *p, struct trap_frame *f, uint64_t uva)
+{
+	struct uwait w;
+	int pid = proc_reap_child(p, &w);
+	if (pid < 0)
+		return -ECHILD;
+	if (pid == 0) {
+		f->rip -= 2;
+		proc_leave(p, LEAVE_WAIT, f);
+	}
+	if (uva && copy_to_user(p, uva, &w, sizeof w) < 0)
+		return -EFAULT;
+	return pid;
+}
+
+static int64_t sys_walk(struct proc *p, uint64_t va, uint64_t uva)
+{
+	struct mmu_translation t;
+	struct uwalk w = {0};
+	if (!user_range_ok(va, 1))
+		return -EINVAL; /* the kernel half's layout is none of its business */
+	mmu_err_t err = mmu_walk(&p->sp.tree, va, &t);
+	w.err = err;
+	if (err == MMU_OK) {
+		w.pa = mmu_pa_bits(t.pa);
+		w.leaf = t.leaf;
+		w.prot = t.prot;
+	}
+	return copy_to_user(p, uva, &w, sizeof w);
+}
+
+static int64_t sys_meminfo(struct proc *p, uint64_t uva)
+{
+	struct umeminfo m = {
+		.pool_frames = pmem_data_pool_frames(),
+		.frames_used = pmem_data_in_use(),
+		.kpti = proc_cfg->kpti != NULL,
+	};
+	return copy_to_user(p, uva, &m, sizeof m);
+}
+
+static int64_t do_syscall(struct proc *p, struct trap_frame *f)
+{
+	uint64_t a = f->rdi, b = f->rsi, c = f->rdx;
+	switch (f->rax) {
+	case SYS_EXIT:
+		p->status = (int64_t)a;
+		proc_leave(p, LEAVE_EXIT, NULL);
+	case SYS_WRITE: return sys_write(p, a, b);
+	case SYS_FORK: return sys_fork(p, f);
+	case SYS_WAIT: return sys_wait(p, f, a);
+	case SYS_READ: return sys_read(p, a, b, (uint8_t)c);
+	case SYS_MAP: return err_to_errno(mmu_vm_region_add(&p->sp, a, b, (unsigned)c, MMU_VM_ANON, 0));
+	case SYS_UNMAP: return err_to_errno(mmu_vm_region_remove(&p->sp, a, b));
+	case SYS_PROTECT: return -ENOSYS; /* include/mmu64/vm.h has no protect yet */
+	case SYS_WALK: return sys_walk(p, a, b);
+	case SYS_GETPID: return p->pid;
+	case SYS_MEMINFO: return sys_meminfo(p, a);
+	default: return -ENOSYS;
+	}
+}
+
+static const char *outcome_name(enum mmu_vm_outcome o)
+{
+	switch (o) {
+	case MMU_VM_SEGV: return "segv";
+	case MMU_VM_KERNEL_BUG: return "kernel bug";
+	case MMU_VM_CORRUPT: return "page-table corruption (RSVD)";
+	default: return "refused";
+	}
+}
+
+/* A user #PF: decode, let the space's policy decide, retry (return) when
+ * it resolved the fault. */
+static void page_fault(struct proc *p, struct trap_frame *f)
+{
+	uint64_t cr2 = read_cr2();
+	struct mmu_vm_fault fault = mmu_vm_fault_decode((uint32_t)f->error, cr2, false);
+	enum mmu_vm_outcome out;
+	mmu_err_t err = mmu_vm_handle_fault(&p->sp, &fault, &out);
+	if (err != MMU_OK)
+		proc_kill(p, f, "out of memory on a fault", cr2);
+	if (mmu_vm_resolved(out))
+		return;
+	if (out == MMU_VM_CORRUPT || out == MMU_VM_KERNEL_BUG)
+		kpanic("proc %d: fault at %lx: %s", p->pid, cr2, outcome_name(out));
+	proc_kill(p, f, outcome_name(out), cr2);
+}
+
+void proc_trap(struct proc *p, struct trap_frame *f)
+{
+	switch (f->vector) {
+	case VEC_PROC_SYSCALL:
+		f->rax = (uint64_t)do_syscall(p, f);
+		return;
+	case VEC_PF:
+		page_fault(p, f);
+		return;
+	default:
+		proc_kill(p, f, f->vector == VEC_GP ? "general protection" : "exception", f->rip);
+	}
+}

@@ -1,0 +1,71 @@
+/* The system calls of the test kernel's user programs: shared by the kernel
+ * (kernel/syscall.c) and the programs (kernel/user/). `int $0x81` with the
+ * number in RAX and up to three arguments in RDI, RSI, RDX; the result
+ * comes back in RAX (negative: an error, see below). */
+#ifndef KERNEL_USER_SYSCALL_H
+#define KERNEL_USER_SYSCALL_H
+
+#include <stdint.h>
+
+#define SYSCALL_VECTOR 0x81
+
+enum {
+	SYS_EXIT,    /* (status): never returns */
+	SYS_WRITE,   /* (buf, len): to the console; len or -EFAULT */
+	SYS_FORK,    /* (): the child's pid, 0 in the child */
+	SYS_WAIT,    /* (struct uwait *): a child's pid, -ECHILD when none */
+	SYS_READ,    /* (buf, len, byte): the kernel stores LEN copies of BYTE
+	              * into BUF through copy-to-user, as read() does; len or
+	              * -EFAULT (the process lives on) */
+	SYS_MAP,     /* (va, len, prot): an anonymous demand-zero region */
+	SYS_UNMAP,   /* (va, len): region and pages gone */
+	SYS_PROTECT, /* (va, len, prot): -ENOSYS (see kernel/README.md) */
+	SYS_WALK,    /* (va, struct uwalk *): the MMU's view of VA (debug) */
+	SYS_GETPID,  /* () */
+	SYS_MEMINFO, /* (struct umeminfo *) */
+	SYS_COUNT
+};
+
+/* Errors (negated in RAX). */
+enum { EFAULT = 14, ECHILD = 10, ENOMEM = 12, EINVAL = 22, ENOSYS = 38, EAGAIN = 11 };
+
+/* Protection bits of SYS_MAP (mmu64's MMU_PROT_R/W/X). */
+#define UPROT_R 1u
+#define UPROT_W 2u
+#define UPROT_X 4u
+
+/* Where the kernel puts a program's stack: a stack region of USTACK_SIZE
+ * below USTACK_TOP that grows down to mmu64's default maximum (8 MiB). */
+#define USTACK_TOP 0x00007fffff000000ul
+#define USTACK_SIZE 0x10000ul
+
+/* A killed process's status (as a shell shows a SIGSEGV death). */
+#define STATUS_SEGV 139
+
+struct uwait {
+	int64_t status;
+	uint64_t fault_va;    /* the refused access that killed it, else 0 */
+	uint64_t fault_error; /* its #PF error code */
+};
+
+struct uwalk {
+	int64_t err;   /* 0, or the mmu_err_t (NOTEXIST: not mapped) */
+	uint64_t pa;   /* the physical address VA translates to */
+	uint64_t leaf; /* the raw leaf entry */
+	uint64_t prot; /* effective UPROT_* (and 8: user) */
+};
+
+struct umeminfo {
+	uint64_t pool_frames; /* 4K frames of the data pool */
+	uint64_t frames_used; /* in use now */
+	uint64_t kpti;        /* 1: user mode runs on a shadow tree */
+};
+
+/* x86 paging-entry bits the tests look at. */
+#define PTE_RW (1ull << 1)
+#define PTE_US (1ull << 2)
+#define PTE_XD (1ull << 63)
+#define PF_P 1u
+#define PF_U 4u
+
+#endif

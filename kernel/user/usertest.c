@@ -1,0 +1,395 @@
+/* The kernel's built-in user-mode test: MIT xv6's COW lab (cowtest:
+ * simple, three, file, forkfork) and KeOS's fork/COW grading cases, plus
+ * stack growth and the stack guard, run as real processes in ring 3.
+ * Physical pages and entry bits come from the walk debug call. The exit
+ * status is the number of failed tests (the kernel reports it and checks
+ * that every frame and table came back). */
+#include <stdbool.h>
+
+#include "kernel/user/ulib.h"
+
+#define PAGE 4096ul
+#define HEAP 0x10000000ul  /* sbrk-like area of the xv6 tests */
+#define AREA 0x20000000ul  /* the KeOS-style checks' own mappings */
+#define MIB (1ul << 20)
+
+static int failures;
+
+#define CHECK(cond, ...)                                       \
+	do {                                                   \
+		if (!(cond)) {                                 \
+			printf("  FAIL %s:%d: ", __func__, __LINE__); \
+			printf(__VA_ARGS__);                   \
+			printf("\n");                          \
+			return false;                          \
+		}                                              \
+	} while (0)
+
+static uint64_t free_bytes(void)
+{
+	struct umeminfo m;
+	meminfo(&m);
+	return (m.pool_frames - m.frames_used) * PAGE;
+}
+
+static uint64_t frames_used(void)
+{
+	struct umeminfo m;
+	meminfo(&m);
+	return m.frames_used;
+}
+
+static struct uwalk walk_of(const volatile void *va)
+{
+	struct uwalk w;
+	walk(va, &w);
+	return w;
+}
+
+/* Wait for one child; its status, or -1000 when there was none. */
+static int64_t wait_status(struct uwait *out)
+{
+	struct uwait w = {0};
+	if (wait(&w) < 0)
+		return -1000;
+	if (out)
+		*out = w;
+	return w.status;
+}
+
+/* ---- xv6 cowtest ---- */
+
+/* Allocate more than half of the free memory, then fork twice: only
+ * possible when fork copies nothing. */
+static bool simpletest(void)
+{
+	uint64_t sz = (free_bytes() / 3 * 2) & ~(PAGE - 1);
+	CHECK(map(HEAP, sz, UPROT_R | UPROT_W) == 0, "map %lu bytes", sz);
+	for (uint64_t off = 0; off < sz; off += PAGE)
+		*(volatile int64_t *)(HEAP + off) = getpid();
+	for (int i = 0; i < 2; i++) {
+		int64_t pid = fork();
+		CHECK(pid >= 0, "fork failed (%ld)", pid);
+		if (pid == 0)
+			exit(0);
+		CHECK(wait_status(NULL) == 0, "child status");
+	}
+	CHECK(unmap(HEAP, sz) == 0, "unmap");
+	return true;
+}
+
+/* Three processes writing overlapping parts of a shared area; more than
+ * the free memory in total, so frames must be freed as copies are made. */
+static bool threetest(void)
+{
+	uint64_t sz = (free_bytes() / 4) & ~(PAGE - 1);
+	char *p = (char *)HEAP;
+	CHECK(map(HEAP, sz, UPROT_R | UPROT_W) == 0, "map");
+	int64_t pid1 = fork();
+	CHECK(pid1 >= 0, "fork");
+	if (pid1 == 0) {
+		int64_t pid2 = fork();
+		if (pid2 < 0)
+			exit(1);
+		if (pid2 == 0) {
+			for (char *q = p; q < p + (sz / 5) * 4; q += PAGE)
+				*(volatile int64_t *)q = getpid();
+			for (char *q = p; q < p + (sz / 5) * 4; q += PAGE)
+				if (*(volatile int64_t *)q != getpid())
+					exit(2);
+			exit(0);
+		}
+		for (char *q = p; q < p + sz / 2; q += PAGE)
+			*(volatile int64_t *)q = 9999;
+		int64_t st = wait_status(NULL);
+		for (char *q = p; q < p + sz / 2; q += PAGE)
+			if (*(volatile int64_t *)q != 9999)
+				exit(3);
+		exit(st == 0 ? 0 : 4);
+	}
+	for (char *q = p; q < p + sz; q += PAGE)
+		*(volatile int64_t *)q = getpid();
+	CHECK(wait_status(NULL) == 0, "children");
+	for (char *q = p; q < p + sz; q += PAGE)
+		CHECK(*(volatile int64_t *)q == getpid(), "wrong content at %p", (void *)q);
+	CHECK(unmap(HEAP, sz) == 0, "unmap");
+	return true;
+}
+
+/* The kernel writes into COW memory (xv6 does it with pipe reads): each
+ * child gets its own copy, the parent's byte stays. */
+static char filebuf[PAGE] = {99};
+
+static bool filetest(void)
+{
+	for (int i = 0; i < 4; i++) {
+		int64_t pid = fork();
+		CHECK(pid >= 0, "fork");
+		if (pid == 0) {
+			int local = 0;
+			if (kread(filebuf, 1, (uint8_t)i) != 1 || filebuf[0] != i)
+				exit(1);
+			if (kread(&local, 1, (uint8_t)(i + 10)) != 1 || local != i + 10)
+				exit(2);
+			exit(0);
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		CHECK(wait_status(NULL) == 0, "a child failed");
+	CHECK(filebuf[0] == 99, "parent's buffer changed to %d", filebuf[0]);
+	return true;
+}
+
+/* Concurrent fork/exit storms (xv6 usertests forkfork), on every CPU. */
+static bool forkforktest(void)
+{
+	enum { N = 3, ROUNDS = 40 };
+	for (int i = 0; i < N; i++) {
+		int64_t pid = fork();
+		CHECK(pid >= 0, "fork");
+		if (pid == 0) {
+			for (int j = 0; j < ROUNDS; j++) {
+				int64_t p2 = fork();
+				if (p2 < 0)
+					exit(1);
+				if (p2 == 0)
+					exit(0);
+				if (wait_status(NULL) != 0)
+					exit(2);
+			}
+			exit(0);
+		}
+	}
+	for (int i = 0; i < N; i++)
+		CHECK(wait_status(NULL) == 0, "a forker failed");
+	return true;
+}
+
+/* ---- KeOS-style fork/COW checks ---- */
+
+/* After fork both see the same frame, read-only, XD kept; a write gives
+ * the writer a new frame (RW, XD); the last sharer takes the frame over. */
+static bool cow_bits(void)
+{
+	volatile uint8_t *a = (volatile uint8_t *)AREA;
+	CHECK(map(AREA, 2 * PAGE, UPROT_R | UPROT_W) == 0, "map");
+	a[0] = 0x5a;
+	struct uwalk before = walk_of(a);
+	CHECK(before.err == 0 && (before.leaf & PTE_RW) && (before.leaf & PTE_XD), "leaf %lx before fork",
+	      before.leaf);
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		struct uwalk c = walk_of(a);
+		if (c.pa != before.pa || (c.leaf & PTE_RW) || !(c.leaf & PTE_XD) || a[0] != 0x5a)
+			exit(1); /* same page, read-only, still XD */
+		a[0] = 0x77;
+		struct uwalk w = walk_of(a);
+		if (w.pa == before.pa || !(w.leaf & PTE_RW) || !(w.leaf & PTE_XD) || a[0] != 0x77)
+			exit(2); /* a new page for the writer, RW, XD */
+		exit(0);
+	}
+	struct uwalk p = walk_of(a);
+	CHECK(p.pa == before.pa && !(p.leaf & PTE_RW) && (p.leaf & PTE_XD), "parent leaf %lx after fork", p.leaf);
+	CHECK(wait_status(NULL) == 0, "child saw the wrong page or bits");
+	CHECK(a[0] == 0x5a, "parent's byte changed");
+	a[0] = 0x5b; /* alone now: takes the frame over */
+	struct uwalk t = walk_of(a);
+	CHECK(t.pa == before.pa && (t.leaf & PTE_RW), "take-over: pa %lx leaf %lx", t.pa, t.leaf);
+	CHECK(unmap(AREA, 2 * PAGE) == 0, "unmap");
+	return true;
+}
+
+static int __attribute__((noinline)) answer(int x) { return x + 42; }
+
+/* Text is shared by fork as it is: executable, never write-protected
+ * into a COW page, and still callable in the child. */
+static bool exec_stays(void)
+{
+	struct uwalk t = walk_of((void *)answer);
+	CHECK(t.err == 0 && !(t.leaf & PTE_XD) && !(t.leaf & PTE_RW), "text leaf %lx", t.leaf);
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		struct uwalk c = walk_of((void *)answer);
+		exit(c.pa == t.pa && !(c.leaf & PTE_XD) && answer(0) == 42 ? 0 : 1);
+	}
+	CHECK(wait_status(NULL) == 0, "child");
+	struct uwalk a = walk_of((void *)answer);
+	CHECK(a.pa == t.pa && !(a.leaf & PTE_XD), "parent text after fork: %lx", a.leaf);
+	return true;
+}
+
+/* copy-to-user into a COW page breaks the sharing exactly like a user
+ * write; into a page never mapped it fails without killing. */
+static bool kernel_write_breaks_cow(void)
+{
+	volatile uint8_t *a = (volatile uint8_t *)AREA;
+	CHECK(map(AREA, PAGE, UPROT_R | UPROT_W) == 0, "map");
+	a[0] = 1;
+	uint64_t pa = walk_of(a).pa;
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		if (kread((void *)a, 16, 0xee) != 16)
+			exit(1);
+		struct uwalk w = walk_of(a);
+		if (w.pa == pa || !(w.leaf & PTE_RW) || a[0] != 0xee || a[15] != 0xee)
+			exit(2);
+		if (kread((void *)(AREA + 16 * PAGE), 1, 0) != -EFAULT)
+			exit(3); /* outside every region: refused, we live on */
+		exit(0);
+	}
+	CHECK(wait_status(NULL) == 0, "child");
+	CHECK(a[0] == 1 && walk_of(a).pa == pa, "parent's page changed");
+	CHECK(unmap(AREA, PAGE) == 0, "unmap");
+	return true;
+}
+
+/* A write to a region that was never writable kills (it is not COW); so
+ * does a write to text, and a touch of an unmapped range. */
+static bool bad_write_kills(void)
+{
+	volatile uint8_t *ro = (volatile uint8_t *)AREA;
+	CHECK(map(AREA, PAGE, UPROT_R) == 0, "map");
+	const volatile uint8_t *text = (const volatile uint8_t *)answer;
+	struct {
+		volatile uint8_t *va;
+		bool read_first;
+	} cases[] = {{ro, true}, {(volatile uint8_t *)text, false}, {(volatile uint8_t *)(AREA + 8 * PAGE), false}};
+	for (unsigned i = 0; i < 3; i++) {
+		int64_t pid = fork();
+		CHECK(pid >= 0, "fork");
+		if (pid == 0) {
+			if (cases[i].read_first)
+				(void)cases[i].va[0];
+			cases[i].va[0] = 1;
+			exit(0); /* not reached */
+		}
+		struct uwait w = {0};
+		CHECK(wait_status(&w) == STATUS_SEGV, "case %u: status %ld", i, w.status);
+		CHECK(w.fault_va == (uint64_t)cases[i].va, "case %u: killed at %lx", i, w.fault_va);
+	}
+	CHECK(unmap(AREA, PAGE) == 0, "unmap");
+	return true;
+}
+
+/* map/unmap: pages and frames come and go with the region. */
+static bool map_unmap(void)
+{
+	uint64_t used = frames_used();
+	CHECK(map(AREA, 16 * PAGE, UPROT_R | UPROT_W) == 0, "map");
+	CHECK(map(AREA + PAGE, PAGE, UPROT_R) != 0, "overlapping map accepted");
+	CHECK(frames_used() == used, "map allocated frames");
+	for (uint64_t off = 0; off < 16 * PAGE; off += PAGE)
+		*(volatile uint8_t *)(AREA + off) = 7;
+	CHECK(frames_used() == used + 16, "16 pages touched: %lu frames more", frames_used() - used);
+	CHECK(unmap(AREA + 4 * PAGE, 8 * PAGE) == 0, "unmap the middle");
+	CHECK(frames_used() == used + 8, "after a partial unmap: %lu", frames_used() - used);
+	CHECK(walk_of((void *)(AREA + 4 * PAGE)).err != 0, "still mapped");
+	CHECK(*(volatile uint8_t *)(AREA + 12 * PAGE) == 7, "the rest lost its data");
+	CHECK(unmap(AREA, 16 * PAGE) == 0, "unmap");
+	CHECK(frames_used() == used, "frames after unmap: %lu", frames_used());
+	int64_t r = protect(AREA, PAGE, UPROT_R);
+	if (r == -ENOSYS)
+		printf("  (protect: not offered by the library's vm API, skipped)\n");
+	return true;
+}
+
+/* The stack grows down 4 MiB, page by page, on faults below it. */
+static bool stack_grows(void)
+{
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		uint64_t bottom = USTACK_TOP - USTACK_SIZE;
+		for (uint64_t off = PAGE; off <= 4 * MIB; off += PAGE)
+			*(volatile uint64_t *)(bottom - off) = off;
+		for (uint64_t off = PAGE; off <= 4 * MIB; off += PAGE)
+			if (*(volatile uint64_t *)(bottom - off) != off)
+				exit(1);
+		exit(walk_of((void *)(bottom - 4 * MIB)).err == 0 ? 0 : 2);
+	}
+	CHECK(wait_status(NULL) == 0, "child");
+	return true;
+}
+
+/* With a mapping 6 MiB below the stack's top, growth stops 1 MiB (the
+ * guard gap) above it: the first touch inside the gap kills. */
+static bool stack_guard(void)
+{
+	uint64_t neighbour_end = USTACK_TOP - 6 * MIB;
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		if (map(neighbour_end - 16 * PAGE, 16 * PAGE, UPROT_R | UPROT_W) != 0)
+			exit(1);
+		for (uint64_t va = USTACK_TOP - USTACK_SIZE - PAGE; va >= neighbour_end - 16 * PAGE; va -= PAGE)
+			*(volatile uint8_t *)va = 1;
+		exit(2); /* the neighbour was reached: no guard */
+	}
+	struct uwait w = {0};
+	CHECK(wait_status(&w) == STATUS_SEGV, "status %ld", w.status);
+	CHECK(w.fault_va == neighbour_end + MIB - PAGE, "killed at %lx, guard gap starts at %lx", w.fault_va,
+	      neighbour_end + MIB);
+	return true;
+}
+
+/* With KPTI the kernel is absent from the tree user mode runs on: a user
+ * read of the direct map faults not-present (P=0); without KPTI the page
+ * is there, supervisor-only (P=1). */
+static bool kernel_hidden(void)
+{
+	struct umeminfo m;
+	meminfo(&m);
+	volatile uint8_t *k = (volatile uint8_t *)0xffff888000100000ul; /* the kernel image, direct map */
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		(void)*k;
+		exit(0);
+	}
+	struct uwait w = {0};
+	CHECK(wait_status(&w) == STATUS_SEGV, "status %ld", w.status);
+	uint64_t want = m.kpti ? PF_U : PF_U | PF_P;
+	CHECK(w.fault_va == (uint64_t)k && w.fault_error == want, "read of %lx: error %lx, want %lx", w.fault_va,
+	      w.fault_error, want);
+	return true;
+}
+
+static const struct {
+	const char *name;
+	bool (*fn)(void);
+} tests[] = {
+	{"cowtest simple", simpletest},
+	{"cowtest three", threetest},
+	{"cowtest file", filetest},
+	{"cowtest forkfork", forkforktest},
+	{"keos cow: same page, new page for the writer, RW/XD bits", cow_bits},
+	{"keos cow: executable pages stay executable", exec_stays},
+	{"keos cow: kernel-mode write breaks COW", kernel_write_breaks_cow},
+	{"keos cow: write to a never-writable region kills", bad_write_kills},
+	{"map/unmap", map_unmap},
+	{"stack grows by 4 MiB", stack_grows},
+	{"stack overflow into the guard gap kills", stack_guard},
+	{"user mode sees the kernel only as KPTI allows", kernel_hidden},
+};
+
+int main(void)
+{
+	struct umeminfo m;
+	meminfo(&m);
+	printf("usertest: pid %ld, KPTI %s, pool %lu frames\n", getpid(), m.kpti ? "on" : "off", m.pool_frames);
+	for (unsigned i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+		for (int round = 0; round < (i < 2 ? 3 : 1); round++) {
+			bool ok = tests[i].fn();
+			if (i < 2)
+				printf("usertest: %s, round %d: %s\n", tests[i].name, round + 1, ok ? "ok" : "FAILED");
+			else
+				printf("usertest: %s: %s\n", tests[i].name, ok ? "ok" : "FAILED");
+			failures += !ok;
+		}
+	}
+	printf("usertest: %s (%d failed)\n", failures ? "FAILED" : "ALL OK", failures);
+	return failures;
+}
