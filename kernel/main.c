@@ -7,6 +7,7 @@
 #include "kernel/klib.h"
 #include "kernel/percpu.h"
 #include "kernel/pmem.h"
+#include "kernel/ceiling.h"
 #include "kernel/usertest.h"
 #include "tools/vec/vec.h"
 
@@ -96,6 +97,8 @@ void kmain(uint32_t start_info, uint32_t la57)
 	report_boot();
 	if (cmdline_has("usertest"))
 		usertest_run();
+	if (cmdline_has("ceiling"))
+		ceiling_run();
 	if (boot_info.initrd_size || cmdline_has("vector"))
 		run_vector();
 	kprintf("no vector given (-initrd FILE): boot test done\n");
