@@ -51,17 +51,3 @@ mmu_err_t mmu_pte_next_table(mmu_pte_t e, enum mmu_level level, mmu_pa_t *out)
 	*out = mmu_pa(e & MMU_PTE_ADDR_MASK);
 	return MMU_OK;
 }
-
-uint64_t mmu_pte_leaf_flags_for(uint64_t flags, enum mmu_level from, enum mmu_level to)
-{
-	bool from_huge = from != MMU_LEVEL_PT, to_huge = to != MMU_LEVEL_PT;
-	uint64_t pat_from = from_huge ? MMU_PTE_PAT_HUGE : MMU_PTE_PAT_4K;
-	uint64_t pat_to = to_huge ? MMU_PTE_PAT_HUGE : MMU_PTE_PAT_4K;
-	bool pat = (flags & pat_from) != 0;
-	flags &= ~(pat_from | MMU_PTE_PS);
-	if (to_huge)
-		flags |= MMU_PTE_PS;
-	if (pat)
-		flags |= pat_to;
-	return flags;
-}

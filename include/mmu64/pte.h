@@ -88,7 +88,17 @@ mmu_err_t mmu_pte_clear(mmu_pte_t *e, enum mmu_level level, mmu_pa_t *old);
 mmu_err_t mmu_pte_next_table(mmu_pte_t e, enum mmu_level level, mmu_pa_t *out);
 
 /* Move the PAT bit between its 4K position (7) and its huge position (12),
- * as a split or a promotion between LEVEL sizes needs. */
-uint64_t mmu_pte_leaf_flags_for(uint64_t leaf_flags, enum mmu_level from, enum mmu_level to);
+ * and set PS or not, as a leaf moving from level FROM to level TO (a split,
+ * a promotion) needs. */
+static inline uint64_t mmu_pte_leaf_flags_for(uint64_t flags, enum mmu_level from, enum mmu_level to)
+{
+	uint64_t pat_from = from != MMU_LEVEL_PT ? MMU_PTE_PAT_HUGE : MMU_PTE_PAT_4K;
+	uint64_t pat_to = to != MMU_LEVEL_PT ? MMU_PTE_PAT_HUGE : MMU_PTE_PAT_4K;
+	bool pat = (flags & pat_from) != 0;
+	flags &= ~(pat_from | MMU_PTE_PS);
+	if (to != MMU_LEVEL_PT)
+		flags |= MMU_PTE_PS;
+	return pat ? flags | pat_to : flags;
+}
 
 #endif
