@@ -127,7 +127,7 @@ static int64_t do_syscall(struct proc *p, struct trap_frame *f)
 	case SYS_READ: return sys_read(p, a, b, (uint8_t)c);
 	case SYS_MAP: return err_to_errno(mmu_vm_region_add(&p->sp, a, b, (unsigned)c, MMU_VM_ANON, 0));
 	case SYS_UNMAP: return err_to_errno(mmu_vm_region_remove(&p->sp, a, b));
-	case SYS_PROTECT: return -ENOSYS; /* include/mmu64/vm.h has no protect yet */
+	case SYS_PROTECT: return err_to_errno(mmu_vm_region_protect(&p->sp, a, b, (unsigned)c));
 	case SYS_WALK: return sys_walk(p, a, b);
 	case SYS_GETPID: return p->pid;
 	case SYS_MEMINFO: return sys_meminfo(p, a);

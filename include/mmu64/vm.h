@@ -79,6 +79,25 @@ mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t le
  * no region overlaps the range; INVALID / UNALIGNED as for add. */
 mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len);
 
+/* Give the parts of the regions inside [VA, VA+LEN) the permissions PROT
+ * (as for add: R required, W and X optional, U ignored), splitting the
+ * regions the range edges cut; the hole between regions is ignored, and
+ * neighbours that end up alike (same kind and PROT, a stack's same growth
+ * limit) inside the range or across its edges merge. A stack region's
+ * pieces all stay stacks with the same growth limit (end - max): only the
+ * lowest one can grow, never further than before, with its own PROT.
+ * Pages mapped there keep their frames and references: W removed or X
+ * removed (XD set) rewrites them and invalidates them with one batch flush
+ * before returning, on every CPU; X added clears XD without invalidation
+ * (a stale entry faults spuriously); W added leaves them read-only, so the
+ * next write faults and copies the frame or, as its only user, takes it
+ * over (a frame shared after fork stays copy-on-write). With KPTI the
+ * shadow shares those tables. Errors, in this order: INVALID (as for
+ * remove, or a bit other than R W X U in PROT), UNALIGNED,
+ * INVALID_PERMISSION (no R), NOTEXIST (no region overlaps the range),
+ * NOMEM (the pieces need more than MMU_VM_MAX_REGIONS slots). */
+mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot);
+
 /* ---- faults ---- */
 
 /* #PF error-code bits (SDM 4.7). */

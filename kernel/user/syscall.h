@@ -19,7 +19,9 @@ enum {
 	              * -EFAULT (the process lives on) */
 	SYS_MAP,     /* (va, len, prot): an anonymous demand-zero region */
 	SYS_UNMAP,   /* (va, len): region and pages gone */
-	SYS_PROTECT, /* (va, len, prot): -ENOSYS (see kernel/README.md) */
+	SYS_PROTECT, /* (va, len, prot): new permissions for the regions'
+	              * parts in the range (mmu_vm_region_protect); 0,
+	              * -EINVAL or -ENOMEM */
 	SYS_WALK,    /* (va, struct uwalk *): the MMU's view of VA (debug) */
 	SYS_GETPID,  /* () */
 	SYS_MEMINFO, /* (struct umeminfo *) */
@@ -29,7 +31,7 @@ enum {
 /* Errors (negated in RAX). */
 enum { EFAULT = 14, ECHILD = 10, ENOMEM = 12, EINVAL = 22, ENOSYS = 38, EAGAIN = 11 };
 
-/* Protection bits of SYS_MAP (mmu64's MMU_PROT_R/W/X). */
+/* Protection bits of SYS_MAP and SYS_PROTECT (mmu64's MMU_PROT_R/W/X). */
 #define UPROT_R 1u
 #define UPROT_W 2u
 #define UPROT_X 4u
@@ -66,6 +68,8 @@ struct umeminfo {
 #define PTE_US (1ull << 2)
 #define PTE_XD (1ull << 63)
 #define PF_P 1u
+#define PF_W 2u
 #define PF_U 4u
+#define PF_ID 16u
 
 #endif

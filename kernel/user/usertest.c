@@ -1,6 +1,7 @@
 /* The kernel's built-in user-mode test: MIT xv6's COW lab (cowtest:
  * simple, three, file, forkfork) and KeOS's fork/COW grading cases, plus
- * stack growth and the stack guard, run as real processes in ring 3.
+ * map/unmap/protect, stack growth and the stack guard, run as real
+ * processes in ring 3.
  * Physical pages and entry bits come from the walk debug call. The exit
  * status is the number of failed tests (the kernel reports it and checks
  * that every frame and table came back). */
@@ -290,9 +291,88 @@ static bool map_unmap(void)
 	CHECK(*(volatile uint8_t *)(AREA + 12 * PAGE) == 7, "the rest lost its data");
 	CHECK(unmap(AREA, 16 * PAGE) == 0, "unmap");
 	CHECK(frames_used() == used, "frames after unmap: %lu", frames_used());
-	int64_t r = protect(AREA, PAGE, UPROT_R);
-	if (r == -ENOSYS)
-		printf("  (protect: not offered by the library's vm API, skipped)\n");
+	return true;
+}
+
+/* A child that writes A or calls it as code: its status and fault. */
+static int64_t child_touch(volatile uint8_t *a, bool call, struct uwait *w)
+{
+	int64_t pid = fork();
+	if (pid < 0)
+		return -1000;
+	if (pid == 0) {
+		if (call)
+			exit(((int (*)(void))(uintptr_t)a)());
+		a[0] = 1;
+		exit(0);
+	}
+	return wait_status(w);
+}
+
+/* protect: a heap page made read-only keeps its frame and kills a
+ * writer, its neighbour stays writable; made writable again it is still
+ * read-only until the write takes it over; protected back after a fork it
+ * stays COW-shared until written; X on and off; errors. */
+static bool protect_rw(void)
+{
+	volatile uint8_t *a = (volatile uint8_t *)HEAP;
+	struct uwait w = {0};
+	uint64_t used = frames_used();
+	CHECK(map(HEAP, 4 * PAGE, UPROT_R | UPROT_W) == 0, "map");
+	a[0] = 0x11;
+	a[PAGE] = 0x12;
+	uint64_t pa = walk_of(a).pa;
+	CHECK(protect(HEAP, 2 * PAGE, UPROT_W) == -EINVAL, "protect without R accepted");
+	CHECK(protect(HEAP + 1, PAGE, UPROT_R) == -EINVAL, "unaligned protect accepted");
+	CHECK(protect(AREA, PAGE, UPROT_R) == -EINVAL, "protect of nothing accepted");
+	CHECK(protect(HEAP, PAGE, UPROT_R) == 0, "protect r");
+	struct uwalk r = walk_of(a);
+	CHECK(r.pa == pa && !(r.leaf & PTE_RW) && (r.leaf & PTE_XD) && a[0] == 0x11, "read-only leaf %lx", r.leaf);
+	CHECK(child_touch(a, false, &w) == STATUS_SEGV, "write to the read-only page: status %ld", w.status);
+	CHECK(w.fault_va == HEAP && w.fault_error == (PF_P | PF_W | PF_U), "killed at %lx error %lx", w.fault_va,
+	      w.fault_error);
+	CHECK(child_touch(a + PAGE, false, &w) == 0, "write to the page next to it: status %ld", w.status);
+	CHECK(protect(HEAP, PAGE, UPROT_R | UPROT_W) == 0, "protect back");
+	CHECK(!(walk_of(a).leaf & PTE_RW), "writable before the write");
+	a[0] = 0x22; /* the only user: takes the frame over */
+	r = walk_of(a);
+	CHECK(r.pa == pa && (r.leaf & PTE_RW) && a[0] == 0x22, "take-over: pa %lx leaf %lx", r.pa, r.leaf);
+
+	/* Read-only across a fork, then writable again on both sides. */
+	CHECK(protect(HEAP, PAGE, UPROT_R) == 0, "protect r");
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		if (protect(HEAP, PAGE, UPROT_R | UPROT_W) != 0)
+			exit(1);
+		struct uwalk c = walk_of(a);
+		if (c.pa != pa || (c.leaf & PTE_RW) || a[0] != 0x22)
+			exit(2); /* still the parent's frame, read-only */
+		a[0] = 0x33;
+		c = walk_of(a);
+		exit(c.pa != pa && (c.leaf & PTE_RW) && a[0] == 0x33 ? 0 : 3);
+	}
+	CHECK(protect(HEAP, PAGE, UPROT_R | UPROT_W) == 0, "protect back in the parent");
+	CHECK(wait_status(&w) == 0, "child status %ld", w.status);
+	r = walk_of(a);
+	CHECK(r.pa == pa && a[0] == 0x22, "parent's page after the child wrote: pa %lx byte %x", r.pa, a[0]);
+
+	/* X: code written into the page runs once it is executable and
+	 * faults (fetch) once it is not. */
+	static const uint8_t ret42[] = {0xb8, 42, 0, 0, 0, 0xc3}; /* mov $42, %eax; ret */
+	for (unsigned i = 0; i < sizeof ret42; i++)
+		a[i] = ret42[i];
+	CHECK(protect(HEAP, PAGE, UPROT_R | UPROT_X) == 0, "protect rx");
+	r = walk_of(a);
+	CHECK(!(r.leaf & PTE_XD) && !(r.leaf & PTE_RW), "rx leaf %lx", r.leaf);
+	CHECK(((int (*)(void))(uintptr_t)a)() == 42, "code in the rx page");
+	CHECK(protect(HEAP, PAGE, UPROT_R) == 0, "protect r");
+	CHECK((walk_of(a).leaf & PTE_XD), "XD back");
+	CHECK(child_touch(a, true, &w) == STATUS_SEGV, "call into a non-executable page: status %ld", w.status);
+	CHECK(w.fault_va == HEAP && w.fault_error == (PF_P | PF_U | PF_ID), "killed at %lx error %lx", w.fault_va,
+	      w.fault_error);
+	CHECK(unmap(HEAP, 4 * PAGE) == 0, "unmap");
+	CHECK(frames_used() == used, "frames after unmap: %lu", frames_used() - used);
 	return true;
 }
 
@@ -370,6 +450,7 @@ static const struct {
 	{"keos cow: kernel-mode write breaks COW", kernel_write_breaks_cow},
 	{"keos cow: write to a never-writable region kills", bad_write_kills},
 	{"map/unmap", map_unmap},
+	{"protect: read-only kills a writer, writable again, COW kept across fork, X", protect_rw},
 	{"stack grows by 4 MiB", stack_grows},
 	{"stack overflow into the guard gap kills", stack_guard},
 	{"user mode sees the kernel only as KPTI allows", kernel_hidden},

@@ -1,0 +1,168 @@
+/* mmu_vm_region_protect: new permissions for part of a space's regions, and
+ * the pages mapped there rewritten to match (include/mmu64/vm.h). The
+ * regions are rebuilt in a scratch array first, so every error is known
+ * before anything changes; the pages go through one visitor of the range
+ * walker and one batch. */
+#include "vm_internal.h"
+
+/* ---- regions ---- */
+
+static bool overlaps(const struct mmu_vm_region *r, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	return va <= r->start + (r->len - 1) && r->start <= last;
+}
+
+/* The part [S, L] of R. A stack piece keeps the growth limit of R (its
+ * end minus its max), so only the lowest piece can grow, and no further
+ * than R could. */
+static struct mmu_vm_region piece(const struct mmu_vm_region *r, mmu_vaddr_t s, mmu_vaddr_t l)
+{
+	struct mmu_vm_region p = *r;
+	p.start = s;
+	p.len = l - s + 1;
+	if (p.kind == MMU_VM_STACK)
+		p.max = r->max - ((r->start + (r->len - 1)) - l);
+	return p;
+}
+
+/* A directly below B, and one region would say the same as both. */
+static bool mergeable(const struct mmu_vm_region *a, const struct mmu_vm_region *b)
+{
+	return a->start + a->len == b->start && a->kind == b->kind && a->prot == b->prot &&
+	       (a->kind != MMU_VM_STACK || a->max + b->len == b->max);
+}
+
+/* The regions of SP after [VA, LAST] got PROT, into OUT (room for two
+ * more than SP has: only the regions holding VA and LAST split). Regions
+ * meeting inside the range or at its edges merge when they agree, so
+ * protecting a range back to what it was undoes the cuts. Returns the
+ * count; *TOUCHED: how many regions overlap the range. */
+static unsigned regions_protected(const struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last, unsigned prot,
+				  struct mmu_vm_region *out, unsigned *touched)
+{
+	unsigned n = 0;
+	*touched = 0;
+	for (unsigned i = 0; i < sp->nregions; i++) {
+		const struct mmu_vm_region *r = &sp->region[i];
+		mmu_vaddr_t r_last = r->start + (r->len - 1);
+		if (!overlaps(r, va, last)) {
+			out[n++] = *r;
+			continue;
+		}
+		(*touched)++;
+		mmu_vaddr_t lo = r->start > va ? r->start : va, hi = r_last < last ? r_last : last;
+		if (r->start < va)
+			out[n++] = piece(r, r->start, va - 1);
+		out[n] = piece(r, lo, hi);
+		out[n++].prot = prot;
+		if (r_last > last)
+			out[n++] = piece(r, last + 1, r_last);
+	}
+	unsigned m = 0;
+	for (unsigned i = 0; i < n; i++) {
+		bool in_range = out[i].start >= va && out[i].start - 1 <= last;
+		if (m > 0 && in_range && mergeable(&out[m - 1], &out[i])) {
+			out[m - 1].len += out[i].len;
+			out[m - 1].max = out[i].max;
+		} else {
+			out[m++] = out[i];
+		}
+	}
+	return m;
+}
+
+/* ---- pages ---- */
+
+struct protect_op {
+	uint64_t clear, set; /* PTE bits */
+};
+
+/* Rewrite each leaf; only a downgrade (RW cleared, XD set) is invalidated:
+ * a stale entry that allows less than the tables is a spurious fault. */
+static enum pt_step protect_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				  mmu_vaddr_t last)
+{
+	(void)last;
+	const struct protect_op *op = w->op;
+	mmu_pte_t v = pte_load(e);
+	if (!mmu_pte_present(v))
+		return PT_NEXT;
+	if (!mmu_pte_is_leaf(v, level))
+		return PT_DESCEND;
+	MMU_ASSERT(w->mmu, level == MMU_LEVEL_PT, "protect: level %u leaf %lx at %lx in a process space", level,
+		   (unsigned long)v, (unsigned long)va);
+	mmu_pte_t nv = (v & ~op->clear) | op->set;
+	if (nv == v)
+		return PT_NEXT;
+	pt_update_leaf(w, level, e, op->clear, op->set);
+	bool downgrade = ((v & MMU_PTE_RW) && !(nv & MMU_PTE_RW)) || (!(v & MMU_PTE_XD) && (nv & MMU_PTE_XD));
+	if (downgrade)
+		mmu_tlb_batch_add(w->batch, va, MMU_PAGE_SHIFT, 1, (v & MMU_PTE_G) != 0);
+	return PT_NEXT;
+}
+
+static const struct pt_visitor protect_visitor = {.entry = protect_entry};
+
+/* The leaves of SP's regions overlapping [VA, LAST] (still the old
+ * regions), one walk per region part, one flush. W removed clears RW; W
+ * added sets nothing (a write fault takes the page over or copies it, so
+ * a frame shared after fork stays COW); X decides XD. Frames and their
+ * references stay. The KPTI shadow shares every table below the root and
+ * no root entry changes, so it is in step without a sync. */
+static void pages_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last, unsigned prot)
+{
+	struct mmu *mmu = sp->tree.mmu;
+	uint64_t xd = prot_to_pte(mmu, MMU_PROT_R) & MMU_PTE_XD; /* 0 without NX */
+	struct protect_op op = {
+		.clear = ((prot & MMU_PROT_W) ? 0 : MMU_PTE_RW) | ((prot & MMU_PROT_X) ? xd : 0),
+		.set = (prot & MMU_PROT_X) ? 0 : xd,
+	};
+	struct mmu_tlb_batch batch;
+	struct pt_walk w;
+	mmu_tlb_batch_init(&batch, &sp->tree);
+	pt_walk_init(&w, &sp->tree, &protect_visitor, &op);
+	w.batch = &batch;
+	tree_lock(&sp->tree);
+	for (unsigned i = 0; i < sp->nregions; i++) {
+		const struct mmu_vm_region *r = &sp->region[i];
+		mmu_vaddr_t r_last = r->start + (r->len - 1);
+		if (overlaps(r, va, last))
+			pt_walk_range(&w, r->start > va ? r->start : va, r_last < last ? r_last : last);
+	}
+	mmu_tlb_flush(&batch); /* the one flush */
+	mmu_tlb_batch_done(&batch);
+	tree_unlock(&sp->tree);
+}
+
+mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot)
+{
+	mmu_err_t err = len == 0 || prot_check(prot) != MMU_OK ? MMU_E_INVALID : MMU_OK;
+	if (err == MMU_OK)
+		err = range_check(&sp->tree, va, len);
+	if (err == MMU_OK && va < MMU_PAGE_SIZE)
+		err = MMU_E_INVALID;
+	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
+		err = MMU_E_UNALIGNED;
+	if (err == MMU_OK && !(prot & MMU_PROT_R))
+		err = MMU_E_INVALID_PERMISSION;
+	if (err != MMU_OK)
+		return err;
+	prot &= MMU_PROT_R | MMU_PROT_W | MMU_PROT_X;
+	mmu_vaddr_t last = va + (len - 1);
+	struct mmu_vm_region next[MMU_VM_MAX_REGIONS + 2];
+	unsigned touched;
+	vm_lock(sp);
+	unsigned n = regions_protected(sp, va, last, prot, next, &touched);
+	if (touched == 0)
+		err = MMU_E_NOTEXIST;
+	else if (n > MMU_VM_MAX_REGIONS)
+		err = MMU_E_NOMEM;
+	if (err == MMU_OK) {
+		pages_protect(sp, va, last, prot);
+		for (unsigned i = 0; i < MMU_VM_MAX_REGIONS; i++)
+			sp->region[i] = i < n ? next[i] : (struct mmu_vm_region){0};
+		sp->nregions = n;
+	}
+	vm_unlock(sp);
+	return err;
+}
