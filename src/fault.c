@@ -61,6 +61,20 @@ static mmu_err_t map_zeroed(struct mmu_vm_space *sp, mmu_vaddr_t page, const str
 	return err;
 }
 
+mmu_err_t vm_populate(struct mmu_vm_space *sp, const struct mmu_vm_region *r)
+{
+	mmu_vaddr_t last = r->start + (r->len - 1);
+	for (mmu_vaddr_t page = r->start; page < last; page += MMU_PAGE_SIZE) {
+		mmu_err_t err = map_zeroed(sp, page, r);
+		if (err != MMU_OK) {
+			if (page > r->start)
+				vm_zap(sp, r->start, page - 1);
+			return err;
+		}
+	}
+	return MMU_OK;
+}
+
 /* Rewrite the 4K leaf at a page: clear CLEAR, set SET (A/D kept). */
 struct leaf_op {
 	uint64_t clear, set;

@@ -99,7 +99,7 @@ static mmu_err_t region_range_check(const struct mmu_vm_space *sp, mmu_vaddr_t v
 static mmu_err_t region_args_check(const struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
 				   enum mmu_vm_kind kind, uint64_t max)
 {
-	bool kind_ok = kind == MMU_VM_ANON || kind == MMU_VM_STACK;
+	bool kind_ok = kind == MMU_VM_ANON || kind == MMU_VM_STACK || kind == MMU_VM_EAGER;
 	bool max_ok = kind == MMU_VM_STACK ? (max == 0 || max >= len) : max == 0;
 	mmu_err_t err = MMU_OK;
 	if (!kind_ok || !max_ok || len == 0 || prot_check(prot) != MMU_OK)
@@ -146,6 +146,8 @@ mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t le
 			err = MMU_E_DUPLICATED;
 	if (err == MMU_OK && sp->nregions == MMU_VM_MAX_REGIONS)
 		err = MMU_E_NOMEM;
+	if (err == MMU_OK && kind == MMU_VM_EAGER)
+		err = vm_populate(sp, &r);
 	if (err == MMU_OK)
 		region_insert(sp, &r);
 	vm_unlock(sp);

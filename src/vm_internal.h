@@ -37,6 +37,11 @@ void vm_frame_release_late(struct mmu_tree *tree, mmu_pa_t pa);
  * the tables that empties. Space lock held. */
 void vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last);
 
+/* Map a zeroed frame at every page of R (not yet in SP's list): an eager
+ * region. NOMEM: whatever was mapped is removed again, nothing changed.
+ * Space lock held. */
+mmu_err_t vm_populate(struct mmu_vm_space *sp, const struct mmu_vm_region *r);
+
 /* Index of the region containing VA, or -1. */
 int vm_region_find(const struct mmu_vm_space *sp, mmu_vaddr_t va);
 

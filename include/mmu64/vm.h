@@ -29,6 +29,7 @@
 enum mmu_vm_kind {
 	MMU_VM_ANON,  /* demand-zero: a zeroed frame on first touch */
 	MMU_VM_STACK, /* demand-zero, and grows down on faults below it */
+	MMU_VM_EAGER, /* every page mapped, zeroed, when the region is added */
 };
 
 struct mmu_vm_region {
@@ -64,12 +65,16 @@ mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp);
 
 /* Add a region of KIND over [VA, VA+LEN) with PROT (MMU_PROT_R required,
  * W and X optional, U ignored: pages are user pages). MAX: the stack's
- * largest size (0: MMU_VM_STACK_MAX_DEFAULT); must be 0 for MMU_VM_ANON.
- * Nothing is mapped. Errors, in this order: INVALID (page 0, the kernel
- * half, non-canonical, zero or wrapping length, a bad kind, MAX < LEN,
- * MAX on an anon region, a bit other than R W X U in PROT), UNALIGNED (VA,
- * LEN or MAX not 4K-aligned), INVALID_PERMISSION (no R), DUPLICATED (an
- * overlap with another region), NOMEM (MMU_VM_MAX_REGIONS in use). */
+ * largest size (0: MMU_VM_STACK_MAX_DEFAULT); must be 0 for the other
+ * kinds. Anon and stack regions map nothing until touched; an eager region
+ * maps a zeroed frame at every page now (no fault on first touch; after
+ * that it behaves as anon: COW after fork, refusals). Errors, in this
+ * order: INVALID (page 0, the kernel half, non-canonical, zero or wrapping
+ * length, a bad kind, MAX < LEN, MAX on a region that is not a stack, a bit
+ * other than R W X U in PROT), UNALIGNED (VA, LEN or MAX not 4K-aligned),
+ * INVALID_PERMISSION (no R), DUPLICATED (an overlap with another region),
+ * NOMEM (MMU_VM_MAX_REGIONS in use, or for an eager region no frame or
+ * table: nothing mapped, no region added). */
 mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
 			    enum mmu_vm_kind kind, uint64_t max);
 
