@@ -243,24 +243,19 @@ static void test_decisions_stack(void)
 	decision_space_exit(&sp, frames0, tables0);
 }
 
+static void all_tests(const struct sim_config *cfg)
+{
+	(void)cfg;
+	test_regions();
+	test_region_remove_pages();
+	test_decisions_resolved();
+	test_decisions_refused();
+	test_decisions_stack();
+}
+
 int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
-	for (unsigned run = 0; run < 4; run++) {
-		struct sim_config cfg;
-		sim_config_default(&cfg);
-		cfg.levels = 4 + (run & 1);
-		cfg.ncpus = 2;
-		cfg.pcide = run >= 2; /* PCIDs: lazy CPUs, frees reach them */
-		vt_sim = st_machine(&cfg);
-		vt_mmu = sim_mmu(vt_sim);
-		test_regions();
-		test_region_remove_pages();
-		test_decisions_resolved();
-		test_decisions_refused();
-		test_decisions_stack();
-		check_sanitizer();
-		sim_destroy(vt_sim);
-	}
+	vt_on_each_machine(all_tests);
 	return 0;
 }

@@ -67,21 +67,16 @@ static void test_eager_nomem(void)
 	CHECK_OK(mmu_vm_space_exit(&sp));
 }
 
+static void all_tests(const struct sim_config *cfg)
+{
+	(void)cfg;
+	test_eager_maps_everything();
+	test_eager_nomem();
+}
+
 int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
-	for (unsigned run = 0; run < 4; run++) {
-		struct sim_config cfg;
-		sim_config_default(&cfg);
-		cfg.levels = 4 + (run & 1);
-		cfg.ncpus = 2;
-		cfg.pcide = run >= 2;
-		vt_sim = st_machine(&cfg);
-		vt_mmu = sim_mmu(vt_sim);
-		test_eager_maps_everything();
-		test_eager_nomem();
-		check_sanitizer();
-		sim_destroy(vt_sim);
-	}
+	vt_on_each_machine(all_tests);
 	return 0;
 }

@@ -302,24 +302,19 @@ static void test_nomem_fork(void)
 	check_sanitizer();
 }
 
+static void all_tests(const struct sim_config *cfg)
+{
+	(void)cfg;
+	test_cow();
+	test_fork_exit();
+	test_copy_to_user();
+	test_nomem_fault();
+	test_nomem_fork();
+}
+
 int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
-	for (unsigned run = 0; run < 4; run++) {
-		struct sim_config cfg;
-		sim_config_default(&cfg);
-		cfg.levels = 4 + (run & 1);
-		cfg.ncpus = 2;
-		cfg.pcide = run >= 2; /* PCIDs: lazy CPUs, frees reach them */
-		vt_sim = st_machine(&cfg);
-		vt_mmu = sim_mmu(vt_sim);
-		test_cow();
-		test_fork_exit();
-		test_copy_to_user();
-		test_nomem_fault();
-		test_nomem_fork();
-		check_sanitizer();
-		sim_destroy(vt_sim);
-	}
+	vt_on_each_machine(all_tests);
 	return 0;
 }

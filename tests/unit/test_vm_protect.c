@@ -354,30 +354,20 @@ static void test_kpti(void)
 	check_sanitizer();
 }
 
+static void all_tests(const struct sim_config *cfg)
+{
+	test_errors();
+	test_split();
+	test_downgrade();
+	test_upgrade_cow();
+	test_exec();
+	if (!cfg->pcide) /* KPTI is refused with PCIDs */
+		test_kpti();
+}
+
 int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
-	for (unsigned run = 0; run < 4; run++) {
-		struct sim_config cfg;
-		sim_config_default(&cfg);
-		cfg.levels = 4 + (run & 1);
-		cfg.ncpus = 2;
-		cfg.pcide = run >= 2;
-		vt_sim = st_machine(&cfg);
-		vt_mmu = sim_mmu(vt_sim);
-		uint64_t frames0 = sim_frames_in_use(vt_sim), tables0 = sim_tables_in_use(vt_sim);
-		test_errors();
-		test_split();
-		test_downgrade();
-		test_upgrade_cow();
-		test_exec();
-		if (!cfg.pcide) /* KPTI is refused with PCIDs */
-			test_kpti();
-		CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-		CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-		CHECK_EQ(mmu_user_tables(vt_mmu), 0);
-		check_sanitizer();
-		sim_destroy(vt_sim);
-	}
+	vt_on_each_machine(all_tests);
 	return 0;
 }

@@ -106,3 +106,23 @@ bool state_same(struct mmu_vm_space *sp, struct state *before)
 }
 
 void unload(unsigned cpu) { st_load(vt_sim, cpu, mmu_kernel_tree(vt_mmu)); }
+
+void vt_on_each_machine(void (*tests)(const struct sim_config *cfg))
+{
+	for (unsigned run = 0; run < 4; run++) {
+		struct sim_config cfg;
+		sim_config_default(&cfg);
+		cfg.levels = 4 + (run & 1);
+		cfg.ncpus = 2;
+		cfg.pcide = run >= 2; /* PCIDs: lazy CPUs, frees reach them */
+		vt_sim = st_machine(&cfg);
+		vt_mmu = sim_mmu(vt_sim);
+		uint64_t frames0 = sim_frames_in_use(vt_sim), tables0 = sim_tables_in_use(vt_sim);
+		tests(&cfg);
+		CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
+		CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
+		CHECK_EQ(mmu_user_tables(vt_mmu), 0);
+		check_sanitizer();
+		sim_destroy(vt_sim);
+	}
+}

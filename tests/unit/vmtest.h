@@ -43,4 +43,10 @@ void state_take(struct mmu_vm_space *sp, struct state *s);
 bool state_same(struct mmu_vm_space *sp, struct state *before);
 void unload(unsigned cpu);
 
+/* Run TESTS on each of the four machines the process-space tests use (4 and
+ * 5 levels, PCIDs off and on, 2 CPUs) with VT_SIM / VT_MMU set; each
+ * machine must leave frames and tables as it found them and the sanitizer
+ * silent. */
+void vt_on_each_machine(void (*tests)(const struct sim_config *cfg));
+
 #endif
