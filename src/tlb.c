@@ -18,7 +18,6 @@ void mmu_tlb_batch_init(struct mmu_tlb_batch *b, struct mmu_tree *tree)
 	b->full = false;
 	b->global = false;
 	b->all_cpus = tree->is_kernel;
-	b->tables_freed = false;
 	b->free_head = 0;
 	b->nfree = 0;
 }

@@ -190,7 +190,6 @@ bool pt_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_v
 	/* The page size changes: the small translations must go before the
 	 * table that held them is reused. */
 	mmu_tlb_batch_add(w->batch, va, mmu_level_shift(level - 1), MMU_ENTRIES_PER_TABLE, (leaf & MMU_PTE_G) != 0);
-	w->batch->tables_freed = true;
 	mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_TABLE, MMU_SIZE_4K, table);
 	atomic_fetch_add_explicit(&w->mmu->promotions, 1, memory_order_relaxed);
 	return true;
@@ -203,7 +202,6 @@ void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e)
 	MMU_ASSERT(w->mmu, err == MMU_OK, "pt_release_table: level %u entry %lx is not a table", level,
 		   (unsigned long)pte_load(e));
 	pt_set_entry(w, level, e, 0);
-	w->batch->tables_freed = true;
 	mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_TABLE, MMU_SIZE_4K, table);
 }
 

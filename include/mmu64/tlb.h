@@ -32,7 +32,6 @@ struct mmu_tlb_batch {
 	bool full;         /* over the ceiling: flush everything instead */
 	bool global;       /* a global leaf changed: a full flush must include globals */
 	bool all_cpus;     /* kernel half or global leaves: every CPU, loaded or not */
-	bool tables_freed; /* table pages wait in the free list */
 	struct mmu_tlb_range range[MMU_TLB_RANGES];
 	uint64_t free_head; /* PA of the first frame to free, chained by meta link */
 	uint32_t nfree;
