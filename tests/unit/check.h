@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <stdatomic.h>
+
 extern int check_failures;
+/* Failures seen by CPU threads (TCHECK_EQ); main adds them. */
+extern atomic_int check_thread_failures;
 
 #define CHECK(cond)                                                                      \
 	do {                                                                             \
@@ -38,6 +42,26 @@ extern int check_failures;
 	} while (0)
 
 #define CHECK_OK(call) CHECK_ERR(call, MMU_OK)
+
+/* CHECK and CHECK_EQ for code running on a CPU thread: names the CPU (a variable
+ * `cpu` in scope) and counts atomically. */
+#define TCHECK(cond)                                                                               \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: cpu %u: CHECK(%s) failed\n", __FILE__, __LINE__, cpu, #cond); \
+			atomic_fetch_add(&check_thread_failures, 1);                               \
+		}                                                                                  \
+	} while (0)
+
+#define TCHECK_EQ(a, b)                                                                            \
+	do {                                                                                       \
+		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                   \
+		if (a_ != b_) {                                                                    \
+			fprintf(stderr, "%s:%d: cpu %u: %s == %s failed: 0x%" PRIx64 " != 0x%" PRIx64 "\n", \
+				__FILE__, __LINE__, cpu, #a, #b, a_, b_);                          \
+			atomic_fetch_add(&check_thread_failures, 1);                               \
+		}                                                                                  \
+	} while (0)
 
 /* Stop the test at the first failure inside loops that would repeat it. */
 #define CHECK_STOP_ON_FAILURE()                                                          \

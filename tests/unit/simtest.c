@@ -19,6 +19,13 @@ struct sim *st_machine(const struct sim_config *cfg)
 	return sim;
 }
 
+void st_check_sanitizer(struct sim *sim)
+{
+	if (sim_tlbsan_reports(sim))
+		fprintf(stderr, "tlbsan: %s\n", sim_tlbsan_last(sim));
+	CHECK_EQ(sim_tlbsan_reports(sim), 0);
+}
+
 struct sim *st_default(unsigned levels, unsigned ncpus)
 {
 	struct sim_config cfg;

@@ -14,6 +14,10 @@
 
 /* A machine or exit(1). */
 struct sim *st_machine(const struct sim_config *cfg);
+/* The TLB sanitizer of SIM reported nothing (the last report printed if
+ * it did). */
+void st_check_sanitizer(struct sim *sim);
+
 /* sim_config_default with LEVELS and NCPUS. */
 struct sim *st_default(unsigned levels, unsigned ncpus);
 

@@ -25,13 +25,6 @@ static const char *prot_str(unsigned p, char buf[5])
 	return buf;
 }
 
-static void check_sanitizer(void)
-{
-	if (sim_tlbsan_reports(sim))
-		fprintf(stderr, "tlbsan: %s\n", sim_tlbsan_last(sim));
-	CHECK_EQ(sim_tlbsan_reports(sim), 0);
-}
-
 static mmu_pa_t data_frame(void)
 {
 	mmu_pa_t pa;
@@ -80,7 +73,7 @@ static void test_one_page(void)
 	CHECK_EQ(mmu_user_tables(mmu), 0);
 	CHECK_EQ(sim_tables_in_use(sim), tables0);
 	CHECK_EQ(sim_frames_in_use(sim), 0);
-	check_sanitizer();
+	st_check_sanitizer(sim);
 }
 
 /* Accesses on page VA (frame PA) from CPU, every kind and mode, against the
@@ -186,7 +179,7 @@ static void test_permissions(void)
 		CHECK_EQ(mmu_user_tables(mmu), 1);
 		for (uint64_t i = 0; i < KEOS_PAGES; i += 1000)
 			check_accesses((unsigned)(i & 1), KEOS_START + i * PAGE, frames[i], false, prot, 0);
-		check_sanitizer();
+		st_check_sanitizer(sim);
 		CHECK_STOP_ON_FAILURE();
 	}
 	st_load(sim, 0, mmu_kernel_tree(mmu));
@@ -196,7 +189,7 @@ static void test_permissions(void)
 		sim_frame_free(sim, MMU_SIZE_4K, frames[i]);
 	free(frames);
 	CHECK_EQ(sim_frames_in_use(sim), 0);
-	check_sanitizer();
+	st_check_sanitizer(sim);
 }
 
 static void test_errors(void)
@@ -332,7 +325,7 @@ static void test_five_paths(void)
 	CHECK_OK(mmu_tree_destroy(&t));
 	for (unsigned i = 0; i < 5; i++)
 		sim_frame_free(sim, MMU_SIZE_4K, f[i]);
-	check_sanitizer();
+	st_check_sanitizer(sim);
 }
 
 /* 13,107 pages, each on its own frame, written through the MMU; then torn
@@ -370,7 +363,7 @@ static void test_teardown(bool unmap_first)
 		sim_frame_free(sim, MMU_SIZE_4K, frames[i]);
 	free(frames);
 	CHECK_EQ(sim_frames_in_use(sim), 0);
-	check_sanitizer();
+	st_check_sanitizer(sim);
 }
 
 int test_main(int argc, char **argv)
@@ -387,7 +380,7 @@ int test_main(int argc, char **argv)
 		test_teardown(false);
 		CHECK_EQ(mmu_user_tables(mmu), 0);
 		CHECK_EQ(sim_frames_in_use(sim), 0);
-		check_sanitizer();
+		st_check_sanitizer(sim);
 		sim_destroy(sim);
 	}
 	/* The permission oracle again with NX, SMEP, SMAP and WP off. */
@@ -397,7 +390,7 @@ int test_main(int argc, char **argv)
 	sim = st_machine(&cfg);
 	mmu = sim_mmu(sim);
 	test_permissions();
-	check_sanitizer();
+	st_check_sanitizer(sim);
 	sim_destroy(sim);
 	return 0;
 }

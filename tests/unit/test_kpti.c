@@ -11,13 +11,6 @@
 static struct sim *sim;
 static struct mmu *mmu;
 
-static void check_sanitizer(void)
-{
-	if (sim_tlbsan_reports(sim))
-		fprintf(stderr, "tlbsan: %s\n", sim_tlbsan_last(sim));
-	CHECK_EQ(sim_tlbsan_reports(sim), 0);
-}
-
 /* A user access on CPU 0 running SP in user mode (the shadow's CR3): on a
  * #PF the kernel enters (its CR3), handles the fault, and returns to user
  * mode. ST_OK or the refused fault's error code. */
@@ -165,7 +158,7 @@ static void test_kpti(void)
 	sim_frame_free(sim, MMU_SIZE_2M, f);
 	CHECK_EQ(sim_tables_in_use(sim), tables0);
 	CHECK_EQ(sim_frames_in_use(sim), frames0);
-	check_sanitizer();
+	st_check_sanitizer(sim);
 }
 
 /* With PCIDs a shadow is refused (no user PCID yet). */
@@ -189,7 +182,7 @@ static void test_kpti_pcid_refused(void)
 	mmu_kpti_fini(&t);
 	CHECK_OK(mmu_unmap(mmu_kernel_tree(mmu), KWIN, PAGE, NULL));
 	sim_frame_free(sim, MMU_SIZE_4K, f);
-	check_sanitizer();
+	st_check_sanitizer(sim);
 	sim_destroy(sim);
 }
 

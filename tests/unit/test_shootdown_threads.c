@@ -27,25 +27,6 @@
 #define USER_SLICE(cpu) (0x40000000ull + (uint64_t)(cpu) * 0x200000ull)
 #define KERN_SLICE(cpu) (0xffffc80000000000ull + 0x40000000ull + (uint64_t)(cpu) * 0x200000ull)
 
-static atomic_int fails;
-
-#define TCHECK_EQ(a, b)                                                                            \
-	do {                                                                                       \
-		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                   \
-		if (a_ != b_) {                                                                    \
-			fprintf(stderr, "%s:%d: cpu %u: %s == %s failed: 0x%llx != 0x%llx\n", __FILE__, \
-				__LINE__, cpu, #a, #b, (unsigned long long)a_, (unsigned long long)b_);   \
-			atomic_fetch_add(&fails, 1);                                               \
-		}                                                                                  \
-	} while (0)
-
-#define TCHECK(cond)                                                                              \
-	do {                                                                                      \
-		if (!(cond)) {                                                                    \
-			fprintf(stderr, "%s:%d: cpu %u: CHECK(%s) failed\n", __FILE__, __LINE__, cpu, #cond); \
-			atomic_fetch_add(&fails, 1);                                              \
-		}                                                                                 \
-	} while (0)
 
 struct shared {
 	struct mmu_tree tree;
@@ -234,10 +215,7 @@ int test_main(int argc, char **argv)
 	CHECK(c2.ipis >= 3 * rounds);
 	CHECK_EQ(mmu_user_tables(mmu), 1);
 
-	check_failures += atomic_load(&fails);
-	if (sim_tlbsan_reports(sim))
-		fprintf(stderr, "tlbsan: %s\n", sim_tlbsan_last(sim));
-	CHECK_EQ(sim_tlbsan_reports(sim), 0);
+	st_check_sanitizer(sim);
 	for (unsigned c = 0; c < NCPUS; c++)
 		st_load(sim, c, mmu_kernel_tree(mmu));
 	CHECK_OK(mmu_tree_destroy(&s.tree));

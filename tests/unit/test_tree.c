@@ -14,13 +14,6 @@
 static struct sim *sim;
 static struct mmu *mmu;
 
-static void check_sanitizer(void)
-{
-	if (sim_tlbsan_reports(sim))
-		fprintf(stderr, "tlbsan: %s\n", sim_tlbsan_last(sim));
-	CHECK_EQ(sim_tlbsan_reports(sim), 0);
-}
-
 static mmu_pa_t data_frame(enum mmu_size size)
 {
 	mmu_pa_t pa;
@@ -85,7 +78,7 @@ static void test_busy(void)
 	sim_frame_free(sim, MMU_SIZE_4K, f);
 	st_snapshot_free(&before);
 	st_snapshot_free(&after);
-	check_sanitizer();
+	st_check_sanitizer(sim);
 }
 
 static void test_kernel_half(void)
@@ -164,7 +157,7 @@ static void test_kernel_half(void)
 	CHECK_EQ(sim_tables_in_use(sim), tables0);
 	sim_frame_free(sim, MMU_SIZE_2M, kf);
 	sim_frame_free(sim, MMU_SIZE_4K, uf);
-	check_sanitizer();
+	st_check_sanitizer(sim);
 }
 
 /* A global user leaf survives CR3 writes in every TLB that cached it;
@@ -197,7 +190,7 @@ static void test_global_user(void)
 		CHECK_EQ(rd(c, 0x401000, false), 0);
 	sim_frame_free(sim, MMU_SIZE_2M, f); /* the sanitizer checks no TLB holds it */
 	CHECK_EQ(mmu_user_tables(mmu), 0);
-	check_sanitizer();
+	st_check_sanitizer(sim);
 }
 
 static void expect_counters(uint64_t invlpg, uint64_t full, uint64_t ipis, int line)
@@ -324,7 +317,7 @@ static void test_counters(void)
 	CHECK_OK(mmu_tree_destroy(&t));
 	sim_frame_free(sim, MMU_SIZE_2M, f);
 	sim_frame_free(sim, MMU_SIZE_1G, g);
-	check_sanitizer();
+	st_check_sanitizer(sim);
 }
 
 /* Run OP with table allocation failing after k = 0, 1, ... allocations:
@@ -351,7 +344,7 @@ static uint64_t inject_every_point(struct mmu_tree *t, inject_op op, void *arg, 
 			st_snapshot_free(&before);
 			st_snapshot_free(&now);
 			free(dump);
-			check_sanitizer();
+			st_check_sanitizer(sim);
 			return made;
 		}
 		if (err != MMU_E_NOMEM || k > 100000) {
@@ -491,7 +484,7 @@ static void test_alloc_failure(void)
 	sim_frame_free(sim, MMU_SIZE_1G, g);
 	sim_frame_free(sim, MMU_SIZE_1G, g2);
 	CHECK_EQ(sim_frames_in_use(sim), 0);
-	check_sanitizer();
+	st_check_sanitizer(sim);
 }
 
 /* A protect that changes nothing but still splits a 2M leaf: CPU 0 keeps
@@ -513,7 +506,7 @@ static void test_split_without_change(void)
 	CHECK_OK(mmu_walk(&t, SZ_2M + 0x100000, &tr));
 	CHECK_EQ(tr.size, MMU_SIZE_4K); /* split */
 	CHECK_EQ(rd(0, SZ_2M + 0x100000, false), ST_OK);
-	check_sanitizer();
+	st_check_sanitizer(sim);
 	unload_all();
 	CHECK_OK(mmu_tree_destroy(&t));
 	sim_frame_free(sim, MMU_SIZE_2M, f);
@@ -537,7 +530,7 @@ static void test_global_kernel_then_destroy(void)
 	CHECK_EQ(rd(0, kva, false), ST_OK); /* global entry, walked from T's root */
 	st_load(sim, 0, k);
 	CHECK_OK(mmu_tree_destroy(&t)); /* T's root freed */
-	check_sanitizer();
+	st_check_sanitizer(sim);
 	CHECK_OK(mmu_unmap(k, kva, PAGE, NULL));
 	sim_frame_free(sim, MMU_SIZE_4K, f);
 }
@@ -558,7 +551,7 @@ int test_main(int argc, char **argv)
 			CHECK_EQ(mmu_user_tables(mmu), 0);
 			CHECK_EQ(sim_tables_in_use(sim), tables0);
 			CHECK_EQ(sim_frames_in_use(sim), 0);
-			check_sanitizer();
+			st_check_sanitizer(sim);
 			sim_destroy(sim);
 		}
 	}

@@ -90,7 +90,7 @@ static void test_region_remove_pages(void)
 	CHECK_OK(mmu_vm_space_exit(&sp));
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 /* ---- the decision table ---- */
@@ -114,7 +114,7 @@ static void decision_space_exit(struct mmu_vm_space *sp, uint64_t frames0, uint6
 	CHECK_OK(mmu_vm_space_exit(sp));
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 /* Corrupt, kernel bug, demand, spurious. */

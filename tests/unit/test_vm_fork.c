@@ -69,7 +69,7 @@ static void test_cow(void)
 	CHECK_OK(mmu_vm_space_exit(&p));
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 /* Fork and exit accounting: the same pages and tables, one flush for the
@@ -131,7 +131,7 @@ static void test_fork_exit(void)
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
 	CHECK_EQ(mmu_user_tables(vt_mmu), 0);
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 /* ---- copy-to-user ---- */
@@ -212,7 +212,7 @@ static void test_copy_to_user(void)
 	CHECK_OK(mmu_vm_space_exit(&p));
 	CHECK_OK(mmu_vm_space_exit(&c));
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 /* ---- allocation failure: NOMEM, nothing changed ---- */
@@ -263,7 +263,7 @@ static void test_nomem_fault(void)
 	unload(0);
 	CHECK_OK(mmu_vm_space_exit(&p));
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 static void test_nomem_fork(void)
@@ -299,7 +299,7 @@ static void test_nomem_fork(void)
 	CHECK_OK(mmu_vm_space_exit(&c));
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 static void all_tests(const struct sim_config *cfg)

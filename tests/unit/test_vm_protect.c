@@ -79,7 +79,7 @@ static void test_errors(void)
 	CHECK_OK(mmu_vm_space_exit(&sp));
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 /* Splits at the edges, only the covered parts changed, holes ignored,
@@ -161,7 +161,7 @@ static void test_split(void)
 	CHECK_EQ(sp.nregions, 3);
 	unload(0);
 	CHECK_OK(mmu_vm_space_exit(&sp));
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 /* W and X removed: one flush, every CPU faults at once with the exact
@@ -221,7 +221,7 @@ static void test_downgrade(void)
 	CHECK_OK(mmu_vm_space_exit(&sp));
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 /* W added: pages stay read-only; a write takes the page over (alone) or
@@ -278,7 +278,7 @@ static void test_upgrade_cow(void)
 	CHECK_OK(mmu_vm_space_exit(&c));
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 /* X added: XD cleared without a flush; a CPU that cached the old entry
@@ -316,7 +316,7 @@ static void test_exec(void)
 	unload(0);
 	unload(1);
 	CHECK_OK(mmu_vm_space_exit(&sp));
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 /* KPTI: user mode runs on the shadow, which shares the page tables: a
@@ -351,7 +351,7 @@ static void test_kpti(void)
 	CHECK_OK(mmu_vm_space_exit(&sp));
 	CHECK_OK(mmu_vm_space_exit(&c));
 	mmu_kpti_fini(&t);
-	check_sanitizer();
+	st_check_sanitizer(vt_sim);
 }
 
 static void all_tests(const struct sim_config *cfg)

@@ -23,17 +23,6 @@
 #define VA1 0x10000000ull
 #define VA2 0x20000000ull
 
-static atomic_int fails;
-
-#define TCHECK_EQ(a, b)                                                                            \
-	do {                                                                                       \
-		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                   \
-		if (a_ != b_) {                                                                    \
-			fprintf(stderr, "%s:%d: cpu %u: %s == %s failed: 0x%llx != 0x%llx\n", __FILE__, \
-				__LINE__, cpu, #a, #b, (unsigned long long)a_, (unsigned long long)b_);   \
-			atomic_fetch_add(&fails, 1);                                               \
-		}                                                                                  \
-	} while (0)
 
 struct shared {
 	struct mmu_vm_space sp[NCPUS]; /* phase 1: one per CPU; phase 2: sp[0] on all */
@@ -164,10 +153,7 @@ int test_main(int argc, char **argv)
 		phase1(sim, &sh);
 		phase2(sim, &sh);
 		CHECK_EQ(sim_tlbsan_audit(sim), 0);
-		if (sim_tlbsan_reports(sim))
-			fprintf(stderr, "tlbsan: %s\n", sim_tlbsan_last(sim));
-		CHECK_EQ(sim_tlbsan_reports(sim), 0);
-		CHECK_EQ(atomic_load(&fails), 0);
+		st_check_sanitizer(sim);
 		sim_destroy(sim);
 	}
 	return 0;

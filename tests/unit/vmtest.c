@@ -6,13 +6,6 @@
 struct sim *vt_sim;
 struct mmu *vt_mmu;
 
-void check_sanitizer(void)
-{
-	if (sim_tlbsan_reports(vt_sim))
-		fprintf(stderr, "tlbsan: %s\n", sim_tlbsan_last(vt_sim));
-	CHECK_EQ(sim_tlbsan_reports(vt_sim), 0);
-}
-
 /* ---- a tiny kernel: user accesses through the fault handler ---- */
 
 
@@ -122,7 +115,7 @@ void vt_on_each_machine(void (*tests)(const struct sim_config *cfg))
 		CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 		CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
 		CHECK_EQ(mmu_user_tables(vt_mmu), 0);
-		check_sanitizer();
+		st_check_sanitizer(vt_sim);
 		sim_destroy(vt_sim);
 	}
 }

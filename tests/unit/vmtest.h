@@ -15,8 +15,6 @@ extern struct mmu *vt_mmu;
 /* The outcome of the last fault uaccess handled. */
 extern enum mmu_vm_outcome vt_last;
 
-void check_sanitizer(void);
-
 enum { R_OK = 0x100, R_NOMEM = 0x200 };
 /* A user access by CPU on SP (loaded there): the hardware path, then the
  * fault handler and a retry. R_OK, R_NOMEM, or 0x1000 | the error code of
