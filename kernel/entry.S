@@ -119,13 +119,10 @@ trap_return:
 	iretq
 
 	.text
-/* proc_enter(frame): run a process from its saved trap frame. Like
- * user_enter, the kernel stack is saved in PERCPU_USER_KSP and
- * user_resume() comes back here; the frame is copied to the top of this
- * CPU's entry stack (TSS.rsp0, set by the caller), where the traps of
- * the process will land too, and left through trap_return. */
-	.globl proc_enter
-proc_enter:
+/* Save the C caller's callee-saved registers on its stack and remember
+ * that stack: a process or the ring-3 stub runs, and user_resume() comes
+ * back by popping them in reverse. */
+.macro SAVE_KERNEL_CONTEXT
 	pushq %rbx
 	pushq %rbp
 	pushq %r12
@@ -133,6 +130,16 @@ proc_enter:
 	pushq %r14
 	pushq %r15
 	mov %rsp, %gs:PERCPU_USER_KSP
+.endm
+
+/* proc_enter(frame): run a process from its saved trap frame. Like
+ * user_enter, the kernel stack is saved in PERCPU_USER_KSP and
+ * user_resume() comes back here; the frame is copied to the top of this
+ * CPU's entry stack (TSS.rsp0, set by the caller), where the traps of
+ * the process will land too, and left through trap_return. */
+	.globl proc_enter
+proc_enter:
+	SAVE_KERNEL_CONTEXT
 	mov %gs:PERCPU_TSS_RSP0, %rsp
 	sub $TRAP_FRAME_SIZE, %rsp
 	mov %rdi, %rsi
@@ -170,13 +177,7 @@ uaccess_fixup:
  * stack and everything above it survives. */
 	.globl user_enter
 user_enter:
-	pushq %rbx
-	pushq %rbp
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
-	mov %rsp, %gs:PERCPU_USER_KSP
+	SAVE_KERNEL_CONTEXT
 	mov %rsp, %gs:PERCPU_TSS_RSP0
 	pushq $SEL_UDATA
 	pushq %r8
