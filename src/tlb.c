@@ -171,8 +171,9 @@ void mmu_tlb_flush(struct mmu_tlb_batch *b)
 {
 	struct mmu *mmu = b->tree->mmu;
 	if (batch_has_invalidation(b)) {
-		/* Entry stores must be visible before any CPU acts on the request. */
-		atomic_thread_fence(memory_order_seq_cst);
+		/* No fence: the entries changed under the tree lock, which a CPU
+		 * takes to join the tree's mask (mmu_tree_load), and the inbox
+		 * store below releases them to the targets. */
 		if (mmu->pcid)
 			atomic_fetch_add(&b->tree->tlb_gen, 1);
 		unsigned self = port_cpu_id(mmu);

@@ -103,9 +103,14 @@ bool mmu_tree_active_on(const struct mmu_tree *tree, unsigned cpu)
 	return (atomic_load(&tree->active_cpus) >> cpu) & 1;
 }
 
-/* The CPU joins the new tree's mask before CR3 changes: a shootdown that
- * misses the bit was ordered before our CR3 write, which then walks the
- * new tables. It leaves the old mask after, for the same reason. */
+/* The CPU joins the new tree's mask under the tree lock, before CR3
+ * changes. Every change of the tree is made under that lock too, so either
+ * the change came first (our CR3 write then walks the new tables) or it
+ * sees our bit and invalidates here. That is why changes need no fence
+ * before they read the mask, and why a change to a tree no CPU runs can
+ * skip the shootdown and, having no hardware walker to race with, the
+ * compare-exchange on its entries. The CPU leaves the old mask after the
+ * CR3 write: until then it may still walk the old tables. */
 void mmu_tree_load(struct mmu_tree *tree)
 {
 	struct mmu *mmu = tree->mmu;
@@ -113,9 +118,11 @@ void mmu_tree_load(struct mmu_tree *tree)
 	struct mmu_tree *old = atomic_load_explicit(&mmu->cpu[cpu].active, memory_order_relaxed);
 	if (old == tree)
 		return;
-	atomic_fetch_or(&tree->active_cpus, 1ull << cpu);
+	tree_lock(tree);
+	atomic_fetch_or_explicit(&tree->active_cpus, 1ull << cpu, memory_order_relaxed);
 	atomic_store(&mmu->cpu[cpu].active, tree);
 	uint64_t cr3 = mmu->pcid ? pcid_cr3_for_load(tree, cpu) : mmu_tree_cr3(tree);
+	tree_unlock(tree);
 	mmu->port.ops->write_cr3(mmu->port.ctx, cr3);
 	if (old)
 		atomic_fetch_and(&old->active_cpus, ~(1ull << cpu));
