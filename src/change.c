@@ -109,7 +109,7 @@ static enum pt_step change_commit_run(struct pt_walk *w, mmu_pte_t *entries, uns
 {
 	struct change_op *op = w->op;
 	unsigned run = 0, removed = 0;
-	bool run_global = false;
+	bool run_global = false, idle = tree_idle(w->tree);
 	for (unsigned i = 0; i <= count; i++) {
 		mmu_pte_t *e = &entries[first + i];
 		mmu_pte_t v = i < count ? pte_load(e) : 0;
@@ -126,7 +126,7 @@ static enum pt_step change_commit_run(struct pt_walk *w, mmu_pte_t *entries, uns
 			pte_store(e, 0);
 			removed++;
 		} else {
-			pte_update_bits(e, MMU_PTE_PERM_MASK, op->perm_bits);
+			pte_rewrite_bits(e, MMU_PTE_PERM_MASK, op->perm_bits, idle);
 		}
 		run++;
 		run_global |= (v & MMU_PTE_G) != 0;
@@ -139,56 +139,11 @@ static const struct pt_visitor change_scan = {.entry = change_scan_entry, .pt_ru
 static const struct pt_visitor change_commit = {
 	.entry = change_commit_entry, .leave = change_commit_leave, .pt_run = change_commit_run};
 
-/* The cached level whose single entry the range is, or 0. */
-static enum mmu_level single_entry_level(mmu_vaddr_t va, mmu_vaddr_t last)
-{
-	for (enum mmu_level level = MMU_LEVEL_PT; level <= MMU_CACHED_LEVELS; level++)
-		if (covers_entry(level, va, last))
-			return level;
-	return 0;
-}
-
-/* A range that is exactly one entry of a cached table, holding a leaf or
- * nothing, when no table goes away and nothing is to be promoted: change
- * the entry directly. */
-static bool change_page_cached(struct mmu_tree *tree, mmu_vaddr_t va, struct change_op *op,
-			       struct mmu_tlb_batch *given, mmu_err_t *err)
-{
-	enum mmu_level level = single_entry_level(va, op->last);
-	if (!level || (!op->unmap && tree->promote))
-		return false;
-	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
-	if (!e)
-		return false;
-	mmu_pte_t v = pte_load(e);
-	if (mmu_pte_present(v) && !mmu_pte_is_leaf(v, level))
-		return false; /* a table: the walker goes down */
-	if (op->unmap && v && port_meta(tree->mmu, pt_cache(tree, level)->table)->live == 1)
-		return false; /* the walker frees the table this empties */
-	*err = mmu_pte_present(v) ? MMU_OK : MMU_E_NOTEXIST;
-	mmu_pte_t nv = op->unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | op->perm_bits;
-	if (*err != MMU_OK || nv == v)
-		return true;
-	struct mmu_tlb_batch local;
-	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
-	if (op->unmap)
-		pt_cache_set_entry(tree, level, e, 0);
-	else
-		pte_update_bits(e, MMU_PTE_PERM_MASK, op->perm_bits);
-	mmu_tlb_batch_add(b, va, mmu_level_shift(level), 1, (v & MMU_PTE_G) != 0);
-	end_batch(b, &local);
-	return true;
-}
-
 static mmu_err_t change_range(struct mmu_tree *tree, mmu_vaddr_t va, struct change_op *op,
 			      struct mmu_tlb_batch *given)
 {
 	mmu_err_t err;
 	tree_lock(tree);
-	if (change_page_cached(tree, va, op, given, &err)) {
-		tree_unlock(tree);
-		return err;
-	}
 	struct mmu_tlb_batch local;
 	struct pt_walk w;
 	pt_walk_init(&w, tree, &change_scan, op);
@@ -210,7 +165,10 @@ static mmu_err_t change_range(struct mmu_tree *tree, mmu_vaddr_t va, struct chan
 
 mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
 {
-	mmu_err_t err = range_check(tree, va, len);
+	mmu_err_t err;
+	if (page_unmap(tree, va, len, batch, &err))
+		return err;
+	err = range_check(tree, va, len);
 	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
 		err = MMU_E_UNALIGNED;
 	if (err != MMU_OK)
@@ -222,7 +180,10 @@ mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct 
 mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
 		      struct mmu_tlb_batch *batch)
 {
-	mmu_err_t err = range_check(tree, va, len);
+	mmu_err_t err;
+	if (page_protect(tree, va, len, prot, batch, &err))
+		return err;
+	err = range_check(tree, va, len);
 	if (err == MMU_OK)
 		err = prot_check(prot);
 	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))

@@ -60,6 +60,16 @@ static inline void pte_update_bits(mmu_pte_t *e, uint64_t clear, uint64_t set)
 		;
 }
 
+/* The same where no hardware walker can touch E (tree_idle): a plain
+ * read and write, a few cycles instead of a locked instruction. */
+static inline void pte_rewrite_bits(mmu_pte_t *e, uint64_t clear, uint64_t set, bool idle)
+{
+	if (idle)
+		pte_store(e, (pte_load(e) & ~clear) | set);
+	else
+		pte_update_bits(e, clear, set);
+}
+
 /* meta->flags of library-owned table pages. */
 enum {
 	META_TABLE = 1u << 0,  /* a page-table page of some tree */
@@ -78,8 +88,26 @@ static inline mmu_pte_t table_entry_flags(bool user_half)
 }
 
 /* ---- tree lock ---- */
-void tree_lock(struct mmu_tree *tree);
-void tree_unlock(struct mmu_tree *tree);
+/* Spins serving shootdown requests: the holder may be waiting for ours. */
+void tree_lock_contended(struct mmu_tree *tree);
+static inline void tree_lock(struct mmu_tree *tree)
+{
+	if (__builtin_expect(atomic_flag_test_and_set_explicit(&tree->lock, memory_order_acquire), 0))
+		tree_lock_contended(tree);
+}
+static inline void tree_unlock(struct mmu_tree *tree)
+{
+	atomic_flag_clear_explicit(&tree->lock, memory_order_release);
+}
+
+/* No CPU runs TREE (a user tree), read under its lock: a CPU joins the mask
+ * only under that lock (mmu_tree_load), so until we unlock no hardware
+ * walker sets A or D in its entries and no TLB gains any of them. Without
+ * PCIDs a CPU that ran it flushed it with its next CR3 write. */
+static inline bool tree_idle(struct mmu_tree *tree)
+{
+	return !tree->is_kernel && atomic_load_explicit(&tree->active_cpus, memory_order_relaxed) == 0;
+}
 
 /* ---- table pages ---- */
 mmu_err_t table_alloc(struct mmu *mmu, bool user, mmu_pa_t *out);
@@ -171,7 +199,14 @@ void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
  * current path: RW and US ANDed, XD ORed over the levels. */
 unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pte_t leaf);
 /* The same from the combined bits: ALL_AND (RW, US ANDed), ANY_XD. */
-unsigned prot_of_bits(const struct mmu *mmu, uint64_t all_and, uint64_t any_xd);
+static inline unsigned prot_of_bits(const struct mmu *mmu, uint64_t all_and, uint64_t any_xd)
+{
+	unsigned prot = MMU_PROT_R;
+	prot |= (all_and & MMU_PTE_RW) ? MMU_PROT_W : 0;
+	prot |= (all_and & MMU_PTE_US) ? MMU_PROT_U : 0;
+	prot |= (any_xd && mmu->nx) ? 0 : MMU_PROT_X;
+	return prot;
+}
 
 /* ---- the table cache (struct mmu_leaf_cache), under the tree lock ---- */
 static inline struct mmu_leaf_cache *pt_cache(struct mmu_tree *tree, enum mmu_level level)
@@ -194,7 +229,17 @@ static inline void pt_cache_drop_below(struct mmu_tree *tree, enum mmu_level lev
 		pt_cache(tree, (enum mmu_level)l)->entries = NULL;
 }
 /* Write entry E (at LEVEL) of the cached table, keeping its live count. */
-void pt_cache_set_entry(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
+static inline void pt_cache_set_entry(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
+{
+	struct mmu_frame_meta *meta = port_meta(tree->mmu, pt_cache(tree, level)->table);
+	pt_cache_drop_below(tree, level);
+	mmu_pte_t old = pte_load(e);
+	if (old == 0 && value != 0)
+		meta->live++;
+	else if (old != 0 && value == 0)
+		meta->live--;
+	pte_store(e, value);
+}
 
 /* The metadata of the table holding the current level-LEVEL entries. */
 static inline struct mmu_frame_meta *pt_table_meta(const struct pt_walk *w, enum mmu_level level)
@@ -213,13 +258,31 @@ static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level le
 /* INVALID unless [VA, VA+LEN) is a non-empty range in TREE's half. */
 mmu_err_t range_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len);
 /* INVALID for bits other than MMU_PROT_*. */
-mmu_err_t prot_check(unsigned prot);
+static inline mmu_err_t prot_check(unsigned prot)
+{
+	return (prot & ~(MMU_PROT_R | MMU_PROT_W | MMU_PROT_X | MMU_PROT_U)) ? MMU_E_INVALID : MMU_OK;
+}
 /* The RW, US and XD bits PROT asks for (no XD without NX). */
-uint64_t prot_to_pte(const struct mmu *mmu, unsigned prot);
+static inline uint64_t prot_to_pte(const struct mmu *mmu, unsigned prot)
+{
+	uint64_t bits = (prot & MMU_PROT_W) ? MMU_PTE_RW : 0;
+	bits |= (prot & MMU_PROT_U) ? MMU_PTE_US : 0;
+	bits |= (!(prot & MMU_PROT_X) && mmu->nx) ? MMU_PTE_XD : 0;
+	return bits;
+}
 
 /* Take BATCH if given, else start LOCAL; end_batch flushes LOCAL. */
 struct mmu_tlb_batch *begin_batch(struct mmu_tree *tree, struct mmu_tlb_batch *given, struct mmu_tlb_batch *local);
 void end_batch(struct mmu_tlb_batch *used, struct mmu_tlb_batch *local);
+
+/* ---- single-page calls from the table cache (src/page.c) ----
+ * Each returns false, having done nothing, where the general path must
+ * decide; true with *ERR set when it answered. */
+bool page_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot, mmu_err_t *err);
+bool page_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out, mmu_err_t *err);
+bool page_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch, mmu_err_t *err);
+bool page_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot, struct mmu_tlb_batch *batch,
+		  mmu_err_t *err);
 
 /* ---- TLB internals ---- */
 void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b);

@@ -35,53 +35,26 @@ static struct mmu_tree *tree_for(struct mmu_tree *tree, mmu_vaddr_t va)
 	return mmu_va_is_kernel(va) ? mmu_kernel_tree(tree->mmu) : tree;
 }
 
-/* VA in a cached table: answer from its entry when the walk would end
- * there (the entry asked for, a leaf, or nothing below it). */
-static bool lookup_cached(struct mmu_tree *tree, mmu_vaddr_t va, struct lookup_op *op)
-{
-	if (op->want > MMU_CACHED_LEVELS)
-		return false;
-	/* Tables below the level asked for cannot answer. */
-	enum mmu_level lowest = op->want ? op->want : MMU_LEVEL_PT;
-	for (enum mmu_level level = lowest; level <= MMU_CACHED_LEVELS; level++) {
-		mmu_pte_t *e = pt_cache_lookup(tree, level, va);
-		if (!e)
-			continue;
-		mmu_pte_t v = pte_load(e);
-		bool leaf = mmu_pte_present(v) && mmu_pte_is_leaf(v, level);
-		if (op->want != level && mmu_pte_present(v) && !leaf)
-			return false; /* a table: what is asked for lies below */
-		if (op->want == level || (op->want == 0 && leaf)) {
-			uint64_t upper = pt_cache(tree, level)->upper;
-			op->found = true;
-			op->level = level;
-			op->entry = v;
-			op->prot = prot_of_bits(tree->mmu, upper & v, (upper | v) & MMU_PTE_XD);
-		}
-		return true;
-	}
-	return false;
-}
-
 static mmu_err_t lookup(struct mmu_tree *tree, mmu_vaddr_t va, struct lookup_op *op)
 {
 	if (!mmu_va_canonical(va, tree->mmu->levels))
 		return MMU_E_INVALID;
 	struct mmu_tree *owner = tree_for(tree, va);
 	tree_lock(owner);
-	if (!lookup_cached(owner, va, op)) {
-		struct pt_walk w;
-		pt_walk_init(&w, tree, &lookup_visitor, op);
-		pt_walk_range(&w, va, va);
-	}
+	struct pt_walk w;
+	pt_walk_init(&w, tree, &lookup_visitor, op);
+	pt_walk_range(&w, va, va);
 	tree_unlock(owner);
 	return op->found ? MMU_OK : MMU_E_NOTEXIST;
 }
 
 mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
 {
+	mmu_err_t err;
+	if (page_walk(tree, va, out, &err))
+		return err;
 	struct lookup_op op = {0};
-	mmu_err_t err = lookup(tree, va, &op);
+	err = lookup(tree, va, &op);
 	if (err != MMU_OK)
 		return err;
 	uint64_t offset = va & (mmu_level_span(op.level) - 1);

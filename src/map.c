@@ -164,28 +164,6 @@ static void map_op_init(struct map_op *op, const struct mmu *mmu, mmu_vaddr_t va
 		op->leaf_flags[l] = mmu_pte_leaf_flags_for(f, MMU_LEVEL_PT, l);
 }
 
-/* One leaf (a 4K or a 2M page) whose entry lies in a cached table: no walk,
- * no table to make. An entry in use there, leaf or table, is a mapping
- * inside the range (tables are never left empty). */
-static bool map_page_cached(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, const struct map_op *op,
-			    mmu_err_t *err)
-{
-	if (op->promote)
-		return false;
-	for (enum mmu_level level = MMU_LEVEL_PT; level <= MMU_CACHED_LEVELS; level++) {
-		if (len != mmu_level_span(level) || !leaf_fits(op, level, va))
-			continue;
-		mmu_pte_t *e = pt_cache_lookup(tree, level, va);
-		if (!e)
-			return false;
-		*err = pte_load(e) ? MMU_E_DUPLICATED : MMU_OK;
-		if (*err == MMU_OK)
-			pt_cache_set_entry(tree, level, e, (va + op->pa_delta) | op->leaf_flags[level]);
-		return true;
-	}
-	return false;
-}
-
 /* Prepare, then commit, with the range walker. */
 static mmu_err_t map_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct map_op *op, struct mmu_tlb_batch *batch)
 {
@@ -212,16 +190,18 @@ mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t l
 {
 	/* Not-present entries are never cached, so a map owes the TLBs
 	 * nothing, unless it promotes (the page size changes). */
+	mmu_err_t err;
+	if (!opts && page_map(tree, va, pa, len, prot, &err))
+		return err;
 	struct mmu_map_opts o = opts ? *opts : (struct mmu_map_opts){0};
 	o.promote |= tree->promote;
-	mmu_err_t err = map_check(tree, va, pa, len, prot, &o);
+	err = map_check(tree, va, pa, len, prot, &o);
 	if (err != MMU_OK)
 		return err;
 	struct map_op op;
 	map_op_init(&op, tree->mmu, va, pa, len, prot, &o);
 	tree_lock(tree);
-	if (!map_page_cached(tree, va, len, &op, &err))
-		err = map_walk(tree, va, &op, batch);
+	err = map_walk(tree, va, &op, batch);
 	if (err == MMU_OK && o.global && !tree->is_kernel)
 		tree->has_global = true;
 	tree_unlock(tree);

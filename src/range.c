@@ -17,23 +17,6 @@ mmu_err_t range_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len)
 	return MMU_OK;
 }
 
-mmu_err_t prot_check(unsigned prot)
-{
-	return (prot & ~(MMU_PROT_R | MMU_PROT_W | MMU_PROT_X | MMU_PROT_U)) ? MMU_E_INVALID : MMU_OK;
-}
-
-uint64_t prot_to_pte(const struct mmu *mmu, unsigned prot)
-{
-	uint64_t bits = 0;
-	if (prot & MMU_PROT_W)
-		bits |= MMU_PTE_RW;
-	if (prot & MMU_PROT_U)
-		bits |= MMU_PTE_US;
-	if (!(prot & MMU_PROT_X) && mmu->nx)
-		bits |= MMU_PTE_XD;
-	return bits;
-}
-
 struct mmu_tlb_batch *begin_batch(struct mmu_tree *tree, struct mmu_tlb_batch *given, struct mmu_tlb_batch *local)
 {
 	if (given) {

@@ -1,17 +1,15 @@
 /* Trees: creation (sharing the kernel half), destruction, activation. */
 #include "internal.h"
 
-void tree_lock(struct mmu_tree *tree)
+void tree_lock_contended(struct mmu_tree *tree)
 {
 	struct mmu *mmu = tree->mmu;
-	while (atomic_flag_test_and_set_explicit(&tree->lock, memory_order_acquire)) {
+	do {
 		/* The holder may be waiting for this CPU's shootdown ack. */
 		mmu_tlb_ipi_handler(mmu);
 		mmu->port.ops->cpu_relax(mmu->port.ctx);
-	}
+	} while (atomic_flag_test_and_set_explicit(&tree->lock, memory_order_acquire));
 }
-
-void tree_unlock(struct mmu_tree *tree) { atomic_flag_clear_explicit(&tree->lock, memory_order_release); }
 
 mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 {

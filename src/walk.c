@@ -29,18 +29,6 @@ static void pt_cache_fill(struct pt_walk *w, enum mmu_level level, mmu_pa_t tabl
 	};
 }
 
-void pt_cache_set_entry(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
-{
-	struct mmu_frame_meta *meta = port_meta(tree->mmu, pt_cache(tree, level)->table);
-	pt_cache_drop_below(tree, level);
-	mmu_pte_t old = pte_load(e);
-	if (old == 0 && value != 0)
-		meta->live++;
-	else if (old != 0 && value == 0)
-		meta->live--;
-	pte_store(e, value);
-}
-
 static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	struct mmu *mmu = w->mmu;
@@ -114,7 +102,7 @@ void pt_update_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, uint6
 	mmu_pte_t old = pte_load(e);
 	MMU_ASSERT(w->mmu, mmu_pte_present(old) && mmu_pte_is_leaf(old, level),
 		   "pt_update_leaf: level %u entry %lx is not a leaf", level, (unsigned long)old);
-	pte_update_bits(e, clear, set);
+	pte_rewrite_bits(e, clear, set, tree_idle(w->tree));
 }
 
 static bool walk_in_user_half(const struct pt_walk *w) { return !w->tree->is_kernel; }
@@ -203,18 +191,6 @@ void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e)
 		   (unsigned long)pte_load(e));
 	pt_set_entry(w, level, e, 0);
 	mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_TABLE, MMU_SIZE_4K, table);
-}
-
-unsigned prot_of_bits(const struct mmu *mmu, uint64_t all_and, uint64_t any_xd)
-{
-	unsigned prot = MMU_PROT_R;
-	if (all_and & MMU_PTE_RW)
-		prot |= MMU_PROT_W;
-	if (all_and & MMU_PTE_US)
-		prot |= MMU_PROT_U;
-	if (!any_xd || !mmu->nx)
-		prot |= MMU_PROT_X;
-	return prot;
 }
 
 unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pte_t leaf)
