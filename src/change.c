@@ -8,7 +8,7 @@ struct change_op {
 	bool unmap;
 	uint64_t perm_bits; /* protect: the new RW/US/XD */
 	uint64_t tables_needed;
-	uint64_t leaves;
+	uint64_t leaves; /* nonzero when the range holds a leaf (not a full count) */
 };
 
 static bool covers_entry(enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
@@ -98,8 +98,11 @@ static enum pt_step change_scan_run(struct pt_walk *w, mmu_pte_t *entries, unsig
 {
 	(void)va;
 	struct change_op *op = w->op;
-	for (unsigned i = first; i < first + count; i++)
-		op->leaves += mmu_pte_present(pte_load(&entries[i]));
+	/* 4K leaves never split: the scan needs only to know one is there. */
+	for (unsigned i = first; i < first + count && !op->leaves; i++) {
+		if (mmu_pte_present(pte_load(&entries[i])))
+			op->leaves++;
+	}
 	return PT_NEXT;
 }
 
@@ -139,11 +142,11 @@ static const struct pt_visitor change_scan = {.entry = change_scan_entry, .pt_ru
 static const struct pt_visitor change_commit = {
 	.entry = change_commit_entry, .leave = change_commit_leave, .pt_run = change_commit_run};
 
-static mmu_err_t change_range(struct mmu_tree *tree, mmu_vaddr_t va, struct change_op *op,
+static mmu_err_t change_range(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct change_op *op,
 			      struct mmu_tlb_batch *given)
 {
 	mmu_err_t err;
-	tree_lock(tree);
+	op_lock(tree, held);
 	struct mmu_tlb_batch local;
 	struct pt_walk w;
 	pt_walk_init(&w, tree, &change_scan, op);
@@ -159,31 +162,26 @@ static mmu_err_t change_range(struct mmu_tree *tree, mmu_vaddr_t va, struct chan
 			   (unsigned long)w.pool.count);
 		end_batch(w.batch, &local);
 	}
-	tree_unlock(tree);
+	op_unlock(tree, held);
 	return err;
 }
 
-mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
+static __attribute__((noinline)) mmu_err_t unmap_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va,
+							  uint64_t len, struct mmu_tlb_batch *batch)
 {
-	mmu_err_t err;
-	if (page_unmap(tree, va, len, batch, &err))
-		return err;
-	err = range_check(tree, va, len);
+	mmu_err_t err = range_check(tree, va, len);
 	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
 		err = MMU_E_UNALIGNED;
 	if (err != MMU_OK)
 		return err;
 	struct change_op op = {.last = va + (len - 1), .unmap = true};
-	return change_range(tree, va, &op, batch);
+	return change_range(tree, held, va, &op, batch);
 }
 
-mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
-		      struct mmu_tlb_batch *batch)
+static __attribute__((noinline)) mmu_err_t protect_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va,
+							    uint64_t len, unsigned prot, struct mmu_tlb_batch *batch)
 {
-	mmu_err_t err;
-	if (page_protect(tree, va, len, prot, batch, &err))
-		return err;
-	err = range_check(tree, va, len);
+	mmu_err_t err = range_check(tree, va, len);
 	if (err == MMU_OK)
 		err = prot_check(prot);
 	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
@@ -193,5 +191,41 @@ mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsig
 	if (err != MMU_OK)
 		return err;
 	struct change_op op = {.last = va + (len - 1), .perm_bits = prot_to_pte(tree->mmu, prot)};
-	return change_range(tree, va, &op, batch);
+	return change_range(tree, held, va, &op, batch);
+}
+
+mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
+{
+	mmu_err_t err;
+	if (page_unmap(tree, false, va, len, batch, &err))
+		return err;
+	return unmap_general(tree, false, va, len, batch);
+}
+
+mmu_err_t mmu_unmap_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
+{
+	tree_assert_held(held);
+	mmu_err_t err;
+	if (page_unmap(held.tree, true, va, len, batch, &err))
+		return err;
+	return unmap_general(held.tree, true, va, len, batch);
+}
+
+mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
+		      struct mmu_tlb_batch *batch)
+{
+	mmu_err_t err;
+	if (page_protect(tree, false, va, len, prot, batch, &err))
+		return err;
+	return protect_general(tree, false, va, len, prot, batch);
+}
+
+mmu_err_t mmu_protect_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, unsigned prot,
+			     struct mmu_tlb_batch *batch)
+{
+	tree_assert_held(held);
+	mmu_err_t err;
+	if (page_protect(held.tree, true, va, len, prot, batch, &err))
+		return err;
+	return protect_general(held.tree, true, va, len, prot, batch);
 }

@@ -92,12 +92,32 @@ static inline mmu_pte_t table_entry_flags(bool user_half)
 void tree_lock_contended(struct mmu_tree *tree);
 static inline void tree_lock(struct mmu_tree *tree)
 {
-	if (__builtin_expect(atomic_flag_test_and_set_explicit(&tree->lock, memory_order_acquire), 0))
+	if (__builtin_expect(atomic_exchange_explicit(&tree->locked, true, memory_order_acquire), 0))
 		tree_lock_contended(tree);
 }
 static inline void tree_unlock(struct mmu_tree *tree)
 {
-	atomic_flag_clear_explicit(&tree->lock, memory_order_release);
+	atomic_store_explicit(&tree->locked, false, memory_order_release);
+}
+
+/* A _locked call's handle must come from mmu_tree_lock, still held. */
+static inline void tree_assert_held(struct mmu_tree_locked held)
+{
+	MMU_ASSERT(held.tree->mmu, atomic_load_explicit(&held.tree->locked, memory_order_relaxed),
+		   "a _locked call on tree %lx whose lock is not held", (unsigned long)held.tree->root.bits);
+}
+
+/* The lock of a call: taken and dropped here unless the caller holds it
+ * already (the _locked calls, include/mmu64/tree.h). */
+static inline void op_lock(struct mmu_tree *tree, bool held)
+{
+	if (!held)
+		tree_lock(tree);
+}
+static inline void op_unlock(struct mmu_tree *tree, bool held)
+{
+	if (!held)
+		tree_unlock(tree);
 }
 
 /* No CPU runs TREE (a user tree), read under its lock: a CPU joins the mask
@@ -231,7 +251,7 @@ static inline void pt_cache_drop_below(struct mmu_tree *tree, enum mmu_level lev
 /* Write entry E (at LEVEL) of the cached table, keeping its live count. */
 static inline void pt_cache_set_entry(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
 {
-	struct mmu_frame_meta *meta = port_meta(tree->mmu, pt_cache(tree, level)->table);
+	struct mmu_frame_meta *meta = pt_cache(tree, level)->meta;
 	pt_cache_drop_below(tree, level);
 	mmu_pte_t old = pte_load(e);
 	if (old == 0 && value != 0)
@@ -278,11 +298,13 @@ void end_batch(struct mmu_tlb_batch *used, struct mmu_tlb_batch *local);
 /* ---- single-page calls from the table cache (src/page.c) ----
  * Each returns false, having done nothing, where the general path must
  * decide; true with *ERR set when it answered. */
-bool page_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot, mmu_err_t *err);
-bool page_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out, mmu_err_t *err);
-bool page_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch, mmu_err_t *err);
-bool page_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot, struct mmu_tlb_batch *batch,
-		  mmu_err_t *err);
+bool page_map(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+	      mmu_err_t *err);
+bool page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out, mmu_err_t *err);
+bool page_unmap(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch,
+		mmu_err_t *err);
+bool page_protect(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
+		  struct mmu_tlb_batch *batch, mmu_err_t *err);
 
 /* ---- TLB internals ---- */
 void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b);

@@ -49,7 +49,7 @@ mmu_err_t mmu_kpti_init(struct mmu *mmu, struct mmu_kpti *k, const struct mmu_kp
 		return err;
 	port_meta(mmu, root)->flags |= META_PINNED;
 	*k = (struct mmu_kpti){.kernel = {.mmu = mmu, .root = root, .is_kernel = true}, .nranges = n};
-	atomic_flag_clear(&k->kernel.lock);
+	atomic_init(&k->kernel.locked, false);
 	atomic_init(&k->kernel.active_cpus, 0);
 	for (unsigned i = 0; i < n; i++)
 		k->range[i] = ranges[i];

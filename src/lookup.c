@@ -35,26 +35,27 @@ static struct mmu_tree *tree_for(struct mmu_tree *tree, mmu_vaddr_t va)
 	return mmu_va_is_kernel(va) ? mmu_kernel_tree(tree->mmu) : tree;
 }
 
-static mmu_err_t lookup(struct mmu_tree *tree, mmu_vaddr_t va, struct lookup_op *op)
+/* HELD: the caller holds TREE's lock (not the kernel tree's, which a
+ * kernel-half VA needs). */
+static mmu_err_t lookup(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct lookup_op *op)
 {
 	if (!mmu_va_canonical(va, tree->mmu->levels))
 		return MMU_E_INVALID;
 	struct mmu_tree *owner = tree_for(tree, va);
-	tree_lock(owner);
+	held = held && owner == tree;
+	op_lock(owner, held);
 	struct pt_walk w;
 	pt_walk_init(&w, tree, &lookup_visitor, op);
 	pt_walk_range(&w, va, va);
-	tree_unlock(owner);
+	op_unlock(owner, held);
 	return op->found ? MMU_OK : MMU_E_NOTEXIST;
 }
 
-mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
+static __attribute__((noinline)) mmu_err_t walk_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va,
+							 struct mmu_translation *out)
 {
-	mmu_err_t err;
-	if (page_walk(tree, va, out, &err))
-		return err;
 	struct lookup_op op = {0};
-	err = lookup(tree, va, &op);
+	mmu_err_t err = lookup(tree, held, va, &op);
 	if (err != MMU_OK)
 		return err;
 	uint64_t offset = va & (mmu_level_span(op.level) - 1);
@@ -67,12 +68,29 @@ mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation
 	return MMU_OK;
 }
 
+mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	mmu_err_t err;
+	if (page_walk(tree, false, va, out, &err))
+		return err;
+	return walk_general(tree, false, va, out);
+}
+
+mmu_err_t mmu_walk_locked(struct mmu_tree_locked held, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	tree_assert_held(held);
+	mmu_err_t err;
+	if (page_walk(held.tree, true, va, out, &err))
+		return err;
+	return walk_general(held.tree, true, va, out);
+}
+
 mmu_err_t mmu_entry(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level level, mmu_pte_t *out)
 {
 	if (level < MMU_LEVEL_PT || level > mmu_top_level(tree->mmu))
 		return level <= MMU_LEVEL_PML5 && level >= MMU_LEVEL_PT ? MMU_E_NOTEXIST : MMU_E_INVALID;
 	struct lookup_op op = {.want = level};
-	mmu_err_t err = lookup(tree, va, &op);
+	mmu_err_t err = lookup(tree, false, va, &op);
 	if (err == MMU_OK)
 		*out = op.entry;
 	return err;

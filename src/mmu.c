@@ -59,7 +59,7 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 		mmu->cpu[cpu].pcid_gen = 1; /* a zeroed tree slot (gen 0) holds no PCID */
 		mmu->cpu[cpu].pcid_next = 1;
 	}
-	atomic_flag_clear(&mmu->kernel.lock);
+	atomic_init(&mmu->kernel.locked, false);
 	mmu->kernel.mmu = mmu;
 	mmu->kernel.is_kernel = true;
 	err = table_alloc(mmu, false, &mmu->kernel.root);

@@ -6,19 +6,16 @@
  * table not cached, a table to free or split, a promotion. */
 #include "internal.h"
 
-/* The cached level whose one entry spans LEN bytes, or 0. */
-static inline enum mmu_level page_level(uint64_t len)
-{
-	if (len == MMU_PAGE_SIZE)
-		return MMU_LEVEL_PT;
-	return len == mmu_level_span(MMU_LEVEL_PD) ? MMU_LEVEL_PD : 0;
-}
+/* Each call is written once for a constant LEVEL (PT for a 4K page, PD
+ * for a 2M one) and instantiated for both, so that every shift and mask
+ * below is a constant: these paths run a few dozen instructions. */
+#define PAGE_INLINE static inline __attribute__((always_inline))
 
-/* VA starts a page of LEVEL in TREE's own half (then so does its end). */
-static inline bool page_va_ok(const struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level level)
+/* VA is in TREE's own half: canonical, and its sign is the tree's. */
+static inline bool page_in_half(const struct mmu_tree *tree, mmu_vaddr_t va)
 {
-	return level && mmu_is_aligned(va, mmu_level_span(level)) && mmu_va_canonical(va, tree->mmu->levels) &&
-	       mmu_va_is_kernel(va) == tree->is_kernel;
+	unsigned shift = mmu_va_bits(tree->mmu->levels) - 1;
+	return (va >> shift) == (-(uint64_t)tree->is_kernel >> shift);
 }
 
 /* PROT is valid and readable: the general path reports the others. */
@@ -29,7 +26,7 @@ static inline bool page_prot_ok(unsigned prot)
 
 /* The entry of a leaf or a hole at LEVEL for VA, when its table is cached;
  * NULL when it is not, or when the entry is a table (the page lies below). */
-static inline mmu_pte_t *page_entry(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
+PAGE_INLINE mmu_pte_t *page_entry(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
 {
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
 	if (!e)
@@ -38,14 +35,15 @@ static inline mmu_pte_t *page_entry(struct mmu_tree *tree, enum mmu_level level,
 	return mmu_pte_present(v) && !mmu_pte_is_leaf(v, level) ? NULL : e;
 }
 
-bool page_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot, mmu_err_t *err)
+PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, mmu_pa_t pa,
+			unsigned prot, mmu_err_t *err)
 {
-	enum mmu_level level = page_level(len);
-	if (tree->promote || !page_va_ok(tree, va, level) || !mmu_is_aligned(pa.bits, len) ||
+	uint64_t span = mmu_level_span(level);
+	if (tree->promote || !mmu_is_aligned(va | pa.bits, span) || !page_in_half(tree, va) ||
 	    (pa.bits >> MMU_PA_MAX_BITS) || !page_prot_ok(prot))
 		return false;
 	mmu_pte_t leaf = pa.bits | MMU_PTE_P | prot_to_pte(tree->mmu, prot) | (level > MMU_LEVEL_PT ? MMU_PTE_PS : 0);
-	tree_lock(tree);
+	op_lock(tree, held);
 	/* An entry in use, leaf or table, maps something inside the range:
 	 * tables are never left empty. */
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
@@ -54,40 +52,65 @@ bool page_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, 
 		if (*err == MMU_OK)
 			pt_cache_set_entry(tree, level, e, leaf);
 	}
-	tree_unlock(tree);
+	op_unlock(tree, held);
 	return e != NULL;
 }
 
-bool page_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out, mmu_err_t *err)
+bool page_map(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+	      mmu_err_t *err)
 {
-	if (!mmu_va_canonical(va, tree->mmu->levels) || mmu_va_is_kernel(va) != tree->is_kernel)
+	if (len == mmu_level_span(MMU_LEVEL_PT))
+		return map_at(tree, held, MMU_LEVEL_PT, va, pa, prot, err);
+	if (len == mmu_level_span(MMU_LEVEL_PD))
+		return map_at(tree, held, MMU_LEVEL_PD, va, pa, prot, err);
+	return false;
+}
+
+/* The translation of present leaf V at LEVEL, UPPER the bits above it. */
+PAGE_INLINE void translation_of(const struct mmu *mmu, enum mmu_level level, mmu_vaddr_t va, mmu_pte_t v,
+				uint64_t upper, struct mmu_translation *out)
+{
+	*out = (struct mmu_translation){
+		.pa = mmu_pa((v & mmu_pte_addr_mask(v, level)) | (va & (mmu_level_span(level) - 1))),
+		.size = (enum mmu_size)level,
+		.prot = prot_of_bits(mmu, upper & v, (upper | v) & MMU_PTE_XD),
+		.leaf = v,
+	};
+}
+
+/* A 4K page in the cached page table, else a 2M page or a hole in the
+ * cached page directory. */
+bool page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out, mmu_err_t *err)
+{
+	if (!page_in_half(tree, va))
 		return false;
-	tree_lock(tree);
+	op_lock(tree, held);
 	enum mmu_level level = MMU_LEVEL_PT;
-	mmu_pte_t *e = page_entry(tree, level, va);
-	if (!e)
-		e = page_entry(tree, ++level, va);
+	mmu_pte_t *e = page_entry(tree, MMU_LEVEL_PT, va);
+	if (!e) {
+		level = MMU_LEVEL_PD;
+		e = page_entry(tree, MMU_LEVEL_PD, va);
+	}
 	mmu_pte_t v = e ? pte_load(e) : 0;
 	uint64_t upper = e ? pt_cache(tree, level)->upper : 0;
-	tree_unlock(tree);
+	op_unlock(tree, held);
 	if (!e)
 		return false;
 	*err = mmu_pte_present(v) ? MMU_OK : MMU_E_NOTEXIST;
-	if (*err == MMU_OK)
-		*out = (struct mmu_translation){
-			.pa = mmu_pa((v & mmu_pte_addr_mask(v, level)) | (va & (mmu_level_span(level) - 1))),
-			.size = (enum mmu_size)level,
-			.prot = prot_of_bits(tree->mmu, upper & v, (upper | v) & MMU_PTE_XD),
-			.leaf = v,
-		};
+	if (*err != MMU_OK)
+		return true;
+	if (level == MMU_LEVEL_PT)
+		translation_of(tree->mmu, MMU_LEVEL_PT, va, v, upper, out);
+	else
+		translation_of(tree->mmu, MMU_LEVEL_PD, va, v, upper, out);
 	return true;
 }
 
-/* Invalidate the old leaf V at VA: into the caller's batch, or now. A tree
+/* Invalidate the old leaf at VA: into the caller's batch, or now. A tree
  * no CPU runs owes nothing (tree_idle) unless PCIDs keep its entries on a
  * lazy CPU or the leaf is global. */
-static __attribute__((noinline)) void page_invalidate_now(struct mmu_tree *tree, struct mmu_tlb_batch *given,
-							     mmu_vaddr_t va, enum mmu_level level, bool global)
+static __attribute__((noinline)) void page_invalidate(struct mmu_tree *tree, struct mmu_tlb_batch *given,
+						      mmu_vaddr_t va, enum mmu_level level, bool global)
 {
 	struct mmu_tlb_batch local;
 	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
@@ -95,50 +118,54 @@ static __attribute__((noinline)) void page_invalidate_now(struct mmu_tree *tree,
 	end_batch(b, &local);
 }
 
-static inline void page_invalidate(struct mmu_tree *tree, struct mmu_tlb_batch *given, mmu_vaddr_t va,
-				   enum mmu_level level, mmu_pte_t v, bool idle)
+/* Unmap (PERM_BITS unused) or protect the page at VA, under the lock. */
+PAGE_INLINE bool change_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, bool unmap,
+			   uint64_t perm_bits, struct mmu_tlb_batch *given, mmu_err_t *err)
 {
-	bool global = (v & MMU_PTE_G) != 0;
-	if (given || !idle || global || tree->mmu->pcid)
-		page_invalidate_now(tree, given, va, level, global);
-}
-
-/* The leaf for [VA, VA+LEN) under the lock, or false. */
-static bool page_change(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, bool unmap, uint64_t perm_bits,
-			struct mmu_tlb_batch *given, mmu_err_t *err)
-{
-	enum mmu_level level = page_level(len);
-	if (!page_va_ok(tree, va, level) || (!unmap && tree->promote))
+	if (!mmu_is_aligned(va, mmu_level_span(level)) || !page_in_half(tree, va) || (!unmap && tree->promote))
 		return false;
-	tree_lock(tree);
+	op_lock(tree, held);
 	mmu_pte_t *e = page_entry(tree, level, va);
 	mmu_pte_t v = e ? pte_load(e) : 0;
 	/* An unmap that empties the table leaves it to the walker, which frees it. */
-	if (!e || (unmap && v && port_meta(tree->mmu, pt_cache(tree, level)->table)->live == 1)) {
-		tree_unlock(tree);
+	if (!e || (unmap && v && pt_cache(tree, level)->meta->live == 1)) {
+		op_unlock(tree, held);
 		return false;
 	}
 	*err = mmu_pte_present(v) ? MMU_OK : MMU_E_NOTEXIST;
 	mmu_pte_t nv = unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | perm_bits;
 	if (*err == MMU_OK && nv != v) {
-		bool idle = tree_idle(tree);
+		bool idle = tree_idle(tree), global = (v & MMU_PTE_G) != 0;
 		if (unmap)
 			pt_cache_set_entry(tree, level, e, 0);
 		else
 			pte_rewrite_bits(e, MMU_PTE_PERM_MASK, perm_bits, idle);
-		page_invalidate(tree, given, va, level, v, idle);
+		if (given || !idle || global || tree->mmu->pcid)
+			page_invalidate(tree, given, va, level, global);
 	}
-	tree_unlock(tree);
+	op_unlock(tree, held);
 	return true;
 }
 
-bool page_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch, mmu_err_t *err)
+bool page_unmap(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch,
+		mmu_err_t *err)
 {
-	return page_change(tree, va, len, true, 0, batch, err);
+	if (len == mmu_level_span(MMU_LEVEL_PT))
+		return change_at(tree, held, MMU_LEVEL_PT, va, true, 0, batch, err);
+	if (len == mmu_level_span(MMU_LEVEL_PD))
+		return change_at(tree, held, MMU_LEVEL_PD, va, true, 0, batch, err);
+	return false;
 }
 
-bool page_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot, struct mmu_tlb_batch *batch,
-		  mmu_err_t *err)
+bool page_protect(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
+		  struct mmu_tlb_batch *batch, mmu_err_t *err)
 {
-	return page_prot_ok(prot) && page_change(tree, va, len, false, prot_to_pte(tree->mmu, prot), batch, err);
+	if (!page_prot_ok(prot))
+		return false;
+	uint64_t bits = prot_to_pte(tree->mmu, prot);
+	if (len == mmu_level_span(MMU_LEVEL_PT))
+		return change_at(tree, held, MMU_LEVEL_PT, va, false, bits, batch, err);
+	if (len == mmu_level_span(MMU_LEVEL_PD))
+		return change_at(tree, held, MMU_LEVEL_PD, va, false, bits, batch, err);
+	return false;
 }

@@ -8,7 +8,7 @@ void tree_lock_contended(struct mmu_tree *tree)
 		/* The holder may be waiting for this CPU's shootdown ack. */
 		mmu_tlb_ipi_handler(mmu);
 		mmu->port.ops->cpu_relax(mmu->port.ctx);
-	} while (atomic_flag_test_and_set_explicit(&tree->lock, memory_order_acquire));
+	} while (atomic_exchange_explicit(&tree->locked, true, memory_order_acquire));
 }
 
 mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
@@ -23,7 +23,7 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 	for (unsigned i = MMU_ENTRIES_PER_TABLE / 2; i < MMU_ENTRIES_PER_TABLE; i++)
 		dst[i] = src[i];
 	*tree = (struct mmu_tree){.mmu = mmu, .root = root};
-	atomic_flag_clear(&tree->lock);
+	atomic_init(&tree->locked, false);
 	atomic_init(&tree->active_cpus, 0);
 	atomic_init(&tree->tlb_gen, 0);
 	atomic_init(&tree->pcid_cpus, 0);
@@ -80,6 +80,18 @@ mmu_err_t mmu_tree_destroy(struct mmu_tree *tree)
 	mmu_tlb_batch_done(&batch);
 	tree_unlock(tree);
 	return MMU_OK;
+}
+
+struct mmu_tree_locked mmu_tree_lock(struct mmu_tree *tree)
+{
+	tree_lock(tree);
+	return (struct mmu_tree_locked){tree};
+}
+
+void mmu_tree_unlock(struct mmu_tree_locked held)
+{
+	tree_assert_held(held);
+	tree_unlock(held.tree);
 }
 
 void mmu_tree_set_promote(struct mmu_tree *tree, bool promote)

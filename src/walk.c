@@ -25,6 +25,7 @@ static void pt_cache_fill(struct pt_walk *w, enum mmu_level level, mmu_pa_t tabl
 		.base = va & ~(mmu_level_span(level + 1) - 1),
 		.entries = entries,
 		.table = table,
+		.meta = port_meta(w->mmu, table),
 		.upper = all_and | any_xd,
 	};
 }

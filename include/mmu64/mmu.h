@@ -45,7 +45,8 @@ struct mmu_tree_pcid {
 struct mmu_leaf_cache {
 	mmu_vaddr_t base;             /* VA the table's first entry maps */
 	mmu_pte_t *entries;           /* NULL: nothing cached */
-	mmu_pa_t table;               /* the table itself (its metadata holds the live count) */
+	mmu_pa_t table;               /* the table itself */
+	struct mmu_frame_meta *meta;  /* its metadata, which holds the live count */
 	uint64_t upper;               /* the entries above: RW and US ANDed, XD ORed */
 };
 
@@ -56,7 +57,7 @@ struct mmu_tree {
 	struct mmu *mmu;
 	mmu_pa_t root;
 	bool is_kernel;
-	atomic_flag lock;
+	atomic_bool locked;
 	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
 	bool has_global;                  /* ever held a G leaf in its user half */
 	bool promote;                     /* promote full tables after map/protect */

@@ -15,6 +15,7 @@
 #include "mmu.h"
 #include "pte.h"
 #include "tlb.h"
+#include "tree.h"
 
 /* Permission letters of a mapping. */
 enum {
@@ -57,6 +58,14 @@ mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct 
 mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
 		      struct mmu_tlb_batch *batch);
 
+/* The same on a tree whose lock the caller holds (mmu_tree_lock,
+ * include/mmu64/tree.h). Same checks, errors and effects. */
+mmu_err_t mmu_map_locked(struct mmu_tree_locked held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+			 const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch);
+mmu_err_t mmu_unmap_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch);
+mmu_err_t mmu_protect_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, unsigned prot,
+			     struct mmu_tlb_batch *batch);
+
 struct mmu_translation {
 	mmu_pa_t pa;        /* what VA translates to */
 	enum mmu_size size; /* of the leaf */
@@ -68,6 +77,7 @@ struct mmu_translation {
  * INVALID for a non-canonical VA, NOTEXIST when not mapped. A kernel-half VA
  * in a user tree reports the shared mapping. */
 mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out);
+mmu_err_t mmu_walk_locked(struct mmu_tree_locked held, mmu_vaddr_t va, struct mmu_translation *out);
 
 /* The raw entry at LEVEL on the way to VA. NOTEXIST when that level is not
  * reached (a non-present or leaf entry above it, or LEVEL above the

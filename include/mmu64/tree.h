@@ -16,6 +16,22 @@ mmu_err_t mmu_tree_destroy(struct mmu_tree *tree);
 /* Make TREE the active tree of this CPU. No CR3 write when it already is. */
 void mmu_tree_load(struct mmu_tree *tree);
 
+/* A run of calls under one hold of TREE's lock (Hafnium's locked-handle
+ * idea): mmu_map_locked, mmu_unmap_locked, mmu_protect_locked and
+ * mmu_walk_locked (include/mmu64/pt.h) take the handle and skip the lock
+ * that every plain call takes and drops, an atomic exchange each. For a
+ * caller that already serializes its space (a fault handler, an mmap
+ * building a region page by page) this is the same contract as a Rust
+ * `&mut` page table. While held, a CPU loading TREE waits (mmu_tree_load
+ * joins its mask under this lock), so keep the hold short, and do not load
+ * or destroy TREE, or make plain calls on it, from the holder: they take
+ * the lock again and would spin forever. */
+struct mmu_tree_locked {
+	struct mmu_tree *tree;
+};
+struct mmu_tree_locked mmu_tree_lock(struct mmu_tree *tree);
+void mmu_tree_unlock(struct mmu_tree_locked held);
+
 /* Promote as mmu_map's `promote` option does (include/mmu64/pt.h), after
  * every map and protect on TREE: the per-space opt-in. */
 void mmu_tree_set_promote(struct mmu_tree *tree, bool promote);

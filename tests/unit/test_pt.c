@@ -345,6 +345,96 @@ static void test_dropped_batch_panics(void)
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
 }
 
+/* The _locked calls under one hold of the tree lock: the same results and
+ * errors as the plain calls, a kernel-half walk still goes to the kernel
+ * tree's lock, and the plain calls work again after the unlock. */
+static void test_locked_calls(void)
+{
+	struct mmu_tree t;
+	CHECK_OK(mmu_tree_create(&mmu, &t));
+	const unsigned rw = MMU_PROT_R | MMU_PROT_W;
+	struct mmu_tree_locked held = mmu_tree_lock(&t);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_OK(mmu_map_locked(held, 0x400000 + i * 0x1000, mmu_pa(0x9000000 + i * 0x1000), 0x1000, rw, NULL,
+					NULL));
+	CHECK_OK(mmu_map_locked(held, 0x800000, mmu_pa(0xa000000), 0x200000, MMU_PROT_R, NULL, NULL));
+	CHECK_ERR(mmu_map_locked(held, 0x401000, mmu_pa(0x6000000), 0x1000, rw, NULL, NULL), MMU_E_DUPLICATED);
+	CHECK_ERR(mmu_map_locked(held, 0xffff800000000000ull, mmu_pa(0x6000000), 0x1000, rw, NULL, NULL),
+		  MMU_E_INVALID);
+	CHECK_ERR(mmu_map_locked(held, 0x404800, mmu_pa(0x6000000), 0x1000, rw, NULL, NULL), MMU_E_UNALIGNED);
+	CHECK_ERR(mmu_map_locked(held, 0x404000, mmu_pa(0x6000000), 0x1000, MMU_PROT_W, NULL, NULL),
+		  MMU_E_INVALID_PERMISSION);
+	struct mmu_translation tr;
+	CHECK_OK(mmu_walk_locked(held, 0x402abc, &tr));
+	CHECK_EQ(tr.pa.bits, 0x9002abc);
+	CHECK_EQ(tr.prot, rw);
+	CHECK_OK(mmu_walk_locked(held, 0x9fffff, &tr));
+	CHECK_EQ(tr.pa.bits, 0xa1fffff);
+	CHECK_EQ(tr.size, MMU_SIZE_2M);
+	CHECK_ERR(mmu_walk_locked(held, 0xffff900000000000ull, &tr), MMU_E_NOTEXIST);
+	CHECK_OK(mmu_protect_locked(held, 0x401000, 0x1000, MMU_PROT_R, NULL));
+	CHECK_ERR(mmu_protect_locked(held, 0x404000, 0x1000, MMU_PROT_R, NULL), MMU_E_NOTEXIST);
+	struct mmu_tlb_batch b;
+	mmu_tlb_batch_init(&b, &t);
+	CHECK_OK(mmu_unmap_locked(held, 0x400000, 0x1000, &b));
+	CHECK_OK(mmu_unmap_locked(held, 0x800000, 0x200000, &b));
+	mmu_tlb_flush(&b);
+	mmu_tlb_batch_done(&b);
+	mmu_tree_unlock(held);
+	enum mmu_level lvl;
+	CHECK_EQ(oracle_leaf(t.root, 0x400000, &lvl), 0);
+	CHECK_EQ(oracle_leaf(t.root, 0x800000, &lvl), 0);
+	CHECK_EQ(oracle_leaf(t.root, 0x401000, &lvl), 0x9001000 | MMU_PTE_P | MMU_PTE_XD);
+	CHECK_EQ(oracle_leaf(t.root, 0x403000, &lvl), 0x9003000 | MMU_PTE_P | MMU_PTE_RW | MMU_PTE_XD);
+	CHECK_OK(mmu_unmap(&t, 0x401000, 0x3000, NULL));
+	CHECK_EQ(mmu_user_tables(&mmu), 1);
+	CHECK_OK(mmu_tree_destroy(&t));
+}
+
+/* A _locked call with a handle whose lock is not held is a caller bug. */
+static void test_locked_call_unheld_panics(void)
+{
+	struct mmu_tree t;
+	CHECK_OK(mmu_tree_create(&mmu, &t));
+	fflush(NULL);
+	pid_t child = fork();
+	if (child == 0) {
+		struct mmu_tree_locked held = mmu_tree_lock(&t);
+		mmu_tree_unlock(held);
+		fclose(stderr);
+		(void)mmu_map_locked(held, 0x1000, mmu_pa(0x5000000), 0x1000, MMU_PROT_R, NULL, NULL);
+		_exit(0);
+	}
+	int status = 0;
+	CHECK_EQ(waitpid(child, &status, 0), child);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	CHECK_OK(mmu_tree_destroy(&t));
+}
+
+/* A single-page change of a tree no CPU runs owes the TLBs nothing; the
+ * same change while it is loaded invalidates the page. */
+static void test_idle_tree_skips_invalidation(void)
+{
+	struct mmu_tree t;
+	CHECK_OK(mmu_tree_create(&mmu, &t));
+	for (unsigned i = 0; i < 3; i++)
+		CHECK_OK(mmu_map(&t, 0x10000 + i * 0x1000, mmu_pa(0x5000000 + i * 0x1000), 0x1000, MMU_PROT_R, NULL,
+				 NULL));
+	(void)mmu_counters_take(&mmu);
+	CHECK_OK(mmu_protect(&t, 0x10000, 0x1000, MMU_PROT_R | MMU_PROT_W, NULL));
+	CHECK_OK(mmu_unmap(&t, 0x11000, 0x1000, NULL));
+	struct mmu_counters c = mmu_counters_take(&mmu);
+	CHECK_EQ(c.invlpg + c.full, 0);
+	mmu_tree_load(&t);
+	CHECK_OK(mmu_protect(&t, 0x10000, 0x1000, MMU_PROT_R, NULL));
+	CHECK_OK(mmu_unmap(&t, 0x12000, 0x1000, NULL));
+	c = mmu_counters_take(&mmu);
+	CHECK_EQ(c.invlpg, 2);
+	mmu_tree_load(mmu_kernel_tree(&mmu));
+	CHECK_OK(mmu_unmap(&t, 0x10000, 0x1000, NULL));
+	CHECK_OK(mmu_tree_destroy(&t));
+}
+
 int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
@@ -362,6 +452,9 @@ int test_main(int argc, char **argv)
 		test_dump_and_wx_audit();
 		test_load_writes_cr3_once();
 		test_dropped_batch_panics();
+		test_locked_calls();
+		test_locked_call_unheld_panics();
+		test_idle_tree_skips_invalidation();
 		mmu_fini(&mmu);
 		CHECK_EQ(fp->in_use, 0);
 		fake_port_destroy(fp);
