@@ -77,69 +77,173 @@ static int64_t tables_without_root(struct mmu *mmu) { return mmu_user_tables(mmu
 
 #define RWU (MMU_PROT_R | MMU_PROT_W | MMU_PROT_U)
 
-/* W1 dense-4k and W4 protect share the mapping. */
-static void bench_w1(const struct bench_opts *o, struct mmu *mmu, bool protect_only)
+/* One call per page: plain calls, each taking and dropping the tree lock,
+ * or the _locked calls under one hold of it (mmu_tree_lock), the same
+ * exclusive access the peer's `&mut` page table gives it. */
+struct pages {
+	struct mmu_tree *tree;
+	bool locked;
+	mmu_vaddr_t va0;
+	uint64_t pa0, size, n;
+};
+
+static void map_pages(const struct pages *p)
 {
-	const uint64_t pages = o->small ? 4096 : 262144;
-	const mmu_vaddr_t va0 = 0x0000100000000000ull;
-	const uint64_t pa0 = 0x100000000ull;
-	struct samples map = {0}, maprange = {0}, walk = {0}, unmap = {0}, unmaprange = {0}, prot = {0},
-		       protrange = {0};
+	struct mmu_tree_locked h = {0};
+	if (p->locked)
+		h = mmu_tree_lock(p->tree);
+	for (uint64_t i = 0; i < p->n; i++) {
+		mmu_vaddr_t va = p->va0 + i * p->size;
+		mmu_pa_t pa = mmu_pa(p->pa0 + i * p->size);
+		must(p->locked ? mmu_map_locked(h, va, pa, p->size, RWU, NULL, NULL)
+			       : mmu_map(p->tree, va, pa, p->size, RWU, NULL, NULL),
+		     "map");
+	}
+	if (p->locked)
+		mmu_tree_unlock(h);
+}
+
+static void walk_pages(const struct pages *p)
+{
+	struct mmu_tree_locked h = {0};
+	struct mmu_translation tr;
+	if (p->locked)
+		h = mmu_tree_lock(p->tree);
+	for (uint64_t i = 0; i < p->n; i++) {
+		mmu_vaddr_t va = p->va0 + i * p->size;
+		must(p->locked ? mmu_walk_locked(h, va, &tr) : mmu_walk(p->tree, va, &tr), "walk");
+	}
+	if (p->locked)
+		mmu_tree_unlock(h);
+}
+
+static void unmap_pages(const struct pages *p)
+{
+	struct mmu_tree_locked h = {0};
+	if (p->locked)
+		h = mmu_tree_lock(p->tree);
+	for (uint64_t i = 0; i < p->n; i++) {
+		mmu_vaddr_t va = p->va0 + i * p->size;
+		must(p->locked ? mmu_unmap_locked(h, va, p->size, NULL) : mmu_unmap(p->tree, va, p->size, NULL),
+		     "unmap");
+	}
+	if (p->locked)
+		mmu_tree_unlock(h);
+}
+
+static void protect_pages(const struct pages *p, unsigned prot)
+{
+	struct mmu_tree_locked h = {0};
+	if (p->locked)
+		h = mmu_tree_lock(p->tree);
+	for (uint64_t i = 0; i < p->n; i++) {
+		mmu_vaddr_t va = p->va0 + i * p->size;
+		must(p->locked ? mmu_protect_locked(h, va, p->size, prot, NULL)
+			       : mmu_protect(p->tree, va, p->size, prot, NULL),
+		     "protect");
+	}
+	if (p->locked)
+		mmu_tree_unlock(h);
+}
+
+/* The per-page phases of W1 and W3, plain [0] and locked [1]. */
+struct page_phases {
+	struct samples map[2], walk[2], unmap[2];
+};
+
+static void run_page_phases(struct pages *p, struct page_phases *s)
+{
+	for (unsigned locked = 0; locked < 2; locked++) {
+		p->locked = locked;
+		double t0 = now_ns();
+		map_pages(p);
+		sample(&s->map[locked], t0, p->n);
+		t0 = now_ns();
+		walk_pages(p);
+		sample(&s->walk[locked], t0, p->n);
+		t0 = now_ns();
+		unmap_pages(p);
+		sample(&s->unmap[locked], t0, p->n);
+	}
+}
+
+static void report_page_phases(const struct bench_opts *o, const char *work, struct page_phases *s,
+			       const char *map_extra, const char *unmap_extra)
+{
+	report(o, work, "map", &s->map[0], map_extra);
+	report(o, work, "map-locked", &s->map[1], map_extra);
+	report(o, work, "walk", &s->walk[0], "");
+	report(o, work, "walk-locked", &s->walk[1], "");
+	report(o, work, "unmap", &s->unmap[0], unmap_extra);
+	report(o, work, "unmap-locked", &s->unmap[1], unmap_extra);
+}
+
+#define W1_VA 0x0000100000000000ull
+#define W1_PA 0x100000000ull
+
+static uint64_t w1_pages(const struct bench_opts *o) { return o->small ? 4096 : 262144; }
+
+/* W1 dense-4k. */
+static void bench_w1(const struct bench_opts *o, struct mmu *mmu)
+{
+	const uint64_t pages = w1_pages(o);
+	struct page_phases ph = {0};
+	struct samples maprange = {0}, unmaprange = {0};
 	int64_t tables_mapped = 0, tables_unmapped = 0;
 	struct mmu_map_opts o4k = {.size = MMU_SIZE_4K};
 	for (unsigned r = 0; r < o->reps; r++) {
 		struct mmu_tree t;
 		must(mmu_tree_create(mmu, &t), "tree");
+		struct pages p = {.tree = &t, .va0 = W1_VA, .pa0 = W1_PA, .size = 4096, .n = pages};
+		run_page_phases(&p, &ph);
+		tables_unmapped = tables_without_root(mmu);
 		double t0 = now_ns();
-		for (uint64_t i = 0; i < pages && !protect_only; i++)
-			must(mmu_map(&t, va0 + i * 4096, mmu_pa(pa0 + i * 4096), 4096, RWU, NULL, NULL), "map");
-		if (!protect_only) {
-			sample(&map, t0, pages);
-			tables_mapped = tables_without_root(mmu);
-			t0 = now_ns();
-			struct mmu_translation tr;
-			for (uint64_t i = 0; i < pages; i++)
-				must(mmu_walk(&t, va0 + i * 4096, &tr), "walk");
-			sample(&walk, t0, pages);
-			t0 = now_ns();
-			for (uint64_t i = 0; i < pages; i++)
-				must(mmu_unmap(&t, va0 + i * 4096, 4096, NULL), "unmap");
-			sample(&unmap, t0, pages);
-			tables_unmapped = tables_without_root(mmu);
-			t0 = now_ns();
-		}
-		must(mmu_map(&t, va0, mmu_pa(pa0), pages * 4096, RWU, &o4k, NULL), "maprange");
-		if (!protect_only)
-			sample(&maprange, t0, pages);
-		if (protect_only) {
-			t0 = now_ns();
-			for (uint64_t i = 0; i < pages; i++)
-				must(mmu_protect(&t, va0 + i * 4096, 4096, MMU_PROT_R | MMU_PROT_U, NULL), "protect");
-			sample(&prot, t0, pages);
-			must(mmu_protect(&t, va0, pages * 4096, RWU, NULL), "protect back");
-			t0 = now_ns();
-			must(mmu_protect(&t, va0, pages * 4096, MMU_PROT_R | MMU_PROT_U, NULL), "protectrange");
-			sample(&protrange, t0, pages);
-		}
+		must(mmu_map(&t, W1_VA, mmu_pa(W1_PA), pages * 4096, RWU, &o4k, NULL), "maprange");
+		sample(&maprange, t0, pages);
+		tables_mapped = tables_without_root(mmu);
 		t0 = now_ns();
-		must(mmu_unmap(&t, va0, pages * 4096, NULL), "unmaprange");
-		if (!protect_only)
-			sample(&unmaprange, t0, pages);
+		must(mmu_unmap(&t, W1_VA, pages * 4096, NULL), "unmaprange");
+		sample(&unmaprange, t0, pages);
 		must(mmu_tree_destroy(&t), "destroy");
 	}
-	char extra[64];
-	if (protect_only) {
-		report(o, "W4", "protect", &prot, "");
-		report(o, "W4", "protectrange", &protrange, "");
-		return;
+	char mapped[64], unmapped[64];
+	snprintf(mapped, sizeof(mapped), "tables=%lld", (long long)tables_mapped);
+	snprintf(unmapped, sizeof(unmapped), "tables=%lld", (long long)tables_unmapped);
+	report_page_phases(o, "W1", &ph, mapped, unmapped);
+	report(o, "W1", "maprange", &maprange, mapped);
+	report(o, "W1", "unmaprange", &unmaprange, unmapped);
+}
+
+/* W4 protect: W1's mapping (not timed) made read-only. */
+static void bench_w4(const struct bench_opts *o, struct mmu *mmu)
+{
+	const uint64_t pages = w1_pages(o);
+	struct samples prot[2], protrange = {0};
+	memset(prot, 0, sizeof(prot));
+	struct mmu_map_opts o4k = {.size = MMU_SIZE_4K};
+	const unsigned ro = MMU_PROT_R | MMU_PROT_U;
+	for (unsigned r = 0; r < o->reps; r++) {
+		struct mmu_tree t;
+		must(mmu_tree_create(mmu, &t), "tree");
+		must(mmu_map(&t, W1_VA, mmu_pa(W1_PA), pages * 4096, RWU, &o4k, NULL), "map");
+		struct pages p = {.tree = &t, .va0 = W1_VA, .pa0 = W1_PA, .size = 4096, .n = pages};
+		for (unsigned locked = 0; locked < 2; locked++) {
+			must(mmu_protect(&t, W1_VA, pages * 4096, RWU, NULL), "protect back");
+			p.locked = locked;
+			double t0 = now_ns();
+			protect_pages(&p, ro);
+			sample(&prot[locked], t0, pages);
+		}
+		must(mmu_protect(&t, W1_VA, pages * 4096, RWU, NULL), "protect back");
+		double t0 = now_ns();
+		must(mmu_protect(&t, W1_VA, pages * 4096, ro, NULL), "protectrange");
+		sample(&protrange, t0, pages);
+		must(mmu_unmap(&t, W1_VA, pages * 4096, NULL), "unmap");
+		must(mmu_tree_destroy(&t), "destroy");
 	}
-	snprintf(extra, sizeof(extra), "tables=%lld", (long long)tables_mapped);
-	report(o, "W1", "map", &map, extra);
-	report(o, "W1", "maprange", &maprange, extra);
-	report(o, "W1", "walk", &walk, "");
-	snprintf(extra, sizeof(extra), "tables=%lld", (long long)tables_unmapped);
-	report(o, "W1", "unmap", &unmap, extra);
-	report(o, "W1", "unmaprange", &unmaprange, extra);
+	report(o, "W4", "protect", &prot[0], "");
+	report(o, "W4", "protect-locked", &prot[1], "");
+	report(o, "W4", "protectrange", &protrange, "");
 }
 
 static uint64_t xorshift(uint64_t *x)
@@ -222,36 +326,22 @@ static void bench_w2(const struct bench_opts *o, struct mmu *mmu)
 	free(order);
 }
 
+/* W3 huge-2m: short phases, at least 200 repetitions. */
 static void bench_w3(const struct bench_opts *o, struct mmu *mmu)
 {
-	const uint64_t n = 512;
-	const mmu_vaddr_t va0 = 0x0000200000000000ull;
-	const uint64_t pa0 = 0x200000000ull, size = 2ull << 20;
-	struct samples map = {0}, walk = {0}, unmap = {0};
+	struct page_phases ph = {0};
 	unsigned reps = o->reps < 200 && !o->small ? 200 : o->reps;
 	if (reps > 1024)
 		reps = 1024;
-	struct mmu_translation tr;
 	for (unsigned r = 0; r < reps; r++) {
 		struct mmu_tree t;
 		must(mmu_tree_create(mmu, &t), "tree");
-		double t0 = now_ns();
-		for (uint64_t i = 0; i < n; i++)
-			must(mmu_map(&t, va0 + i * size, mmu_pa(pa0 + i * size), size, RWU, NULL, NULL), "map");
-		sample(&map, t0, n);
-		t0 = now_ns();
-		for (uint64_t i = 0; i < n; i++)
-			must(mmu_walk(&t, va0 + i * size, &tr), "walk");
-		sample(&walk, t0, n);
-		t0 = now_ns();
-		for (uint64_t i = 0; i < n; i++)
-			must(mmu_unmap(&t, va0 + i * size, size, NULL), "unmap");
-		sample(&unmap, t0, n);
+		struct pages p = {
+			.tree = &t, .va0 = 0x0000200000000000ull, .pa0 = 0x200000000ull, .size = 2ull << 20, .n = 512};
+		run_page_phases(&p, &ph);
 		must(mmu_tree_destroy(&t), "destroy");
 	}
-	report(o, "W3", "map", &map, "");
-	report(o, "W3", "walk", &walk, "");
-	report(o, "W3", "unmap", &unmap, "");
+	report_page_phases(o, "W3", &ph, "", "");
 }
 
 static bool wanted(int argc, char **argv, int first, const char *name)
@@ -287,13 +377,13 @@ int main(int argc, char **argv)
 	struct sim *sim = bench_machine(1, false, !o.small);
 	struct mmu *mmu = sim_mmu(sim);
 	if (wanted(argc, argv, i, "W1"))
-		bench_w1(&o, mmu, false);
+		bench_w1(&o, mmu);
 	if (wanted(argc, argv, i, "W2"))
 		bench_w2(&o, mmu);
 	if (wanted(argc, argv, i, "W3"))
 		bench_w3(&o, mmu);
 	if (wanted(argc, argv, i, "W4"))
-		bench_w1(&o, mmu, true);
+		bench_w4(&o, mmu);
 	sim_destroy(sim);
 	if (wanted(argc, argv, i, "W5"))
 		bench_w5(&o);

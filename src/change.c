@@ -166,8 +166,7 @@ static mmu_err_t change_range(struct mmu_tree *tree, bool held, mmu_vaddr_t va, 
 	return err;
 }
 
-static __attribute__((noinline)) mmu_err_t unmap_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va,
-							  uint64_t len, struct mmu_tlb_batch *batch)
+mmu_err_t unmap_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
 {
 	mmu_err_t err = range_check(tree, va, len);
 	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
@@ -178,8 +177,8 @@ static __attribute__((noinline)) mmu_err_t unmap_general(struct mmu_tree *tree, 
 	return change_range(tree, held, va, &op, batch);
 }
 
-static __attribute__((noinline)) mmu_err_t protect_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va,
-							    uint64_t len, unsigned prot, struct mmu_tlb_batch *batch)
+mmu_err_t protect_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
+			  struct mmu_tlb_batch *batch)
 {
 	mmu_err_t err = range_check(tree, va, len);
 	if (err == MMU_OK)
@@ -196,36 +195,24 @@ static __attribute__((noinline)) mmu_err_t protect_general(struct mmu_tree *tree
 
 mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
 {
-	mmu_err_t err;
-	if (page_unmap(tree, false, va, len, batch, &err))
-		return err;
-	return unmap_general(tree, false, va, len, batch);
+	return page_unmap(tree, false, va, len, batch);
 }
 
 mmu_err_t mmu_unmap_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
 {
 	tree_assert_held(held);
-	mmu_err_t err;
-	if (page_unmap(held.tree, true, va, len, batch, &err))
-		return err;
-	return unmap_general(held.tree, true, va, len, batch);
+	return page_unmap(held.tree, true, va, len, batch);
 }
 
 mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
 		      struct mmu_tlb_batch *batch)
 {
-	mmu_err_t err;
-	if (page_protect(tree, false, va, len, prot, batch, &err))
-		return err;
-	return protect_general(tree, false, va, len, prot, batch);
+	return page_protect(tree, false, va, len, prot, batch);
 }
 
 mmu_err_t mmu_protect_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, unsigned prot,
 			     struct mmu_tlb_batch *batch)
 {
 	tree_assert_held(held);
-	mmu_err_t err;
-	if (page_protect(held.tree, true, va, len, prot, batch, &err))
-		return err;
-	return protect_general(held.tree, true, va, len, prot, batch);
+	return page_protect(held.tree, true, va, len, prot, batch);
 }

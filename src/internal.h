@@ -295,16 +295,21 @@ static inline uint64_t prot_to_pte(const struct mmu *mmu, unsigned prot)
 struct mmu_tlb_batch *begin_batch(struct mmu_tree *tree, struct mmu_tlb_batch *given, struct mmu_tlb_batch *local);
 void end_batch(struct mmu_tlb_batch *used, struct mmu_tlb_batch *local);
 
-/* ---- single-page calls from the table cache (src/page.c) ----
- * Each returns false, having done nothing, where the general path must
- * decide; true with *ERR set when it answered. */
-bool page_map(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
-	      mmu_err_t *err);
-bool page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out, mmu_err_t *err);
-bool page_unmap(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch,
-		mmu_err_t *err);
-bool page_protect(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
-		  struct mmu_tlb_batch *batch, mmu_err_t *err);
+/* ---- map, walk, unmap, protect: single pages from the table cache
+ * (src/page.c), everything else through the general paths. HELD: the
+ * caller holds TREE's lock (the _locked calls). ---- */
+mmu_err_t page_map(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+		   const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch);
+mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out);
+mmu_err_t page_unmap(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch);
+mmu_err_t page_protect(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
+		       struct mmu_tlb_batch *batch);
+mmu_err_t map_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+		      const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch);
+mmu_err_t walk_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out);
+mmu_err_t unmap_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch);
+mmu_err_t protect_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
+			  struct mmu_tlb_batch *batch);
 
 /* ---- TLB internals ---- */
 void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b);

@@ -51,8 +51,7 @@ static mmu_err_t lookup(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct
 	return op->found ? MMU_OK : MMU_E_NOTEXIST;
 }
 
-static __attribute__((noinline)) mmu_err_t walk_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va,
-							 struct mmu_translation *out)
+mmu_err_t walk_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
 {
 	struct lookup_op op = {0};
 	mmu_err_t err = lookup(tree, held, va, &op);
@@ -70,19 +69,13 @@ static __attribute__((noinline)) mmu_err_t walk_general(struct mmu_tree *tree, b
 
 mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
 {
-	mmu_err_t err;
-	if (page_walk(tree, false, va, out, &err))
-		return err;
-	return walk_general(tree, false, va, out);
+	return page_walk(tree, false, va, out);
 }
 
 mmu_err_t mmu_walk_locked(struct mmu_tree_locked held, mmu_vaddr_t va, struct mmu_translation *out)
 {
 	tree_assert_held(held);
-	mmu_err_t err;
-	if (page_walk(held.tree, true, va, out, &err))
-		return err;
-	return walk_general(held.tree, true, va, out);
+	return page_walk(held.tree, true, va, out);
 }
 
 mmu_err_t mmu_entry(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level level, mmu_pte_t *out)

@@ -185,10 +185,11 @@ static mmu_err_t map_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct map_op *
 	return MMU_OK;
 }
 
-/* Everything but a single page from the table cache (src/page.c). */
-static __attribute__((noinline)) mmu_err_t map_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa,
-							uint64_t len, unsigned prot, const struct mmu_map_opts *opts,
-							struct mmu_tlb_batch *batch)
+/* Everything but a single page from the table cache (src/page.c). Not-
+ * present entries are never cached, so a map owes the TLBs nothing,
+ * unless it promotes (the page size changes). */
+mmu_err_t map_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+		      const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
 	struct mmu_map_opts o = opts ? *opts : (struct mmu_map_opts){0};
 	o.promote |= tree->promote;
@@ -205,26 +206,15 @@ static __attribute__((noinline)) mmu_err_t map_general(struct mmu_tree *tree, bo
 	return err;
 }
 
-/* Not-present entries are never cached, so a map owes the TLBs nothing,
- * unless it promotes (the page size changes). */
-static inline mmu_err_t map(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len,
-			    unsigned prot, const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
-{
-	mmu_err_t err;
-	if (!opts && page_map(tree, held, va, pa, len, prot, &err))
-		return err;
-	return map_general(tree, held, va, pa, len, prot, opts, batch);
-}
-
 mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
 		  const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
-	return map(tree, false, va, pa, len, prot, opts, batch);
+	return page_map(tree, false, va, pa, len, prot, opts, batch);
 }
 
 mmu_err_t mmu_map_locked(struct mmu_tree_locked held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
 			 const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
 	tree_assert_held(held);
-	return map(held.tree, true, va, pa, len, prot, opts, batch);
+	return page_map(held.tree, true, va, pa, len, prot, opts, batch);
 }

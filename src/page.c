@@ -1,9 +1,11 @@
-/* Single-page calls answered from the table cache: one 4K or 2M page whose
- * page table or page directory the walker went through last. These are the
- * calls a fault handler and a page-at-a-time loop make, so they skip the
- * general checks and the walk. Each returns false, having done nothing,
- * wherever the general path must decide: an argument it may refuse, a
- * table not cached, a table to free or split, a promotion. */
+/* The entry point of map, walk, unmap and protect: a single page is
+ * answered from the table cache (one 4K or 2M page whose page table or
+ * page directory the walker went through last). These are the calls a
+ * fault handler and a page-at-a-time loop make, so they skip the general
+ * checks and the walk. Everything else goes to the general path (map.c,
+ * lookup.c, change.c), and so does a single page wherever that path must
+ * decide: an argument it may refuse, a table not cached, a table to free
+ * or split, a promotion. */
 #include "internal.h"
 
 /* Each call is written once for a constant LEVEL (PT for a 4K page, PD
@@ -56,14 +58,15 @@ PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, 
 	return e != NULL;
 }
 
-bool page_map(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
-	      mmu_err_t *err)
+mmu_err_t page_map(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+		   const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
-	if (len == mmu_level_span(MMU_LEVEL_PT))
-		return map_at(tree, held, MMU_LEVEL_PT, va, pa, prot, err);
-	if (len == mmu_level_span(MMU_LEVEL_PD))
-		return map_at(tree, held, MMU_LEVEL_PD, va, pa, prot, err);
-	return false;
+	mmu_err_t err;
+	if (!opts && len == mmu_level_span(MMU_LEVEL_PT) && map_at(tree, held, MMU_LEVEL_PT, va, pa, prot, &err))
+		return err;
+	if (!opts && len == mmu_level_span(MMU_LEVEL_PD) && map_at(tree, held, MMU_LEVEL_PD, va, pa, prot, &err))
+		return err;
+	return map_general(tree, held, va, pa, len, prot, opts, batch);
 }
 
 /* The translation of present leaf V at LEVEL, UPPER the bits above it. */
@@ -80,7 +83,8 @@ PAGE_INLINE void translation_of(const struct mmu *mmu, enum mmu_level level, mmu
 
 /* A 4K page in the cached page table, else a 2M page or a hole in the
  * cached page directory. */
-bool page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out, mmu_err_t *err)
+PAGE_INLINE bool walk_cached(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out,
+			     mmu_err_t *err)
 {
 	if (!page_in_half(tree, va))
 		return false;
@@ -104,6 +108,14 @@ bool page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_tran
 	else
 		translation_of(tree->mmu, MMU_LEVEL_PD, va, v, upper, out);
 	return true;
+}
+
+mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	mmu_err_t err;
+	if (walk_cached(tree, held, va, out, &err))
+		return err;
+	return walk_general(tree, held, va, out);
 }
 
 /* Invalidate the old leaf at VA: into the caller's batch, or now. A tree
@@ -147,25 +159,26 @@ PAGE_INLINE bool change_at(struct mmu_tree *tree, bool held, enum mmu_level leve
 	return true;
 }
 
-bool page_unmap(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch,
-		mmu_err_t *err)
+mmu_err_t page_unmap(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
 {
-	if (len == mmu_level_span(MMU_LEVEL_PT))
-		return change_at(tree, held, MMU_LEVEL_PT, va, true, 0, batch, err);
-	if (len == mmu_level_span(MMU_LEVEL_PD))
-		return change_at(tree, held, MMU_LEVEL_PD, va, true, 0, batch, err);
-	return false;
+	mmu_err_t err;
+	if (len == mmu_level_span(MMU_LEVEL_PT) && change_at(tree, held, MMU_LEVEL_PT, va, true, 0, batch, &err))
+		return err;
+	if (len == mmu_level_span(MMU_LEVEL_PD) && change_at(tree, held, MMU_LEVEL_PD, va, true, 0, batch, &err))
+		return err;
+	return unmap_general(tree, held, va, len, batch);
 }
 
-bool page_protect(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
-		  struct mmu_tlb_batch *batch, mmu_err_t *err)
+mmu_err_t page_protect(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
+		       struct mmu_tlb_batch *batch)
 {
-	if (!page_prot_ok(prot))
-		return false;
+	mmu_err_t err;
 	uint64_t bits = prot_to_pte(tree->mmu, prot);
-	if (len == mmu_level_span(MMU_LEVEL_PT))
-		return change_at(tree, held, MMU_LEVEL_PT, va, false, bits, batch, err);
-	if (len == mmu_level_span(MMU_LEVEL_PD))
-		return change_at(tree, held, MMU_LEVEL_PD, va, false, bits, batch, err);
-	return false;
+	if (page_prot_ok(prot) && len == mmu_level_span(MMU_LEVEL_PT) &&
+	    change_at(tree, held, MMU_LEVEL_PT, va, false, bits, batch, &err))
+		return err;
+	if (page_prot_ok(prot) && len == mmu_level_span(MMU_LEVEL_PD) &&
+	    change_at(tree, held, MMU_LEVEL_PD, va, false, bits, batch, &err))
+		return err;
+	return protect_general(tree, held, va, len, prot, batch);
 }
