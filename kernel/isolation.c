@@ -48,7 +48,6 @@ size_t isolation_audit(struct mmu_vm_space *sp)
 	/* The whole shadow as user mode sees it, through a tree descriptor
 	 * for the shadow root (read-only use: the process has not run yet). */
 	struct mmu_tree shadow = {.mmu = sp->tree.mmu, .root = sp->shadow};
-	atomic_flag_clear(&shadow.lock);
 	kprintf("kpti: the first process's shadow tree (CR3 %lx), user half and kernel half:\n",
 		mmu_vm_user_cr3(sp));
 	mmu_vaddr_t half = kernel_half(sp->tree.mmu);
