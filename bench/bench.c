@@ -288,14 +288,35 @@ static void w2_addresses(uint64_t n, mmu_vaddr_t *va, uint32_t *order)
 			(unsigned long long)xor_all, order[0], order[1], order[2], order[3]);
 }
 
-static void bench_w2(const struct bench_opts *o, struct mmu *mmu)
+/* What memory alone costs W2's walk on this machine: the same four
+ * dependent loads per page in the same order, with no library code (a
+ * reference row, not a phase of BENCH.md). Returns a checksum so the
+ * loads are not optimized away. */
+static uint64_t raw_walk(struct sim *sim, const struct mmu_tree *t, const mmu_vaddr_t *va, const uint32_t *order,
+			 uint64_t n)
+{
+	uint8_t *arena = sim_phys(sim, mmu_pa(0));
+	uint64_t sum = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		mmu_vaddr_t v = va[order[i]];
+		uint64_t e = mmu_tree_cr3(t);
+		for (int shift = 39; shift >= 12; shift -= 9)
+			e = ((const uint64_t *)(arena + (e & MMU_PTE_ADDR_MASK)))[(v >> shift) & 511];
+		sum += e;
+	}
+	return sum;
+}
+
+static void bench_w2(const struct bench_opts *o, struct sim *sim)
 {
 	const uint64_t n = o->small ? 1024 : 65536;
 	mmu_vaddr_t *va = malloc(n * sizeof(*va));
 	uint32_t *order = malloc(n * sizeof(*order));
 	w2_addresses(n, va, order);
-	struct samples map = {0}, walk = {0}, unmap = {0};
+	struct mmu *mmu = sim_mmu(sim);
+	struct samples map = {0}, walk = {0}, walklocked = {0}, rawwalk = {0}, unmap = {0};
 	int64_t tables_mapped = 0, tables_unmapped = 0;
+	uint64_t sum = 0;
 	for (unsigned r = 0; r < o->reps; r++) {
 		struct mmu_tree t;
 		must(mmu_tree_create(mmu, &t), "tree");
@@ -304,11 +325,22 @@ static void bench_w2(const struct bench_opts *o, struct mmu *mmu)
 			must(mmu_map(&t, va[i], mmu_pa(0x100000000ull + i * 4096), 4096, RWU, NULL, NULL), "map");
 		sample(&map, t0, n);
 		tables_mapped = tables_without_root(mmu);
+		if (mmu->levels == 4) {
+			t0 = now_ns();
+			sum += raw_walk(sim, &t, va, order, n);
+			sample(&rawwalk, t0, n);
+		}
 		struct mmu_translation tr;
 		t0 = now_ns();
 		for (uint64_t i = 0; i < n; i++)
 			must(mmu_walk(&t, va[order[i]], &tr), "walk");
 		sample(&walk, t0, n);
+		struct mmu_tree_locked h = mmu_tree_lock(&t);
+		t0 = now_ns();
+		for (uint64_t i = 0; i < n; i++)
+			must(mmu_walk_locked(h, va[order[i]], &tr), "walk");
+		sample(&walklocked, t0, n);
+		mmu_tree_unlock(h);
 		t0 = now_ns();
 		for (uint64_t i = 0; i < n; i++)
 			must(mmu_unmap(&t, va[i], 4096, NULL), "unmap");
@@ -320,6 +352,12 @@ static void bench_w2(const struct bench_opts *o, struct mmu *mmu)
 	snprintf(extra, sizeof(extra), "tables=%lld", (long long)tables_mapped);
 	report(o, "W2", "map", &map, extra);
 	report(o, "W2", "walk", &walk, "");
+	report(o, "W2", "walk-locked", &walklocked, "");
+	if (rawwalk.n) {
+		char raw[80];
+		snprintf(raw, sizeof(raw), "(loads only, no library; checksum %llx)", (unsigned long long)sum);
+		report(o, "W2", "walk-raw", &rawwalk, raw);
+	}
 	snprintf(extra, sizeof(extra), "tables=%lld", (long long)tables_unmapped);
 	report(o, "W2", "unmap", &unmap, extra);
 	free(va);
@@ -379,7 +417,7 @@ int main(int argc, char **argv)
 	if (wanted(argc, argv, i, "W1"))
 		bench_w1(&o, mmu);
 	if (wanted(argc, argv, i, "W2"))
-		bench_w2(&o, mmu);
+		bench_w2(&o, sim);
 	if (wanted(argc, argv, i, "W3"))
 		bench_w3(&o, mmu);
 	if (wanted(argc, argv, i, "W4"))

@@ -248,6 +248,9 @@ static inline void pt_cache_drop_below(struct mmu_tree *tree, enum mmu_level lev
 	for (unsigned l = MMU_LEVEL_PT; l < (unsigned)level && l <= MMU_CACHED_LEVELS; l++)
 		pt_cache(tree, (enum mmu_level)l)->entries = NULL;
 }
+/* Cache the tables on VA's path (src/walk.c): the walker's single-address
+ * form, for single-page calls that missed. */
+void pt_cache_descend(struct mmu_tree *tree, mmu_vaddr_t va);
 /* Write entry E (at LEVEL) of the cached table, keeping its live count. */
 static inline void pt_cache_set_entry(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
 {

@@ -28,13 +28,23 @@ static inline bool page_prot_ok(unsigned prot)
 
 /* The entry of a leaf or a hole at LEVEL for VA, when its table is cached;
  * NULL when it is not, or when the entry is a table (the page lies below). */
-PAGE_INLINE mmu_pte_t *page_entry(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
+PAGE_INLINE mmu_pte_t *page_entry_cached(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
 {
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
 	if (!e)
 		return NULL;
 	mmu_pte_t v = pte_load(e);
 	return mmu_pte_present(v) && !mmu_pte_is_leaf(v, level) ? NULL : e;
+}
+
+/* The same, filling the cache from the root on a miss. */
+PAGE_INLINE mmu_pte_t *page_entry(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
+{
+	mmu_pte_t *e = page_entry_cached(tree, level, va);
+	if (e)
+		return e;
+	pt_cache_descend(tree, va);
+	return page_entry_cached(tree, level, va);
 }
 
 PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, mmu_pa_t pa,
@@ -49,6 +59,10 @@ PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, 
 	/* An entry in use, leaf or table, maps something inside the range:
 	 * tables are never left empty. */
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
+	if (!e) {
+		pt_cache_descend(tree, va);
+		e = pt_cache_lookup(tree, level, va);
+	}
 	if (e) {
 		*err = pte_load(e) ? MMU_E_DUPLICATED : MMU_OK;
 		if (*err == MMU_OK)
@@ -81,19 +95,31 @@ PAGE_INLINE void translation_of(const struct mmu *mmu, enum mmu_level level, mmu
 	};
 }
 
-/* A 4K page in the cached page table, else a 2M page or a hole in the
- * cached page directory. */
+/* VA's leaf or hole in the cached page table, else in the cached page
+ * directory; *LEVEL says which. */
+PAGE_INLINE mmu_pte_t *walk_entry_cached(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level *level)
+{
+	*level = MMU_LEVEL_PT;
+	mmu_pte_t *e = page_entry_cached(tree, MMU_LEVEL_PT, va);
+	if (e)
+		return e;
+	*level = MMU_LEVEL_PD;
+	return page_entry_cached(tree, MMU_LEVEL_PD, va);
+}
+
+/* A 4K page, a 2M page or a hole, from the table cache (filled from the
+ * root on a miss). */
 PAGE_INLINE bool walk_cached(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out,
 			     mmu_err_t *err)
 {
 	if (!page_in_half(tree, va))
 		return false;
 	op_lock(tree, held);
-	enum mmu_level level = MMU_LEVEL_PT;
-	mmu_pte_t *e = page_entry(tree, MMU_LEVEL_PT, va);
+	enum mmu_level level;
+	mmu_pte_t *e = walk_entry_cached(tree, va, &level);
 	if (!e) {
-		level = MMU_LEVEL_PD;
-		e = page_entry(tree, MMU_LEVEL_PD, va);
+		pt_cache_descend(tree, va);
+		e = walk_entry_cached(tree, va, &level);
 	}
 	mmu_pte_t v = e ? pte_load(e) : 0;
 	uint64_t upper = e ? pt_cache(tree, level)->upper : 0;

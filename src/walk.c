@@ -7,27 +7,63 @@ void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visi
 	*w = (struct pt_walk){.mmu = tree->mmu, .tree = tree, .visitor = visitor, .op = op};
 }
 
-/* Remember the page table the walk reached, with what the levels above
- * allow, for the single-page calls that follow (a user tree never caches
- * the kernel half: the kernel tree's lock guards those tables). */
+/* Remember a page table or page directory (LEVEL) on VA's path, with
+ * UPPER, what the levels above allow, for the single-page calls that follow
+ * (a user tree never caches the kernel half: the kernel tree's lock guards
+ * those tables). */
+static inline void pt_cache_set(struct mmu_tree *tree, enum mmu_level level, mmu_pa_t table, mmu_pte_t *entries,
+				mmu_vaddr_t va, uint64_t upper)
+{
+	*pt_cache(tree, level) = (struct mmu_leaf_cache){
+		.base = va & ~(mmu_level_span(level + 1) - 1),
+		.entries = entries,
+		.table = table,
+		.meta = port_meta(tree->mmu, table),
+		.upper = upper,
+	};
+}
+
+/* The same for the range walker, UPPER from the path it went down. */
 static void pt_cache_fill(struct pt_walk *w, enum mmu_level level, mmu_pa_t table, mmu_pte_t *entries,
 			  mmu_vaddr_t va)
 {
-	struct mmu_tree *tree = w->tree;
-	if (mmu_va_is_kernel(va) != tree->is_kernel)
+	if (mmu_va_is_kernel(va) != w->tree->is_kernel)
 		return;
 	uint64_t all_and = MMU_PTE_RW | MMU_PTE_US, any_xd = 0;
 	for (unsigned l = level + 1; l <= (unsigned)mmu_top_level(w->mmu); l++) {
 		all_and &= w->path[l];
 		any_xd |= w->path[l] & MMU_PTE_XD;
 	}
-	*pt_cache(tree, level) = (struct mmu_leaf_cache){
-		.base = va & ~(mmu_level_span(level + 1) - 1),
-		.entries = entries,
-		.table = table,
-		.meta = port_meta(w->mmu, table),
-		.upper = all_and | any_xd,
-	};
+	pt_cache_set(w->tree, level, table, entries, va, all_and | any_xd);
+}
+
+/* The walker's single-address form, for a single-page call that missed the
+ * table cache: follow VA down from the root, a handful of instructions per
+ * level and no visitor, caching the page directory and page table it
+ * reaches. It stops at the first entry that is not a table. Read-only.
+ * Kept this small on purpose: a random single-page walk is bound by cache
+ * misses, and only a short instruction stream lets the CPU overlap the
+ * misses of consecutive calls (W2's walk, BENCH.md). */
+void pt_cache_descend(struct mmu_tree *tree, mmu_vaddr_t va)
+{
+	struct mmu *mmu = tree->mmu;
+	if (mmu_va_is_kernel(va) != tree->is_kernel)
+		return;
+	mmu_pa_t table = tree->root;
+	uint64_t all_and = MMU_PTE_RW | MMU_PTE_US, any_xd = 0;
+	for (unsigned shift = mmu_level_shift(mmu_top_level(mmu));; shift -= MMU_INDEX_BITS) {
+		mmu_pte_t *entries = table_of(mmu, table);
+		enum mmu_level level = (enum mmu_level)((shift - MMU_PAGE_SHIFT) / MMU_INDEX_BITS + 1);
+		if (level <= MMU_CACHED_LEVELS)
+			pt_cache_set(tree, level, table, entries, va, all_and | any_xd);
+		mmu_pte_t e = pte_load(&entries[(va >> shift) & (MMU_ENTRIES_PER_TABLE - 1)]);
+		/* PS ends the walk at a huge leaf (and is never set above the PDPT). */
+		if (level == MMU_LEVEL_PT || !mmu_pte_present(e) || (e & MMU_PTE_PS))
+			return;
+		all_and &= e;
+		any_xd |= e & MMU_PTE_XD;
+		table = mmu_pa(e & MMU_PTE_ADDR_MASK);
+	}
 }
 
 static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
