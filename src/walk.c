@@ -49,21 +49,26 @@ void pt_cache_descend(struct mmu_tree *tree, mmu_vaddr_t va)
 	struct mmu *mmu = tree->mmu;
 	if (mmu_va_is_kernel(va) != tree->is_kernel)
 		return;
-	mmu_pa_t table = tree->root;
 	uint64_t all_and = MMU_PTE_RW | MMU_PTE_US, any_xd = 0;
-	for (unsigned shift = mmu_level_shift(mmu_top_level(mmu));; shift -= MMU_INDEX_BITS) {
-		mmu_pte_t *entries = table_of(mmu, table);
-		enum mmu_level level = (enum mmu_level)((shift - MMU_PAGE_SHIFT) / MMU_INDEX_BITS + 1);
-		if (level <= MMU_CACHED_LEVELS)
-			pt_cache_set(tree, level, table, entries, va, all_and | any_xd);
-		mmu_pte_t e = pte_load(&entries[(va >> shift) & (MMU_ENTRIES_PER_TABLE - 1)]);
-		/* PS ends the walk at a huge leaf (and is never set above the PDPT). */
-		if (level == MMU_LEVEL_PT || !mmu_pte_present(e) || (e & MMU_PTE_PS))
+	mmu_pte_t e = tree->root.bits;
+	/* Down to the page directory. PS ends the walk at a 1G leaf (it is
+	 * never set higher up). */
+	for (unsigned shift = mmu_level_shift(mmu_top_level(mmu)); shift > mmu_level_shift(MMU_LEVEL_PD);
+	     shift -= MMU_INDEX_BITS) {
+		e = pte_load(&table_of(mmu, mmu_pa(e & MMU_PTE_ADDR_MASK))[(va >> shift) & (MMU_ENTRIES_PER_TABLE - 1)]);
+		if (!mmu_pte_present(e) || (e & MMU_PTE_PS))
 			return;
 		all_and &= e;
 		any_xd |= e & MMU_PTE_XD;
-		table = mmu_pa(e & MMU_PTE_ADDR_MASK);
 	}
+	mmu_pa_t pd = mmu_pa(e & MMU_PTE_ADDR_MASK);
+	mmu_pte_t *pd_entries = table_of(mmu, pd);
+	pt_cache_set(tree, MMU_LEVEL_PD, pd, pd_entries, va, all_and | any_xd);
+	e = pte_load(&pd_entries[mmu_va_index(va, MMU_LEVEL_PD)]);
+	if (!mmu_pte_present(e) || (e & MMU_PTE_PS))
+		return;
+	mmu_pa_t pt = mmu_pa(e & MMU_PTE_ADDR_MASK);
+	pt_cache_set(tree, MMU_LEVEL_PT, pt, table_of(mmu, pt), va, (all_and & e) | any_xd | (e & MMU_PTE_XD));
 }
 
 static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
