@@ -17,6 +17,7 @@
  * [0, 1 GiB) is the page-table pool (frame 0 never handed out); data frames
  * live at [1 GiB, 1 GiB + mem), so a 1G frame is naturally aligned. */
 #define SIM_TABLE_POOL_BYTES (1ull << 30)
+#define SIM_TABLE_FRAMES (SIM_TABLE_POOL_BYTES >> MMU_PAGE_SHIFT)
 #define SIM_DATA_BASE SIM_TABLE_POOL_BYTES
 #define SIM_MEM_MAX (1ull << 42) /* frame indexes must fit 32 bits */
 #define SIM_BUDDY_MAX_ORDER 18   /* 4K << 18 = 1G */
@@ -102,8 +103,11 @@ struct sim_physmem {
 	uint64_t nframes;
 	uint64_t data_first, data_frames; /* frame index range of the data pool */
 	uint32_t free_head[SIM_BUDDY_MAX_ORDER + 1];
-	uint32_t table_free_head;
-	uint64_t table_bump; /* next never-used table frame */
+	/* Table pool: bit N set while table frame N is in use; the lowest
+	 * free frame is handed out first (table_hint: no free bit below that
+	 * word), so tables freed together are reused in address order. */
+	uint64_t *table_used;
+	uint64_t table_hint;
 	uint64_t data_in_use, tables_in_use;
 	uint64_t written_free; /* free frames that must be zeroed again */
 };

@@ -10,7 +10,9 @@
  * a 1G frame costs nothing until used. The one way a free frame gets
  * written is an access through a stale translation (a sanitizer report):
  * such frames are noted and released again before they are handed out.
- * Table pages are 4K and simply cleared on allocation. */
+ * Table pages are 4K, handed out lowest first (a bitmap) and cleared on
+ * allocation. */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -56,8 +58,12 @@ bool sim_physmem_init(struct sim_physmem *pm, uint64_t mem)
 	(void)madvise(pm->arena, SIM_DATA_BASE, MADV_HUGEPAGE);
 	(void)madvise(pm->meta, pm->nframes * sizeof(*pm->meta), MADV_HUGEPAGE);
 	pthread_mutex_init(&pm->lock, NULL);
-	pm->table_free_head = SIM_NO_FRAME;
-	pm->table_bump = 1; /* frame 0 is never handed out: PA 0 stays "no frame" */
+	pm->table_used = calloc(SIM_TABLE_FRAMES / 64, sizeof(uint64_t));
+	if (!pm->table_used) {
+		sim_physmem_fini(pm);
+		return false;
+	}
+	pm->table_used[0] = 1; /* frame 0 is never handed out: PA 0 stays "no frame" */
 	sim_buddy_init(pm);
 	return true;
 }
@@ -72,6 +78,7 @@ void sim_physmem_fini(struct sim_physmem *pm)
 		munmap(pm->frames, pm->nframes * sizeof(*pm->frames));
 		pthread_mutex_destroy(&pm->lock);
 	}
+	free(pm->table_used);
 	memset(pm, 0, sizeof(*pm));
 }
 
@@ -95,15 +102,30 @@ static void clear_meta(struct sim_physmem *pm, uint64_t frame, uint64_t nframes)
 		memset(p, 0, bytes);
 }
 
+/* The lowest free table frame, marked used. Lowest first keeps a tree's
+ * tables close together, in the order it made them (a kernel's page
+ * allocator does much the same with a fresh free list). */
+static bool take_lowest_table(struct sim_physmem *pm, uint64_t *frame)
+{
+	for (uint64_t w = pm->table_hint; w < SIM_TABLE_FRAMES / 64; w++) {
+		uint64_t free_bits = ~pm->table_used[w];
+		if (!free_bits)
+			continue;
+		pm->table_hint = w;
+		unsigned bit = (unsigned)__builtin_ctzll(free_bits);
+		pm->table_used[w] |= 1ull << bit;
+		*frame = w * 64 + bit;
+		return true;
+	}
+	pm->table_hint = SIM_TABLE_FRAMES / 64;
+	return false;
+}
+
 mmu_err_t sim_table_alloc(struct sim_physmem *pm, mmu_pa_t *out)
 {
 	pthread_mutex_lock(&pm->lock);
-	uint64_t frame = pm->table_free_head;
-	if (frame != SIM_NO_FRAME) {
-		pm->table_free_head = pm->frames[frame].next;
-	} else if (pm->table_bump < (SIM_TABLE_POOL_BYTES >> MMU_PAGE_SHIFT)) {
-		frame = pm->table_bump++;
-	} else {
+	uint64_t frame;
+	if (!take_lowest_table(pm, &frame)) {
 		pthread_mutex_unlock(&pm->lock);
 		return MMU_E_NOMEM;
 	}
@@ -129,8 +151,9 @@ void sim_table_free(struct sim_physmem *pm, mmu_pa_t pa)
 			(unsigned long long)mmu_pa_bits(pa),
 			mmu_pa_bits(pa) < SIM_TABLE_POOL_BYTES ? pm->frames[frame].state : 0u);
 	pm->frames[frame].state = SIM_FRAME_TABLE_FREED;
-	pm->frames[frame].next = pm->table_free_head;
-	pm->table_free_head = (uint32_t)frame;
+	pm->table_used[frame / 64] &= ~(1ull << (frame % 64));
+	if (frame / 64 < pm->table_hint)
+		pm->table_hint = frame / 64;
 	pm->tables_in_use--;
 	pthread_mutex_unlock(&pm->lock);
 }
