@@ -71,13 +71,12 @@ enum sim_frame_state {
 	SIM_FRAME_UNUSED = 0,  /* never a block head */
 	SIM_FRAME_FREE_BLOCK,  /* head of a free buddy block of ORDER */
 	SIM_FRAME_DATA_HEAD,   /* head of an allocated data frame of ORDER */
-	SIM_FRAME_TABLE,       /* an allocated page-table page */
-	SIM_FRAME_TABLE_FREED, /* a page-table page that was freed */
 };
 
-/* Allocator bookkeeping for every 4K frame of the arena. */
+/* Allocator bookkeeping for every 4K frame of the data pool (the table
+ * pool keeps bitmaps in struct sim_physmem). */
 struct sim_frame {
-	uint32_t next, prev; /* free lists (buddy: doubly linked; tables: next) */
+	uint32_t next, prev; /* buddy free lists, doubly linked */
 	uint8_t state;       /* enum sim_frame_state */
 	uint8_t order;       /* block order when a head */
 	uint8_t ever;        /* was allocated at least once */
@@ -103,10 +102,12 @@ struct sim_physmem {
 	uint64_t nframes;
 	uint64_t data_first, data_frames; /* frame index range of the data pool */
 	uint32_t free_head[SIM_BUDDY_MAX_ORDER + 1];
-	/* Table pool: bit N set while table frame N is in use; the lowest
-	 * free frame is handed out first (table_hint: no free bit below that
-	 * word), so tables freed together are reused in address order. */
-	uint64_t *table_used;
+	/* Table pool: bit N set while table frame N is in use (table_used)
+	 * or once it was ever (table_ever); the lowest free frame is handed
+	 * out first (table_hint: no free bit below that word), so tables
+	 * freed together are reused in address order. Bitmaps rather than
+	 * struct sim_frame: 64 frames per cache line. */
+	uint64_t *table_used, *table_ever;
 	uint64_t table_hint;
 	uint64_t data_in_use, tables_in_use;
 	uint64_t written_free; /* free frames that must be zeroed again */

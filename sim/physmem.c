@@ -59,7 +59,8 @@ bool sim_physmem_init(struct sim_physmem *pm, uint64_t mem)
 	(void)madvise(pm->meta, pm->nframes * sizeof(*pm->meta), MADV_HUGEPAGE);
 	pthread_mutex_init(&pm->lock, NULL);
 	pm->table_used = calloc(SIM_TABLE_FRAMES / 64, sizeof(uint64_t));
-	if (!pm->table_used) {
+	pm->table_ever = calloc(SIM_TABLE_FRAMES / 64, sizeof(uint64_t));
+	if (!pm->table_used || !pm->table_ever) {
 		sim_physmem_fini(pm);
 		return false;
 	}
@@ -79,6 +80,7 @@ void sim_physmem_fini(struct sim_physmem *pm)
 		pthread_mutex_destroy(&pm->lock);
 	}
 	free(pm->table_used);
+	free(pm->table_ever);
 	memset(pm, 0, sizeof(*pm));
 }
 
@@ -102,6 +104,8 @@ static void clear_meta(struct sim_physmem *pm, uint64_t frame, uint64_t nframes)
 		memset(p, 0, bytes);
 }
 
+static bool table_bit(const uint64_t *bits, uint64_t frame) { return (bits[frame / 64] >> (frame % 64)) & 1; }
+
 /* The lowest free table frame, marked used. Lowest first keeps a tree's
  * tables close together, in the order it made them (a kernel's page
  * allocator does much the same with a fresh free list). */
@@ -114,6 +118,7 @@ static bool take_lowest_table(struct sim_physmem *pm, uint64_t *frame)
 		pm->table_hint = w;
 		unsigned bit = (unsigned)__builtin_ctzll(free_bits);
 		pm->table_used[w] |= 1ull << bit;
+		pm->table_ever[w] |= 1ull << bit;
 		*frame = w * 64 + bit;
 		return true;
 	}
@@ -129,10 +134,6 @@ mmu_err_t sim_table_alloc(struct sim_physmem *pm, mmu_pa_t *out)
 		pthread_mutex_unlock(&pm->lock);
 		return MMU_E_NOMEM;
 	}
-	struct sim_frame *f = &pm->frames[frame];
-	f->state = SIM_FRAME_TABLE;
-	f->ever = 1;
-	f->next = SIM_NO_FRAME;
 	pm->tables_in_use++;
 	pthread_mutex_unlock(&pm->lock);
 	memset(pm->arena + (frame << MMU_PAGE_SHIFT), 0, MMU_PAGE_SIZE);
@@ -146,11 +147,8 @@ void sim_table_free(struct sim_physmem *pm, mmu_pa_t pa)
 	uint64_t frame = mmu_pa_bits(pa) >> MMU_PAGE_SHIFT;
 	pthread_mutex_lock(&pm->lock);
 	if (!mmu_is_aligned(mmu_pa_bits(pa), MMU_PAGE_SIZE) || mmu_pa_bits(pa) >= SIM_TABLE_POOL_BYTES ||
-	    pm->frames[frame].state != SIM_FRAME_TABLE)
-		sim_die("table free of 0x%llx: not an allocated table page (state %u)",
-			(unsigned long long)mmu_pa_bits(pa),
-			mmu_pa_bits(pa) < SIM_TABLE_POOL_BYTES ? pm->frames[frame].state : 0u);
-	pm->frames[frame].state = SIM_FRAME_TABLE_FREED;
+	    !table_bit(pm->table_used, frame))
+		sim_die("table free of 0x%llx: not an allocated table page", (unsigned long long)mmu_pa_bits(pa));
 	pm->table_used[frame / 64] &= ~(1ull << (frame % 64));
 	if (frame / 64 < pm->table_hint)
 		pm->table_hint = frame / 64;
@@ -232,13 +230,14 @@ enum sim_frame_status sim_frame_status(struct sim_physmem *pm, mmu_pa_t pa)
 		return SIM_STATUS_OUTSIDE;
 	pthread_mutex_lock(&pm->lock);
 	enum sim_frame_status st;
-	const struct sim_frame *f = &pm->frames[frame];
 	if (bits < SIM_DATA_BASE)
-		st = f->state == SIM_FRAME_TABLE         ? SIM_STATUS_TABLE
-		     : f->state == SIM_FRAME_TABLE_FREED ? SIM_STATUS_TABLE_FREED
-							 : SIM_STATUS_NEVER;
+		st = table_bit(pm->table_used, frame)   ? SIM_STATUS_TABLE
+		     : table_bit(pm->table_ever, frame) ? SIM_STATUS_TABLE_FREED
+							: SIM_STATUS_NEVER;
 	else
-		st = data_allocated(pm, frame) ? SIM_STATUS_DATA : f->ever ? SIM_STATUS_DATA_FREED : SIM_STATUS_NEVER;
+		st = data_allocated(pm, frame)   ? SIM_STATUS_DATA
+		     : pm->frames[frame].ever ? SIM_STATUS_DATA_FREED
+					      : SIM_STATUS_NEVER;
 	pthread_mutex_unlock(&pm->lock);
 	return st;
 }
