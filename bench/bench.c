@@ -1,5 +1,6 @@
 /* make bench: the fixed workloads of ../shared/BENCH.md on the software
- * machine. Usage: mmu64-bench [--reps N] [--csv] [--small] [W1 W2 ...]
+ * machine, then C1 (the TLB flush ceiling on the machine's cost model).
+ * Usage: mmu64-bench [--reps N] [--csv] [--small] [W1 W2 ... C1]
  * --small shrinks every workload (make test runs it that way to check that
  * the benchmark still works; its figures mean nothing). */
 #include <stdbool.h>
@@ -404,7 +405,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
 			o.reps = (unsigned)atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--reps N] [--csv] [--small] [W1 W2 W3 W4 W5 W6]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--reps N] [--csv] [--small] [W1 W2 W3 W4 W5 W6 C1]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -427,5 +428,7 @@ int main(int argc, char **argv)
 		bench_w5(&o);
 	if (wanted(argc, argv, i, "W6"))
 		bench_w6(&o);
+	if (wanted(argc, argv, i, "C1"))
+		bench_c1(&o);
 	return 0;
 }

@@ -12,5 +12,7 @@ struct bench_opts {
 
 void bench_w5(const struct bench_opts *o);
 void bench_w6(const struct bench_opts *o);
+/* C1: the TLB flush ceiling on the machine's cost model (ceiling.c). */
+void bench_c1(const struct bench_opts *o);
 
 #endif

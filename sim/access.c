@@ -80,8 +80,11 @@ bool sim_walk_for_access(struct sim *sim, struct sim_cpu *c, mmu_vaddr_t va, con
 {
 	struct sim_paging pg;
 	sim_paging_of(sim, c, &pg);
+	c->events.tlb_misses++;
 	for (;;) {
 		sim_walk_tables(sim, &pg, va, w);
+		/* A restarted walk read its entries again. */
+		c->events.walk_reads += w->nsteps;
 		if (!set_accessed_on_path(sim, w))
 			continue;
 		if (w->status == SIM_WALK_NOT_PRESENT) {
@@ -143,6 +146,7 @@ static bool translate(struct sim *sim, unsigned cpu, mmu_vaddr_t va, const struc
 		*error_code = sim_check_permission(c, &tr, req);
 		bool rewalk = !*error_code && req->kind == SIM_WRITE && !e.dirty;
 		if (!rewalk) {
+			c->events.tlb_hits++;
 			sim_tlbsan_check_hit(sim, cpu, &e, va, req);
 			if (*error_code) {
 				sim_tlb_drop_page(&c->tlb, pcid, va, true);

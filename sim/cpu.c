@@ -72,6 +72,23 @@ void sim_set_pkru(struct sim *sim, unsigned cpu, uint32_t pkru)
 	pthread_mutex_unlock(&c->tlb.lock);
 }
 
+/* Every multi-page invalidation a CPU executes goes through here, so the
+ * cost model sees each one once. C's TLB lock held. */
+static void cpu_flush(struct sim_cpu *c, enum sim_tlb_scope scope, unsigned pcid)
+{
+	c->events.flushes++;
+	sim_tlb_flush(&c->tlb, scope, pcid);
+}
+
+struct sim_events sim_cpu_events(struct sim *sim, unsigned cpu)
+{
+	struct sim_cpu *c = cpu_of(sim, cpu);
+	pthread_mutex_lock(&c->tlb.lock);
+	struct sim_events e = c->events;
+	pthread_mutex_unlock(&c->tlb.lock);
+	return e;
+}
+
 void sim_write_cr3(struct sim *sim, unsigned cpu, uint64_t cr3)
 {
 	struct sim_cpu *c = cpu_of(sim, cpu);
@@ -80,13 +97,13 @@ void sim_write_cr3(struct sim *sim, unsigned cpu, uint64_t cr3)
 		/* Bit 63 is not stored: it only says "keep this PCID's entries". */
 		c->cr3 = cr3 & ~SIM_CR3_NOFLUSH;
 		if (!(cr3 & SIM_CR3_NOFLUSH))
-			sim_tlb_flush(&c->tlb, SIM_TLB_ONE_PCID, (unsigned)(cr3 & SIM_CR3_PCID_MASK));
+			cpu_flush(c, SIM_TLB_ONE_PCID, (unsigned)(cr3 & SIM_CR3_PCID_MASK));
 	} else {
 		if (cr3 & SIM_CR3_NOFLUSH)
 			sim_die("cpu %u: CR3 0x%llx sets bit 63 without CR4.PCIDE (#GP)", cpu,
 				(unsigned long long)cr3);
 		c->cr3 = cr3;
-		sim_tlb_flush(&c->tlb, SIM_TLB_NON_GLOBAL, 0);
+		cpu_flush(c, SIM_TLB_NON_GLOBAL, 0);
 	}
 	pthread_mutex_unlock(&c->tlb.lock);
 }
@@ -101,7 +118,7 @@ void sim_write_cr4(struct sim *sim, unsigned cpu, uint64_t cr4)
 			(unsigned long long)c->cr4, (unsigned long long)cr4);
 	/* Toggling PGE, or clearing PCIDE, flushes everything (SDM 4.10.4.1). */
 	if ((changed & SIM_CR4_PGE) || ((changed & SIM_CR4_PCIDE) && !(cr4 & SIM_CR4_PCIDE)))
-		sim_tlb_flush(&c->tlb, SIM_TLB_EVERYTHING, 0);
+		cpu_flush(c, SIM_TLB_EVERYTHING, 0);
 	c->cr4 = cr4;
 	pthread_mutex_unlock(&c->tlb.lock);
 }
@@ -110,7 +127,8 @@ void sim_invlpg(struct sim *sim, unsigned cpu, mmu_vaddr_t va)
 {
 	struct sim_cpu *c = cpu_of(sim, cpu);
 	pthread_mutex_lock(&c->tlb.lock);
-	/* A non-canonical INVLPG is a no-op. */
+	/* Counted even when it is a no-op (non-canonical): it was executed. */
+	c->events.invlpgs++;
 	if (mmu_va_canonical(va, sim_cpu_levels(c)))
 		sim_tlb_drop_page(&c->tlb, sim_cpu_pcid(c), va, /*with_globals=*/true);
 	pthread_mutex_unlock(&c->tlb.lock);
@@ -124,16 +142,17 @@ void sim_invpcid(struct sim *sim, unsigned cpu, unsigned type, unsigned pcid, mm
 	pthread_mutex_lock(&c->tlb.lock);
 	switch (type) {
 	case 0: /* one address in one PCID, globals excluded */
+		c->events.invlpgs++; /* priced as an INVLPG: one page */
 		sim_tlb_drop_page(&c->tlb, pcid, va, /*with_globals=*/false);
 		break;
 	case 1:
-		sim_tlb_flush(&c->tlb, SIM_TLB_ONE_PCID, pcid);
+		cpu_flush(c, SIM_TLB_ONE_PCID, pcid);
 		break;
 	case 2:
-		sim_tlb_flush(&c->tlb, SIM_TLB_EVERYTHING, 0);
+		cpu_flush(c, SIM_TLB_EVERYTHING, 0);
 		break;
 	case 3:
-		sim_tlb_flush(&c->tlb, SIM_TLB_NON_GLOBAL, 0);
+		cpu_flush(c, SIM_TLB_NON_GLOBAL, 0);
 		break;
 	}
 	pthread_mutex_unlock(&c->tlb.lock);

@@ -183,6 +183,7 @@ struct sim_cpu {
 	uint64_t cr0, cr3, cr4, efer; /* under tlb.lock */
 	uint32_t pkru;
 	struct sim_tlb tlb;
+	struct sim_events events; /* under tlb.lock */
 	atomic_bool ipi_pending;  /* threaded mode */
 	atomic_bool running;      /* a sim_run_cpus thread acts as this CPU */
 	atomic_flag ipi_handling; /* someone runs this CPU's handler now */
@@ -244,7 +245,8 @@ uint32_t sim_fault_base(const struct sim_cpu *c, const struct sim_request *req);
 uint32_t sim_check_permission(const struct sim_cpu *c, const struct sim_translation *tr,
 			      const struct sim_request *req);
 /* A hardware walk for REQ: A/D updates, restart on races. False with the
- * #PF error code in *ERROR_CODE when the access faults. */
+ * #PF error code in *ERROR_CODE when the access faults. C's TLB lock held:
+ * the walk is counted in C's events. */
 bool sim_walk_for_access(struct sim *sim, struct sim_cpu *c, mmu_vaddr_t va, const struct sim_request *req,
 			 struct sim_walk *w, uint32_t *error_code);
 /* The translation a TLB entry caches. */

@@ -46,6 +46,7 @@ static void init_cpu(struct sim_cpu *c, const struct sim_config *cfg)
 	c->efer = SIM_EFER_LME | SIM_EFER_LMA | (cfg->nx ? SIM_EFER_NXE : 0);
 	c->cr3 = 0;
 	c->pkru = 0;
+	c->events = (struct sim_events){0};
 	sim_tlb_init(&c->tlb);
 	atomic_init(&c->ipi_pending, false);
 	atomic_init(&c->running, false);

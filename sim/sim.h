@@ -85,6 +85,30 @@ void sim_invlpg(struct sim *sim, unsigned cpu, mmu_vaddr_t va);
 void sim_invpcid(struct sim *sim, unsigned cpu, unsigned type, unsigned pcid, mmu_vaddr_t va);
 size_t sim_tlb_size(const struct sim *sim, unsigned cpu); /* cached translations */
 
+/* What a CPU's TLB did, counted where it happens, cumulative since the
+ * machine was created (callers take differences). A hit is an access the
+ * TLB answered; a miss is a hardware walk (faulting ones too, and the walk a
+ * write through a clean cached entry makes to set D); walk_reads are the
+ * paging-structure entries those walks read (the machine has no
+ * paging-structure caches: every walk starts at the root). invlpgs counts
+ * one-page invalidations (INVLPG, INVPCID type 0); flushes every
+ * invalidation of more than one page (a flushing CR3 write, INVPCID types
+ * 1-3, a CR4 write that flushes). The sanitizer's own walks are not
+ * counted. */
+struct sim_events {
+	uint64_t tlb_hits, tlb_misses, walk_reads, invlpgs, flushes;
+};
+struct sim_events sim_cpu_events(struct sim *sim, unsigned cpu);
+
+/* Cycles per event (cost.c): the machine counts, the weights price. */
+struct sim_cost_model {
+	double hit, walk_read, invlpg, flush;
+};
+/* Round figures assumed for a current x86 core, not measurements. */
+struct sim_cost_model sim_cost_model_default(void);
+/* The weighted sum of DELTA (misses cost what their walk_reads cost). */
+double sim_cost_cycles(const struct sim_cost_model *m, const struct sim_events *delta);
+
 /* Allocation-failure injection: the next AFTER allocations of USE succeed,
  * every later one fails with NOMEM. AFTER < 0 switches injection off. */
 void sim_fail_alloc_after(struct sim *sim, enum mmu_frame_use use, long after);
