@@ -248,20 +248,40 @@ static inline void pt_cache_drop_below(struct mmu_tree *tree, enum mmu_level lev
 	for (unsigned l = MMU_LEVEL_PT; l < (unsigned)level && l <= MMU_CACHED_LEVELS; l++)
 		pt_cache(tree, (enum mmu_level)l)->entries = NULL;
 }
-/* Cache the tables on VA's path (src/walk.c): the walker's single-address
- * form, for single-page calls that missed. */
+/* VA's path from a tree's root: the table holding VA's entry at each level
+ * and that entry, from the top down to LEVEL, the first entry that is not
+ * a table (empty, a leaf) or the page table's. */
+struct pt_path {
+	enum mmu_level level;
+	mmu_pa_t table[MMU_LEVEL_PML5 + 1];
+	mmu_pte_t *entry[MMU_LEVEL_PML5 + 1];
+};
+/* The walker's single-address form (src/walk.c). Read-only. */
+void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p);
+/* Cache the tables on VA's path, for single-page calls that missed. */
 void pt_cache_descend(struct mmu_tree *tree, mmu_vaddr_t va);
-/* Write entry E (at LEVEL) of the cached table, keeping its live count. */
-static inline void pt_cache_set_entry(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
+/* Write entry E (at LEVEL) of the table whose metadata is META, keeping
+ * its live count and forgetting the cached tables below E. Every entry
+ * write of a tree but the A/D-preserving rewrites ends here. */
+static inline void table_set_entry(struct mmu_tree *tree, struct mmu_frame_meta *meta, enum mmu_level level,
+				   mmu_pte_t *e, mmu_pte_t value)
 {
-	struct mmu_frame_meta *meta = pt_cache(tree, level)->meta;
 	pt_cache_drop_below(tree, level);
 	mmu_pte_t old = pte_load(e);
-	if (old == 0 && value != 0)
+	if (old == 0 && value != 0) {
+		MMU_ASSERT(tree->mmu, meta->live < MMU_ENTRIES_PER_TABLE, "table_set_entry: live %u at level %u",
+			   meta->live, level);
 		meta->live++;
-	else if (old != 0 && value == 0)
+	} else if (old != 0 && value == 0) {
+		MMU_ASSERT(tree->mmu, meta->live > 0, "table_set_entry: live count underflow at level %u", level);
 		meta->live--;
+	}
 	pte_store(e, value);
+}
+/* The same for entry E of the cached table at LEVEL. */
+static inline void pt_cache_set_entry(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
+{
+	table_set_entry(tree, pt_cache(tree, level)->meta, level, e, value);
 }
 
 /* The metadata of the table holding the current level-LEVEL entries. */

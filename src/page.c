@@ -47,6 +47,38 @@ PAGE_INLINE mmu_pte_t *page_entry(struct mmu_tree *tree, enum mmu_level level, m
 	return page_entry_cached(tree, level, va);
 }
 
+/* A map whose page table (or page directory) is missing, found by
+ * following VA's path to its deepest entry: allocate the tables between
+ * that entry and LEVEL first (NOMEM changes nothing), then link them top
+ * down and write the leaf. False when the path reaches LEVEL after all. */
+static __attribute__((noinline)) bool map_allocating(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va,
+						   mmu_pte_t leaf, mmu_err_t *err)
+{
+	struct mmu *mmu = tree->mmu;
+	struct pt_path p;
+	pt_path_find(tree, va, &p);
+	if (p.level <= level)
+		return false;
+	/* A huge leaf above covers VA. */
+	if (pte_load(p.entry[p.level])) {
+		*err = MMU_E_DUPLICATED;
+		return true;
+	}
+	struct table_pool pool = {0};
+	*err = table_pool_fill(mmu, &pool, p.level - level, !tree->is_kernel);
+	if (*err != MMU_OK)
+		return true;
+	for (enum mmu_level l = p.level; l > level; l--) {
+		mmu_pa_t table = table_pool_take(mmu, &pool);
+		table_set_entry(tree, port_meta(mmu, p.table[l]), l, p.entry[l],
+				table.bits | table_entry_flags(!tree->is_kernel));
+		p.table[l - 1] = table;
+		p.entry[l - 1] = &table_of(mmu, table)[mmu_va_index(va, l - 1)];
+	}
+	table_set_entry(tree, port_meta(mmu, p.table[level]), level, p.entry[level], leaf);
+	return true;
+}
+
 PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, mmu_pa_t pa,
 			unsigned prot, mmu_err_t *err)
 {
@@ -63,13 +95,16 @@ PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, 
 		pt_cache_descend(tree, va);
 		e = pt_cache_lookup(tree, level, va);
 	}
+	bool done = true;
 	if (e) {
 		*err = pte_load(e) ? MMU_E_DUPLICATED : MMU_OK;
 		if (*err == MMU_OK)
 			pt_cache_set_entry(tree, level, e, leaf);
+	} else {
+		done = map_allocating(tree, level, va, leaf, err);
 	}
 	op_unlock(tree, held);
-	return e != NULL;
+	return done;
 }
 
 mmu_err_t page_map(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
@@ -156,6 +191,33 @@ static __attribute__((noinline)) void page_invalidate(struct mmu_tree *tree, str
 	end_batch(b, &local);
 }
 
+/* An unmap of the last leaf of its table (OLD, at LEVEL): clear it, then
+ * release each table that leaves empty, bottom up, until one still holds
+ * entries or is pinned (the root, a kernel-half top). The tables are
+ * freed after the batch's flush. Nothing here can fail. */
+static __attribute__((noinline)) void unmap_releasing(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va,
+						      mmu_pte_t old, struct mmu_tlb_batch *given)
+{
+	struct mmu *mmu = tree->mmu;
+	struct pt_path p;
+	pt_path_find(tree, va, &p);
+	MMU_ASSERT(mmu, p.level == level && pte_load(p.entry[level]) == old,
+		   "unmap_releasing: va %lx reached level %u, expected the leaf %lx at %u", (unsigned long)va, p.level,
+		   (unsigned long)old, level);
+	struct mmu_tlb_batch local;
+	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
+	table_set_entry(tree, port_meta(mmu, p.table[level]), level, p.entry[level], 0);
+	mmu_tlb_batch_add(b, va, mmu_level_shift(level), 1, (old & MMU_PTE_G) != 0);
+	for (enum mmu_level l = level; l < mmu_top_level(mmu); l++) {
+		const struct mmu_frame_meta *meta = port_meta(mmu, p.table[l]);
+		if (meta->live || (meta->flags & META_PINNED))
+			break;
+		table_set_entry(tree, port_meta(mmu, p.table[l + 1]), l + 1, p.entry[l + 1], 0);
+		mmu_tlb_batch_defer_free(b, MMU_FRAME_TABLE, MMU_SIZE_4K, p.table[l]);
+	}
+	end_batch(b, &local);
+}
+
 /* Unmap (PERM_BITS unused) or protect the page at VA, under the lock. */
 PAGE_INLINE bool change_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, bool unmap,
 			   uint64_t perm_bits, struct mmu_tlb_batch *given, mmu_err_t *err)
@@ -164,15 +226,16 @@ PAGE_INLINE bool change_at(struct mmu_tree *tree, bool held, enum mmu_level leve
 		return false;
 	op_lock(tree, held);
 	mmu_pte_t *e = page_entry(tree, level, va);
-	mmu_pte_t v = e ? pte_load(e) : 0;
-	/* An unmap that empties the table leaves it to the walker, which frees it. */
-	if (!e || (unmap && v && pt_cache(tree, level)->meta->live == 1)) {
+	if (!e) {
 		op_unlock(tree, held);
 		return false;
 	}
+	mmu_pte_t v = pte_load(e);
 	*err = mmu_pte_present(v) ? MMU_OK : MMU_E_NOTEXIST;
 	mmu_pte_t nv = unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | perm_bits;
-	if (*err == MMU_OK && nv != v) {
+	if (*err == MMU_OK && unmap && pt_cache(tree, level)->meta->live == 1) {
+		unmap_releasing(tree, level, va, v, given);
+	} else if (*err == MMU_OK && nv != v) {
 		bool idle = tree_idle(tree), global = (v & MMU_PTE_G) != 0;
 		if (unmap)
 			pt_cache_set_entry(tree, level, e, 0);

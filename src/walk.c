@@ -37,38 +37,72 @@ static void pt_cache_fill(struct pt_walk *w, enum mmu_level level, mmu_pa_t tabl
 	pt_cache_set(w->tree, level, table, entries, va, all_and | any_xd);
 }
 
-/* The walker's single-address form, for a single-page call that missed the
- * table cache: follow VA down from the root, a handful of instructions per
- * level and no visitor, caching the page directory and page table it
- * reaches. It stops at the first entry that is not a table. Read-only.
- * Kept this small on purpose: a random single-page walk is bound by cache
- * misses, and only a short instruction stream lets the CPU overlap the
- * misses of consecutive calls (W2's walk, BENCH.md). */
+/* The single-address descents below share these: VA's entry in TABLE at
+ * the level whose index starts at bit SHIFT, and whether a descent goes on
+ * below entry V at LEVEL (a present table entry: PS is a leaf in a PDPTE
+ * or PDE and never set higher up). */
+static inline mmu_pte_t *path_entry(struct mmu *mmu, mmu_pa_t table, mmu_vaddr_t va, unsigned shift)
+{
+	return &table_of(mmu, table)[(va >> shift) & (MMU_ENTRIES_PER_TABLE - 1)];
+}
+
+static inline bool path_goes_on(mmu_pte_t v, unsigned level)
+{
+	return level > MMU_LEVEL_PT && mmu_pte_present(v) && !(v & MMU_PTE_PS);
+}
+
+/* The walker's single-address form: follow VA down from the root, a few
+ * instructions per level and no visitor, recording each table and entry.
+ * Read-only. The single-page calls use it where they change the tree's
+ * shape (a map that allocates tables, an unmap that frees them). */
+void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p)
+{
+	struct mmu *mmu = tree->mmu;
+	mmu_pa_t table = tree->root;
+	unsigned level = (unsigned)mmu_top_level(mmu);
+	for (unsigned shift = mmu_level_shift((enum mmu_level)level);; shift -= MMU_INDEX_BITS, level--) {
+		mmu_pte_t *e = path_entry(mmu, table, va, shift);
+		p->table[level] = table;
+		p->entry[level] = e;
+		mmu_pte_t v = pte_load(e);
+		if (!path_goes_on(v, level))
+			break;
+		table = mmu_pa(v & MMU_PTE_ADDR_MASK);
+	}
+	p->level = (enum mmu_level)level;
+}
+
+/* The same descent for a single-page call that missed the table cache:
+ * nothing recorded but the page directory and page table it reaches, which
+ * it caches. This is the hot miss path of random single-page calls, and it
+ * is kept this lean on purpose: such a call is bound by cache misses, and
+ * only a short instruction stream lets the CPU overlap the misses of
+ * consecutive calls. Recording the path as pt_path_find does costs ~80
+ * more instructions a call and doubled W2's walk time (BENCH.md). */
 void pt_cache_descend(struct mmu_tree *tree, mmu_vaddr_t va)
 {
 	struct mmu *mmu = tree->mmu;
 	if (mmu_va_is_kernel(va) != tree->is_kernel)
 		return;
-	uint64_t all_and = MMU_PTE_RW | MMU_PTE_US, any_xd = 0;
-	mmu_pte_t e = tree->root.bits;
-	/* Down to the page directory. PS ends the walk at a 1G leaf (it is
-	 * never set higher up). */
-	for (unsigned shift = mmu_level_shift(mmu_top_level(mmu)); shift > mmu_level_shift(MMU_LEVEL_PD);
-	     shift -= MMU_INDEX_BITS) {
-		e = pte_load(&table_of(mmu, mmu_pa(e & MMU_PTE_ADDR_MASK))[(va >> shift) & (MMU_ENTRIES_PER_TABLE - 1)]);
-		if (!mmu_pte_present(e) || (e & MMU_PTE_PS))
+	uint64_t upper = MMU_PTE_RW | MMU_PTE_US; /* RW, US ANDed and XD ORed so far */
+	mmu_pte_t v = tree->root.bits;
+	unsigned level = (unsigned)mmu_top_level(mmu);
+	for (unsigned shift = mmu_level_shift((enum mmu_level)level); level > MMU_LEVEL_PD;
+	     shift -= MMU_INDEX_BITS, level--) {
+		v = pte_load(path_entry(mmu, mmu_pa(v & MMU_PTE_ADDR_MASK), va, shift));
+		if (!path_goes_on(v, level))
 			return;
-		all_and &= e;
-		any_xd |= e & MMU_PTE_XD;
+		upper = (upper & (v | MMU_PTE_XD)) | (v & MMU_PTE_XD);
 	}
-	mmu_pa_t pd = mmu_pa(e & MMU_PTE_ADDR_MASK);
+	mmu_pa_t pd = mmu_pa(v & MMU_PTE_ADDR_MASK);
 	mmu_pte_t *pd_entries = table_of(mmu, pd);
-	pt_cache_set(tree, MMU_LEVEL_PD, pd, pd_entries, va, all_and | any_xd);
-	e = pte_load(&pd_entries[mmu_va_index(va, MMU_LEVEL_PD)]);
-	if (!mmu_pte_present(e) || (e & MMU_PTE_PS))
+	pt_cache_set(tree, MMU_LEVEL_PD, pd, pd_entries, va, upper);
+	v = pte_load(&pd_entries[mmu_va_index(va, MMU_LEVEL_PD)]);
+	if (!path_goes_on(v, MMU_LEVEL_PD))
 		return;
-	mmu_pa_t pt = mmu_pa(e & MMU_PTE_ADDR_MASK);
-	pt_cache_set(tree, MMU_LEVEL_PT, pt, table_of(mmu, pt), va, (all_and & e) | any_xd | (e & MMU_PTE_XD));
+	mmu_pa_t pt = mmu_pa(v & MMU_PTE_ADDR_MASK);
+	upper = (upper & (v | MMU_PTE_XD)) | (v & MMU_PTE_XD);
+	pt_cache_set(tree, MMU_LEVEL_PT, pt, table_of(mmu, pt), va, upper);
 }
 
 static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
@@ -125,18 +159,7 @@ void pt_add_live(struct pt_walk *w, enum mmu_level level, int delta)
 
 void pt_set_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
 {
-	struct mmu_frame_meta *meta = pt_table_meta(w, level);
-	pt_cache_drop_below(w->tree, level);
-	mmu_pte_t old = pte_load(e);
-	if (old == 0 && value != 0)
-		meta->live++;
-	else if (old != 0 && value == 0) {
-		MMU_ASSERT(w->mmu, meta->live > 0, "pt_set_entry: live count underflow at level %u", level);
-		meta->live--;
-	}
-	MMU_ASSERT(w->mmu, meta->live <= MMU_ENTRIES_PER_TABLE, "pt_set_entry: live %u at level %u", meta->live,
-		   level);
-	pte_store(e, value);
+	table_set_entry(w->tree, pt_table_meta(w, level), level, e, value);
 }
 
 void pt_update_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, uint64_t clear, uint64_t set)

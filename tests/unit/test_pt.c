@@ -345,6 +345,51 @@ static void test_dropped_batch_panics(void)
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
 }
 
+/* Single pages whose tables are missing or emptied (src/page.c's path
+ * cases): every allocation point fails once and changes nothing; an unmap
+ * of the last page releases every table it empties; a huge leaf above
+ * makes a 4K map DUPLICATED. */
+static void test_single_page_tables(void)
+{
+	struct mmu_tree t;
+	CHECK_OK(mmu_tree_create(&mmu, &t));
+	const mmu_vaddr_t va = 0x7f1234567000ull;
+	uint64_t base = fp->in_use;
+	for (long k = 0;; k++) {
+		fp->fail_after = k;
+		mmu_err_t err = mmu_map(&t, va, mmu_pa(0x5000000), 0x1000, MMU_PROT_R, NULL, NULL);
+		fp->fail_after = -1;
+		if (err == MMU_OK) {
+			CHECK_EQ(k, (long)mmu.levels - 1); /* every table below the root */
+			break;
+		}
+		CHECK_ERR(err, MMU_E_NOMEM);
+		CHECK_EQ(fp->in_use, base);
+		enum mmu_level lvl;
+		CHECK_EQ(oracle_leaf(t.root, va, &lvl), 0);
+		CHECK_STOP_ON_FAILURE();
+	}
+	CHECK_EQ(mmu_user_tables(&mmu), mmu.levels);
+	CHECK_OK(mmu_map(&t, va + 0x1000, mmu_pa(0x5001000), 0x1000, MMU_PROT_R, NULL, NULL));
+	CHECK_EQ(mmu_user_tables(&mmu), mmu.levels);
+	CHECK_OK(mmu_unmap(&t, va, 0x1000, NULL));
+	CHECK_EQ(mmu_user_tables(&mmu), mmu.levels);
+	CHECK_OK(mmu_unmap(&t, va + 0x1000, 0x1000, NULL));
+	CHECK_EQ(mmu_user_tables(&mmu), 1);
+	CHECK_EQ(fp->in_use, base);
+	/* A 2M page: no page table, the rest released again by its unmap. */
+	CHECK_OK(mmu_map(&t, 0x7f0000200000ull, mmu_pa(0x40000000), 0x200000, MMU_PROT_R, NULL, NULL));
+	CHECK_EQ(mmu_user_tables(&mmu), mmu.levels - 1);
+	CHECK_OK(mmu_unmap(&t, 0x7f0000200000ull, 0x200000, NULL));
+	CHECK_EQ(mmu_user_tables(&mmu), 1);
+	struct mmu_map_opts o1g = {.size = MMU_SIZE_1G};
+	CHECK_OK(mmu_map(&t, 0x40000000, mmu_pa(0x40000000), 0x40000000, MMU_PROT_R, &o1g, NULL));
+	CHECK_ERR(mmu_map(&t, 0x40005000, mmu_pa(0x5000000), 0x1000, MMU_PROT_R, NULL, NULL), MMU_E_DUPLICATED);
+	CHECK_OK(mmu_unmap(&t, 0x40000000, 0x40000000, NULL));
+	CHECK_EQ(mmu_user_tables(&mmu), 1);
+	CHECK_OK(mmu_tree_destroy(&t));
+}
+
 /* The _locked calls under one hold of the tree lock: the same results and
  * errors as the plain calls, a kernel-half walk still goes to the kernel
  * tree's lock, and the plain calls work again after the unlock. */
@@ -452,6 +497,7 @@ int test_main(int argc, char **argv)
 		test_dump_and_wx_audit();
 		test_load_writes_cr3_once();
 		test_dropped_batch_panics();
+		test_single_page_tables();
 		test_locked_calls();
 		test_locked_call_unheld_panics();
 		test_idle_tree_skips_invalidation();
