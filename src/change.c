@@ -9,6 +9,9 @@ struct change_op {
 	uint64_t perm_bits; /* protect: the new RW/US/XD */
 	uint64_t tables_needed;
 	uint64_t leaves; /* nonzero when the range holds a leaf (not a full count) */
+	/* No CPU can hold the range's translations (tree_idle, no PCIDs) and
+	 * no caller batch waits for them: only global leaves need recording. */
+	bool quiet;
 };
 
 static bool covers_entry(enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
@@ -106,11 +109,35 @@ static enum pt_step change_scan_run(struct pt_walk *w, mmu_pte_t *entries, unsig
 	return PT_NEXT;
 }
 
+/* The same for a quiet change (struct change_op): one straight pass the
+ * compiler can vectorize, plain accesses since no hardware walker can
+ * touch the entries, and a record only if a leaf was global. A
+ * non-present entry is zero, so zero stays zero. */
+static enum pt_step change_quiet_run(struct pt_walk *w, mmu_pte_t *entries, unsigned count, mmu_vaddr_t va)
+{
+	const struct change_op *op = w->op;
+	uint64_t keep = op->unmap ? 0 : ~MMU_PTE_PERM_MASK, set = op->unmap ? 0 : op->perm_bits, seen = 0;
+	unsigned present = 0;
+	for (unsigned i = 0; i < count; i++) {
+		mmu_pte_t v = entries[i];
+		seen |= v;
+		present += v != 0;
+		entries[i] = v ? (v & keep) | set : 0;
+	}
+	if (seen & MMU_PTE_G)
+		mmu_tlb_batch_add(w->batch, va, MMU_PAGE_SHIFT, count, true);
+	if (op->unmap)
+		pt_add_live(w, MMU_LEVEL_PT, -(int)present);
+	return PT_NEXT;
+}
+
 /* Changes the PTEs and records each run of changed pages once. */
 static enum pt_step change_commit_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
 				      mmu_vaddr_t va)
 {
 	struct change_op *op = w->op;
+	if (op->quiet)
+		return change_quiet_run(w, &entries[first], count, va);
 	unsigned run = 0, removed = 0;
 	bool run_global = false, idle = tree_idle(w->tree);
 	for (unsigned i = 0; i <= count; i++) {
@@ -156,6 +183,7 @@ static mmu_err_t change_range(struct mmu_tree *tree, bool held, mmu_vaddr_t va, 
 		err = table_pool_fill(tree->mmu, &w.pool, op->tables_needed, !tree->is_kernel);
 	if (err == MMU_OK) {
 		w.batch = begin_batch(tree, given, &local);
+		op->quiet = !given && tree_idle(tree) && !tree->mmu->pcid;
 		w.visitor = &change_commit;
 		pt_walk_range(&w, va, op->last);
 		MMU_ASSERT(tree->mmu, w.pool.count == 0, "change_range: %lu prepared tables left over",
