@@ -477,6 +477,18 @@ static void test_idle_tree_skips_invalidation(void)
 	CHECK_EQ(c.invlpg, 2);
 	mmu_tree_load(mmu_kernel_tree(&mmu));
 	CHECK_OK(mmu_unmap(&t, 0x10000, 0x1000, NULL));
+	/* A range change of the idle tree still invalidates global leaves:
+	 * every CPU may hold them, whatever it runs. */
+	struct mmu_map_opts g = {.global = true};
+	CHECK_OK(mmu_map(&t, 0x20000, mmu_pa(0x6000000), 0x2000, MMU_PROT_R, &g, NULL));
+	CHECK_OK(mmu_map(&t, 0x22000, mmu_pa(0x6002000), 0x2000, MMU_PROT_R, NULL, NULL));
+	(void)mmu_counters_take(&mmu);
+	CHECK_OK(mmu_protect(&t, 0x22000, 0x2000, MMU_PROT_R | MMU_PROT_W, NULL));
+	c = mmu_counters_take(&mmu);
+	CHECK_EQ(c.invlpg + c.full, 0);
+	CHECK_OK(mmu_unmap(&t, 0x20000, 0x4000, NULL));
+	c = mmu_counters_take(&mmu);
+	CHECK(c.invlpg + c.full > 0);
 	CHECK_OK(mmu_tree_destroy(&t));
 }
 
