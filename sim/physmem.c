@@ -5,9 +5,10 @@
  * page-table pool, [1G, 1G + mem) the data pool (see internal.h).
  *
  * Zeroing: a free data frame is always zero. Fresh arena memory reads as
- * zero, and a freed data frame is released with MADV_DONTNEED, which makes
- * it zero again and gives its memory back; so allocating never memsets, and
- * a 1G frame costs nothing until used. The one way a free frame gets
+ * zero, a freed 4K frame is cleared, and a freed 2M or 1G frame is
+ * released with MADV_DONTNEED, which makes it zero again and gives its
+ * memory back; so allocating never memsets, and a 1G frame costs nothing
+ * until used. The one way a free frame gets
  * written is an access through a stale translation (a sanitizer report):
  * such frames are noted and released again before they are handed out.
  * Table pages are 4K, handed out lowest first (a bitmap) and cleared on
@@ -199,8 +200,16 @@ bool sim_data_free(struct sim_physmem *pm, enum mmu_size size, mmu_pa_t pa)
 		pthread_mutex_unlock(&pm->lock);
 		return false;
 	}
-	/* Zero before the frame can be handed out again. */
-	release_to_zero(pm->arena + bits, mmu_size_bytes(size));
+	/* Zero before the frame can be handed out again: a 4K frame with a
+	 * memset (a few hundred ns, and it stays backed), a huge one by
+	 * giving it back to the host (it reads as zero and costs nothing
+	 * until used again). Giving back 4K frames cost a system call on
+	 * free and a host page fault on the next use, microseconds that no
+	 * kernel pays and that dominated W5's COW faults. */
+	if (size == MMU_SIZE_4K)
+		memset(pm->arena + bits, 0, MMU_PAGE_SIZE);
+	else
+		release_to_zero(pm->arena + bits, mmu_size_bytes(size));
 	sim_buddy_free(pm, frame, order);
 	pm->data_in_use--;
 	pthread_mutex_unlock(&pm->lock);
