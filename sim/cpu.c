@@ -162,7 +162,7 @@ size_t sim_tlb_size(const struct sim *sim, unsigned cpu)
 {
 	struct sim_cpu *c = cpu_of((struct sim *)sim, cpu);
 	pthread_mutex_lock(&c->tlb.lock);
-	size_t n = c->tlb.count;
+	size_t n = atomic_load_explicit(&c->tlb.count, memory_order_relaxed);
 	pthread_mutex_unlock(&c->tlb.lock);
 	return n;
 }

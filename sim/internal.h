@@ -159,7 +159,9 @@ struct sim_tlb {
 	size_t pool_len, pool_cap;
 	uint32_t *free_slots;
 	size_t nfree;
-	size_t count;
+	/* Entries cached. Written under LOCK; read without it where a stale
+	 * zero is harmless (the sanitizer's free check, see tlbsan.c). */
+	atomic_size_t count;
 };
 
 /* The caller holds T's lock for everything below but init/fini. */

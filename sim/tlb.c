@@ -77,7 +77,7 @@ static void remove_slot(struct sim_tlb *t, uint32_t slot)
 	count_refs(t, e, -1);
 	e->in_use = false;
 	t->free_slots[t->nfree++] = slot;
-	t->count--;
+	atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
 }
 
 static bool remove_key(struct sim_tlb *t, uint64_t key)
@@ -98,7 +98,7 @@ void sim_tlb_insert(struct sim_tlb *t, const struct sim_tlb_entry *e)
 	t->pool[slot].in_use = true;
 	sim_u64map_put(&t->index, key, slot);
 	count_refs(t, e, +1);
-	t->count++;
+	atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
 }
 
 static const enum mmu_size sizes[] = {MMU_SIZE_4K, MMU_SIZE_2M, MMU_SIZE_1G};
@@ -150,13 +150,14 @@ void sim_tlb_flush(struct sim_tlb *t, enum sim_tlb_scope scope, unsigned pcid)
 	if (scope == SIM_TLB_EVERYTHING) {
 		sim_u64map_clear(&t->index);
 		sim_u64map_clear(&t->refs);
-		t->pool_len = t->nfree = t->count = 0;
+		t->pool_len = t->nfree = 0;
+		atomic_store_explicit(&t->count, 0, memory_order_relaxed);
 		return;
 	}
 	for (size_t i = 0; i < t->pool_len; i++)
 		if (t->pool[i].in_use && in_scope(&t->pool[i], scope, pcid))
 			remove_slot(t, (uint32_t)i);
-	if (t->count == 0)
+	if (atomic_load_explicit(&t->count, memory_order_relaxed) == 0)
 		t->pool_len = t->nfree = 0; /* later flushes scan nothing */
 }
 

@@ -139,6 +139,13 @@ void sim_tlbsan_check_free(struct sim *sim, enum mmu_frame_use use, enum mmu_siz
 {
 	for (unsigned cpu = 0; cpu < sim->cfg.ncpus; cpu++) {
 		struct sim_tlb *t = &sim->cpu[cpu].tlb;
+		/* An empty TLB holds nothing to report (most frees of a tree no
+		 * CPU runs). Reading the count unlocked only widens by a few
+		 * instructions the window the locked lookup has anyway (an
+		 * entry inserted between this check and the free); walks
+		 * after the free are sim_tlbsan_check_walk's. */
+		if (atomic_load_explicit(&t->count, memory_order_relaxed) == 0)
+			continue;
 		struct sim_tlb_entry who;
 		pthread_mutex_lock(&t->lock);
 		bool held = use == MMU_FRAME_TABLE ? sim_tlb_find_table(t, pa, &who) : sim_tlb_find_frame(t, pa, size, &who);
