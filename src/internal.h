@@ -256,7 +256,8 @@ struct pt_path {
 	mmu_pa_t table[MMU_LEVEL_PML5 + 1];
 	mmu_pte_t *entry[MMU_LEVEL_PML5 + 1];
 };
-/* The walker's single-address form (src/walk.c). Read-only. */
+/* The walker's single-address form (src/walk.c), for VA in TREE's own
+ * half: records the path and caches its page directory and page table. */
 void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p);
 /* Cache the tables on VA's path, for single-page calls that missed. */
 void pt_cache_descend(struct mmu_tree *tree, mmu_vaddr_t va);

@@ -37,46 +37,45 @@ PAGE_INLINE mmu_pte_t *page_entry_cached(struct mmu_tree *tree, enum mmu_level l
 	return mmu_pte_present(v) && !mmu_pte_is_leaf(v, level) ? NULL : e;
 }
 
-/* The same, filling the cache from the root on a miss. */
-PAGE_INLINE mmu_pte_t *page_entry(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
+/* The same, on a miss following VA's path from the root into *P (which
+ * refills the cache); P->level is 0 when the path was not needed. */
+PAGE_INLINE mmu_pte_t *page_entry(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va, struct pt_path *p)
 {
+	p->level = 0;
 	mmu_pte_t *e = page_entry_cached(tree, level, va);
 	if (e)
 		return e;
-	pt_cache_descend(tree, va);
+	pt_path_find(tree, va, p);
 	return page_entry_cached(tree, level, va);
 }
 
-/* A map whose page table (or page directory) is missing, found by
- * following VA's path to its deepest entry: allocate the tables between
- * that entry and LEVEL first (NOMEM changes nothing), then link them top
- * down and write the leaf. False when the path reaches LEVEL after all. */
-static __attribute__((noinline)) bool map_allocating(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va,
-						   mmu_pte_t leaf, mmu_err_t *err)
+/* A map whose page table (or page directory) is missing: VA's path P
+ * ends above LEVEL. Allocate the tables between its last entry and LEVEL
+ * first (NOMEM changes nothing), then link them top down and write the
+ * leaf. */
+static __attribute__((noinline)) void map_allocating(struct mmu_tree *tree, struct pt_path *p, enum mmu_level level,
+						     mmu_vaddr_t va, mmu_pte_t leaf, mmu_err_t *err)
 {
 	struct mmu *mmu = tree->mmu;
-	struct pt_path p;
-	pt_path_find(tree, va, &p);
-	if (p.level <= level)
-		return false;
+	MMU_ASSERT(mmu, p->level > level, "map_allocating: va %lx's path reaches level %u, not above %u",
+		   (unsigned long)va, p->level, level);
 	/* A huge leaf above covers VA. */
-	if (pte_load(p.entry[p.level])) {
+	if (pte_load(p->entry[p->level])) {
 		*err = MMU_E_DUPLICATED;
-		return true;
+		return;
 	}
 	struct table_pool pool = {0};
-	*err = table_pool_fill(mmu, &pool, p.level - level, !tree->is_kernel);
+	*err = table_pool_fill(mmu, &pool, p->level - level, !tree->is_kernel);
 	if (*err != MMU_OK)
-		return true;
-	for (enum mmu_level l = p.level; l > level; l--) {
+		return;
+	for (enum mmu_level l = p->level; l > level; l--) {
 		mmu_pa_t table = table_pool_take(mmu, &pool);
-		table_set_entry(tree, port_meta(mmu, p.table[l]), l, p.entry[l],
+		table_set_entry(tree, port_meta(mmu, p->table[l]), l, p->entry[l],
 				table.bits | table_entry_flags(!tree->is_kernel));
-		p.table[l - 1] = table;
-		p.entry[l - 1] = &table_of(mmu, table)[mmu_va_index(va, l - 1)];
+		p->table[l - 1] = table;
+		p->entry[l - 1] = &table_of(mmu, table)[mmu_va_index(va, l - 1)];
 	}
-	table_set_entry(tree, port_meta(mmu, p.table[level]), level, p.entry[level], leaf);
-	return true;
+	table_set_entry(tree, port_meta(mmu, p->table[level]), level, p->entry[level], leaf);
 }
 
 PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, mmu_pa_t pa,
@@ -91,20 +90,20 @@ PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, 
 	/* An entry in use, leaf or table, maps something inside the range:
 	 * tables are never left empty. */
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
+	struct pt_path p;
 	if (!e) {
-		pt_cache_descend(tree, va);
+		pt_path_find(tree, va, &p);
 		e = pt_cache_lookup(tree, level, va);
 	}
-	bool done = true;
 	if (e) {
 		*err = pte_load(e) ? MMU_E_DUPLICATED : MMU_OK;
 		if (*err == MMU_OK)
 			pt_cache_set_entry(tree, level, e, leaf);
 	} else {
-		done = map_allocating(tree, level, va, leaf, err);
+		map_allocating(tree, &p, level, va, leaf, err);
 	}
 	op_unlock(tree, held);
-	return done;
+	return true;
 }
 
 mmu_err_t page_map(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
@@ -196,11 +195,13 @@ static __attribute__((noinline)) void page_invalidate(struct mmu_tree *tree, str
  * entries or is pinned (the root, a kernel-half top). The tables are
  * freed after the batch's flush. Nothing here can fail. */
 static __attribute__((noinline)) void unmap_releasing(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va,
-						      mmu_pte_t old, struct mmu_tlb_batch *given)
+						      mmu_pte_t old, struct pt_path *path, struct mmu_tlb_batch *given)
 {
 	struct mmu *mmu = tree->mmu;
-	struct pt_path p;
-	pt_path_find(tree, va, &p);
+	struct pt_path found;
+	if (!path->level)
+		pt_path_find(tree, va, &found);
+	const struct pt_path p = path->level ? *path : found;
 	MMU_ASSERT(mmu, p.level == level && pte_load(p.entry[level]) == old,
 		   "unmap_releasing: va %lx reached level %u, expected the leaf %lx at %u", (unsigned long)va, p.level,
 		   (unsigned long)old, level);
@@ -225,7 +226,8 @@ PAGE_INLINE bool change_at(struct mmu_tree *tree, bool held, enum mmu_level leve
 	if (!mmu_is_aligned(va, mmu_level_span(level)) || !page_in_half(tree, va) || (!unmap && tree->promote))
 		return false;
 	op_lock(tree, held);
-	mmu_pte_t *e = page_entry(tree, level, va);
+	struct pt_path path;
+	mmu_pte_t *e = page_entry(tree, level, va, &path);
 	if (!e) {
 		op_unlock(tree, held);
 		return false;
@@ -234,7 +236,7 @@ PAGE_INLINE bool change_at(struct mmu_tree *tree, bool held, enum mmu_level leve
 	*err = mmu_pte_present(v) ? MMU_OK : MMU_E_NOTEXIST;
 	mmu_pte_t nv = unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | perm_bits;
 	if (*err == MMU_OK && unmap && pt_cache(tree, level)->meta->live == 1) {
-		unmap_releasing(tree, level, va, v, given);
+		unmap_releasing(tree, level, va, v, &path, given);
 	} else if (*err == MMU_OK && nv != v) {
 		bool idle = tree_idle(tree), global = (v & MMU_PTE_G) != 0;
 		if (unmap)

@@ -51,22 +51,28 @@ static inline bool path_goes_on(mmu_pte_t v, unsigned level)
 	return level > MMU_LEVEL_PT && mmu_pte_present(v) && !(v & MMU_PTE_PS);
 }
 
-/* The walker's single-address form: follow VA down from the root, a few
- * instructions per level and no visitor, recording each table and entry.
- * Read-only. The single-page calls use it where they change the tree's
- * shape (a map that allocates tables, an unmap that frees them). */
+/* The walker's single-address form: follow VA (in TREE's own half) down
+ * from the root, a few instructions per level and no visitor, recording
+ * each table and entry, and caching the page directory and page table it
+ * reaches as the range walker does. Writes nothing else. The single-page
+ * calls that change a tree use it. */
 void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p)
 {
 	struct mmu *mmu = tree->mmu;
+	uint64_t upper = MMU_PTE_RW | MMU_PTE_US; /* RW, US ANDed and XD ORed so far */
 	mmu_pa_t table = tree->root;
 	unsigned level = (unsigned)mmu_top_level(mmu);
 	for (unsigned shift = mmu_level_shift((enum mmu_level)level);; shift -= MMU_INDEX_BITS, level--) {
 		mmu_pte_t *e = path_entry(mmu, table, va, shift);
 		p->table[level] = table;
 		p->entry[level] = e;
+		if (level <= MMU_CACHED_LEVELS)
+			pt_cache_set(tree, (enum mmu_level)level, table, e - ((va >> shift) & (MMU_ENTRIES_PER_TABLE - 1)),
+				     va, upper);
 		mmu_pte_t v = pte_load(e);
 		if (!path_goes_on(v, level))
 			break;
+		upper = (upper & (v | MMU_PTE_XD)) | (v & MMU_PTE_XD);
 		table = mmu_pa(v & MMU_PTE_ADDR_MASK);
 	}
 	p->level = (enum mmu_level)level;
