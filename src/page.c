@@ -1,11 +1,13 @@
-/* The entry point of map, walk, unmap and protect: a single page is
- * answered from the table cache (one 4K or 2M page whose page table or
- * page directory the walker went through last). These are the calls a
- * fault handler and a page-at-a-time loop make, so they skip the general
- * checks and the walk. Everything else goes to the general path (map.c,
- * lookup.c, change.c), and so does a single page wherever that path must
- * decide: an argument it may refuse, a table not cached, a table to free
- * or split, a promotion. */
+/* The entry point of map, walk, unmap and protect. A single 4K or 2M page
+ * is handled here: from the table cache (the page table and page
+ * directory the walker went through last), else along VA's path from the
+ * root, which refills the cache, allocating the tables a map needs and
+ * releasing the tables an unmap empties. These are the calls a fault
+ * handler and a page-at-a-time loop make, so they skip the general checks
+ * and the range walker. Everything else goes to the general paths (map.c,
+ * lookup.c, change.c), and so does a single page wherever they must
+ * decide: an argument they may refuse, options, a split, a promotion, a
+ * kernel-half walk from a user tree. */
 #include "internal.h"
 
 /* Each call is written once for a constant LEVEL (PT for a 4K page, PD

@@ -1,5 +1,7 @@
-/* The range walker: the one loop over levels that map, unmap, protect,
- * walk, entry, dump and destroy share, and the entry writes it performs. */
+/* The walkers: the range walker that every range operation shares (map,
+ * unmap, protect, walk, entry, dump, destroy, fork), the single-address
+ * descents the single-page calls use (src/page.c), and the entry writes
+ * they perform. */
 #include "internal.h"
 
 void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op)
