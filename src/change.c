@@ -67,12 +67,27 @@ static void change_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, m
 	mmu_tlb_batch_add(w->batch, va, mmu_level_shift(level), 1, (v & MMU_PTE_G) != 0);
 }
 
+/* A quiet unmap (struct change_op) that covers a whole page table drops it
+ * as it is: its leaves owe no invalidation (no CPU holds them and, the
+ * tree never having held a global leaf, none is global), and the port
+ * hands out zeroed frames, so nothing needs clearing entry by entry. */
+static bool drops_whole_table(const struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	const struct change_op *op = w->op;
+	return op->unmap && op->quiet && !w->tree->has_global && level == MMU_LEVEL_PD &&
+	       covers_entry(level, va, last);
+}
+
 static enum pt_step change_commit_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
 					mmu_vaddr_t last)
 {
 	mmu_pte_t v = pte_load(e);
 	if (!mmu_pte_present(v))
 		return PT_NEXT;
+	if (!mmu_pte_is_leaf(v, level) && drops_whole_table(w, level, va, last)) {
+		pt_release_table(w, level, e);
+		return PT_NEXT;
+	}
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
 	if (!covers_entry(level, va, last)) {

@@ -51,6 +51,8 @@ struct mmu_port_ops {
 	void (*cpu_relax)(void *ctx);
 	/* A zeroed, naturally aligned frame of SIZE, or NOMEM. */
 	mmu_err_t (*frame_alloc)(void *ctx, enum mmu_frame_use use, enum mmu_size size, mmu_pa_t *out);
+	/* A freed table page may still hold entries: an unmap of a whole page
+	 * table no CPU runs drops it without clearing it (frame_alloc zeroes). */
 	void (*frame_free)(void *ctx, enum mmu_frame_use use, enum mmu_size size, mmu_pa_t pa);
 	/* A pointer through which the library reads and writes frame PA. */
 	void *(*phys_to_virt)(void *ctx, mmu_pa_t pa);

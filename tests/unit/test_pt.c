@@ -489,6 +489,43 @@ static void test_idle_tree_skips_invalidation(void)
 	CHECK_OK(mmu_unmap(&t, 0x20000, 0x4000, NULL));
 	c = mmu_counters_take(&mmu);
 	CHECK(c.invlpg + c.full > 0);
+	/* Whole page tables, one page of them global: the unmap cannot drop
+	 * them unread, the global leaf must be invalidated. */
+	struct mmu_map_opts o4k = {.size = MMU_SIZE_4K};
+	CHECK_OK(mmu_map(&t, 0x40000000, mmu_pa(0x40000000), 0x1000, MMU_PROT_R, &g, NULL));
+	CHECK_OK(mmu_map(&t, 0x40001000, mmu_pa(0x40001000), 0x3ff000, MMU_PROT_R, &o4k, NULL));
+	(void)mmu_counters_take(&mmu);
+	CHECK_OK(mmu_unmap(&t, 0x40000000, 0x400000, NULL));
+	c = mmu_counters_take(&mmu);
+	CHECK(c.invlpg + c.full > 0);
+	CHECK_EQ(mmu_user_tables(&mmu), 1);
+	CHECK_OK(mmu_tree_destroy(&t));
+}
+
+/* A tree no CPU runs and that never held a global leaf: an unmap that
+ * covers whole page tables drops them uncleared, owes nothing to the TLBs,
+ * and the tables the next map gets are zeroed. */
+static void test_idle_unmap_drops_tables(void)
+{
+	struct mmu_tree t;
+	CHECK_OK(mmu_tree_create(&mmu, &t));
+	struct mmu_map_opts o4k = {.size = MMU_SIZE_4K};
+	uint64_t base = fp->in_use;
+	CHECK_OK(mmu_map(&t, 0x40000000, mmu_pa(0x40000000), 0x400000, MMU_PROT_R, &o4k, NULL));
+	(void)mmu_counters_take(&mmu);
+	CHECK_OK(mmu_unmap(&t, 0x40000000, 0x400000, NULL));
+	struct mmu_counters c = mmu_counters_take(&mmu);
+	CHECK_EQ(c.invlpg + c.full, 0);
+	CHECK_EQ(mmu_user_tables(&mmu), 1);
+	CHECK_EQ(fp->in_use, base);
+	CHECK_OK(mmu_map(&t, 0x40001000, mmu_pa(0x50001000), 0x1000, MMU_PROT_R, NULL, NULL));
+	enum mmu_level lvl;
+	for (unsigned i = 0; i < 1024; i++) {
+		mmu_pte_t e = oracle_leaf(t.root, 0x40000000 + i * 0x1000ull, &lvl);
+		CHECK_EQ(e, i == 1 ? (0x50001000 | MMU_PTE_P | MMU_PTE_XD) : 0);
+		CHECK_STOP_ON_FAILURE();
+	}
+	CHECK_OK(mmu_unmap(&t, 0x40001000, 0x1000, NULL));
 	CHECK_OK(mmu_tree_destroy(&t));
 }
 
@@ -513,6 +550,7 @@ int test_main(int argc, char **argv)
 		test_locked_calls();
 		test_locked_call_unheld_panics();
 		test_idle_tree_skips_invalidation();
+		test_idle_unmap_drops_tables();
 		mmu_fini(&mmu);
 		CHECK_EQ(fp->in_use, 0);
 		fake_port_destroy(fp);
