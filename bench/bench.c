@@ -88,11 +88,20 @@ struct pages {
 	uint64_t pa0, size, n;
 };
 
+/* The hold a locked run takes around its calls (none for plain calls). */
+static struct mmu_tree_locked pages_hold(const struct pages *p)
+{
+	return p->locked ? mmu_tree_lock(p->tree) : (struct mmu_tree_locked){0};
+}
+
+static void pages_release(const struct pages *p, struct mmu_tree_locked h)
+{
+	pages_release(p, h);
+}
+
 static void map_pages(const struct pages *p)
 {
-	struct mmu_tree_locked h = {0};
-	if (p->locked)
-		h = mmu_tree_lock(p->tree);
+	struct mmu_tree_locked h = pages_hold(p);
 	for (uint64_t i = 0; i < p->n; i++) {
 		mmu_vaddr_t va = p->va0 + i * p->size;
 		mmu_pa_t pa = mmu_pa(p->pa0 + i * p->size);
@@ -100,51 +109,41 @@ static void map_pages(const struct pages *p)
 			       : mmu_map(p->tree, va, pa, p->size, RWU, NULL, NULL),
 		     "map");
 	}
-	if (p->locked)
-		mmu_tree_unlock(h);
+	pages_release(p, h);
 }
 
 static void walk_pages(const struct pages *p)
 {
-	struct mmu_tree_locked h = {0};
+	struct mmu_tree_locked h = pages_hold(p);
 	struct mmu_translation tr;
-	if (p->locked)
-		h = mmu_tree_lock(p->tree);
 	for (uint64_t i = 0; i < p->n; i++) {
 		mmu_vaddr_t va = p->va0 + i * p->size;
 		must(p->locked ? mmu_walk_locked(h, va, &tr) : mmu_walk(p->tree, va, &tr), "walk");
 	}
-	if (p->locked)
-		mmu_tree_unlock(h);
+	pages_release(p, h);
 }
 
 static void unmap_pages(const struct pages *p)
 {
-	struct mmu_tree_locked h = {0};
-	if (p->locked)
-		h = mmu_tree_lock(p->tree);
+	struct mmu_tree_locked h = pages_hold(p);
 	for (uint64_t i = 0; i < p->n; i++) {
 		mmu_vaddr_t va = p->va0 + i * p->size;
 		must(p->locked ? mmu_unmap_locked(h, va, p->size, NULL) : mmu_unmap(p->tree, va, p->size, NULL),
 		     "unmap");
 	}
-	if (p->locked)
-		mmu_tree_unlock(h);
+	pages_release(p, h);
 }
 
 static void protect_pages(const struct pages *p, unsigned prot)
 {
-	struct mmu_tree_locked h = {0};
-	if (p->locked)
-		h = mmu_tree_lock(p->tree);
+	struct mmu_tree_locked h = pages_hold(p);
 	for (uint64_t i = 0; i < p->n; i++) {
 		mmu_vaddr_t va = p->va0 + i * p->size;
 		must(p->locked ? mmu_protect_locked(h, va, p->size, prot, NULL)
 			       : mmu_protect(p->tree, va, p->size, prot, NULL),
 		     "protect");
 	}
-	if (p->locked)
-		mmu_tree_unlock(h);
+	pages_release(p, h);
 }
 
 /* The per-page phases of W1 and W3, plain [0] and locked [1]. */
