@@ -96,7 +96,8 @@ static struct mmu_tree_locked pages_hold(const struct pages *p)
 
 static void pages_release(const struct pages *p, struct mmu_tree_locked h)
 {
-	pages_release(p, h);
+	if (p->locked)
+		mmu_tree_unlock(h);
 }
 
 static void map_pages(const struct pages *p)
