@@ -225,7 +225,7 @@ static void run(struct percpu *pc, struct proc *p)
 {
 	mmu_tree_load(&p->sp.tree);
 	if (config.kpti) {
-		pc->kpti_kernel_cr3 = mmu_tree_cr3(&p->sp.tree);
+		pc->kpti_kernel_cr3 = mmu_vm_kernel_cr3(&p->sp);
 		pc->kpti_user_cr3 = mmu_vm_user_cr3(&p->sp);
 	}
 	pc->tss.rsp[0] = entry_stack_top(pc->index);

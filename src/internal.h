@@ -339,6 +339,10 @@ mmu_err_t protect_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint
 void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b);
 
 /* ---- PCIDs (src/pcid.c) ---- */
+static inline bool tree_user_pcid(const struct mmu_tree *tree)
+{
+	return atomic_load_explicit(&tree->user_pcid, memory_order_relaxed);
+}
 bool pcid_valid_on(const struct mmu_tree *tree, unsigned cpu);
 /* The CR3 value that loads TREE on CPU, assigning a PCID if needed. */
 uint64_t pcid_cr3_for_load(struct mmu_tree *tree, unsigned cpu);

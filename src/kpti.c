@@ -123,6 +123,9 @@ void vm_kpti_attach(struct mmu_vm_space *sp, struct mmu_kpti *k, mmu_pa_t shadow
 		pte_store(&dst[i], pte_load(i < MMU_ENTRIES_PER_TABLE / 2 ? &user[i] : &kern[i]));
 	sp->shadow = shadow;
 	sp->kpti = k;
+	/* Before the shadow first runs: from now on invalidations of the
+	 * space also owe its user PCID. */
+	atomic_store_explicit(&sp->tree.user_pcid, true, memory_order_relaxed);
 }
 
 void vm_kpti_detach(struct mmu_vm_space *sp, struct mmu_tlb_batch *b)
@@ -139,10 +142,7 @@ mmu_err_t mmu_vm_kpti_enable(struct mmu_vm_space *sp, struct mmu_kpti *k)
 	mmu_pa_t shadow;
 	mmu_err_t err = MMU_E_INVALID;
 	vm_lock(sp);
-	/* With PCIDs the shadow would need a PCID of its own that every
-	 * invalidation of the space also reaches (Linux's user ASID): not
-	 * built, so refused. */
-	if (!sp->kpti && k->kernel.mmu == sp->tree.mmu && !sp->tree.mmu->pcid)
+	if (!sp->kpti && k->kernel.mmu == sp->tree.mmu)
 		err = table_alloc(sp->tree.mmu, true, &shadow);
 	if (err == MMU_OK)
 		vm_kpti_attach(sp, k, shadow);
@@ -150,9 +150,36 @@ mmu_err_t mmu_vm_kpti_enable(struct mmu_vm_space *sp, struct mmu_kpti *k)
 	return err;
 }
 
+/* With PCIDs the space runs under its PCID on this CPU in the kernel, and
+ * under that PCID | MMU_PCID_USER on its shadow (Linux's kernel and user
+ * ASIDs), both with the no-flush bit unless something is owed. */
+static const struct mmu_tree_pcid *running_pcid(const struct mmu_vm_space *sp, unsigned cpu)
+{
+	struct mmu *mmu = sp->tree.mmu;
+	if (!mmu->pcid || !mmu_tree_active_on(&sp->tree, cpu))
+		return NULL;
+	return &sp->tree.pcid[cpu];
+}
+
 uint64_t mmu_vm_user_cr3(const struct mmu_vm_space *sp)
 {
-	return sp->kpti ? sp->shadow.bits : mmu_tree_cr3(&sp->tree);
+	if (!sp->kpti)
+		return mmu_tree_cr3(&sp->tree);
+	struct mmu *mmu = sp->tree.mmu;
+	unsigned cpu = port_cpu_id(mmu);
+	const struct mmu_tree_pcid *p = running_pcid(sp, cpu);
+	if (!p)
+		return sp->shadow.bits;
+	struct mmu_cpu *c = &mmu->cpu[cpu];
+	uint64_t cr3 = sp->shadow.bits | p->pcid | MMU_PCID_USER | (c->user_pcid_stale ? 0 : MMU_CR3_NOFLUSH);
+	c->user_pcid_stale = false;
+	return cr3;
+}
+
+uint64_t mmu_vm_kernel_cr3(const struct mmu_vm_space *sp)
+{
+	const struct mmu_tree_pcid *p = running_pcid(sp, port_cpu_id(sp->tree.mmu));
+	return p ? mmu_tree_cr3(&sp->tree) | p->pcid | MMU_CR3_NOFLUSH : mmu_tree_cr3(&sp->tree);
 }
 
 /* ---- the audit ---- */

@@ -56,19 +56,27 @@ uint64_t pcid_cr3_for_load(struct mmu_tree *tree, unsigned cpu)
 	uint64_t gen = atomic_load(&tree->tlb_gen);
 	bool current = kept && p->seen == gen;
 	p->seen = gen;
+	c->user_pcid_stale = !current;
 	atomic_fetch_add_explicit(current ? &c->cr3_noflush : &c->cr3_flush, 1, memory_order_relaxed);
 	return mmu_tree_cr3(tree) | p->pcid | (current ? MMU_CR3_NOFLUSH : 0);
 }
 
-/* Drop every non-global entry of TREE's PCID on this CPU, where TREE is not
- * loaded: INVPCID type 1, or without it a CR3 write to that PCID (which
- * flushes it) and back to the running tree with no-flush. */
+/* Drop every non-global entry of TREE's PCIDs on this CPU, where TREE is
+ * not loaded: INVPCID type 1, or without it a CR3 write to that PCID
+ * (which flushes it) and back to the running tree with no-flush. A user
+ * PCID (KPTI) without INVPCID takes a full flush instead: the CR3 trick
+ * would run kernel code under the user PCID and leave kernel translations
+ * there, which is what KPTI exists to prevent. */
 void pcid_flush_context(struct mmu *mmu, unsigned cpu, struct mmu_tree *tree)
 {
 	const struct mmu_port_ops *ops = mmu->port.ops;
 	unsigned pcid = tree->pcid[cpu].pcid;
 	if (mmu->invpcid) {
 		ops->invpcid(mmu->port.ctx, 1, pcid, 0);
+		if (tree_user_pcid(tree))
+			ops->invpcid(mmu->port.ctx, 1, pcid | MMU_PCID_USER, 0);
+	} else if (tree_user_pcid(tree)) {
+		ops->flush_tlb(mmu->port.ctx, false);
 	} else {
 		struct mmu_tree *running = atomic_load_explicit(&mmu->cpu[cpu].active, memory_order_relaxed);
 		ops->write_cr3(mmu->port.ctx, mmu_tree_cr3(tree) | pcid);

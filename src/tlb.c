@@ -89,6 +89,28 @@ static bool tlb_apply_pcid(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_b
 }
 
 /* Invalidate what B describes on CPU (the calling CPU). */
+/* The running tree's KPTI shadow runs under its user PCID, which INVLPG
+ * (on the kernel PCID, where we are) did not reach. With INVPCID the same
+ * pages go now; without it the debt waits for the next exit to user mode
+ * (mmu_vm_user_cr3 then flushes the PCID), unless the batch frees memory:
+ * no TLB may map a frame once it is freed, so then the whole TLB goes. */
+static void tlb_apply_user_pcid(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b)
+{
+	const struct mmu_port_ops *ops = mmu->port.ops;
+	struct mmu_cpu *c = &mmu->cpu[cpu];
+	unsigned upcid = b->tree->pcid[cpu].pcid | MMU_PCID_USER;
+	if (mmu->invpcid) {
+		for (uint32_t i = 0; i < b->nranges; i++)
+			for (uint32_t p = 0; p < b->range[i].pages; p++)
+				ops->invpcid(mmu->port.ctx, 0, upcid, b->range[i].va + ((uint64_t)p << b->range[i].shift));
+	} else if (b->nfree) {
+		ops->flush_tlb(mmu->port.ctx, false);
+		atomic_fetch_add_explicit(&c->full, 1, memory_order_relaxed);
+	} else {
+		c->user_pcid_stale = true;
+	}
+}
+
 void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b)
 {
 	const struct mmu_port_ops *ops = mmu->port.ops;
@@ -96,6 +118,7 @@ void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *
 	if (mmu->pcid && tlb_apply_pcid(mmu, cpu, b))
 		return;
 	if (b->full) {
+		/* Every PCID's non-global entries: the user PCID's too. */
 		ops->flush_tlb(mmu->port.ctx, b->global);
 		atomic_fetch_add_explicit(&c->full, 1, memory_order_relaxed);
 		return;
@@ -106,6 +129,8 @@ void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *
 			ops->invlpg(mmu->port.ctx, r->va + ((uint64_t)p << r->shift));
 	}
 	atomic_fetch_add_explicit(&c->invlpg, b->invlpgs, memory_order_relaxed);
+	if (mmu->pcid && tree_user_pcid(b->tree))
+		tlb_apply_user_pcid(mmu, cpu, b);
 }
 
 /* CPUs whose TLB may hold what B invalidates and must lose it now: where

@@ -27,6 +27,7 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 	atomic_init(&tree->active_cpus, 0);
 	atomic_init(&tree->tlb_gen, 0);
 	atomic_init(&tree->pcid_cpus, 0);
+	atomic_init(&tree->user_pcid, false);
 	return MMU_OK;
 }
 

@@ -12,11 +12,14 @@
  * template lives (entry code, stacks and descriptor tables are static).
  *
  * The kernel switches CR3 on every entry from user mode (to
- * mmu_tree_cr3(&sp->tree)) and on every exit to it (to
+ * mmu_vm_kernel_cr3(sp)) and on every exit to it (to
  * mmu_vm_user_cr3(sp)); the space stays "loaded" (mmu_tree_load) on the
  * CPU in both, so shootdowns reach it. Without PCIDs each switch drops the
- * non-global TLB entries, so an invalidation done on one CR3 covers both;
- * with PCIDs (mmu_config.pcid) shadows are refused for now. */
+ * non-global TLB entries, so an invalidation done on one CR3 covers both.
+ * With PCIDs (mmu_config.pcid) the shadow runs under the space's PCID |
+ * MMU_PCID_USER and the library keeps that PCID current: INVPCID where
+ * the CPU has it, else a flush owed to the next exit (mmu_vm_user_cr3
+ * then returns a CR3 without the no-flush bit). */
 #ifndef MMU64_KPTI_H
 #define MMU64_KPTI_H
 

@@ -21,7 +21,8 @@
 #define MMU_MAX_CPUS 64
 #define MMU_TLB_CEILING_DEFAULT 33
 #define MMU_TLB_RANGES 16
-#define MMU_PCID_MAX 4095          /* PCIDs 1..4095 are handed out; 0 is never used */
+#define MMU_PCID_MAX 2047          /* PCIDs 1..2047 are handed out; 0 is never used */
+#define MMU_PCID_USER 2048u        /* a KPTI shadow runs under its space's PCID | this bit */
 #define MMU_CR3_NOFLUSH (1ull << 63) /* CR3 bit 63: keep the PCID's entries */
 
 struct mmu;
@@ -63,6 +64,7 @@ struct mmu_tree {
 	bool promote;                     /* promote full tables after map/protect */
 	struct mmu_leaf_cache leaf_cache[MMU_CACHED_LEVELS]; /* [level - 1], guarded by LOCK */
 	/* With PCIDs: */
+	atomic_bool user_pcid;          /* a KPTI shadow also runs it, under PCID | MMU_PCID_USER */
 	atomic_uint_fast64_t tlb_gen;   /* bumped by every flush of this tree */
 	atomic_uint_fast64_t pcid_cpus; /* bit N: CPU N may hold entries under our PCID */
 	struct mmu_tree_pcid pcid[MMU_MAX_CPUS];
@@ -80,6 +82,10 @@ struct mmu_cpu {
 	 * CR3 loads went: kept entries (no-flush) or flushed them. */
 	uint32_t pcid_gen;
 	uint16_t pcid_next;
+	/* The running tree's user PCID (KPTI) may hold entries an
+	 * invalidation here missed (INVLPG reaches only the current PCID):
+	 * the next exit to user mode loads it without the no-flush bit. */
+	bool user_pcid_stale;
 	atomic_uint_fast64_t cr3_noflush;
 	atomic_uint_fast64_t cr3_flush;
 };

@@ -181,13 +181,21 @@ mmu_err_t mmu_vm_copy_to_user(struct mmu_vm_space *sp, mmu_vaddr_t va, const voi
 /* ---- KPTI (include/mmu64/kpti.h) ---- */
 
 /* Give SP a shadow tree whose kernel half is K's template. A child forked
- * from SP gets its own. INVALID when SP has one already, when K belongs to
- * another mmu, or when the mmu uses PCIDs (a shadow PCID that every
- * invalidation of the space also reaches is not built); NOMEM. */
+ * from SP gets its own. INVALID when SP has one already or when K belongs
+ * to another mmu; NOMEM. */
 mmu_err_t mmu_vm_kpti_enable(struct mmu_vm_space *sp, struct mmu_kpti *k);
 
-/* The CR3 for user mode: the shadow's, or the space's own without KPTI. */
+/* The CR3 for this exit to user mode: the shadow's, or the space's own
+ * without KPTI. With PCIDs (SP loaded on this CPU) the shadow runs under
+ * the space's PCID | MMU_PCID_USER, with the no-flush bit unless an
+ * invalidation since the last exit missed that PCID; the call consumes
+ * that debt, so take it once per exit, last thing before the switch. */
 uint64_t mmu_vm_user_cr3(const struct mmu_vm_space *sp);
+
+/* The CR3 for entry from user mode into the kernel: the space's own, with
+ * its PCID on this CPU and the no-flush bit when PCIDs are on (SP loaded
+ * on this CPU). */
+uint64_t mmu_vm_kernel_cr3(const struct mmu_vm_space *sp);
 
 /* Check SP's shadow: its user-half root entries equal the space's, and
  * every present entry of its kernel half has no US and every leaf lies in

@@ -19,7 +19,7 @@ static uint32_t user_access(struct mmu_vm_space *sp, enum sim_access_kind kind, 
 	for (unsigned i = 0; i < 4; i++) {
 		sim_write_cr3(sim, 0, mmu_vm_user_cr3(sp));
 		struct sim_access a = sim_access(sim, 0, kind, va, true, false, 0x5a);
-		sim_write_cr3(sim, 0, mmu_tree_cr3(&sp->tree));
+		sim_write_cr3(sim, 0, mmu_vm_kernel_cr3(sp));
 		if (a.outcome != SIM_PF)
 			return st_result(a);
 		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
@@ -37,7 +37,7 @@ static uint32_t shadow_kernel_read(struct mmu_vm_space *sp, mmu_vaddr_t va)
 {
 	sim_write_cr3(sim, 0, mmu_vm_user_cr3(sp));
 	uint32_t r = st_result(sim_access(sim, 0, SIM_READ, va, false, false, 0));
-	sim_write_cr3(sim, 0, mmu_tree_cr3(&sp->tree));
+	sim_write_cr3(sim, 0, mmu_vm_kernel_cr3(sp));
 	return r;
 }
 
@@ -161,35 +161,95 @@ static void test_kpti(void)
 	st_check_sanitizer(sim);
 }
 
-/* With PCIDs a shadow is refused (no user PCID yet). */
-static void test_kpti_pcid_refused(void)
+/* A machine with PCIDs, a template with an empty kernel half, and a space
+ * with KPTI and one anon region. */
+static void pcid_space(bool invpcid, unsigned ncpus, struct mmu_kpti *t, struct mmu_vm_space *sp)
 {
 	struct sim_config cfg;
 	sim_config_default(&cfg);
 	cfg.pcide = true;
+	cfg.no_invpcid = !invpcid;
+	cfg.ncpus = ncpus;
 	sim = st_machine(&cfg);
 	mmu = sim_mmu(sim);
-	mmu_pa_t f;
-	CHECK_OK(sim_frame_alloc(sim, MMU_SIZE_4K, &f));
-	CHECK_OK(mmu_map(mmu_kernel_tree(mmu), KWIN, f, PAGE, MMU_PROT_R | MMU_PROT_X, NULL, NULL));
-	struct mmu_kpti t;
-	const struct mmu_kpti_range r[] = {{KWIN, PAGE}};
-	CHECK_OK(mmu_kpti_init(mmu, &t, r, 1));
-	struct mmu_vm_space sp;
-	CHECK_OK(mmu_vm_space_create(mmu, &sp));
-	CHECK_ERR(mmu_vm_kpti_enable(&sp, &t), MMU_E_INVALID);
-	CHECK_OK(mmu_vm_space_exit(&sp));
-	mmu_kpti_fini(&t);
-	CHECK_OK(mmu_unmap(mmu_kernel_tree(mmu), KWIN, PAGE, NULL));
-	sim_frame_free(sim, MMU_SIZE_4K, f);
+	CHECK_OK(mmu_kpti_init(mmu, t, NULL, 0));
+	CHECK_OK(mmu_vm_space_create(mmu, sp));
+	CHECK_OK(mmu_vm_region_add(sp, 0x400000, 0x10000, MMU_PROT_R | MMU_PROT_W, MMU_VM_ANON, 0));
+	CHECK_OK(mmu_vm_kpti_enable(sp, t));
+}
+
+static void pcid_space_end(struct mmu_kpti *t, struct mmu_vm_space *sp)
+{
+	for (unsigned cpu = 0; cpu < sim_config(sim)->ncpus; cpu++)
+		st_load(sim, cpu, mmu_kernel_tree(mmu));
+	CHECK_OK(mmu_vm_space_exit(sp));
+	mmu_kpti_fini(t);
 	st_check_sanitizer(sim);
 	sim_destroy(sim);
+}
+
+/* With PCIDs the shadow runs under the space's PCID | MMU_PCID_USER. An
+ * invalidation made in the kernel (INVLPG reaches only the kernel PCID)
+ * is owed to the user PCID: the next exit loads it without the no-flush
+ * bit, and user mode sees the change. */
+static void test_kpti_pcid_user_flush(bool invpcid)
+{
+	struct mmu_kpti t;
+	struct mmu_vm_space sp;
+	pcid_space(invpcid, 1, &t, &sp);
+	st_load(sim, 0, &sp.tree);
+	CHECK_EQ(user_access(&sp, SIM_WRITE, 0x400000), ST_OK);
+	uint64_t ucr3 = mmu_vm_user_cr3(&sp);
+	CHECK_EQ(ucr3 & ~MMU_CR3_NOFLUSH & 0xfffull, sp.tree.pcid[0].pcid | MMU_PCID_USER);
+	CHECK(ucr3 & MMU_CR3_NOFLUSH); /* nothing owed since the last exit */
+	CHECK_EQ(mmu_vm_kernel_cr3(&sp), mmu_tree_cr3(&sp.tree) | sp.tree.pcid[0].pcid | MMU_CR3_NOFLUSH);
+	/* User mode caches the writable page under its PCID... */
+	sim_write_cr3(sim, 0, mmu_vm_user_cr3(&sp));
+	CHECK_EQ(st_result(sim_access(sim, 0, SIM_WRITE, 0x400000, true, false, 1)), ST_OK);
+	sim_write_cr3(sim, 0, mmu_vm_kernel_cr3(&sp));
+	/* ...the kernel makes it read-only... */
+	CHECK_OK(mmu_protect(&sp.tree, 0x400000, PAGE, MMU_PROT_R | MMU_PROT_U, NULL));
+	ucr3 = mmu_vm_user_cr3(&sp);
+	/* INVPCID reached the user PCID at once; without it, the exit owes a
+	 * flush. */
+	CHECK_EQ((ucr3 & MMU_CR3_NOFLUSH) != 0, invpcid);
+	/* ...and the next user write faults instead of using the old entry. */
+	sim_write_cr3(sim, 0, ucr3);
+	CHECK_EQ(st_result(sim_access(sim, 0, SIM_WRITE, 0x400000, true, false, 2)), ST_PF_P | ST_PF_W | ST_PF_U);
+	sim_write_cr3(sim, 0, mmu_vm_kernel_cr3(&sp));
+	CHECK(mmu_vm_user_cr3(&sp) & MMU_CR3_NOFLUSH);
+	pcid_space_end(&t, &sp);
+}
+
+/* A CPU that ran the space and moved on keeps entries under both of its
+ * PCIDs: freeing the space's memory must reach the user PCID too (the
+ * sanitizer reports a frame freed while a TLB holds it). */
+static void test_kpti_pcid_lazy_cpu(bool invpcid)
+{
+	struct mmu_kpti t;
+	struct mmu_vm_space sp;
+	pcid_space(invpcid, 2, &t, &sp);
+	st_load(sim, 0, &sp.tree);
+	CHECK_EQ(user_access(&sp, SIM_WRITE, 0x401000), ST_OK);
+	st_load(sim, 1, &sp.tree);
+	sim_set_cpu(sim, 1);
+	sim_write_cr3(sim, 1, mmu_vm_user_cr3(&sp));
+	CHECK_EQ(st_result(sim_access(sim, 1, SIM_READ, 0x401000, true, false, 0)), ST_OK);
+	sim_write_cr3(sim, 1, mmu_vm_kernel_cr3(&sp));
+	st_load(sim, 1, mmu_kernel_tree(mmu));
+	sim_set_cpu(sim, 0);
+	CHECK_OK(mmu_vm_region_remove(&sp, 0x400000, 0x10000));
+	CHECK_EQ(sim_tlbsan_reports(sim), 0);
+	pcid_space_end(&t, &sp);
 }
 
 int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
-	test_kpti_pcid_refused();
+	for (unsigned invpcid = 0; invpcid < 2; invpcid++) {
+		test_kpti_pcid_user_flush(invpcid);
+		test_kpti_pcid_lazy_cpu(invpcid);
+	}
 	for (unsigned levels = 4; levels <= 5; levels++) {
 		sim = st_default(levels, 2);
 		mmu = sim_mmu(sim);
