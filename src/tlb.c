@@ -88,7 +88,6 @@ static bool tlb_apply_pcid(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_b
 	return true;
 }
 
-/* Invalidate what B describes on CPU (the calling CPU). */
 /* The running tree's KPTI shadow runs under its user PCID, which INVLPG
  * (on the kernel PCID, where we are) did not reach. With INVPCID the same
  * pages go now; without it the debt waits for the next exit to user mode
@@ -111,6 +110,7 @@ static void tlb_apply_user_pcid(struct mmu *mmu, unsigned cpu, const struct mmu_
 	}
 }
 
+/* Invalidate what B describes on CPU (the calling CPU). */
 void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b)
 {
 	const struct mmu_port_ops *ops = mmu->port.ops;
