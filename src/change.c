@@ -125,24 +125,32 @@ static enum pt_step change_scan_run(struct pt_walk *w, mmu_pte_t *entries, unsig
 }
 
 /* The same for a quiet change (struct change_op): one straight pass the
- * compiler can vectorize, plain accesses since no hardware walker can
- * touch the entries, and a record only if a leaf was global. A
- * non-present entry is zero, so zero stays zero. */
+ * compiler can unroll, plain accesses since no hardware walker can touch
+ * the entries, and a record only if a leaf was global. A non-present
+ * entry is zero, so zero stays zero. */
 static enum pt_step change_quiet_run(struct pt_walk *w, mmu_pte_t *entries, unsigned count, mmu_vaddr_t va)
 {
 	const struct change_op *op = w->op;
-	uint64_t keep = op->unmap ? 0 : ~MMU_PTE_PERM_MASK, set = op->unmap ? 0 : op->perm_bits, seen = 0;
-	unsigned present = 0;
-	for (unsigned i = 0; i < count; i++) {
-		mmu_pte_t v = entries[i];
-		seen |= v;
-		present += v != 0;
-		entries[i] = v ? (v & keep) | set : 0;
+	uint64_t seen = 0;
+	if (op->unmap) {
+		unsigned present = 0;
+		for (unsigned i = 0; i < count; i++) {
+			seen |= entries[i];
+			present += entries[i] != 0;
+			entries[i] = 0;
+		}
+		pt_add_live(w, MMU_LEVEL_PT, -(int)present);
+	} else {
+		const uint64_t keep = ~MMU_PTE_PERM_MASK, set = op->perm_bits;
+#pragma GCC unroll 4
+		for (unsigned i = 0; i < count; i++) {
+			mmu_pte_t v = entries[i];
+			seen |= v;
+			entries[i] = v ? (v & keep) | set : 0;
+		}
 	}
 	if (seen & MMU_PTE_G)
 		mmu_tlb_batch_add(w->batch, va, MMU_PAGE_SHIFT, count, true);
-	if (op->unmap)
-		pt_add_live(w, MMU_LEVEL_PT, -(int)present);
 	return PT_NEXT;
 }
 
