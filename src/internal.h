@@ -221,11 +221,8 @@ unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pt
 /* The same from the combined bits: ALL_AND (RW, US ANDed), ANY_XD. */
 static inline unsigned prot_of_bits(const struct mmu *mmu, uint64_t all_and, uint64_t any_xd)
 {
-	unsigned prot = MMU_PROT_R;
-	prot |= (all_and & MMU_PTE_RW) ? MMU_PROT_W : 0;
-	prot |= (all_and & MMU_PTE_US) ? MMU_PROT_U : 0;
-	prot |= (any_xd && mmu->nx) ? 0 : MMU_PROT_X;
-	return prot;
+	_Static_assert(MMU_PTE_RW == 2 && MMU_PTE_US == 4 && MMU_PTE_XD == 1ull << 63, "pte_prot index");
+	return mmu->pte_prot[((all_and >> 1) & 3) | ((any_xd >> 61) & 4)];
 }
 
 /* ---- the table cache (struct mmu_leaf_cache), under the tree lock ---- */
@@ -306,13 +303,11 @@ static inline mmu_err_t prot_check(unsigned prot)
 {
 	return (prot & ~(MMU_PROT_R | MMU_PROT_W | MMU_PROT_X | MMU_PROT_U)) ? MMU_E_INVALID : MMU_OK;
 }
-/* The RW, US and XD bits PROT asks for (no XD without NX). */
+/* The RW, US and XD bits PROT (valid) asks for: a table made by mmu_init,
+ * since every single-page map and protect needs it. */
 static inline uint64_t prot_to_pte(const struct mmu *mmu, unsigned prot)
 {
-	uint64_t bits = (prot & MMU_PROT_W) ? MMU_PTE_RW : 0;
-	bits |= (prot & MMU_PROT_U) ? MMU_PTE_US : 0;
-	bits |= (!(prot & MMU_PROT_X) && mmu->nx) ? MMU_PTE_XD : 0;
-	return bits;
+	return mmu->prot_pte[prot & 15];
 }
 
 /* Take BATCH if given, else start LOCAL; end_batch flushes LOCAL. */

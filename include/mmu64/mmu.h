@@ -116,6 +116,8 @@ struct mmu {
 	bool nx;
 	unsigned flush_ceiling;
 	bool pcid, invpcid;
+	uint64_t prot_pte[16]; /* the RW, US and XD bits of each MMU_PROT_* combination */
+	uint8_t pte_prot[8];   /* the reverse: MMU_PROT_* of RW | US << 1 | XD << 2 */
 	struct mmu_tree kernel;
 	atomic_int_fast64_t user_tables;   /* table pages of user trees, roots included */
 	atomic_int_fast64_t kernel_tables; /* table pages of the kernel half */
