@@ -85,8 +85,8 @@ void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p)
  * it caches. This is the hot miss path of random single-page calls, and it
  * is kept this lean on purpose: such a call is bound by cache misses, and
  * only a short instruction stream lets the CPU overlap the misses of
- * consecutive calls. Recording the path as pt_path_find does costs ~80
- * more instructions a call and doubled W2's walk time (BENCH.md). */
+ * consecutive calls. Recording the path as pt_path_find does would cost
+ * ~80 more instructions a call (docs/DESIGN.md has the figures). */
 void pt_cache_descend(struct mmu_tree *tree, mmu_vaddr_t va)
 {
 	struct mmu *mmu = tree->mmu;
