@@ -231,13 +231,7 @@ mmu_err_t unmap_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64
 mmu_err_t protect_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
 			  struct mmu_tlb_batch *batch)
 {
-	mmu_err_t err = range_check(tree, va, len);
-	if (err == MMU_OK)
-		err = prot_check(prot);
-	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
-		err = MMU_E_UNALIGNED;
-	if (err == MMU_OK && !(prot & MMU_PROT_R))
-		err = MMU_E_INVALID_PERMISSION;
+	mmu_err_t err = protect_check(tree, va, len, prot);
 	if (err != MMU_OK)
 		return err;
 	struct change_op op = {.last = va + (len - 1), .perm_bits = prot_to_pte(tree->mmu, prot)};

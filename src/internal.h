@@ -298,6 +298,9 @@ static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level le
 /* ---- checks shared by map, unmap, protect ---- */
 /* INVALID unless [VA, VA+LEN) is a non-empty range in TREE's half. */
 mmu_err_t range_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len);
+/* The argument checks of a protect, in VECTORS.md's order: INVALID (range
+ * or prot bits), UNALIGNED, INVALID_PERMISSION (no MMU_PROT_R). */
+mmu_err_t protect_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot);
 /* INVALID for bits other than MMU_PROT_*. */
 static inline mmu_err_t prot_check(unsigned prot)
 {

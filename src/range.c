@@ -17,6 +17,18 @@ mmu_err_t range_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len)
 	return MMU_OK;
 }
 
+mmu_err_t protect_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot)
+{
+	mmu_err_t err = range_check(tree, va, len);
+	if (err == MMU_OK)
+		err = prot_check(prot);
+	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
+		err = MMU_E_UNALIGNED;
+	if (err == MMU_OK && !(prot & MMU_PROT_R))
+		err = MMU_E_INVALID_PERMISSION;
+	return err;
+}
+
 struct mmu_tlb_batch *begin_batch(struct mmu_tree *tree, struct mmu_tlb_batch *given, struct mmu_tlb_batch *local)
 {
 	if (given) {

@@ -136,15 +136,8 @@ static void pages_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t l
 
 mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot)
 {
-	mmu_err_t err = len == 0 || prot_check(prot) != MMU_OK ? MMU_E_INVALID : MMU_OK;
-	if (err == MMU_OK)
-		err = range_check(&sp->tree, va, len);
-	if (err == MMU_OK && va < MMU_PAGE_SIZE)
-		err = MMU_E_INVALID;
-	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
-		err = MMU_E_UNALIGNED;
-	if (err == MMU_OK && !(prot & MMU_PROT_R))
-		err = MMU_E_INVALID_PERMISSION;
+	/* Page 0 is never a region's: INVALID, like every range error. */
+	mmu_err_t err = va < MMU_PAGE_SIZE ? MMU_E_INVALID : protect_check(&sp->tree, va, len, prot);
 	if (err != MMU_OK)
 		return err;
 	prot &= MMU_PROT_R | MMU_PROT_W | MMU_PROT_X;
