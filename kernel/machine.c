@@ -74,6 +74,8 @@ static const char *unsupported(const struct vec_machine *m)
 		return "1G pages: the CPU has none";
 	if (!f.pge)
 		return "the CPU has no global pages";
+	if (m->pcid) /* QEMU's TCG does not model PCID-tagged TLBs */
+		return "pcid=1: the test kernel runs without PCIDs";
 	return NULL;
 }
 

@@ -17,6 +17,8 @@ static const char *sim_setup(void *ctx, const struct vec_machine *m, struct mmu 
 	cfg.smap = m->smap;
 	cfg.wp = m->wp;
 	cfg.pke = m->pke;
+	cfg.pcide = m->pcid;
+	cfg.no_invpcid = !m->invpcid;
 	x->sim = sim_create(&cfg);
 	if (!x->sim)
 		return "the software machine could not be created";
@@ -63,8 +65,13 @@ static struct vec_access sim_ex_access(void *ctx, unsigned cpu, enum vec_access_
 	};
 	struct exec_sim *x = ctx;
 	/* KPTI: user mode runs on the shadow; the kernel's entry and exit
-	 * switch CR3 around it (each switch flushes: no PCIDs). */
+	 * switch CR3 around it. Without PCIDs each switch flushes; with them
+	 * the exit's CR3 is the library's (mmu_vm_user_cr3, no-flush bit
+	 * included) and the entry keeps the kernel PCID's entries, as
+	 * mmu_vm_kernel_cr3 does. */
 	uint64_t kernel_cr3 = sim_cpu_regs(x->sim, cpu).cr3;
+	if (sim_config(x->sim)->pcide)
+		kernel_cr3 |= MMU_CR3_NOFLUSH;
 	bool shadow = user && x->user_cr3[cpu] != 0;
 	if (shadow)
 		sim_write_cr3(x->sim, cpu, x->user_cr3[cpu]);

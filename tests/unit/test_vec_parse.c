@@ -126,6 +126,21 @@ static void test_statements(void)
 	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_END);
 }
 
+/* The PCID extension of the machine line: off by default, INVPCID on. */
+static void test_machine_pcid(void)
+{
+	static const char text[] = "machine pcid=1 invpcid=0 kpti=1\n";
+	struct vec_parser p;
+	struct vec_stmt st;
+	struct vec_diag d;
+	vec_parser_init(&p, text, strlen(text));
+	CHECK(!p.machine.pcid && p.machine.invpcid);
+	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_STMT);
+	CHECK(p.machine.pcid && !p.machine.invpcid && p.machine.kpti);
+	EXPECT_MALFORMED("machine pcid=2\n", "t.mmu:1: bad machine setting `pcid=2`");
+	EXPECT_MALFORMED("machine invpcid\n", "t.mmu:1: bad machine setting `invpcid`");
+}
+
 static void test_process_statements(void)
 {
 	const char *text = "region P 0x7f0000 64K rw stack max=1M\nregion P 0x400000 4K rx anon\nsame P 0x1000 Q 0x2000\n";
@@ -196,6 +211,7 @@ int test_main(int argc, char **argv)
 	test_perm();
 	test_collapse();
 	test_statements();
+	test_machine_pcid();
 	test_process_statements();
 	test_malformed();
 	test_well_formed();

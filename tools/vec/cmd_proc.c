@@ -75,12 +75,35 @@ const char *vec_kpti_start(struct vec_session *s)
 	return NULL;
 }
 
+struct user_cr3_call {
+	struct mmu_vm_space *sp;
+	uint64_t cr3;
+};
+
+static void user_cr3_on_cpu(void *arg)
+{
+	struct user_cr3_call *c = arg;
+	c->cr3 = mmu_vm_user_cr3(c->sp);
+}
+
+/* At `load`: the CR3 of the next exit to user mode is not known yet (with
+ * PCIDs it depends on the invalidations before that exit). */
 void vec_kpti_loaded(struct vec_session *s, unsigned cpu)
+{
+	if (s->kpti)
+		s->ops->set_user_cr3(s->ctx, cpu, 0);
+}
+
+/* Before each user access of process P on CPU: the exit's CR3, taken on
+ * that CPU, as a kernel does last thing before returning to user mode
+ * (with PCIDs it names that CPU's PCID and pays that CPU's flush debt). */
+static void kpti_exit_to_user(struct vec_session *s, unsigned cpu, struct vec_proc *p)
 {
 	if (!s->kpti)
 		return;
-	struct vec_proc *p = active_proc(s, cpu);
-	s->ops->set_user_cr3(s->ctx, cpu, p ? mmu_vm_user_cr3(&p->sp) : 0);
+	struct user_cr3_call c = {.sp = &p->sp, .cr3 = 0};
+	s->ops->run_on_cpu(s->ctx, cpu, user_cr3_on_cpu, &c);
+	s->ops->set_user_cr3(s->ctx, cpu, c.cr3);
 }
 
 /* `max=0` is a stack that may not hold its own length: INVALID. */
@@ -192,6 +215,7 @@ bool vec_proc_user_access(struct vec_session *s, unsigned cpu, enum vec_access_k
 		return false;
 	struct vec_access a = {.outcome = VEC_ACCESS_PF};
 	for (unsigned i = 0; i <= VEC_FAULT_RETRIES; i++) {
+		kpti_exit_to_user(s, cpu, p);
 		a = s->ops->access(s->ctx, cpu, kind, va, /*user=*/true, byte);
 		if (a.outcome != VEC_ACCESS_PF) {
 			vec_print_access(r, kind, &a);

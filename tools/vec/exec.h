@@ -24,6 +24,7 @@ struct vec_machine {
 	unsigned cpus;     /* 1 .. MMU_MAX_CPUS */
 	uint64_t mem;      /* bytes for `frame` (and process spaces) */
 	bool nx, smep, smap, wp, pke, kpti;
+	bool pcid, invpcid; /* extension (docs/VECTORS.md): CR4.PCIDE, INVPCID */
 	bool needs_1g;     /* the file asks for a 1G frame or a 1G leaf */
 };
 

@@ -192,7 +192,8 @@ static const struct machine_key machine_keys[] = {
 	MKEY("mem", 1, UINT64_MAX, mem, false), MKEY("nx", 0, 1, nx, true),
 	MKEY("smep", 0, 1, smep, true), MKEY("smap", 0, 1, smap, true),
 	MKEY("wp", 0, 1, wp, true), MKEY("pke", 0, 1, pke, true),
-	MKEY("kpti", 0, 1, kpti, true),
+	MKEY("kpti", 0, 1, kpti, true), MKEY("pcid", 0, 1, pcid, true),
+	MKEY("invpcid", 0, 1, invpcid, true),
 };
 
 static void machine_store(struct vec_machine *m, const struct machine_key *k, uint64_t v)
@@ -462,7 +463,8 @@ void vec_machine_default(struct vec_machine *m)
 {
 	*m = (struct vec_machine){
 		.levels = 4, .cpus = 2, .mem = 2ull << 30, .nx = true, .smep = true, .smap = true,
-		.wp = true, .pke = false, .kpti = false, .needs_1g = false,
+		.wp = true, .pke = false, .kpti = false, .pcid = false, .invpcid = true,
+		.needs_1g = false,
 	};
 }
 

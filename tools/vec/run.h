@@ -52,7 +52,8 @@ void vec_print_access(struct vec_buf *r, enum vec_access_kind kind, const struct
 /* kpti=1, after setup: build the shadows' template from the executor's
  * ranges. NULL, or the reason to skip (the machine is torn down then). */
 const char *vec_kpti_start(struct vec_session *s);
-/* After `load CPU A`: tell the executor CPU's user CR3 (kpti=1). */
+/* After `load CPU A` (kpti=1): no user CR3 until the next user access
+ * of a process on that CPU computes it (cmd_proc.c). */
 void vec_kpti_loaded(struct vec_session *s, unsigned cpu);
 /* Exit every process (all CPUs run `kernel` by then). */
 void vec_release_procs(struct vec_session *s);
