@@ -42,12 +42,14 @@ static const struct command commands[] = {
 	{"pkru", VEC_OP_PKRU, "ck", "pkru CPU VALUE"},
 	{"dump", VEC_OP_DUMP, "T", "dump A"},
 	{"proc", VEC_OP_PROC, "N", "proc P"},
-	{"region", VEC_OP_REGION, "TazpK|m", "region P VA LEN PERM anon|stack [max=SIZE]"},
+	{"region", VEC_OP_REGION, "TazpK|m", "region P VA LEN PERM anon|stack|eager [max=SIZE]"},
 	{"fork", VEC_OP_FORK, "TN", "fork P Q"},
 	{"kwrite", VEC_OP_KWRITE, "cab", "kwrite CPU VA BYTE"},
 	{"same", VEC_OP_SAME, "TaTa", "same A VA B VB"},
 	{"exit", VEC_OP_EXIT, "T", "exit P"},
 	{"faults", VEC_OP_FAULTS, "T", "faults P"},
+	{"region-remove", VEC_OP_REGION_REMOVE, "Taz", "region-remove P VA LEN"},
+	{"region-protect", VEC_OP_REGION_PROTECT, "Tazp", "region-protect P VA LEN PERM"},
 };
 
 static const char *const level_names[] = {
@@ -305,8 +307,11 @@ static enum vec_next parse_arg(struct vec_parser *p, char kind, struct token t, 
 	case 'p': ok = vec_parse_perm(t.s, t.n, &prot), a->num = prot; break;
 	case 's': ok = parse_page_size(t.s, t.n, &size), a->num = size; break;
 	case 'K':
-		ok = vec_token_is(t.s, t.n, "anon") || vec_token_is(t.s, t.n, "stack");
-		a->num = vec_token_is(t.s, t.n, "stack") ? MMU_VM_STACK : MMU_VM_ANON;
+		ok = vec_token_is(t.s, t.n, "anon") || vec_token_is(t.s, t.n, "stack") ||
+		     vec_token_is(t.s, t.n, "eager");
+		a->num = vec_token_is(t.s, t.n, "stack")   ? MMU_VM_STACK
+			 : vec_token_is(t.s, t.n, "eager") ? MMU_VM_EAGER
+							   : MMU_VM_ANON;
 		break;
 	case 'c':
 		ok = vec_parse_number(t.s, t.n, &a->num);
@@ -321,7 +326,7 @@ static enum vec_next parse_arg(struct vec_parser *p, char kind, struct token t, 
 			['a'] = "address", ['z'] = "length", ['b'] = "byte (0..0xff)",
 			['k'] = "32-bit value", ['L'] = "level (pml5 pml4 pdpt pd pt)",
 			['p'] = "permission (letters r w x u, or -)", ['s'] = "frame size (4K 2M 1G)",
-			['c'] = "CPU number", ['K'] = "region kind (anon stack)",
+			['c'] = "CPU number", ['K'] = "region kind (anon stack eager)",
 		};
 		struct vec_buf b;
 		char after[80];

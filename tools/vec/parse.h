@@ -48,6 +48,8 @@ enum vec_op {
 	VEC_OP_SAME,
 	VEC_OP_EXIT,
 	VEC_OP_FAULTS,
+	VEC_OP_REGION_REMOVE, /* extensions (docs/VECTORS.md) */
+	VEC_OP_REGION_PROTECT,
 	VEC_OP_COUNT
 };
 

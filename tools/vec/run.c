@@ -17,7 +17,8 @@ static const vec_handler handlers[VEC_OP_COUNT] = {
 	[VEC_OP_PROC] = vec_cmd_proc,         [VEC_OP_REGION] = vec_cmd_region,
 	[VEC_OP_FORK] = vec_cmd_fork,         [VEC_OP_KWRITE] = vec_cmd_kwrite,
 	[VEC_OP_SAME] = vec_cmd_same,         [VEC_OP_EXIT] = vec_cmd_exit,
-	[VEC_OP_FAULTS] = vec_cmd_faults,
+	[VEC_OP_FAULTS] = vec_cmd_faults,     [VEC_OP_REGION_REMOVE] = vec_cmd_region_remove,
+	[VEC_OP_REGION_PROTECT] = vec_cmd_region_protect,
 };
 
 /* Kernel-half window of the vectors (VECTORS.md): PML4 slots 400-415. */
