@@ -6,11 +6,14 @@
 #include <string.h>
 
 #include "tools/exec_sim.h"
+#include "tools/gen/gen.h"
 #include "tools/vec/vec.h"
 
 static void usage(FILE *to)
 {
 	fputs("usage: mmu64 run FILE...   run vector files on the software machine\n"
+	      "       mmu64 gen --seed N [--commands N] [--cpus N] [--no FEATURE,...]\n"
+	      "                           a random vector file (scripts/random-diff)\n"
 	      "       mmu64 --help\n"
 	      "\n"
 	      "Each file prints `LINE: RESULT` per command and `N passed, N failed`.\n"
@@ -98,6 +101,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (argc >= 2 && strcmp(argv[1], "gen") == 0)
+		return gen_main(argc - 1, argv + 1);
 	if (argc >= 3 && strcmp(argv[1], "run") == 0)
 		return run_files(argc - 2, argv + 2);
 	usage(stderr);
