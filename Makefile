@@ -101,6 +101,7 @@ test: all
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-kernel
+	@$(MAKE) --no-print-directory test-random
 
 # The demo: the test kernel on 4 CPUs under QEMU (installed when missing).
 run: run-kernel
@@ -199,3 +200,20 @@ test-kernel: $(KERNEL_ELF) $(BUILD)/mmu64
 bench-ceiling: $(KERNEL_ELF)
 	@scripts/ensure-qemu
 	@MMU64_KERNEL=$(KERNEL_ELF) scripts/qemu-ceiling
+
+# The random differential (scripts/random-diff, docs/RANDOM-DIFF.md):
+# random vector files of 300 commands (`mmu64 gen`, every feature) on the
+# software machine under ASan+UBSan with the TLB sanitizer, and under QEMU,
+# compared line by line. `make test` runs seeds 1..RANDOM_SEEDS; `make soak
+# SEEDS=N [SEED_START=N]` runs N more (from a new start each time).
+.PHONY: test-random soak random-tools
+RANDOM_SEEDS ?= 40
+SEEDS        ?= 400
+SEED_START   ?= $(shell date +%s)
+random-tools: $(KERNEL_ELF)
+	@$(MAKE) --no-print-directory SAN=asan build/asan/mmu64
+	@scripts/ensure-qemu
+test-random: random-tools
+	MMU64=build/asan/mmu64 MMU64_KERNEL=$(KERNEL_ELF) scripts/random-diff --seeds 1 $(RANDOM_SEEDS)
+soak: random-tools
+	MMU64=build/asan/mmu64 MMU64_KERNEL=$(KERNEL_ELF) scripts/random-diff --seeds $(SEED_START) $(SEEDS)

@@ -211,7 +211,7 @@ void gen_cmd_map(struct gen *g)
 	char tree[16], opts[64];
 	int f = live_frame(g);
 	a.frame = f < 0 || errors(g, 3) ? (int)gen_below(g, GEN_FRAMES) : f;
-	if (gen_has(g, GEN_F_OUTSIDE) && gen_chance(g, 1)) {
+	if (gen_has(g, GEN_F_OUTSIDE) && gen_below(g, 400) == 0) {
 		/* The format allows other kernel-half addresses only where they
 		 * must fail: the runner must refuse them, not crash. */
 		gen_line(g, "map kernel 0x%llx F%d 4K r", (unsigned long long)OUTSIDE_WINDOW, a.frame);
