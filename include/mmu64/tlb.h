@@ -32,6 +32,11 @@ struct mmu_tlb_batch {
 	bool full;         /* over the ceiling: flush everything instead */
 	bool global;       /* a global leaf changed: a full flush must include globals */
 	bool all_cpus;     /* kernel half or global leaves: every CPU, loaded or not */
+	/* A leaf was removed or now maps another frame: the old frame may be
+	 * freed once the flush returns (by the caller, or by another space
+	 * that shares it), so with PCIDs the flush also reaches the CPUs that
+	 * keep the tree's entries without running it. */
+	bool unmapped;
 	struct mmu_tlb_range range[MMU_TLB_RANGES];
 	uint64_t free_head; /* PA of the first frame to free, chained by meta link */
 	uint32_t nfree;
@@ -43,6 +48,10 @@ void mmu_tlb_batch_init(struct mmu_tlb_batch *b, struct mmu_tree *tree);
  * of them was a global leaf. */
 void mmu_tlb_batch_add(struct mmu_tlb_batch *b, mmu_vaddr_t va, unsigned shift, uint32_t pages, bool global);
 
+/* The batch removes translations whose frames may be freed after the
+ * flush (mmu_unmap does this itself; a caller that rewrites leaves on its
+ * own and then frees their frames calls it). */
+static inline void mmu_tlb_batch_unmapped(struct mmu_tlb_batch *b) { b->unmapped = true; }
 /* Release frame PA (USE, SIZE) once the batch is flushed. */
 void mmu_tlb_batch_defer_free(struct mmu_tlb_batch *b, enum mmu_frame_use use, enum mmu_size size,
 			      mmu_pa_t pa);

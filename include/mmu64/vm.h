@@ -190,7 +190,7 @@ mmu_err_t mmu_vm_kpti_enable(struct mmu_vm_space *sp, struct mmu_kpti *k);
  * the space's PCID | MMU_PCID_USER, with the no-flush bit unless an
  * invalidation since the last exit missed that PCID; the call consumes
  * that debt, so take it once per exit, last thing before the switch. */
-uint64_t mmu_vm_user_cr3(const struct mmu_vm_space *sp);
+uint64_t mmu_vm_user_cr3(struct mmu_vm_space *sp);
 
 /* The CR3 for entry from user mode into the kernel: the space's own, with
  * its PCID on this CPU and the no-flush bit when PCIDs are on (SP loaded
