@@ -74,8 +74,8 @@ static void change_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, m
 static bool drops_whole_table(const struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	const struct change_op *op = w->op;
-	return op->unmap && op->quiet && !atomic_load_explicit(&w->tree->has_global, memory_order_relaxed) && level == MMU_LEVEL_PD &&
-	       covers_entry(level, va, last);
+	bool had_global = atomic_load_explicit(&w->tree->has_global, memory_order_relaxed);
+	return op->unmap && op->quiet && !had_global && level == MMU_LEVEL_PD && covers_entry(level, va, last);
 }
 
 static enum pt_step change_commit_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,

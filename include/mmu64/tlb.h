@@ -48,10 +48,6 @@ void mmu_tlb_batch_init(struct mmu_tlb_batch *b, struct mmu_tree *tree);
  * of them was a global leaf. */
 void mmu_tlb_batch_add(struct mmu_tlb_batch *b, mmu_vaddr_t va, unsigned shift, uint32_t pages, bool global);
 
-/* The batch removes translations whose frames may be freed after the
- * flush (mmu_unmap does this itself; a caller that rewrites leaves on its
- * own and then frees their frames calls it). */
-static inline void mmu_tlb_batch_unmapped(struct mmu_tlb_batch *b) { b->unmapped = true; }
 /* Release frame PA (USE, SIZE) once the batch is flushed. */
 void mmu_tlb_batch_defer_free(struct mmu_tlb_batch *b, enum mmu_frame_use use, enum mmu_size size,
 			      mmu_pa_t pa);
