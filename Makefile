@@ -98,6 +98,7 @@ test-tsan:
 
 test: all
 	@$(MAKE) --no-print-directory test-unit test-vectors test-bench
+	@$(MAKE) --no-print-directory test-install
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-kernel

@@ -33,8 +33,15 @@ bool ex_frames_alloc_zeroed(uint64_t bytes, uint64_t *pa); /* naturally aligned 
 void ex_frames_free(uint64_t pa, uint64_t bytes);
 _Noreturn void ex_kernel_panic(const char *msg);
 
+/* The kernel image, page-aligned, loaded at physical VA - EX_KERNEL_BASE. */
+struct ex_image {
+	uint64_t text_va, text_len; /* the code: R-X */
+	uint64_t data_va, data_len; /* the rest up to the end of bss: RW- (a kernel
+	                             * with its own linker script maps rodata R--) */
+};
+
 /* The kernel's entry points into mmu64 (boot.c). */
-void ex_mmu_boot(uint64_t image_pa, uint64_t image_len);
+void ex_mmu_boot(const struct ex_image *img);
 void ex_mmu_cpu_online(void);
 void ex_tlb_shootdown_irq(void);
 bool ex_page_fault(struct mmu_vm_space *sp, uint32_t error_code, uint64_t cr2);

@@ -73,12 +73,24 @@ _Noreturn void ex_kernel_panic(const char *msg)
 		__asm__ volatile("cli; hlt");
 }
 
+/* Where GNU ld's default linker script puts the start of the image, the
+ * end of the code and the end of the bss. */
+extern const char __executable_start[], etext[], end[];
+
+static uint64_t page_down(uint64_t a) { return a & ~(MMU_PAGE_SIZE - 1); }
+static uint64_t page_up(uint64_t a) { return page_down(a + MMU_PAGE_SIZE - 1); }
+
 static struct mmu_vm_space first_process;
 
 /* What the boot assembly jumps to once it runs in the top 2 GiB. */
 _Noreturn void ex_entry(void)
 {
-	ex_mmu_boot(0x100000, 8ull << 20);
+	struct ex_image img;
+	img.text_va = page_down((uint64_t)__executable_start);
+	img.text_len = page_up((uint64_t)etext) - img.text_va;
+	img.data_va = img.text_va + img.text_len;
+	img.data_len = page_up((uint64_t)end) - img.data_va;
+	ex_mmu_boot(&img);
 	if (mmu_vm_space_create(&ex_mmu, &first_process) != MMU_OK ||
 	    mmu_vm_region_add(&first_process, 0x400000, 1ull << 20, MMU_PROT_R | MMU_PROT_W, MMU_VM_ANON, 0) != MMU_OK)
 		ex_kernel_panic("no first process");
