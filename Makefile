@@ -222,8 +222,9 @@ INST         = $(BUILD)/install
 INST_LIBS    = $(INST)/libmmu64.a $(INST)/libmmu64-freestanding.a $(INST)/libmmu64-sim.a
 INST_HEADERS = $(wildcard include/mmu64/*.h) sim/sim.h
 INST_PC      = mmu64.pc mmu64-freestanding.pc mmu64-sim.pc
-# The code-generation part of KFLAGS: what a kernel linking the archive uses.
-PC_KCFLAGS   = $(filter -ffreestanding -fno-builtin -m% -fno-pic -fno-stack-protector,$(KFLAGS))
+# The part of KFLAGS a kernel linking the archive must share: freestanding,
+# no red zone, no SSE, the kernel code model (which needs -fno-pic).
+PC_KCFLAGS   = $(filter -ffreestanding -m% -fno-pic,$(KFLAGS))
 pc_rel       = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 
 # archive NAME KEEP OBJS: OBJS linked into one object, KEEP's symbols global.
@@ -258,7 +259,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/mmu64/,$(notdir $(INST_HEADERS)))
 	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(notdir $(INST_LIBS)))
 	rm -f $(addprefix $(DESTDIR)$(PKGCONFIGDIR)/,$(INST_PC)) $(DESTDIR)$(BINDIR)/mmu64
-	-rmdir $(DESTDIR)$(INCLUDEDIR)/mmu64 2>/dev/null
+	rmdir $(DESTDIR)$(INCLUDEDIR)/mmu64 2>/dev/null || true
 
 # Install into a temporary DESTDIR, build and run examples/hello and build
 # examples/port through pkg-config, compile every installed header as C++,
