@@ -9,6 +9,12 @@
 #ifndef MMU64_MMU_H
 #define MMU64_MMU_H
 
+/* The structs hold C11 atomics (in the _Atomic(T) form, which C++ spells
+ * std::atomic<T>); C++ has <stdatomic.h> from C++23 on. */
+#if defined(__cplusplus) && __cplusplus <= 202002L
+#error "mmu64's headers need C++23 in C++ (-std=c++23; g++ 12 or later) for <stdatomic.h>"
+#endif
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +23,10 @@
 #include "err.h"
 #include "port.h"
 #include "pte.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define MMU_MAX_CPUS 64
 #define MMU_TLB_CEILING_DEFAULT 33
@@ -77,9 +87,9 @@ struct mmu_tree {
 };
 
 struct mmu_cpu {
-	struct mmu_tree *_Atomic active;
+	_Atomic(struct mmu_tree *) active;
 	/* Shootdown requests to this CPU, one slot per sender. */
-	const struct mmu_tlb_batch *_Atomic inbox[MMU_MAX_CPUS];
+	_Atomic(const struct mmu_tlb_batch *) inbox[MMU_MAX_CPUS];
 	/* Acknowledgements this CPU, as a sender, still waits for. */
 	atomic_uint pending_acks;
 	atomic_uint_fast64_t invlpg; /* executed on this CPU */
@@ -150,5 +160,9 @@ struct mmu_counters mmu_counters_take(struct mmu *mmu);
 
 /* Totals for one CPU since mmu_init (benchmarks, tests). */
 struct mmu_counters mmu_cpu_counters(const struct mmu *mmu, unsigned cpu);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 
 #include "mmu.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mmu_tlb_range {
 	mmu_vaddr_t va;
 	uint32_t pages;
@@ -68,5 +72,9 @@ void mmu_tlb_batch_done(struct mmu_tlb_batch *b);
  * library itself while it waits, so two CPUs shooting at each other cannot
  * deadlock). Runs every request waiting for this CPU. */
 void mmu_tlb_ipi_handler(struct mmu *mmu);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,6 +4,10 @@
 
 #include "mmu.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A new user tree sharing the kernel half. NOMEM when no frame for the
  * root. */
 mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree);
@@ -49,5 +53,9 @@ uint64_t mmu_tree_cr3(const struct mmu_tree *tree);
 
 /* True when TREE is loaded on CPU. */
 bool mmu_tree_active_on(const struct mmu_tree *tree, unsigned cpu);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -22,6 +22,10 @@
 #include "mmu.h"
 #include "pt.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MMU_VM_MAX_REGIONS 16
 #define MMU_VM_STACK_MAX_DEFAULT (8ull << 20) /* Linux's RLIMIT_STACK default */
 #define MMU_VM_GUARD_GAP (1ull << 20)         /* Linux's stack_guard_gap */
@@ -205,5 +209,9 @@ size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx);
 
 /* The region containing VA, or NULL (stable until the next region change). */
 const struct mmu_vm_region *mmu_vm_region_at(const struct mmu_vm_space *sp, mmu_vaddr_t va);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
