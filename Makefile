@@ -39,7 +39,7 @@ TLIB_OBJ = $(TEST_LIB:%.c=$(BUILD)/%.o)
 KOBJ     = $(LIB_SRC:%.c=$(BUILD)/freestanding/%.o)
 TESTS    = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib freestanding tests test run-sim bench-ceiling test-unit test-vectors test-bench test-asan test-tsan run bench clean
+.PHONY: all lib freestanding tests test run-sim bench-ceiling test-unit test-vectors test-docs test-bench test-asan test-tsan run bench clean
 all: $(BUILD)/mmu64 $(BUILD)/libmmu64.a freestanding tests
 
 lib: $(BUILD)/libmmu64.a
@@ -83,6 +83,12 @@ test-vectors: $(BUILD)/mmu64
 	@scripts/run-vectors $(BUILD)/mmu64 tests/vectors
 	@$(BUILD)/mmu64 run examples/demo.mmu kernel/demo.mmu >/dev/null && echo "PASS the demos"
 
+# The docs: their vector examples pass, and nothing points outside the
+# repository.
+test-docs: $(BUILD)/mmu64
+	@scripts/check-doc-vectors $(BUILD)/mmu64
+	@scripts/check-self-contained
+
 # The benchmark must keep working; at this size its figures mean nothing.
 test-bench: $(BUILD)/bench/mmu64-bench
 	@$(BUILD)/bench/mmu64-bench --small --reps 1 >/dev/null 2>&1 && echo "PASS bench --small"
@@ -97,7 +103,7 @@ test-tsan:
 	@scripts/run-unit-tests build/tsan $(TSAN_TESTS:%=build/tsan/tests/%)
 
 test: all
-	@$(MAKE) --no-print-directory test-unit test-vectors test-bench
+	@$(MAKE) --no-print-directory test-unit test-vectors test-docs test-bench
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-kernel
