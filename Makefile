@@ -83,11 +83,12 @@ test-vectors: $(BUILD)/mmu64
 	@scripts/run-vectors $(BUILD)/mmu64 tests/vectors
 	@$(BUILD)/mmu64 run examples/demo.mmu kernel/demo.mmu >/dev/null && echo "PASS the demos"
 
-# The docs: their vector examples pass, and nothing points outside the
-# repository.
+# The docs: their vector examples pass, nothing points outside the
+# repository, and version.h, mmu64 --version and CHANGELOG.md agree.
 test-docs: $(BUILD)/mmu64
 	@scripts/check-doc-vectors $(BUILD)/mmu64
 	@scripts/check-self-contained
+	@scripts/check-version $(BUILD)/mmu64
 
 # The benchmark must keep working; at this size its figures mean nothing.
 test-bench: $(BUILD)/bench/mmu64-bench
