@@ -193,12 +193,15 @@ run-kernel: $(KERNEL_ELF)
 	@echo; echo "== user programs in ring 3 on 4 CPUs, KPTI on (kernel/user/usertest.c) =="
 	MMU64_KERNEL=$(KERNEL_ELF) kernel/tests/usertest --show kpti
 
-# The cross-check: every vector on both executors, identical output
-# (modulo docs/QEMU-DIFFERENCES.md); then QEMU's own walk (QMP info tlb)
-# against the library's dump.
+# The cross-check: every vector, and the vector examples of the docs, on
+# both executors, identical output (modulo docs/QEMU-DIFFERENCES.md); then
+# QEMU's own walk (QMP info tlb) against the library's dump.
 test-kernel: $(KERNEL_ELF) $(BUILD)/mmu64
 	@scripts/ensure-qemu
 	MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 scripts/qemu-vector --compare tests/vectors/*.mmu examples/demo.mmu kernel/demo.mmu
+	@d=$$(mktemp -d) && scripts/check-doc-vectors --extract $$d && \
+	  MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 scripts/qemu-vector --compare $$d/*.mmu; \
+	  s=$$?; rm -rf $$d; exit $$s
 	MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 kernel/tests/qmp-oracle
 	MMU64_KERNEL=$(KERNEL_ELF) kernel/tests/usertest
 
