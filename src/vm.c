@@ -161,7 +161,10 @@ static unsigned pieces_left(const struct mmu_vm_region *r, mmu_vaddr_t va, mmu_v
 	return (r->start < va ? 1u : 0u) + (r_last > last ? 1u : 0u);
 }
 
-/* Rebuild the region array without [VA, LAST]; it has room (checked). */
+/* Rebuild the region array without [VA, LAST]; it has room (checked). A
+ * stack's pieces keep its growth limit (end - max) as region protect's
+ * do: the lower piece ends lower, so its max shrinks by as much, and
+ * removing the top of a stack never lets it grow further down. */
 static void regions_cut(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	struct mmu_vm_region old[MMU_VM_MAX_REGIONS];
@@ -179,6 +182,8 @@ static void regions_cut(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t las
 		if (r.start < va) {
 			struct mmu_vm_region low = r;
 			low.len = va - r.start;
+			if (low.kind == MMU_VM_STACK)
+				low.max -= r_last + 1 - va;
 			region_insert(sp, &low);
 		}
 		if (r_last > last) {

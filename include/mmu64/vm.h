@@ -80,7 +80,9 @@ mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t le
 
 /* Remove [VA, VA+LEN) from the regions, with every page mapped there and
  * the tables that empties. The range may cover parts of regions; a region
- * cut in the middle becomes two (NOMEM when no slot is left). NOTEXIST when
+ * cut in the middle becomes two (NOMEM when no slot is left). A stack's
+ * pieces keep its growth limit (end - max), as region protect's do, so a
+ * removal never lets a stack grow further down than before. NOTEXIST when
  * no region overlaps the range; INVALID / UNALIGNED as for add. */
 mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len);
 
