@@ -142,7 +142,7 @@ void mmu_tree_load(struct mmu_tree *tree)
 	if (old == tree)
 		return;
 	tree_lock(tree);
-	MMU_ASSERT(mmu, !tree->dead, "mmu_tree_load: tree %p was destroyed", (void *)tree);
+	MMU_ASSERT(mmu, !tree->dead, "mmu_tree_load: tree %lx was destroyed", (unsigned long)(uintptr_t)tree);
 	atomic_fetch_or_explicit(&tree->active_cpus, 1ull << cpu, memory_order_relaxed);
 	atomic_store(&mmu->cpu[cpu].active, tree);
 	uint64_t cr3 = mmu->pcid ? pcid_cr3_for_load(tree, cpu) : mmu_tree_cr3(tree);

@@ -12,8 +12,8 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree);
  * half). BUSY, and nothing freed, while TREE is loaded on any CPU; INVALID
  * for the kernel tree. A destroyed tree is dead until mmu_tree_create
  * makes its storage a tree again: destroy, map, unmap, protect, walk,
- * entry (and their _locked forms) and set_promote return INVALID,
- * mmu_tree_load panics, mmu_tree_cr3 is 0. Calls racing with the destroy
+ * entry (and their _locked forms) and set_promote return INVALID;
+ * mmu_tree_load, mmu_dump and mmu_audit_wx panic; mmu_tree_cr3 is 0. Calls racing with the destroy
  * of their own tree are the caller's bug; the library panics where it
  * meets one rather than touch freed tables. */
 mmu_err_t mmu_tree_destroy(struct mmu_tree *tree);
