@@ -237,7 +237,7 @@ mmu_err_t mmu_vm_handle_fault(struct mmu_vm_space *sp, const struct mmu_vm_fault
 	}
 	enum mmu_vm_outcome o;
 	vm_lock(sp);
-	mmu_err_t err = decide(sp, f, &o);
+	mmu_err_t err = sp->tree.dead ? MMU_E_INVALID : decide(sp, f, &o);
 	if (err == MMU_OK)
 		count(&sp->counters, o);
 	vm_unlock(sp);

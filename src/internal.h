@@ -90,6 +90,9 @@ static inline mmu_pte_t table_entry_flags(bool user_half)
 /* ---- tree lock ---- */
 /* Spins serving shootdown requests: the holder may be waiting for ours. */
 void tree_lock_contended(struct mmu_tree *tree);
+/* Free TREE's user-half tables and mark it dead (lock held, TREE loaded
+ * nowhere): the body of mmu_tree_destroy, which process exit shares. */
+void tree_destroy_locked(struct mmu_tree *tree);
 static inline void tree_lock(struct mmu_tree *tree)
 {
 	if (__builtin_expect(atomic_exchange_explicit(&tree->locked, true, memory_order_acquire), 0))

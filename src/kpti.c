@@ -183,7 +183,7 @@ mmu_err_t mmu_vm_kpti_enable(struct mmu_vm_space *sp, struct mmu_kpti *k)
 	mmu_pa_t shadow;
 	mmu_err_t err = MMU_E_INVALID;
 	vm_lock(sp);
-	if (!sp->kpti && k->kernel.mmu == sp->tree.mmu)
+	if (!sp->kpti && !sp->tree.dead && k->kernel.mmu == sp->tree.mmu)
 		err = table_alloc(sp->tree.mmu, true, &shadow);
 	if (err == MMU_OK)
 		vm_kpti_attach(sp, k, shadow);

@@ -128,11 +128,15 @@ static const uint64_t cache_bits[] = {
 	[MMU_CACHE_UC] = MMU_PTE_PCD | MMU_PTE_PWT,
 };
 
-static mmu_err_t map_check_opts(const struct mmu_map_opts *o, unsigned prot)
+static mmu_err_t map_check_opts(const struct mmu_tree *tree, const struct mmu_map_opts *o, unsigned prot)
 {
 	bool size_ok = o->size == MMU_SIZE_ANY || o->size == MMU_SIZE_4K || o->size == MMU_SIZE_2M ||
 		       o->size == MMU_SIZE_1G;
 	if (!size_ok || (unsigned)o->cache > MMU_CACHE_UC || o->pkey > 15)
+		return MMU_E_INVALID;
+	/* A process space's tree holds 4K leaves only: fork, zap, the fault
+	 * handler and region protect count a reference per 4K frame. */
+	if (tree->process && (o->promote || (o->size != MMU_SIZE_ANY && o->size != MMU_SIZE_4K)))
 		return MMU_E_INVALID;
 	return prot_check(prot);
 }
@@ -142,8 +146,9 @@ static mmu_err_t map_check(const struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t
 {
 	mmu_err_t err = range_check(tree, va, len);
 	if (err == MMU_OK)
-		err = map_check_opts(o, prot);
-	if (err == MMU_OK && (pa.bits + (len - 1) < pa.bits || ((pa.bits + (len - 1)) >> MMU_PA_MAX_BITS)))
+		err = map_check_opts(tree, o, prot);
+	/* A range wrapping or reaching MAXPHYADDR (reserved bits in a leaf). */
+	if (err == MMU_OK && (pa.bits + (len - 1) < pa.bits || ((pa.bits + (len - 1)) & tree->mmu->pa_reserved)))
 		err = MMU_E_INVALID;
 	if (err != MMU_OK)
 		return err;
@@ -206,6 +211,8 @@ mmu_err_t map_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t
 	mmu_err_t err = map_check(tree, va, pa, len, prot, &o);
 	if (err != MMU_OK)
 		return err;
+	if (tree->process)
+		o.size = MMU_SIZE_4K; /* the largest leaf there */
 	struct map_op op;
 	map_op_init(&op, tree->mmu, va, pa, len, prot, &o);
 	op_lock(tree, held);

@@ -78,6 +78,8 @@ struct mmu_tree {
 	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
 	atomic_bool has_global;           /* ever held a G leaf in its user half */
 	bool promote;                     /* promote full tables after map/protect */
+	bool process;                     /* a process space's tree: 4K leaves only, no promotion */
+	bool dead;                        /* destroyed: every later call refuses it */
 	struct mmu_leaf_cache leaf_cache[MMU_CACHED_LEVELS]; /* [level - 1], guarded by LOCK */
 	/* With PCIDs: */
 	atomic_bool user_pcid;          /* a KPTI shadow also runs it, under PCID | MMU_PCID_USER */
@@ -119,7 +121,16 @@ struct mmu_config {
 	unsigned flush_ceiling; /* invlpg per CPU above which a batch flushes all; 0 = default */
 	bool pcid;              /* CR4.PCIDE is set on every CPU: trees get PCIDs */
 	bool invpcid;           /* the CPU has INVPCID (port hook invpcid) */
+	/* Physical address bits (MAXPHYADDR, CPUID 0x80000008 EAX[7:0]),
+	 * 32..52; 0 = MMU_MAXPHYADDR_DEFAULT. A map of a physical range
+	 * that reaches 2^maxphyaddr is INVALID: its leaves would have
+	 * reserved bits set, and every access through them would fault. */
+	unsigned maxphyaddr;
 };
+
+/* The architectural limit: accepts every address a paging entry can hold.
+ * A kernel should pass the CPU's value. */
+#define MMU_MAXPHYADDR_DEFAULT MMU_PA_MAX_BITS
 
 struct mmu {
 	struct mmu_port port;
@@ -129,6 +140,7 @@ struct mmu {
 	unsigned flush_ceiling;
 	bool pcid, invpcid;
 	bool kpti; /* a KPTI template exists: kernel-half leaves are never global */
+	uint64_t pa_reserved;  /* physical address bits at or above MAXPHYADDR */
 	uint64_t prot_pte[16]; /* the RW, US and XD bits of each MMU_PROT_* combination */
 	uint8_t pte_prot[8];   /* the reverse: MMU_PROT_* of RW | US << 1 | XD << 2 */
 	struct mmu_tree kernel;

@@ -1,8 +1,11 @@
 /* Range operations on a tree: map, unmap, protect, walk, entry.
  *
  * Ranges are [va, va+len). Checks run in the order of docs/VECTORS.md:
- * INVALID (non-canonical, wrapping, crossing halves, the kernel half on a
- * user tree or the user half on the kernel tree, bad option), UNALIGNED,
+ * INVALID (a destroyed tree, non-canonical, wrapping, crossing halves, the
+ * kernel half on a user tree or the user half on the kernel tree, bad
+ * option, a physical range wrapping or reaching 2^maxphyaddr
+ * (mmu_config), in a process space's tree `promote` or a forced 2M/1G
+ * size), UNALIGNED,
  * INVALID_PERMISSION (no MMU_PROT_R), DUPLICATED / NOTEXIST, NOMEM. A call
  * that fails changes nothing: every table it needs is allocated before the
  * first entry is written.
@@ -43,7 +46,9 @@ struct mmu_map_opts {
 	/* After mapping, promote every table of 512 leaves that the range
 	 * touched and that now maps one aligned, contiguous run with identical
 	 * attributes to a single huge leaf (FreeBSD's rule). A later partial
-	 * unmap or protect demotes it again (a split). */
+	 * unmap or protect demotes it again (a split). A process space's
+	 * tree holds 4K leaves only: there `promote` and a forced 2M/1G size
+	 * are INVALID, and MMU_SIZE_ANY maps 4K leaves. */
 	bool promote;
 };
 

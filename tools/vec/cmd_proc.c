@@ -75,12 +75,28 @@ const char *vec_kpti_start(struct vec_session *s)
 	return NULL;
 }
 
+struct user_cr3_call {
+	struct mmu_vm_space *sp;
+	uint64_t cr3;
+};
+
+static void user_cr3_on_cpu(void *arg)
+{
+	struct user_cr3_call *c = arg;
+	c->cr3 = mmu_vm_user_cr3(c->sp);
+}
+
+/* mmu_vm_user_cr3 answers for the CPU it runs on (with PCIDs: that CPU's
+ * PCID of the space, and the flush that CPU owes), so it runs there. */
 void vec_kpti_loaded(struct vec_session *s, unsigned cpu)
 {
 	if (!s->kpti)
 		return;
 	struct vec_proc *p = active_proc(s, cpu);
-	s->ops->set_user_cr3(s->ctx, cpu, p ? mmu_vm_user_cr3(&p->sp) : 0);
+	struct user_cr3_call c = {.sp = p ? &p->sp : NULL, .cr3 = 0};
+	if (p)
+		s->ops->run_on_cpu(s->ctx, cpu, user_cr3_on_cpu, &c);
+	s->ops->set_user_cr3(s->ctx, cpu, c.cr3);
 }
 
 /* `max=0` is a stack that may not hold its own length: INVALID. */
@@ -156,7 +172,8 @@ void vec_cmd_same(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 {
 	struct mmu_tree *a = vec_find_tree(s, st->arg[0].name), *b = vec_find_tree(s, st->arg[2].name);
 	struct mmu_translation ta, tb;
-	mmu_err_t err = a && b ? MMU_OK : MMU_E_INVALID;
+	bool ok = a && b && vec_kernel_range_ok(st->arg[1].num, 1) && vec_kernel_range_ok(st->arg[3].num, 1);
+	mmu_err_t err = ok ? MMU_OK : MMU_E_INVALID;
 	if (err == MMU_OK)
 		err = mmu_walk(a, st->arg[1].num, &ta);
 	if (err == MMU_OK)

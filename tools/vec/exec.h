@@ -66,8 +66,9 @@ struct vec_exec_ops {
 	/* KPTI (`machine kpti=1`; neither is called otherwise). The kernel
 	 * ranges every shadow's kernel half maps (entry trampoline, stacks,
 	 * IDT/GDT/TSS): *N of them, 0 for none. Then, at every `load`, the CR3
-	 * that CPU's user accesses run with: the process's shadow, or 0 for
-	 * the active tree's own. NULL ops: the executor skips kpti=1 in setup. */
+	 * that CPU's user accesses run with: the process's shadow (as
+	 * mmu_vm_user_cr3 gives it on that CPU), or 0 for the active tree's
+	 * own. NULL ops: the executor skips kpti=1 in setup. */
 	const struct mmu_kpti_range *(*kpti_ranges)(void *ctx, unsigned *n);
 	void (*set_user_cr3)(void *ctx, unsigned cpu, uint64_t cr3);
 	/* Run FN(ARG) on CPU (mmu64 calls inside act on that CPU), then come
