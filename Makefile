@@ -39,7 +39,7 @@ TLIB_OBJ = $(TEST_LIB:%.c=$(BUILD)/%.o)
 KOBJ     = $(LIB_SRC:%.c=$(BUILD)/freestanding/%.o)
 TESTS    = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib freestanding tests test run-sim bench-ceiling test-unit test-vectors test-bench test-asan test-tsan run bench clean
+.PHONY: all lib freestanding tests test run-sim bench-ceiling test-unit test-vectors test-docs test-bench test-asan test-tsan run bench clean
 all: $(BUILD)/mmu64 $(BUILD)/libmmu64.a freestanding tests
 
 lib: $(BUILD)/libmmu64.a
@@ -83,6 +83,13 @@ test-vectors: $(BUILD)/mmu64
 	@scripts/run-vectors $(BUILD)/mmu64 tests/vectors
 	@$(BUILD)/mmu64 run examples/demo.mmu kernel/demo.mmu >/dev/null && echo "PASS the demos"
 
+# The docs: their vector examples pass, nothing points outside the
+# repository, and version.h, mmu64 --version and CHANGELOG.md agree.
+test-docs: $(BUILD)/mmu64
+	@scripts/check-doc-vectors $(BUILD)/mmu64
+	@scripts/check-self-contained
+	@scripts/check-version $(BUILD)/mmu64
+
 # The benchmark must keep working; at this size its figures mean nothing.
 test-bench: $(BUILD)/bench/mmu64-bench
 	@$(BUILD)/bench/mmu64-bench --small --reps 1 >/dev/null 2>&1 && echo "PASS bench --small"
@@ -97,7 +104,8 @@ test-tsan:
 	@scripts/run-unit-tests build/tsan $(TSAN_TESTS:%=build/tsan/tests/%)
 
 test: all
-	@$(MAKE) --no-print-directory test-unit test-vectors test-bench
+	@$(MAKE) --no-print-directory test-unit test-vectors test-docs test-bench
+	@$(MAKE) --no-print-directory test-install
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-kernel
@@ -187,12 +195,15 @@ run-kernel: $(KERNEL_ELF)
 	@echo; echo "== user programs in ring 3 on 4 CPUs, KPTI on (kernel/user/usertest.c) =="
 	MMU64_KERNEL=$(KERNEL_ELF) kernel/tests/usertest --show kpti
 
-# The cross-check: every vector on both executors, identical output
-# (modulo docs/QEMU-DIFFERENCES.md); then QEMU's own walk (QMP info tlb)
-# against the library's dump.
+# The cross-check: every vector, and the vector examples of the docs, on
+# both executors, identical output (modulo docs/QEMU-DIFFERENCES.md); then
+# QEMU's own walk (QMP info tlb) against the library's dump.
 test-kernel: $(KERNEL_ELF) $(BUILD)/mmu64
 	@scripts/ensure-qemu
 	MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 scripts/qemu-vector --compare tests/vectors/*.mmu examples/demo.mmu kernel/demo.mmu
+	@d=$$(mktemp -d) && scripts/check-doc-vectors --extract $$d && \
+	  MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 scripts/qemu-vector --compare $$d/*.mmu; \
+	  s=$$?; rm -rf $$d; exit $$s
 	MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 kernel/tests/qmp-oracle
 	MMU64_KERNEL=$(KERNEL_ELF) kernel/tests/usertest
 
@@ -200,6 +211,73 @@ test-kernel: $(KERNEL_ELF) $(BUILD)/mmu64
 bench-ceiling: $(KERNEL_ELF)
 	@scripts/ensure-qemu
 	@MMU64_KERNEL=$(KERNEL_ELF) scripts/qemu-ceiling
+
+# ---------------------------------------------------------------------------
+# Install (issue 11): `make install PREFIX=/usr/local DESTDIR=...` and
+# `make uninstall`. Headers in INCLUDEDIR/mmu64 (sim/sim.h as <mmu64/sim.h>),
+# libmmu64.a (hosted), libmmu64-freestanding.a (KFLAGS), libmmu64-sim.a (the
+# software machine), the mmu64 command, and pkg-config files mmu64.pc,
+# mmu64-freestanding.pc, mmu64-sim.pc with PREFIX written in. Each installed
+# archive is one relocatable object whose only global symbols are the API's
+# (mmu_*, sim_*), so the library's internal names cannot clash with a
+# kernel's. `make test-install` (part of `make test`) checks it all.
+# ---------------------------------------------------------------------------
+.PHONY: install uninstall install-libs test-install
+# The one version: include/mmu64/version.h.
+VERSION      := $(shell sed -n 's/^\#define MMU64_VERSION_STRING "\(.*\)"/\1/p' include/mmu64/version.h)
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INST         = $(BUILD)/install
+INST_LIBS    = $(INST)/libmmu64.a $(INST)/libmmu64-freestanding.a $(INST)/libmmu64-sim.a
+INST_HEADERS = $(wildcard include/mmu64/*.h) sim/sim.h
+INST_PC      = mmu64.pc mmu64-freestanding.pc mmu64-sim.pc
+# The part of KFLAGS a kernel linking the archive must share: freestanding,
+# no red zone, no SSE, the kernel code model (which needs -fno-pic).
+PC_KCFLAGS   = $(filter -ffreestanding -m% -fno-pic,$(KFLAGS))
+pc_rel       = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+# archive NAME KEEP OBJS: OBJS linked into one object, KEEP's symbols global.
+define inst_archive
+	@mkdir -p $(INST)
+	$(LD) -r -o $(INST)/$(1).o $(3)
+	objcopy --wildcard $(foreach k,$(2),--keep-global-symbol='$(k)') $(INST)/$(1).o
+	@rm -f $(INST)/$(1).a
+	ar rcs $(INST)/$(1).a $(INST)/$(1).o
+endef
+$(INST)/libmmu64.a: $(LIB_OBJ)
+	$(call inst_archive,libmmu64,mmu_*,$^)
+$(INST)/libmmu64-freestanding.a: $(KOBJ)
+	$(call inst_archive,libmmu64-freestanding,mmu_*,$^)
+$(INST)/libmmu64-sim.a: $(SIM_OBJ)
+	$(call inst_archive,libmmu64-sim,sim_*,$^)
+install-libs: $(INST_LIBS) $(BUILD)/mmu64
+
+install: install-libs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/mmu64 $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 $(filter-out sim/sim.h,$(INST_HEADERS)) $(DESTDIR)$(INCLUDEDIR)/mmu64/
+	install -m 644 sim/sim.h $(DESTDIR)$(INCLUDEDIR)/mmu64/sim.h
+	install -m 644 $(INST_LIBS) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/mmu64 $(DESTDIR)$(BINDIR)/mmu64
+	for pc in $(INST_PC); do \
+		sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(call pc_rel,$(LIBDIR))|' \
+		    -e 's|@includedir@|$(call pc_rel,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
+		    -e 's|@KCFLAGS@|$(PC_KCFLAGS)|' pkgconfig/$$pc.in >$(DESTDIR)$(PKGCONFIGDIR)/$$pc || exit 1; \
+	done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/mmu64/,$(notdir $(INST_HEADERS)))
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(notdir $(INST_LIBS)))
+	rm -f $(addprefix $(DESTDIR)$(PKGCONFIGDIR)/,$(INST_PC)) $(DESTDIR)$(BINDIR)/mmu64
+	rmdir $(DESTDIR)$(INCLUDEDIR)/mmu64 2>/dev/null || true
+
+# Install into a temporary DESTDIR, build and run examples/hello and build
+# examples/port through pkg-config, compile every installed header as C++,
+# compare struct layouts between C and C++, uninstall.
+test-install: install-libs
+	@MAKE="$(MAKE)" scripts/test-install $(BUILD)
 
 # The random differential (scripts/random-diff, docs/RANDOM-DIFF.md):
 # random vector files of 300 commands (`mmu64 gen`, every feature) on the

@@ -207,6 +207,15 @@ static void cpu_configure(void *arg)
 		wrpkru(0);
 }
 
+/* MAXPHYADDR: CPUID 0x80000008 EAX[7:0]; 36 bits without that leaf (the
+ * SDM's value for such CPUs, as Linux assumes). */
+static unsigned cpu_maxphyaddr(void)
+{
+	if (cpuid(0x80000000, 0).eax < 0x80000008)
+		return 36;
+	return cpuid(0x80000008, 0).eax & 0xff;
+}
+
 const char *machine_setup(const struct vec_machine *m, struct mmu **out)
 {
 	const char *why = unsupported(m);
@@ -214,7 +223,7 @@ const char *machine_setup(const struct vec_machine *m, struct mmu **out)
 		return why;
 	if (!pmem_data_init(m->mem))
 		return "mem: not enough guest memory for the data pool (QEMU -m)";
-	struct mmu_config cfg = {.levels = m->levels, .ncpus = m->cpus, .nx = m->nx};
+	struct mmu_config cfg = {.levels = m->levels, .ncpus = m->cpus, .nx = m->nx, .maxphyaddr = cpu_maxphyaddr()};
 	mmu_err_t err = mmu_init(&mmu, &kernel_port, &cfg);
 	if (err != MMU_OK)
 		kpanic("machine: mmu_init: %s", mmu_err_name(err));

@@ -16,7 +16,7 @@ struct sim *sim_create(const struct sim_config *cfg)
 	sim_set_ipi_handler(sim, library_ipi_handler, NULL);
 	struct mmu_config mc = {
 		.levels = cfg->levels, .ncpus = cfg->ncpus, .nx = cfg->nx, .flush_ceiling = cfg->flush_ceiling,
-		.pcid = cfg->pcide, .invpcid = cfg->pcide && !cfg->no_invpcid,
+		.pcid = cfg->pcide, .invpcid = cfg->pcide && !cfg->no_invpcid, .maxphyaddr = cfg->maxphyaddr,
 	};
 	if (mmu_init(&sim->mmu, &sim->port, &mc) != MMU_OK) {
 		sim_destroy_bare(sim);

@@ -104,6 +104,8 @@ static void leaf_rewrite(struct mmu_vm_space *sp, mmu_vaddr_t page, struct leaf_
 	struct mmu_tlb_batch batch;
 	struct pt_walk w;
 	mmu_tlb_batch_init(&batch, &sp->tree);
+	/* A swap of the frame: the sharer may free the old one later. */
+	batch.unmapped = (op->clear & MMU_PTE_ADDR_MASK) != 0;
 	pt_walk_init(&w, &sp->tree, &leaf_visitor, op);
 	w.batch = &batch;
 	tree_lock(&sp->tree);
@@ -235,7 +237,7 @@ mmu_err_t mmu_vm_handle_fault(struct mmu_vm_space *sp, const struct mmu_vm_fault
 	}
 	enum mmu_vm_outcome o;
 	vm_lock(sp);
-	mmu_err_t err = decide(sp, f, &o);
+	mmu_err_t err = sp->tree.dead ? MMU_E_INVALID : decide(sp, f, &o);
 	if (err == MMU_OK)
 		count(&sp->counters, o);
 	vm_unlock(sp);

@@ -73,6 +73,13 @@ static void zap_put_frames(struct mmu_tree *tree, struct zap_op *op)
 
 void vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
 {
+	tree_lock(&sp->tree);
+	vm_zap_held(sp, va, last);
+	tree_unlock(&sp->tree);
+}
+
+void vm_zap_held(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
+{
 	struct mmu_tree *tree = &sp->tree;
 	struct mmu_tlb_batch batch;
 	struct zap_op op = {.sp = sp, .n = 0};
@@ -80,9 +87,9 @@ void vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
 	mmu_tlb_batch_init(&batch, tree);
 	pt_walk_init(&w, tree, &zap_visitor, &op);
 	w.batch = &batch;
-	tree_lock(tree);
 	for (;;) {
 		op.resume = 0;
+		batch.unmapped = true; /* shared frames: another space may free them */
 		pt_walk_range(&w, va, last);
 		mmu_tlb_flush(&batch);
 		zap_put_frames(tree, &op);
@@ -91,7 +98,6 @@ void vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
 		va = op.resume;
 	}
 	mmu_tlb_batch_done(&batch);
-	tree_unlock(tree);
 }
 
 /* ---- fork ----
@@ -174,7 +180,7 @@ mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child)
 	vm_lock(parent);
 	tree_lock(&parent->tree);
 	mmu_pa_t shadow = mmu_pa(0);
-	err = fork_prepare(&w, &op, last, parent->kpti != NULL, &shadow);
+	err = parent->tree.dead ? MMU_E_INVALID : fork_prepare(&w, &op, last, parent->kpti != NULL, &shadow);
 	if (err == MMU_OK) {
 		struct mmu_tlb_batch batch;
 		mmu_tlb_batch_init(&batch, &parent->tree);

@@ -90,6 +90,9 @@ static inline mmu_pte_t table_entry_flags(bool user_half)
 /* ---- tree lock ---- */
 /* Spins serving shootdown requests: the holder may be waiting for ours. */
 void tree_lock_contended(struct mmu_tree *tree);
+/* Free TREE's user-half tables and mark it dead (lock held, TREE loaded
+ * nowhere): the body of mmu_tree_destroy, which process exit shares. */
+void tree_destroy_locked(struct mmu_tree *tree);
 static inline void tree_lock(struct mmu_tree *tree)
 {
 	if (__builtin_expect(atomic_exchange_explicit(&tree->locked, true, memory_order_acquire), 0))
@@ -118,6 +121,15 @@ static inline void op_unlock(struct mmu_tree *tree, bool held)
 {
 	if (!held)
 		tree_unlock(tree);
+}
+
+/* TREE (a user tree) is about to hold a global leaf. Set before the leaf
+ * is written: a CPU that leaves TREE after caching the leaf must see it
+ * (mmu_tree_load then drops global entries too). */
+static inline void tree_note_global(struct mmu_tree *tree)
+{
+	/* acq_rel: the leaf's store cannot move above it. */
+	atomic_exchange_explicit(&tree->has_global, true, memory_order_acq_rel);
 }
 
 /* No CPU runs TREE (a user tree), read under its lock: a CPU joins the mask

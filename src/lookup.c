@@ -39,7 +39,7 @@ static struct mmu_tree *tree_for(struct mmu_tree *tree, mmu_vaddr_t va)
  * kernel-half VA needs). */
 static mmu_err_t lookup(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct lookup_op *op)
 {
-	if (!mmu_va_canonical(va, tree->mmu->levels))
+	if (tree->dead || !mmu_va_canonical(va, tree->mmu->levels))
 		return MMU_E_INVALID;
 	struct mmu_tree *owner = tree_for(tree, va);
 	held = held && owner == tree;

@@ -12,6 +12,16 @@ struct map_op {
 	bool promote;
 };
 
+/* With KPTI no kernel leaf is global (Linux's rule): a global entry would
+ * survive the switch to a shadow and answer user-mode accesses there. Read
+ * under the kernel tree's lock, which mmu_kpti_init holds while it sets
+ * mmu->kpti and strips the leaves made before. */
+static void map_op_drop_global(struct map_op *op)
+{
+	for (unsigned l = MMU_LEVEL_PT; l <= MMU_LEVEL_PDPT; l++)
+		op->leaf_flags[l] &= ~MMU_PTE_G;
+}
+
 /* Whether a leaf at LEVEL starts at VA: the largest-leaf rule of VECTORS.md
  * (VA and PA aligned to the size, the leaf inside the range), or the forced
  * size. */
@@ -118,11 +128,15 @@ static const uint64_t cache_bits[] = {
 	[MMU_CACHE_UC] = MMU_PTE_PCD | MMU_PTE_PWT,
 };
 
-static mmu_err_t map_check_opts(const struct mmu_map_opts *o, unsigned prot)
+static mmu_err_t map_check_opts(const struct mmu_tree *tree, const struct mmu_map_opts *o, unsigned prot)
 {
 	bool size_ok = o->size == MMU_SIZE_ANY || o->size == MMU_SIZE_4K || o->size == MMU_SIZE_2M ||
 		       o->size == MMU_SIZE_1G;
 	if (!size_ok || (unsigned)o->cache > MMU_CACHE_UC || o->pkey > 15)
+		return MMU_E_INVALID;
+	/* A process space's tree holds 4K leaves only: fork, zap, the fault
+	 * handler and region protect count a reference per 4K frame. */
+	if (tree->process && (o->promote || (o->size != MMU_SIZE_ANY && o->size != MMU_SIZE_4K)))
 		return MMU_E_INVALID;
 	return prot_check(prot);
 }
@@ -132,8 +146,9 @@ static mmu_err_t map_check(const struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t
 {
 	mmu_err_t err = range_check(tree, va, len);
 	if (err == MMU_OK)
-		err = map_check_opts(o, prot);
-	if (err == MMU_OK && (pa.bits + (len - 1) < pa.bits || ((pa.bits + (len - 1)) >> MMU_PA_MAX_BITS)))
+		err = map_check_opts(tree, o, prot);
+	/* A range wrapping or reaching MAXPHYADDR (reserved bits in a leaf). */
+	if (err == MMU_OK && (pa.bits + (len - 1) < pa.bits || ((pa.bits + (len - 1)) & tree->mmu->pa_reserved)))
 		err = MMU_E_INVALID;
 	if (err != MMU_OK)
 		return err;
@@ -196,12 +211,16 @@ mmu_err_t map_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t
 	mmu_err_t err = map_check(tree, va, pa, len, prot, &o);
 	if (err != MMU_OK)
 		return err;
+	if (tree->process)
+		o.size = MMU_SIZE_4K; /* the largest leaf there */
 	struct map_op op;
 	map_op_init(&op, tree->mmu, va, pa, len, prot, &o);
 	op_lock(tree, held);
+	if (o.global && !tree->is_kernel)
+		tree_note_global(tree);
+	if (o.global && tree->is_kernel && tree->mmu->kpti)
+		map_op_drop_global(&op);
 	err = map_walk(tree, va, &op, batch);
-	if (err == MMU_OK && o.global && !tree->is_kernel)
-		tree->has_global = true;
 	op_unlock(tree, held);
 	return err;
 }

@@ -37,6 +37,8 @@ static mmu_err_t config_check(const struct mmu_config *cfg)
 		return MMU_E_INVALID;
 	if (cfg->invpcid && !cfg->pcid)
 		return MMU_E_INVALID;
+	if (cfg->maxphyaddr != 0 && (cfg->maxphyaddr < 32 || cfg->maxphyaddr > MMU_PA_MAX_BITS))
+		return MMU_E_INVALID;
 	return MMU_OK;
 }
 
@@ -62,6 +64,7 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 	mmu->flush_ceiling = cfg->flush_ceiling ? cfg->flush_ceiling : MMU_TLB_CEILING_DEFAULT;
 	mmu->pcid = cfg->pcid;
 	mmu->invpcid = cfg->invpcid;
+	mmu->pa_reserved = ~0ull << (cfg->maxphyaddr ? cfg->maxphyaddr : MMU_MAXPHYADDR_DEFAULT);
 	for (unsigned cpu = 0; cpu < cfg->ncpus; cpu++) {
 		mmu->cpu[cpu].pcid_gen = 1; /* a zeroed tree slot (gen 0) holds no PCID */
 		mmu->cpu[cpu].pcid_next = 1;

@@ -45,7 +45,7 @@ PAGE_INLINE mmu_pte_t *page_entry(struct mmu_tree *tree, enum mmu_level level, m
 {
 	p->level = 0;
 	mmu_pte_t *e = page_entry_cached(tree, level, va);
-	if (e)
+	if (e || tree->dead) /* a destroyed tree: the general path refuses it */
 		return e;
 	pt_path_find(tree, va, p);
 	return page_entry_cached(tree, level, va);
@@ -84,8 +84,10 @@ PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, 
 			unsigned prot, mmu_err_t *err)
 {
 	uint64_t span = mmu_level_span(level);
-	if (tree->promote || !mmu_is_aligned(va | pa.bits, span) || !page_in_half(tree, va) ||
-	    (pa.bits >> MMU_PA_MAX_BITS) || !page_prot_ok(prot))
+	/* PA is aligned to the page: its last byte is below MAXPHYADDR iff
+	 * PA is. A process space's tree holds no 2M leaf (map.c). */
+	if (tree->promote || (level > MMU_LEVEL_PT && tree->process) || !mmu_is_aligned(va | pa.bits, span) ||
+	    !page_in_half(tree, va) || (pa.bits & tree->mmu->pa_reserved) || !page_prot_ok(prot))
 		return false;
 	mmu_pte_t leaf = pa.bits | MMU_PTE_P | prot_to_pte(tree->mmu, prot) | (level > MMU_LEVEL_PT ? MMU_PTE_PS : 0);
 	op_lock(tree, held);
@@ -94,6 +96,12 @@ PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, 
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
 	struct pt_path p;
 	if (!e) {
+		/* A destroyed tree has an empty cache, so its calls all come
+		 * here; the general path refuses them. */
+		if (tree->dead) {
+			op_unlock(tree, held);
+			return false;
+		}
 		pt_path_find(tree, va, &p);
 		e = pt_cache_lookup(tree, level, va);
 	}
@@ -153,7 +161,7 @@ PAGE_INLINE bool walk_cached(struct mmu_tree *tree, bool held, mmu_vaddr_t va, s
 	op_lock(tree, held);
 	enum mmu_level level;
 	mmu_pte_t *e = walk_entry_cached(tree, va, &level);
-	if (!e) {
+	if (!e && !tree->dead) { /* a destroyed tree: the general path refuses it */
 		pt_cache_descend(tree, va);
 		e = walk_entry_cached(tree, va, &level);
 	}
@@ -184,10 +192,11 @@ mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu
  * no CPU runs owes nothing (tree_idle) unless PCIDs keep its entries on a
  * lazy CPU or the leaf is global. */
 static __attribute__((noinline)) void page_invalidate(struct mmu_tree *tree, struct mmu_tlb_batch *given,
-						      mmu_vaddr_t va, enum mmu_level level, bool global)
+						      mmu_vaddr_t va, enum mmu_level level, bool global, bool unmap)
 {
 	struct mmu_tlb_batch local;
 	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
+	b->unmapped |= unmap;
 	mmu_tlb_batch_add(b, va, mmu_level_shift(level), 1, global);
 	end_batch(b, &local);
 }
@@ -209,6 +218,7 @@ static __attribute__((noinline)) void unmap_releasing(struct mmu_tree *tree, enu
 		   (unsigned long)old, level);
 	struct mmu_tlb_batch local;
 	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
+	b->unmapped = true;
 	table_set_entry(tree, port_meta(mmu, p.table[level]), level, p.entry[level], 0);
 	mmu_tlb_batch_add(b, va, mmu_level_shift(level), 1, (old & MMU_PTE_G) != 0);
 	for (enum mmu_level l = level; l < mmu_top_level(mmu); l++) {
@@ -246,7 +256,7 @@ PAGE_INLINE bool change_at(struct mmu_tree *tree, bool held, enum mmu_level leve
 		else
 			pte_rewrite_bits(e, MMU_PTE_PERM_MASK, perm_bits, idle);
 		if (given || !idle || global || tree->mmu->pcid)
-			page_invalidate(tree, given, va, level, global);
+			page_invalidate(tree, given, va, level, global, unmap);
 	}
 	op_unlock(tree, held);
 	return true;

@@ -7,7 +7,7 @@
 mmu_err_t range_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len)
 {
 	unsigned levels = tree->mmu->levels;
-	if (len == 0 || va + (len - 1) < va)
+	if (tree->dead || len == 0 || va + (len - 1) < va)
 		return MMU_E_INVALID;
 	mmu_vaddr_t last = va + (len - 1);
 	if (!mmu_va_canonical(va, levels) || !mmu_va_canonical(last, levels))

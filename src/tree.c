@@ -28,6 +28,7 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 	atomic_init(&tree->tlb_gen, 0);
 	atomic_init(&tree->pcid_cpus, 0);
 	atomic_init(&tree->user_pcid, false);
+	atomic_init(&tree->has_global, false);
 	return MMU_OK;
 }
 
@@ -48,21 +49,14 @@ static enum pt_step destroy_entry(struct pt_walk *w, enum mmu_level level, mmu_p
 
 static const struct pt_visitor destroy_visitor = {.entry = destroy_entry, .leave = destroy_leave};
 
-mmu_err_t mmu_tree_destroy(struct mmu_tree *tree)
+void tree_destroy_locked(struct mmu_tree *tree)
 {
 	struct mmu *mmu = tree->mmu;
-	if (tree->is_kernel)
-		return MMU_E_INVALID;
-	tree_lock(tree);
-	if (atomic_load(&tree->active_cpus) != 0) {
-		tree_unlock(tree);
-		return MMU_E_BUSY;
-	}
 	struct mmu_tlb_batch batch;
 	mmu_tlb_batch_init(&batch, tree);
 	/* Not loaded anywhere: each CPU that had it dropped its non-global
 	 * entries at its next CR3 write. Global user leaves survive that. */
-	if (tree->has_global) {
+	if (atomic_load_explicit(&tree->has_global, memory_order_relaxed)) {
 		batch.full = true;
 		batch.global = true;
 		batch.all_cpus = true;
@@ -79,8 +73,24 @@ mmu_err_t mmu_tree_destroy(struct mmu_tree *tree)
 	mmu_tlb_batch_defer_free(&batch, MMU_FRAME_TABLE, MMU_SIZE_4K, tree->root);
 	mmu_tlb_flush(&batch);
 	mmu_tlb_batch_done(&batch);
+	/* Dead: the root may soon be another tree's, so nothing may reach
+	 * it through this one. With an empty cache every single-page call
+	 * takes its miss path, which is where the flag is checked. */
+	tree->dead = true;
+	tree->root = mmu_pa(0);
+	pt_cache_drop_below(tree, mmu_top_level(mmu));
+}
+
+mmu_err_t mmu_tree_destroy(struct mmu_tree *tree)
+{
+	if (tree->is_kernel)
+		return MMU_E_INVALID;
+	tree_lock(tree);
+	mmu_err_t err = tree->dead ? MMU_E_INVALID : atomic_load(&tree->active_cpus) != 0 ? MMU_E_BUSY : MMU_OK;
+	if (err == MMU_OK)
+		tree_destroy_locked(tree);
 	tree_unlock(tree);
-	return MMU_OK;
+	return err;
 }
 
 struct mmu_tree_locked mmu_tree_lock(struct mmu_tree *tree)
@@ -95,11 +105,14 @@ void mmu_tree_unlock(struct mmu_tree_locked held)
 	tree_unlock(held.tree);
 }
 
-void mmu_tree_set_promote(struct mmu_tree *tree, bool promote)
+mmu_err_t mmu_tree_set_promote(struct mmu_tree *tree, bool promote)
 {
 	tree_lock(tree);
-	tree->promote = promote;
+	mmu_err_t err = tree->dead || (promote && tree->process) ? MMU_E_INVALID : MMU_OK;
+	if (err == MMU_OK)
+		tree->promote = promote;
 	tree_unlock(tree);
+	return err;
 }
 
 uint64_t mmu_tree_cr3(const struct mmu_tree *tree) { return tree->root.bits; }
@@ -112,6 +125,15 @@ struct mmu_tree *mmu_tree_active(struct mmu *mmu)
 bool mmu_tree_active_on(const struct mmu_tree *tree, unsigned cpu)
 {
 	return (atomic_load(&tree->active_cpus) >> cpu) & 1;
+}
+
+/* A CR3 write keeps global entries: those of the user tree this CPU just
+ * left would let the next tree read its pages. Drop them all (after the
+ * write, so the old tree's leaves cannot be cached again). */
+static void leave_global_leaves(struct mmu *mmu, unsigned cpu)
+{
+	mmu->port.ops->flush_tlb(mmu->port.ctx, true);
+	atomic_fetch_add_explicit(&mmu->cpu[cpu].full, 1, memory_order_relaxed);
 }
 
 /* The CPU joins the new tree's mask under the tree lock, before CR3
@@ -130,11 +152,14 @@ void mmu_tree_load(struct mmu_tree *tree)
 	if (old == tree)
 		return;
 	tree_lock(tree);
+	MMU_ASSERT(mmu, !tree->dead, "mmu_tree_load: tree %lx was destroyed", (unsigned long)(uintptr_t)tree);
 	atomic_fetch_or_explicit(&tree->active_cpus, 1ull << cpu, memory_order_relaxed);
 	atomic_store(&mmu->cpu[cpu].active, tree);
 	uint64_t cr3 = mmu->pcid ? pcid_cr3_for_load(tree, cpu) : mmu_tree_cr3(tree);
 	tree_unlock(tree);
 	mmu->port.ops->write_cr3(mmu->port.ctx, cr3);
+	if (old && atomic_load_explicit(&old->has_global, memory_order_relaxed))
+		leave_global_leaves(mmu, cpu);
 	if (old)
 		atomic_fetch_and(&old->active_cpus, ~(1ull << cpu));
 }

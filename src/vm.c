@@ -41,29 +41,36 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp)
 {
 	*sp = (struct mmu_vm_space){.nregions = 0};
 	atomic_flag_clear(&sp->lock);
-	return mmu_tree_create(mmu, &sp->tree);
+	mmu_err_t err = mmu_tree_create(mmu, &sp->tree);
+	if (err == MMU_OK)
+		sp->tree.process = true;
+	return err;
 }
 
+/* The BUSY check and the whole release run under one hold of the tree
+ * lock, which mmu_tree_load takes to join the tree: a load either came
+ * first (BUSY, nothing released) or finds the tree dead and panics (a
+ * space loaded while it exits is the caller's race). */
 mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp)
 {
 	vm_lock(sp);
-	if (atomic_load(&sp->tree.active_cpus) != 0) {
-		vm_unlock(sp);
-		return MMU_E_BUSY;
+	tree_lock(&sp->tree);
+	mmu_err_t err = sp->tree.dead ? MMU_E_INVALID : atomic_load(&sp->tree.active_cpus) != 0 ? MMU_E_BUSY : MMU_OK;
+	if (err == MMU_OK) {
+		vm_zap_held(sp, 0, vm_user_last(sp->tree.mmu));
+		if (sp->kpti) {
+			struct mmu_tlb_batch batch;
+			mmu_tlb_batch_init(&batch, &sp->tree);
+			vm_kpti_detach(sp, &batch);
+			mmu_tlb_flush(&batch);
+			mmu_tlb_batch_done(&batch);
+		}
+		tree_destroy_locked(&sp->tree);
+		sp->nregions = 0;
 	}
-	vm_zap(sp, 0, vm_user_last(sp->tree.mmu));
-	if (sp->kpti) {
-		struct mmu_tlb_batch batch;
-		mmu_tlb_batch_init(&batch, &sp->tree);
-		vm_kpti_detach(sp, &batch);
-		mmu_tlb_flush(&batch);
-		mmu_tlb_batch_done(&batch);
-	}
-	mmu_err_t err = mmu_tree_destroy(&sp->tree);
-	MMU_ASSERT(sp->tree.mmu, err == MMU_OK, "mmu_vm_space_exit: destroy returned %u", (unsigned)err);
-	sp->nregions = 0;
+	tree_unlock(&sp->tree);
 	vm_unlock(sp);
-	return MMU_OK;
+	return err;
 }
 
 /* ---- regions ---- */
@@ -161,7 +168,10 @@ static unsigned pieces_left(const struct mmu_vm_region *r, mmu_vaddr_t va, mmu_v
 	return (r->start < va ? 1u : 0u) + (r_last > last ? 1u : 0u);
 }
 
-/* Rebuild the region array without [VA, LAST]; it has room (checked). */
+/* Rebuild the region array without [VA, LAST]; it has room (checked). A
+ * stack's pieces keep its growth limit (end - max) as region protect's
+ * do: the lower piece ends lower, so its max shrinks by as much, and
+ * removing the top of a stack never lets it grow further down. */
 static void regions_cut(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	struct mmu_vm_region old[MMU_VM_MAX_REGIONS];
@@ -179,6 +189,8 @@ static void regions_cut(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t las
 		if (r.start < va) {
 			struct mmu_vm_region low = r;
 			low.len = va - r.start;
+			if (low.kind == MMU_VM_STACK)
+				low.max -= r_last + 1 - va;
 			region_insert(sp, &low);
 		}
 		if (r_last > last) {

@@ -36,6 +36,8 @@ void vm_frame_release_late(struct mmu_tree *tree, mmu_pa_t pa);
  * reference (frames left unreferenced are freed after the flush), and free
  * the tables that empties. Space lock held. */
 void vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last);
+/* The same with the tree lock held too. */
+void vm_zap_held(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last);
 
 /* Map a zeroed frame at every page of R (not yet in SP's list): an eager
  * region. NOMEM: whatever was mapped is removed again, nothing changed.

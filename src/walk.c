@@ -152,6 +152,10 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, 
 
 void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
 {
+	/* The public calls refuse a destroyed tree; getting here means one
+	 * was destroyed while a call on it waited for its lock. */
+	MMU_ASSERT(w->mmu, !w->tree->dead, "pt_walk_range: tree %lx was destroyed (walk of %lx..%lx)",
+		   (unsigned long)(uintptr_t)w->tree, (unsigned long)va, (unsigned long)last);
 	w->stop = false;
 	walk_table(w, w->tree->root, mmu_top_level(w->mmu), va, last);
 }

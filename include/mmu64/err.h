@@ -1,10 +1,14 @@
 /* Error codes of every mmu64 call.
  *
  * A call that returns anything but MMU_OK changed nothing. The names are the
- * ones vectors print (../shared/VECTORS.md), so mmu_err_name() is the
+ * ones vectors print (docs/VECTORS.md), so mmu_err_name() is the
  * single place where a code becomes text. */
 #ifndef MMU64_ERR_H
 #define MMU64_ERR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum mmu_err {
 	MMU_OK = 0,
@@ -19,5 +23,9 @@ typedef enum mmu_err {
 
 /* "INVALID", "UNALIGNED", ... ; "OK" for MMU_OK. Never NULL. */
 const char *mmu_err_name(mmu_err_t err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,8 +1,11 @@
 /* Range operations on a tree: map, unmap, protect, walk, entry.
  *
- * Ranges are [va, va+len). Checks run in the order of ../shared/VECTORS.md:
- * INVALID (non-canonical, wrapping, crossing halves, the kernel half on a
- * user tree or the user half on the kernel tree, bad option), UNALIGNED,
+ * Ranges are [va, va+len). Checks run in the order of docs/VECTORS.md:
+ * INVALID (a destroyed tree, non-canonical, wrapping, crossing halves, the
+ * kernel half on a user tree or the user half on the kernel tree, bad
+ * option, a physical range wrapping or reaching 2^maxphyaddr
+ * (mmu_config), in a process space's tree `promote` or a forced 2M/1G
+ * size), UNALIGNED,
  * INVALID_PERMISSION (no MMU_PROT_R), DUPLICATED / NOTEXIST, NOMEM. A call
  * that fails changes nothing: every table it needs is allocated before the
  * first entry is written.
@@ -16,6 +19,10 @@
 #include "pte.h"
 #include "tlb.h"
 #include "tree.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Permission letters of a mapping. */
 enum {
@@ -39,7 +46,9 @@ struct mmu_map_opts {
 	/* After mapping, promote every table of 512 leaves that the range
 	 * touched and that now maps one aligned, contiguous run with identical
 	 * attributes to a single huge leaf (FreeBSD's rule). A later partial
-	 * unmap or protect demotes it again (a split). */
+	 * unmap or protect demotes it again (a split). A process space's
+	 * tree holds 4K leaves only: there `promote` and a forced 2M/1G size
+	 * are INVALID, and MMU_SIZE_ANY maps 4K leaves. */
 	bool promote;
 };
 
@@ -83,5 +92,9 @@ mmu_err_t mmu_walk_locked(struct mmu_tree_locked held, mmu_vaddr_t va, struct mm
  * reached (a non-present or leaf entry above it, or LEVEL above the
  * tree's top); INVALID for a non-canonical VA. */
 mmu_err_t mmu_entry(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level level, mmu_pte_t *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

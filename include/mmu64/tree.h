@@ -4,16 +4,31 @@
 
 #include "mmu.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A new user tree sharing the kernel half. NOMEM when no frame for the
  * root. */
 mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree);
 
 /* Free every user-half table of TREE (never a data frame, never the kernel
  * half). BUSY, and nothing freed, while TREE is loaded on any CPU; INVALID
- * for the kernel tree. */
+ * for the kernel tree. A destroyed tree is dead until mmu_tree_create
+ * makes its storage a tree again: destroy, map, unmap, protect, walk,
+ * entry (and their _locked forms) and set_promote return INVALID;
+ * mmu_tree_load, mmu_dump and mmu_audit_wx panic; mmu_tree_cr3 is 0. Calls racing with the destroy
+ * of their own tree are the caller's bug; the library panics where it
+ * meets one rather than touch freed tables. */
 mmu_err_t mmu_tree_destroy(struct mmu_tree *tree);
 
-/* Make TREE the active tree of this CPU. No CR3 write when it already is. */
+/* Make TREE the active tree of this CPU. No CR3 write when it already is.
+ * Call it with the shootdown IPI masked (interrupts off): between its CR3
+ * write and leaving the old tree's mask, a request for either tree would
+ * be applied to the wrong PCID. It serves waiting requests itself while
+ * it spins on TREE's lock, before it changes anything. A CPU leaving a
+ * user tree that ever held a global leaf drops every global TLB entry.
+ * Panics for a destroyed tree. */
 void mmu_tree_load(struct mmu_tree *tree);
 
 /* A run of calls under one hold of TREE's lock (Hafnium's locked-handle
@@ -33,8 +48,10 @@ struct mmu_tree_locked mmu_tree_lock(struct mmu_tree *tree);
 void mmu_tree_unlock(struct mmu_tree_locked held);
 
 /* Promote as mmu_map's `promote` option does (include/mmu64/pt.h), after
- * every map and protect on TREE: the per-space opt-in. */
-void mmu_tree_set_promote(struct mmu_tree *tree, bool promote);
+ * every map and protect on TREE: the per-space opt-in. INVALID (nothing
+ * changed) to turn it on for a process space's tree, which holds 4K
+ * leaves only (include/mmu64/vm.h), and for a destroyed tree. */
+mmu_err_t mmu_tree_set_promote(struct mmu_tree *tree, bool promote);
 
 /* The tree active on this CPU. */
 struct mmu_tree *mmu_tree_active(struct mmu *mmu);
@@ -44,5 +61,9 @@ uint64_t mmu_tree_cr3(const struct mmu_tree *tree);
 
 /* True when TREE is loaded on CPU. */
 bool mmu_tree_active_on(const struct mmu_tree *tree, unsigned cpu);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

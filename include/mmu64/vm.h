@@ -3,7 +3,9 @@
  * and grows stacks, copy-on-write fork, exit, and the copy-to-user helper.
  *
  * Pages of a space are 4K data frames from the port (MMU_FRAME_DATA), user
- * pages always. A frame's `refcount` (struct mmu_frame_meta) counts the
+ * pages always, and its tree holds 4K leaves only: mmu_tree_set_promote
+ * refuses it, and a map straight into it with `promote` or a forced 2M/1G
+ * size is INVALID (include/mmu64/pt.h). A frame's `refcount` (struct mmu_frame_meta) counts the
  * leaves that map it, over every space; it is freed when the count drops to
  * zero, after the flush that removed the last leaf. The caller owns the
  * storage of struct mmu_vm_space, as for every mmu64 object.
@@ -21,6 +23,10 @@
 #include "kpti.h"
 #include "mmu.h"
 #include "pt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define MMU_VM_MAX_REGIONS 16
 #define MMU_VM_STACK_MAX_DEFAULT (8ull << 20) /* Linux's RLIMIT_STACK default */
@@ -60,7 +66,11 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
 
 /* Release SP: every leaf's frame reference (frames still mapped by other
  * spaces stay), every table, the root. BUSY while SP's tree is loaded on a
- * CPU (nothing released). */
+ * CPU (nothing released): checked under the tree lock that mmu_tree_load
+ * takes, held until the tree is gone, so a racing load either makes exit
+ * BUSY or comes after and panics (a destroyed tree). After exit SP is
+ * dead until mmu_vm_space_create: exit, region add, remove and protect,
+ * faults, fork from it, copy-to-user and KPTI enable return INVALID. */
 mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp);
 
 /* Add a region of KIND over [VA, VA+LEN) with PROT (MMU_PROT_R required,
@@ -80,7 +90,9 @@ mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t le
 
 /* Remove [VA, VA+LEN) from the regions, with every page mapped there and
  * the tables that empties. The range may cover parts of regions; a region
- * cut in the middle becomes two (NOMEM when no slot is left). NOTEXIST when
+ * cut in the middle becomes two (NOMEM when no slot is left). A stack's
+ * pieces keep its growth limit (end - max), as region protect's do, so a
+ * removal never lets a stack grow further down than before. NOTEXIST when
  * no region overlaps the range; INVALID / UNALIGNED as for add. */
 mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len);
 
@@ -190,7 +202,7 @@ mmu_err_t mmu_vm_kpti_enable(struct mmu_vm_space *sp, struct mmu_kpti *k);
  * the space's PCID | MMU_PCID_USER, with the no-flush bit unless an
  * invalidation since the last exit missed that PCID; the call consumes
  * that debt, so take it once per exit, last thing before the switch. */
-uint64_t mmu_vm_user_cr3(const struct mmu_vm_space *sp);
+uint64_t mmu_vm_user_cr3(struct mmu_vm_space *sp);
 
 /* The CR3 for entry from user mode into the kernel: the space's own, with
  * its PCID on this CPU and the no-flush bit when PCIDs are on (SP loaded
@@ -205,5 +217,9 @@ size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx);
 
 /* The region containing VA, or NULL (stable until the next region change). */
 const struct mmu_vm_region *mmu_vm_region_at(const struct mmu_vm_space *sp, mmu_vaddr_t va);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

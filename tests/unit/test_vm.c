@@ -93,6 +93,39 @@ static void test_region_remove_pages(void)
 	st_check_sanitizer(vt_sim);
 }
 
+/* Removing the top of a stack keeps its growth limit (end - max): the
+ * page that was beyond max before the removal still is after it, and the
+ * one at the limit still grows. */
+static void test_region_remove_stack_limit(void)
+{
+	uint64_t frames0 = sim_frames_in_use(vt_sim), tables0 = sim_tables_in_use(vt_sim);
+	struct mmu_vm_space sp;
+	CHECK_OK(mmu_vm_space_create(vt_mmu, &sp));
+	/* [0x20000000, 0x20010000), max 1M: the limit is 0x1ff10000. */
+	CHECK_OK(mmu_vm_region_add(&sp, 0x20000000, 0x10000, MMU_PROT_R | MMU_PROT_W, MMU_VM_STACK, MB));
+	st_load(vt_sim, 0, &sp.tree);
+	CHECK_EQ(uw(&sp, 0, 0x1ff0f000, 1), 0x1000 | ST_PF_W | ST_PF_U);
+	CHECK_OK(mmu_vm_region_remove(&sp, 0x20008000, 0x8000));
+	CHECK_EQ(sp.nregions, 1);
+	CHECK_EQ(sp.region[0].len, 0x8000);
+	CHECK_EQ(sp.region[0].start + sp.region[0].len - sp.region[0].max, 0x1ff10000);
+	CHECK_EQ(uw(&sp, 0, 0x1ff0f000, 2), 0x1000 | ST_PF_W | ST_PF_U);
+	CHECK_EQ(uw(&sp, 0, 0x1ff10000, 3), R_OK);
+	CHECK_EQ(vt_last, MMU_VM_STACK_GROWN);
+	/* A cut in the middle: the lower piece keeps the limit, the upper
+	 * one its end and max. */
+	CHECK_OK(mmu_vm_region_remove(&sp, 0x1ff20000, 0x10000));
+	CHECK_EQ(sp.nregions, 2);
+	CHECK_EQ(sp.region[0].start + sp.region[0].len - sp.region[0].max, 0x1ff10000);
+	CHECK_EQ(sp.region[1].start + sp.region[1].len - sp.region[1].max, 0x1ff10000);
+	CHECK(counters_are(&sp, 0, 0, 1, 0, 2));
+	unload(0);
+	CHECK_OK(mmu_vm_space_exit(&sp));
+	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
+	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
+	st_check_sanitizer(vt_sim);
+}
+
 /* ---- the decision table ---- */
 
 /* The space of the decision tests: rw, r and rx anon regions and a rw
@@ -248,6 +281,7 @@ static void all_tests(const struct sim_config *cfg)
 	(void)cfg;
 	test_regions();
 	test_region_remove_pages();
+	test_region_remove_stack_limit();
 	test_decisions_resolved();
 	test_decisions_refused();
 	test_decisions_stack();

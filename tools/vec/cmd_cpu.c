@@ -52,9 +52,15 @@ static void access(struct vec_session *s, const struct vec_stmt *st, enum vec_ac
 		   struct vec_buf *r)
 {
 	unsigned cpu = (unsigned)st->arg[0].num;
-	if (st->user && vec_proc_user_access(s, cpu, kind, st->arg[1].num, byte, r))
+	mmu_vaddr_t va = st->arg[1].num;
+	/* The executor's own kernel memory; a non-canonical VA stays `gp`. */
+	if (!vec_kernel_range_ok(va, 1) && mmu_va_canonical(va, s->machine.levels)) {
+		vec_result_err(r, MMU_E_INVALID);
 		return;
-	struct vec_access a = s->ops->access(s->ctx, cpu, kind, st->arg[1].num, st->user, byte);
+	}
+	if (st->user && vec_proc_user_access(s, cpu, kind, va, byte, r))
+		return;
+	struct vec_access a = s->ops->access(s->ctx, cpu, kind, va, st->user, byte);
 	vec_print_access(r, kind, &a);
 }
 

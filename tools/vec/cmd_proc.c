@@ -193,7 +193,8 @@ void vec_cmd_same(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 {
 	struct mmu_tree *a = vec_find_tree(s, st->arg[0].name), *b = vec_find_tree(s, st->arg[2].name);
 	struct mmu_translation ta, tb;
-	mmu_err_t err = a && b ? MMU_OK : MMU_E_INVALID;
+	bool ok = a && b && vec_kernel_range_ok(st->arg[1].num, 1) && vec_kernel_range_ok(st->arg[3].num, 1);
+	mmu_err_t err = ok ? MMU_OK : MMU_E_INVALID;
 	if (err == MMU_OK)
 		err = mmu_walk(a, st->arg[1].num, &ta);
 	if (err == MMU_OK)

@@ -4,8 +4,6 @@
 
 #include "tools/vec/run.h"
 
-#define VEC_KERNEL_DUMP_START 0xffffc80000000000ull
-#define VEC_KERNEL_DUMP_END 0xffffd00000000000ull
 
 static const char *const size_names[] = {[MMU_SIZE_4K] = "4K", [MMU_SIZE_2M] = "2M", [MMU_SIZE_1G] = "1G"};
 
@@ -88,14 +86,16 @@ void vec_cmd_frame(struct vec_session *s, const struct vec_stmt *st, struct vec_
 	vec_result_err(r, err);
 }
 
-/* ---- range operations ---- */
+/* ---- range operations ----
+ * A range in the kernel half outside the vectors' window is INVALID here:
+ * it would reach the executor's own mappings (vec_kernel_range_ok). */
 
 void vec_cmd_map(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
 {
 	struct mmu_tree *tree = vec_find_pt_tree(s, st->arg[0].name);
 	uint64_t len = st->arg[3].num;
 	mmu_pa_t pa;
-	if (!tree || !vec_frame_range(s, &st->arg[2], len, &pa)) {
+	if (!tree || !vec_frame_range(s, &st->arg[2], len, &pa) || !vec_kernel_range_ok(st->arg[1].num, len)) {
 		vec_result_err(r, MMU_E_INVALID);
 		return;
 	}
@@ -105,14 +105,15 @@ void vec_cmd_map(struct vec_session *s, const struct vec_stmt *st, struct vec_bu
 void vec_cmd_unmap(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
 {
 	struct mmu_tree *tree = vec_find_pt_tree(s, st->arg[0].name);
-	vec_result_err(r, tree ? mmu_unmap(tree, st->arg[1].num, st->arg[2].num, NULL) : MMU_E_INVALID);
+	bool ok = tree && vec_kernel_range_ok(st->arg[1].num, st->arg[2].num);
+	vec_result_err(r, ok ? mmu_unmap(tree, st->arg[1].num, st->arg[2].num, NULL) : MMU_E_INVALID);
 }
 
 void vec_cmd_protect(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
 {
 	struct mmu_tree *tree = vec_find_pt_tree(s, st->arg[0].name);
 	mmu_err_t err = MMU_E_INVALID;
-	if (tree)
+	if (tree && vec_kernel_range_ok(st->arg[1].num, st->arg[2].num))
 		err = mmu_protect(tree, st->arg[1].num, st->arg[2].num, (unsigned)st->arg[3].num, NULL);
 	vec_result_err(r, err);
 }
@@ -150,7 +151,8 @@ void vec_cmd_walk(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 {
 	struct mmu_tree *tree = vec_find_tree(s, st->arg[0].name);
 	struct mmu_translation t;
-	mmu_err_t err = tree ? mmu_walk(tree, st->arg[1].num, &t) : MMU_E_INVALID;
+	bool ok = tree && vec_kernel_range_ok(st->arg[1].num, 1);
+	mmu_err_t err = ok ? mmu_walk(tree, st->arg[1].num, &t) : MMU_E_INVALID;
 	if (err != MMU_OK) {
 		vec_result_err(r, err);
 		return;
@@ -206,7 +208,7 @@ void vec_cmd_entry(struct vec_session *s, const struct vec_stmt *st, struct vec_
 	enum mmu_level level = (enum mmu_level)st->arg[2].num;
 	mmu_pte_t e = 0;
 	mmu_err_t err;
-	if (!tree) {
+	if (!tree || !vec_kernel_range_ok(st->arg[1].num, 1)) {
 		vec_result_err(r, MMU_E_INVALID);
 		return;
 	}
@@ -259,8 +261,8 @@ void vec_cmd_dump(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 		return;
 	}
 	if (tree == mmu_kernel_tree(s->mmu)) {
-		start = VEC_KERNEL_DUMP_START;
-		end = VEC_KERNEL_DUMP_END;
+		start = VEC_KERNEL_WINDOW_START;
+		end = VEC_KERNEL_WINDOW_START + VEC_KERNEL_WINDOW_LEN;
 	}
 	mmu_dump(tree, start, end, dump_line, s);
 	vb_str(r, "ok");

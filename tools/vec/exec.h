@@ -18,7 +18,7 @@
 
 #include "mmu64/mmu64.h"
 
-/* The `machine` line (../shared/VECTORS.md), defaults filled in. */
+/* The `machine` line (docs/VECTORS.md), defaults filled in. */
 struct vec_machine {
 	unsigned levels;   /* 4 or 5 */
 	unsigned cpus;     /* 1 .. MMU_MAX_CPUS */
@@ -66,9 +66,10 @@ struct vec_exec_ops {
 	struct vec_access (*user_copy_write)(void *ctx, unsigned cpu, mmu_vaddr_t va, uint8_t byte);
 	/* KPTI (`machine kpti=1`; neither is called otherwise). The kernel
 	 * ranges every shadow's kernel half maps (entry trampoline, stacks,
-	 * IDT/GDT/TSS): *N of them, 0 for none. Then, at every `load`, the CR3
-	 * that CPU's user accesses run with: the process's shadow, or 0 for
-	 * the active tree's own. NULL ops: the executor skips kpti=1 in setup. */
+	 * IDT/GDT/TSS): *N of them, 0 for none. Then the CR3 that CPU's
+	 * user accesses run with: 0 (the active tree's own) at every `load`,
+	 * and before each user access of a process its shadow's, as
+	 * mmu_vm_user_cr3 gives it on that CPU for that exit to user mode. NULL ops: the executor skips kpti=1 in setup. */
 	const struct mmu_kpti_range *(*kpti_ranges)(void *ctx, unsigned *n);
 	void (*set_user_cr3)(void *ctx, unsigned cpu, uint64_t cr3);
 	/* Run FN(ARG) on CPU (mmu64 calls inside act on that CPU), then come

@@ -21,10 +21,6 @@ static const vec_handler handlers[VEC_OP_COUNT] = {
 	[VEC_OP_REGION_PROTECT] = vec_cmd_region_protect,
 };
 
-/* Kernel-half window of the vectors (VECTORS.md): PML4 slots 400-415. */
-#define VEC_KERNEL_WINDOW_START 0xffffc80000000000ull
-#define VEC_KERNEL_WINDOW_LEN 0x80000000000ull
-
 static void emit(const struct vec_io *io, const char *line) { io->out(io->out_ctx, line); }
 
 /* ---- names and results shared by the commands ---- */
@@ -72,6 +68,14 @@ bool vec_frame_range(struct vec_session *s, const struct vec_arg *ref, uint64_t 
 		return false;
 	*out = mmu_pa_add(f->pa, ref->num);
 	return true;
+}
+
+bool vec_kernel_range_ok(mmu_vaddr_t va, uint64_t len)
+{
+	mmu_vaddr_t last = va + (len ? len - 1 : 0);
+	bool upper = (va >> 63) || (last >> 63) || last < va;
+	return !upper || (va >= VEC_KERNEL_WINDOW_START && last >= va &&
+			  last - VEC_KERNEL_WINDOW_START < VEC_KERNEL_WINDOW_LEN);
 }
 
 void vec_result_err(struct vec_buf *r, mmu_err_t err)

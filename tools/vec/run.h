@@ -65,6 +65,17 @@ struct vec_frame *vec_find_frame(struct vec_session *s, const char *name);
  * frame; false when F is unknown or the range leaves it (an INVALID). */
 bool vec_frame_range(struct vec_session *s, const struct vec_arg *ref, uint64_t len, mmu_pa_t *out);
 
+/* The kernel-half window vectors may use (VECTORS.md): PML4 slots
+ * 400-415, the same numbers under PML5 slot 511 with levels=5. */
+#define VEC_KERNEL_WINDOW_START 0xffffc80000000000ull
+#define VEC_KERNEL_WINDOW_LEN 0x80000000000ull
+
+/* False when [VA, VA+LEN) (LEN 0 read as 1) reaches the upper half of the
+ * address space outside the window: every other kernel-half address is the
+ * executor's own memory (a kernel's image, its direct map), so such a
+ * command is `error INVALID` whatever it is, before anything runs. */
+bool vec_kernel_range_ok(mmu_vaddr_t va, uint64_t len);
+
 /* Results. */
 void vec_result_err(struct vec_buf *r, mmu_err_t err); /* "ok" for MMU_OK */
 
