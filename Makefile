@@ -283,7 +283,8 @@ test-install: install-libs
 # random vector files of 300 commands (`mmu64 gen`, every feature) on the
 # software machine under ASan+UBSan with the TLB sanitizer, and under QEMU,
 # compared line by line. `make test` runs seeds 1..RANDOM_SEEDS; `make soak
-# SEEDS=N [SEED_START=N]` runs N more (from a new start each time).
+# SEEDS=N [SEED_START=N] [RANDOM_ARGS=--pcid]` runs N more (from a new start
+# each time; --pcid: every file with PCIDs, the software machine alone).
 .PHONY: test-random soak random-tools
 RANDOM_SEEDS ?= 40
 SEEDS        ?= 400
@@ -294,4 +295,4 @@ random-tools: $(KERNEL_ELF)
 test-random: random-tools
 	MMU64=build/asan/mmu64 MMU64_KERNEL=$(KERNEL_ELF) scripts/random-diff --seeds 1 $(RANDOM_SEEDS)
 soak: random-tools
-	MMU64=build/asan/mmu64 MMU64_KERNEL=$(KERNEL_ELF) scripts/random-diff --seeds $(SEED_START) $(SEEDS)
+	MMU64=build/asan/mmu64 MMU64_KERNEL=$(KERNEL_ELF) scripts/random-diff --seeds $(SEED_START) $(SEEDS) $(RANDOM_ARGS)

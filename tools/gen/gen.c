@@ -20,6 +20,17 @@ unsigned gen_below(struct gen *g, unsigned n) { return n ? (unsigned)(gen_next(g
 bool gen_chance(struct gen *g, unsigned percent) { return gen_below(g, 100) < percent; }
 bool gen_has(const struct gen *g, unsigned feature) { return (g->features & feature) != 0; }
 
+unsigned gen_cpu(struct gen *g)
+{
+	unsigned cpu = gen_below(g, g->m.cpus);
+	if (!g->procs_heavy || gen_chance(g, 25))
+		return cpu;
+	for (unsigned k = 0; k < g->m.cpus; k++)
+		if (g->active[(cpu + k) % g->m.cpus].kind == GEN_T_PROC)
+			return (cpu + k) % g->m.cpus;
+	return cpu;
+}
+
 void gen_line(struct gen *g, const char *fmt, ...)
 {
 	va_list ap;
@@ -103,7 +114,7 @@ static void gen_machine(struct gen *g, int cpus)
 	m->wp = !(prot && gen_chance(g, 15));
 	m->pke = gen_has(g, GEN_F_PKEYS) && gen_chance(g, 40);
 	m->kpti = gen_has(g, GEN_F_KPTI) && gen_has(g, GEN_F_PROCS) && gen_chance(g, 30);
-	m->pcid = gen_has(g, GEN_F_PCID) && gen_chance(g, 20);
+	m->pcid = g->force_pcid || (gen_has(g, GEN_F_PCID) && gen_chance(g, 20));
 	m->invpcid = !m->pcid || gen_chance(g, 50);
 	gen_line(g, "machine levels=%u cpus=%u mem=%llu%s nx=%d smep=%d smap=%d wp=%d pke=%d kpti=%d%s%s", m->levels,
 		 m->cpus, (unsigned long long)(m->mem >> (m->mem >= (1ull << 30) ? 30 : 10)), m->mem >= (1ull << 30) ? "G" : "K", m->nx, m->smep, m->smap, m->wp, m->pke, m->kpti,
@@ -128,21 +139,27 @@ static const struct gen_cmd mix[] = {
 	{gen_cmd_faults, 1, GEN_F_PROCS},
 };
 
+/* A processes-heavy file (one in three) makes process commands three
+ * times as likely: forks, exits and region changes while CPUs switch. */
+static unsigned weight(const struct gen *g, const struct gen_cmd *c)
+{
+	if (c->needs && !gen_has(g, c->needs))
+		return 0;
+	return c->needs == GEN_F_PROCS && g->procs_heavy ? 3 * c->weight : c->weight;
+}
+
 static void gen_one(struct gen *g)
 {
 	unsigned total = 0;
 	for (size_t i = 0; i < sizeof mix / sizeof mix[0]; i++)
-		if (!mix[i].needs || gen_has(g, mix[i].needs))
-			total += mix[i].weight;
+		total += weight(g, &mix[i]);
 	unsigned pick = gen_below(g, total);
 	for (size_t i = 0; i < sizeof mix / sizeof mix[0]; i++) {
-		if (mix[i].needs && !gen_has(g, mix[i].needs))
-			continue;
-		if (pick < mix[i].weight) {
+		if (pick < weight(g, &mix[i])) {
 			mix[i].fn(g);
 			return;
 		}
-		pick -= mix[i].weight;
+		pick -= weight(g, &mix[i]);
 	}
 }
 
@@ -177,9 +194,9 @@ static const struct {
 
 static void gen_usage(FILE *to)
 {
-	fputs("usage: mmu64 gen --seed N [--commands N] [--cpus N] [--no FEATURE,...]\n"
+	fputs("usage: mmu64 gen --seed N [--commands N] [--cpus N] [--pcid] [--no FEATURE,...]\n"
 	      "Writes a random vector file (no expectations) to stdout; the same\n"
-	      "arguments give the same file. FEATURE: global pkeys cache sizes levels5\n"
+	      "arguments give the same file. --pcid: always pcid=1. FEATURE: global pkeys cache sizes levels5\n"
 	      "kpti pcid procs kernel outside errors smallmem protections (all on by default).\n",
 	      to);
 }
@@ -215,7 +232,7 @@ int gen_main(int argc, char **argv)
 	static struct gen g;
 	unsigned long long seed = 0, commands = 300, cpus = 0;
 	unsigned off = 0;
-	bool have_seed = false;
+	bool have_seed = false, force_pcid = false;
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		bool ok = true;
@@ -227,7 +244,10 @@ int gen_main(int argc, char **argv)
 			ok = parse_uint(v, GEN_MAX_CPUS, &cpus) && cpus >= 1;
 		else if (strcmp(argv[i], "--no") == 0)
 			ok = v && parse_features(v, &off);
-		else if (strcmp(argv[i], "--help") == 0) {
+		else if (strcmp(argv[i], "--pcid") == 0) {
+			force_pcid = true;
+			continue;
+		} else if (strcmp(argv[i], "--help") == 0) {
 			gen_usage(stdout);
 			return 0;
 		} else
@@ -246,12 +266,18 @@ int gen_main(int argc, char **argv)
 	g.rng = seed;
 	g.out = stdout;
 	g.features = ~off;
+	g.force_pcid = force_pcid;
 	g.kernel.live = true;
 	fprintf(g.out, "# mmu64 gen --seed %llu --commands %llu", seed, commands);
 	if (cpus)
 		fprintf(g.out, " --cpus %llu", cpus);
+	if (force_pcid)
+		fprintf(g.out, " --pcid");
+	if (off)
+		fprintf(g.out, " --no (some)");
 	fputc('\n', g.out);
 	gen_machine(&g, (int)cpus);
+	g.procs_heavy = gen_has(&g, GEN_F_PROCS) && gen_chance(&g, 35);
 	gen_start(&g);
 	while (g.lines < commands + 1) /* the machine line, then the commands */
 		gen_one(&g);

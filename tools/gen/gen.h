@@ -93,6 +93,8 @@ struct gen_ref {
 struct gen {
 	uint64_t rng;
 	unsigned features; /* enum gen_feature bits left on */
+	bool force_pcid;  /* --pcid: every file has pcid=1 */
+	bool procs_heavy; /* this file's mix: mostly processes, several CPUs on them */
 	FILE *out;
 	unsigned long long lines; /* commands written */
 	struct gen_machine m;
@@ -109,6 +111,8 @@ uint64_t gen_next(struct gen *g);
 unsigned gen_below(struct gen *g, unsigned n); /* 0 .. n-1 */
 bool gen_chance(struct gen *g, unsigned percent);
 bool gen_has(const struct gen *g, unsigned feature);
+/* A CPU for an access; in a processes-heavy file mostly one running a process. */
+unsigned gen_cpu(struct gen *g);
 void gen_line(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A user (or kernel-window) VA in one of the zones, aligned to ALIGN. */
 uint64_t gen_zone_va(struct gen *g, bool kernel, uint64_t align);

@@ -80,7 +80,7 @@ static unsigned region_perm(struct gen *g)
  * the same above 2^47 now and then (levels=5 only). */
 static uint64_t region_va(struct gen *g, enum gen_kind kind)
 {
-	uint64_t va = 0x400000ull + (uint64_t)gen_below(g, 24) * (1ull << 20);
+	uint64_t va = 0x400000ull + (uint64_t)gen_below(g, 6) * (1ull << 20);
 	if (kind == GEN_STACK)
 		va += (1ull << 20) - K4 * (1 + gen_below(g, 4));
 	else
@@ -201,7 +201,7 @@ void gen_cmd_exit(struct gen *g)
 /* A CPU running a process, mostly; an address in one of its regions. */
 void gen_cmd_kwrite(struct gen *g)
 {
-	unsigned cpu = gen_below(g, g->m.cpus);
+	unsigned cpu = gen_cpu(g);
 	const struct gen_ref *r = &g->active[cpu];
 	const struct gen_region *reg = r->kind == GEN_T_PROC ? gen_regions_pick(g, &g->proc[r->i]) : NULL;
 	uint64_t va = reg ? reg->va + gen_next(g) % reg->len : region_va(g, GEN_ANON);

@@ -313,7 +313,7 @@ static struct gen_ref any_tree(struct gen *g)
 	int p = live_proc(g), s = live_space(g);
 	if (roll < 15)
 		return (struct gen_ref){GEN_T_KERNEL, 0};
-	if (roll < 55 && p >= 0)
+	if (roll < (g->procs_heavy ? 80 : 55) && p >= 0)
 		return (struct gen_ref){GEN_T_PROC, p};
 	if (s >= 0 && !errors(g, 5))
 		return (struct gen_ref){GEN_T_SPACE, s};
@@ -358,7 +358,7 @@ void gen_cmd_load(struct gen *g)
 
 void gen_cmd_access(struct gen *g)
 {
-	unsigned cpu = gen_below(g, g->m.cpus);
+	unsigned cpu = gen_cpu(g);
 	uint64_t va = aim(g, &g->active[cpu]);
 	const char *user = gen_chance(g, 60) ? " user" : "";
 	if (gen_chance(g, 55))
@@ -393,7 +393,7 @@ bool gen_exec_proc(struct gen *g, unsigned cpu, const char *user);
 
 void gen_cmd_exec(struct gen *g)
 {
-	unsigned cpu = gen_below(g, g->m.cpus);
+	unsigned cpu = gen_cpu(g);
 	const struct gen_ref *r = &g->active[cpu];
 	const char *user = gen_chance(g, 60) ? " user" : "";
 	if (r->kind == GEN_T_PROC && gen_chance(g, 60) && gen_exec_proc(g, cpu, user))
