@@ -7,6 +7,7 @@
  * CPU says how it ended. */
 #include "kernel/access.h"
 
+#include "kernel/bootinfo.h"
 #include "kernel/cpu.h"
 #include "kernel/idt.h"
 #include "kernel/machine.h"
@@ -75,10 +76,38 @@ static void user_on_shadow(struct percpu *pc, const struct access_req *r)
 	irq_restore(on);
 }
 
+/* QEMU 7.2 sets A in a PDPTE that maps a 1G page before it checks the
+ * access's permissions; the SDM (and the software machine) set a leaf's A
+ * only when the access succeeds (docs/QEMU-DIFFERENCES.md 5). The 1G leaf
+ * that translates VA under CR3 when its A is clear, so that a refused
+ * access can clear it again; NULL otherwise. */
+static uint64_t *clean_1g_leaf(uint64_t cr3, uint64_t va)
+{
+	uint64_t table = cr3 & MMU_PTE_ADDR_MASK;
+	for (unsigned level = boot_info.levels; level >= MMU_LEVEL_PDPT; level--) {
+		uint64_t *e = (uint64_t *)phys_to_virt(table) + mmu_va_index(va, (enum mmu_level)level);
+		if (!(*e & MMU_PTE_P))
+			return NULL;
+		if (level == MMU_LEVEL_PDPT)
+			return (*e & MMU_PTE_PS) && !(*e & MMU_PTE_A) ? e : NULL;
+		table = *e & MMU_PTE_ADDR_MASK;
+	}
+	return NULL;
+}
+
+static bool canonical(uint64_t va)
+{
+	unsigned shift = boot_info.levels == 5 ? 56 : 47;
+	uint64_t top = va >> shift;
+	return top == 0 || top == (UINT64_MAX >> shift);
+}
+
 void access_on_this_cpu(void *arg)
 {
 	struct access_req *r = arg;
 	struct percpu *pc = this_cpu();
+	uint64_t cr3 = r->user && pc->vec_user_cr3 ? pc->vec_user_cr3 : read_cr3();
+	uint64_t *leaf_1g = canonical(r->va) ? clean_1g_leaf(cr3, r->va) : NULL;
 	pc->trap = (struct trap_record){0};
 	if (r->user && pc->vec_user_cr3) {
 		user_on_shadow(pc, r);
@@ -101,4 +130,6 @@ void access_on_this_cpu(void *arg)
 			pc->trap.value = (uint64_t)v;
 	}
 	r->result = outcome(&pc->trap, r->kind);
+	if (leaf_1g && r->result.outcome == VEC_ACCESS_PF)
+		__atomic_and_fetch(leaf_1g, ~MMU_PTE_A, __ATOMIC_SEQ_CST);
 }

@@ -345,15 +345,27 @@ void gen_cmd_look(struct gen *g)
 
 /* ---- CPUs ---- */
 
-void gen_cmd_load(struct gen *g)
+static void load(struct gen *g, unsigned cpu, struct gen_ref r)
 {
-	unsigned cpu = gen_below(g, g->m.cpus);
-	struct gen_ref r = any_tree(g);
 	char name[16];
 	gen_line(g, "load %u %s", cpu, gen_ref_name(&r, name, sizeof name));
 	bool exists = r.kind == GEN_T_KERNEL || (r.kind == GEN_T_SPACE ? g->space[r.i].live : g->proc[r.i].live);
 	if (exists)
 		g->active[cpu] = r;
+}
+
+/* Now and then a round trip (A, B, A on one CPU with nothing between):
+ * what a CPU owes a tree must survive switching through another. */
+void gen_cmd_load(struct gen *g)
+{
+	unsigned cpu = gen_cpu(g);
+	struct gen_ref back = g->active[cpu];
+	load(g, cpu, any_tree(g));
+	if (gen_chance(g, 25)) {
+		load(g, cpu, back);
+		load(g, cpu, any_tree(g));
+		load(g, cpu, back);
+	}
 }
 
 void gen_cmd_access(struct gen *g)
