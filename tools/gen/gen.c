@@ -232,6 +232,7 @@ int gen_main(int argc, char **argv)
 	static struct gen g;
 	unsigned long long seed = 0, commands = 300, cpus = 0;
 	unsigned off = 0;
+	const char *no = NULL;
 	bool have_seed = false, force_pcid = false;
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -243,7 +244,7 @@ int gen_main(int argc, char **argv)
 		else if (strcmp(argv[i], "--cpus") == 0)
 			ok = parse_uint(v, GEN_MAX_CPUS, &cpus) && cpus >= 1;
 		else if (strcmp(argv[i], "--no") == 0)
-			ok = v && parse_features(v, &off);
+			ok = v && parse_features(v, &off), no = v;
 		else if (strcmp(argv[i], "--pcid") == 0) {
 			force_pcid = true;
 			continue;
@@ -273,8 +274,8 @@ int gen_main(int argc, char **argv)
 		fprintf(g.out, " --cpus %llu", cpus);
 	if (force_pcid)
 		fprintf(g.out, " --pcid");
-	if (off)
-		fprintf(g.out, " --no (some)");
+	if (no)
+		fprintf(g.out, " --no %s", no);
 	fputc('\n', g.out);
 	gen_machine(&g, (int)cpus);
 	g.procs_heavy = gen_has(&g, GEN_F_PROCS) && gen_chance(&g, 35);

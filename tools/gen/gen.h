@@ -151,6 +151,8 @@ void gen_cmd_fork(struct gen *g);
 void gen_cmd_exit(struct gen *g);
 void gen_cmd_kwrite(struct gen *g);
 void gen_cmd_faults(struct gen *g);
+/* exec on CPU, which runs a process: false when nothing there is sure. */
+bool gen_exec_proc(struct gen *g, unsigned cpu, const char *user);
 
 /* Names as the file spells them. */
 const char *gen_ref_name(const struct gen_ref *r, char *buf, size_t n);

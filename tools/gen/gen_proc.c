@@ -223,8 +223,6 @@ void gen_cmd_faults(struct gen *g)
  * eager region, right after a kwrite of 0xc3 there, and only where mem
  * cannot run out (a COW copy refused for NOMEM would leave the old frame
  * mapped, and the kernel would execute whatever it holds). */
-bool gen_exec_proc(struct gen *g, unsigned cpu, const char *user);
-
 bool gen_exec_proc(struct gen *g, unsigned cpu, const char *user)
 {
 	const struct gen_proc *p = &g->proc[g->active[cpu].i];

@@ -401,8 +401,6 @@ static bool exec_span(struct gen *g, unsigned cpu, const struct gen_span *s, con
 	return true;
 }
 
-bool gen_exec_proc(struct gen *g, unsigned cpu, const char *user);
-
 void gen_cmd_exec(struct gen *g)
 {
 	unsigned cpu = gen_cpu(g);
