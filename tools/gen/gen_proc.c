@@ -18,12 +18,33 @@ static int pick_proc(struct gen *g, bool live)
 	return -1;
 }
 
+/* A name that surely is not a process (`kernel`, or a free slot's): a
+ * live process's name here would change it behind the model's back. */
+static void not_a_proc(struct gen *g, char *name, size_t n)
+{
+	int free_slot = pick_proc(g, false);
+	if (free_slot < 0 || gen_chance(g, 50))
+		snprintf(name, n, "kernel");
+	else
+		snprintf(name, n, "P%d", free_slot);
+}
+
+/* A name that surely is taken (a live process, or `kernel`): DUPLICATED. */
+static void taken_name(struct gen *g, char *name, size_t n)
+{
+	int live = pick_proc(g, true);
+	if (live < 0 || gen_chance(g, 30))
+		snprintf(name, n, "kernel");
+	else
+		snprintf(name, n, "P%d", live);
+}
+
 /* A live process mostly; sometimes a name that is not one (INVALID). */
 static int target_proc(struct gen *g, char *name, size_t n)
 {
 	int p = pick_proc(g, true);
 	if (p < 0 || errors(g, 5)) {
-		snprintf(name, n, gen_chance(g, 50) ? "kernel" : "P%u", gen_below(g, GEN_PROCS));
+		not_a_proc(g, name, n);
 		return -1;
 	}
 	snprintf(name, n, "P%d", p);
@@ -42,7 +63,9 @@ void gen_cmd_proc(struct gen *g)
 {
 	int p = pick_proc(g, false);
 	if (p < 0 || errors(g, 5)) {
-		gen_line(g, "proc %s", gen_chance(g, 50) ? "kernel" : "P0");
+		char name[16];
+		taken_name(g, name, sizeof name);
+		gen_line(g, "proc %s", name);
 		return;
 	}
 	gen_line(g, "proc P%d", p);
@@ -181,7 +204,9 @@ void gen_cmd_fork(struct gen *g)
 	int p = target_proc(g, name, sizeof name);
 	int q = pick_proc(g, false);
 	if (q < 0 || errors(g, 5)) {
-		gen_line(g, "fork %s %s", name, gen_chance(g, 50) ? "kernel" : "P1");
+		char child[16];
+		taken_name(g, child, sizeof child);
+		gen_line(g, "fork %s %s", name, child);
 		return;
 	}
 	gen_line(g, "fork %s P%d", name, q);
