@@ -187,7 +187,11 @@ void gen_cmd_region_change(struct gen *g)
 		va += 0x10;
 	if (gen_chance(g, 45)) {
 		gen_line(g, "region-remove %s 0x%llx 0x%llx", name, (unsigned long long)va, (unsigned long long)len);
-		if (p >= 0 && !(va & (K4 - 1)))
+		/* Near the 16 slots a split may be refused (NOMEM): the regions
+		 * may stay, so they become doubtful rather than gone. */
+		if (p >= 0 && g->proc[p].nregions >= MAX_REGIONS - 2)
+			gen_regions_doubt(&g->proc[p], va, len);
+		else if (p >= 0 && !(va & (K4 - 1)))
 			gen_regions_cut(&g->proc[p], va, len);
 		return;
 	}
