@@ -10,7 +10,7 @@
  * the frame over (COW) and write it while a stale translation here still
  * reads it. Those PAs wait in the op, so zap runs in chunks of ZAP_CHUNK
  * shared leaves, one flush each. */
-#define ZAP_CHUNK 64
+#define ZAP_CHUNK 32 /* 256 bytes of the stack frame */
 
 struct zap_op {
 	struct mmu_vm_space *sp;

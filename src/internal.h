@@ -186,12 +186,18 @@ struct pt_walk {
 	void *op;                           /* the operation's own state */
 	struct mmu_tlb_batch *batch;        /* where invalidations go (may be NULL for reads) */
 	struct table_pool pool;             /* tables prepared for the commit */
+	mmu_pa_t root;                      /* where the range walk starts: the tree's root */
 	bool stop;
+	bool no_cache;                      /* a read-only view: never fill the tree's leaf cache */
 	mmu_pte_t path[MMU_LEVEL_PML5 + 1]; /* path[L]: entry at level L above the current one */
 	mmu_pa_t table[MMU_LEVEL_PML5 + 1]; /* table[L]: the table holding level-L entries */
 };
 
 void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op);
+/* A read-only walk of the tables under ROOT, a root other than TREE's that
+ * shares TREE's mmu (a KPTI shadow): TREE's leaf cache is left alone. The
+ * visitor must not write. */
+void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const struct pt_visitor *visitor, void *op);
 /* Visit [VA, LAST] (inclusive, canonical, one half). */
 void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
 

@@ -48,7 +48,11 @@ mmu_err_t mmu_kpti_init(struct mmu *mmu, struct mmu_kpti *k, const struct mmu_kp
 	if (err != MMU_OK)
 		return err;
 	port_meta(mmu, root)->flags |= META_PINNED;
-	*k = (struct mmu_kpti){.kernel = {.mmu = mmu, .root = root, .is_kernel = true}, .nranges = n};
+	__builtin_memset(k, 0, sizeof *k); /* no 1.3 KiB temporary at -O0 */
+	k->kernel.mmu = mmu;
+	k->kernel.root = root;
+	k->kernel.is_kernel = true;
+	k->nranges = n;
 	atomic_init(&k->kernel.locked, false);
 	atomic_init(&k->kernel.active_cpus, 0);
 	for (unsigned i = 0; i < n; i++)
@@ -247,10 +251,10 @@ size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx)
 		if ((pte_load(&shadow[i]) ^ pte_load(&user[i])) & ~MMU_PTE_A)
 			violation(&op, "user root entry differs", (mmu_vaddr_t)i << shift, mmu->levels, pte_load(&shadow[i]));
 	/* A read-only view of the shadow for the walker (no writes, no lock:
-	 * its kernel half is the template's, which never changes). */
-	struct mmu_tree view = {.mmu = mmu, .root = sp->shadow, .is_kernel = true};
+	 * its kernel half is the template's, which never changes). A view, not
+	 * a struct mmu_tree on the stack: that is 1.2 KiB. */
 	struct pt_walk w;
-	pt_walk_init(&w, &view, &audit_visitor, &op);
+	pt_walk_view(&w, &sp->tree, sp->shadow, &audit_visitor, &op);
 	pt_walk_range(&w, kernel_half_start(mmu), ~0ull);
 	vm_unlock(sp);
 	return op.violations;
