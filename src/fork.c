@@ -162,6 +162,9 @@ static mmu_err_t fork_prepare(struct pt_walk *w, struct fork_op *op, mmu_vaddr_t
 mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child)
 {
 	struct mmu *mmu = parent->tree.mmu;
+	/* A created child would lose its root to the create below. */
+	if (child == parent || vm_space_live(child))
+		return MMU_E_INVALID;
 	mmu_err_t err = mmu_vm_space_create(mmu, child);
 	if (err != MMU_OK)
 		return err;
@@ -194,6 +197,7 @@ mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child)
 	tree_unlock(&parent->tree);
 	vm_unlock(parent);
 	if (err != MMU_OK) {
+		child->live = 0;
 		mmu_err_t derr = mmu_tree_destroy(&child->tree);
 		MMU_ASSERT(mmu, derr == MMU_OK, "mmu_vm_fork: destroy of the unused child returned %u", (unsigned)derr);
 	}

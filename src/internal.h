@@ -304,6 +304,13 @@ static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level le
 /* ---- checks shared by map, unmap, protect ---- */
 /* INVALID unless [VA, VA+LEN) is a non-empty range in TREE's half. */
 mmu_err_t range_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len);
+
+/* User pages of the kernel half (src/kernel_user.c): set US above the
+ * leaves of [VA, VA+LEN) in TREE (lock held); whether [VA, LAST] lies in /
+ * overlaps the ranges mmu_kernel_map_user mapped. */
+void kernel_user_paths(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len);
+bool kernel_user_range(const struct mmu *mmu, mmu_vaddr_t va, mmu_vaddr_t last);
+bool kernel_user_overlaps(const struct mmu *mmu, mmu_vaddr_t va, mmu_vaddr_t last);
 /* The argument checks of a protect, in VECTORS.md's order: INVALID (range
  * or prot bits), UNALIGNED, INVALID_PERMISSION (no MMU_PROT_R). */
 mmu_err_t protect_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot);

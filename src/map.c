@@ -6,6 +6,7 @@ struct map_op {
 	mmu_vaddr_t last;                      /* last byte of the range */
 	uint64_t pa_delta;                     /* pa - va, modulo 2^64 */
 	enum mmu_size forced;                  /* MMU_SIZE_ANY or the only leaf size allowed */
+	enum mmu_level top_leaf;               /* the largest leaf the CPU has (PDPT: 1G pages) */
 	uint64_t leaf_flags[MMU_LEVEL_PDPT + 1]; /* leaf flags per leaf level */
 	uint64_t tables_needed;
 	bool duplicated;
@@ -17,7 +18,7 @@ struct map_op {
  * size. */
 static bool leaf_fits(const struct map_op *op, enum mmu_level level, mmu_vaddr_t va)
 {
-	if (level > MMU_LEVEL_PDPT)
+	if (level > op->top_leaf)
 		return false;
 	if (op->forced != MMU_SIZE_ANY)
 		return level == (enum mmu_level)op->forced;
@@ -118,10 +119,10 @@ static const uint64_t cache_bits[] = {
 	[MMU_CACHE_UC] = MMU_PTE_PCD | MMU_PTE_PWT,
 };
 
-static mmu_err_t map_check_opts(const struct mmu_map_opts *o, unsigned prot)
+static mmu_err_t map_check_opts(const struct mmu *mmu, const struct mmu_map_opts *o, unsigned prot)
 {
 	bool size_ok = o->size == MMU_SIZE_ANY || o->size == MMU_SIZE_4K || o->size == MMU_SIZE_2M ||
-		       o->size == MMU_SIZE_1G;
+		       (o->size == MMU_SIZE_1G && mmu->page_1g);
 	if (!size_ok || (unsigned)o->cache > MMU_CACHE_UC || o->pkey > 15)
 		return MMU_E_INVALID;
 	return prot_check(prot);
@@ -132,7 +133,7 @@ static mmu_err_t map_check(const struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t
 {
 	mmu_err_t err = range_check(tree, va, len);
 	if (err == MMU_OK)
-		err = map_check_opts(o, prot);
+		err = map_check_opts(tree->mmu, o, prot);
 	if (err == MMU_OK && (pa.bits + (len - 1) < pa.bits || ((pa.bits + (len - 1)) >> MMU_PA_MAX_BITS)))
 		err = MMU_E_INVALID;
 	if (err != MMU_OK)
@@ -159,6 +160,7 @@ static void map_op_init(struct map_op *op, const struct mmu *mmu, mmu_vaddr_t va
 {
 	*op = (struct map_op){.last = va + (len - 1), .pa_delta = pa.bits - va, .forced = o->size};
 	op->promote = o->promote;
+	op->top_leaf = mmu->page_1g ? MMU_LEVEL_PDPT : MMU_LEVEL_PD;
 	uint64_t f = leaf_flags_4k(mmu, prot, o);
 	for (enum mmu_level l = MMU_LEVEL_PT; l <= MMU_LEVEL_PDPT; l++)
 		op->leaf_flags[l] = mmu_pte_leaf_flags_for(f, MMU_LEVEL_PT, l);

@@ -64,6 +64,7 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 	mmu->flush_ceiling = cfg->flush_ceiling ? cfg->flush_ceiling : MMU_TLB_CEILING_DEFAULT;
 	mmu->pcid = cfg->pcid;
 	mmu->invpcid = cfg->invpcid;
+	mmu->page_1g = cfg->page_1g;
 	for (unsigned cpu = 0; cpu < cfg->ncpus; cpu++) {
 		mmu->cpu[cpu].pcid_gen = 1; /* a zeroed tree slot (gen 0) holds no PCID */
 		mmu->cpu[cpu].pcid_next = 1;

@@ -41,7 +41,10 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp)
 {
 	__builtin_memset(sp, 0, sizeof *sp); /* no 1.7 KiB temporary at -O0 */
 	atomic_flag_clear(&sp->lock);
-	return mmu_tree_create(mmu, &sp->tree);
+	mmu_err_t err = mmu_tree_create(mmu, &sp->tree);
+	if (err == MMU_OK)
+		sp->live = vm_live_mark(sp);
+	return err;
 }
 
 mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp)
@@ -62,6 +65,7 @@ mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp)
 	mmu_err_t err = mmu_tree_destroy(&sp->tree);
 	MMU_ASSERT(sp->tree.mmu, err == MMU_OK, "mmu_vm_space_exit: destroy returned %u", (unsigned)err);
 	sp->nregions = 0;
+	sp->live = 0;
 	vm_unlock(sp);
 	return MMU_OK;
 }

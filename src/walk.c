@@ -245,7 +245,8 @@ static mmu_pte_t promoted_leaf(const mmu_pte_t *entries, enum mmu_level child)
 bool pt_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
 {
 	mmu_pa_t table;
-	if (level > MMU_LEVEL_PDPT || mmu_pte_next_table(pte_load(e), level, &table) != MMU_OK)
+	enum mmu_level top_leaf = w->mmu->page_1g ? MMU_LEVEL_PDPT : MMU_LEVEL_PD;
+	if (level > top_leaf || mmu_pte_next_table(pte_load(e), level, &table) != MMU_OK)
 		return false;
 	struct mmu_frame_meta *meta = port_meta(w->mmu, table);
 	if (meta->live != MMU_ENTRIES_PER_TABLE || (meta->flags & META_PINNED))

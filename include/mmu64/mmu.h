@@ -107,6 +107,19 @@ struct mmu_config {
 	unsigned flush_ceiling; /* invlpg per CPU above which a batch flushes all; 0 = default */
 	bool pcid;              /* CR4.PCIDE is set on every CPU: trees get PCIDs */
 	bool invpcid;           /* the CPU has INVPCID (port hook invpcid) */
+	/* The CPU has 1G pages (CPUID 0x80000001 EDX bit 26; QEMU's default
+	 * qemu64 model has none). False, the default of a config that does
+	 * not name it: MMU_SIZE_ANY never picks a 1G leaf, promotion stops at
+	 * 2M, and a forced MMU_SIZE_1G is MMU_E_INVALID (on such a CPU a PS
+	 * bit in a PDPTE is a reserved-bit fault). Set it from CPUID. */
+	bool page_1g;
+};
+
+/* A range of the kernel half mapped for user mode (mmu_kernel_map_user). */
+#define MMU_KERNEL_USER_WINDOWS 4
+struct mmu_user_window {
+	mmu_vaddr_t va;
+	uint64_t len;
 };
 
 struct mmu {
@@ -116,6 +129,7 @@ struct mmu {
 	bool nx;
 	unsigned flush_ceiling;
 	bool pcid, invpcid;
+	bool page_1g;
 	uint64_t prot_pte[16]; /* the RW, US and XD bits of each MMU_PROT_* combination */
 	uint8_t pte_prot[8];   /* the reverse: MMU_PROT_* of RW | US << 1 | XD << 2 */
 	struct mmu_tree kernel;
@@ -124,6 +138,8 @@ struct mmu {
 	atomic_uint_fast64_t ipis;
 	atomic_uint_fast64_t promotions, demotions;
 	struct mmu_counters reported;      /* totals at the previous mmu_counters_take */
+	struct mmu_user_window user_window[MMU_KERNEL_USER_WINDOWS];
+	unsigned nuser_windows;
 	struct mmu_cpu cpu[MMU_MAX_CPUS];
 };
 
