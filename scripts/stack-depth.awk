@@ -98,7 +98,7 @@ END {
 		if (d > best) { best = d; root = t }
 		if (verbose) all[t] = d
 	}
-	if (verbose) for (t in all) if (all[t] >= best / 2) printf "    %6d %s\n", all[t], short(t) > "/dev/stderr"
+	if (verbose) for (t in all) if (all[t] >= (floor != "" ? floor : best / 2)) printf "    %6d %s\n", all[t], short(t) > "/dev/stderr"
 	printf "%d bytes: %s", best, path(root, file[root])
 	if (cycle) exit 1
 	if (best > max) { printf "\nFAIL check-stack: the deepest path uses %d bytes (bound %d)\n", best, max > "/dev/stderr"; exit 1 }

@@ -102,7 +102,7 @@ struct mmu_counters {
 
 struct mmu_config {
 	unsigned levels;        /* 4 or 5 */
-	unsigned ncpus;         /* 1 .. MMU_MAX_CPUS */
+	unsigned ncpus;         /* 1 .. MMU_MAX_CPUS, exact: CPUs 0..ncpus-1 all answer shootdowns */
 	bool nx;                /* EFER.NXE: when false XD is never set */
 	unsigned flush_ceiling; /* invlpg per CPU above which a batch flushes all; 0 = default */
 	bool pcid;              /* CR4.PCIDE is set on every CPU: trees get PCIDs */
@@ -144,8 +144,12 @@ struct mmu {
 };
 
 /* Build the kernel tree (its root and one table under each upper-half root
- * slot) and record the port. NOMEM leaves nothing allocated; INVALID for a
- * config out of range. The caller then loads mmu_kernel_tree() on each CPU. */
+ * slot: 257 table frames, pinned until mmu_fini) and record the port.
+ * NOMEM leaves nothing allocated; INVALID for a config out of range (levels
+ * not 4 or 5, ncpus 0 or above MMU_MAX_CPUS, invpcid without pcid or
+ * without the port's hook). The kernel tree maps nothing yet: map the
+ * kernel image and the direct map into it, then load it on each CPU
+ * (docs/PORTING.md, "Boot order"). */
 mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mmu_config *cfg);
 
 /* Free the kernel half. Every user tree must be destroyed first and the

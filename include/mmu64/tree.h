@@ -4,8 +4,10 @@
 
 #include "mmu.h"
 
-/* A new user tree sharing the kernel half. NOMEM when no frame for the
- * root. */
+/* A new user tree sharing the kernel half, in TREE's storage (its previous
+ * contents are ignored). It copies the kernel root's 256 upper entries, so
+ * a kernel mapping made at any time is seen by it. NOMEM when no frame for
+ * the root. */
 mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree);
 
 /* Free every user-half table of TREE (never a data frame, never the kernel
@@ -13,7 +15,12 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree);
  * for the kernel tree. */
 mmu_err_t mmu_tree_destroy(struct mmu_tree *tree);
 
-/* Make TREE the active tree of this CPU. No CR3 write when it already is. */
+/* Make TREE the active tree of this CPU: CR3 written (with TREE's PCID on
+ * this CPU when PCIDs are on), this CPU in TREE's mask before the write and
+ * out of the previous tree's after it. No CR3 write when it already is.
+ * Preemption off (the CPU must not change during the call); with PCIDs,
+ * interrupts off too (docs/PORTING.md, "Calling context"). Spins while
+ * another CPU holds TREE's lock. */
 void mmu_tree_load(struct mmu_tree *tree);
 
 /* A run of calls under one hold of TREE's lock (Hafnium's locked-handle
@@ -39,7 +46,7 @@ void mmu_tree_set_promote(struct mmu_tree *tree, bool promote);
 /* The tree active on this CPU. */
 struct mmu_tree *mmu_tree_active(struct mmu *mmu);
 
-/* The CR3 value that selects TREE. */
+/* The CR3 value that selects TREE, without PCID bits (lock-free). */
 uint64_t mmu_tree_cr3(const struct mmu_tree *tree);
 
 /* True when TREE is loaded on CPU. */

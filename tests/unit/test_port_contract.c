@@ -90,6 +90,32 @@ static void test_1g_capability(void)
 	}
 }
 
+/* ---- the memory figures of docs/PORTING.md ---- */
+
+/* mmu_init pins the root and one table per kernel-half root slot: 257
+ * frames with 4 or 5 levels; a tree's root is one more, and a single 4K
+ * page costs one table per level below the root. */
+static void test_pinned_frames(void)
+{
+	for (unsigned levels = 4; levels <= 5; levels++) {
+		struct fake_port *fp = fake_port_create(4096);
+		static struct mmu mmu;
+		struct mmu_config cfg = {.levels = levels, .ncpus = 1, .nx = true};
+		CHECK_OK(mmu_init(&mmu, &fp->port, &cfg));
+		CHECK_EQ(fp->in_use, 257);
+		mmu_tree_load(mmu_kernel_tree(&mmu));
+		struct mmu_tree t;
+		CHECK_OK(mmu_tree_create(&mmu, &t));
+		CHECK_EQ(fp->in_use, 258);
+		CHECK_OK(mmu_map(&t, 0x400000, mmu_pa(GIB), PAGE, MMU_PROT_R | MMU_PROT_U, NULL, NULL));
+		CHECK_EQ(fp->in_use, 258 + levels - 1);
+		CHECK_OK(mmu_tree_destroy(&t));
+		mmu_fini(&mmu);
+		CHECK_EQ(fp->in_use, 0);
+		fake_port_destroy(fp);
+	}
+}
+
 /* ---- user pages in the kernel half ---- */
 
 static uint32_t access_as(struct sim *sim, uint64_t cr3, bool user, enum sim_access_kind kind, mmu_vaddr_t va)
@@ -234,6 +260,7 @@ int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
 	test_1g_capability();
+	test_pinned_frames();
 	test_kernel_user_pages(4);
 	test_kernel_user_pages(5);
 	test_kernel_user_windows();
