@@ -104,7 +104,7 @@ test-tsan:
 	@scripts/run-unit-tests build/tsan $(TSAN_TESTS:%=build/tsan/tests/%)
 
 test: all
-	@$(MAKE) --no-print-directory test-unit test-vectors test-docs test-bench
+	@$(MAKE) --no-print-directory test-unit test-vectors test-docs test-bench check-stack
 	@$(MAKE) --no-print-directory test-install
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan
@@ -123,6 +123,12 @@ bench: $(BUILD)/bench/mmu64-bench
 
 clean:
 	rm -rf build
+
+# The porting contract (docs/PORTING.md): stack frames, the deepest call
+# path and the libc symbols of src/ built freestanding, gcc (and clang).
+.PHONY: check-stack
+check-stack:
+	@scripts/check-stack $(BUILD)
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
