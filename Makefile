@@ -98,6 +98,7 @@ test-tsan:
 
 test: all
 	@$(MAKE) --no-print-directory test-unit test-vectors test-bench
+	@$(MAKE) --no-print-directory test-install
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-kernel
@@ -199,3 +200,69 @@ test-kernel: $(KERNEL_ELF) $(BUILD)/mmu64
 bench-ceiling: $(KERNEL_ELF)
 	@scripts/ensure-qemu
 	@MMU64_KERNEL=$(KERNEL_ELF) scripts/qemu-ceiling
+
+# ---------------------------------------------------------------------------
+# Install (issue 11): `make install PREFIX=/usr/local DESTDIR=...` and
+# `make uninstall`. Headers in INCLUDEDIR/mmu64 (sim/sim.h as <mmu64/sim.h>),
+# libmmu64.a (hosted), libmmu64-freestanding.a (KFLAGS), libmmu64-sim.a (the
+# software machine), the mmu64 command, and pkg-config files mmu64.pc,
+# mmu64-freestanding.pc, mmu64-sim.pc with PREFIX written in. Each installed
+# archive is one relocatable object whose only global symbols are the API's
+# (mmu_*, sim_*), so the library's internal names cannot clash with a
+# kernel's. `make test-install` (part of `make test`) checks it all.
+# ---------------------------------------------------------------------------
+.PHONY: install uninstall install-libs test-install
+VERSION      ?= 0.9.0
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INST         = $(BUILD)/install
+INST_LIBS    = $(INST)/libmmu64.a $(INST)/libmmu64-freestanding.a $(INST)/libmmu64-sim.a
+INST_HEADERS = $(wildcard include/mmu64/*.h) sim/sim.h
+INST_PC      = mmu64.pc mmu64-freestanding.pc mmu64-sim.pc
+# The part of KFLAGS a kernel linking the archive must share: freestanding,
+# no red zone, no SSE, the kernel code model (which needs -fno-pic).
+PC_KCFLAGS   = $(filter -ffreestanding -m% -fno-pic,$(KFLAGS))
+pc_rel       = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+# archive NAME KEEP OBJS: OBJS linked into one object, KEEP's symbols global.
+define inst_archive
+	@mkdir -p $(INST)
+	$(LD) -r -o $(INST)/$(1).o $(3)
+	objcopy --wildcard $(foreach k,$(2),--keep-global-symbol='$(k)') $(INST)/$(1).o
+	@rm -f $(INST)/$(1).a
+	ar rcs $(INST)/$(1).a $(INST)/$(1).o
+endef
+$(INST)/libmmu64.a: $(LIB_OBJ)
+	$(call inst_archive,libmmu64,mmu_*,$^)
+$(INST)/libmmu64-freestanding.a: $(KOBJ)
+	$(call inst_archive,libmmu64-freestanding,mmu_*,$^)
+$(INST)/libmmu64-sim.a: $(SIM_OBJ)
+	$(call inst_archive,libmmu64-sim,sim_*,$^)
+install-libs: $(INST_LIBS) $(BUILD)/mmu64
+
+install: install-libs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/mmu64 $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 $(filter-out sim/sim.h,$(INST_HEADERS)) $(DESTDIR)$(INCLUDEDIR)/mmu64/
+	install -m 644 sim/sim.h $(DESTDIR)$(INCLUDEDIR)/mmu64/sim.h
+	install -m 644 $(INST_LIBS) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/mmu64 $(DESTDIR)$(BINDIR)/mmu64
+	for pc in $(INST_PC); do \
+		sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(call pc_rel,$(LIBDIR))|' \
+		    -e 's|@includedir@|$(call pc_rel,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' \
+		    -e 's|@KCFLAGS@|$(PC_KCFLAGS)|' pkgconfig/$$pc.in >$(DESTDIR)$(PKGCONFIGDIR)/$$pc || exit 1; \
+	done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/mmu64/,$(notdir $(INST_HEADERS)))
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(notdir $(INST_LIBS)))
+	rm -f $(addprefix $(DESTDIR)$(PKGCONFIGDIR)/,$(INST_PC)) $(DESTDIR)$(BINDIR)/mmu64
+	rmdir $(DESTDIR)$(INCLUDEDIR)/mmu64 2>/dev/null || true
+
+# Install into a temporary DESTDIR, build and run examples/hello and build
+# examples/port through pkg-config, compile every installed header as C++,
+# compare struct layouts between C and C++, uninstall.
+test-install: install-libs
+	@MAKE="$(MAKE)" scripts/test-install $(BUILD)

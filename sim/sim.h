@@ -12,11 +12,28 @@
 #ifndef MMU64_SIM_H
 #define MMU64_SIM_H
 
+/* This header is the machine's public API: `make install` puts it in
+ * <mmu64/sim.h> beside libmmu64-sim.a (pkg-config mmu64-sim), for testing
+ * a kernel's memory code on the host under the TLB sanitizer.
+ * sim/internal.h is the machine's insides and is not installed.
+ *
+ * A test creates a machine (sim_create), runs its code against the mmu
+ * instance the machine made (sim_mmu) with data frames from
+ * sim_frame_alloc, acts as one CPU or another (sim_set_cpu, or
+ * sim_run_cpus for real threads), touches memory as that CPU would
+ * (sim_access), and asserts sim_tlbsan_reports() == 0 at the end;
+ * sim_fail_alloc_after reaches the out-of-memory paths.
+ * examples/hello/hello.c is a complete one. */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "mmu64/mmu64.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 struct sim;
 
@@ -132,5 +149,9 @@ typedef void (*sim_cpu_fn)(struct sim *sim, unsigned cpu, void *arg);
 void sim_run_cpus(struct sim *sim, sim_cpu_fn fn, void *arg);
 /* Take the IPIs waiting for the calling CPU. */
 void sim_poll(struct sim *sim);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -74,8 +74,8 @@ static void change_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, m
 static bool drops_whole_table(const struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	const struct change_op *op = w->op;
-	return op->unmap && op->quiet && !w->tree->has_global && level == MMU_LEVEL_PD &&
-	       covers_entry(level, va, last);
+	bool had_global = atomic_load_explicit(&w->tree->has_global, memory_order_relaxed);
+	return op->unmap && op->quiet && !had_global && level == MMU_LEVEL_PD && covers_entry(level, va, last);
 }
 
 static enum pt_step change_commit_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
@@ -206,6 +206,7 @@ static mmu_err_t change_range(struct mmu_tree *tree, bool held, mmu_vaddr_t va, 
 		err = table_pool_fill(tree->mmu, &w.pool, op->tables_needed, !tree->is_kernel);
 	if (err == MMU_OK) {
 		w.batch = begin_batch(tree, given, &local);
+		w.batch->unmapped |= op->unmap;
 		op->quiet = !given && tree_idle(tree) && !tree->mmu->pcid;
 		w.visitor = &change_commit;
 		pt_walk_range(&w, va, op->last);

@@ -104,6 +104,8 @@ static void leaf_rewrite(struct mmu_vm_space *sp, mmu_vaddr_t page, struct leaf_
 	struct mmu_tlb_batch batch;
 	struct pt_walk w;
 	mmu_tlb_batch_init(&batch, &sp->tree);
+	/* A swap of the frame: the sharer may free the old one later. */
+	batch.unmapped = (op->clear & MMU_PTE_ADDR_MASK) != 0;
 	pt_walk_init(&w, &sp->tree, &leaf_visitor, op);
 	w.batch = &batch;
 	tree_lock(&sp->tree);

@@ -83,6 +83,7 @@ void vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
 	tree_lock(tree);
 	for (;;) {
 		op.resume = 0;
+		batch.unmapped = true; /* shared frames: another space may free them */
 		pt_walk_range(&w, va, last);
 		mmu_tlb_flush(&batch);
 		zap_put_frames(tree, &op);

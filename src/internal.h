@@ -120,6 +120,15 @@ static inline void op_unlock(struct mmu_tree *tree, bool held)
 		tree_unlock(tree);
 }
 
+/* TREE (a user tree) is about to hold a global leaf. Set before the leaf
+ * is written: a CPU that leaves TREE after caching the leaf must see it
+ * (mmu_tree_load then drops global entries too). */
+static inline void tree_note_global(struct mmu_tree *tree)
+{
+	/* acq_rel: the leaf's store cannot move above it. */
+	atomic_exchange_explicit(&tree->has_global, true, memory_order_acq_rel);
+}
+
 /* No CPU runs TREE (a user tree), read under its lock: a CPU joins the mask
  * only under that lock (mmu_tree_load), so until we unlock no hardware
  * walker sets A or D in its entries and no TLB gains any of them. Without

@@ -38,6 +38,49 @@ static mmu_err_t kpti_copy_page(struct mmu_kpti *k, mmu_vaddr_t va)
 		       &opts, NULL);
 }
 
+/* ---- no global kernel leaves while KPTI is on ---- */
+
+static mmu_vaddr_t kernel_half_start(const struct mmu *mmu)
+{
+	return mmu_va_canonicalize(1ull << (mmu_va_bits(mmu->levels) - 1), mmu->levels);
+}
+
+static enum pt_step drop_global_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				      mmu_vaddr_t last)
+{
+	(void)last;
+	mmu_pte_t v = pte_load(e);
+	if (!mmu_pte_present(v))
+		return PT_NEXT;
+	if (!mmu_pte_is_leaf(v, level))
+		return PT_DESCEND;
+	if (v & MMU_PTE_G) {
+		pt_update_leaf(w, level, e, MMU_PTE_G, 0);
+		mmu_tlb_batch_add(w->batch, va & ~(mmu_level_span(level) - 1), mmu_level_shift(level), 1, true);
+	}
+	return PT_NEXT;
+}
+
+static const struct pt_visitor drop_global_visitor = {.entry = drop_global_entry};
+
+/* From now on kernel maps drop G (map.c); the leaves made before lose it
+ * here, and every CPU drops the global entries it cached of them. */
+static void kpti_kernel_not_global(struct mmu *mmu)
+{
+	struct mmu_tree *kernel = mmu_kernel_tree(mmu);
+	struct mmu_tlb_batch batch;
+	struct pt_walk w;
+	mmu_tlb_batch_init(&batch, kernel);
+	pt_walk_init(&w, kernel, &drop_global_visitor, NULL);
+	w.batch = &batch;
+	tree_lock(kernel);
+	mmu->kpti = true;
+	pt_walk_range(&w, kernel_half_start(mmu), ~0ull);
+	mmu_tlb_flush(&batch);
+	mmu_tlb_batch_done(&batch);
+	tree_unlock(kernel);
+}
+
 mmu_err_t mmu_kpti_init(struct mmu *mmu, struct mmu_kpti *k, const struct mmu_kpti_range *ranges, unsigned n)
 {
 	mmu_err_t err = kpti_ranges_check(mmu, ranges, n);
@@ -56,9 +99,12 @@ mmu_err_t mmu_kpti_init(struct mmu *mmu, struct mmu_kpti *k, const struct mmu_kp
 	for (unsigned i = 0; i < n && err == MMU_OK; i++)
 		for (uint64_t off = 0; off < ranges[i].len && err == MMU_OK; off += MMU_PAGE_SIZE)
 			err = kpti_copy_page(k, ranges[i].va + off);
-	if (err != MMU_OK)
+	if (err != MMU_OK) {
 		mmu_kpti_fini(k);
-	return err;
+		return err;
+	}
+	kpti_kernel_not_global(mmu);
+	return MMU_OK;
 }
 
 static enum pt_step release_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
@@ -76,11 +122,6 @@ static void release_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e,
 }
 
 static const struct pt_visitor release_visitor = {.entry = release_entry, .leave = release_leave};
-
-static mmu_vaddr_t kernel_half_start(const struct mmu *mmu)
-{
-	return mmu_va_canonicalize(1ull << (mmu_va_bits(mmu->levels) - 1), mmu->levels);
-}
 
 void mmu_kpti_fini(struct mmu_kpti *k)
 {
@@ -153,33 +194,30 @@ mmu_err_t mmu_vm_kpti_enable(struct mmu_vm_space *sp, struct mmu_kpti *k)
 /* With PCIDs the space runs under its PCID on this CPU in the kernel, and
  * under that PCID | MMU_PCID_USER on its shadow (Linux's kernel and user
  * ASIDs), both with the no-flush bit unless something is owed. */
-static const struct mmu_tree_pcid *running_pcid(const struct mmu_vm_space *sp, unsigned cpu)
+static bool runs_under_pcid(const struct mmu_vm_space *sp, unsigned cpu)
 {
-	struct mmu *mmu = sp->tree.mmu;
-	if (!mmu->pcid || !mmu_tree_active_on(&sp->tree, cpu))
-		return NULL;
-	return &sp->tree.pcid[cpu];
+	return sp->tree.mmu->pcid && mmu_tree_active_on(&sp->tree, cpu);
 }
 
-uint64_t mmu_vm_user_cr3(const struct mmu_vm_space *sp)
+uint64_t mmu_vm_user_cr3(struct mmu_vm_space *sp)
 {
 	if (!sp->kpti)
 		return mmu_tree_cr3(&sp->tree);
-	struct mmu *mmu = sp->tree.mmu;
-	unsigned cpu = port_cpu_id(mmu);
-	const struct mmu_tree_pcid *p = running_pcid(sp, cpu);
-	if (!p)
+	unsigned cpu = port_cpu_id(sp->tree.mmu);
+	if (!runs_under_pcid(sp, cpu))
 		return sp->shadow.bits;
-	struct mmu_cpu *c = &mmu->cpu[cpu];
-	uint64_t cr3 = sp->shadow.bits | p->pcid | MMU_PCID_USER | (c->user_pcid_stale ? 0 : MMU_CR3_NOFLUSH);
-	c->user_pcid_stale = false;
+	struct mmu_tree_pcid *p = &sp->tree.pcid[cpu];
+	uint64_t cr3 = sp->shadow.bits | p->pcid | MMU_PCID_USER | (p->user_stale ? 0 : MMU_CR3_NOFLUSH);
+	p->user_stale = false;
 	return cr3;
 }
 
 uint64_t mmu_vm_kernel_cr3(const struct mmu_vm_space *sp)
 {
-	const struct mmu_tree_pcid *p = running_pcid(sp, port_cpu_id(sp->tree.mmu));
-	return p ? mmu_tree_cr3(&sp->tree) | p->pcid | MMU_CR3_NOFLUSH : mmu_tree_cr3(&sp->tree);
+	unsigned cpu = port_cpu_id(sp->tree.mmu);
+	if (!runs_under_pcid(sp, cpu))
+		return mmu_tree_cr3(&sp->tree);
+	return mmu_tree_cr3(&sp->tree) | sp->tree.pcid[cpu].pcid | MMU_CR3_NOFLUSH;
 }
 
 /* ---- the audit ---- */

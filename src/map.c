@@ -12,6 +12,16 @@ struct map_op {
 	bool promote;
 };
 
+/* With KPTI no kernel leaf is global (Linux's rule): a global entry would
+ * survive the switch to a shadow and answer user-mode accesses there. Read
+ * under the kernel tree's lock, which mmu_kpti_init holds while it sets
+ * mmu->kpti and strips the leaves made before. */
+static void map_op_drop_global(struct map_op *op)
+{
+	for (unsigned l = MMU_LEVEL_PT; l <= MMU_LEVEL_PDPT; l++)
+		op->leaf_flags[l] &= ~MMU_PTE_G;
+}
+
 /* Whether a leaf at LEVEL starts at VA: the largest-leaf rule of VECTORS.md
  * (VA and PA aligned to the size, the leaf inside the range), or the forced
  * size. */
@@ -199,9 +209,11 @@ mmu_err_t map_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t
 	struct map_op op;
 	map_op_init(&op, tree->mmu, va, pa, len, prot, &o);
 	op_lock(tree, held);
+	if (o.global && !tree->is_kernel)
+		tree_note_global(tree);
+	if (o.global && tree->is_kernel && tree->mmu->kpti)
+		map_op_drop_global(&op);
 	err = map_walk(tree, va, &op, batch);
-	if (err == MMU_OK && o.global && !tree->is_kernel)
-		tree->has_global = true;
 	op_unlock(tree, held);
 	return err;
 }

@@ -184,10 +184,11 @@ mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu
  * no CPU runs owes nothing (tree_idle) unless PCIDs keep its entries on a
  * lazy CPU or the leaf is global. */
 static __attribute__((noinline)) void page_invalidate(struct mmu_tree *tree, struct mmu_tlb_batch *given,
-						      mmu_vaddr_t va, enum mmu_level level, bool global)
+						      mmu_vaddr_t va, enum mmu_level level, bool global, bool unmap)
 {
 	struct mmu_tlb_batch local;
 	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
+	b->unmapped |= unmap;
 	mmu_tlb_batch_add(b, va, mmu_level_shift(level), 1, global);
 	end_batch(b, &local);
 }
@@ -209,6 +210,7 @@ static __attribute__((noinline)) void unmap_releasing(struct mmu_tree *tree, enu
 		   (unsigned long)old, level);
 	struct mmu_tlb_batch local;
 	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
+	b->unmapped = true;
 	table_set_entry(tree, port_meta(mmu, p.table[level]), level, p.entry[level], 0);
 	mmu_tlb_batch_add(b, va, mmu_level_shift(level), 1, (old & MMU_PTE_G) != 0);
 	for (enum mmu_level l = level; l < mmu_top_level(mmu); l++) {
@@ -246,7 +248,7 @@ PAGE_INLINE bool change_at(struct mmu_tree *tree, bool held, enum mmu_level leve
 		else
 			pte_rewrite_bits(e, MMU_PTE_PERM_MASK, perm_bits, idle);
 		if (given || !idle || global || tree->mmu->pcid)
-			page_invalidate(tree, given, va, level, global);
+			page_invalidate(tree, given, va, level, global, unmap);
 	}
 	op_unlock(tree, held);
 	return true;

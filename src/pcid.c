@@ -38,6 +38,7 @@ bool pcid_valid_on(const struct mmu_tree *tree, unsigned cpu)
 void pcid_forget(struct mmu_tree *tree, unsigned cpu)
 {
 	tree->pcid[cpu].gen = 0;
+	tree->pcid[cpu].user_stale = false;
 	atomic_fetch_and(&tree->pcid_cpus, ~(1ull << cpu));
 }
 
@@ -56,7 +57,7 @@ uint64_t pcid_cr3_for_load(struct mmu_tree *tree, unsigned cpu)
 	uint64_t gen = atomic_load(&tree->tlb_gen);
 	bool current = kept && p->seen == gen;
 	p->seen = gen;
-	c->user_pcid_stale = !current;
+	p->user_stale |= !current;
 	atomic_fetch_add_explicit(current ? &c->cr3_noflush : &c->cr3_flush, 1, memory_order_relaxed);
 	return mmu_tree_cr3(tree) | p->pcid | (current ? MMU_CR3_NOFLUSH : 0);
 }

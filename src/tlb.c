@@ -18,6 +18,7 @@ void mmu_tlb_batch_init(struct mmu_tlb_batch *b, struct mmu_tree *tree)
 	b->full = false;
 	b->global = false;
 	b->all_cpus = tree->is_kernel;
+	b->unmapped = false;
 	b->free_head = 0;
 	b->nfree = 0;
 }
@@ -106,7 +107,7 @@ static void tlb_apply_user_pcid(struct mmu *mmu, unsigned cpu, const struct mmu_
 		ops->flush_tlb(mmu->port.ctx, false);
 		atomic_fetch_add_explicit(&c->full, 1, memory_order_relaxed);
 	} else {
-		c->user_pcid_stale = true;
+		b->tree->pcid[cpu].user_stale = true;
 	}
 }
 
@@ -135,8 +136,9 @@ void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *
 
 /* CPUs whose TLB may hold what B invalidates and must lose it now: where
  * the tree runs, every CPU for the kernel half and global leaves, and with
- * PCIDs the lazy CPUs too when frames are about to be freed (otherwise they
- * catch up through the tree's flush generation when they load it). */
+ * PCIDs the lazy CPUs too when frames may be freed after the flush: tables
+ * queued here, or frames whose leaves went (otherwise they catch up
+ * through the tree's flush generation when they load it). */
 static uint64_t batch_cpus(const struct mmu_tlb_batch *b)
 {
 	struct mmu *mmu = b->tree->mmu;
@@ -144,7 +146,7 @@ static uint64_t batch_cpus(const struct mmu_tlb_batch *b)
 	if (b->all_cpus)
 		return all;
 	uint64_t mask = atomic_load(&b->tree->active_cpus);
-	if (mmu->pcid && b->nfree > 0)
+	if (mmu->pcid && (b->nfree > 0 || b->unmapped))
 		mask |= atomic_load(&b->tree->pcid_cpus);
 	return mask & all;
 }

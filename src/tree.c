@@ -28,6 +28,7 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 	atomic_init(&tree->tlb_gen, 0);
 	atomic_init(&tree->pcid_cpus, 0);
 	atomic_init(&tree->user_pcid, false);
+	atomic_init(&tree->has_global, false);
 	return MMU_OK;
 }
 
@@ -62,7 +63,7 @@ mmu_err_t mmu_tree_destroy(struct mmu_tree *tree)
 	mmu_tlb_batch_init(&batch, tree);
 	/* Not loaded anywhere: each CPU that had it dropped its non-global
 	 * entries at its next CR3 write. Global user leaves survive that. */
-	if (tree->has_global) {
+	if (atomic_load_explicit(&tree->has_global, memory_order_relaxed)) {
 		batch.full = true;
 		batch.global = true;
 		batch.all_cpus = true;
@@ -114,6 +115,15 @@ bool mmu_tree_active_on(const struct mmu_tree *tree, unsigned cpu)
 	return (atomic_load(&tree->active_cpus) >> cpu) & 1;
 }
 
+/* A CR3 write keeps global entries: those of the user tree this CPU just
+ * left would let the next tree read its pages. Drop them all (after the
+ * write, so the old tree's leaves cannot be cached again). */
+static void leave_global_leaves(struct mmu *mmu, unsigned cpu)
+{
+	mmu->port.ops->flush_tlb(mmu->port.ctx, true);
+	atomic_fetch_add_explicit(&mmu->cpu[cpu].full, 1, memory_order_relaxed);
+}
+
 /* The CPU joins the new tree's mask under the tree lock, before CR3
  * changes. Every change of the tree is made under that lock too, so either
  * the change came first (our CR3 write then walks the new tables) or it
@@ -135,6 +145,8 @@ void mmu_tree_load(struct mmu_tree *tree)
 	uint64_t cr3 = mmu->pcid ? pcid_cr3_for_load(tree, cpu) : mmu_tree_cr3(tree);
 	tree_unlock(tree);
 	mmu->port.ops->write_cr3(mmu->port.ctx, cr3);
+	if (old && atomic_load_explicit(&old->has_global, memory_order_relaxed))
+		leave_global_leaves(mmu, cpu);
 	if (old)
 		atomic_fetch_and(&old->active_cpus, ~(1ull << cpu));
 }

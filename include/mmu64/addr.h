@@ -8,15 +8,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
 	uint64_t bits;
 } mmu_pa_t;
 
 typedef uint64_t mmu_vaddr_t;
 
-static inline mmu_pa_t mmu_pa(uint64_t bits) { return (mmu_pa_t){bits}; }
+/* Written without compound literals so that the header is also C++. */
+static inline mmu_pa_t mmu_pa(uint64_t bits)
+{
+	mmu_pa_t pa = {bits};
+	return pa;
+}
 static inline uint64_t mmu_pa_bits(mmu_pa_t pa) { return pa.bits; }
-static inline mmu_pa_t mmu_pa_add(mmu_pa_t pa, uint64_t off) { return (mmu_pa_t){pa.bits + off}; }
+static inline mmu_pa_t mmu_pa_add(mmu_pa_t pa, uint64_t off) { return mmu_pa(pa.bits + off); }
 
 /* Paging-structure levels, numbered as the SDM counts them from the leaf:
  * a PTE lives at level 1, a PML5E at level 5. */
@@ -83,5 +92,9 @@ static inline mmu_vaddr_t mmu_va_canonicalize(uint64_t va, unsigned levels)
 }
 
 static inline bool mmu_is_aligned(uint64_t value, uint64_t align) { return (value & (align - 1)) == 0; }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 
 #include "mmu.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef void (*mmu_line_fn)(void *ctx, const char *line);
 
 /* Dump the leaves of TREE within [START, END) (END exclusive, 0 = the end
@@ -21,5 +25,9 @@ void mmu_dump(struct mmu_tree *tree, mmu_vaddr_t start, mmu_vaddr_t end, mmu_lin
 
 /* List the writable and executable runs in [START, END); returns how many. */
 size_t mmu_audit_wx(struct mmu_tree *tree, mmu_vaddr_t start, mmu_vaddr_t end, mmu_line_fn out, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 #ifndef MMU64_ERR_H
 #define MMU64_ERR_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum mmu_err {
 	MMU_OK = 0,
 	MMU_E_INVALID,            /* bad address, wrong half, bad argument */
@@ -19,5 +23,9 @@ typedef enum mmu_err {
 
 /* "INVALID", "UNALIGNED", ... ; "OK" for MMU_OK. Never NULL. */
 const char *mmu_err_name(mmu_err_t err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

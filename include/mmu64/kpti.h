@@ -26,6 +26,10 @@
 #include "mmu.h"
 #include "dump.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MMU_KPTI_MAX_RANGES 8
 
 struct mmu_kpti_range {
@@ -49,5 +53,9 @@ mmu_err_t mmu_kpti_init(struct mmu *mmu, struct mmu_kpti *k, const struct mmu_kp
 
 /* Free the template; every space using it must have exited. */
 void mmu_kpti_fini(struct mmu_kpti *k);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,12 @@
 #ifndef MMU64_MMU_H
 #define MMU64_MMU_H
 
+/* The structs hold C11 atomics (in the _Atomic(T) form, which C++ spells
+ * std::atomic<T>); C++ has <stdatomic.h> from C++23 on. */
+#if defined(__cplusplus) && __cplusplus <= 202002L
+#error "mmu64's headers need C++23 in C++ (-std=c++23; g++ 12 or later) for <stdatomic.h>"
+#endif
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +23,10 @@
 #include "err.h"
 #include "port.h"
 #include "pte.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define MMU_MAX_CPUS 64
 #define MMU_TLB_CEILING_DEFAULT 33
@@ -36,6 +46,12 @@ struct mmu_tree_pcid {
 	uint64_t seen;
 	uint32_t gen;
 	uint16_t pcid;
+	/* KPTI: the user PCID (pcid | MMU_PCID_USER) may hold entries an
+	 * invalidation on this CPU missed (INVLPG reaches only the current
+	 * PCID): the next mmu_vm_user_cr3 on this CPU omits the no-flush bit.
+	 * A debt of the (tree, CPU) pair, so switching to other trees before
+	 * the exit to user mode does not lose it. */
+	bool user_stale;
 };
 
 /* The page table (level 1) and page directory (level 2) the walker last
@@ -60,7 +76,7 @@ struct mmu_tree {
 	bool is_kernel;
 	atomic_bool locked;
 	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
-	bool has_global;                  /* ever held a G leaf in its user half */
+	atomic_bool has_global;           /* ever held a G leaf in its user half */
 	bool promote;                     /* promote full tables after map/protect */
 	struct mmu_leaf_cache leaf_cache[MMU_CACHED_LEVELS]; /* [level - 1], guarded by LOCK */
 	/* With PCIDs: */
@@ -71,9 +87,9 @@ struct mmu_tree {
 };
 
 struct mmu_cpu {
-	struct mmu_tree *_Atomic active;
+	_Atomic(struct mmu_tree *) active;
 	/* Shootdown requests to this CPU, one slot per sender. */
-	const struct mmu_tlb_batch *_Atomic inbox[MMU_MAX_CPUS];
+	_Atomic(const struct mmu_tlb_batch *) inbox[MMU_MAX_CPUS];
 	/* Acknowledgements this CPU, as a sender, still waits for. */
 	atomic_uint pending_acks;
 	atomic_uint_fast64_t invlpg; /* executed on this CPU */
@@ -82,10 +98,6 @@ struct mmu_cpu {
 	 * CR3 loads went: kept entries (no-flush) or flushed them. */
 	uint32_t pcid_gen;
 	uint16_t pcid_next;
-	/* The running tree's user PCID (KPTI) may hold entries an
-	 * invalidation here missed (INVLPG reaches only the current PCID):
-	 * the next exit to user mode loads it without the no-flush bit. */
-	bool user_pcid_stale;
 	atomic_uint_fast64_t cr3_noflush;
 	atomic_uint_fast64_t cr3_flush;
 };
@@ -116,6 +128,7 @@ struct mmu {
 	bool nx;
 	unsigned flush_ceiling;
 	bool pcid, invpcid;
+	bool kpti; /* a KPTI template exists: kernel-half leaves are never global */
 	uint64_t prot_pte[16]; /* the RW, US and XD bits of each MMU_PROT_* combination */
 	uint8_t pte_prot[8];   /* the reverse: MMU_PROT_* of RW | US << 1 | XD << 2 */
 	struct mmu_tree kernel;
@@ -147,5 +160,9 @@ struct mmu_counters mmu_counters_take(struct mmu *mmu);
 
 /* Totals for one CPU since mmu_init (benchmarks, tests). */
 struct mmu_counters mmu_cpu_counters(const struct mmu *mmu, unsigned cpu);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 #include "addr.h"
 #include "err.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Per-frame metadata the port keeps for every 4K frame (like struct page).
  * The library owns the fields while it owns the frame:
  *  - for a page-table page: LIVE counts its non-zero entries, so an emptied
@@ -75,5 +79,9 @@ struct mmu_port {
 	uint8_t *direct_map;
 	struct mmu_frame_meta *meta_map;
 };
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

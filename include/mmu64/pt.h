@@ -17,6 +17,10 @@
 #include "tlb.h"
 #include "tree.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Permission letters of a mapping. */
 enum {
 	MMU_PROT_R = 1u << 0,
@@ -83,5 +87,9 @@ mmu_err_t mmu_walk_locked(struct mmu_tree_locked held, mmu_vaddr_t va, struct mm
  * reached (a non-present or leaf entry above it, or LEVEL above the
  * tree's top); INVALID for a non-canonical VA. */
 mmu_err_t mmu_entry(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level level, mmu_pte_t *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

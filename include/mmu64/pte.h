@@ -13,6 +13,10 @@
 #include "addr.h"
 #include "err.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef uint64_t mmu_pte_t;
 
 #define MMU_PTE_P (1ull << 0)        /* present */
@@ -100,5 +104,9 @@ static inline uint64_t mmu_pte_leaf_flags_for(uint64_t flags, enum mmu_level fro
 		flags |= MMU_PTE_PS;
 	return pat ? flags | pat_to : flags;
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

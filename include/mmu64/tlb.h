@@ -19,6 +19,10 @@
 
 #include "mmu.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct mmu_tlb_range {
 	mmu_vaddr_t va;
 	uint32_t pages;
@@ -32,6 +36,11 @@ struct mmu_tlb_batch {
 	bool full;         /* over the ceiling: flush everything instead */
 	bool global;       /* a global leaf changed: a full flush must include globals */
 	bool all_cpus;     /* kernel half or global leaves: every CPU, loaded or not */
+	/* A leaf was removed or now maps another frame: the old frame may be
+	 * freed once the flush returns (by the caller, or by another space
+	 * that shares it), so with PCIDs the flush also reaches the CPUs that
+	 * keep the tree's entries without running it. */
+	bool unmapped;
 	struct mmu_tlb_range range[MMU_TLB_RANGES];
 	uint64_t free_head; /* PA of the first frame to free, chained by meta link */
 	uint32_t nfree;
@@ -63,5 +72,9 @@ void mmu_tlb_batch_done(struct mmu_tlb_batch *b);
  * library itself while it waits, so two CPUs shooting at each other cannot
  * deadlock). Runs every request waiting for this CPU. */
 void mmu_tlb_ipi_handler(struct mmu *mmu);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,6 +4,10 @@
 
 #include "mmu.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A new user tree sharing the kernel half. NOMEM when no frame for the
  * root. */
 mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree);
@@ -13,7 +17,12 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree);
  * for the kernel tree. */
 mmu_err_t mmu_tree_destroy(struct mmu_tree *tree);
 
-/* Make TREE the active tree of this CPU. No CR3 write when it already is. */
+/* Make TREE the active tree of this CPU. No CR3 write when it already is.
+ * Call it with the shootdown IPI masked (interrupts off): between its CR3
+ * write and leaving the old tree's mask, a request for either tree would
+ * be applied to the wrong PCID. It serves waiting requests itself while
+ * it spins on TREE's lock, before it changes anything. A CPU leaving a
+ * user tree that ever held a global leaf drops every global TLB entry. */
 void mmu_tree_load(struct mmu_tree *tree);
 
 /* A run of calls under one hold of TREE's lock (Hafnium's locked-handle
@@ -44,5 +53,9 @@ uint64_t mmu_tree_cr3(const struct mmu_tree *tree);
 
 /* True when TREE is loaded on CPU. */
 bool mmu_tree_active_on(const struct mmu_tree *tree, unsigned cpu);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -22,6 +22,10 @@
 #include "mmu.h"
 #include "pt.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MMU_VM_MAX_REGIONS 16
 #define MMU_VM_STACK_MAX_DEFAULT (8ull << 20) /* Linux's RLIMIT_STACK default */
 #define MMU_VM_GUARD_GAP (1ull << 20)         /* Linux's stack_guard_gap */
@@ -190,7 +194,7 @@ mmu_err_t mmu_vm_kpti_enable(struct mmu_vm_space *sp, struct mmu_kpti *k);
  * the space's PCID | MMU_PCID_USER, with the no-flush bit unless an
  * invalidation since the last exit missed that PCID; the call consumes
  * that debt, so take it once per exit, last thing before the switch. */
-uint64_t mmu_vm_user_cr3(const struct mmu_vm_space *sp);
+uint64_t mmu_vm_user_cr3(struct mmu_vm_space *sp);
 
 /* The CR3 for entry from user mode into the kernel: the space's own, with
  * its PCID on this CPU and the no-flush bit when PCIDs are on (SP loaded
@@ -206,5 +210,9 @@ size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx);
 
 /* The region containing VA, or NULL (stable until the next region change). */
 const struct mmu_vm_region *mmu_vm_region_at(const struct mmu_vm_space *sp, mmu_vaddr_t va);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
