@@ -167,7 +167,7 @@ static void race_cpu(struct sim *sim, unsigned cpu, void *arg)
  * exit with CPU 3 lazy on P, when C's exit comes last): they wait for
  * ISSUE9_DEFECTS_FIXED (PROPERTY_ISSUE9=1 turns them on). */
 #ifndef ISSUE9_DEFECTS_FIXED
-#define ISSUE9_DEFECTS_FIXED 0
+#define ISSUE9_DEFECTS_FIXED 1
 #endif
 
 static void test_late_free_race(bool invpcid, bool exit, bool lazy_p)

@@ -55,7 +55,7 @@ static bool kernel_global = true;
  * off while ISSUE9_DEFECTS_FIXED is 0. PROPERTY_ISSUE9=1 (or 0) overrides
  * it; PROPERTY_NO_USER_GLOBAL=1 maps none either way. */
 #ifndef ISSUE9_DEFECTS_FIXED
-#define ISSUE9_DEFECTS_FIXED 0
+#define ISSUE9_DEFECTS_FIXED 1
 #endif
 static bool user_global = ISSUE9_DEFECTS_FIXED;
 static mmu_vaddr_t trace_va = 1; /* PROPERTY_TRACE=VA: print every operation on VA's page */
