@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "simtest.h"
+#include "vmcheck.h"
 #include "vmmodel.h"
 
 #define NSPACES 6
@@ -461,75 +462,22 @@ static void do_region_invalid(int s)
 
 /* ---- the translations against the model ---- */
 
-static void check_page(int s, mmu_vaddr_t page, uint64_t *pa_of_frame)
-{
-	struct vm_mspace *m = R.ms[s];
-	const struct vm_mpage *pg = vmm_page(m, page);
-	struct mmu_translation t;
-	mmu_err_t err = mmu_walk(&R.sp[s].tree, page, &t);
-	snprintf(R.desc, sizeof(R.desc), "check space %d page 0x%" PRIx64, s, page);
-	if (pg->frame < 0) {
-		expect_err(err, MMU_E_NOTEXIST);
-		return;
-	}
-	expect_err(err, MMU_OK);
-	int ri = vmm_region_at(m, page);
-	unsigned prot = MMU_PROT_R | MMU_PROT_U | (pg->wr ? MMU_PROT_W : 0) |
-			(ri >= 0 && (m->region[ri].prot & MMU_PROT_X) ? MMU_PROT_X : 0);
-	if (t.size != MMU_SIZE_4K || t.prot != prot)
-		FAIL("leaf size %u prot 0x%x, the model prot 0x%x", t.size, t.prot, prot);
-	uint64_t pa = t.pa.bits;
-	if (pa_of_frame[pg->frame] == 0)
-		pa_of_frame[pg->frame] = pa;
-	else if (pa_of_frame[pg->frame] != pa)
-		FAIL("maps 0x%" PRIx64 ", the frame the model shares here is at 0x%" PRIx64, pa, pa_of_frame[pg->frame]);
-	const struct vm_mframe *f = &R.model.frame[pg->frame];
-	if (sim_frame_meta(R.sim, mmu_pa(pa))->refcount != f->refs)
-		FAIL("frame 0x%" PRIx64 " has %u references, the model %u", pa,
-		     sim_frame_meta(R.sim, mmu_pa(pa))->refcount, f->refs);
-	for (unsigned b = 0; b < VM_NBYTES; b++)
-		if (*sim_phys(R.sim, mmu_pa(pa + vm_byte_offset(b))) != f->byte[b])
-			FAIL("byte %u of frame 0x%" PRIx64 " is 0x%02x, the model 0x%02x", b, pa,
-			     *sim_phys(R.sim, mmu_pa(pa + vm_byte_offset(b))), f->byte[b]);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 static void check_translations(void)
 {
-	uint64_t *pa_of_frame = calloc(R.model.nframes + 1, sizeof(uint64_t));
+	struct vmc_frames f;
+	vmc_frames_begin(&f, &R.model);
 	for (int s = 0; s < NSPACES; s++) {
 		if (!R.live[s])
 			continue;
-		const struct vm_mspace *m = R.ms[s];
-		snprintf(R.desc, sizeof(R.desc), "check space %d regions", s);
-		if (R.sp[s].nregions != m->nregions ||
-		    memcmp(R.sp[s].region, m->region, m->nregions * sizeof(m->region[0])) != 0)
-			FAIL("the regions differ from the model's (%u regions, the model %u)", R.sp[s].nregions,
-			     m->nregions);
-		/* every page of every region and a stretch below it, and a few anywhere */
-		for (unsigned i = 0; i < m->nregions; i++) {
-			mmu_vaddr_t lo = m->region[i].start - 8 * VM_PAGE;
-			for (mmu_vaddr_t p = lo < VM_WIN ? VM_WIN : lo; p < m->region[i].start + m->region[i].len; p += VM_PAGE)
-				check_page(s, p, pa_of_frame);
-		}
-		for (unsigned i = 0; i < 16; i++)
-			check_page(s, VM_WIN + rnd(VM_WIN_PAGES) * VM_PAGE, pa_of_frame);
+		snprintf(R.desc, sizeof(R.desc), "check space %d", s);
+		const char *err = vmc_check_space(R.sim, &R.sp[s], R.ms[s], &R.model, &f, &R.rng, 16);
+		if (err)
+			FAIL("%s", err);
 	}
-	/* Distinct model frames live at distinct addresses. */
-	size_t n = 0;
-	for (uint32_t f = 0; f < R.model.nframes; f++)
-		if (pa_of_frame[f])
-			pa_of_frame[n++] = pa_of_frame[f];
-	qsort(pa_of_frame, n, sizeof(*pa_of_frame), cmp_u64);
-	for (size_t i = 1; i < n; i++)
-		if (pa_of_frame[i] == pa_of_frame[i - 1])
-			FAIL("two frames of the model share 0x%" PRIx64, pa_of_frame[i]);
-	free(pa_of_frame);
+	snprintf(R.desc, sizeof(R.desc), "check the frames of every space");
+	const char *err = vmc_frames_end(&f);
+	if (err)
+		FAIL("%s", err);
 }
 
 static void check_frames(void)
