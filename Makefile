@@ -39,7 +39,7 @@ TLIB_OBJ = $(TEST_LIB:%.c=$(BUILD)/%.o)
 KOBJ     = $(LIB_SRC:%.c=$(BUILD)/freestanding/%.o)
 TESTS    = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib freestanding tests test run-sim bench-ceiling test-unit test-vectors test-bench test-asan test-tsan run bench clean
+.PHONY: all lib freestanding tests test run-sim bench-ceiling test-unit test-vectors test-docs test-bench test-asan test-tsan run bench clean
 all: $(BUILD)/mmu64 $(BUILD)/libmmu64.a freestanding tests
 
 lib: $(BUILD)/libmmu64.a
@@ -83,6 +83,13 @@ test-vectors: $(BUILD)/mmu64
 	@scripts/run-vectors $(BUILD)/mmu64 tests/vectors
 	@$(BUILD)/mmu64 run examples/demo.mmu kernel/demo.mmu >/dev/null && echo "PASS the demos"
 
+# The docs: their vector examples pass, nothing points outside the
+# repository, and version.h, mmu64 --version and CHANGELOG.md agree.
+test-docs: $(BUILD)/mmu64
+	@scripts/check-doc-vectors $(BUILD)/mmu64
+	@scripts/check-self-contained
+	@scripts/check-version $(BUILD)/mmu64
+
 # The benchmark must keep working; at this size its figures mean nothing.
 test-bench: $(BUILD)/bench/mmu64-bench
 	@$(BUILD)/bench/mmu64-bench --small --reps 1 >/dev/null 2>&1 && echo "PASS bench --small"
@@ -97,7 +104,7 @@ test-tsan:
 	@scripts/run-unit-tests build/tsan $(TSAN_TESTS:%=build/tsan/tests/%)
 
 test: all
-	@$(MAKE) --no-print-directory test-unit test-vectors test-bench
+	@$(MAKE) --no-print-directory test-unit test-vectors test-docs test-bench
 	@$(MAKE) --no-print-directory test-install
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan
@@ -187,12 +194,15 @@ run-kernel: $(KERNEL_ELF)
 	@echo; echo "== user programs in ring 3 on 4 CPUs, KPTI on (kernel/user/usertest.c) =="
 	MMU64_KERNEL=$(KERNEL_ELF) kernel/tests/usertest --show kpti
 
-# The cross-check: every vector on both executors, identical output
-# (modulo docs/QEMU-DIFFERENCES.md); then QEMU's own walk (QMP info tlb)
-# against the library's dump.
+# The cross-check: every vector, and the vector examples of the docs, on
+# both executors, identical output (modulo docs/QEMU-DIFFERENCES.md); then
+# QEMU's own walk (QMP info tlb) against the library's dump.
 test-kernel: $(KERNEL_ELF) $(BUILD)/mmu64
 	@scripts/ensure-qemu
 	MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 scripts/qemu-vector --compare tests/vectors/*.mmu examples/demo.mmu kernel/demo.mmu
+	@d=$$(mktemp -d) && scripts/check-doc-vectors --extract $$d && \
+	  MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 scripts/qemu-vector --compare $$d/*.mmu; \
+	  s=$$?; rm -rf $$d; exit $$s
 	MMU64_KERNEL=$(KERNEL_ELF) MMU64_SIM=$(BUILD)/mmu64 kernel/tests/qmp-oracle
 	MMU64_KERNEL=$(KERNEL_ELF) kernel/tests/usertest
 
@@ -212,7 +222,8 @@ bench-ceiling: $(KERNEL_ELF)
 # kernel's. `make test-install` (part of `make test`) checks it all.
 # ---------------------------------------------------------------------------
 .PHONY: install uninstall install-libs test-install
-VERSION      ?= 0.9.0
+# The one version: include/mmu64/version.h.
+VERSION      := $(shell sed -n 's/^\#define MMU64_VERSION_STRING "\(.*\)"/\1/p' include/mmu64/version.h)
 PREFIX       ?= /usr/local
 BINDIR       ?= $(PREFIX)/bin
 LIBDIR       ?= $(PREFIX)/lib

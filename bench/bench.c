@@ -1,4 +1,4 @@
-/* make bench: the fixed workloads of ../shared/BENCH.md on the software
+/* make bench: the fixed workloads of docs/BENCH.md on the software
  * machine, then C1 (the TLB flush ceiling on the machine's cost model).
  * Usage: mmu64-bench [--reps N] [--csv] [--small] [W1 W2 ... C1]
  * --small shrinks every workload (make test runs it that way to check that
@@ -58,7 +58,7 @@ static struct sim *bench_machine(unsigned cpus, bool threaded, bool pretouch)
 		fprintf(stderr, "bench: cannot create the software machine\n");
 		exit(1);
 	}
-	/* BENCH.md: the arena is written once before any timing, so that no
+	/* docs/BENCH.md: the arena is written once before any timing, so that no
 	 * phase pays the host's first-touch faults. The page-table pool is
 	 * what the workloads use (W2 needs 117,358 tables, 459 MiB). */
 	for (uint64_t pa = 2ull << 20; pretouch && pa < (512ull << 20); pa += MMU_PAGE_SIZE)
@@ -291,7 +291,7 @@ static void w2_addresses(uint64_t n, mmu_vaddr_t *va, uint32_t *order)
 
 /* What memory alone costs W2's walk on this machine: the same four
  * dependent loads per page in the same order, with no library code (a
- * reference row, not a phase of BENCH.md). Returns a checksum so the
+ * reference row, not a phase of docs/BENCH.md). Returns a checksum so the
  * loads are not optimized away. */
 static uint64_t raw_walk(struct sim *sim, const struct mmu_tree *t, const mmu_vaddr_t *va, const uint32_t *order,
 			 uint64_t n)

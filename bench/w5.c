@@ -1,4 +1,4 @@
-/* W5 fork-cow (../shared/BENCH.md): a process space with a 64 MiB anon
+/* W5 fork-cow (docs/BENCH.md): a process space with a 64 MiB anon
  * region, every page written; fork; the child writes every page. Reports
  * ns per COW fault (the child's write, its fault and the retry, per page)
  * and data frames in use before fork, after fork, after the child's writes
@@ -89,7 +89,7 @@ static double w5_once(struct sim *sim, uint64_t pages, struct w5_frames *fr)
 }
 
 /* Back the data frames the workload will use before any timing, as
- * BENCH.md's harness does for the table pool: allocate them, write each
+ * the harness (docs/BENCH.md) does for the table pool: allocate them, write each
  * once, free them (a freed 4K frame stays backed). Otherwise every COW
  * copy would pay the host's first-touch fault, which no kernel pays. */
 static void w5_pretouch(struct sim *sim, uint64_t frames)

@@ -21,7 +21,7 @@
 /* AP trampoline: real-mode code copied to this page, SIPI vector 0x08. */
 #define TRAMPOLINE_PA 0x8000
 
-/* Selectors (QEMU-NOTES.md: the order sysret needs). */
+/* Selectors (docs/QEMU.md: the order sysret needs). */
 #define SEL_KCODE 0x08
 #define SEL_KDATA 0x10
 #define SEL_UDATA 0x1b

@@ -2,7 +2,7 @@
  *
  * Physical memory is one lazily reserved arena; CPUs carry CR0.WP, CR3,
  * CR4 (SMEP SMAP PKE PGE LA57 PCIDE), EFER.NXE and PKRU; a walker follows
- * the Intel SDM (../shared/X86-PAGING.md) bit for bit; each CPU has an
+ * the Intel SDM bit for bit (docs/PAGING.md); each CPU has an
  * unbounded TLB tagged by PCID that keeps every successful translation until
  * it is invalidated; and a TLB sanitizer reports every use of a translation
  * the tables no longer allow and every frame freed while a TLB still holds

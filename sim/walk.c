@@ -1,5 +1,5 @@
 /* The page walker: CR3 -> (PML5) -> PML4 -> PDPT -> PD -> PT, exactly as
- * the SDM (vol. 3A ch. 4, ../shared/X86-PAGING.md) describes it.
+ * the SDM (vol. 3A ch. 4) describes it; docs/PAGING.md lists the rules.
  *
  * This file only translates: it reads entries (atomically, the library
  * writes them with relaxed atomic stores from other threads) and reports

@@ -1,24 +1,38 @@
 /* mmu64: the command-line tool. `mmu64 run FILE...` runs vectors on the
- * software machine (docs/VECTORS.md). */
+ * software machine (docs/VECTORS.md); `mmu64 --help`, `mmu64 --version`. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tools/exec_sim.h"
+#include "tools/vec/parse.h"
 #include "tools/vec/vec.h"
 
 static void usage(FILE *to)
 {
 	fputs("usage: mmu64 run FILE...   run vector files on the software machine\n"
-	      "       mmu64 --help\n"
+	      "       mmu64 --help        this text\n"
+	      "       mmu64 --version     the library's version and the vector format's\n"
 	      "\n"
 	      "Each file prints `LINE: RESULT` per command and `N passed, N failed`.\n"
 	      "With several files, each file's output starts with `== FILE`.\n"
 	      "Exit status: the worst of the files: 0 passed (or skipped), 1 an\n"
 	      "expectation or the TLB sanitizer failed, 2 a malformed file.\n"
-	      "Format: ../shared/VECTORS.md and docs/VECTORS.md.\n",
+	      "\n"
+	      "A line is `COMMAND ARG... [=> EXPECTED]`; `#` starts a comment.\n"
+	      "Commands (format " MMU64_VECTOR_FORMAT "):\n",
 	      to);
+	for (unsigned i = 0; vec_command_usage(i); i++)
+		fprintf(to, "  %s\n", vec_command_usage(i));
+	fputs("Results: ok [VALUE], error NAME, fault 0xE (#PF error code), gp, segv 0xE.\n"
+	      "The full reference, with every rule and result: docs/VECTORS.md.\n",
+	      to);
+}
+
+static void version(void)
+{
+	printf("mmu64 %s (vector format %s)\n", MMU64_VERSION_STRING, MMU64_VECTOR_FORMAT);
 }
 
 /* The whole of PATH in a malloc'd buffer; NULL (message printed) on error. */
@@ -96,6 +110,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		version();
 		return 0;
 	}
 	if (argc >= 3 && strcmp(argv[1], "run") == 0)

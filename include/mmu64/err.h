@@ -1,7 +1,7 @@
 /* Error codes of every mmu64 call.
  *
  * A call that returns anything but MMU_OK changed nothing. The names are the
- * ones vectors print (../shared/VECTORS.md), so mmu_err_name() is the
+ * ones vectors print (docs/VECTORS.md), so mmu_err_name() is the
  * single place where a code becomes text. */
 #ifndef MMU64_ERR_H
 #define MMU64_ERR_H

@@ -12,6 +12,7 @@
 #include "pte.h"
 #include "tlb.h"
 #include "tree.h"
+#include "version.h"
 #include "vm.h"
 
 #endif

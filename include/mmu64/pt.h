@@ -1,6 +1,6 @@
 /* Range operations on a tree: map, unmap, protect, walk, entry.
  *
- * Ranges are [va, va+len). Checks run in the order of ../shared/VECTORS.md:
+ * Ranges are [va, va+len). Checks run in the order of docs/VECTORS.md:
  * INVALID (non-canonical, wrapping, crossing halves, the kernel half on a
  * user tree or the user half on the kernel tree, bad option), UNALIGNED,
  * INVALID_PERMISSION (no MMU_PROT_R), DUPLICATED / NOTEXIST, NOMEM. A call

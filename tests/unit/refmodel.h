@@ -1,8 +1,8 @@
 /* The property test's reference model (test_property.c): per tree, the
  * exact leaves the library must build, kept per 2 MiB block of a 4 GiB
  * arena: the position-by-position largest-leaf rule (or a forced size) for
- * map, and splits one level down "and further only where the range needs
- * it" for partial unmap/protect (../shared/VECTORS.md). Written apart from
+ * map, and for partial unmap/protect splits that go one level down and
+ * deeper only where the range asks for it (docs/VECTORS.md). Written apart from
  * the library, from the rules alone. */
 #ifndef MMU64_TEST_REFMODEL_H
 #define MMU64_TEST_REFMODEL_H

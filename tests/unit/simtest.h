@@ -40,7 +40,7 @@ uint32_t st_result(struct sim_access a);
 
 /* What the SDM says an access does to a page with effective permissions
  * PROT (MMU_PROT_* letters; PRESENT false for no translation), on a CPU with
- * the given control bits. Rules 7-10 and 12 of X86-PAGING.md. */
+ * the given control bits. Rules 7-10 and 12 of docs/PAGING.md. */
 struct st_cpu_mode {
 	bool nx, smep, smap, wp;
 };

@@ -96,7 +96,7 @@ int test_main(int argc, char **argv)
 
 	/* A malformed line anywhere: nothing runs, not even line 1. */
 	CHECK_EQ(run(&x, "space A\nstats\nfrobnicate\n"), VEC_MALFORMED);
-	CHECK(strcmp(out, "t.mmu:3: unknown command `frobnicate`\n") == 0);
+	CHECK(strcmp(out, "t.mmu:3: unknown command `frobnicate` (`mmu64 --help` lists the commands)\n") == 0);
 
 	x.skip = "no LA57";
 	CHECK_EQ(run(&x, "machine levels=5\nspace A => ok\n"), VEC_PASSED);

@@ -18,7 +18,7 @@
 
 #include "mmu64/mmu64.h"
 
-/* The `machine` line (../shared/VECTORS.md), defaults filled in. */
+/* The `machine` line (docs/VECTORS.md), defaults filled in. */
 struct vec_machine {
 	unsigned levels;   /* 4 or 5 */
 	unsigned cpus;     /* 1 .. MMU_MAX_CPUS */

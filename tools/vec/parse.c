@@ -50,6 +50,13 @@ static const struct command commands[] = {
 	{"faults", VEC_OP_FAULTS, "T", "faults P"},
 };
 
+const char *vec_command_usage(unsigned i)
+{
+	if (i == 0)
+		return VEC_MACHINE_USAGE;
+	return i - 1 < sizeof commands / sizeof commands[0] ? commands[i - 1].usage : NULL;
+}
+
 static const char *const level_names[] = {
 	[MMU_LEVEL_PT] = "pt", [MMU_LEVEL_PD] = "pd", [MMU_LEVEL_PDPT] = "pdpt",
 	[MMU_LEVEL_PML4] = "pml4", [MMU_LEVEL_PML5] = "pml5",
@@ -216,11 +223,11 @@ static enum vec_next parse_machine_setting(struct vec_parser *p, struct token t,
 		if (!vec_token_is(t.s, klen, k->key))
 			continue;
 		if (!eq || !vec_parse_number(eq + 1, t.n - klen - 1, &v) || v < k->min || v > k->max)
-			return diag_tok(d, p->line, "bad machine setting ", t, " (see ../shared/VECTORS.md)");
+			return diag_tok(d, p->line, "bad machine setting ", t, " (see docs/VECTORS.md, \"The machine line\")");
 		machine_store(&p->machine, k, v);
 		return VEC_NEXT_STMT;
 	}
-	return diag_tok(d, p->line, "unknown machine setting ", t, "");
+	return diag_tok(d, p->line, "unknown machine setting ", t, " (see docs/VECTORS.md, \"The machine line\")");
 }
 
 static enum vec_next parse_machine(struct vec_parser *p, const struct token *tok, unsigned ntok,
@@ -316,17 +323,17 @@ static enum vec_next parse_arg(struct vec_parser *p, char kind, struct token t, 
 	}
 	if (!ok) {
 		static const char *const what[128] = {
-			['T'] = "name", ['N'] = "name", ['F'] = "frame reference F[+OFF]",
-			['a'] = "address", ['z'] = "length", ['b'] = "byte (0..0xff)",
-			['k'] = "32-bit value", ['L'] = "level (pml5 pml4 pdpt pd pt)",
-			['p'] = "permission (letters r w x u, or -)", ['s'] = "frame size (4K 2M 1G)",
-			['c'] = "CPU number", ['K'] = "region kind (anon stack)",
+			['T'] = "a name", ['N'] = "a name (1-31 characters, no + or =)",
+			['F'] = "a frame reference F[+OFF]", ['a'] = "an address", ['z'] = "a length",
+			['b'] = "a byte (0..0xff)", ['k'] = "a 32-bit value", ['L'] = "a level (pml5 pml4 pdpt pd pt)",
+			['p'] = "a permission (letters r w x u, or -)", ['s'] = "a frame size (4K 2M 1G)",
+			['c'] = "a CPU number", ['K'] = "a region kind (anon stack)",
 		};
 		struct vec_buf b;
 		char after[80];
 		vb_init(&b, after, sizeof after);
-		vb_str(&b, ": expected a ");
-		vb_str(&b, what[(unsigned char)kind] ? what[(unsigned char)kind] : "value");
+		vb_str(&b, ": expected ");
+		vb_str(&b, what[(unsigned char)kind] ? what[(unsigned char)kind] : "a value");
 		return diag_tok(d, p->line, "bad argument ", t, after);
 	}
 	return VEC_NEXT_STMT;
@@ -396,7 +403,7 @@ static enum vec_next dispatch(struct vec_parser *p, const struct token *tok, uns
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (vec_token_is(tok[0].s, tok[0].n, commands[i].name))
 			return parse_command(p, &commands[i], tok + 1, ntok - 1, st, d);
-	return diag_tok(d, p->line, "unknown command ", tok[0], "");
+	return diag_tok(d, p->line, "unknown command ", tok[0], " (`mmu64 --help` lists the commands)");
 }
 
 static unsigned tokenize(const char *s, size_t n, struct token *tok, unsigned max)

@@ -1,4 +1,4 @@
-/* Parsing of vector files (format v1, ../shared/VECTORS.md).
+/* Parsing of vector files (format v1, docs/VECTORS.md).
  *
  * The parser walks a file held in one buffer, line by line, and turns each
  * command line into a vec_stmt whose arguments are already converted and
@@ -97,6 +97,12 @@ void vec_parser_init(struct vec_parser *p, const char *text, size_t len);
 /* The next command line after P's position. A machine line updates
  * p->machine and is returned as VEC_OP_MACHINE. */
 enum vec_next vec_parse_next(struct vec_parser *p, struct vec_stmt *st, struct vec_diag *diag);
+
+#define VEC_MACHINE_USAGE \
+	"machine [levels=4|5] [cpus=N] [mem=SIZE] [nx=0|1] [smep=0|1] [smap=0|1] [wp=0|1] [pke=0|1] [kpti=0|1]"
+/* The usage line of command I (0: the machine line), NULL past the last:
+ * what `mmu64 --help` lists. */
+const char *vec_command_usage(unsigned i);
 
 /* A number: 0x hex or decimal, optionally followed by K, M or G (x 2^10,
  * 2^20, 2^30). False when malformed or above 2^64-1. */

@@ -1,5 +1,5 @@
 /* The vector interpreter: runs one vector file (format v1,
- * ../shared/VECTORS.md; project notes in docs/VECTORS.md) on an executor.
+ * docs/VECTORS.md) on an executor.
  *
  * Freestanding: no allocation, no stdio. The file is one buffer; results go
  * line by line (no newline) through a callback. The caller owns the session
@@ -20,7 +20,7 @@
 #define VEC_MAX_PROCS 16
 #define VEC_LINE_MAX 320 /* an output line, cut beyond */
 
-/* Exit statuses of a file (VECTORS.md: Lines). */
+/* Exit statuses of a file (docs/VECTORS.md, "Output and exit status"). */
 enum vec_status {
 	VEC_PASSED = 0,    /* every expectation held (or the file was skipped) */
 	VEC_FAILED = 1,    /* an expectation failed, or the TLB sanitizer reported */
