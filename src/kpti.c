@@ -295,10 +295,19 @@ size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx)
 	struct mmu *mmu = sp->tree.mmu;
 	const mmu_pte_t *shadow = table_of(mmu, sp->shadow), *user = table_of(mmu, sp->tree.root);
 	unsigned shift = mmu_level_shift(mmu_top_level(mmu));
+	const mmu_pte_t *tmpl = table_of(mmu, op.k->kernel.root);
 	/* A differs where the CPU walked one root and not the other. */
 	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE / 2; i++)
 		if ((pte_load(&shadow[i]) ^ pte_load(&user[i])) & ~MMU_PTE_A)
 			violation(&op, "user root entry differs", (mmu_vaddr_t)i << shift, mmu->levels, pte_load(&shadow[i]));
+	/* Entry by entry, not only through the leaves below: a kernel-half
+	 * slot taken from another tree may hold no leaf yet and still let
+	 * the kernel's later mappings in. */
+	for (unsigned i = MMU_ENTRIES_PER_TABLE / 2; i < MMU_ENTRIES_PER_TABLE; i++)
+		if ((pte_load(&shadow[i]) ^ pte_load(&tmpl[i])) & ~MMU_PTE_A)
+			violation(&op, "kernel root entry differs from the template",
+				  mmu_va_canonicalize((mmu_vaddr_t)i << shift, mmu->levels), mmu->levels,
+				  pte_load(&shadow[i]));
 	/* A read-only view of the shadow for the walker (no writes, no lock:
 	 * its kernel half is the template's, which never changes). A view, not
 	 * a struct mmu_tree on the stack: that is 1.2 KiB. */

@@ -217,7 +217,8 @@ uint64_t mmu_vm_user_cr3(struct mmu_vm_space *sp);
  * on this CPU). */
 uint64_t mmu_vm_kernel_cr3(const struct mmu_vm_space *sp);
 
-/* Check SP's shadow: its user-half root entries equal the space's, and
+/* Check SP's shadow: its user-half root entries equal the space's, its
+ * kernel-half root entries equal the template's (A ignored in both), and
  * every present entry of its kernel half has no US (but on the path to and
  * the leaves of the kernel's user pages, mmu_kernel_map_user) and every
  * leaf lies in the template's ranges. Each violation is one line to OUT (may be NULL);
