@@ -2,7 +2,7 @@
  * tlbstats dump. They call mmu64 directly, on CPU 0. */
 #include <string.h>
 
-#include "tools/vec/run.h"
+#include "tools/vec/inspect.h"
 
 #define VEC_KERNEL_DUMP_START 0xffffc80000000000ull
 #define VEC_KERNEL_DUMP_END 0xffffd00000000000ull
@@ -121,7 +121,7 @@ void vec_cmd_protect(struct vec_session *s, const struct vec_stmt *st, struct ve
 
 /* NAME+0xOFF of the named frame holding PA, or anon+0xOFF (offset in the
  * leaf of SIZE). */
-static void print_pa(struct vec_session *s, struct vec_buf *r, mmu_pa_t pa, enum mmu_size size)
+void vec_print_pa(struct vec_session *s, struct vec_buf *r, mmu_pa_t pa, enum mmu_size size)
 {
 	uint64_t bits = mmu_pa_bits(pa);
 	for (unsigned i = 0; i < VEC_MAX_FRAMES; i++) {
@@ -156,7 +156,7 @@ void vec_cmd_walk(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 		return;
 	}
 	vb_str(r, "ok ");
-	print_pa(s, r, t.pa, t.size);
+	vec_print_pa(s, r, t.pa, t.size);
 	vb_char(r, ' ');
 	vb_str(r, t.size <= MMU_SIZE_1G ? size_names[t.size] : "?");
 	vb_char(r, ' ');
@@ -170,7 +170,7 @@ void vec_cmd_walk(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 }
 
 /* The flags of E at LEVEL in the order of VECTORS.md. */
-static void print_entry_flags(struct vec_buf *r, mmu_pte_t e, enum mmu_level level)
+void vec_print_entry_flags(struct vec_buf *r, mmu_pte_t e, enum mmu_level level)
 {
 	static const struct {
 		mmu_pte_t bit;
@@ -220,7 +220,7 @@ void vec_cmd_entry(struct vec_session *s, const struct vec_stmt *st, struct vec_
 		vb_str(r, " none");
 		return;
 	}
-	print_entry_flags(r, e, level);
+	vec_print_entry_flags(r, e, level);
 }
 
 /* ---- counters and dumps ---- */
