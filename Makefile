@@ -27,7 +27,7 @@ KFLAGS   = -std=c11 -O2 $(WARN) -Iinclude -ffreestanding -fno-builtin -nostdlib 
 LIB_SRC  = $(wildcard src/*.c)
 SIM_SRC  = $(wildcard sim/*.c)
 VEC_SRC  = $(wildcard tools/vec/*.c)
-TOOL_SRC = tools/mmu64.c tools/exec_sim.c
+TOOL_SRC = $(wildcard tools/*.c)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_LIB = $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 BENCH_SRC= $(wildcard bench/*.c)

@@ -1,0 +1,40 @@
+/* mmu64 --help: usage and a summary of the vector commands. */
+#include "tools/annotate.h"
+
+void print_usage(FILE *to)
+{
+	fputs("usage: mmu64 run [--annotate] FILE...  run vector files on the software machine\n"
+	      "       mmu64 view FILE.mmu -o FILE.html  write a step-through page of one vector\n"
+	      "       mmu64 explain CODE               decode a #PF error code (e.g. 0x7)\n"
+	      "       mmu64 --help\n"
+	      "\n"
+	      "Each file prints `LINE: RESULT` per command and `N passed, N failed`.\n"
+	      "With several files, each file's output starts with `== FILE`.\n"
+	      "Exit status: the worst of the files: 0 passed (or skipped), 1 an\n"
+	      "expectation or the TLB sanitizer failed, 2 a malformed file.\n"
+	      "--annotate prints each command beside its result, decodes fault codes\n"
+	      "(P W U RSVD I/D PK SS) and shows raw entries in `levels`; without it the\n"
+	      "output is the plain format that executors compare.\n"
+	      "Format: docs/VECTORS.md (extensions: docs/VECTORS-INSPECT.md).\n"
+	      "\n"
+	      "Commands (a line is COMMAND ARGS [=> EXPECTED]; # starts a comment):\n"
+	      "  machine levels=4|5 cpus=N mem=SIZE nx= smep= smap= wp= pke= kpti=   first line\n"
+	      "  space A | drop A | frame F [4K|2M|1G]            trees and data frames\n"
+	      "  map A VA F[+OFF] LEN PERM [size=] [global] [uc|wc] [pkey=N]\n"
+	      "  unmap A VA LEN | protect A VA LEN PERM            (each shoots down)\n"
+	      "  walk A VA | entry A VA LEVEL | dump A | stats | tlbstats\n"
+	      "  load CPU A | read CPU VA [user] | write CPU VA BYTE [user] | exec CPU VA [user]\n"
+	      "  poke F+OFF BYTE | peek F+OFF | pkru CPU VALUE\n"
+	      "  proc P | region P VA LEN PERM anon|stack|eager [max=SIZE] | fork P Q\n"
+	      "  kwrite CPU VA BYTE | same A VA B VB | exit P | faults P\n"
+	      "Inspection and experiments (docs/VECTORS-INSPECT.md):\n"
+	      "  levels A VA            the walk level by level: index, entry, target, flags\n"
+	      "  tlb CPU                CPU's cached translations (software machine)\n"
+	      "  setpte A VA F[+OFF] FLAGS   rewrite a leaf, no invalidation (FLAGS: P,RW,US,...)\n"
+	      "  invlpg CPU VA          INVLPG on CPU, outside the library\n"
+	      "  tlbsan N               the next command must cause N sanitizer reports\n"
+	      "  shadow P | regions P   a KPTI shadow's dump, a process's regions\n"
+	      "  rprotect P VA LEN PERM | rremove P VA LEN   region protect and remove\n"
+	      "  promote A on|off       promote full tables of space A to huge leaves\n",
+	      to);
+}
