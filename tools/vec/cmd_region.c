@@ -9,17 +9,12 @@
 
 static void aside_line(void *ctx, const char *line) { vec_print_aside(ctx, line); }
 
-static void count_only(void *ctx, const char *line)
-{
-	(void)ctx;
-	(void)line;
-}
-
 /* `shadow P`: the dump of P's shadow tree, its user half (the process's
  * own tables, shared) and the vectors' kernel window (which a shadow never
- * maps), then `ok audit=N` with N the KPTI audit's violations. The rest of
- * the shadow's kernel half is the executor's entry path and is not shown.
- * NOTEXIST: P has no shadow (kpti=0). */
+ * maps), then `ok`. The rest of the shadow's kernel half is the executor's
+ * entry path, so it is not shown, and neither is the KPTI audit, which
+ * looks at it, except in raw mode (mmu64 run --annotate, mmu64 view): its
+ * lines, then `kpti audit: N violation(s)`. NOTEXIST: P has no shadow (kpti=0). */
 void vec_cmd_shadow(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
 {
 	struct vec_proc *p = vec_find_proc(s, st->arg[0].name);
@@ -31,8 +26,16 @@ void vec_cmd_shadow(struct vec_session *s, const struct vec_stmt *st, struct vec
 	struct mmu_tree view = {.mmu = s->mmu, .root = p->sp.shadow, .is_kernel = true};
 	mmu_dump(&view, 0, 1ull << (mmu_va_bits(s->machine.levels) - 1), aside_line, s);
 	mmu_dump(&view, VEC_WINDOW_START, VEC_WINDOW_END, aside_line, s);
-	vb_str(r, "ok audit=");
-	vb_dec(r, mmu_vm_kpti_audit(&p->sp, count_only, NULL));
+	if (s->io->raw) {
+		char line[48];
+		struct vec_buf b;
+		vb_init(&b, line, sizeof line);
+		vb_str(&b, "kpti audit: ");
+		vb_dec(&b, mmu_vm_kpti_audit(&p->sp, aside_line, s));
+		vb_str(&b, " violation(s)");
+		vec_print_aside(s, line);
+	}
+	vb_str(r, "ok");
 }
 
 static void print_region(struct vec_session *s, const struct mmu_vm_region *g)
