@@ -112,7 +112,10 @@ run-sim: $(BUILD)/mmu64
 	$(BUILD)/mmu64 run --annotate examples/demo.mmu
 
 # The step-through page (mmu64 view) in headless Chromium; the lab's grader.
-.PHONY: test-view test-lab
+.PHONY: test-view test-lab view-demo
+view-demo: $(BUILD)/mmu64
+	@mkdir -p $(BUILD)/view
+	$(BUILD)/mmu64 view examples/view-demo.mmu -o $(BUILD)/view/view-demo.html
 test-view: $(BUILD)/mmu64
 	@scripts/test-view $(BUILD)/mmu64
 test-lab:
