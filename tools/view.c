@@ -100,6 +100,20 @@ static void entry_text(struct vec_session *s, mmu_pte_t e, enum mmu_level level,
 	}
 }
 
+/* A process's data frame: how many leaves map it (2 and more: shared,
+ * copy-on-write). */
+static void refs_json(struct view *v, mmu_pte_t e, enum mmu_level level, struct jbuf *b)
+{
+	struct mmu_frame_meta *m;
+	if (!mmu_pte_present(e) || !mmu_pte_is_leaf(e, level))
+		return;
+	m = sim_frame_meta(v->exec.sim, mmu_pa(e & mmu_pte_addr_mask(e, level)));
+	if (m && m->refcount) {
+		jb_key(b, "refs");
+		jb_u64(b, m->refcount);
+	}
+}
+
 static void table_json(struct view *v, struct vec_session *s, mmu_pa_t pa, enum mmu_level level, uint64_t base,
 		       uint64_t lo, uint64_t hi, bool skip_empty);
 
@@ -123,6 +137,7 @@ static void entry_json(struct view *v, struct vec_session *s, mmu_pte_t e, enum 
 	jb_key(b, "pa");
 	jb_hex(b, mmu_pa_bits(target));
 	entry_text(s, e, level, b);
+	refs_json(v, e, level, b);
 	if (!leaf && level > MMU_LEVEL_PT) {
 		jb_key(b, "child");
 		table_json(v, s, target, level - 1, va, lo, hi, skip_empty);

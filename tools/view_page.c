@@ -138,7 +138,7 @@ const char view_page_tail[] =
 	"    t.entries.forEach(function (e) {\n"
 	"      var key = tname + \"/\" + t.level + \"/\" + e.va;\n"
 	"      var target = e.child ? (e.child.level + \" table @ \" + e.pa)\n"
-	"                           : (e.to + \" (\" + e.size + \" page, pa \" + e.pa + \")\");\n"
+	"                           : (e.to + (e.refs > 1 ? \" shared by \" + e.refs + \" leaves\" : \"\") + \" (\" + e.size + \", pa \" + e.pa + \")\");\n"
 	"      tab.appendChild(row([[String(e.i)], [e.va], [hex16(e.e)], [e.flags, \"bits\"],\n"
 	"                           [target, e.child ? \"\" : \"leaf\"]], before[key] === e.e ? \"\" : \"changed\"));\n"
 	"    });\n"
