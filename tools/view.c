@@ -30,6 +30,7 @@ struct view {
 	char *prev_state;     /* the previous step's trees (steps repeat them as null) */
 	unsigned entries_left;
 	uint64_t invlpg[MMU_MAX_CPUS], full[MMU_MAX_CPUS], taken[MMU_MAX_CPUS], ipis;
+	unsigned levels; /* of the machine line */
 };
 
 static const char *const level_names[] = {
@@ -377,6 +378,7 @@ static void step(void *ctx, struct vec_session *s, const struct vec_stmt *st)
 	struct view *v = ctx;
 	struct jbuf *b = &v->steps;
 	char cmd[256];
+	v->levels = s->machine.levels;
 	annotate_command_text(v->text, v->len, st->line, cmd, sizeof cmd);
 	jb_raw(&v->pending, "");
 	jb_sep(b);
@@ -432,6 +434,8 @@ static int write_page(const char *html, const char *vector, struct view *v, int 
 	jb_str(&data, vector);
 	jb_key(&data, "status");
 	jb_u64(&data, (uint64_t)status);
+	jb_key(&data, "levels");
+	jb_u64(&data, v->levels);
 	jb_key(&data, "source");
 	source_json(v->text, v->len, &data);
 	jb_key(&data, "steps");
