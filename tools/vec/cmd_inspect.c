@@ -329,6 +329,14 @@ bool vec_tlbsan_expected(struct vec_session *s, const char *where, unsigned repo
 	char line[VEC_LINE_MAX];
 	struct vec_buf b;
 	unsigned got = reports - s->sanitizer_seen;
+	if (!s->tlbsan_armed && s->tlbsan_pending && vec_str_eq(where, "end")) {
+		/* The file ended right after `tlbsan N`: nothing met it. */
+		vb_init(&b, line, sizeof line);
+		vb_str(&b, "end: tlbsan: no command after `tlbsan` FAIL");
+		s->io->out(s->io->out_ctx, line);
+		s->tlbsan_pending = false;
+		s->failed++;
+	}
 	if (!s->tlbsan_armed)
 		return false;
 	s->tlbsan_armed = false;
