@@ -27,7 +27,7 @@ KFLAGS   = -std=c11 -O2 $(WARN) -Iinclude -ffreestanding -fno-builtin -nostdlib 
 LIB_SRC  = $(wildcard src/*.c)
 SIM_SRC  = $(wildcard sim/*.c)
 VEC_SRC  = $(wildcard tools/vec/*.c)
-TOOL_SRC = tools/mmu64.c tools/exec_sim.c $(wildcard tools/gen/*.c)
+TOOL_SRC = $(wildcard tools/*.c) $(wildcard tools/gen/*.c)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_LIB = $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 BENCH_SRC= $(wildcard bench/*.c)
@@ -81,6 +81,8 @@ test-unit: $(TESTS)
 
 test-vectors: $(BUILD)/mmu64
 	@scripts/run-vectors $(BUILD)/mmu64 tests/vectors
+	@scripts/run-vectors $(BUILD)/mmu64 tests/vectors-sim
+	@scripts/test-inspect $(BUILD)/mmu64
 	@$(BUILD)/mmu64 run examples/demo.mmu kernel/demo.mmu >/dev/null && echo "PASS the demos"
 
 # The docs: their vector examples pass, nothing points outside the
@@ -95,7 +97,7 @@ test-bench: $(BUILD)/bench/mmu64-bench
 	@$(BUILD)/bench/mmu64-bench --small --reps 1 >/dev/null 2>&1 && echo "PASS bench --small"
 
 # Tests that run CPUs as threads, under ThreadSanitizer.
-TSAN_TESTS = $(filter $(TEST_SRC:tests/unit/%.c=%),test_shootdown_threads test_pcid test_vm_threads test_sim_ipi test_sim_machine)
+TSAN_TESTS = $(filter $(TEST_SRC:tests/unit/%.c=%),test_shootdown_threads test_pcid test_vm_threads test_mutants_vm test_sim_ipi test_sim_machine)
 
 test-asan:
 	@$(MAKE) --no-print-directory SAN=asan test-unit test-vectors
@@ -104,7 +106,7 @@ test-tsan:
 	@scripts/run-unit-tests build/tsan $(TSAN_TESTS:%=build/tsan/tests/%)
 
 test: all
-	@$(MAKE) --no-print-directory test-unit test-vectors test-docs test-bench
+	@$(MAKE) --no-print-directory test-unit test-vectors test-docs test-bench check-stack test-view test-lab
 	@$(MAKE) --no-print-directory test-install
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan
@@ -116,7 +118,17 @@ run: run-kernel
 
 # The same kind of demo on the software machine, command beside result.
 run-sim: $(BUILD)/mmu64
-	scripts/annotate-run examples/demo.mmu $(BUILD)/mmu64 run
+	$(BUILD)/mmu64 run --annotate examples/demo.mmu
+
+# The step-through page (mmu64 view) in headless Chromium; the lab's grader.
+.PHONY: test-view test-lab view-demo
+view-demo: $(BUILD)/mmu64
+	@mkdir -p $(BUILD)/view
+	$(BUILD)/mmu64 view examples/view-demo.mmu -o $(BUILD)/view/view-demo.html
+test-view: $(BUILD)/mmu64
+	@scripts/test-view $(BUILD)/mmu64
+test-lab:
+	@$(MAKE) --no-print-directory -C examples/lab check
 
 bench: $(BUILD)/bench/mmu64-bench
 	$(BUILD)/bench/mmu64-bench $(BENCH_ARGS)
@@ -124,6 +136,12 @@ bench: $(BUILD)/bench/mmu64-bench
 
 clean:
 	rm -rf build
+
+# The porting contract (docs/PORTING.md): stack frames, the deepest call
+# path and the libc symbols of src/ built freestanding, gcc (and clang).
+.PHONY: check-stack
+check-stack:
+	@scripts/check-stack $(BUILD)
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

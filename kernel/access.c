@@ -78,7 +78,7 @@ static void user_on_shadow(struct percpu *pc, const struct access_req *r)
 
 /* QEMU 7.2 sets A in a PDPTE that maps a 1G page before it checks the
  * access's permissions; the SDM (and the software machine) set a leaf's A
- * only when the access succeeds (docs/QEMU-DIFFERENCES.md 5). The 1G leaf
+ * only when the access succeeds (docs/QEMU-DIFFERENCES.md 6). The 1G leaf
  * that translates VA under CR3 when its A is clear, so that a refused
  * access can clear it again; NULL otherwise. */
 static uint64_t *clean_1g_leaf(uint64_t cr3, uint64_t va)

@@ -72,8 +72,6 @@ static const struct mmu_kpti_range *k_kpti_ranges(void *ctx, unsigned *n)
 static void k_set_user_cr3(void *ctx, unsigned cpu, uint64_t cr3)
 {
 	(void)ctx;
-	if (cr3)
-		machine_kpti_user_stub(cr3);
 	percpu[cpu].vec_user_cr3 = cr3;
 }
 

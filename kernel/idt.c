@@ -110,6 +110,8 @@ static bool probe_fixup_trap(struct percpu *pc, struct trap_frame *f)
 	return true;
 }
 
+_Atomic uint64_t wake_ipis;
+
 static _Noreturn void trap_fatal(const struct trap_frame *f)
 {
 	kpanic("cpu %u: exception %lu at rip %lx, error %lx, cr2 %lx, rsp %lx, cs %lx, rflags %lx\n"
@@ -127,6 +129,7 @@ void trap_dispatch(struct trap_frame *f)
 		lapic_eoi();
 		return;
 	case VEC_IPI_WAKE:
+		atomic_fetch_add_explicit(&wake_ipis, 1, memory_order_relaxed);
 		lapic_eoi();
 		return;
 	case VEC_SPURIOUS:

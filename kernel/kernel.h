@@ -24,6 +24,8 @@ void smp_init(void);
 unsigned smp_cpus(void);
 unsigned smp_apic_id(unsigned cpu);
 void smp_send_ipi(unsigned cpu, unsigned vector);
+/* idt.c: wake IPIs taken, every CPU (port_selftest). */
+extern _Atomic uint64_t wake_ipis;
 /* Run FN(ARG) on CPU and wait for it to return (directly when CPU is this
  * one). Interrupts stay on while waiting, so shootdowns progress. */
 void run_on_cpu(unsigned cpu, void (*fn)(void *), void *arg);

@@ -5,11 +5,10 @@
  *  - the image at KERNEL_VMA (text r-x, rodata r--, data rw-), global;
  *  - a direct map of all RAM at DIRECT_MAP (rw-, 1G/2M pages), global;
  *  - the LAPIC page at the direct-map address of its physical address (uc);
- *  - the ring-3 stub and a user stack in a root slot of their own. User
- *    code needs US at every level, but the library creates kernel-half
- *    non-leaf entries P|RW only (VECTORS.md); so, as Linux does for its
- *    vsyscall page, we set US on that one path by hand, before any user
- *    tree copies the root's kernel half. */
+ *  - the ring-3 stub and a user stack in a root slot of their own, mapped
+ *    with mmu_kernel_map_user (user code needs US at every level; the
+ *    library's other kernel-half tables are supervisor-only), before any
+ *    user tree copies the root's kernel half, as Linux's vsyscall page. */
 #include "kernel/machine.h"
 
 #include "kernel/bootinfo.h"
@@ -22,7 +21,6 @@
 #include "kernel/port.h"
 
 #define GIB (1ull << 30)
-#define TWO_MIB (2ull << 20)
 #define PAGE 4096ull
 /* Linux's PAT: WB WC UC- UC WB WP UC- WT (VECTORS.md assumes it). */
 #define PAT_LINUX 0x0407050600070106ull
@@ -103,60 +101,34 @@ static void map_image(void)
 	}
 }
 
-/* RAM at DIRECT_MAP + PA. Without 1G pages the middle is forced to 2M
- * leaves (the library would otherwise pick 1G where alignment allows). */
-static void map_direct(bool pages_1g)
+/* RAM at DIRECT_MAP + PA, in the largest leaves that fit: 1G only when
+ * the CPU has them (mmu_config.page_1g, from CPUID). */
+static void map_direct(void)
 {
+	const struct mmu_map_opts any = {.global = machine_kernel_global};
 	for (unsigned i = 0; i < boot_info.nregions; i++) {
 		const struct boot_region *r = &boot_info.region[i];
 		uint64_t start = (r->addr + PAGE - 1) & ~(PAGE - 1), end = (r->addr + r->size) & ~(PAGE - 1);
-		if (r->type != E820_RAM || end <= start)
-			continue;
-		uint64_t mid_start = (start + TWO_MIB - 1) & ~(TWO_MIB - 1), mid_end = end & ~(TWO_MIB - 1);
-		struct mmu_map_opts any = {.global = machine_kernel_global},
-			     two = {.size = MMU_SIZE_2M, .global = machine_kernel_global};
-		if (pages_1g || mid_end <= mid_start) {
+		if (r->type == E820_RAM && end > start)
 			map_or_panic(DIRECT_MAP + start, start, end - start, MMU_PROT_R | MMU_PROT_W, &any);
-			continue;
-		}
-		if (start < mid_start)
-			map_or_panic(DIRECT_MAP + start, start, mid_start - start, MMU_PROT_R | MMU_PROT_W, &any);
-		map_or_panic(DIRECT_MAP + mid_start, mid_start, mid_end - mid_start, MMU_PROT_R | MMU_PROT_W, &two);
-		if (mid_end < end)
-			map_or_panic(DIRECT_MAP + mid_end, mid_end, end - mid_end, MMU_PROT_R | MMU_PROT_W, &any);
 	}
 }
 
-/* Set US on every entry on the way to VA in the tree at ROOT (physical),
- * the leaf too when LEAF. */
-static void user_path(uint64_t root, mmu_vaddr_t va, bool leaf)
+static void map_user_page(mmu_vaddr_t va, uint64_t pa, unsigned prot)
 {
-	uint64_t table = root & ~(PAGE - 1);
-	for (unsigned level = mmu.levels; level >= 1; level--) {
-		uint64_t *e = (uint64_t *)phys_to_virt(table) + mmu_va_index(va, (enum mmu_level)level);
-		if (!(*e & MMU_PTE_P))
-			return;
-		bool is_leaf = level == 1 || (level <= 3 && (*e & MMU_PTE_PS));
-		if (is_leaf && !leaf)
-			return;
-		*e |= MMU_PTE_US;
-		if (is_leaf)
-			return;
-		table = *e & 0x000ffffffffff000ull;
-	}
+	mmu_err_t err = mmu_kernel_map_user(&mmu, va, mmu_pa(pa), PAGE, prot, NULL);
+	if (err != MMU_OK)
+		kpanic("machine: user page %lx: %s", va, mmu_err_name(err));
 }
-
-static void make_user_path(mmu_vaddr_t va) { user_path(mmu_tree_cr3(mmu_kernel_tree(&mmu)), va, false); }
 
 static void map_user_stub(void)
 {
 	stub_va = mmu.levels == 5 ? USER_STUB_VA5 : USER_STUB_VA4;
 	uint64_t stack_pa = pmem_boot_alloc(PAGE);
-	map_or_panic(stub_va, (uint64_t)__user_start - KERNEL_VMA, PAGE, MMU_PROT_R | MMU_PROT_X | MMU_PROT_U, NULL);
+	map_user_page(stub_va, (uint64_t)__user_start - KERNEL_VMA, MMU_PROT_R | MMU_PROT_X);
 	/* One page of stack, a guard page below the stub's code... and one
 	 * 64-byte slot per CPU (an exec pushes one return address). */
-	map_or_panic(stub_va + 2 * PAGE, stack_pa, PAGE, MMU_PROT_R | MMU_PROT_W | MMU_PROT_U, NULL);
-	make_user_path(stub_va);
+	map_user_page(stub_va + 2 * PAGE, stack_pa, MMU_PROT_R | MMU_PROT_W);
 }
 
 /* KPTI (vectors with kpti=1): the shadows' kernel half holds the entry
@@ -173,16 +145,6 @@ const struct mmu_kpti_range *machine_kpti_ranges(unsigned *n)
 	r[3] = (struct mmu_kpti_range){stub_va + 2 * PAGE, PAGE};
 	*n = 4;
 	return r;
-}
-
-/* The library copies the template's leaves without US (a shadow's kernel
- * half is supervisor-only); the stub's two pages need it on their whole
- * path, in the tables shared by every shadow and in the root entry each
- * shadow copied (Linux's set_vsyscall_pgtable_user_bits does the same). */
-void machine_kpti_user_stub(uint64_t shadow_cr3)
-{
-	user_path(shadow_cr3, stub_va, true);
-	user_path(shadow_cr3, stub_va + 2 * PAGE, true);
 }
 
 uint64_t machine_user_entry(void) { return stub_va + (uint64_t)(user_stub - __user_start); }
@@ -223,12 +185,15 @@ const char *machine_setup(const struct vec_machine *m, struct mmu **out)
 		return why;
 	if (!pmem_data_init(m->mem))
 		return "mem: not enough guest memory for the data pool (QEMU -m)";
-	struct mmu_config cfg = {.levels = m->levels, .ncpus = m->cpus, .nx = m->nx, .maxphyaddr = cpu_maxphyaddr()};
+	struct mmu_config cfg = {
+		.levels = m->levels, .ncpus = m->cpus, .nx = m->nx,
+		.page_1g = cpu_features().pages_1g, .maxphyaddr = cpu_maxphyaddr(),
+	};
 	mmu_err_t err = mmu_init(&mmu, &kernel_port, &cfg);
 	if (err != MMU_OK)
 		kpanic("machine: mmu_init: %s", mmu_err_name(err));
 	map_image();
-	map_direct(cpu_features().pages_1g);
+	map_direct();
 	map_or_panic(DIRECT_MAP + lapic_pa(), lapic_pa(), PAGE, MMU_PROT_R | MMU_PROT_W,
 		     &(struct mmu_map_opts){.cache = MMU_CACHE_UC});
 	map_user_stub();

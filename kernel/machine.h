@@ -26,9 +26,8 @@ extern bool machine_kernel_global;
 uint64_t machine_user_entry(void);
 uint64_t machine_user_stack(unsigned cpu);
 
-/* kpti=1: the ranges of the shadows' kernel half, and the US bits the
- * ring-3 stub's pages need in the shadow at SHADOW_CR3. */
+/* kpti=1: the ranges of the shadows' kernel half (the ring-3 stub's
+ * pages among them keep their US: mmu_kernel_map_user). */
 const struct mmu_kpti_range *machine_kpti_ranges(unsigned *n);
-void machine_kpti_user_stub(uint64_t shadow_cr3);
 
 #endif

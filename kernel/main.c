@@ -7,6 +7,7 @@
 #include "kernel/klib.h"
 #include "kernel/percpu.h"
 #include "kernel/pmem.h"
+#include "kernel/port.h"
 #include "kernel/ceiling.h"
 #include "kernel/usertest.h"
 #include "tools/vec/vec.h"
@@ -94,6 +95,7 @@ void kmain(uint32_t start_info, uint32_t la57)
 	pic_disable();
 	pmem_init();
 	smp_init();
+	port_selftest();
 	report_boot();
 	if (cmdline_has("usertest"))
 		usertest_run();

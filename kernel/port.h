@@ -6,4 +6,7 @@
 
 extern const struct mmu_port kernel_port;
 
+/* Boot check of the port's rules (cpu_relax opens no interrupt window). */
+void port_selftest(void);
+
 #endif

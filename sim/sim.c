@@ -17,6 +17,7 @@ struct sim *sim_create(const struct sim_config *cfg)
 	struct mmu_config mc = {
 		.levels = cfg->levels, .ncpus = cfg->ncpus, .nx = cfg->nx, .flush_ceiling = cfg->flush_ceiling,
 		.pcid = cfg->pcide, .invpcid = cfg->pcide && !cfg->no_invpcid, .maxphyaddr = cfg->maxphyaddr,
+		.page_1g = true, /* the machine's walker implements 1G leaves (PS in a PDPTE) */
 	};
 	if (mmu_init(&sim->mmu, &sim->port, &mc) != MMU_OK) {
 		sim_destroy_bare(sim);

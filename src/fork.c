@@ -10,7 +10,7 @@
  * the frame over (COW) and write it while a stale translation here still
  * reads it. Those PAs wait in the op, so zap runs in chunks of ZAP_CHUNK
  * shared leaves, one flush each. */
-#define ZAP_CHUNK 64
+#define ZAP_CHUNK 32 /* 256 bytes of the stack frame */
 
 struct zap_op {
 	struct mmu_vm_space *sp;
@@ -168,6 +168,9 @@ static mmu_err_t fork_prepare(struct pt_walk *w, struct fork_op *op, mmu_vaddr_t
 mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child)
 {
 	struct mmu *mmu = parent->tree.mmu;
+	/* A created child would lose its root to the create below. */
+	if (child == parent || vm_space_live(child))
+		return MMU_E_INVALID;
 	mmu_err_t err = mmu_vm_space_create(mmu, child);
 	if (err != MMU_OK)
 		return err;
@@ -200,6 +203,7 @@ mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child)
 	tree_unlock(&parent->tree);
 	vm_unlock(parent);
 	if (err != MMU_OK) {
+		child->live = 0;
 		mmu_err_t derr = mmu_tree_destroy(&child->tree);
 		MMU_ASSERT(mmu, derr == MMU_OK, "mmu_vm_fork: destroy of the unused child returned %u", (unsigned)derr);
 	}

@@ -198,12 +198,18 @@ struct pt_walk {
 	void *op;                           /* the operation's own state */
 	struct mmu_tlb_batch *batch;        /* where invalidations go (may be NULL for reads) */
 	struct table_pool pool;             /* tables prepared for the commit */
+	mmu_pa_t root;                      /* where the range walk starts: the tree's root */
 	bool stop;
+	bool no_cache;                      /* a read-only view: never fill the tree's leaf cache */
 	mmu_pte_t path[MMU_LEVEL_PML5 + 1]; /* path[L]: entry at level L above the current one */
 	mmu_pa_t table[MMU_LEVEL_PML5 + 1]; /* table[L]: the table holding level-L entries */
 };
 
 void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op);
+/* A read-only walk of the tables under ROOT, a root other than TREE's that
+ * shares TREE's mmu (a KPTI shadow): TREE's leaf cache is left alone. The
+ * visitor must not write. */
+void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const struct pt_visitor *visitor, void *op);
 /* Visit [VA, LAST] (inclusive, canonical, one half). */
 void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
 
@@ -310,6 +316,13 @@ static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level le
 /* ---- checks shared by map, unmap, protect ---- */
 /* INVALID unless [VA, VA+LEN) is a non-empty range in TREE's half. */
 mmu_err_t range_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len);
+
+/* User pages of the kernel half (src/kernel_user.c): set US above the
+ * leaves of [VA, VA+LEN) in TREE (lock held); whether [VA, LAST] lies in /
+ * overlaps the ranges mmu_kernel_map_user mapped. */
+void kernel_user_paths(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len);
+bool kernel_user_range(const struct mmu *mmu, mmu_vaddr_t va, mmu_vaddr_t last);
+bool kernel_user_overlaps(const struct mmu *mmu, mmu_vaddr_t va, mmu_vaddr_t last);
 /* The argument checks of a protect, in VECTORS.md's order: INVALID (range
  * or prot bits), UNALIGNED, INVALID_PERMISSION (no MMU_PROT_R). */
 mmu_err_t protect_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot);

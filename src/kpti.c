@@ -33,9 +33,18 @@ static mmu_err_t kpti_copy_page(struct mmu_kpti *k, mmu_vaddr_t va)
 	mmu_err_t err = mmu_walk(mmu_kernel_tree(k->kernel.mmu), va, &t);
 	if (err != MMU_OK)
 		return err;
+	/* U only on the kernel's user pages (mmu_kernel_map_user), with US on
+	 * their path in the template as in the kernel tree. */
+	bool user = kernel_user_range(k->kernel.mmu, va, va + (MMU_PAGE_SIZE - 1)) && (t.prot & MMU_PROT_U);
 	struct mmu_map_opts opts = {.size = MMU_SIZE_4K};
-	return mmu_map(&k->kernel, va, mmu_pa(t.pa.bits & ~(MMU_PAGE_SIZE - 1)), MMU_PAGE_SIZE, t.prot & ~MMU_PROT_U,
-		       &opts, NULL);
+	err = mmu_map(&k->kernel, va, mmu_pa(t.pa.bits & ~(MMU_PAGE_SIZE - 1)), MMU_PAGE_SIZE,
+		      user ? t.prot : t.prot & ~MMU_PROT_U, &opts, NULL);
+	if (err == MMU_OK && user) {
+		tree_lock(&k->kernel);
+		kernel_user_paths(&k->kernel, va, MMU_PAGE_SIZE);
+		tree_unlock(&k->kernel);
+	}
+	return err;
 }
 
 /* ---- no global kernel leaves while KPTI is on ---- */
@@ -91,7 +100,11 @@ mmu_err_t mmu_kpti_init(struct mmu *mmu, struct mmu_kpti *k, const struct mmu_kp
 	if (err != MMU_OK)
 		return err;
 	port_meta(mmu, root)->flags |= META_PINNED;
-	*k = (struct mmu_kpti){.kernel = {.mmu = mmu, .root = root, .is_kernel = true}, .nranges = n};
+	__builtin_memset(k, 0, sizeof *k); /* no 1.3 KiB temporary at -O0 */
+	k->kernel.mmu = mmu;
+	k->kernel.root = root;
+	k->kernel.is_kernel = true;
+	k->nranges = n;
 	atomic_init(&k->kernel.locked, false);
 	atomic_init(&k->kernel.active_cpus, 0);
 	for (unsigned i = 0; i < n; i++)
@@ -255,12 +268,14 @@ static enum pt_step audit_entry(struct pt_walk *w, enum mmu_level level, mmu_pte
 	mmu_pte_t v = pte_load(e);
 	if (!mmu_pte_present(v))
 		return PT_NEXT;
-	if (v & MMU_PTE_US)
+	bool leaf_entry = mmu_pte_is_leaf(v, level);
+	mmu_vaddr_t leaf = va & ~(mmu_level_span(level) - 1), leaf_last = leaf + (mmu_level_span(level) - 1);
+	/* US only on the path to, and on, the kernel's user pages. */
+	bool user_ok = leaf_entry ? kernel_user_range(w->mmu, leaf, leaf_last) : kernel_user_overlaps(w->mmu, va, last);
+	if ((v & MMU_PTE_US) && !user_ok)
 		violation(op, "US in the kernel half", va, level, v);
-	if (!mmu_pte_is_leaf(v, level))
+	if (!leaf_entry)
 		return PT_DESCEND;
-	mmu_vaddr_t leaf = va & ~(mmu_level_span(level) - 1);
-	(void)last;
 	if (!allowed(op->k, leaf, leaf + (mmu_level_span(level) - 1)))
 		violation(op, "leaf outside the allow-list", leaf, level, v);
 	return PT_NEXT;
@@ -280,15 +295,24 @@ size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx)
 	struct mmu *mmu = sp->tree.mmu;
 	const mmu_pte_t *shadow = table_of(mmu, sp->shadow), *user = table_of(mmu, sp->tree.root);
 	unsigned shift = mmu_level_shift(mmu_top_level(mmu));
+	const mmu_pte_t *tmpl = table_of(mmu, op.k->kernel.root);
 	/* A differs where the CPU walked one root and not the other. */
 	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE / 2; i++)
 		if ((pte_load(&shadow[i]) ^ pte_load(&user[i])) & ~MMU_PTE_A)
 			violation(&op, "user root entry differs", (mmu_vaddr_t)i << shift, mmu->levels, pte_load(&shadow[i]));
+	/* Entry by entry, not only through the leaves below: a kernel-half
+	 * slot taken from another tree may hold no leaf yet and still let
+	 * the kernel's later mappings in. */
+	for (unsigned i = MMU_ENTRIES_PER_TABLE / 2; i < MMU_ENTRIES_PER_TABLE; i++)
+		if ((pte_load(&shadow[i]) ^ pte_load(&tmpl[i])) & ~MMU_PTE_A)
+			violation(&op, "kernel root entry differs from the template",
+				  mmu_va_canonicalize((mmu_vaddr_t)i << shift, mmu->levels), mmu->levels,
+				  pte_load(&shadow[i]));
 	/* A read-only view of the shadow for the walker (no writes, no lock:
-	 * its kernel half is the template's, which never changes). */
-	struct mmu_tree view = {.mmu = mmu, .root = sp->shadow, .is_kernel = true};
+	 * its kernel half is the template's, which never changes). A view, not
+	 * a struct mmu_tree on the stack: that is 1.2 KiB. */
 	struct pt_walk w;
-	pt_walk_init(&w, &view, &audit_visitor, &op);
+	pt_walk_view(&w, &sp->tree, sp->shadow, &audit_visitor, &op);
 	pt_walk_range(&w, kernel_half_start(mmu), ~0ull);
 	vm_unlock(sp);
 	return op.violations;

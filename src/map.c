@@ -6,6 +6,7 @@ struct map_op {
 	mmu_vaddr_t last;                      /* last byte of the range */
 	uint64_t pa_delta;                     /* pa - va, modulo 2^64 */
 	enum mmu_size forced;                  /* MMU_SIZE_ANY or the only leaf size allowed */
+	enum mmu_level top_leaf;               /* the largest leaf the CPU has (PDPT: 1G pages) */
 	uint64_t leaf_flags[MMU_LEVEL_PDPT + 1]; /* leaf flags per leaf level */
 	uint64_t tables_needed;
 	bool duplicated;
@@ -27,7 +28,7 @@ static void map_op_drop_global(struct map_op *op)
  * size. */
 static bool leaf_fits(const struct map_op *op, enum mmu_level level, mmu_vaddr_t va)
 {
-	if (level > MMU_LEVEL_PDPT)
+	if (level > op->top_leaf)
 		return false;
 	if (op->forced != MMU_SIZE_ANY)
 		return level == (enum mmu_level)op->forced;
@@ -131,7 +132,7 @@ static const uint64_t cache_bits[] = {
 static mmu_err_t map_check_opts(const struct mmu_tree *tree, const struct mmu_map_opts *o, unsigned prot)
 {
 	bool size_ok = o->size == MMU_SIZE_ANY || o->size == MMU_SIZE_4K || o->size == MMU_SIZE_2M ||
-		       o->size == MMU_SIZE_1G;
+		       (o->size == MMU_SIZE_1G && tree->mmu->page_1g);
 	if (!size_ok || (unsigned)o->cache > MMU_CACHE_UC || o->pkey > 15)
 		return MMU_E_INVALID;
 	/* A process space's tree holds 4K leaves only: fork, zap, the fault
@@ -174,6 +175,7 @@ static void map_op_init(struct map_op *op, const struct mmu *mmu, mmu_vaddr_t va
 {
 	*op = (struct map_op){.last = va + (len - 1), .pa_delta = pa.bits - va, .forced = o->size};
 	op->promote = o->promote;
+	op->top_leaf = mmu->page_1g ? MMU_LEVEL_PDPT : MMU_LEVEL_PD;
 	uint64_t f = leaf_flags_4k(mmu, prot, o);
 	for (enum mmu_level l = MMU_LEVEL_PT; l <= MMU_LEVEL_PDPT; l++)
 		op->leaf_flags[l] = mmu_pte_leaf_flags_for(f, MMU_LEVEL_PT, l);

@@ -49,7 +49,9 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 		err = MMU_E_INVALID;
 	if (err != MMU_OK)
 		return err;
-	*mmu = (struct mmu){0};
+	/* memset, not a compound literal: at -O0 that is a 37 KiB temporary on
+	 * the stack (docs/PORTING.md, "Stack"). */
+	__builtin_memset(mmu, 0, sizeof *mmu);
 	mmu->port = *port;
 	mmu->levels = cfg->levels;
 	mmu->ncpus = cfg->ncpus;
@@ -65,6 +67,7 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 	mmu->pcid = cfg->pcid;
 	mmu->invpcid = cfg->invpcid;
 	mmu->pa_reserved = ~0ull << (cfg->maxphyaddr ? cfg->maxphyaddr : MMU_MAXPHYADDR_DEFAULT);
+	mmu->page_1g = cfg->page_1g;
 	for (unsigned cpu = 0; cpu < cfg->ncpus; cpu++) {
 		mmu->cpu[cpu].pcid_gen = 1; /* a zeroed tree slot (gen 0) holds no PCID */
 		mmu->cpu[cpu].pcid_next = 1;

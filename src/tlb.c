@@ -92,8 +92,10 @@ static bool tlb_apply_pcid(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_b
 /* The running tree's KPTI shadow runs under its user PCID, which INVLPG
  * (on the kernel PCID, where we are) did not reach. With INVPCID the same
  * pages go now; without it the debt waits for the next exit to user mode
- * (mmu_vm_user_cr3 then flushes the PCID), unless the batch frees memory:
- * no TLB may map a frame once it is freed, so then the whole TLB goes. */
+ * (mmu_vm_user_cr3 then flushes the PCID), unless the batch frees memory
+ * or removes leaves whose frames may be freed once it returns (by the
+ * caller, or by a space sharing them): no TLB may map a frame once it is
+ * freed, so then the whole TLB goes. */
 static void tlb_apply_user_pcid(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *b)
 {
 	const struct mmu_port_ops *ops = mmu->port.ops;
@@ -103,7 +105,7 @@ static void tlb_apply_user_pcid(struct mmu *mmu, unsigned cpu, const struct mmu_
 		for (uint32_t i = 0; i < b->nranges; i++)
 			for (uint32_t p = 0; p < b->range[i].pages; p++)
 				ops->invpcid(mmu->port.ctx, 0, upcid, b->range[i].va + ((uint64_t)p << b->range[i].shift));
-	} else if (b->nfree) {
+	} else if (b->nfree || b->unmapped) {
 		ops->flush_tlb(mmu->port.ctx, false);
 		atomic_fetch_add_explicit(&c->full, 1, memory_order_relaxed);
 	} else {

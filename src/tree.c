@@ -18,11 +18,15 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 	if (err != MMU_OK)
 		return err;
 	port_meta(mmu, root)->flags |= META_PINNED;
-	mmu_pte_t *dst = table_of(mmu, root);
-	const mmu_pte_t *src = table_of(mmu, mmu->kernel.root);
-	for (unsigned i = MMU_ENTRIES_PER_TABLE / 2; i < MMU_ENTRIES_PER_TABLE; i++)
-		dst[i] = src[i];
-	*tree = (struct mmu_tree){.mmu = mmu, .root = root};
+	/* The kernel half's root entries never change after mmu_init, so a
+	 * plain copy reads them safely. */
+	const unsigned half = MMU_ENTRIES_PER_TABLE / 2;
+	__builtin_memcpy(table_of(mmu, root) + half, table_of(mmu, mmu->kernel.root) + half, half * sizeof(mmu_pte_t));
+	/* Field by field, not a compound literal: at -O0 that copies a
+	 * temporary of the whole tree (1.2 KiB) through the stack. */
+	__builtin_memset(tree, 0, sizeof *tree);
+	tree->mmu = mmu;
+	tree->root = root;
 	atomic_init(&tree->locked, false);
 	atomic_init(&tree->active_cpus, 0);
 	atomic_init(&tree->tlb_gen, 0);

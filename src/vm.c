@@ -39,11 +39,14 @@ void vm_frame_release_late(struct mmu_tree *tree, mmu_pa_t pa)
 
 mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp)
 {
-	*sp = (struct mmu_vm_space){.nregions = 0};
+	__builtin_memset(sp, 0, sizeof *sp); /* no 1.7 KiB temporary at -O0 */
 	atomic_flag_clear(&sp->lock);
 	mmu_err_t err = mmu_tree_create(mmu, &sp->tree);
 	if (err == MMU_OK)
+	{
 		sp->tree.process = true;
+		sp->live = vm_live_mark(sp);
+	}
 	return err;
 }
 
@@ -67,6 +70,7 @@ mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp)
 		}
 		tree_destroy_locked(&sp->tree);
 		sp->nregions = 0;
+		sp->live = 0;
 	}
 	tree_unlock(&sp->tree);
 	vm_unlock(sp);

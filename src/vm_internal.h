@@ -11,6 +11,16 @@ void vm_lock(struct mmu_vm_space *sp);
 void vm_unlock(struct mmu_vm_space *sp);
 
 /* The last byte of the user half. */
+/* What mmu_vm_space_create stores in sp->live: tied to the address, so a
+ * copy of a space's bytes or leftover garbage is not taken for a live
+ * space (a false "live" would need these 64 bits by chance). */
+static inline uint64_t vm_live_mark(const struct mmu_vm_space *sp)
+{
+	return (uint64_t)(uintptr_t)sp ^ 0x6d6d7536345f766dull;
+}
+
+static inline bool vm_space_live(const struct mmu_vm_space *sp) { return sp->live == vm_live_mark(sp); }
+
 static inline mmu_vaddr_t vm_user_last(const struct mmu *mmu)
 {
 	return (1ull << (mmu_va_bits(mmu->levels) - 1)) - 1;

@@ -109,7 +109,9 @@ static const struct pt_visitor protect_visitor = {.entry = protect_entry};
  * a frame shared after fork stays COW); X decides XD. Frames and their
  * references stay. The KPTI shadow shares every table below the root and
  * no root entry changes, so it is in step without a sync. */
-static void pages_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last, unsigned prot)
+/* Not inlined: its batch and walk would join mmu_vm_region_protect's
+ * region array in one frame over the stack bound (docs/PORTING.md). */
+__attribute__((noinline)) static void pages_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last, unsigned prot)
 {
 	struct mmu *mmu = sp->tree.mmu;
 	uint64_t xd = prot_to_pte(mmu, MMU_PROT_R) & MMU_PTE_XD; /* 0 without NX */

@@ -6,7 +6,14 @@
 
 void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op)
 {
-	*w = (struct pt_walk){.mmu = tree->mmu, .tree = tree, .visitor = visitor, .op = op};
+	*w = (struct pt_walk){.mmu = tree->mmu, .tree = tree, .visitor = visitor, .op = op, .root = tree->root};
+}
+
+void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const struct pt_visitor *visitor, void *op)
+{
+	pt_walk_init(w, tree, visitor, op);
+	w->root = root;
+	w->no_cache = true;
 }
 
 /* Remember a page table or page directory (LEVEL) on VA's path, with
@@ -29,7 +36,7 @@ static inline void pt_cache_set(struct mmu_tree *tree, enum mmu_level level, mmu
 static void pt_cache_fill(struct pt_walk *w, enum mmu_level level, mmu_pa_t table, mmu_pte_t *entries,
 			  mmu_vaddr_t va)
 {
-	if (mmu_va_is_kernel(va) != w->tree->is_kernel)
+	if (w->no_cache || mmu_va_is_kernel(va) != w->tree->is_kernel)
 		return;
 	uint64_t all_and = MMU_PTE_RW | MMU_PTE_US, any_xd = 0;
 	for (unsigned l = level + 1; l <= (unsigned)mmu_top_level(w->mmu); l++) {
@@ -157,7 +164,7 @@ void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
 	MMU_ASSERT(w->mmu, !w->tree->dead, "pt_walk_range: tree %lx was destroyed (walk of %lx..%lx)",
 		   (unsigned long)(uintptr_t)w->tree, (unsigned long)va, (unsigned long)last);
 	w->stop = false;
-	walk_table(w, w->tree->root, mmu_top_level(w->mmu), va, last);
+	walk_table(w, w->root, mmu_top_level(w->mmu), va, last);
 }
 
 void pt_add_live(struct pt_walk *w, enum mmu_level level, int delta)
@@ -242,7 +249,8 @@ static mmu_pte_t promoted_leaf(const mmu_pte_t *entries, enum mmu_level child)
 bool pt_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
 {
 	mmu_pa_t table;
-	if (level > MMU_LEVEL_PDPT || mmu_pte_next_table(pte_load(e), level, &table) != MMU_OK)
+	enum mmu_level top_leaf = w->mmu->page_1g ? MMU_LEVEL_PDPT : MMU_LEVEL_PD;
+	if (level > top_leaf || mmu_pte_next_table(pte_load(e), level, &table) != MMU_OK)
 		return false;
 	struct mmu_frame_meta *meta = port_meta(w->mmu, table);
 	if (meta->live != MMU_ENTRIES_PER_TABLE || (meta->flags & META_PINNED))

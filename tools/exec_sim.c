@@ -2,6 +2,8 @@
  * built from its machine line. */
 #include "tools/exec_sim.h"
 
+#include "sim/tlbview.h"
+
 static const char *sim_setup(void *ctx, const struct vec_machine *m, struct mmu **mmu)
 {
 	struct exec_sim *x = ctx;
@@ -132,6 +134,28 @@ static unsigned sim_ex_sanitizer_reports(void *ctx, const char **last)
 	return sim_tlbsan_reports(x->sim);
 }
 
+struct tlb_relay {
+	vec_tlb_fn fn;
+	void *arg;
+};
+
+static void relay_tlb_entry(void *ctx, const struct sim_tlb_view *v)
+{
+	struct tlb_relay *t = ctx;
+	struct vec_tlb_entry e = {
+		.va = v->va, .pa = mmu_pa(v->pa), .size = v->size, .pcid = v->pcid, .pkey = v->pkey,
+		.w = v->w, .u = v->u, .xd = v->xd, .global = v->global, .dirty = v->dirty,
+	};
+	t->fn(t->arg, &e);
+}
+
+static void sim_ex_tlb_entries(void *ctx, unsigned cpu, vec_tlb_fn fn, void *arg)
+{
+	struct exec_sim *x = ctx;
+	struct tlb_relay t = {fn, arg};
+	sim_tlb_list(x->sim, cpu, relay_tlb_entry, &t);
+}
+
 static void sim_ex_teardown(void *ctx)
 {
 	struct exec_sim *x = ctx;
@@ -153,5 +177,6 @@ const struct vec_exec_ops exec_sim_ops = {
 	.run_on_cpu = sim_ex_run_on_cpu,
 	.set_pkru = sim_ex_set_pkru,
 	.sanitizer_reports = sim_ex_sanitizer_reports,
+	.tlb_entries = sim_ex_tlb_entries,
 	.teardown = sim_ex_teardown,
 };

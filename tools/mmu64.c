@@ -1,42 +1,16 @@
 /* mmu64: the command-line tool. `mmu64 run FILE...` runs vectors on the
  * software machine (docs/VECTORS.md); `mmu64 --help`, `mmu64 --version`. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/annotate.h"
 #include "tools/exec_sim.h"
 #include "tools/gen/gen.h"
-#include "tools/vec/parse.h"
+#include "tools/view.h"
 #include "tools/vec/vec.h"
-
-static void usage(FILE *to)
-{
-	fputs("usage: mmu64 run FILE...   run vector files on the software machine\n"
-	      "       mmu64 gen --seed N [--commands N] [--cpus N] [--no FEATURE,...]\n"
-	      "                           a random vector file (docs/RANDOM-DIFF.md)\n"
-	      "       mmu64 --help        this text\n"
-	      "       mmu64 --version     the library's version and the vector format's\n"
-	      "\n"
-	      "Each file prints `LINE: RESULT` per command and `N passed, N failed`.\n"
-	      "With several files, each file's output starts with `== FILE`.\n"
-	      "Exit status: the worst of the files: 0 passed (or skipped), 1 an\n"
-	      "expectation or the TLB sanitizer failed, 2 a malformed file.\n"
-	      "\n"
-	      "A line is `COMMAND ARG... [=> EXPECTED]`; `#` starts a comment.\n"
-	      "Commands (format " MMU64_VECTOR_FORMAT "):\n",
-	      to);
-	for (unsigned i = 0; vec_command_usage(i); i++)
-		fprintf(to, "  %s\n", vec_command_usage(i));
-	fputs("Results: ok [VALUE], error NAME, fault 0xE (#PF error code), gp, segv 0xE.\n"
-	      "The full reference, with every rule and result: docs/VECTORS.md.\n",
-	      to);
-}
-
-static void version(void)
-{
-	printf("mmu64 %s (vector format %s)\n", MMU64_VERSION_STRING, MMU64_VECTOR_FORMAT);
-}
 
 /* The whole of PATH in a malloc'd buffer; NULL (message printed) on error. */
 static char *read_file(const char *path, size_t *len)
@@ -80,28 +54,38 @@ static void print_line(void *ctx, const char *line)
 	puts(line);
 }
 
-static int run_file(const char *path)
+static int run_file(const char *path, bool annotated)
 {
 	static struct vec_session session;
 	struct exec_sim exec = {0};
 	struct vec_io io = {.file = path, .out = print_line};
+	struct annotate note = {.to = stdout};
 	char *text = read_file(path, &io.len);
 	int status;
 	if (!text)
 		return VEC_MALFORMED;
 	io.text = text;
+	if (annotated) {
+		note.text = text;
+		note.len = io.len;
+		io.out = annotate_line;
+		io.out_ctx = &note;
+		io.raw = true;
+	}
 	status = vec_run(&session, &io, &exec_sim_ops, &exec);
+	if (annotated)
+		annotate_done(&note);
 	free(text);
 	return status;
 }
 
-static int run_files(int nfiles, char **files)
+static int run_files(int nfiles, char **files, bool annotated)
 {
 	int worst = VEC_PASSED;
 	for (int i = 0; i < nfiles; i++) {
 		if (nfiles > 1)
 			printf("== %s\n", files[i]);
-		int status = run_file(files[i]);
+		int status = run_file(files[i], annotated);
 		if (status > worst)
 			worst = status;
 	}
@@ -112,17 +96,23 @@ int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		usage(stdout);
+		print_usage(stdout);
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "gen") == 0)
 		return gen_main(argc - 1, argv + 1);
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		version();
+		print_version();
 		return 0;
 	}
+	if (argc >= 4 && strcmp(argv[1], "run") == 0 && strcmp(argv[2], "--annotate") == 0)
+		return run_files(argc - 3, argv + 3, true);
 	if (argc >= 3 && strcmp(argv[1], "run") == 0)
-		return run_files(argc - 2, argv + 2);
-	usage(stderr);
+		return run_files(argc - 2, argv + 2, false);
+	if (argc == 3 && strcmp(argv[1], "explain") == 0)
+		return explain_main(argv[2]);
+	if (argc == 5 && strcmp(argv[1], "view") == 0 && strcmp(argv[3], "-o") == 0)
+		return view_main(argv[2], argv[4]);
+	print_usage(stderr);
 	return 2;
 }

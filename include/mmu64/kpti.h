@@ -3,12 +3,14 @@
  * lower-level tables: the shadow root's user entries are copies of the
  * space root's, kept in sync whenever a user root entry is added or
  * removed); its kernel half maps only what entry and exit need (the
- * trampoline, the entry stacks, the IDT/GDT/TSS), never with US.
+ * trampoline, the entry stacks, the IDT/GDT/TSS), never with US but on the
+ * kernel's user pages (mmu_kernel_map_user, include/mmu64/pt.h).
  *
  * The kernel half of every shadow comes from one template, struct
  * mmu_kpti, built from an allow-list of kernel ranges: their leaves are
  * copied from the kernel tree at mmu_kpti_init (4K leaves, the same frames
- * and permissions, never G or US). Those ranges must not change while the
+ * and permissions, never G; U only on a page mmu_kernel_map_user mapped,
+ * whose path then gets US in the template too). Those ranges must not change while the
  * template lives (entry code, stacks and descriptor tables are static).
  *
  * The kernel switches CR3 on every entry from user mode (to

@@ -116,7 +116,7 @@ struct mmu_counters {
 
 struct mmu_config {
 	unsigned levels;        /* 4 or 5 */
-	unsigned ncpus;         /* 1 .. MMU_MAX_CPUS */
+	unsigned ncpus;         /* 1 .. MMU_MAX_CPUS, exact: CPUs 0..ncpus-1 all answer shootdowns */
 	bool nx;                /* EFER.NXE: when false XD is never set */
 	unsigned flush_ceiling; /* invlpg per CPU above which a batch flushes all; 0 = default */
 	bool pcid;              /* CR4.PCIDE is set on every CPU: trees get PCIDs */
@@ -126,6 +126,19 @@ struct mmu_config {
 	 * that reaches 2^maxphyaddr is INVALID: its leaves would have
 	 * reserved bits set, and every access through them would fault. */
 	unsigned maxphyaddr;
+	/* The CPU has 1G pages (CPUID 0x80000001 EDX bit 26; QEMU's default
+	 * qemu64 model has none). False, the default of a config that does
+	 * not name it: MMU_SIZE_ANY never picks a 1G leaf, promotion stops at
+	 * 2M, and a forced MMU_SIZE_1G is MMU_E_INVALID (on such a CPU a PS
+	 * bit in a PDPTE is a reserved-bit fault). Set it from CPUID. */
+	bool page_1g;
+};
+
+/* A range of the kernel half mapped for user mode (mmu_kernel_map_user). */
+#define MMU_KERNEL_USER_WINDOWS 4
+struct mmu_user_window {
+	mmu_vaddr_t va;
+	uint64_t len;
 };
 
 /* The architectural limit: accepts every address a paging entry can hold.
@@ -141,6 +154,7 @@ struct mmu {
 	bool pcid, invpcid;
 	bool kpti; /* a KPTI template exists: kernel-half leaves are never global */
 	uint64_t pa_reserved;  /* physical address bits at or above MAXPHYADDR */
+	bool page_1g;
 	uint64_t prot_pte[16]; /* the RW, US and XD bits of each MMU_PROT_* combination */
 	uint8_t pte_prot[8];   /* the reverse: MMU_PROT_* of RW | US << 1 | XD << 2 */
 	struct mmu_tree kernel;
@@ -149,12 +163,18 @@ struct mmu {
 	atomic_uint_fast64_t ipis;
 	atomic_uint_fast64_t promotions, demotions;
 	struct mmu_counters reported;      /* totals at the previous mmu_counters_take */
+	struct mmu_user_window user_window[MMU_KERNEL_USER_WINDOWS];
+	unsigned nuser_windows;
 	struct mmu_cpu cpu[MMU_MAX_CPUS];
 };
 
 /* Build the kernel tree (its root and one table under each upper-half root
- * slot) and record the port. NOMEM leaves nothing allocated; INVALID for a
- * config out of range. The caller then loads mmu_kernel_tree() on each CPU. */
+ * slot: 257 table frames, pinned until mmu_fini) and record the port.
+ * NOMEM leaves nothing allocated; INVALID for a config out of range (levels
+ * not 4 or 5, ncpus 0 or above MMU_MAX_CPUS, invpcid without pcid or
+ * without the port's hook). The kernel tree maps nothing yet: map the
+ * kernel image and the direct map into it, then load it on each CPU
+ * (docs/PORTING.md, "Boot order"). */
 mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mmu_config *cfg);
 
 /* Free the kernel half. Every user tree must be destroyed first and the

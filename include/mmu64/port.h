@@ -3,7 +3,14 @@
  * The library touches hardware only through these hooks. The software
  * machine (sim/) and the test kernel (kernel/) are the two implementations;
  * nothing else differs between them. Every hook is called with the port's
- * CTX. Hooks that act on "this CPU" act on the CPU that calls them. */
+ * CTX. Hooks that act on "this CPU" act on the CPU that calls them.
+ *
+ * Calling context (docs/PORTING.md has the whole contract): hooks are
+ * called from inside library calls, often with a library spin-lock held
+ * (a tree's or a space's) and possibly with interrupts off or from the
+ * shootdown IPI handler. So no hook may sleep, schedule, take a lock an
+ * interrupted library call on this CPU could hold, or call back into the
+ * library; none may migrate the caller to another CPU. */
 #ifndef MMU64_PORT_H
 #define MMU64_PORT_H
 
@@ -45,27 +52,49 @@ struct mmu_port_ops {
 	 * reload without PCIDs, INVPCID type 3 with them), or everything when
 	 * INCLUDE_GLOBAL (a CR4.PGE toggle or INVPCID type 2). */
 	void (*flush_tlb)(void *ctx, bool include_global);
-	/* Index of this CPU, 0 .. ncpus-1. */
+	/* Index of this CPU, 0 .. ncpus-1, stable for the CPU's life. Must work
+	 * from the CPU's first library call on, before its first
+	 * mmu_tree_load (read it from per-CPU data, not from a device only
+	 * the library's tree maps). Called on every library call: keep it a
+	 * few instructions. */
 	unsigned (*cpu_id)(void *ctx);
-	/* Interrupt CPU; it must then call mmu_tlb_ipi_handler(). Returns
-	 * without waiting for the handler. */
+	/* Interrupt CPU (never this one); its handler must call
+	 * mmu_tlb_ipi_handler(). Returns without waiting for the handler. May
+	 * be called with interrupts off and spin-locks held. */
 	void (*send_ipi)(void *ctx, unsigned cpu);
-	/* Called in every spin loop of the library; the CPU must be able to
-	 * take IPIs while it spins (interrupts on, or a poll of the sim). */
+	/* Called in every spin loop of the library, after the loop served
+	 * this CPU's shootdown inbox itself (so waiting needs no interrupt):
+	 * a PAUSE. It must leave the interrupt flag as it found it (never
+	 * sti: the caller may be inside its own critical section) and must
+	 * not sleep or yield. A machine without real CPUs (sim/) may poll
+	 * here. */
 	void (*cpu_relax)(void *ctx);
-	/* A zeroed, naturally aligned frame of SIZE, or NOMEM. */
+	/* A zeroed, naturally aligned frame of SIZE, or NOMEM. Called under
+	 * the library's spin-locks, maybe with interrupts off: it must not
+	 * sleep, wait for reclaim, or call the library; answer NOMEM instead
+	 * (the call then changes nothing and returns MMU_E_NOMEM). TABLE
+	 * frames are always 4K; DATA frames are 4K for process spaces. */
 	mmu_err_t (*frame_alloc)(void *ctx, enum mmu_frame_use use, enum mmu_size size, mmu_pa_t *out);
-	/* A freed table page may still hold entries: an unmap of a whole page
+	/* Give back a frame frame_alloc returned (same USE and SIZE), once no
+	 * TLB can hold it. Same context as frame_alloc: must not sleep. A
+	 * freed table page may still hold entries: an unmap of a whole page
 	 * table no CPU runs drops it without clearing it (frame_alloc zeroes). */
 	void (*frame_free)(void *ctx, enum mmu_frame_use use, enum mmu_size size, mmu_pa_t pa);
-	/* A pointer through which the library reads and writes frame PA. */
+	/* A pointer through which the library reads and writes frame PA (any
+	 * frame frame_alloc returned, and every frame it maps for a process
+	 * space): the direct map. Must not fault. */
 	void *(*phys_to_virt)(void *ctx, mmu_pa_t pa);
-	/* The metadata of the 4K frame containing PA. */
+	/* The metadata of the 4K frame containing PA: one per 4K frame of
+	 * every frame frame_alloc can return, existing before mmu_init (its
+	 * first allocation) and at a fixed place for the frame's life. The
+	 * library sets the fields when it takes a frame and owns them until
+	 * it frees it; the port must not touch them meanwhile. */
 	struct mmu_frame_meta *(*frame_meta)(void *ctx, mmu_pa_t pa);
 	/* INVPCID on this CPU (types 0-3, SDM). Needed only when the MMU is
 	 * configured with invpcid; NULL otherwise. */
 	void (*invpcid)(void *ctx, unsigned type, unsigned pcid, mmu_vaddr_t va);
-	/* A broken invariant: never returns. MSG names the values involved. */
+	/* A broken invariant: never returns. MSG names the values involved.
+	 * May be called with any lock held and interrupts in any state. */
 	void (*panic)(void *ctx, const char *msg);
 };
 

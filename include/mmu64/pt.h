@@ -52,6 +52,22 @@ struct mmu_map_opts {
 	bool promote;
 };
 
+/* Map [VA, VA+LEN) of the kernel half to [PA, PA+LEN) for user mode as
+ * well as the kernel (a vsyscall-style page: code or data every process
+ * reaches at one address). It is mmu_map on the kernel tree with
+ * MMU_PROT_U added, and then US set on every table entry above those
+ * leaves, the root's included. User trees copy the root's kernel half when
+ * they are created, so this is a boot-time call: BUSY once any user tree
+ * or process space exists (mmu_user_tables() != 0). Call it before
+ * mmu_kpti_init too: a KPTI template copies these pages with U (when its
+ * ranges include them) and its audit accepts their US bits; the template
+ * keeps what the call saw. Other kernel leaves under the same tables stay
+ * supervisor-only (their leaf has no US). At most MMU_KERNEL_USER_WINDOWS
+ * calls (NOMEM after). Errors otherwise as mmu_map on the kernel tree
+ * (INVALID for the user half); nothing changed on error. */
+mmu_err_t mmu_kernel_map_user(struct mmu *mmu, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+			      const struct mmu_map_opts *opts);
+
 /* Map [VA, VA+LEN) to [PA, PA+LEN). OPTS may be NULL (defaults). */
 mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
 		  const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch);

@@ -60,8 +60,9 @@ void mmu_tlb_batch_defer_free(struct mmu_tlb_batch *b, enum mmu_frame_use use, e
 bool mmu_tlb_batch_pending(const struct mmu_tlb_batch *b);
 
 /* Invalidate on this CPU and on every other CPU that may hold the tree's
- * translations, wait for them, then free the queued frames. The batch is
- * empty afterwards and may be reused. */
+ * translations, wait for them (spinning, serving this CPU's own shootdown
+ * requests meanwhile), then free the queued frames. The batch is empty
+ * afterwards and may be reused. */
 void mmu_tlb_flush(struct mmu_tlb_batch *b);
 
 /* The end of a batch's life: asserts that nothing is pending (a batch
@@ -70,7 +71,9 @@ void mmu_tlb_batch_done(struct mmu_tlb_batch *b);
 
 /* Called by the port on a CPU that received a shootdown IPI (and by the
  * library itself while it waits, so two CPUs shooting at each other cannot
- * deadlock). Runs every request waiting for this CPU. */
+ * deadlock). Runs every request waiting for this CPU. Interrupt-safe: it
+ * takes no lock and may interrupt any library call on this CPU; a kernel
+ * spin loop with interrupts off may call it too. */
 void mmu_tlb_ipi_handler(struct mmu *mmu);
 
 #ifdef __cplusplus

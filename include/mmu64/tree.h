@@ -8,8 +8,10 @@
 extern "C" {
 #endif
 
-/* A new user tree sharing the kernel half. NOMEM when no frame for the
- * root. */
+/* A new user tree sharing the kernel half, in TREE's storage (its previous
+ * contents are ignored). It copies the kernel root's 256 upper entries, so
+ * a kernel mapping made at any time is seen by it. NOMEM when no frame for
+ * the root. */
 mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree);
 
 /* Free every user-half table of TREE (never a data frame, never the kernel
@@ -22,13 +24,14 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree);
  * meets one rather than touch freed tables. */
 mmu_err_t mmu_tree_destroy(struct mmu_tree *tree);
 
-/* Make TREE the active tree of this CPU. No CR3 write when it already is.
- * Call it with the shootdown IPI masked (interrupts off): between its CR3
- * write and leaving the old tree's mask, a request for either tree would
- * be applied to the wrong PCID. It serves waiting requests itself while
- * it spins on TREE's lock, before it changes anything. A CPU leaving a
- * user tree that ever held a global leaf drops every global TLB entry.
- * Panics for a destroyed tree. */
+/* Make TREE the active tree of this CPU: CR3 written (with TREE's PCID on
+ * this CPU when PCIDs are on), this CPU in TREE's mask before the write and
+ * out of the previous tree's after it. No CR3 write when it already is.
+ * Preemption off (the CPU must not change during the call); with PCIDs,
+ * interrupts off too (docs/PORTING.md, "Calling context"). Spins while
+ * another CPU holds TREE's lock, serving shootdown requests before it has
+ * changed anything. A CPU leaving a user tree that ever held a global
+ * leaf drops every global TLB entry. Panics for a destroyed tree. */
 void mmu_tree_load(struct mmu_tree *tree);
 
 /* A run of calls under one hold of TREE's lock (Hafnium's locked-handle
@@ -56,7 +59,7 @@ mmu_err_t mmu_tree_set_promote(struct mmu_tree *tree, bool promote);
 /* The tree active on this CPU. */
 struct mmu_tree *mmu_tree_active(struct mmu *mmu);
 
-/* The CR3 value that selects TREE. */
+/* The CR3 value that selects TREE, without PCID bits (lock-free). */
 uint64_t mmu_tree_cr3(const struct mmu_tree *tree);
 
 /* True when TREE is loaded on CPU. */

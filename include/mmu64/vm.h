@@ -59,9 +59,12 @@ struct mmu_vm_space {
 	struct mmu_vm_counters counters;
 	struct mmu_kpti *kpti; /* NULL: no shadow tree */
 	mmu_pa_t shadow;       /* the shadow root (KPTI) */
+	uint64_t live;         /* the space's address ^ a constant from create to exit */
 };
 
-/* A new space with an empty user tree and no regions. NOMEM: no root. */
+/* A new space with an empty user tree and no regions, in SP's storage
+ * (its previous contents are ignored: a live space there is lost, with its
+ * root). NOMEM: no root. */
 mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
 
 /* Release SP: every leaf's frame reference (frames still mapped by other
@@ -167,7 +170,12 @@ struct mmu_vm_counters mmu_vm_counters_take(struct mmu_vm_space *sp);
 /* Make CHILD a copy-on-write copy of PARENT: the same regions, a tree with
  * the same leaves, writable pages write-protected in both (one flush for
  * the parent, to the CPUs where it is loaded), every frame's refcount
- * incremented. CHILD's counters start at zero. NOMEM: nothing changed. */
+ * incremented; with KPTI on PARENT, CHILD gets its own shadow on the same
+ * template. CHILD is storage, not a space: fork creates it (do not call
+ * mmu_vm_space_create first). INVALID, nothing changed, when CHILD is
+ * PARENT or a live space (created and not exited: its root would leak).
+ * CHILD's counters start at zero. NOMEM: nothing changed, CHILD not
+ * created. Like every vm call, it runs on one CPU from start to end. */
 mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child);
 
 /* ---- kernel writes into user memory ---- */
@@ -209,9 +217,11 @@ uint64_t mmu_vm_user_cr3(struct mmu_vm_space *sp);
  * on this CPU). */
 uint64_t mmu_vm_kernel_cr3(const struct mmu_vm_space *sp);
 
-/* Check SP's shadow: its user-half root entries equal the space's, and
- * every present entry of its kernel half has no US and every leaf lies in
- * the template's ranges. Each violation is one line to OUT (may be NULL);
+/* Check SP's shadow: its user-half root entries equal the space's, its
+ * kernel-half root entries equal the template's (A ignored in both), and
+ * every present entry of its kernel half has no US (but on the path to and
+ * the leaves of the kernel's user pages, mmu_kernel_map_user) and every
+ * leaf lies in the template's ranges. Each violation is one line to OUT (may be NULL);
  * returns how many (0 without KPTI). */
 size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx);
 

@@ -103,7 +103,7 @@ void fake_port_destroy(struct fake_port *fp)
 
 void fake_mmu_init(struct mmu *mmu, struct fake_port *fp, unsigned levels, unsigned ncpus)
 {
-	struct mmu_config cfg = {.levels = levels, .ncpus = ncpus, .nx = true};
+	struct mmu_config cfg = {.levels = levels, .ncpus = ncpus, .nx = true, .page_1g = true};
 	if (mmu_init(mmu, &fp->port, &cfg) != MMU_OK) {
 		fprintf(stderr, "fake_mmu_init: mmu_init failed\n");
 		abort();

@@ -1,4 +1,4 @@
-/* Random process commands: proc region region-remove region-protect fork
+/* Random process commands: proc region rremove rprotect fork
  * exit kwrite faults, and the exec of a process page. */
 #include "tools/gen/gen.h"
 
@@ -167,7 +167,7 @@ void gen_cmd_region(struct gen *g)
 		region_model(g, &g->proc[p], &a);
 }
 
-/* region-remove and region-protect over a region, part of one, or across
+/* rremove and rprotect over a region, part of one, or across
  * two; the model cuts removed ranges and doubts every protect that may
  * take W or X away (an exec target must stay writable and executable). */
 void gen_cmd_region_change(struct gen *g)
@@ -186,7 +186,7 @@ void gen_cmd_region_change(struct gen *g)
 	if (errors(g, 5))
 		va += 0x10;
 	if (gen_chance(g, 45)) {
-		gen_line(g, "region-remove %s 0x%llx 0x%llx", name, (unsigned long long)va, (unsigned long long)len);
+		gen_line(g, "rremove %s 0x%llx 0x%llx", name, (unsigned long long)va, (unsigned long long)len);
 		/* Near the 16 slots a split may be refused (NOMEM): the regions
 		 * may stay, so they become doubtful rather than gone. */
 		if (p >= 0 && g->proc[p].nregions >= MAX_REGIONS - 2)
@@ -196,7 +196,7 @@ void gen_cmd_region_change(struct gen *g)
 		return;
 	}
 	unsigned perm = region_perm(g);
-	gen_line(g, "region-protect %s 0x%llx 0x%llx %s", name, (unsigned long long)va, (unsigned long long)len,
+	gen_line(g, "rprotect %s 0x%llx 0x%llx %s", name, (unsigned long long)va, (unsigned long long)len,
 		 perm_text(perm));
 	if (p >= 0 && (perm & 6) != 6)
 		gen_regions_doubt(&g->proc[p], va, len);

@@ -1,5 +1,6 @@
 /* Random page-table and CPU commands: space drop frame map unmap protect
- * walk entry dump stats tlbstats same load read write exec poke peek pkru. */
+ * walk entry dump stats tlbstats same levels regions promote load read write
+ * exec poke peek pkru. */
 #include "tools/gen/gen.h"
 
 #define K4 0x1000ull
@@ -320,6 +321,22 @@ static struct gen_ref any_tree(struct gen *g)
 	return (struct gen_ref){GEN_T_SPACE, (int)gen_below(g, GEN_SPACES)};
 }
 
+/* Inspection commands both executors run (docs/VECTORS-INSPECT.md):
+ * `levels` of a user address only (the kernel half's table A bits differ),
+ * `regions`, and `promote`, which changes leaves but no translation. */
+static void look_more(struct gen *g, const struct gen_ref *r, uint64_t va)
+{
+	char name[16];
+	unsigned roll = gen_below(g, 3);
+	gen_ref_name(r, name, sizeof name);
+	if (roll == 0 && !(va >> 63))
+		gen_line(g, "levels %s 0x%llx", name, (unsigned long long)va);
+	else if (roll == 1 && gen_has(g, GEN_F_PROCS))
+		gen_line(g, "regions %s", name);
+	else
+		gen_line(g, "promote %s %s", name, gen_chance(g, 60) ? "on" : "off");
+}
+
 void gen_cmd_look(struct gen *g)
 {
 	static const char *const levels[] = {"pt", "pd", "pdpt", "pml4", "pml5"};
@@ -336,8 +353,10 @@ void gen_cmd_look(struct gen *g)
 		gen_line(g, "dump %s", n1);
 	else if (roll < 80)
 		gen_line(g, "stats");
-	else if (roll < 88)
+	else if (roll < 84)
 		gen_line(g, "tlbstats");
+	else if (roll < 88)
+		look_more(g, &r, va);
 	else
 		gen_line(g, "same %s 0x%llx %s 0x%llx", n1, (unsigned long long)va, gen_ref_name(&r2, n2, sizeof n2),
 			 (unsigned long long)aim(g, &r2));

@@ -119,20 +119,6 @@ void vec_cmd_region(struct vec_session *s, const struct vec_stmt *st, struct vec
 					    (enum mmu_vm_kind)st->arg[4].num, max));
 }
 
-/* Extensions: mmu_vm_region_remove and mmu_vm_region_protect as they are. */
-void vec_cmd_region_remove(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
-{
-	struct vec_proc *p = vec_find_proc(s, st->arg[0].name);
-	vec_result_err(r, p ? mmu_vm_region_remove(&p->sp, st->arg[1].num, st->arg[2].num) : MMU_E_INVALID);
-}
-
-void vec_cmd_region_protect(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
-{
-	struct vec_proc *p = vec_find_proc(s, st->arg[0].name);
-	vec_result_err(r, p ? mmu_vm_region_protect(&p->sp, st->arg[1].num, st->arg[2].num, (unsigned)st->arg[3].num)
-			    : MMU_E_INVALID);
-}
-
 void vec_cmd_fork(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
 {
 	struct vec_proc *parent = vec_find_proc(s, st->arg[0].name), *child = NULL;

@@ -2,7 +2,7 @@
  * tlbstats dump. They call mmu64 directly, on CPU 0. */
 #include <string.h>
 
-#include "tools/vec/run.h"
+#include "tools/vec/inspect.h"
 
 
 static const char *const size_names[] = {[MMU_SIZE_4K] = "4K", [MMU_SIZE_2M] = "2M", [MMU_SIZE_1G] = "1G"};
@@ -122,7 +122,7 @@ void vec_cmd_protect(struct vec_session *s, const struct vec_stmt *st, struct ve
 
 /* NAME+0xOFF of the named frame holding PA, or anon+0xOFF (offset in the
  * leaf of SIZE). */
-static void print_pa(struct vec_session *s, struct vec_buf *r, mmu_pa_t pa, enum mmu_size size)
+void vec_print_pa(struct vec_session *s, struct vec_buf *r, mmu_pa_t pa, enum mmu_size size)
 {
 	uint64_t bits = mmu_pa_bits(pa);
 	for (unsigned i = 0; i < VEC_MAX_FRAMES; i++) {
@@ -158,7 +158,7 @@ void vec_cmd_walk(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 		return;
 	}
 	vb_str(r, "ok ");
-	print_pa(s, r, t.pa, t.size);
+	vec_print_pa(s, r, t.pa, t.size);
 	vb_char(r, ' ');
 	vb_str(r, t.size <= MMU_SIZE_1G ? size_names[t.size] : "?");
 	vb_char(r, ' ');
@@ -172,7 +172,7 @@ void vec_cmd_walk(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 }
 
 /* The flags of E at LEVEL in the order of VECTORS.md. */
-static void print_entry_flags(struct vec_buf *r, mmu_pte_t e, enum mmu_level level)
+void vec_print_entry_flags(struct vec_buf *r, mmu_pte_t e, enum mmu_level level)
 {
 	static const struct {
 		mmu_pte_t bit;
@@ -222,7 +222,7 @@ void vec_cmd_entry(struct vec_session *s, const struct vec_stmt *st, struct vec_
 		vb_str(r, " none");
 		return;
 	}
-	print_entry_flags(r, e, level);
+	vec_print_entry_flags(r, e, level);
 }
 
 /* ---- counters and dumps ---- */

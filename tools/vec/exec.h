@@ -26,6 +26,7 @@ struct vec_machine {
 	bool nx, smep, smap, wp, pke, kpti;
 	bool pcid, invpcid; /* extension (docs/VECTORS.md): CR4.PCIDE, INVPCID */
 	bool needs_1g;     /* the file asks for a 1G frame or a 1G leaf */
+	bool needs_tlb_list, needs_sanitizer; /* `tlb`, `tlbsan` (docs/VECTORS-INSPECT.md) */
 };
 
 enum vec_access_kind { VEC_READ, VEC_WRITE, VEC_EXEC };
@@ -38,6 +39,16 @@ struct vec_access {
 };
 
 typedef void (*vec_cpu_fn)(void *arg);
+
+/* One cached translation of a CPU's TLB (the `tlb` command). */
+struct vec_tlb_entry {
+	mmu_vaddr_t va;
+	mmu_pa_t pa;
+	enum mmu_size size;
+	unsigned pcid, pkey;
+	bool w, u, xd, global, dirty;
+};
+typedef void (*vec_tlb_fn)(void *arg, const struct vec_tlb_entry *e);
 
 struct vec_exec_ops {
 	/* Bring up a machine as M says, with the kernel tree loaded on every
@@ -80,6 +91,9 @@ struct vec_exec_ops {
 	/* TLB sanitizer reports since setup, and the last one's text (never
 	 * NULL). NULL op: the executor has no sanitizer. */
 	unsigned (*sanitizer_reports)(void *ctx, const char **last);
+	/* Every translation CPU's TLB holds, in any order. NULL op: the
+	 * executor cannot list them (real TLBs); files using `tlb` skip. */
+	void (*tlb_entries)(void *ctx, unsigned cpu, vec_tlb_fn fn, void *arg);
 	/* Release the machine. Every tree the interpreter made is destroyed
 	 * and every frame freed before this is called. */
 	void (*teardown)(void *ctx);

@@ -48,8 +48,17 @@ static const struct command commands[] = {
 	{"same", VEC_OP_SAME, "TaTa", "same A VA B VB"},
 	{"exit", VEC_OP_EXIT, "T", "exit P"},
 	{"faults", VEC_OP_FAULTS, "T", "faults P"},
-	{"region-remove", VEC_OP_REGION_REMOVE, "Taz", "region-remove P VA LEN"},
-	{"region-protect", VEC_OP_REGION_PROTECT, "Tazp", "region-protect P VA LEN PERM"},
+	/* docs/VECTORS-INSPECT.md; e: entry flags, O: on|off */
+	{"levels", VEC_OP_LEVELS, "Ta", "levels A VA"},
+	{"tlb", VEC_OP_TLB, "c", "tlb CPU"},
+	{"setpte", VEC_OP_SETPTE, "TaFe", "setpte A VA F[+OFF] FLAG,FLAG,..."},
+	{"invlpg", VEC_OP_INVLPG, "ca", "invlpg CPU VA"},
+	{"shadow", VEC_OP_SHADOW, "T", "shadow P"},
+	{"regions", VEC_OP_REGIONS, "T", "regions P"},
+	{"rprotect", VEC_OP_RPROTECT, "Tazp", "rprotect P VA LEN PERM"},
+	{"rremove", VEC_OP_RREMOVE, "Taz", "rremove P VA LEN"},
+	{"promote", VEC_OP_PROMOTE, "TO", "promote A on|off"},
+	{"tlbsan", VEC_OP_TLBSAN, "z", "tlbsan N"},
 };
 
 const char *vec_command_usage(unsigned i)
@@ -314,11 +323,14 @@ static enum vec_next parse_arg(struct vec_parser *p, char kind, struct token t, 
 	case 'p': ok = vec_parse_perm(t.s, t.n, &prot), a->num = prot; break;
 	case 's': ok = parse_page_size(t.s, t.n, &size), a->num = size; break;
 	case 'K':
-		ok = vec_token_is(t.s, t.n, "anon") || vec_token_is(t.s, t.n, "stack") ||
-		     vec_token_is(t.s, t.n, "eager");
-		a->num = vec_token_is(t.s, t.n, "stack")   ? MMU_VM_STACK
-			 : vec_token_is(t.s, t.n, "eager") ? MMU_VM_EAGER
-							   : MMU_VM_ANON;
+		ok = vec_token_is(t.s, t.n, "anon") || vec_token_is(t.s, t.n, "stack") || vec_token_is(t.s, t.n, "eager");
+		a->num = vec_token_is(t.s, t.n, "stack") ? MMU_VM_STACK
+			 : vec_token_is(t.s, t.n, "eager") ? MMU_VM_EAGER : MMU_VM_ANON;
+		break;
+	case 'e': ok = vec_parse_pte_flags(t.s, t.n, &a->num); break;
+	case 'O':
+		ok = vec_token_is(t.s, t.n, "on") || vec_token_is(t.s, t.n, "off");
+		a->num = vec_token_is(t.s, t.n, "on");
 		break;
 	case 'c':
 		ok = vec_parse_number(t.s, t.n, &a->num);
@@ -334,6 +346,7 @@ static enum vec_next parse_arg(struct vec_parser *p, char kind, struct token t, 
 			['b'] = "a byte (0..0xff)", ['k'] = "a 32-bit value", ['L'] = "a level (pml5 pml4 pdpt pd pt)",
 			['p'] = "a permission (letters r w x u, or -)", ['s'] = "a frame size (4K 2M 1G)",
 			['c'] = "a CPU number", ['K'] = "a region kind (anon stack eager)",
+			['e'] = "entry flags (P,RW,US,PWT,PCD,A,D,PK=N,XD)", ['O'] = "on or off",
 		};
 		struct vec_buf b;
 		char after[80];
@@ -492,6 +505,10 @@ static void note_1g(struct vec_parser *p, const struct vec_stmt *st)
 	if ((st->op == VEC_OP_FRAME && st->nargs > 1 && st->arg[1].num == MMU_SIZE_1G) ||
 	    (st->op == VEC_OP_MAP && st->opts.size == MMU_SIZE_1G))
 		p->machine.needs_1g = true;
+	if (st->op == VEC_OP_TLB)
+		p->machine.needs_tlb_list = true;
+	if (st->op == VEC_OP_TLBSAN)
+		p->machine.needs_sanitizer = true;
 }
 
 enum vec_next vec_parse_next(struct vec_parser *p, struct vec_stmt *st, struct vec_diag *diag_out)

@@ -48,8 +48,17 @@ enum vec_op {
 	VEC_OP_SAME,
 	VEC_OP_EXIT,
 	VEC_OP_FAULTS,
-	VEC_OP_REGION_REMOVE, /* extensions (docs/VECTORS.md) */
-	VEC_OP_REGION_PROTECT,
+	/* Inspection and experiment commands (docs/VECTORS-INSPECT.md). */
+	VEC_OP_LEVELS,
+	VEC_OP_TLB,
+	VEC_OP_SETPTE,
+	VEC_OP_INVLPG,
+	VEC_OP_SHADOW,
+	VEC_OP_REGIONS,
+	VEC_OP_RPROTECT,
+	VEC_OP_RREMOVE,
+	VEC_OP_PROMOTE,
+	VEC_OP_TLBSAN,
 	VEC_OP_COUNT
 };
 
@@ -112,5 +121,7 @@ bool vec_parse_number(const char *s, size_t n, uint64_t *out);
 /* PERM: letters r w x u in any order (`-` allowed as a placeholder, so
  * `-` is the empty set and `rw--` reads as `rw`). */
 bool vec_parse_perm(const char *s, size_t n, unsigned *out);
+/* Entry flags of `setpte` (tools/vec/cmd_inspect.c): names joined by `,`. */
+bool vec_parse_pte_flags(const char *s, size_t n, uint64_t *out);
 
 #endif

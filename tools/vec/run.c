@@ -2,6 +2,7 @@
  * tear down. See vec.h. */
 #include <string.h>
 
+#include "tools/vec/inspect.h"
 #include "tools/vec/run.h"
 
 static const vec_handler handlers[VEC_OP_COUNT] = {
@@ -17,8 +18,8 @@ static const vec_handler handlers[VEC_OP_COUNT] = {
 	[VEC_OP_PROC] = vec_cmd_proc,         [VEC_OP_REGION] = vec_cmd_region,
 	[VEC_OP_FORK] = vec_cmd_fork,         [VEC_OP_KWRITE] = vec_cmd_kwrite,
 	[VEC_OP_SAME] = vec_cmd_same,         [VEC_OP_EXIT] = vec_cmd_exit,
-	[VEC_OP_FAULTS] = vec_cmd_faults,     [VEC_OP_REGION_REMOVE] = vec_cmd_region_remove,
-	[VEC_OP_REGION_PROTECT] = vec_cmd_region_protect,
+	[VEC_OP_FAULTS] = vec_cmd_faults,
+	VEC_INSPECT_HANDLERS
 };
 
 static void emit(const struct vec_io *io, const char *line) { io->out(io->out_ctx, line); }
@@ -134,6 +135,8 @@ static void check_sanitizer(struct vec_session *s, const char *where)
 	if (!s->ops->sanitizer_reports)
 		return;
 	n = s->ops->sanitizer_reports(s->ctx, &last);
+	if (vec_tlbsan_expected(s, where, n, last))
+		return;
 	if (n == s->sanitizer_seen)
 		return;
 	vb_init(&b, line, sizeof line);
@@ -158,8 +161,11 @@ static void run_stmt(struct vec_session *s, const struct vec_stmt *st)
 	handlers[st->op](s, st, &r);
 	report(s, st, result);
 	vb_init(&w, where, sizeof where);
+	vec_tlbsan_arm(s, st);
 	vb_dec(&w, st->line);
 	check_sanitizer(s, where);
+	if (s->io->step)
+		s->io->step(s->io->step_ctx, s, st);
 }
 
 /* ---- teardown: leave the machine as setup made it ---- */
@@ -250,7 +256,9 @@ static enum start_outcome start(struct vec_session *s, const struct vec_io *io, 
 	s->ctx = ctx;
 	if (vec_check(io, &s->machine) != VEC_PASSED)
 		return NOT_STARTED_MALFORMED;
-	skip = ops->setup(ctx, &s->machine, &s->mmu);
+	skip = vec_inspect_skip(s);
+	if (!skip)
+		skip = ops->setup(ctx, &s->machine, &s->mmu);
 	if (!skip && s->machine.kpti)
 		skip = vec_kpti_start(s);
 	if (!skip)

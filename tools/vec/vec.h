@@ -28,6 +28,10 @@ enum vec_status {
 };
 
 typedef void (*vec_out_fn)(void *ctx, const char *line);
+struct vec_session;
+struct vec_stmt;
+/* Called after each command ran and reported (mmu64 view). */
+typedef void (*vec_step_fn)(void *ctx, struct vec_session *s, const struct vec_stmt *st);
 
 struct vec_io {
 	const char *file; /* name used in diagnostics */
@@ -35,6 +39,10 @@ struct vec_io {
 	size_t len;
 	vec_out_fn out;
 	void *out_ctx;
+	/* Optional (NULL/false in plain runs; docs/VECTORS-INSPECT.md). */
+	bool raw;        /* `levels` adds each entry's raw value and address */
+	vec_step_fn step;
+	void *step_ctx;
 };
 
 struct vec_frame {
@@ -72,6 +80,10 @@ struct vec_session {
 	struct mmu_tree *active[MMU_MAX_CPUS]; /* loaded by `load`; NULL: kernel */
 	bool kpti;                             /* kpti=1: the template is built */
 	struct mmu_kpti kpti_template;
+	/* `tlbsan N`: the next command must cause exactly N sanitizer
+	 * reports (pending until that command has run, then armed). */
+	bool tlbsan_pending, tlbsan_armed;
+	unsigned tlbsan_next, tlbsan_expected;
 };
 
 /* Check the whole file, run it on the executor (OPS, CTX), print every

@@ -1,0 +1,609 @@
+/* Property test of process spaces: random space create / fork / exit,
+ * region add / remove / protect (at the 16-region capacity too), user
+ * accesses through the fault handler (demand-zero, COW with take-over,
+ * stack growth, refusals), CPUs switching between spaces and the kernel
+ * tree (lazy CPUs with PCIDs), kernel-half pages (global or not) read by
+ * the kernel and probed by user mode, on machines with and without PCIDs,
+ * INVPCID and KPTI (user mode then runs on the shadow, entering and
+ * leaving the kernel around every access). Frames are shared across forks
+ * and dropped by COW breaks, removes and exits in every order.
+ *
+ * The oracles: the TLB sanitizer after every access and call (a stale
+ * translation used, a frame or table freed while a TLB holds it); the
+ * model of vmmodel.c for every outcome (access result and byte, error
+ * codes, the fault counters, the regions) and, every few hundred
+ * operations, for the translations (which frame each page maps, shared
+ * where the model shares it, its W bit, its references, its bytes in
+ * memory); data frames in use equal the model's live frames after every
+ * operation.
+ *
+ *   test_property_vm               fixed seeds (CI), 8 x 30,000 operations
+ *   test_property_vm SEED [OPS]    one run; SEED decides the machine too
+ *
+ * On failure it prints the seed, the operation number, the operation and
+ * the command that reruns it. Environment: PROPERTY_TRACE=1 prints every
+ * operation; PROPERTY_NO_KERNEL_GLOBAL=1 and PROPERTY_NO_FORK=1 leave out
+ * global kernel pages and forks. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "simtest.h"
+#include "vmcheck.h"
+#include "vmmodel.h"
+
+#define NSPACES 6
+#define KPAGES 8
+#define KVA 0xffffc80040000000ull /* kernel pages: inside the vectors' window */
+#define KERNEL_TREE (-1)
+
+struct run {
+	uint64_t seed;
+	unsigned long op;
+	char desc[200];
+	struct st_rng rng;
+	struct sim *sim;
+	struct mmu *mmu;
+	unsigned ncpus;
+	bool pcid, invpcid, kpti;
+	struct mmu_kpti tmpl;
+	struct mmu_vm_space sp[NSPACES];
+	bool live[NSPACES];
+	struct vm_mspace *ms[NSPACES];
+	struct vm_model model;
+	int loaded[MMU_MAX_CPUS]; /* space index per CPU, KERNEL_TREE */
+	mmu_pa_t kframe[KPAGES];
+	bool kmapped[KPAGES];
+	uint64_t frames0;
+	unsigned long counts[16];
+};
+
+static struct run R;
+static bool kernel_global = true; /* PROPERTY_NO_KERNEL_GLOBAL=1: no global kernel pages */
+static bool forks = true;         /* PROPERTY_NO_FORK=1: no fork (no frame is ever shared) */
+static bool trace_ops;            /* PROPERTY_TRACE=1: print every operation */
+
+
+#define FAIL(...)                                                                                            \
+	do {                                                                                                 \
+		fprintf(stderr, "test_property_vm: seed=0x%" PRIx64 " op=%lu: ", R.seed, R.op);                 \
+		fprintf(stderr, __VA_ARGS__);                                                                \
+		fprintf(stderr, "\n  operation: %s\n  rerun: test_property_vm 0x%" PRIx64 " %lu\n", R.desc, R.seed, \
+			R.op + 1);                                                                           \
+		exit(1);                                                                                     \
+	} while (0)
+
+static uint64_t rnd(uint64_t n) { return st_rng_below(&R.rng, n); }
+static bool chance(unsigned percent) { return rnd(100) < percent; }
+
+static void expect_err(mmu_err_t got, mmu_err_t want)
+{
+	if (got != want)
+		FAIL("returned %s, expected %s", mmu_err_name(got), mmu_err_name(want));
+}
+
+static void check_sanitizer(void)
+{
+	if (sim_tlbsan_reports(R.sim))
+		FAIL("%s", sim_tlbsan_last(R.sim));
+}
+
+/* Library calls run as a random CPU (shootdowns then go everywhere). */
+static void as_cpu(unsigned cpu) { sim_set_cpu(R.sim, cpu); }
+static void as_any_cpu(void) { as_cpu((unsigned)rnd(R.ncpus)); }
+
+static int pick_live(void)
+{
+	int n = 0, pick = -1;
+	for (int i = 0; i < NSPACES; i++)
+		if (R.live[i] && rnd((uint64_t)++n) == 0)
+			pick = i;
+	return pick;
+}
+
+static int pick_free(void)
+{
+	for (int i = 0; i < NSPACES; i++)
+		if (!R.live[i])
+			return i;
+	return -1;
+}
+
+static bool loaded_anywhere(int s)
+{
+	for (unsigned c = 0; c < R.ncpus; c++)
+		if (R.loaded[c] == s)
+			return true;
+	return false;
+}
+
+/* ---- the kernel around user mode ---- */
+
+/* A user access by CPU on the space it runs: with KPTI it leaves for user
+ * mode on the shadow's CR3 and comes back on the space's; each #PF goes to
+ * the fault handler on that CPU and the access is retried. ST_OK (BYTE
+ * read into *GOT) or the error code of the refused fault. */
+static uint32_t user_access(unsigned cpu, unsigned kind, mmu_vaddr_t va, uint8_t byte, uint8_t *got)
+{
+	static const enum sim_access_kind kinds[] = {SIM_READ, SIM_WRITE, SIM_EXEC};
+	struct mmu_vm_space *sp = &R.sp[R.loaded[cpu]];
+	as_cpu(cpu);
+	for (unsigned i = 0; i < 6; i++) {
+		if (R.kpti)
+			sim_write_cr3(R.sim, cpu, mmu_vm_user_cr3(sp));
+		/* Whatever an access touches: nothing any CPU may use now is
+		 * stale (user mode here, its user PCID with KPTI). */
+		sim_tlbsan_audit(R.sim);
+		check_sanitizer();
+		struct sim_access a = sim_access(R.sim, cpu, kinds[kind], va, true, false, byte);
+		if (R.kpti)
+			sim_write_cr3(R.sim, cpu, mmu_vm_kernel_cr3(sp));
+		check_sanitizer();
+		if (a.outcome == SIM_OK) {
+			*got = a.byte;
+			return ST_OK;
+		}
+		if (a.outcome != SIM_PF || a.cr2 != va)
+			FAIL("outcome %u cr2 0x%" PRIx64, a.outcome, a.cr2);
+		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
+		enum mmu_vm_outcome o;
+		expect_err(mmu_vm_handle_fault(sp, &f, &o), MMU_OK);
+		check_sanitizer();
+		if (!mmu_vm_resolved(o))
+			return a.error_code;
+	}
+	FAIL("six faults in a row");
+}
+
+static mmu_vaddr_t pick_user_va(int s)
+{
+	const struct vm_mspace *m = R.ms[s];
+	mmu_vaddr_t page;
+	if (m->nregions && chance(95)) {
+		const struct mmu_vm_region *r = &m->region[rnd(m->nregions)];
+		uint64_t pages = r->len / VM_PAGE;
+		/* mostly inside, else just below (stack growth, guard gap) or above */
+		page = r->start + rnd(pages + (chance(10) ? 2 : 0)) * VM_PAGE - (chance(12) ? (1 + rnd(24)) * VM_PAGE : 0);
+		if (page - VM_WIN >= VM_NSLOTS * VM_SLOT)
+			page = r->start;
+	} else {
+		page = VM_WIN + rnd(VM_WIN_PAGES) * VM_PAGE;
+	}
+	return page + vm_byte_offset((unsigned)rnd(VM_NBYTES));
+}
+
+static void check_counters(int s)
+{
+	struct mmu_vm_counters c = mmu_vm_counters_take(&R.sp[s]);
+	struct mmu_vm_counters *w = &R.ms[s]->want;
+	if (c.demand != w->demand || c.cow != w->cow || c.stack != w->stack || c.segv != w->segv)
+		FAIL("counters demand %" PRIu64 " cow %" PRIu64 " stack %" PRIu64 " segv %" PRIu64
+		     ", model %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
+		     c.demand, c.cow, c.stack, c.segv, w->demand, w->cow, w->stack, w->segv);
+	*w = (struct mmu_vm_counters){0};
+}
+
+static void do_user_access(unsigned cpu)
+{
+	int s = R.loaded[cpu];
+	unsigned kind = chance(50) ? 0 : chance(80) ? 1 : 2;
+	uint8_t byte = (uint8_t)(1 + rnd(255)), got = 0;
+	bool kernel_va = chance(5);
+	unsigned ki = (unsigned)rnd(KPAGES);
+	mmu_vaddr_t va = kernel_va ? KVA + ki * VM_PAGE + vm_byte_offset((unsigned)rnd(VM_NBYTES)) : pick_user_va(s);
+	snprintf(R.desc, sizeof(R.desc), "user %s cpu %u space %d va 0x%" PRIx64 " byte 0x%02x",
+		 kind == 0 ? "read" : kind == 1 ? "write" : "exec", cpu, s, va, byte);
+	struct vm_moutcome want;
+	if (kernel_va) {
+		/* No US in the kernel half; the shadow maps none of it. */
+		bool present = R.kmapped[ki] && !R.kpti;
+		want = (struct vm_moutcome){.code = (present ? 1u : 0u) | (kind == 1 ? 2u : 0u) | 4u | (kind == 2 ? 0x10u : 0u)};
+		R.ms[s]->want.segv++;
+	} else {
+		want = vmm_access(&R.model, R.ms[s], kind, va, byte);
+	}
+	uint32_t r = user_access(cpu, kind, va, byte, &got);
+	if (want.ok != (r == ST_OK) || (!want.ok && r != want.code))
+		FAIL("access gave 0x%x, the model 0x%x", r, want.ok ? ST_OK : want.code);
+	if (want.ok && kind != 2 && got != want.byte && kind == 0)
+		FAIL("read 0x%02x, the model 0x%02x", got, want.byte);
+	check_counters(s);
+	R.counts[want.ok ? 0 : 1]++;
+}
+
+/* A supervisor read of a kernel page by CPU, on whatever it runs now. */
+static void do_kernel_read(unsigned cpu)
+{
+	unsigned ki = (unsigned)rnd(KPAGES);
+	mmu_vaddr_t va = KVA + ki * VM_PAGE;
+	snprintf(R.desc, sizeof(R.desc), "kernel read cpu %u va 0x%" PRIx64, cpu, va);
+	struct sim_access a = sim_access(R.sim, cpu, SIM_READ, va, false, false, 0);
+	check_sanitizer();
+	uint32_t want = R.kmapped[ki] ? ST_OK : 0;
+	if (st_result(a) != want)
+		FAIL("gave 0x%x, expected 0x%x", st_result(a), want);
+	if (a.outcome == SIM_OK && a.byte != (uint8_t)(0x80 + ki))
+		FAIL("read 0x%02x from kernel page %u", a.byte, ki);
+	R.counts[2]++;
+}
+
+static void do_kernel_change(void)
+{
+	unsigned ki = (unsigned)rnd(KPAGES);
+	mmu_vaddr_t va = KVA + ki * VM_PAGE;
+	struct mmu_map_opts o = {.global = kernel_global && chance(60)};
+	as_any_cpu();
+	if (!R.kmapped[ki] || chance(30)) {
+		snprintf(R.desc, sizeof(R.desc), "kernel map va 0x%" PRIx64 " global %u", va, o.global);
+		mmu_err_t got = mmu_map(mmu_kernel_tree(R.mmu), va, R.kframe[ki], VM_PAGE, MMU_PROT_R | MMU_PROT_W, &o, NULL);
+		expect_err(got, R.kmapped[ki] ? MMU_E_DUPLICATED : MMU_OK);
+		R.kmapped[ki] = true;
+	} else {
+		snprintf(R.desc, sizeof(R.desc), "kernel unmap va 0x%" PRIx64, va);
+		expect_err(mmu_unmap(mmu_kernel_tree(R.mmu), va, VM_PAGE, NULL), MMU_OK);
+		R.kmapped[ki] = false;
+	}
+	R.counts[3]++;
+}
+
+static struct mmu_tree *tree_of(int s) { return s == KERNEL_TREE ? mmu_kernel_tree(R.mmu) : &R.sp[s].tree; }
+
+static void load(unsigned cpu, int s)
+{
+	st_load(R.sim, cpu, tree_of(s));
+	R.loaded[cpu] = s;
+}
+
+/* One switch, or a few in a row in the kernel (no return to user mode in
+ * between: P -> Q -> P), often back to where the CPU started. */
+static void do_load(unsigned cpu)
+{
+	int seq[4] = {R.loaded[cpu]};
+	unsigned n = chance(30) ? 2 + (unsigned)rnd(2) : 1;
+	for (unsigned i = 1; i <= n; i++) {
+		seq[i] = chance(20) ? KERNEL_TREE : pick_live();
+		/* back to where the CPU was, or to the burst's first tree */
+		int back = seq[i > 1 && chance(50) ? 1 : 0];
+		if (i == n && n > 1 && chance(60) && (back == KERNEL_TREE || R.live[back]))
+			seq[i] = back;
+		snprintf(R.desc, sizeof(R.desc), "load cpu %u space %d (%u of %u)", cpu, seq[i], i, n);
+		load(cpu, seq[i]);
+		check_sanitizer();
+	}
+	R.counts[4]++;
+}
+
+/* ---- spaces ---- */
+
+static void space_begin(int s)
+{
+	R.live[s] = true;
+	if (!R.ms[s])
+		R.ms[s] = malloc(sizeof(*R.ms[s]));
+	vmm_space_init(R.ms[s]);
+}
+
+static void do_create(void)
+{
+	int s = pick_free();
+	if (s < 0)
+		return;
+	as_any_cpu();
+	snprintf(R.desc, sizeof(R.desc), "create space %d", s);
+	expect_err(mmu_vm_space_create(R.mmu, &R.sp[s]), MMU_OK);
+	if (R.kpti)
+		expect_err(mmu_vm_kpti_enable(&R.sp[s], &R.tmpl), MMU_OK);
+	space_begin(s);
+	R.counts[5]++;
+}
+
+/* Forks (frames shared between spaces) on this machine? */
+static bool sharing(void)
+{
+	return forks;
+}
+
+static void do_fork(void)
+{
+	int p = pick_live(), c = pick_free();
+	if (p < 0 || c < 0 || !sharing())
+		return;
+	as_any_cpu();
+	snprintf(R.desc, sizeof(R.desc), "fork space %d -> %d", p, c);
+	expect_err(mmu_vm_fork(&R.sp[p], &R.sp[c]), MMU_OK);
+	space_begin(c);
+	vmm_fork(&R.model, R.ms[p], R.ms[c]);
+	R.counts[6]++;
+}
+
+static void do_exit(void)
+{
+	int s = pick_live();
+	if (s < 0)
+		return;
+	if (loaded_anywhere(s) && chance(70))
+		for (unsigned c = 0; c < R.ncpus; c++)
+			if (R.loaded[c] == s)
+				load(c, chance(50) ? KERNEL_TREE : pick_live());
+	bool busy = loaded_anywhere(s);
+	as_any_cpu();
+	snprintf(R.desc, sizeof(R.desc), "exit space %d (busy %u)", s, busy);
+	expect_err(mmu_vm_space_exit(&R.sp[s]), busy ? MMU_E_BUSY : MMU_OK);
+	if (!busy) {
+		vmm_exit(&R.model, R.ms[s]);
+		R.live[s] = false;
+	}
+	R.counts[busy ? 8 : 7]++;
+}
+
+/* ---- regions ---- */
+
+static void do_region_add(int s)
+{
+	mmu_vaddr_t slot = VM_WIN + rnd(VM_NSLOTS) * VM_SLOT;
+	unsigned k = (unsigned)rnd(10);
+	enum mmu_vm_kind kind = k < 6 ? MMU_VM_ANON : k < 8 ? MMU_VM_STACK : MMU_VM_EAGER;
+	mmu_vaddr_t va = slot + (1ull << 20) + rnd(512) * VM_PAGE;
+	uint64_t len = (1 + rnd(kind == MMU_VM_EAGER ? 4 : 12)) * VM_PAGE;
+	uint64_t max = kind == MMU_VM_STACK ? len + rnd(48) * VM_PAGE : 0;
+	unsigned prot = MMU_PROT_R | (chance(70) ? MMU_PROT_W : 0) | (chance(20) ? MMU_PROT_X : 0);
+	snprintf(R.desc, sizeof(R.desc), "region add space %d va 0x%" PRIx64 " len 0x%" PRIx64 " prot %u kind %u max 0x%" PRIx64,
+		 s, va, len, prot, kind, max);
+	as_any_cpu();
+	mmu_err_t want = vmm_add(&R.model, R.ms[s], va, len, prot, kind, max);
+	expect_err(mmu_vm_region_add(&R.sp[s], va, len, prot, kind, max), want);
+	R.counts[want == MMU_OK ? 9 : want == MMU_E_NOMEM ? 10 : 11]++;
+}
+
+/* A range around a region of S (never cutting a stack), or in the hole. */
+static bool pick_range(int s, bool whole_stacks_only, mmu_vaddr_t *va, uint64_t *len)
+{
+	const struct vm_mspace *m = R.ms[s];
+	if (!m->nregions || chance(5)) {
+		*va = VM_WIN + rnd(VM_WIN_PAGES / 2) * VM_PAGE;
+		*len = (1 + rnd(8)) * VM_PAGE;
+	} else {
+		const struct mmu_vm_region *r = &m->region[rnd(m->nregions)];
+		if (r->kind == MMU_VM_STACK && !whole_stacks_only)
+			return false;
+		*va = r->start;
+		*len = r->len;
+		if (r->kind != MMU_VM_STACK && chance(75)) {
+			*va = r->start + rnd(r->len / VM_PAGE + 2) * VM_PAGE - (chance(30) ? rnd(8) * VM_PAGE : 0);
+			*len = (1 + rnd(chance(80) ? 8 : 1024)) * VM_PAGE;
+		}
+	}
+	if (vmm_touches_stack(m, *va, *len)) {
+		if (!whole_stacks_only)
+			return false;
+		int i = vmm_region_at(m, *va);
+		if (i < 0 || m->region[i].kind != MMU_VM_STACK || m->region[i].start != *va || m->region[i].len != *len)
+			return false;
+	}
+	return true;
+}
+
+static void do_region_remove(int s)
+{
+	mmu_vaddr_t va;
+	uint64_t len;
+	if (!pick_range(s, true, &va, &len))
+		return;
+	snprintf(R.desc, sizeof(R.desc), "region remove space %d va 0x%" PRIx64 " len 0x%" PRIx64, s, va, len);
+	as_any_cpu();
+	mmu_err_t want = vmm_remove(&R.model, R.ms[s], va, len);
+	expect_err(mmu_vm_region_remove(&R.sp[s], va, len), want);
+	R.counts[want == MMU_OK ? 12 : want == MMU_E_NOMEM ? 10 : 11]++;
+}
+
+static void do_region_protect(int s)
+{
+	mmu_vaddr_t va;
+	uint64_t len;
+	if (!pick_range(s, false, &va, &len))
+		return;
+	unsigned prot = MMU_PROT_R | (chance(50) ? MMU_PROT_W : 0) | (chance(20) ? MMU_PROT_X : 0);
+	snprintf(R.desc, sizeof(R.desc), "region protect space %d va 0x%" PRIx64 " len 0x%" PRIx64 " prot %u", s, va,
+		 len, prot);
+	as_any_cpu();
+	mmu_err_t want = vmm_protect(R.ms[s], va, len, prot);
+	expect_err(mmu_vm_region_protect(&R.sp[s], va, len, prot), want);
+	R.counts[want == MMU_OK ? 13 : want == MMU_E_NOMEM ? 10 : 11]++;
+}
+
+/* Ranges every region call must refuse before looking at the regions. */
+static void do_region_invalid(int s)
+{
+	uint64_t half = 1ull << (mmu_va_bits(R.mmu->levels) - 1);
+	mmu_vaddr_t kernel = mmu_va_canonicalize(half, R.mmu->levels);
+	static const char *what[] = {"page 0", "kernel half", "last byte in the kernel half", "non-canonical",
+				     "zero length", "unaligned"};
+	struct {
+		mmu_vaddr_t va;
+		uint64_t len;
+		mmu_err_t want;
+	} c[] = {
+		{0, VM_PAGE, MMU_E_INVALID},
+		{kernel, VM_PAGE, MMU_E_INVALID},
+		{half - VM_PAGE, kernel - (half - VM_PAGE) + VM_PAGE, MMU_E_INVALID},
+		{half, VM_PAGE, MMU_E_INVALID},
+		{VM_WIN, 0, MMU_E_INVALID},
+		{VM_WIN + 8, VM_PAGE, MMU_E_UNALIGNED},
+	};
+	unsigned i = (unsigned)rnd(6), call = (unsigned)rnd(3);
+	snprintf(R.desc, sizeof(R.desc), "region call %u with %s: va 0x%" PRIx64 " len 0x%" PRIx64, call, what[i],
+		 c[i].va, c[i].len);
+	as_any_cpu();
+	mmu_err_t got = call == 0   ? mmu_vm_region_add(&R.sp[s], c[i].va, c[i].len, MMU_PROT_R, MMU_VM_ANON, 0)
+			: call == 1 ? mmu_vm_region_remove(&R.sp[s], c[i].va, c[i].len)
+				    : mmu_vm_region_protect(&R.sp[s], c[i].va, c[i].len, MMU_PROT_R);
+	expect_err(got, c[i].want);
+	R.counts[11]++;
+}
+
+/* ---- the translations against the model ---- */
+
+static void check_translations(void)
+{
+	struct vmc_frames f;
+	vmc_frames_begin(&f, &R.model);
+	for (int s = 0; s < NSPACES; s++) {
+		if (!R.live[s])
+			continue;
+		snprintf(R.desc, sizeof(R.desc), "check space %d", s);
+		const char *err = vmc_check_space(R.sim, &R.sp[s], R.ms[s], &R.model, &f, &R.rng, 16);
+		if (err)
+			FAIL("%s", err);
+	}
+	snprintf(R.desc, sizeof(R.desc), "check the frames of every space");
+	const char *err = vmc_frames_end(&f);
+	if (err)
+		FAIL("%s", err);
+}
+
+static void check_frames(void)
+{
+	uint64_t in_use = sim_frames_in_use(R.sim) - R.frames0;
+	if (in_use != R.model.live)
+		FAIL("%" PRIu64 " data frames in use, the model holds %" PRIu64, in_use, R.model.live);
+}
+
+/* ---- the run ---- */
+
+static void one_op(void)
+{
+	unsigned cpu = (unsigned)rnd(R.ncpus);
+	unsigned k = (unsigned)rnd(1000);
+	int s = pick_live();
+	if (s < 0 || k >= 990) {
+		do_create();
+	} else if (k < 500) {
+		if (R.loaded[cpu] == KERNEL_TREE || chance(8))
+			do_load(cpu);
+		else
+			do_user_access(cpu);
+	} else if (k < 550) {
+		do_load(cpu);
+	} else if (k < 600) {
+		do_fork();
+	} else if (k < 640) {
+		do_exit();
+	} else if (k < 720) {
+		do_region_add(s);
+	} else if (k < 800) {
+		do_region_remove(s);
+	} else if (k < 860) {
+		do_region_protect(s);
+	} else if (k < 880) {
+		do_region_invalid(s);
+	} else if (k < 920) {
+		do_kernel_change();
+	} else {
+		do_kernel_read(cpu);
+	}
+	if (trace_ops)
+		fprintf(stderr, "  op %lu: %s\n", R.op, R.desc);
+	check_sanitizer();
+	check_frames();
+}
+
+static void setup(uint64_t seed)
+{
+	memset(&R, 0, sizeof(R));
+	R.seed = seed;
+	st_rng_seed(&R.rng, seed);
+	struct sim_config cfg;
+	sim_config_default(&cfg);
+	cfg.levels = chance(50) ? 5 : 4;
+	cfg.ncpus = 2 + (unsigned)rnd(3);
+	cfg.pcide = chance(60);
+	cfg.no_invpcid = cfg.pcide && chance(50);
+	R.kpti = chance(50);
+	cfg.mem = 256ull << 20;
+	R.sim = st_machine(&cfg);
+	R.mmu = sim_mmu(R.sim);
+	R.ncpus = cfg.ncpus;
+	R.pcid = cfg.pcide;
+	R.invpcid = cfg.pcide && !cfg.no_invpcid;
+	for (unsigned c = 0; c < R.ncpus; c++)
+		R.loaded[c] = KERNEL_TREE;
+	vmm_init(&R.model);
+	if (R.kpti)
+		expect_err(mmu_kpti_init(R.mmu, &R.tmpl, NULL, 0), MMU_OK);
+	for (unsigned i = 0; i < KPAGES; i++) {
+		expect_err(sim_frame_alloc(R.sim, MMU_SIZE_4K, &R.kframe[i]), MMU_OK);
+		memset(sim_phys(R.sim, R.kframe[i]), 0x80 + (int)i, VM_PAGE);
+	}
+	R.frames0 = sim_frames_in_use(R.sim);
+	printf("seed 0x%" PRIx64 ": levels=%u cpus=%u pcid=%u invpcid=%u kpti=%u\n", seed, cfg.levels, cfg.ncpus,
+	       cfg.pcide, cfg.pcide && !cfg.no_invpcid, R.kpti);
+}
+
+static void teardown(void)
+{
+	snprintf(R.desc, sizeof(R.desc), "teardown");
+	for (unsigned c = 0; c < R.ncpus; c++)
+		load(c, KERNEL_TREE);
+	as_cpu(0);
+	for (int s = 0; s < NSPACES; s++) {
+		if (R.live[s]) {
+			expect_err(mmu_vm_space_exit(&R.sp[s]), MMU_OK);
+			vmm_exit(&R.model, R.ms[s]);
+		}
+		free(R.ms[s]);
+	}
+	check_frames();
+	if (mmu_user_tables(R.mmu) != 0)
+		FAIL("%" PRId64 " user tables left", mmu_user_tables(R.mmu));
+	for (unsigned i = 0; i < KPAGES; i++) {
+		if (R.kmapped[i])
+			expect_err(mmu_unmap(mmu_kernel_tree(R.mmu), KVA + i * VM_PAGE, VM_PAGE, NULL), MMU_OK);
+		sim_frame_free(R.sim, MMU_SIZE_4K, R.kframe[i]);
+	}
+	if (R.kpti)
+		mmu_kpti_fini(&R.tmpl);
+	check_sanitizer();
+	vmm_fini(&R.model);
+	sim_destroy(R.sim);
+}
+
+static void run(uint64_t seed, unsigned long ops)
+{
+	setup(seed);
+	for (R.op = 0; R.op < ops; R.op++) {
+		one_op();
+		if (R.op % 500 == 499)
+			check_translations();
+	}
+	check_translations();
+	unsigned long *n = R.counts;
+	printf("  %lu ops: access ok %lu refused %lu, kernel read %lu change %lu, load %lu, create %lu fork %lu "
+	       "exit %lu busy %lu, region add %lu remove %lu protect %lu NOMEM %lu refused %lu\n",
+	       ops, n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9], n[12], n[13], n[10], n[11]);
+	/* A run that never reached the interesting states proves little. */
+	bool forked = sharing();
+	if (n[0] < ops / 10 || n[1] < ops / 50 || (forked && n[6] < ops / 100) || n[7] < ops / 200 ||
+	    n[12] < ops / 50)
+		FAIL("the run exercised too little");
+	teardown();
+}
+
+int test_main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0); /* the seed line before any failure */
+	if (getenv("PROPERTY_NO_KERNEL_GLOBAL"))
+		kernel_global = false;
+	if (getenv("PROPERTY_TRACE"))
+		trace_ops = true;
+	if (getenv("PROPERTY_NO_FORK"))
+		forks = false;
+	if (argc > 1) {
+		run(strtoull(argv[1], NULL, 0), argc > 2 ? strtoul(argv[2], NULL, 0) : 20000);
+		return 0;
+	}
+	/* Every machine kind: PCIDs off / on without and with INVPCID, KPTI
+	 * off and on, 4 and 5 levels, 2-4 CPUs. */
+	static const uint64_t seeds[] = {0x4, 0x7, 0xb, 0xd, 0x12, 0x3, 0x2, 0x15};
+	for (unsigned i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		run(seeds[i], 30000);
+	return 0;
+}

@@ -1,0 +1,29 @@
+/* The translation oracle of test_property_vm.c: a process space's tree,
+ * regions and frames compared with the model of vmmodel.c. Each check
+ * returns NULL, or the first difference in words (a static buffer). */
+#ifndef MMU64_TEST_VMCHECK_H
+#define MMU64_TEST_VMCHECK_H
+
+#include "simtest.h"
+#include "vmmodel.h"
+
+/* Frames shared in the model must be one frame in the machine, distinct
+ * ones distinct: the PA seen for each model frame, 0 while unseen. */
+struct vmc_frames {
+	uint64_t *pa; /* [model frame id] */
+	uint32_t n;
+};
+
+void vmc_frames_begin(struct vmc_frames *f, const struct vm_model *model);
+/* Two model frames at one PA? Frees F's table. */
+const char *vmc_frames_end(struct vmc_frames *f);
+
+/* SP against M: the region list, then every page of every region and a
+ * few pages below each, and NRANDOM pages anywhere in the window (from
+ * RNG): present or not, size, permissions (W from the model's leaf, X from
+ * the region), the frame (as shared as in the model), its references and
+ * its bytes in SIM's memory. */
+const char *vmc_check_space(struct sim *sim, struct mmu_vm_space *sp, const struct vm_mspace *m,
+			    const struct vm_model *model, struct vmc_frames *f, struct st_rng *rng, unsigned nrandom);
+
+#endif
