@@ -100,6 +100,7 @@ test: all
 	@$(MAKE) --no-print-directory test-unit test-vectors test-bench
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan
+	@$(MAKE) --no-print-directory test-fuzz
 	@$(MAKE) --no-print-directory test-kernel
 
 # The demo: the test kernel on 4 CPUs under QEMU (installed when missing).

@@ -13,7 +13,8 @@
  *         a model of each process's memory.
  *
  * Any mismatch traps. `build/fuzz/fuzz-ops FILE` replays an input;
- * FUZZ_OPS_VERBOSE=1 keeps the property test's stdout. */
+ * FUZZ_OPS_VERBOSE=1 keeps the property test's stdout; its PROPERTY_TRACE
+ * and PROPERTY_NO_KERNEL_GLOBAL work as in test_property. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -79,6 +80,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		return 0;
 	if (getenv("PROPERTY_NO_KERNEL_GLOBAL"))
 		kernel_global = false;
+	if (getenv("PROPERTY_TRACE"))
+		trace_va = strtoull(getenv("PROPERTY_TRACE"), NULL, 0);
 	return 0;
 }
 

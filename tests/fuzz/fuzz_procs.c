@@ -73,7 +73,7 @@ static void expect(mmu_err_t got, mmu_err_t want)
 static void check_sanitizer(void)
 {
 	if (sim_tlbsan_reports(P.sim))
-		FAIL("tlbsan: %s", sim_tlbsan_last(P.sim));
+		FAIL("the TLB sanitizer reported: %s", sim_tlbsan_last(P.sim));
 }
 
 static mmu_vaddr_t page_va(unsigned page) { return ABASE + page * PG; }

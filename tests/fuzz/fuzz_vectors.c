@@ -6,7 +6,9 @@
  *   build/fuzz/fuzz-vectors CORPUS_DIR...   fuzz (libFuzzer options apply)
  *   build/fuzz/fuzz-vectors FILE...          run these inputs once each
  *
- * FUZZ_VECTORS_VERBOSE=1 prints the runner's lines to stderr. */
+ * A malformed input runs a second time with its malformed lines dropped
+ * (run_repaired). FUZZ_VECTORS_VERBOSE=1 prints the runner's lines to
+ * stderr; FUZZ_VECTORS_SAVE=PATH writes the repaired file to PATH. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +211,17 @@ static int run_text(const char *text, size_t len)
 	return status;
 }
 
+/* FUZZ_VECTORS_SAVE=PATH: write the repaired file there (for mmu64 run). */
+static void save_repaired(const char *text, size_t len)
+{
+	const char *path = getenv("FUZZ_VECTORS_SAVE");
+	FILE *f = path ? fopen(path, "wb") : NULL;
+	if (!f)
+		return;
+	fwrite(text, 1, len, f);
+	fclose(f);
+}
+
 static void run_repaired(const uint8_t *data, size_t size)
 {
 	char *text = malloc(size ? size : 1);
@@ -219,8 +232,10 @@ static void run_repaired(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	for (unsigned i = 0; i < REPAIR_MAX && len && (bad = first_malformed(text, len)) != 0; i++)
 		len = drop_line(text, len, bad);
-	if (len && !bad)
+	if (len && !bad) {
+		save_repaired(text, len);
 		(void)run_text(text, len);
+	}
 	free(text);
 }
 
