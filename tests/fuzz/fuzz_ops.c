@@ -49,6 +49,48 @@ _Noreturn void fuzz_property_failed(int status)
 	__builtin_trap();
 }
 
+/* ---- the dump and the W+X audit over the trees the run built ---- */
+
+static void count_line(void *ctx, const char *line)
+{
+	if (!line[0])
+		FAIL("an empty dump line");
+	(*(size_t *)ctx)++;
+}
+
+/* Does the model hold a leaf that is writable and executable? */
+static bool model_has_wx(const struct model *m)
+{
+	unsigned wx = MMU_PROT_W | MMU_PROT_X;
+	for (uint64_t i = 0; i < NBLK; i++) {
+		const struct mblock *b = &m->b[i];
+		if ((b->kind == B_2M || b->kind == B_1G) && (effective_prot(0, b->prot) & wx) == wx)
+			return true;
+		if (b->kind == B_SMALL)
+			for (unsigned j = 0; j < 512; j++)
+				if (b->pages[j].present && (effective_prot(0, b->pages[j].prot) & wx) == wx)
+					return true;
+	}
+	return false;
+}
+
+/* mmu_dump prints a line for something exactly when the model holds a
+ * leaf; mmu_audit_wx finds a run exactly when the model holds a W+X leaf. */
+static void check_dump_and_audit(void)
+{
+	for (unsigned t = 0; t <= KTREE; t++) {
+		const struct model *m = R.model[t];
+		size_t lines = 0, audit_lines = 0;
+		snprintf(R.desc, sizeof(R.desc), "dump and W+X audit of tree %u", t);
+		mmu_dump(tree_of(t), m->base, m->base + ARENA, count_line, &lines);
+		size_t runs = mmu_audit_wx(tree_of(t), m->base, m->base + ARENA, count_line, &audit_lines);
+		bool any = model_any(m, m->base, ARENA), wx = model_has_wx(m);
+		if ((lines > 0) != any || (runs > 0) != wx || audit_lines != runs)
+			FAIL("dump printed %zu lines, the audit found %zu W+X runs (%zu lines); the model has %s leaves, "
+			     "%s W+X", lines, runs, audit_lines, any ? "some" : "no", wx ? "some" : "none");
+	}
+}
+
 /* Operations per input: the input ends the run sooner. */
 #define PROPERTY_MAX_OPS 4000
 
@@ -65,6 +107,7 @@ static void property_run(void)
 		check_everything();
 	else
 		check_tables();
+	check_dump_and_audit();
 	teardown();
 }
 

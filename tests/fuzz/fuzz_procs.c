@@ -13,8 +13,11 @@
  * refused, every refusal left things alone. Stack growth is the one part
  * the model does not predict (the guard gap and the limit): below a stack
  * either answer is taken, and the model follows the library's region.
- * The TLB sanitizer must stay silent throughout; at the end every frame
- * and table must be back. */
+ * The TLB sanitizer must stay silent throughout. Before the teardown
+ * every leaf lies in a region over a frame holding the model's byte, a
+ * frame's refcount counts the leaves that map it, a shared frame is
+ * writable through none of them, and (KPTI) every shadow passes its audit,
+ * as after each fork; after it every frame and table must be back. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,6 +407,8 @@ static void do_fork(void)
 	expect(mmu_vm_fork(&P.proc[parent].sp, &P.proc[child].sp), MMU_OK);
 	memcpy(P.proc[child].pg, P.proc[parent].pg, sizeof P.proc[child].pg);
 	P.proc[child].used = true;
+	if (P.kpti && (mmu_vm_kpti_audit(&P.proc[parent].sp, NULL, NULL) || mmu_vm_kpti_audit(&P.proc[child].sp, NULL, NULL)))
+		FAIL("a KPTI audit after fork found violations");
 }
 
 static void do_exit(void)
@@ -440,6 +445,61 @@ static void one_op(void)
 		fprintf(stderr, "  op %u: %s\n", P.op, P.desc);
 	sim_set_cpu(P.sim, 0);
 	check_sanitizer();
+}
+
+/* ---- what the tables must say at the end ---- */
+
+struct leaf_ref {
+	uint64_t frame;
+	bool writable;
+};
+
+static int by_frame(const void *a, const void *b)
+{
+	uint64_t x = ((const struct leaf_ref *)a)->frame, y = ((const struct leaf_ref *)b)->frame;
+	return x < y ? -1 : x > y;
+}
+
+/* Every leaf of the arena, over every process: only inside a region, over
+ * a frame holding the byte the model says; a frame's refcount is the
+ * number of leaves mapping it, and a frame two leaves share is writable
+ * through neither (copy-on-write). KPTI: each shadow passes its audit. */
+static void check_frames(void)
+{
+	static struct leaf_ref refs[NPROCS * APAGES];
+	size_t n = 0;
+	snprintf(P.desc, sizeof P.desc, "the frames before teardown");
+	for (unsigned i = 0; i < NPROCS; i++) {
+		struct fproc *p = &P.proc[i];
+		if (!p->used)
+			continue;
+		if (P.kpti && mmu_vm_kpti_audit(&p->sp, NULL, NULL) != 0)
+			FAIL("the KPTI audit of proc %u found violations", i);
+		for (unsigned q = 0; q < APAGES; q++) {
+			struct mmu_translation tr;
+			if (mmu_walk(&p->sp.tree, page_va(q) + OFF, &tr) != MMU_OK)
+				continue;
+			if (!p->pg[q].prot)
+				FAIL("proc %u maps 0x%llx outside its regions", i, (unsigned long long)page_va(q));
+			uint8_t mem = *sim_phys(P.sim, tr.pa);
+			if (mem != p->pg[q].byte)
+				FAIL("proc %u's frame at 0x%llx holds 0x%02x, the process last wrote 0x%02x", i,
+				     (unsigned long long)page_va(q), mem, p->pg[q].byte);
+			refs[n++] = (struct leaf_ref){tr.pa.bits & ~(PG - 1), (tr.prot & MMU_PROT_W) != 0};
+		}
+	}
+	qsort(refs, n, sizeof refs[0], by_frame);
+	for (size_t i = 0, j; i < n; i = j) {
+		bool writable = false;
+		for (j = i; j < n && refs[j].frame == refs[i].frame; j++)
+			writable |= refs[j].writable;
+		uint32_t count = sim_frame_meta(P.sim, mmu_pa(refs[i].frame))->refcount;
+		if (count != j - i)
+			FAIL("frame 0x%llx has refcount %u, %zu leaves map it", (unsigned long long)refs[i].frame, count,
+			     j - i);
+		if (j - i > 1 && writable)
+			FAIL("frame 0x%llx is shared by %zu leaves and writable", (unsigned long long)refs[i].frame, j - i);
+	}
 }
 
 /* ---- the run ---- */
@@ -484,6 +544,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	check_frames();
 	snprintf(P.desc, sizeof P.desc, "teardown");
 	for (unsigned c = 0; c < P.ncpus; c++) {
 		sim_set_cpu(P.sim, c);
