@@ -53,6 +53,7 @@ static struct {
 	struct fproc proc[NPROCS];
 	int loaded[MMU_MAX_CPUS]; /* process index per CPU, -1: the kernel tree */
 	uint64_t frames0, tables0;
+	unsigned recent[8], nrecent; /* pages accessed last, to come back to */
 	unsigned op;
 	char desc[160];
 } P;
@@ -109,6 +110,27 @@ static unsigned pick_prot(void)
 {
 	unsigned prot = (unsigned)fuzz_below(8) & (MMU_PROT_W | MMU_PROT_X);
 	return prot | (fuzz_chance(92) ? MMU_PROT_R : 0) | (fuzz_chance(10) ? MMU_PROT_U : 0);
+}
+
+/* A page to access: half the time one accessed lately (so that a CPU
+ * comes back to what another one changed), mostly the first region page
+ * from a random place, sometimes any page. */
+static unsigned pick_page(const struct fproc *p)
+{
+	unsigned k = (unsigned)fuzz_below(10), page;
+	unsigned nrecent = P.nrecent < 8 ? P.nrecent : 8;
+	if (k < 5 && nrecent) {
+		page = P.recent[fuzz_below(nrecent)];
+	} else {
+		page = (unsigned)fuzz_below(fuzz_chance(75) ? APAGES / 4 : APAGES);
+		for (unsigned q = page; k < 9 && q < APAGES; q++)
+			if (p->pg[q].prot) {
+				page = q;
+				break;
+			}
+	}
+	P.recent[P.nrecent++ % 8] = page;
+	return page;
 }
 
 /* ---- the model's questions ---- */
@@ -214,7 +236,7 @@ static void do_access(void)
 		return;
 	struct fproc *p = &P.proc[idx];
 	enum sim_access_kind kind = kinds[fuzz_below(5)];
-	unsigned page = (unsigned)fuzz_below(fuzz_chance(75) ? APAGES / 4 : APAGES), stack_page = 0;
+	unsigned page = pick_page(p), stack_page = 0;
 	uint8_t byte = (uint8_t)fuzz_below(256), got = 0;
 	snprintf(P.desc, sizeof P.desc, "user %s by cpu %u of proc %d at 0x%llx byte 0x%02x", kind_name(kind), cpu,
 		 idx, (unsigned long long)(page_va(page) + OFF), byte);
@@ -258,7 +280,7 @@ static void do_copy_to_user(void)
 	if (idx < 0)
 		return;
 	struct fproc *p = &P.proc[idx];
-	unsigned page = (unsigned)fuzz_below(APAGES / 4), stack_page = 0;
+	unsigned page = pick_page(p), stack_page = 0;
 	uint8_t byte = (uint8_t)fuzz_below(256);
 	uint32_t error_code = 0;
 	snprintf(P.desc, sizeof P.desc, "copy-to-user by cpu %u of proc %d at 0x%llx byte 0x%02x", cpu, idx,
