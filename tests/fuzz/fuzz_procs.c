@@ -413,7 +413,10 @@ static void do_load(void)
 {
 	unsigned cpu = (unsigned)fuzz_below(P.ncpus);
 	int idx = fuzz_chance(25) ? -1 : pick_proc(true);
-	describe("load cpu %u proc %u", cpu, (unsigned)idx, 0, 0);
+	if (idx < 0)
+		describe("load cpu %u kernel", cpu, 0, 0, 0);
+	else
+		describe("load cpu %u proc %u", cpu, (unsigned)idx, 0, 0);
 	sim_set_cpu(P.sim, cpu);
 	mmu_tree_load(idx < 0 ? mmu_kernel_tree(P.mmu) : &P.proc[idx].sp.tree);
 	P.loaded[cpu] = idx;
@@ -449,6 +452,7 @@ static void do_exit(void)
 static void one_op(void)
 {
 	unsigned k = (unsigned)fuzz_below(100);
+	snprintf(P.desc, sizeof P.desc, "nothing to do (choice %u)", k);
 	if (k < 5)
 		do_create();
 	else if (k < 30)
