@@ -110,6 +110,7 @@ test: all
 	@$(MAKE) --no-print-directory test-install
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan
+	@$(MAKE) --no-print-directory test-fuzz
 	@$(MAKE) --no-print-directory test-kernel
 	@$(MAKE) --no-print-directory test-random
 
@@ -296,6 +297,39 @@ uninstall:
 # compare struct layouts between C and C++, uninstall.
 test-install: install-libs
 	@MAKE="$(MAKE)" scripts/test-install $(BUILD)
+
+# ---------------------------------------------------------------------------
+# Coverage-guided fuzzing with libFuzzer (clang-14; docs/FUZZING.md):
+# build/fuzz/fuzz-vectors (any bytes as a vector file) and
+# build/fuzz/fuzz-ops (operation sequences on the library against the
+# property test's model). `make fuzz FUZZ_SECONDS=N` runs each N seconds;
+# `make test` runs test-fuzz (FUZZ_CI_SECONDS each).
+# ---------------------------------------------------------------------------
+.PHONY: fuzz fuzz-build test-fuzz
+FUZZ_SECONDS    ?= 300
+FUZZ_CI_SECONDS ?= 10
+FUZZ_BUILD       = build/fuzz
+FUZZ_FLAGS       = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZERS          = $(FUZZ_BUILD)/fuzz-vectors $(FUZZ_BUILD)/fuzz-ops
+
+fuzz-build:
+	@scripts/ensure-clang
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang-14 SANFLAGS="$(FUZZ_FLAGS)" $(FUZZERS)
+
+$(FUZZ_BUILD)/fuzz-vectors: $(FUZZ_BUILD)/tests/fuzz/fuzz_vectors.o $(FUZZ_BUILD)/tools/exec_sim.o \
+		$(FUZZ_BUILD)/libvec.a $(FUZZ_BUILD)/libsim.a $(FUZZ_BUILD)/libmmu64.a
+	$(CC) -fsanitize=fuzzer $^ -o $@ $(LDFLAGS)
+
+$(FUZZ_BUILD)/fuzz-ops: $(FUZZ_BUILD)/tests/fuzz/fuzz_ops.o $(FUZZ_BUILD)/tests/fuzz/fuzz_procs.o \
+		$(FUZZ_BUILD)/tests/unit/refmodel.o $(FUZZ_BUILD)/tests/unit/simtest.o \
+		$(FUZZ_BUILD)/libsim.a $(FUZZ_BUILD)/libmmu64.a
+	$(CC) -fsanitize=fuzzer $^ -o $@ $(LDFLAGS)
+
+fuzz: fuzz-build
+	@scripts/fuzz $(FUZZ_SECONDS)
+
+test-fuzz: fuzz-build
+	@scripts/fuzz $(FUZZ_CI_SECONDS)
 
 # The random differential (scripts/random-diff, docs/RANDOM-DIFF.md):
 # random vector files of 300 commands (`mmu64 gen`, every feature) on the
