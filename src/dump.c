@@ -93,7 +93,7 @@ static enum pt_step dump_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_
 		return PT_DESCEND;
 	uint64_t flags = mmu_pte_leaf_flags_for(mmu_pte_flags(v, level), level, MMU_LEVEL_PT);
 	struct run_attrs a = {
-		.prot = pt_effective_prot(w, level, v),
+		.prot = entry_prot(w->mmu, entry_path_upper(w, level), v),
 		.level = level,
 		.global = (v & MMU_PTE_G) != 0,
 		.cache = flags & (MMU_PTE_PWT | MMU_PTE_PCD | MMU_PTE_PAT_4K),

@@ -90,9 +90,7 @@ static enum pt_step leaf_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_
 	MMU_ASSERT(w->mmu, mmu_pte_present(v), "fault: leaf at %lx vanished under the space lock", (unsigned long)va);
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
-	pt_update_leaf(w, level, e, op->clear, op->set);
-	if (op->invalidate)
-		mmu_tlb_batch_add(w->batch, va, mmu_level_shift(level), 1, (v & MMU_PTE_G) != 0);
+	entry_rewrite_leaf(w, level, e, va, op->clear, op->set, op->invalidate);
 	return PT_STOP;
 }
 
@@ -104,8 +102,6 @@ static void leaf_rewrite(struct mmu_vm_space *sp, mmu_vaddr_t page, struct leaf_
 	struct mmu_tlb_batch batch;
 	struct pt_walk w;
 	mmu_tlb_batch_init(&batch, &sp->tree);
-	/* A swap of the frame: the sharer may free the old one later. */
-	batch.unmapped = (op->clear & MMU_PTE_ADDR_MASK) != 0;
 	pt_walk_init(&w, &sp->tree, &leaf_visitor, op);
 	w.batch = &batch;
 	tree_lock(&sp->tree);

@@ -45,30 +45,10 @@ static inline struct mmu_frame_meta *port_meta(const struct mmu *mmu, mmu_pa_t p
 static inline mmu_pte_t *table_of(const struct mmu *mmu, mmu_pa_t pa) { return (mmu_pte_t *)port_p2v(mmu, pa); }
 
 /* ---- entries as the hardware sees them ----
- * A CPU may walk a table while we write it: every entry access is a single
- * atomic load or store so neither side sees a torn value. */
+ * A CPU may walk a table while we read it: every entry read is a single
+ * atomic load so that it never sees a torn value. Stores: src/entry.h. */
 
 static inline mmu_pte_t pte_load(const mmu_pte_t *e) { return __atomic_load_n(e, __ATOMIC_RELAXED); }
-static inline void pte_store(mmu_pte_t *e, mmu_pte_t v) { __atomic_store_n(e, v, __ATOMIC_RELAXED); }
-
-/* Replace the CLEAR bits of *E by SET with a compare-exchange, so that an A
- * or D bit the hardware sets meanwhile is not lost. */
-static inline void pte_update_bits(mmu_pte_t *e, uint64_t clear, uint64_t set)
-{
-	mmu_pte_t old = pte_load(e);
-	while (!__atomic_compare_exchange_n(e, &old, (old & ~clear) | set, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-}
-
-/* The same where no hardware walker can touch E (tree_idle): a plain
- * read and write, a few cycles instead of a locked instruction. */
-static inline void pte_rewrite_bits(mmu_pte_t *e, uint64_t clear, uint64_t set, bool idle)
-{
-	if (idle)
-		pte_store(e, (pte_load(e) & ~clear) | set);
-	else
-		pte_update_bits(e, clear, set);
-}
 
 /* meta->flags of library-owned table pages. */
 enum {
@@ -213,30 +193,8 @@ void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const
 /* Visit [VA, LAST] (inclusive, canonical, one half). */
 void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
 
-/* Entry writes: every change of a tree goes through these two so that the
- * live count of each table stays exact. */
-void pt_set_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
-/* Adjust the live count of the table holding level-LEVEL entries by DELTA,
- * for a pt_run callback that wrote its entries with pte_store. */
-void pt_add_live(struct pt_walk *w, enum mmu_level level, int delta);
-/* Replace the CLEAR bits of present leaf E by SET atomically, so that an A
- * or D bit the hardware sets meanwhile is not lost. */
-void pt_update_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, uint64_t clear, uint64_t set);
-/* Point E (empty) at a fresh table from the walk's pool; returns its PA. */
-mmu_pa_t pt_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
-/* Turn the huge leaf E at LEVEL into a table of 512 leaves one level down
- * that map the same memory with the same bits (a table from the pool). */
-void pt_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t leaf_va);
-/* If the table E (at LEVEL, covering VA) points to holds 512 leaves that
- * one huge leaf can replace, do so and free the table after the flush. */
-bool pt_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
-/* Clear table entry E and free the table after the flush. */
-void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
-
-/* Effective permissions (MMU_PROT_*) of leaf LEAF at LEVEL on the walk's
- * current path: RW and US ANDed, XD ORed over the levels. */
-unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pte_t leaf);
-/* The same from the combined bits: ALL_AND (RW, US ANDed), ANY_XD. */
+/* MMU_PROT_* from the combined bits of a leaf's path: ALL_AND (RW, US
+ * ANDed), ANY_XD (src/entry.h folds them). */
 static inline unsigned prot_of_bits(const struct mmu *mmu, uint64_t all_and, uint64_t any_xd)
 {
 	_Static_assert(MMU_PTE_RW == 2 && MMU_PTE_US == 4 && MMU_PTE_XD == 1ull << 63, "pte_prot index");
@@ -276,30 +234,6 @@ struct pt_path {
 void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p);
 /* Cache the tables on VA's path, for single-page calls that missed. */
 void pt_cache_descend(struct mmu_tree *tree, mmu_vaddr_t va);
-/* Write entry E (at LEVEL) of the table whose metadata is META, keeping
- * its live count and forgetting the cached tables below E. Every entry
- * write of a tree but the A/D-preserving rewrites ends here. */
-static inline void table_set_entry(struct mmu_tree *tree, struct mmu_frame_meta *meta, enum mmu_level level,
-				   mmu_pte_t *e, mmu_pte_t value)
-{
-	pt_cache_drop_below(tree, level);
-	mmu_pte_t old = pte_load(e);
-	if (old == 0 && value != 0) {
-		MMU_ASSERT(tree->mmu, meta->live < MMU_ENTRIES_PER_TABLE, "table_set_entry: live %u at level %u",
-			   meta->live, level);
-		meta->live++;
-	} else if (old != 0 && value == 0) {
-		MMU_ASSERT(tree->mmu, meta->live > 0, "table_set_entry: live count underflow at level %u", level);
-		meta->live--;
-	}
-	pte_store(e, value);
-}
-/* The same for entry E of the cached table at LEVEL. */
-static inline void pt_cache_set_entry(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
-{
-	table_set_entry(tree, pt_cache(tree, level)->meta, level, e, value);
-}
-
 /* The metadata of the table holding the current level-LEVEL entries. */
 static inline struct mmu_frame_meta *pt_table_meta(const struct pt_walk *w, enum mmu_level level)
 {
@@ -312,6 +246,8 @@ static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level le
 {
 	return (pt_table_meta(w, level)->flags & META_PINNED) != 0;
 }
+
+#include "entry.h"
 
 /* ---- checks shared by map, unmap, protect ---- */
 /* INVALID unless [VA, VA+LEN) is a non-empty range in TREE's half. */
@@ -341,6 +277,11 @@ static inline uint64_t prot_to_pte(const struct mmu *mmu, unsigned prot)
 /* Take BATCH if given, else start LOCAL; end_batch flushes LOCAL. */
 struct mmu_tlb_batch *begin_batch(struct mmu_tree *tree, struct mmu_tlb_batch *given, struct mmu_tlb_batch *local);
 void end_batch(struct mmu_tlb_batch *used, struct mmu_tlb_batch *local);
+/* A leaf B records was removed or now maps another frame (B->unmapped). */
+static inline void tlb_batch_note_unmapped(struct mmu_tlb_batch *b) { b->unmapped = true; }
+/* B flushes whole TLBs: GLOBAL, their global entries too; ALL_CPUS, on
+ * every CPU, whatever it runs. */
+void tlb_batch_want_full(struct mmu_tlb_batch *b, bool global, bool all_cpus);
 
 /* ---- map, walk, unmap, protect: single pages from the table cache
  * (src/page.c), everything else through the general paths. HELD: the

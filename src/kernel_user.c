@@ -12,10 +12,7 @@ static uint64_t path_set_user(struct mmu_tree *tree, mmu_vaddr_t va)
 {
 	struct pt_path p;
 	pt_path_find(tree, va, &p);
-	for (unsigned level = (unsigned)mmu_top_level(tree->mmu); level > (unsigned)p.level; level--)
-		pte_update_bits(p.entry[level], 0, MMU_PTE_US);
-	/* The cached tables' UPPER bits were taken without US. */
-	pt_cache_drop_below(tree, mmu_top_level(tree->mmu));
+	entry_set_user_path(tree, &p);
 	return mmu_level_span(p.level);
 }
 

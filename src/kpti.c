@@ -63,10 +63,8 @@ static enum pt_step drop_global_entry(struct pt_walk *w, enum mmu_level level, m
 		return PT_NEXT;
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
-	if (v & MMU_PTE_G) {
-		pt_update_leaf(w, level, e, MMU_PTE_G, 0);
-		mmu_tlb_batch_add(w->batch, va & ~(mmu_level_span(level) - 1), mmu_level_shift(level), 1, true);
-	}
+	if (v & MMU_PTE_G)
+		entry_rewrite_leaf(w, level, e, va, MMU_PTE_G, 0, true);
 	return PT_NEXT;
 }
 
@@ -131,7 +129,7 @@ static enum pt_step release_entry(struct pt_walk *w, enum mmu_level level, mmu_p
 static void release_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	(void)va, (void)last;
-	pt_release_table(w, level, e);
+	entry_release_table(w, level, e);
 }
 
 static const struct pt_visitor release_visitor = {.entry = release_entry, .leave = release_leave};
@@ -144,8 +142,7 @@ void mmu_kpti_fini(struct mmu_kpti *k)
 	mmu_tlb_batch_init(&batch, &k->kernel);
 	/* Shadows that used the template are gone; what a CPU still caches
 	 * from them goes with a full flush everywhere. */
-	batch.full = true;
-	batch.global = true;
+	tlb_batch_want_full(&batch, true, false);
 	pt_walk_init(&w, &k->kernel, &release_visitor, NULL);
 	w.batch = &batch;
 	tree_lock(&k->kernel);
@@ -163,18 +160,14 @@ void vm_kpti_sync(struct mmu_vm_space *sp, mmu_vaddr_t va)
 	if (!sp->kpti)
 		return;
 	struct mmu *mmu = sp->tree.mmu;
-	unsigned slot = mmu_va_index(va, mmu_top_level(mmu));
-	pte_store(&table_of(mmu, sp->shadow)[slot], pte_load(&table_of(mmu, sp->tree.root)[slot]));
+	entry_mirror_slot(mmu, sp->shadow, sp->tree.root, mmu_va_index(va, mmu_top_level(mmu)));
 }
 
 void vm_kpti_attach(struct mmu_vm_space *sp, struct mmu_kpti *k, mmu_pa_t shadow)
 {
 	struct mmu *mmu = sp->tree.mmu;
-	mmu_pte_t *dst = table_of(mmu, shadow);
-	const mmu_pte_t *user = table_of(mmu, sp->tree.root), *kern = table_of(mmu, k->kernel.root);
 	port_meta(mmu, shadow)->flags |= META_PINNED;
-	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE; i++)
-		pte_store(&dst[i], pte_load(i < MMU_ENTRIES_PER_TABLE / 2 ? &user[i] : &kern[i]));
+	entry_fill_shadow(mmu, shadow, sp->tree.root, k->kernel.root);
 	sp->shadow = shadow;
 	sp->kpti = k;
 	/* Before the shadow first runs: from now on invalidations of the

@@ -78,11 +78,11 @@ static enum pt_step map_commit_entry(struct pt_walk *w, enum mmu_level level, mm
 	(void)last;
 	struct map_op *op = w->op;
 	if (leaf_fits(op, level, va)) {
-		pt_set_entry(w, level, e, (va + op->pa_delta) | op->leaf_flags[level]);
+		entry_set_leaf(w, level, e, (va + op->pa_delta) | op->leaf_flags[level]);
 		return PT_NEXT;
 	}
 	if (!mmu_pte_present(pte_load(e)))
-		pt_install_table(w, level, e);
+		entry_install_table(w, level, e);
 	return PT_DESCEND;
 }
 
@@ -104,10 +104,7 @@ static enum pt_step map_commit_run(struct pt_walk *w, mmu_pte_t *entries, unsign
 				   mmu_vaddr_t va)
 {
 	const struct map_op *op = w->op;
-	uint64_t leaf = (va + op->pa_delta) | op->leaf_flags[MMU_LEVEL_PT];
-	for (unsigned i = 0; i < count; i++)
-		pte_store(&entries[first + i], leaf + ((uint64_t)i << MMU_PAGE_SHIFT));
-	pt_add_live(w, MMU_LEVEL_PT, (int)count);
+	entry_run_fill(w, entries, first, count, (va + op->pa_delta) | op->leaf_flags[MMU_LEVEL_PT]);
 	return PT_NEXT;
 }
 
@@ -116,7 +113,7 @@ static void map_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t 
 {
 	(void)last;
 	if (((struct map_op *)w->op)->promote)
-		pt_try_promote(w, level, e, va);
+		entry_try_promote(w, level, e, va);
 }
 
 static const struct pt_visitor map_scan = {.entry = map_scan_entry, .pt_run = map_scan_run};

@@ -18,10 +18,7 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 	if (err != MMU_OK)
 		return err;
 	port_meta(mmu, root)->flags |= META_PINNED;
-	/* The kernel half's root entries never change after mmu_init, so a
-	 * plain copy reads them safely. */
-	const unsigned half = MMU_ENTRIES_PER_TABLE / 2;
-	__builtin_memcpy(table_of(mmu, root) + half, table_of(mmu, mmu->kernel.root) + half, half * sizeof(mmu_pte_t));
+	entry_copy_kernel_half(mmu, root);
 	/* Field by field, not a compound literal: at -O0 that copies a
 	 * temporary of the whole tree (1.2 KiB) through the stack. */
 	__builtin_memset(tree, 0, sizeof *tree);
@@ -40,7 +37,7 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 static void destroy_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	(void)va, (void)last;
-	pt_release_table(w, level, e);
+	entry_release_table(w, level, e);
 }
 
 static enum pt_step destroy_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
@@ -60,15 +57,12 @@ void tree_destroy_locked(struct mmu_tree *tree)
 	mmu_tlb_batch_init(&batch, tree);
 	/* Not loaded anywhere: each CPU that had it dropped its non-global
 	 * entries at its next CR3 write. Global user leaves survive that. */
-	if (atomic_load_explicit(&tree->has_global, memory_order_relaxed)) {
-		batch.full = true;
-		batch.global = true;
-		batch.all_cpus = true;
-	}
+	if (atomic_load_explicit(&tree->has_global, memory_order_relaxed))
+		tlb_batch_want_full(&batch, true, true);
 	/* With PCIDs a CPU that ran the tree keeps its entries under the
 	 * tree's PCID: they must go before the tables do. */
 	if (mmu->pcid)
-		batch.full = true;
+		tlb_batch_want_full(&batch, false, false);
 	struct pt_walk w;
 	pt_walk_init(&w, tree, &destroy_visitor, NULL);
 	w.batch = &batch;

@@ -31,7 +31,7 @@ void vm_frame_release_late(struct mmu_tree *tree, mmu_pa_t pa)
 	}
 	struct mmu_tlb_batch batch;
 	mmu_tlb_batch_init(&batch, tree);
-	batch.full = true;
+	tlb_batch_want_full(&batch, false, false);
 	mmu_tlb_batch_defer_free(&batch, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
 	mmu_tlb_flush(&batch);
 	mmu_tlb_batch_done(&batch);

@@ -94,10 +94,8 @@ static enum pt_step protect_entry(struct pt_walk *w, enum mmu_level level, mmu_p
 	mmu_pte_t nv = (v & ~op->clear) | op->set;
 	if (nv == v)
 		return PT_NEXT;
-	pt_update_leaf(w, level, e, op->clear, op->set);
 	bool downgrade = ((v & MMU_PTE_RW) && !(nv & MMU_PTE_RW)) || (!(v & MMU_PTE_XD) && (nv & MMU_PTE_XD));
-	if (downgrade)
-		mmu_tlb_batch_add(w->batch, va, MMU_PAGE_SHIFT, 1, (v & MMU_PTE_G) != 0);
+	entry_rewrite_leaf(w, level, e, va, op->clear, op->set, downgrade);
 	return PT_NEXT;
 }
 
