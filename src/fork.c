@@ -130,7 +130,7 @@ static enum pt_step fork_commit_entry(struct pt_walk *w, enum mmu_level level, m
 	mmu_pte_t v = pte_load(e);
 	if (!mmu_pte_present(v))
 		return PT_NEXT;
-	mmu_pte_t *ce = &table_of(w->mmu, op->child.table[level])[mmu_va_index(va, level)];
+	mmu_pte_t *ce = pt_walk_entry(&op->child, level, va);
 	if (!mmu_pte_is_leaf(v, level)) {
 		op->child.table[level - 1] = entry_install_table(&op->child, level, ce);
 		return PT_DESCEND;
@@ -175,7 +175,7 @@ mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child)
 	op.child.table[mmu_top_level(mmu)] = child->tree.root;
 	struct pt_walk w;
 	pt_walk_init(&w, &parent->tree, &fork_scan, &op);
-	mmu_vaddr_t last = vm_user_last(mmu);
+	mmu_vaddr_t last = mmu_user_last(mmu);
 	vm_lock(parent);
 	tree_lock(&parent->tree);
 	mmu_pa_t shadow = mmu_pa(0);

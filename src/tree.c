@@ -1,14 +1,13 @@
 /* Trees: creation (sharing the kernel half), destruction, activation. */
 #include "internal.h"
 
-void tree_lock_contended(struct mmu_tree *tree)
+void lock_spin(struct mmu *mmu, atomic_bool *lock)
 {
-	struct mmu *mmu = tree->mmu;
-	do {
+	while (atomic_exchange_explicit(lock, true, memory_order_acquire)) {
 		/* The holder may be waiting for this CPU's shootdown ack. */
 		mmu_tlb_ipi_handler(mmu);
 		mmu->port.ops->cpu_relax(mmu->port.ctx);
-	} while (atomic_exchange_explicit(&tree->locked, true, memory_order_acquire));
+	}
 }
 
 mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
@@ -50,6 +49,33 @@ static enum pt_step destroy_entry(struct pt_walk *w, enum mmu_level level, mmu_p
 
 static const struct pt_visitor destroy_visitor = {.entry = destroy_entry, .leave = destroy_leave};
 
+void tree_init_template(struct mmu_tree *tree, struct mmu *mmu, mmu_pa_t root)
+{
+	table_pin(mmu, root);
+	__builtin_memset(tree, 0, sizeof *tree); /* no 1.2 KiB temporary at -O0 */
+	tree->mmu = mmu;
+	tree->root = root;
+	tree->is_kernel = true;
+	atomic_init(&tree->locked, false);
+	atomic_init(&tree->active_cpus, 0);
+}
+
+void tree_destroy_template(struct mmu_tree *tree)
+{
+	struct mmu_tlb_batch batch;
+	struct pt_walk w;
+	mmu_tlb_batch_init(&batch, tree);
+	tlb_batch_want_full(&batch, true, false);
+	pt_walk_init(&w, tree, &destroy_visitor, NULL);
+	w.batch = &batch;
+	tree_lock(tree);
+	pt_walk_range(&w, mmu_kernel_first(tree->mmu), ~0ull);
+	mmu_tlb_batch_defer_free(&batch, MMU_FRAME_TABLE, MMU_SIZE_4K, tree->root);
+	mmu_tlb_flush(&batch);
+	mmu_tlb_batch_done(&batch);
+	tree_unlock(tree);
+}
+
 void tree_destroy_locked(struct mmu_tree *tree)
 {
 	struct mmu *mmu = tree->mmu;
@@ -66,8 +92,7 @@ void tree_destroy_locked(struct mmu_tree *tree)
 	struct pt_walk w;
 	pt_walk_init(&w, tree, &destroy_visitor, NULL);
 	w.batch = &batch;
-	mmu_vaddr_t user_last = (1ull << (mmu_va_bits(mmu->levels) - 1)) - 1;
-	pt_walk_range(&w, 0, user_last);
+	pt_walk_range(&w, 0, mmu_user_last(mmu));
 	mmu_tlb_batch_defer_free(&batch, MMU_FRAME_TABLE, MMU_SIZE_4K, tree->root);
 	mmu_tlb_flush(&batch);
 	mmu_tlb_batch_done(&batch);

@@ -7,11 +7,6 @@
 
 /* ---- regions ---- */
 
-static bool overlaps(const struct mmu_vm_region *r, mmu_vaddr_t va, mmu_vaddr_t last)
-{
-	return va <= r->start + (r->len - 1) && r->start <= last;
-}
-
 /* The part [S, L] of R. A stack piece keeps the growth limit of R (its
  * end minus its max), so only the lowest piece can grow, and no further
  * than R could. */
@@ -45,7 +40,7 @@ static unsigned regions_protected(const struct mmu_vm_space *sp, mmu_vaddr_t va,
 	for (unsigned i = 0; i < sp->nregions; i++) {
 		const struct mmu_vm_region *r = &sp->region[i];
 		mmu_vaddr_t r_last = r->start + (r->len - 1);
-		if (!overlaps(r, va, last)) {
+		if (!region_overlaps(r, va, last)) {
 			out[n++] = *r;
 			continue;
 		}
@@ -126,7 +121,7 @@ __attribute__((noinline)) static void pages_protect(struct mmu_vm_space *sp, mmu
 	for (unsigned i = 0; i < sp->nregions; i++) {
 		const struct mmu_vm_region *r = &sp->region[i];
 		mmu_vaddr_t r_last = r->start + (r->len - 1);
-		if (overlaps(r, va, last))
+		if (region_overlaps(r, va, last))
 			pt_walk_range(&w, r->start > va ? r->start : va, r_last < last ? r_last : last);
 	}
 	mmu_tlb_flush(&batch); /* the one flush */
