@@ -80,13 +80,16 @@ static inline mmu_vaddr_t mmu_kernel_first(const struct mmu *mmu)
  * waiting for this CPU's acknowledgement. The tree lock and the space lock
  * both spin here. */
 void lock_spin(struct mmu *mmu, atomic_bool *lock);
+/* lock_spin for TREE's lock: one argument, so that the single-page calls
+ * that inline tree_lock keep their registers for the fast path. */
+void tree_lock_contended(struct mmu_tree *tree);
 /* Free TREE's user-half tables and mark it dead (lock held, TREE loaded
  * nowhere): the body of mmu_tree_destroy, which process exit shares. */
 void tree_destroy_locked(struct mmu_tree *tree);
 static inline void tree_lock(struct mmu_tree *tree)
 {
 	if (__builtin_expect(atomic_exchange_explicit(&tree->locked, true, memory_order_acquire), 0))
-		lock_spin(tree->mmu, &tree->locked);
+		tree_lock_contended(tree);
 }
 static inline void tree_unlock(struct mmu_tree *tree)
 {

@@ -10,6 +10,8 @@ void lock_spin(struct mmu *mmu, atomic_bool *lock)
 	}
 }
 
+void tree_lock_contended(struct mmu_tree *tree) { lock_spin(tree->mmu, &tree->locked); }
+
 mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 {
 	mmu_pa_t root;
