@@ -176,10 +176,6 @@ void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visi
 void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const struct pt_visitor *visitor, void *op);
 /* Visit [VA, LAST] (inclusive, canonical, one half). */
 void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
-/* The same as one change of TREE: under its lock, with a batch of its own
- * that is flushed before the lock goes. */
-void pt_walk_flushed(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
-		     mmu_vaddr_t last);
 
 /* The metadata of the table holding the current level-LEVEL entries. */
 static inline struct mmu_frame_meta *pt_table_meta(const struct pt_walk *w, enum mmu_level level)
@@ -198,6 +194,25 @@ static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level le
 static inline mmu_pte_t *pt_walk_entry(const struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va)
 {
 	return &table_of(w->mmu, w->table[level])[mmu_va_index(va, level)];
+}
+
+/* Visit [VA, LAST] as one change of TREE: under its lock, with a batch of
+ * its own that is flushed before the lock goes. Inline, so that the walk
+ * is started in the visitor's own file (scripts/check-stack resolves the
+ * walker's indirect calls by that file). */
+static inline void pt_walk_flushed(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
+		     mmu_vaddr_t last)
+{
+	struct mmu_tlb_batch batch;
+	struct pt_walk w;
+	mmu_tlb_batch_init(&batch, tree);
+	pt_walk_init(&w, tree, visitor, op);
+	w.batch = &batch;
+	tree_lock(tree);
+	pt_walk_range(&w, va, last);
+	mmu_tlb_flush(&batch);
+	mmu_tlb_batch_done(&batch);
+	tree_unlock(tree);
 }
 
 /* ---- the entry writer's walk functions (src/entry.c, src/entry.h) ----

@@ -152,21 +152,6 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, 
 	}
 }
 
-void pt_walk_flushed(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
-		     mmu_vaddr_t last)
-{
-	struct mmu_tlb_batch batch;
-	struct pt_walk w;
-	mmu_tlb_batch_init(&batch, tree);
-	pt_walk_init(&w, tree, visitor, op);
-	w.batch = &batch;
-	tree_lock(tree);
-	pt_walk_range(&w, va, last);
-	mmu_tlb_flush(&batch);
-	mmu_tlb_batch_done(&batch);
-	tree_unlock(tree);
-}
-
 void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	/* The public calls refuse a destroyed tree; getting here means one
