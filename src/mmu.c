@@ -105,6 +105,11 @@ int64_t mmu_user_tables(const struct mmu *mmu)
 	return atomic_load_explicit(&mmu->user_tables, memory_order_relaxed);
 }
 
+int64_t mmu_kernel_tables(const struct mmu *mmu)
+{
+	return atomic_load_explicit(&mmu->kernel_tables, memory_order_relaxed);
+}
+
 struct mmu_counters mmu_cpu_counters(const struct mmu *mmu, unsigned cpu)
 {
 	const struct mmu_cpu *c = &mmu->cpu[cpu];

@@ -30,7 +30,9 @@ _Noreturn void mmu_panicf(const struct mmu *mmu, const char *fmt, ...) __attribu
 			mmu_panicf((mmu), "assertion `" #cond "` failed: " __VA_ARGS__); \
 	} while (0)
 
-/* ---- memory of frames and tables ---- */
+/* ---- memory of frames and tables ----
+ * Through the port's direct map and metadata array when it has them (no
+ * call), else its hooks. */
 
 static inline void *port_p2v(const struct mmu *mmu, mmu_pa_t pa)
 {
@@ -104,6 +106,7 @@ void tree_destroy_template(struct mmu_tree *tree);
 /* KPTI is on from now: kernel maps make no global leaf, and the kernel
  * tree's global leaves lose G (every CPU drops what it cached of them). */
 void tree_kernel_not_global(struct mmu *mmu);
+
 /* ---- table pages ---- */
 mmu_err_t table_alloc(struct mmu *mmu, bool user, mmu_pa_t *out);
 void table_free_now(struct mmu *mmu, mmu_pa_t pa);
