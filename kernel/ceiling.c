@@ -11,6 +11,7 @@
 #include "kernel/cpu.h"
 #include "kernel/klib.h"
 #include "kernel/machine.h"
+#include "kernel/pmem.h"
 #include "mmu64/mmu64.h"
 #include "tools/vec/vec.h"
 
@@ -67,7 +68,7 @@ static uint64_t median(uint64_t *v, unsigned n)
 static void map_window(struct mmu *mmu)
 {
 	mmu_pa_t frame;
-	if (mmu->port.ops->frame_alloc(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, &frame) != MMU_OK)
+	if (pmem_data_alloc(MMU_SIZE_4K, &frame) != MMU_OK)
 		kpanic("ceiling: no frame");
 	for (unsigned i = 0; i < WORKING_SET + MAX_CHANGED; i++)
 		if (mmu_map(mmu_kernel_tree(mmu), WINDOW + (uint64_t)i * MMU_PAGE_SIZE, frame, MMU_PAGE_SIZE,

@@ -10,6 +10,7 @@
  * (proc.c). */
 #include "kernel/isolation.h"
 
+#include "kernel/bootinfo.h"
 #include "kernel/klib.h"
 
 extern char __kpti_text_start[], __kpti_text_end[], __kpti_data_start[], __kpti_data_end[];
@@ -22,10 +23,13 @@ static void print_line(void *ctx, const char *line)
 	kprintf("  %s\n", line);
 }
 
-static mmu_vaddr_t kernel_half(const struct mmu *mmu)
+/* The first address of the kernel half, and the end of the user half. */
+static mmu_vaddr_t kernel_half(void)
 {
-	return mmu->levels == 5 ? 0xff00000000000000ull : 0xffff800000000000ull;
+	return boot_info.levels == 5 ? 0xff00000000000000ull : 0xffff800000000000ull;
 }
+
+static mmu_vaddr_t user_end(void) { return (mmu_vaddr_t)1 << (boot_info.levels == 5 ? 56 : 47); }
 
 struct mmu_kpti *isolation_init(struct mmu *mmu)
 {
@@ -36,23 +40,19 @@ struct mmu_kpti *isolation_init(struct mmu *mmu)
 	mmu_err_t err = mmu_kpti_init(mmu, &kpti, ranges, 2);
 	if (err != MMU_OK)
 		kpanic("kpti: template: %s", mmu_err_name(err));
-	mmu_vaddr_t half = kernel_half(mmu);
 	kprintf("kpti: the shadows' kernel half (entry text %lx-%lx, IDT/GDT/TSS/entry stacks %lx-%lx):\n",
 		ranges[0].va, ranges[0].va + ranges[0].len, ranges[1].va, ranges[1].va + ranges[1].len);
-	mmu_dump(&kpti.kernel, half, 0, print_line, NULL);
+	mmu_kpti_dump(&kpti, kernel_half(), 0, print_line, NULL);
 	return &kpti;
 }
 
 size_t isolation_audit(struct mmu_vm_space *sp)
 {
-	/* The whole shadow as user mode sees it, through a tree descriptor
-	 * for the shadow root (read-only use: the process has not run yet). */
-	struct mmu_tree shadow = {.mmu = sp->tree.mmu, .root = sp->shadow};
+	/* The whole shadow as user mode sees it. */
 	kprintf("kpti: the first process's shadow tree (CR3 %lx), user half and kernel half:\n",
 		mmu_vm_user_cr3(sp));
-	mmu_vaddr_t half = kernel_half(sp->tree.mmu);
-	mmu_dump(&shadow, 0, (mmu_vaddr_t)1 << (sp->tree.mmu->levels == 5 ? 56 : 47), print_line, NULL);
-	mmu_dump(&shadow, half, 0, print_line, NULL);
+	mmu_vm_kpti_dump(sp, 0, user_end(), print_line, NULL);
+	mmu_vm_kpti_dump(sp, kernel_half(), 0, print_line, NULL);
 	size_t n = mmu_vm_kpti_audit(sp, print_line, NULL);
 	kprintf("kpti: audit of the first process's shadow: %lu violations\n", (unsigned long)n);
 	return n;

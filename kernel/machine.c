@@ -123,7 +123,7 @@ static void map_user_page(mmu_vaddr_t va, uint64_t pa, unsigned prot)
 
 static void map_user_stub(void)
 {
-	stub_va = mmu.levels == 5 ? USER_STUB_VA5 : USER_STUB_VA4;
+	stub_va = boot_info.levels == 5 ? USER_STUB_VA5 : USER_STUB_VA4;
 	uint64_t stack_pa = pmem_boot_alloc(PAGE);
 	map_user_page(stub_va, (uint64_t)__user_start - KERNEL_VMA, MMU_PROT_R | MMU_PROT_X);
 	/* One page of stack, a guard page below the stub's code... and one

@@ -8,6 +8,7 @@
  * while the tree is loaded anywhere). */
 #include "kernel/proc.h"
 
+#include "kernel/bootinfo.h"
 #include "kernel/cpu.h"
 #include "kernel/kernel.h"
 #include "kernel/klib.h"
@@ -27,7 +28,7 @@ const struct proc_config *proc_cfg = &config;
 void proc_init(const struct proc_config *c)
 {
 	config = *c;
-	uaccess_init(c->smap, c->mmu->levels);
+	uaccess_init(c->smap, boot_info.levels);
 }
 
 unsigned proc_live(void) { return live; }

@@ -30,7 +30,7 @@ static struct usage usage_now(struct mmu *mmu)
 	return (struct usage){
 		.frames = pmem_data_in_use(),
 		.user_tables = mmu_user_tables(mmu),
-		.kernel_tables = atomic_load(&mmu->kernel_tables),
+		.kernel_tables = mmu_kernel_tables(mmu),
 	};
 }
 

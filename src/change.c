@@ -61,10 +61,9 @@ static void change_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, m
 	if (nv == v)
 		return;
 	if (op->unmap)
-		pt_set_entry(w, level, e, 0);
+		entry_clear_leaf(w, level, e, va);
 	else
-		pt_update_leaf(w, level, e, MMU_PTE_PERM_MASK, op->perm_bits);
-	mmu_tlb_batch_add(w->batch, va, mmu_level_shift(level), 1, (v & MMU_PTE_G) != 0);
+		entry_rewrite_leaf(w, level, e, va, MMU_PTE_PERM_MASK, op->perm_bits, true);
 }
 
 /* A quiet unmap (struct change_op) that covers a whole page table drops it
@@ -85,13 +84,13 @@ static enum pt_step change_commit_entry(struct pt_walk *w, enum mmu_level level,
 	if (!mmu_pte_present(v))
 		return PT_NEXT;
 	if (!mmu_pte_is_leaf(v, level) && drops_whole_table(w, level, va, last)) {
-		pt_release_table(w, level, e);
+		entry_release_table(w, level, e);
 		return PT_NEXT;
 	}
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
 	if (!covers_entry(level, va, last)) {
-		pt_split_leaf(w, level, e, va & ~(mmu_level_span(level) - 1));
+		entry_split_leaf(w, level, e, va);
 		return PT_DESCEND;
 	}
 	change_leaf(w, level, e, va);
@@ -106,9 +105,9 @@ static void change_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte
 	(void)va, (void)last;
 	struct change_op *op = w->op;
 	if (op->unmap && pt_table_meta(w, level - 1)->live == 0 && !pt_table_is_pinned(w, level - 1))
-		pt_release_table(w, level, e);
+		entry_release_table(w, level, e);
 	else if (!op->unmap && w->tree->promote)
-		pt_try_promote(w, level, e, va);
+		entry_try_promote(w, level, e, va);
 }
 
 static enum pt_step change_scan_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
@@ -124,67 +123,12 @@ static enum pt_step change_scan_run(struct pt_walk *w, mmu_pte_t *entries, unsig
 	return PT_NEXT;
 }
 
-/* The same for a quiet change (struct change_op): one straight pass the
- * compiler can unroll, plain accesses since no hardware walker can touch
- * the entries, and a record only if a leaf was global. A non-present
- * entry is zero, so zero stays zero. */
-static enum pt_step change_quiet_run(struct pt_walk *w, mmu_pte_t *entries, unsigned count, mmu_vaddr_t va)
-{
-	const struct change_op *op = w->op;
-	uint64_t seen = 0;
-	if (op->unmap) {
-		unsigned present = 0;
-		for (unsigned i = 0; i < count; i++) {
-			seen |= entries[i];
-			present += entries[i] != 0;
-			entries[i] = 0;
-		}
-		pt_add_live(w, MMU_LEVEL_PT, -(int)present);
-	} else {
-		const uint64_t keep = ~MMU_PTE_PERM_MASK, set = op->perm_bits;
-#pragma GCC unroll 4
-		for (unsigned i = 0; i < count; i++) {
-			mmu_pte_t v = entries[i];
-			seen |= v;
-			entries[i] = v ? (v & keep) | set : 0;
-		}
-	}
-	if (seen & MMU_PTE_G)
-		mmu_tlb_batch_add(w->batch, va, MMU_PAGE_SHIFT, count, true);
-	return PT_NEXT;
-}
-
 /* Changes the PTEs and records each run of changed pages once. */
 static enum pt_step change_commit_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
 				      mmu_vaddr_t va)
 {
-	struct change_op *op = w->op;
-	if (op->quiet)
-		return change_quiet_run(w, &entries[first], count, va);
-	unsigned run = 0, removed = 0;
-	bool run_global = false, idle = tree_idle(w->tree);
-	for (unsigned i = 0; i <= count; i++) {
-		mmu_pte_t *e = &entries[first + i];
-		mmu_pte_t v = i < count ? pte_load(e) : 0;
-		mmu_pte_t nv = op->unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | op->perm_bits;
-		if (i == count || !mmu_pte_present(v) || nv == v) {
-			if (run)
-				mmu_tlb_batch_add(w->batch, va + ((uint64_t)(i - run) << MMU_PAGE_SHIFT), MMU_PAGE_SHIFT,
-						  run, run_global);
-			run = 0;
-			run_global = false;
-			continue;
-		}
-		if (op->unmap) {
-			pte_store(e, 0);
-			removed++;
-		} else {
-			pte_rewrite_bits(e, MMU_PTE_PERM_MASK, op->perm_bits, idle);
-		}
-		run++;
-		run_global |= (v & MMU_PTE_G) != 0;
-	}
-	pt_add_live(w, MMU_LEVEL_PT, -(int)removed);
+	const struct change_op *op = w->op;
+	entry_run_change(w, entries, first, count, va, op->unmap, op->perm_bits, op->quiet);
 	return PT_NEXT;
 }
 
@@ -206,7 +150,6 @@ static mmu_err_t change_range(struct mmu_tree *tree, bool held, mmu_vaddr_t va, 
 		err = table_pool_fill(tree->mmu, &w.pool, op->tables_needed, !tree->is_kernel);
 	if (err == MMU_OK) {
 		w.batch = begin_batch(tree, given, &local);
-		w.batch->unmapped |= op->unmap;
 		op->quiet = !given && tree_idle(tree) && !tree->mmu->pcid;
 		w.visitor = &change_commit;
 		pt_walk_range(&w, va, op->last);

@@ -93,7 +93,7 @@ static enum pt_step dump_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_
 		return PT_DESCEND;
 	uint64_t flags = mmu_pte_leaf_flags_for(mmu_pte_flags(v, level), level, MMU_LEVEL_PT);
 	struct run_attrs a = {
-		.prot = pt_effective_prot(w, level, v),
+		.prot = entry_prot(w->mmu, entry_path_upper(w, level), v),
 		.level = level,
 		.global = (v & MMU_PTE_G) != 0,
 		.cache = flags & (MMU_PTE_PWT | MMU_PTE_PCD | MMU_PTE_PAT_4K),
@@ -122,6 +122,24 @@ static size_t dump_range(struct mmu_tree *tree, mmu_vaddr_t start, mmu_vaddr_t e
 	tree_unlock(owner);
 	run_emit(op);
 	return op->lines;
+}
+
+size_t dump_view(struct mmu_tree *tree, mmu_pa_t root, mmu_vaddr_t start, mmu_vaddr_t end, mmu_line_fn out,
+		 void *ctx)
+{
+	struct dump_op op = {.out = out, .ctx = ctx};
+	mmu_vaddr_t last = end ? end - 1 : ~0ull;
+	unsigned levels = tree->mmu->levels;
+	if (start > last || !mmu_va_canonical(start, levels) || !mmu_va_canonical(last, levels) ||
+	    mmu_va_is_kernel(start) != mmu_va_is_kernel(last))
+		return 0;
+	struct pt_walk w;
+	pt_walk_view(&w, tree, root, &dump_visitor, &op);
+	tree_lock(tree);
+	pt_walk_range(&w, start, last);
+	tree_unlock(tree);
+	run_emit(&op);
+	return op.lines;
 }
 
 void mmu_dump(struct mmu_tree *tree, mmu_vaddr_t start, mmu_vaddr_t end, mmu_line_fn out, void *ctx)

@@ -44,7 +44,7 @@ static mmu_err_t map_zeroed(struct mmu_vm_space *sp, mmu_vaddr_t page, const str
 {
 	struct mmu *mmu = sp->tree.mmu;
 	mmu_pa_t pa;
-	mmu_err_t err = mmu->port.ops->frame_alloc(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, &pa);
+	mmu_err_t err = frame_alloc_data(mmu, &pa);
 	if (err != MMU_OK)
 		return MMU_E_NOMEM;
 	port_meta(mmu, pa)->refcount = 1;
@@ -54,7 +54,7 @@ static mmu_err_t map_zeroed(struct mmu_vm_space *sp, mmu_vaddr_t page, const str
 		vm_kpti_sync(sp, page);
 	if (err != MMU_OK) {
 		port_meta(mmu, pa)->refcount = 0;
-		mmu->port.ops->frame_free(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
+		frame_free_data(mmu, pa);
 		MMU_ASSERT(mmu, err == MMU_E_NOMEM, "fault: map of %lx returned %u", (unsigned long)page,
 			   (unsigned)err);
 	}
@@ -90,9 +90,7 @@ static enum pt_step leaf_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_
 	MMU_ASSERT(w->mmu, mmu_pte_present(v), "fault: leaf at %lx vanished under the space lock", (unsigned long)va);
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
-	pt_update_leaf(w, level, e, op->clear, op->set);
-	if (op->invalidate)
-		mmu_tlb_batch_add(w->batch, va, mmu_level_shift(level), 1, (v & MMU_PTE_G) != 0);
+	entry_rewrite_leaf(w, level, e, va, op->clear, op->set, op->invalidate);
 	return PT_STOP;
 }
 
@@ -101,26 +99,7 @@ static const struct pt_visitor leaf_visitor = {.entry = leaf_entry};
 /* Rewrite the leaf at PAGE; with OP->invalidate, flush before returning. */
 static void leaf_rewrite(struct mmu_vm_space *sp, mmu_vaddr_t page, struct leaf_op *op)
 {
-	struct mmu_tlb_batch batch;
-	struct pt_walk w;
-	mmu_tlb_batch_init(&batch, &sp->tree);
-	/* A swap of the frame: the sharer may free the old one later. */
-	batch.unmapped = (op->clear & MMU_PTE_ADDR_MASK) != 0;
-	pt_walk_init(&w, &sp->tree, &leaf_visitor, op);
-	w.batch = &batch;
-	tree_lock(&sp->tree);
-	pt_walk_range(&w, page, page + (MMU_PAGE_SIZE - 1));
-	mmu_tlb_flush(&batch);
-	mmu_tlb_batch_done(&batch);
-	tree_unlock(&sp->tree);
-}
-
-static void copy_frame(struct mmu *mmu, mmu_pa_t dst, mmu_pa_t src)
-{
-	uint64_t *d = port_p2v(mmu, dst);
-	const uint64_t *s = port_p2v(mmu, src);
-	for (unsigned i = 0; i < MMU_PAGE_SIZE / sizeof *d; i++)
-		d[i] = s[i];
+	pt_walk_flushed(&sp->tree, &leaf_visitor, op, page, page + (MMU_PAGE_SIZE - 1));
 }
 
 /* Write fault on the read-only leaf T at PAGE of a writable region: take
@@ -138,10 +117,10 @@ static mmu_err_t break_cow(struct mmu_vm_space *sp, mmu_vaddr_t page, const stru
 		return MMU_OK;
 	}
 	mmu_pa_t copy;
-	if (mmu->port.ops->frame_alloc(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, &copy) != MMU_OK)
+	if (frame_alloc_data(mmu, &copy) != MMU_OK)
 		return MMU_E_NOMEM;
 	port_meta(mmu, copy)->refcount = 1;
-	copy_frame(mmu, copy, old);
+	frame_copy(mmu, copy, old);
 	struct leaf_op swap = {.clear = MMU_PTE_ADDR_MASK, .set = copy.bits | MMU_PTE_RW, .invalidate = true};
 	leaf_rewrite(sp, page, &swap);
 	if (vm_frame_put(mmu, old))
@@ -278,7 +257,7 @@ static mmu_err_t copy_page(struct mmu_vm_space *sp, mmu_vaddr_t va, const uint8_
 		 * raised ourselves must too, or the retried store would hit
 		 * the stale read-only entry after a take-over (no flush). */
 		if (synthesized)
-			sp->tree.mmu->port.ops->invlpg(sp->tree.mmu->port.ctx, va);
+			tlb_invalidate_here(sp->tree.mmu, va);
 	}
 	return MMU_OK;
 }

@@ -31,8 +31,7 @@ static enum pt_step zap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t
 		return PT_DESCEND;
 	MMU_ASSERT(w->mmu, level == MMU_LEVEL_PT, "zap: level %u leaf %lx at %lx in a process space", level,
 		   (unsigned long)v, (unsigned long)va);
-	pt_set_entry(w, level, e, 0);
-	mmu_tlb_batch_add(w->batch, va, MMU_PAGE_SHIFT, 1, (v & MMU_PTE_G) != 0);
+	entry_clear_leaf(w, level, e, va);
 	mmu_pa_t pa = mmu_pa(v & MMU_PTE_ADDR_MASK);
 	struct mmu_frame_meta *meta = port_meta(w->mmu, pa);
 	if (__atomic_load_n(&meta->refcount, __ATOMIC_ACQUIRE) == 1) {
@@ -55,7 +54,7 @@ static void zap_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
 	struct zap_op *op = w->op;
 	if (pt_table_meta(w, level - 1)->live != 0 || pt_table_is_pinned(w, level - 1))
 		return;
-	pt_release_table(w, level, e);
+	entry_release_table(w, level, e);
 	if (level == mmu_top_level(w->mmu))
 		vm_kpti_sync(op->sp, va);
 }
@@ -89,7 +88,6 @@ void vm_zap_held(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
 	w.batch = &batch;
 	for (;;) {
 		op.resume = 0;
-		batch.unmapped = true; /* shared frames: another space may free them */
 		pt_walk_range(&w, va, last);
 		mmu_tlb_flush(&batch);
 		zap_put_frames(tree, &op);
@@ -132,20 +130,18 @@ static enum pt_step fork_commit_entry(struct pt_walk *w, enum mmu_level level, m
 	mmu_pte_t v = pte_load(e);
 	if (!mmu_pte_present(v))
 		return PT_NEXT;
-	mmu_pte_t *ce = &table_of(w->mmu, op->child.table[level])[mmu_va_index(va, level)];
+	mmu_pte_t *ce = pt_walk_entry(&op->child, level, va);
 	if (!mmu_pte_is_leaf(v, level)) {
-		op->child.table[level - 1] = pt_install_table(&op->child, level, ce);
+		op->child.table[level - 1] = entry_install_table(&op->child, level, ce);
 		return PT_DESCEND;
 	}
 	MMU_ASSERT(w->mmu, level == MMU_LEVEL_PT, "fork: level %u leaf %lx at %lx in a process space", level,
 		   (unsigned long)v, (unsigned long)va);
-	if (v & MMU_PTE_RW) {
-		pt_update_leaf(w, level, e, MMU_PTE_RW, 0);
-		mmu_tlb_batch_add(w->batch, va, MMU_PAGE_SHIFT, 1, (v & MMU_PTE_G) != 0);
-	}
+	if (v & MMU_PTE_RW)
+		entry_rewrite_leaf(w, level, e, va, MMU_PTE_RW, 0, true);
 	vm_frame_get(w->mmu, mmu_pa(v & MMU_PTE_ADDR_MASK));
 	/* The parent's entry as it is now: A and D set meanwhile included. */
-	pt_set_entry(&op->child, level, ce, pte_load(e));
+	entry_set_leaf(&op->child, level, ce, pte_load(e));
 	return PT_NEXT;
 }
 
@@ -179,7 +175,7 @@ mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child)
 	op.child.table[mmu_top_level(mmu)] = child->tree.root;
 	struct pt_walk w;
 	pt_walk_init(&w, &parent->tree, &fork_scan, &op);
-	mmu_vaddr_t last = vm_user_last(mmu);
+	mmu_vaddr_t last = mmu_user_last(mmu);
 	vm_lock(parent);
 	tree_lock(&parent->tree);
 	mmu_pa_t shadow = mmu_pa(0);

@@ -1,106 +1,21 @@
-/* Library-internal declarations: port wrappers, assertions, the range
- * walker every operation uses, the prepared-table pool. Not installed. */
+/* The page-table layer's own declarations (src/pt_layer.h holds the part
+ * the process-space layer uses too): the CPU id, the tree lock's other
+ * half, the table cache and the single-address paths, the entry writer
+ * (src/entry.h), the single-page calls, the TLB and PCID internals. Not
+ * installed; the process-space files do not include it. */
 #ifndef MMU64_INTERNAL_H
 #define MMU64_INTERNAL_H
 
-#include <stdarg.h>
-#include <stddef.h>
-
-#include "mmu64/mmu64.h"
-
-/* ---- formatting and assertions (no libc) ---- */
-
-/* A tiny vsnprintf: %s %c %d %u %x %lu %lx %ld, flags '0' and a width, %%.
- * Always NUL-terminates; returns the length written. */
-size_t mmu_vfmt(char *buf, size_t size, const char *fmt, va_list ap);
-size_t mmu_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Formats the message and calls the port's panic hook; never returns. */
-_Noreturn void mmu_panicf(const struct mmu *mmu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-#define MMU_ASSERT(mmu, cond, ...)                                                   \
-	do {                                                                         \
-		if (__builtin_expect(!(cond), 0))                                    \
-			mmu_panicf((mmu), "assertion `" #cond "` failed: " __VA_ARGS__); \
-	} while (0)
+#include "pt_layer.h"
 
 /* ---- port wrappers ---- */
 
 static inline unsigned port_cpu_id(const struct mmu *mmu) { return mmu->port.ops->cpu_id(mmu->port.ctx); }
 
-static inline void *port_p2v(const struct mmu *mmu, mmu_pa_t pa)
-{
-	if (mmu->port.direct_map)
-		return mmu->port.direct_map + pa.bits;
-	return mmu->port.ops->phys_to_virt(mmu->port.ctx, pa);
-}
-
-static inline struct mmu_frame_meta *port_meta(const struct mmu *mmu, mmu_pa_t pa)
-{
-	if (mmu->port.meta_map)
-		return &mmu->port.meta_map[pa.bits >> MMU_PAGE_SHIFT];
-	return mmu->port.ops->frame_meta(mmu->port.ctx, pa);
-}
-
-static inline mmu_pte_t *table_of(const struct mmu *mmu, mmu_pa_t pa) { return (mmu_pte_t *)port_p2v(mmu, pa); }
-
-/* ---- entries as the hardware sees them ----
- * A CPU may walk a table while we write it: every entry access is a single
- * atomic load or store so neither side sees a torn value. */
-
-static inline mmu_pte_t pte_load(const mmu_pte_t *e) { return __atomic_load_n(e, __ATOMIC_RELAXED); }
-static inline void pte_store(mmu_pte_t *e, mmu_pte_t v) { __atomic_store_n(e, v, __ATOMIC_RELAXED); }
-
-/* Replace the CLEAR bits of *E by SET with a compare-exchange, so that an A
- * or D bit the hardware sets meanwhile is not lost. */
-static inline void pte_update_bits(mmu_pte_t *e, uint64_t clear, uint64_t set)
-{
-	mmu_pte_t old = pte_load(e);
-	while (!__atomic_compare_exchange_n(e, &old, (old & ~clear) | set, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-}
-
-/* The same where no hardware walker can touch E (tree_idle): a plain
- * read and write, a few cycles instead of a locked instruction. */
-static inline void pte_rewrite_bits(mmu_pte_t *e, uint64_t clear, uint64_t set, bool idle)
-{
-	if (idle)
-		pte_store(e, (pte_load(e) & ~clear) | set);
-	else
-		pte_update_bits(e, clear, set);
-}
-
-/* meta->flags of library-owned table pages. */
-enum {
-	META_TABLE = 1u << 0,  /* a page-table page of some tree */
-	META_PINNED = 1u << 1, /* root or kernel-half top table: never freed by emptiness */
-	META_USER = 1u << 2,   /* belongs to a user tree (counts in `stats`) */
-	META_DEFER_SHIFT = 8,  /* deferred free: (use << 2 | size) << shift */
-};
-
-/* The top level of the tree: PML4 or PML5. */
-static inline enum mmu_level mmu_top_level(const struct mmu *mmu) { return (enum mmu_level)mmu->levels; }
-
 /* Flags of a non-leaf entry the library creates (VECTORS.md). */
 static inline mmu_pte_t table_entry_flags(bool user_half)
 {
 	return MMU_PTE_P | MMU_PTE_RW | (user_half ? MMU_PTE_US : 0);
-}
-
-/* ---- tree lock ---- */
-/* Spins serving shootdown requests: the holder may be waiting for ours. */
-void tree_lock_contended(struct mmu_tree *tree);
-/* Free TREE's user-half tables and mark it dead (lock held, TREE loaded
- * nowhere): the body of mmu_tree_destroy, which process exit shares. */
-void tree_destroy_locked(struct mmu_tree *tree);
-static inline void tree_lock(struct mmu_tree *tree)
-{
-	if (__builtin_expect(atomic_exchange_explicit(&tree->locked, true, memory_order_acquire), 0))
-		tree_lock_contended(tree);
-}
-static inline void tree_unlock(struct mmu_tree *tree)
-{
-	atomic_store_explicit(&tree->locked, false, memory_order_release);
 }
 
 /* A _locked call's handle must come from mmu_tree_lock, still held. */
@@ -141,19 +56,6 @@ static inline bool tree_idle(struct mmu_tree *tree)
 	return !tree->is_kernel && atomic_load_explicit(&tree->active_cpus, memory_order_relaxed) == 0;
 }
 
-/* ---- table pages ---- */
-mmu_err_t table_alloc(struct mmu *mmu, bool user, mmu_pa_t *out);
-void table_free_now(struct mmu *mmu, mmu_pa_t pa);
-
-/* A list of tables allocated before a commit, so the commit cannot fail. */
-struct table_pool {
-	uint64_t head; /* PA of the first table, chained by meta link */
-	uint64_t count;
-};
-mmu_err_t table_pool_fill(struct mmu *mmu, struct table_pool *pool, uint64_t n, bool user);
-mmu_pa_t table_pool_take(struct mmu *mmu, struct table_pool *pool);
-void table_pool_drain(struct mmu *mmu, struct table_pool *pool);
-
 /* The last byte of the entry at LEVEL that contains VA, clipped to LAST.
  * Inclusive ends so the top of the address space does not wrap to 0. */
 static inline mmu_vaddr_t pt_entry_last(mmu_vaddr_t va, enum mmu_level level, mmu_vaddr_t last)
@@ -162,81 +64,8 @@ static inline mmu_vaddr_t pt_entry_last(mmu_vaddr_t va, enum mmu_level level, mm
 	return end < last ? end : last;
 }
 
-/* ---- the range walker ----
- * One walker serves every operation. It visits, in address order, each entry
- * that overlaps [va, last] level by level, going down once and sideways
- * after that. The visitor decides per entry: go into the table it points to
- * (allocating or splitting it first if it wants), or move on. */
-
-enum pt_step {
-	PT_NEXT,    /* done with this entry */
-	PT_DESCEND, /* the entry is (now) a table: visit its entries */
-	PT_STOP,    /* end the walk */
-};
-
-struct pt_walk;
-
-struct pt_visitor {
-	/* E is the entry at LEVEL for [VA, LAST], already clipped to the walk's
-	 * range. Only PT_DESCEND on a present non-leaf entry. */
-	enum pt_step (*entry)(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-			      mmu_vaddr_t last);
-	/* Optional: called after the walk came back up from the table E points
-	 * to (post-order: unmap frees tables it emptied here). */
-	void (*leave)(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last);
-	/* Optional: takes the place of ENTRY for a page table's COUNT entries
-	 * from FIRST (VA is the first one's address), so that a range
-	 * operation runs one tight loop per table instead of a call per 4K
-	 * page (Linux's pte_range callbacks). */
-	enum pt_step (*pt_run)(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_vaddr_t va);
-};
-
-struct pt_walk {
-	struct mmu *mmu;
-	struct mmu_tree *tree;
-	const struct pt_visitor *visitor;
-	void *op;                           /* the operation's own state */
-	struct mmu_tlb_batch *batch;        /* where invalidations go (may be NULL for reads) */
-	struct table_pool pool;             /* tables prepared for the commit */
-	mmu_pa_t root;                      /* where the range walk starts: the tree's root */
-	bool stop;
-	bool no_cache;                      /* a read-only view: never fill the tree's leaf cache */
-	mmu_pte_t path[MMU_LEVEL_PML5 + 1]; /* path[L]: entry at level L above the current one */
-	mmu_pa_t table[MMU_LEVEL_PML5 + 1]; /* table[L]: the table holding level-L entries */
-};
-
-void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op);
-/* A read-only walk of the tables under ROOT, a root other than TREE's that
- * shares TREE's mmu (a KPTI shadow): TREE's leaf cache is left alone. The
- * visitor must not write. */
-void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const struct pt_visitor *visitor, void *op);
-/* Visit [VA, LAST] (inclusive, canonical, one half). */
-void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
-
-/* Entry writes: every change of a tree goes through these two so that the
- * live count of each table stays exact. */
-void pt_set_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
-/* Adjust the live count of the table holding level-LEVEL entries by DELTA,
- * for a pt_run callback that wrote its entries with pte_store. */
-void pt_add_live(struct pt_walk *w, enum mmu_level level, int delta);
-/* Replace the CLEAR bits of present leaf E by SET atomically, so that an A
- * or D bit the hardware sets meanwhile is not lost. */
-void pt_update_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, uint64_t clear, uint64_t set);
-/* Point E (empty) at a fresh table from the walk's pool; returns its PA. */
-mmu_pa_t pt_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
-/* Turn the huge leaf E at LEVEL into a table of 512 leaves one level down
- * that map the same memory with the same bits (a table from the pool). */
-void pt_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t leaf_va);
-/* If the table E (at LEVEL, covering VA) points to holds 512 leaves that
- * one huge leaf can replace, do so and free the table after the flush. */
-bool pt_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
-/* Clear table entry E and free the table after the flush. */
-void pt_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
-
-/* Effective permissions (MMU_PROT_*) of leaf LEAF at LEVEL on the walk's
- * current path: RW and US ANDed, XD ORed over the levels. */
-unsigned pt_effective_prot(const struct pt_walk *w, enum mmu_level level, mmu_pte_t leaf);
-/* The same from the combined bits: ALL_AND (RW, US ANDed), ANY_XD. */
+/* MMU_PROT_* from the combined bits of a leaf's path: ALL_AND (RW, US
+ * ANDed), ANY_XD (src/entry.h folds them). */
 static inline unsigned prot_of_bits(const struct mmu *mmu, uint64_t all_and, uint64_t any_xd)
 {
 	_Static_assert(MMU_PTE_RW == 2 && MMU_PTE_US == 4 && MMU_PTE_XD == 1ull << 63, "pte_prot index");
@@ -276,71 +105,13 @@ struct pt_path {
 void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p);
 /* Cache the tables on VA's path, for single-page calls that missed. */
 void pt_cache_descend(struct mmu_tree *tree, mmu_vaddr_t va);
-/* Write entry E (at LEVEL) of the table whose metadata is META, keeping
- * its live count and forgetting the cached tables below E. Every entry
- * write of a tree but the A/D-preserving rewrites ends here. */
-static inline void table_set_entry(struct mmu_tree *tree, struct mmu_frame_meta *meta, enum mmu_level level,
-				   mmu_pte_t *e, mmu_pte_t value)
-{
-	pt_cache_drop_below(tree, level);
-	mmu_pte_t old = pte_load(e);
-	if (old == 0 && value != 0) {
-		MMU_ASSERT(tree->mmu, meta->live < MMU_ENTRIES_PER_TABLE, "table_set_entry: live %u at level %u",
-			   meta->live, level);
-		meta->live++;
-	} else if (old != 0 && value == 0) {
-		MMU_ASSERT(tree->mmu, meta->live > 0, "table_set_entry: live count underflow at level %u", level);
-		meta->live--;
-	}
-	pte_store(e, value);
-}
-/* The same for entry E of the cached table at LEVEL. */
-static inline void pt_cache_set_entry(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
-{
-	table_set_entry(tree, pt_cache(tree, level)->meta, level, e, value);
-}
-
-/* The metadata of the table holding the current level-LEVEL entries. */
-static inline struct mmu_frame_meta *pt_table_meta(const struct pt_walk *w, enum mmu_level level)
-{
-	return port_meta(w->mmu, w->table[level]);
-}
-
-/* True when the table holding level-LEVEL entries may not be freed when
- * empty (a root, a kernel top). */
-static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level level)
-{
-	return (pt_table_meta(w, level)->flags & META_PINNED) != 0;
-}
-
-/* ---- checks shared by map, unmap, protect ---- */
-/* INVALID unless [VA, VA+LEN) is a non-empty range in TREE's half. */
-mmu_err_t range_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len);
-
-/* User pages of the kernel half (src/kernel_user.c): set US above the
- * leaves of [VA, VA+LEN) in TREE (lock held); whether [VA, LAST] lies in /
- * overlaps the ranges mmu_kernel_map_user mapped. */
-void kernel_user_paths(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len);
-bool kernel_user_range(const struct mmu *mmu, mmu_vaddr_t va, mmu_vaddr_t last);
-bool kernel_user_overlaps(const struct mmu *mmu, mmu_vaddr_t va, mmu_vaddr_t last);
-/* The argument checks of a protect, in VECTORS.md's order: INVALID (range
- * or prot bits), UNALIGNED, INVALID_PERMISSION (no MMU_PROT_R). */
-mmu_err_t protect_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot);
-/* INVALID for bits other than MMU_PROT_*. */
-static inline mmu_err_t prot_check(unsigned prot)
-{
-	return (prot & ~(MMU_PROT_R | MMU_PROT_W | MMU_PROT_X | MMU_PROT_U)) ? MMU_E_INVALID : MMU_OK;
-}
-/* The RW, US and XD bits PROT (valid) asks for: a table made by mmu_init,
- * since every single-page map and protect needs it. */
-static inline uint64_t prot_to_pte(const struct mmu *mmu, unsigned prot)
-{
-	return mmu->prot_pte[prot & 15];
-}
+#include "entry.h"
 
 /* Take BATCH if given, else start LOCAL; end_batch flushes LOCAL. */
 struct mmu_tlb_batch *begin_batch(struct mmu_tree *tree, struct mmu_tlb_batch *given, struct mmu_tlb_batch *local);
 void end_batch(struct mmu_tlb_batch *used, struct mmu_tlb_batch *local);
+/* A leaf B records was removed or now maps another frame (B->unmapped). */
+static inline void tlb_batch_note_unmapped(struct mmu_tlb_batch *b) { b->unmapped = true; }
 
 /* ---- map, walk, unmap, protect: single pages from the table cache
  * (src/page.c), everything else through the general paths. HELD: the

@@ -6,29 +6,28 @@
  * with U and its audit accepts them. */
 #include "internal.h"
 
-/* Set US on every table entry above VA's leaf in TREE (its lock held).
+/* Set US on every table entry above VA's leaf in TREE (lock held).
  * Returns the span of the leaf, or of the hole, VA ends in. */
 static uint64_t path_set_user(struct mmu_tree *tree, mmu_vaddr_t va)
 {
 	struct pt_path p;
 	pt_path_find(tree, va, &p);
-	for (unsigned level = (unsigned)mmu_top_level(tree->mmu); level > (unsigned)p.level; level--)
-		pte_update_bits(p.entry[level], 0, MMU_PTE_US);
-	/* The cached tables' UPPER bits were taken without US. */
-	pt_cache_drop_below(tree, mmu_top_level(tree->mmu));
+	entry_set_user_path(tree, &p);
 	return mmu_level_span(p.level);
 }
 
 void kernel_user_paths(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len)
 {
 	mmu_vaddr_t last = va + (len - 1);
+	tree_lock(tree);
 	for (;;) {
 		uint64_t span = path_set_user(tree, va);
 		mmu_vaddr_t next = (va & ~(span - 1)) + span;
 		if (next == 0 || next - 1 >= last)
-			return;
+			break;
 		va = next;
 	}
+	tree_unlock(tree);
 }
 
 bool kernel_user_range(const struct mmu *mmu, mmu_vaddr_t va, mmu_vaddr_t last)
@@ -72,9 +71,7 @@ mmu_err_t mmu_kernel_map_user(struct mmu *mmu, mmu_vaddr_t va, mmu_pa_t pa, uint
 	/* No invalidation: entries only gain US, and no user tree exists, so
 	 * no CPU ran user mode on these tables (a stale entry could only
 	 * refuse a user access, never allow one). */
-	tree_lock(k);
 	kernel_user_paths(k, va, len);
-	tree_unlock(k);
 	mmu->user_window[mmu->nuser_windows++] = (struct mmu_user_window){.va = va, .len = len};
 	return MMU_OK;
 }

@@ -39,56 +39,12 @@ static mmu_err_t kpti_copy_page(struct mmu_kpti *k, mmu_vaddr_t va)
 	struct mmu_map_opts opts = {.size = MMU_SIZE_4K};
 	err = mmu_map(&k->kernel, va, mmu_pa(t.pa.bits & ~(MMU_PAGE_SIZE - 1)), MMU_PAGE_SIZE,
 		      user ? t.prot : t.prot & ~MMU_PROT_U, &opts, NULL);
-	if (err == MMU_OK && user) {
-		tree_lock(&k->kernel);
+	if (err == MMU_OK && user)
 		kernel_user_paths(&k->kernel, va, MMU_PAGE_SIZE);
-		tree_unlock(&k->kernel);
-	}
 	return err;
 }
 
 /* ---- no global kernel leaves while KPTI is on ---- */
-
-static mmu_vaddr_t kernel_half_start(const struct mmu *mmu)
-{
-	return mmu_va_canonicalize(1ull << (mmu_va_bits(mmu->levels) - 1), mmu->levels);
-}
-
-static enum pt_step drop_global_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				      mmu_vaddr_t last)
-{
-	(void)last;
-	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v))
-		return PT_NEXT;
-	if (!mmu_pte_is_leaf(v, level))
-		return PT_DESCEND;
-	if (v & MMU_PTE_G) {
-		pt_update_leaf(w, level, e, MMU_PTE_G, 0);
-		mmu_tlb_batch_add(w->batch, va & ~(mmu_level_span(level) - 1), mmu_level_shift(level), 1, true);
-	}
-	return PT_NEXT;
-}
-
-static const struct pt_visitor drop_global_visitor = {.entry = drop_global_entry};
-
-/* From now on kernel maps drop G (map.c); the leaves made before lose it
- * here, and every CPU drops the global entries it cached of them. */
-static void kpti_kernel_not_global(struct mmu *mmu)
-{
-	struct mmu_tree *kernel = mmu_kernel_tree(mmu);
-	struct mmu_tlb_batch batch;
-	struct pt_walk w;
-	mmu_tlb_batch_init(&batch, kernel);
-	pt_walk_init(&w, kernel, &drop_global_visitor, NULL);
-	w.batch = &batch;
-	tree_lock(kernel);
-	mmu->kpti = true;
-	pt_walk_range(&w, kernel_half_start(mmu), ~0ull);
-	mmu_tlb_flush(&batch);
-	mmu_tlb_batch_done(&batch);
-	tree_unlock(kernel);
-}
 
 mmu_err_t mmu_kpti_init(struct mmu *mmu, struct mmu_kpti *k, const struct mmu_kpti_range *ranges, unsigned n)
 {
@@ -99,14 +55,9 @@ mmu_err_t mmu_kpti_init(struct mmu *mmu, struct mmu_kpti *k, const struct mmu_kp
 	err = table_alloc(mmu, false, &root);
 	if (err != MMU_OK)
 		return err;
-	port_meta(mmu, root)->flags |= META_PINNED;
 	__builtin_memset(k, 0, sizeof *k); /* no 1.3 KiB temporary at -O0 */
-	k->kernel.mmu = mmu;
-	k->kernel.root = root;
-	k->kernel.is_kernel = true;
+	tree_init_template(&k->kernel, mmu, root);
 	k->nranges = n;
-	atomic_init(&k->kernel.locked, false);
-	atomic_init(&k->kernel.active_cpus, 0);
 	for (unsigned i = 0; i < n; i++)
 		k->range[i] = ranges[i];
 	for (unsigned i = 0; i < n && err == MMU_OK; i++)
@@ -116,44 +67,20 @@ mmu_err_t mmu_kpti_init(struct mmu *mmu, struct mmu_kpti *k, const struct mmu_kp
 		mmu_kpti_fini(k);
 		return err;
 	}
-	kpti_kernel_not_global(mmu);
+	tree_kernel_not_global(mmu);
 	return MMU_OK;
 }
 
-static enum pt_step release_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				  mmu_vaddr_t last)
-{
-	(void)w, (void)va, (void)last;
-	mmu_pte_t v = pte_load(e);
-	return mmu_pte_present(v) && !mmu_pte_is_leaf(v, level) ? PT_DESCEND : PT_NEXT;
-}
-
-static void release_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last)
-{
-	(void)va, (void)last;
-	pt_release_table(w, level, e);
-}
-
-static const struct pt_visitor release_visitor = {.entry = release_entry, .leave = release_leave};
-
 void mmu_kpti_fini(struct mmu_kpti *k)
 {
-	struct mmu *mmu = k->kernel.mmu;
-	struct mmu_tlb_batch batch;
-	struct pt_walk w;
-	mmu_tlb_batch_init(&batch, &k->kernel);
 	/* Shadows that used the template are gone; what a CPU still caches
 	 * from them goes with a full flush everywhere. */
-	batch.full = true;
-	batch.global = true;
-	pt_walk_init(&w, &k->kernel, &release_visitor, NULL);
-	w.batch = &batch;
-	tree_lock(&k->kernel);
-	pt_walk_range(&w, kernel_half_start(mmu), ~0ull);
-	mmu_tlb_batch_defer_free(&batch, MMU_FRAME_TABLE, MMU_SIZE_4K, k->kernel.root);
-	mmu_tlb_flush(&batch);
-	mmu_tlb_batch_done(&batch);
-	tree_unlock(&k->kernel);
+	tree_destroy_template(&k->kernel);
+}
+
+void mmu_kpti_dump(struct mmu_kpti *k, mmu_vaddr_t start, mmu_vaddr_t end, mmu_line_fn out, void *ctx)
+{
+	mmu_dump(&k->kernel, start, end, out, ctx);
 }
 
 /* ---- shadows ---- */
@@ -163,18 +90,14 @@ void vm_kpti_sync(struct mmu_vm_space *sp, mmu_vaddr_t va)
 	if (!sp->kpti)
 		return;
 	struct mmu *mmu = sp->tree.mmu;
-	unsigned slot = mmu_va_index(va, mmu_top_level(mmu));
-	pte_store(&table_of(mmu, sp->shadow)[slot], pte_load(&table_of(mmu, sp->tree.root)[slot]));
+	entry_mirror_slot(mmu, sp->shadow, sp->tree.root, mmu_va_index(va, mmu_top_level(mmu)));
 }
 
 void vm_kpti_attach(struct mmu_vm_space *sp, struct mmu_kpti *k, mmu_pa_t shadow)
 {
 	struct mmu *mmu = sp->tree.mmu;
-	mmu_pte_t *dst = table_of(mmu, shadow);
-	const mmu_pte_t *user = table_of(mmu, sp->tree.root), *kern = table_of(mmu, k->kernel.root);
-	port_meta(mmu, shadow)->flags |= META_PINNED;
-	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE; i++)
-		pte_store(&dst[i], pte_load(i < MMU_ENTRIES_PER_TABLE / 2 ? &user[i] : &kern[i]));
+	table_pin(mmu, shadow);
+	entry_fill_shadow(mmu, shadow, sp->tree.root, k->kernel.root);
 	sp->shadow = shadow;
 	sp->kpti = k;
 	/* Before the shadow first runs: from now on invalidations of the
@@ -204,33 +127,21 @@ mmu_err_t mmu_vm_kpti_enable(struct mmu_vm_space *sp, struct mmu_kpti *k)
 	return err;
 }
 
-/* With PCIDs the space runs under its PCID on this CPU in the kernel, and
- * under that PCID | MMU_PCID_USER on its shadow (Linux's kernel and user
- * ASIDs), both with the no-flush bit unless something is owed. */
-static bool runs_under_pcid(const struct mmu_vm_space *sp, unsigned cpu)
-{
-	return sp->tree.mmu->pcid && mmu_tree_active_on(&sp->tree, cpu);
-}
-
 uint64_t mmu_vm_user_cr3(struct mmu_vm_space *sp)
 {
-	if (!sp->kpti)
-		return mmu_tree_cr3(&sp->tree);
-	unsigned cpu = port_cpu_id(sp->tree.mmu);
-	if (!runs_under_pcid(sp, cpu))
-		return sp->shadow.bits;
-	struct mmu_tree_pcid *p = &sp->tree.pcid[cpu];
-	uint64_t cr3 = sp->shadow.bits | p->pcid | MMU_PCID_USER | (p->user_stale ? 0 : MMU_CR3_NOFLUSH);
-	p->user_stale = false;
-	return cr3;
+	return sp->kpti ? pcid_shadow_cr3(&sp->tree, sp->shadow) : mmu_tree_cr3(&sp->tree);
 }
 
-uint64_t mmu_vm_kernel_cr3(const struct mmu_vm_space *sp)
+uint64_t mmu_vm_kernel_cr3(const struct mmu_vm_space *sp) { return pcid_tree_cr3(&sp->tree); }
+
+mmu_err_t mmu_vm_kpti_dump(struct mmu_vm_space *sp, mmu_vaddr_t start, mmu_vaddr_t end, mmu_line_fn out, void *ctx)
 {
-	unsigned cpu = port_cpu_id(sp->tree.mmu);
-	if (!runs_under_pcid(sp, cpu))
-		return mmu_tree_cr3(&sp->tree);
-	return mmu_tree_cr3(&sp->tree) | sp->tree.pcid[cpu].pcid | MMU_CR3_NOFLUSH;
+	vm_lock(sp);
+	mmu_err_t err = sp->kpti ? MMU_OK : MMU_E_NOTEXIST;
+	if (err == MMU_OK)
+		dump_view(&sp->tree, sp->shadow, start, end, out, ctx);
+	vm_unlock(sp);
+	return err;
 }
 
 /* ---- the audit ---- */
@@ -313,7 +224,7 @@ size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx)
 	 * a struct mmu_tree on the stack: that is 1.2 KiB. */
 	struct pt_walk w;
 	pt_walk_view(&w, &sp->tree, sp->shadow, &audit_visitor, &op);
-	pt_walk_range(&w, kernel_half_start(mmu), ~0ull);
+	pt_walk_range(&w, mmu_kernel_first(mmu), ~0ull);
 	vm_unlock(sp);
 	return op.violations;
 }

@@ -21,7 +21,7 @@ static enum pt_step lookup_entry(struct pt_walk *w, enum mmu_level level, mmu_pt
 		op->level = level;
 		op->entry = v;
 		if (leaf)
-			op->prot = pt_effective_prot(w, level, v);
+			op->prot = entry_prot(w->mmu, entry_path_upper(w, level), v);
 		return PT_STOP;
 	}
 	return mmu_pte_present(v) && !leaf ? PT_DESCEND : PT_STOP;

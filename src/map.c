@@ -23,6 +23,41 @@ static void map_op_drop_global(struct map_op *op)
 		op->leaf_flags[l] &= ~MMU_PTE_G;
 }
 
+static enum pt_step drop_global_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				      mmu_vaddr_t last)
+{
+	(void)last;
+	mmu_pte_t v = pte_load(e);
+	if (!mmu_pte_present(v))
+		return PT_NEXT;
+	if (!mmu_pte_is_leaf(v, level))
+		return PT_DESCEND;
+	if (v & MMU_PTE_G)
+		entry_rewrite_leaf(w, level, e, va, MMU_PTE_G, 0, true);
+	return PT_NEXT;
+}
+
+static const struct pt_visitor drop_global_visitor = {.entry = drop_global_entry};
+
+/* From now on kernel maps drop G (map_op_drop_global); the leaves made
+ * before lose it here, and every CPU drops the global entries it cached
+ * of them. */
+void tree_kernel_not_global(struct mmu *mmu)
+{
+	struct mmu_tree *kernel = mmu_kernel_tree(mmu);
+	struct mmu_tlb_batch batch;
+	struct pt_walk w;
+	mmu_tlb_batch_init(&batch, kernel);
+	pt_walk_init(&w, kernel, &drop_global_visitor, NULL);
+	w.batch = &batch;
+	tree_lock(kernel);
+	mmu->kpti = true;
+	pt_walk_range(&w, mmu_kernel_first(mmu), ~0ull);
+	mmu_tlb_flush(&batch);
+	mmu_tlb_batch_done(&batch);
+	tree_unlock(kernel);
+}
+
 /* Whether a leaf at LEVEL starts at VA: the largest-leaf rule of VECTORS.md
  * (VA and PA aligned to the size, the leaf inside the range), or the forced
  * size. */
@@ -78,11 +113,11 @@ static enum pt_step map_commit_entry(struct pt_walk *w, enum mmu_level level, mm
 	(void)last;
 	struct map_op *op = w->op;
 	if (leaf_fits(op, level, va)) {
-		pt_set_entry(w, level, e, (va + op->pa_delta) | op->leaf_flags[level]);
+		entry_set_leaf(w, level, e, (va + op->pa_delta) | op->leaf_flags[level]);
 		return PT_NEXT;
 	}
 	if (!mmu_pte_present(pte_load(e)))
-		pt_install_table(w, level, e);
+		entry_install_table(w, level, e);
 	return PT_DESCEND;
 }
 
@@ -104,10 +139,7 @@ static enum pt_step map_commit_run(struct pt_walk *w, mmu_pte_t *entries, unsign
 				   mmu_vaddr_t va)
 {
 	const struct map_op *op = w->op;
-	uint64_t leaf = (va + op->pa_delta) | op->leaf_flags[MMU_LEVEL_PT];
-	for (unsigned i = 0; i < count; i++)
-		pte_store(&entries[first + i], leaf + ((uint64_t)i << MMU_PAGE_SHIFT));
-	pt_add_live(w, MMU_LEVEL_PT, (int)count);
+	entry_run_fill(w, entries, first, count, (va + op->pa_delta) | op->leaf_flags[MMU_LEVEL_PT]);
 	return PT_NEXT;
 }
 
@@ -116,7 +148,7 @@ static void map_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t 
 {
 	(void)last;
 	if (((struct map_op *)w->op)->promote)
-		pt_try_promote(w, level, e, va);
+		entry_try_promote(w, level, e, va);
 }
 
 static const struct pt_visitor map_scan = {.entry = map_scan_entry, .pt_run = map_scan_run};

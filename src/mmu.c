@@ -1,11 +1,11 @@
 /* The MMU instance: the kernel tree every tree shares, counters. */
 #include "internal.h"
 
-static void kernel_free_tops(struct mmu *mmu, mmu_pte_t *root)
+static void kernel_free_tops(struct mmu *mmu)
 {
 	for (unsigned i = MMU_ENTRIES_PER_TABLE / 2; i < MMU_ENTRIES_PER_TABLE; i++) {
 		mmu_pa_t pa;
-		if (mmu_pte_clear(&root[i], mmu_top_level(mmu), &pa) == MMU_OK)
+		if (entry_unlink_kernel_top(mmu, i, &pa))
 			table_free_now(mmu, pa);
 	}
 }
@@ -14,18 +14,17 @@ static void kernel_free_tops(struct mmu *mmu, mmu_pte_t *root)
  * while the MMU lives: a user tree copies these 256 entries once, and every
  * kernel mapping made later lands below them, so it is seen by every tree
  * without a list of trees to update. The cost is 1 MiB of tables. */
-static mmu_err_t kernel_build_tops(struct mmu *mmu, mmu_pte_t *root)
+static mmu_err_t kernel_build_tops(struct mmu *mmu)
 {
 	for (unsigned i = MMU_ENTRIES_PER_TABLE / 2; i < MMU_ENTRIES_PER_TABLE; i++) {
 		mmu_pa_t pa;
 		if (table_alloc(mmu, false, &pa) != MMU_OK) {
-			kernel_free_tops(mmu, root);
+			kernel_free_tops(mmu);
 			return MMU_E_NOMEM;
 		}
 		port_meta(mmu, pa)->flags |= META_PINNED;
-		root[i] = pa.bits | table_entry_flags(false);
+		entry_link_kernel_top(mmu, i, pa);
 	}
-	port_meta(mmu, mmu->kernel.root)->live = MMU_ENTRIES_PER_TABLE / 2;
 	return MMU_OK;
 }
 
@@ -79,7 +78,7 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 	if (err != MMU_OK)
 		return err;
 	port_meta(mmu, mmu->kernel.root)->flags |= META_PINNED;
-	err = kernel_build_tops(mmu, table_of(mmu, mmu->kernel.root));
+	err = kernel_build_tops(mmu);
 	if (err != MMU_OK)
 		table_free_now(mmu, mmu->kernel.root);
 	return err;
@@ -97,13 +96,18 @@ void mmu_fini(struct mmu *mmu)
 	}
 	int64_t user = mmu_user_tables(mmu);
 	MMU_ASSERT(mmu, user == 0, "mmu_fini: %ld user tables still exist", (long)user);
-	kernel_free_tops(mmu, root);
+	kernel_free_tops(mmu);
 	table_free_now(mmu, mmu->kernel.root);
 }
 
 int64_t mmu_user_tables(const struct mmu *mmu)
 {
 	return atomic_load_explicit(&mmu->user_tables, memory_order_relaxed);
+}
+
+int64_t mmu_kernel_tables(const struct mmu *mmu)
+{
+	return atomic_load_explicit(&mmu->kernel_tables, memory_order_relaxed);
 }
 
 struct mmu_counters mmu_cpu_counters(const struct mmu *mmu, unsigned cpu)

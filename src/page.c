@@ -68,16 +68,8 @@ static __attribute__((noinline)) void map_allocating(struct mmu_tree *tree, stru
 	}
 	struct table_pool pool = {0};
 	*err = table_pool_fill(mmu, &pool, p->level - level, !tree->is_kernel);
-	if (*err != MMU_OK)
-		return;
-	for (enum mmu_level l = p->level; l > level; l--) {
-		mmu_pa_t table = table_pool_take(mmu, &pool);
-		table_set_entry(tree, port_meta(mmu, p->table[l]), l, p->entry[l],
-				table.bits | table_entry_flags(!tree->is_kernel));
-		p->table[l - 1] = table;
-		p->entry[l - 1] = &table_of(mmu, table)[mmu_va_index(va, l - 1)];
-	}
-	table_set_entry(tree, port_meta(mmu, p->table[level]), level, p->entry[level], leaf);
+	if (*err == MMU_OK)
+		entry_link_path(tree, p, level, va, leaf, &pool);
 }
 
 PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, mmu_pa_t pa,
@@ -108,7 +100,7 @@ PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, 
 	if (e) {
 		*err = pte_load(e) ? MMU_E_DUPLICATED : MMU_OK;
 		if (*err == MMU_OK)
-			pt_cache_set_entry(tree, level, e, leaf);
+			entry_write_cached(tree, level, e, leaf);
 	} else {
 		map_allocating(tree, &p, level, va, leaf, err);
 	}
@@ -134,7 +126,7 @@ PAGE_INLINE void translation_of(const struct mmu *mmu, enum mmu_level level, mmu
 	*out = (struct mmu_translation){
 		.pa = mmu_pa((v & mmu_pte_addr_mask(v, level)) | (va & (mmu_level_span(level) - 1))),
 		.size = (enum mmu_size)level,
-		.prot = prot_of_bits(mmu, upper & v, (upper | v) & MMU_PTE_XD),
+		.prot = entry_prot(mmu, upper, v),
 		.leaf = v,
 	};
 }
@@ -188,49 +180,6 @@ mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu
 	return walk_general(tree, held, va, out);
 }
 
-/* Invalidate the old leaf at VA: into the caller's batch, or now. A tree
- * no CPU runs owes nothing (tree_idle) unless PCIDs keep its entries on a
- * lazy CPU or the leaf is global. */
-static __attribute__((noinline)) void page_invalidate(struct mmu_tree *tree, struct mmu_tlb_batch *given,
-						      mmu_vaddr_t va, enum mmu_level level, bool global, bool unmap)
-{
-	struct mmu_tlb_batch local;
-	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
-	b->unmapped |= unmap;
-	mmu_tlb_batch_add(b, va, mmu_level_shift(level), 1, global);
-	end_batch(b, &local);
-}
-
-/* An unmap of the last leaf of its table (OLD, at LEVEL): clear it, then
- * release each table that leaves empty, bottom up, until one still holds
- * entries or is pinned (the root, a kernel-half top). The tables are
- * freed after the batch's flush. Nothing here can fail. */
-static __attribute__((noinline)) void unmap_releasing(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va,
-						      mmu_pte_t old, struct pt_path *path, struct mmu_tlb_batch *given)
-{
-	struct mmu *mmu = tree->mmu;
-	struct pt_path found;
-	if (!path->level)
-		pt_path_find(tree, va, &found);
-	const struct pt_path p = path->level ? *path : found;
-	MMU_ASSERT(mmu, p.level == level && pte_load(p.entry[level]) == old,
-		   "unmap_releasing: va %lx reached level %u, expected the leaf %lx at %u", (unsigned long)va, p.level,
-		   (unsigned long)old, level);
-	struct mmu_tlb_batch local;
-	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
-	b->unmapped = true;
-	table_set_entry(tree, port_meta(mmu, p.table[level]), level, p.entry[level], 0);
-	mmu_tlb_batch_add(b, va, mmu_level_shift(level), 1, (old & MMU_PTE_G) != 0);
-	for (enum mmu_level l = level; l < mmu_top_level(mmu); l++) {
-		const struct mmu_frame_meta *meta = port_meta(mmu, p.table[l]);
-		if (meta->live || (meta->flags & META_PINNED))
-			break;
-		table_set_entry(tree, port_meta(mmu, p.table[l + 1]), l + 1, p.entry[l + 1], 0);
-		mmu_tlb_batch_defer_free(b, MMU_FRAME_TABLE, MMU_SIZE_4K, p.table[l]);
-	}
-	end_batch(b, &local);
-}
-
 /* Unmap (PERM_BITS unused) or protect the page at VA, under the lock. */
 PAGE_INLINE bool change_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, bool unmap,
 			   uint64_t perm_bits, struct mmu_tlb_batch *given, mmu_err_t *err)
@@ -248,15 +197,16 @@ PAGE_INLINE bool change_at(struct mmu_tree *tree, bool held, enum mmu_level leve
 	*err = mmu_pte_present(v) ? MMU_OK : MMU_E_NOTEXIST;
 	mmu_pte_t nv = unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | perm_bits;
 	if (*err == MMU_OK && unmap && pt_cache(tree, level)->meta->live == 1) {
-		unmap_releasing(tree, level, va, v, &path, given);
+		/* The last leaf of its table: the tables it empties go too. */
+		entry_clear_releasing(tree, level, va, v, &path, given);
 	} else if (*err == MMU_OK && nv != v) {
-		bool idle = tree_idle(tree), global = (v & MMU_PTE_G) != 0;
+		bool idle = tree_idle(tree);
 		if (unmap)
-			pt_cache_set_entry(tree, level, e, 0);
+			entry_write_cached(tree, level, e, 0);
 		else
-			pte_rewrite_bits(e, MMU_PTE_PERM_MASK, perm_bits, idle);
-		if (given || !idle || global || tree->mmu->pcid)
-			page_invalidate(tree, given, va, level, global, unmap);
+			entry_rewrite_leaf_bits(e, MMU_PTE_PERM_MASK, perm_bits, idle);
+		if (entry_owes(tree, given, v, idle))
+			entry_invalidate_page(tree, given, va, level, v, unmap);
 	}
 	op_unlock(tree, held);
 	return true;

@@ -85,3 +85,30 @@ void pcid_flush_context(struct mmu *mmu, unsigned cpu, struct mmu_tree *tree)
 	}
 	atomic_fetch_add_explicit(&mmu->cpu[cpu].full, 1, memory_order_relaxed);
 }
+
+/* With PCIDs the space runs under its PCID on this CPU in the kernel, and
+ * under that PCID | MMU_PCID_USER on its shadow (Linux's kernel and user
+ * ASIDs), both with the no-flush bit unless something is owed. */
+static bool runs_under_pcid(const struct mmu_tree *tree, unsigned cpu)
+{
+	return tree->mmu->pcid && mmu_tree_active_on(tree, cpu);
+}
+
+uint64_t pcid_shadow_cr3(struct mmu_tree *tree, mmu_pa_t shadow)
+{
+	unsigned cpu = port_cpu_id(tree->mmu);
+	if (!runs_under_pcid(tree, cpu))
+		return shadow.bits;
+	struct mmu_tree_pcid *p = &tree->pcid[cpu];
+	uint64_t cr3 = shadow.bits | p->pcid | MMU_PCID_USER | (p->user_stale ? 0 : MMU_CR3_NOFLUSH);
+	p->user_stale = false;
+	return cr3;
+}
+
+uint64_t pcid_tree_cr3(const struct mmu_tree *tree)
+{
+	unsigned cpu = port_cpu_id(tree->mmu);
+	if (!runs_under_pcid(tree, cpu))
+		return mmu_tree_cr3(tree);
+	return mmu_tree_cr3(tree) | tree->pcid[cpu].pcid | MMU_CR3_NOFLUSH;
+}

@@ -1,5 +1,6 @@
 /* Page-table pages: allocation through the port, the prepared pool a commit
- * draws from, and the `stats` counters. */
+ * draws from, and the `stats` counters. And the data frames of process
+ * spaces, which reach the port only through here. */
 #include "internal.h"
 
 static atomic_int_fast64_t *table_counter(struct mmu *mmu, bool user)
@@ -62,4 +63,22 @@ void table_pool_drain(struct mmu *mmu, struct table_pool *pool)
 {
 	while (pool->count)
 		table_free_now(mmu, table_pool_take(mmu, pool));
+}
+
+mmu_err_t frame_alloc_data(struct mmu *mmu, mmu_pa_t *out)
+{
+	return mmu->port.ops->frame_alloc(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, out);
+}
+
+void frame_free_data(struct mmu *mmu, mmu_pa_t pa)
+{
+	mmu->port.ops->frame_free(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
+}
+
+void frame_copy(struct mmu *mmu, mmu_pa_t dst, mmu_pa_t src)
+{
+	uint64_t *d = port_p2v(mmu, dst);
+	const uint64_t *s = port_p2v(mmu, src);
+	for (unsigned i = 0; i < MMU_PAGE_SIZE / sizeof *d; i++)
+		d[i] = s[i];
 }

@@ -23,6 +23,15 @@ void mmu_tlb_batch_init(struct mmu_tlb_batch *b, struct mmu_tree *tree)
 	b->nfree = 0;
 }
 
+void tlb_invalidate_here(struct mmu *mmu, mmu_vaddr_t va) { mmu->port.ops->invlpg(mmu->port.ctx, va); }
+
+void tlb_batch_want_full(struct mmu_tlb_batch *b, bool global, bool all_cpus)
+{
+	b->full = true;
+	b->global |= global;
+	b->all_cpus |= all_cpus;
+}
+
 static bool batch_has_invalidation(const struct mmu_tlb_batch *b) { return b->full || b->nranges > 0; }
 
 bool mmu_tlb_batch_pending(const struct mmu_tlb_batch *b) { return batch_has_invalidation(b) || b->nfree > 0; }

@@ -1,15 +1,16 @@
 /* Trees: creation (sharing the kernel half), destruction, activation. */
 #include "internal.h"
 
-void tree_lock_contended(struct mmu_tree *tree)
+void lock_spin(struct mmu *mmu, atomic_bool *lock)
 {
-	struct mmu *mmu = tree->mmu;
-	do {
+	while (atomic_exchange_explicit(lock, true, memory_order_acquire)) {
 		/* The holder may be waiting for this CPU's shootdown ack. */
 		mmu_tlb_ipi_handler(mmu);
 		mmu->port.ops->cpu_relax(mmu->port.ctx);
-	} while (atomic_exchange_explicit(&tree->locked, true, memory_order_acquire));
+	}
 }
+
+void tree_lock_contended(struct mmu_tree *tree) { lock_spin(tree->mmu, &tree->locked); }
 
 mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 {
@@ -18,10 +19,7 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 	if (err != MMU_OK)
 		return err;
 	port_meta(mmu, root)->flags |= META_PINNED;
-	/* The kernel half's root entries never change after mmu_init, so a
-	 * plain copy reads them safely. */
-	const unsigned half = MMU_ENTRIES_PER_TABLE / 2;
-	__builtin_memcpy(table_of(mmu, root) + half, table_of(mmu, mmu->kernel.root) + half, half * sizeof(mmu_pte_t));
+	entry_copy_kernel_half(mmu, root);
 	/* Field by field, not a compound literal: at -O0 that copies a
 	 * temporary of the whole tree (1.2 KiB) through the stack. */
 	__builtin_memset(tree, 0, sizeof *tree);
@@ -40,7 +38,7 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 static void destroy_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	(void)va, (void)last;
-	pt_release_table(w, level, e);
+	entry_release_table(w, level, e);
 }
 
 static enum pt_step destroy_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
@@ -53,6 +51,33 @@ static enum pt_step destroy_entry(struct pt_walk *w, enum mmu_level level, mmu_p
 
 static const struct pt_visitor destroy_visitor = {.entry = destroy_entry, .leave = destroy_leave};
 
+void tree_init_template(struct mmu_tree *tree, struct mmu *mmu, mmu_pa_t root)
+{
+	table_pin(mmu, root);
+	__builtin_memset(tree, 0, sizeof *tree); /* no 1.2 KiB temporary at -O0 */
+	tree->mmu = mmu;
+	tree->root = root;
+	tree->is_kernel = true;
+	atomic_init(&tree->locked, false);
+	atomic_init(&tree->active_cpus, 0);
+}
+
+void tree_destroy_template(struct mmu_tree *tree)
+{
+	struct mmu_tlb_batch batch;
+	struct pt_walk w;
+	mmu_tlb_batch_init(&batch, tree);
+	tlb_batch_want_full(&batch, true, false);
+	pt_walk_init(&w, tree, &destroy_visitor, NULL);
+	w.batch = &batch;
+	tree_lock(tree);
+	pt_walk_range(&w, mmu_kernel_first(tree->mmu), ~0ull);
+	mmu_tlb_batch_defer_free(&batch, MMU_FRAME_TABLE, MMU_SIZE_4K, tree->root);
+	mmu_tlb_flush(&batch);
+	mmu_tlb_batch_done(&batch);
+	tree_unlock(tree);
+}
+
 void tree_destroy_locked(struct mmu_tree *tree)
 {
 	struct mmu *mmu = tree->mmu;
@@ -60,20 +85,16 @@ void tree_destroy_locked(struct mmu_tree *tree)
 	mmu_tlb_batch_init(&batch, tree);
 	/* Not loaded anywhere: each CPU that had it dropped its non-global
 	 * entries at its next CR3 write. Global user leaves survive that. */
-	if (atomic_load_explicit(&tree->has_global, memory_order_relaxed)) {
-		batch.full = true;
-		batch.global = true;
-		batch.all_cpus = true;
-	}
+	if (atomic_load_explicit(&tree->has_global, memory_order_relaxed))
+		tlb_batch_want_full(&batch, true, true);
 	/* With PCIDs a CPU that ran the tree keeps its entries under the
 	 * tree's PCID: they must go before the tables do. */
 	if (mmu->pcid)
-		batch.full = true;
+		tlb_batch_want_full(&batch, false, false);
 	struct pt_walk w;
 	pt_walk_init(&w, tree, &destroy_visitor, NULL);
 	w.batch = &batch;
-	mmu_vaddr_t user_last = (1ull << (mmu_va_bits(mmu->levels) - 1)) - 1;
-	pt_walk_range(&w, 0, user_last);
+	pt_walk_range(&w, 0, mmu_user_last(mmu));
 	mmu_tlb_batch_defer_free(&batch, MMU_FRAME_TABLE, MMU_SIZE_4K, tree->root);
 	mmu_tlb_flush(&batch);
 	mmu_tlb_batch_done(&batch);

@@ -4,15 +4,10 @@
 
 void vm_lock(struct mmu_vm_space *sp)
 {
-	struct mmu *mmu = sp->tree.mmu;
-	while (atomic_flag_test_and_set_explicit(&sp->lock, memory_order_acquire)) {
-		/* The holder may be waiting for this CPU's shootdown ack. */
-		mmu_tlb_ipi_handler(mmu);
-		mmu->port.ops->cpu_relax(mmu->port.ctx);
-	}
+	lock_spin(sp->tree.mmu, &sp->lock);
 }
 
-void vm_unlock(struct mmu_vm_space *sp) { atomic_flag_clear_explicit(&sp->lock, memory_order_release); }
+void vm_unlock(struct mmu_vm_space *sp) { atomic_store_explicit(&sp->lock, false, memory_order_release); }
 
 bool vm_frame_put(struct mmu *mmu, mmu_pa_t pa)
 {
@@ -26,12 +21,12 @@ void vm_frame_release_late(struct mmu_tree *tree, mmu_pa_t pa)
 {
 	struct mmu *mmu = tree->mmu;
 	if (!mmu->pcid) {
-		mmu->port.ops->frame_free(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
+		frame_free_data(mmu, pa);
 		return;
 	}
 	struct mmu_tlb_batch batch;
 	mmu_tlb_batch_init(&batch, tree);
-	batch.full = true;
+	tlb_batch_want_full(&batch, false, false);
 	mmu_tlb_batch_defer_free(&batch, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
 	mmu_tlb_flush(&batch);
 	mmu_tlb_batch_done(&batch);
@@ -40,7 +35,7 @@ void vm_frame_release_late(struct mmu_tree *tree, mmu_pa_t pa)
 mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp)
 {
 	__builtin_memset(sp, 0, sizeof *sp); /* no 1.7 KiB temporary at -O0 */
-	atomic_flag_clear(&sp->lock);
+	atomic_init(&sp->lock, false);
 	mmu_err_t err = mmu_tree_create(mmu, &sp->tree);
 	if (err == MMU_OK)
 	{
@@ -60,7 +55,7 @@ mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp)
 	tree_lock(&sp->tree);
 	mmu_err_t err = sp->tree.dead ? MMU_E_INVALID : atomic_load(&sp->tree.active_cpus) != 0 ? MMU_E_BUSY : MMU_OK;
 	if (err == MMU_OK) {
-		vm_zap_held(sp, 0, vm_user_last(sp->tree.mmu));
+		vm_zap_held(sp, 0, mmu_user_last(sp->tree.mmu));
 		if (sp->kpti) {
 			struct mmu_tlb_batch batch;
 			mmu_tlb_batch_init(&batch, &sp->tree);
@@ -124,11 +119,6 @@ static mmu_err_t region_args_check(const struct mmu_vm_space *sp, mmu_vaddr_t va
 	return err;
 }
 
-static bool overlaps(const struct mmu_vm_region *r, mmu_vaddr_t va, mmu_vaddr_t last)
-{
-	return va <= r->start + (r->len - 1) && r->start <= last;
-}
-
 /* Insert R keeping the array sorted by start (a free slot exists). */
 static void region_insert(struct mmu_vm_space *sp, const struct mmu_vm_region *r)
 {
@@ -153,7 +143,7 @@ mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t le
 	};
 	vm_lock(sp);
 	for (unsigned i = 0; i < sp->nregions && err == MMU_OK; i++)
-		if (overlaps(&sp->region[i], va, va + (len - 1)))
+		if (region_overlaps(&sp->region[i], va, va + (len - 1)))
 			err = MMU_E_DUPLICATED;
 	if (err == MMU_OK && sp->nregions == MMU_VM_MAX_REGIONS)
 		err = MMU_E_NOMEM;
@@ -186,7 +176,7 @@ static void regions_cut(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t las
 	for (unsigned i = 0; i < n; i++) {
 		struct mmu_vm_region r = old[i];
 		mmu_vaddr_t r_last = r.start + (r.len - 1);
-		if (!overlaps(&r, va, last)) {
+		if (!region_overlaps(&r, va, last)) {
 			region_insert(sp, &r);
 			continue;
 		}
@@ -215,7 +205,7 @@ mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t
 	unsigned touched = 0, after = 0;
 	vm_lock(sp);
 	for (unsigned i = 0; i < sp->nregions; i++) {
-		bool hit = overlaps(&sp->region[i], va, last);
+		bool hit = region_overlaps(&sp->region[i], va, last);
 		touched += hit;
 		after += hit ? pieces_left(&sp->region[i], va, last) : 1u;
 	}

@@ -1,8 +1,10 @@
-/* Internals shared by the process-space files (vm.c, fault.c, fork.c). */
+/* Internals shared by the process-space files (vm.c, vm_protect.c,
+ * fault.c, fork.c, kpti.c). They reach the page-table layer through
+ * src/pt_layer.h only. */
 #ifndef MMU64_VM_INTERNAL_H
 #define MMU64_VM_INTERNAL_H
 
-#include "internal.h"
+#include "pt_layer.h"
 #include "mmu64/vm.h"
 
 /* The space lock: regions, faults, fork and exit of one space. Taken
@@ -10,7 +12,6 @@
 void vm_lock(struct mmu_vm_space *sp);
 void vm_unlock(struct mmu_vm_space *sp);
 
-/* The last byte of the user half. */
 /* What mmu_vm_space_create stores in sp->live: tied to the address, so a
  * copy of a space's bytes or leftover garbage is not taken for a live
  * space (a false "live" would need these 64 bits by chance). */
@@ -21,9 +22,10 @@ static inline uint64_t vm_live_mark(const struct mmu_vm_space *sp)
 
 static inline bool vm_space_live(const struct mmu_vm_space *sp) { return sp->live == vm_live_mark(sp); }
 
-static inline mmu_vaddr_t vm_user_last(const struct mmu *mmu)
+/* Whether region R overlaps [VA, LAST]. */
+static inline bool region_overlaps(const struct mmu_vm_region *r, mmu_vaddr_t va, mmu_vaddr_t last)
 {
-	return (1ull << (mmu_va_bits(mmu->levels) - 1)) - 1;
+	return va <= r->start + (r->len - 1) && r->start <= last;
 }
 
 /* Frame references (meta->refcount counts the leaves mapping a frame). */

@@ -7,11 +7,6 @@
 
 /* ---- regions ---- */
 
-static bool overlaps(const struct mmu_vm_region *r, mmu_vaddr_t va, mmu_vaddr_t last)
-{
-	return va <= r->start + (r->len - 1) && r->start <= last;
-}
-
 /* The part [S, L] of R. A stack piece keeps the growth limit of R (its
  * end minus its max), so only the lowest piece can grow, and no further
  * than R could. */
@@ -45,7 +40,7 @@ static unsigned regions_protected(const struct mmu_vm_space *sp, mmu_vaddr_t va,
 	for (unsigned i = 0; i < sp->nregions; i++) {
 		const struct mmu_vm_region *r = &sp->region[i];
 		mmu_vaddr_t r_last = r->start + (r->len - 1);
-		if (!overlaps(r, va, last)) {
+		if (!region_overlaps(r, va, last)) {
 			out[n++] = *r;
 			continue;
 		}
@@ -94,10 +89,8 @@ static enum pt_step protect_entry(struct pt_walk *w, enum mmu_level level, mmu_p
 	mmu_pte_t nv = (v & ~op->clear) | op->set;
 	if (nv == v)
 		return PT_NEXT;
-	pt_update_leaf(w, level, e, op->clear, op->set);
 	bool downgrade = ((v & MMU_PTE_RW) && !(nv & MMU_PTE_RW)) || (!(v & MMU_PTE_XD) && (nv & MMU_PTE_XD));
-	if (downgrade)
-		mmu_tlb_batch_add(w->batch, va, MMU_PAGE_SHIFT, 1, (v & MMU_PTE_G) != 0);
+	entry_rewrite_leaf(w, level, e, va, op->clear, op->set, downgrade);
 	return PT_NEXT;
 }
 
@@ -128,7 +121,7 @@ __attribute__((noinline)) static void pages_protect(struct mmu_vm_space *sp, mmu
 	for (unsigned i = 0; i < sp->nregions; i++) {
 		const struct mmu_vm_region *r = &sp->region[i];
 		mmu_vaddr_t r_last = r->start + (r->len - 1);
-		if (overlaps(r, va, last))
+		if (region_overlaps(r, va, last))
 			pt_walk_range(&w, r->start > va ? r->start : va, r_last < last ? r_last : last);
 	}
 	mmu_tlb_flush(&batch); /* the one flush */

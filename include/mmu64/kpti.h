@@ -53,6 +53,9 @@ struct mmu_kpti {
  * mapped in the kernel tree; NOMEM. Nothing allocated on error. */
 mmu_err_t mmu_kpti_init(struct mmu *mmu, struct mmu_kpti *k, const struct mmu_kpti_range *ranges, unsigned n);
 
+/* Dump [START, END) of the template (its kernel half) as mmu_dump does. */
+void mmu_kpti_dump(struct mmu_kpti *k, mmu_vaddr_t start, mmu_vaddr_t end, mmu_line_fn out, void *ctx);
+
 /* Free the template; every space using it must have exited. */
 void mmu_kpti_fini(struct mmu_kpti *k);
 

@@ -183,8 +183,10 @@ void mmu_fini(struct mmu *mmu);
 
 static inline struct mmu_tree *mmu_kernel_tree(struct mmu *mmu) { return &mmu->kernel; }
 
-/* Table pages in use by user trees, roots included (the `stats` figure). */
+/* Table pages in use by user trees, roots included (the `stats` figure),
+ * and by the kernel half (its root and tops included). */
 int64_t mmu_user_tables(const struct mmu *mmu);
+int64_t mmu_kernel_tables(const struct mmu *mmu);
 
 /* INVLPG, full flushes and IPIs since the previous call (the `tlbstats`
  * figures). */

@@ -53,7 +53,7 @@ struct mmu_vm_counters {
 
 struct mmu_vm_space {
 	struct mmu_tree tree;
-	atomic_flag lock; /* serialises regions, faults, fork and exit */
+	atomic_bool lock; /* serialises regions, faults, fork and exit */
 	unsigned nregions;
 	struct mmu_vm_region region[MMU_VM_MAX_REGIONS]; /* sorted by start */
 	struct mmu_vm_counters counters;
@@ -224,6 +224,11 @@ uint64_t mmu_vm_kernel_cr3(const struct mmu_vm_space *sp);
  * leaf lies in the template's ranges. Each violation is one line to OUT (may be NULL);
  * returns how many (0 without KPTI). */
 size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx);
+
+/* Dump [START, END) of SP's shadow tree as mmu_dump does (END 0: the end
+ * of the address space): its user half is the space's own tables, its
+ * kernel half the template's. NOTEXIST without KPTI. */
+mmu_err_t mmu_vm_kpti_dump(struct mmu_vm_space *sp, mmu_vaddr_t start, mmu_vaddr_t end, mmu_line_fn out, void *ctx);
 
 /* The region containing VA, or NULL (stable until the next region change). */
 const struct mmu_vm_region *mmu_vm_region_at(const struct mmu_vm_space *sp, mmu_vaddr_t va);

@@ -22,10 +22,8 @@ void vec_cmd_shadow(struct vec_session *s, const struct vec_stmt *st, struct vec
 		vec_result_err(r, p ? MMU_E_NOTEXIST : MMU_E_INVALID);
 		return;
 	}
-	/* A read-only view of the shadow root, as the library's audit makes. */
-	struct mmu_tree view = {.mmu = s->mmu, .root = p->sp.shadow, .is_kernel = true};
-	mmu_dump(&view, 0, 1ull << (mmu_va_bits(s->machine.levels) - 1), aside_line, s);
-	mmu_dump(&view, VEC_WINDOW_START, VEC_WINDOW_END, aside_line, s);
+	mmu_vm_kpti_dump(&p->sp, 0, 1ull << (mmu_va_bits(s->machine.levels) - 1), aside_line, s);
+	mmu_vm_kpti_dump(&p->sp, VEC_WINDOW_START, VEC_WINDOW_END, aside_line, s);
 	if (s->io->raw) {
 		char line[48];
 		struct vec_buf b;

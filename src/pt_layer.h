@@ -1,0 +1,289 @@
+/* The page-table layer as the process-space layer (src/vm.c,
+ * src/vm_protect.c, src/fault.c, src/fork.c, src/kpti.c) sees it: the
+ * range walker and the entry writer's walk functions, the tree lock for
+ * the changes that must be one (fork, zap, exit, region protect), table
+ * pages, data frames, the argument checks and a few batch and PCID calls.
+ * The process-space files include this header and not src/internal.h;
+ * the page-table layer's own files get it through src/internal.h. Not
+ * installed. */
+#ifndef MMU64_PT_LAYER_H
+#define MMU64_PT_LAYER_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "mmu64/mmu64.h"
+
+/* ---- formatting and assertions (no libc) ---- */
+
+/* A tiny vsnprintf: %s %c %d %u %x %lu %lx %ld, flags '0' and a width, %%.
+ * Always NUL-terminates; returns the length written. */
+size_t mmu_vfmt(char *buf, size_t size, const char *fmt, va_list ap);
+size_t mmu_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Formats the message and calls the port's panic hook; never returns. */
+_Noreturn void mmu_panicf(const struct mmu *mmu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define MMU_ASSERT(mmu, cond, ...)                                                   \
+	do {                                                                         \
+		if (__builtin_expect(!(cond), 0))                                    \
+			mmu_panicf((mmu), "assertion `" #cond "` failed: " __VA_ARGS__); \
+	} while (0)
+
+/* ---- memory of frames and tables ----
+ * Through the port's direct map and metadata array when it has them (no
+ * call), else its hooks. */
+
+static inline void *port_p2v(const struct mmu *mmu, mmu_pa_t pa)
+{
+	if (mmu->port.direct_map)
+		return mmu->port.direct_map + pa.bits;
+	return mmu->port.ops->phys_to_virt(mmu->port.ctx, pa);
+}
+
+static inline struct mmu_frame_meta *port_meta(const struct mmu *mmu, mmu_pa_t pa)
+{
+	if (mmu->port.meta_map)
+		return &mmu->port.meta_map[pa.bits >> MMU_PAGE_SHIFT];
+	return mmu->port.ops->frame_meta(mmu->port.ctx, pa);
+}
+
+static inline mmu_pte_t *table_of(const struct mmu *mmu, mmu_pa_t pa) { return (mmu_pte_t *)port_p2v(mmu, pa); }
+
+/* ---- entries as the hardware sees them ----
+ * A CPU may walk a table while we read it: every entry read is a single
+ * atomic load so that it never sees a torn value. Stores: src/entry.h. */
+
+static inline mmu_pte_t pte_load(const mmu_pte_t *e) { return __atomic_load_n(e, __ATOMIC_RELAXED); }
+
+/* meta->flags of library-owned table pages. */
+enum {
+	META_TABLE = 1u << 0,  /* a page-table page of some tree */
+	META_PINNED = 1u << 1, /* root or kernel-half top table: never freed by emptiness */
+	META_USER = 1u << 2,   /* belongs to a user tree (counts in `stats`) */
+	META_DEFER_SHIFT = 8,  /* deferred free: (use << 2 | size) << shift */
+};
+
+/* The top level of the tree: PML4 or PML5. */
+static inline enum mmu_level mmu_top_level(const struct mmu *mmu) { return (enum mmu_level)mmu->levels; }
+
+/* The last byte of the user half, and the first of the kernel half. */
+static inline mmu_vaddr_t mmu_user_last(const struct mmu *mmu)
+{
+	return (1ull << (mmu_va_bits(mmu->levels) - 1)) - 1;
+}
+static inline mmu_vaddr_t mmu_kernel_first(const struct mmu *mmu)
+{
+	return mmu_va_canonicalize(mmu_user_last(mmu) + 1, mmu->levels);
+}
+
+/* ---- locks ---- */
+/* Take LOCK, spinning while serving shootdown requests: the holder may be
+ * waiting for this CPU's acknowledgement. The tree lock and the space lock
+ * both spin here. */
+void lock_spin(struct mmu *mmu, atomic_bool *lock);
+/* lock_spin for TREE's lock: one argument, so that the single-page calls
+ * that inline tree_lock keep their registers for the fast path. */
+void tree_lock_contended(struct mmu_tree *tree);
+/* Free TREE's user-half tables and mark it dead (lock held, TREE loaded
+ * nowhere): the body of mmu_tree_destroy, which process exit shares. */
+void tree_destroy_locked(struct mmu_tree *tree);
+static inline void tree_lock(struct mmu_tree *tree)
+{
+	if (__builtin_expect(atomic_exchange_explicit(&tree->locked, true, memory_order_acquire), 0))
+		tree_lock_contended(tree);
+}
+static inline void tree_unlock(struct mmu_tree *tree)
+{
+	atomic_store_explicit(&tree->locked, false, memory_order_release);
+}
+
+/* The tree of a KPTI template (struct mmu_kpti): ROOT (pinned) under
+ * MMU's kernel half, no CPU running it. Destroy: free its tables and root
+ * after a full flush of every CPU (the shadows that used it are gone). */
+void tree_init_template(struct mmu_tree *tree, struct mmu *mmu, mmu_pa_t root);
+void tree_destroy_template(struct mmu_tree *tree);
+/* KPTI is on from now: kernel maps make no global leaf, and the kernel
+ * tree's global leaves lose G (every CPU drops what it cached of them). */
+void tree_kernel_not_global(struct mmu *mmu);
+
+/* ---- table pages ---- */
+mmu_err_t table_alloc(struct mmu *mmu, bool user, mmu_pa_t *out);
+void table_free_now(struct mmu *mmu, mmu_pa_t pa);
+
+/* A list of tables allocated before a commit, so the commit cannot fail. */
+struct table_pool {
+	uint64_t head; /* PA of the first table, chained by meta link */
+	uint64_t count;
+};
+mmu_err_t table_pool_fill(struct mmu *mmu, struct table_pool *pool, uint64_t n, bool user);
+mmu_pa_t table_pool_take(struct mmu *mmu, struct table_pool *pool);
+void table_pool_drain(struct mmu *mmu, struct table_pool *pool);
+
+/* Pin table PA: never freed by emptiness (a root). */
+static inline void table_pin(struct mmu *mmu, mmu_pa_t pa) { port_meta(mmu, pa)->flags |= META_PINNED; }
+
+/* Data frames of process spaces, through the port. */
+mmu_err_t frame_alloc_data(struct mmu *mmu, mmu_pa_t *out);
+void frame_free_data(struct mmu *mmu, mmu_pa_t pa);
+/* Copy the 4K frame SRC to DST. */
+void frame_copy(struct mmu *mmu, mmu_pa_t dst, mmu_pa_t src);
+
+/* ---- the range walker ----
+ * One walker serves every operation. It visits, in address order, each entry
+ * that overlaps [va, last] level by level, going down once and sideways
+ * after that. The visitor decides per entry: go into the table it points to
+ * (allocating or splitting it first if it wants), or move on. */
+
+enum pt_step {
+	PT_NEXT,    /* done with this entry */
+	PT_DESCEND, /* the entry is (now) a table: visit its entries */
+	PT_STOP,    /* end the walk */
+};
+
+struct pt_walk;
+
+struct pt_visitor {
+	/* E is the entry at LEVEL for [VA, LAST], already clipped to the walk's
+	 * range. Only PT_DESCEND on a present non-leaf entry. */
+	enum pt_step (*entry)(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+			      mmu_vaddr_t last);
+	/* Optional: called after the walk came back up from the table E points
+	 * to (post-order: unmap frees tables it emptied here). */
+	void (*leave)(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last);
+	/* Optional: takes the place of ENTRY for a page table's COUNT entries
+	 * from FIRST (VA is the first one's address), so that a range
+	 * operation runs one tight loop per table instead of a call per 4K
+	 * page (Linux's pte_range callbacks). */
+	enum pt_step (*pt_run)(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_vaddr_t va);
+};
+
+struct pt_walk {
+	struct mmu *mmu;
+	struct mmu_tree *tree;
+	const struct pt_visitor *visitor;
+	void *op;                           /* the operation's own state */
+	struct mmu_tlb_batch *batch;        /* where invalidations go (may be NULL for reads) */
+	struct table_pool pool;             /* tables prepared for the commit */
+	mmu_pa_t root;                      /* where the range walk starts: the tree's root */
+	bool stop;
+	bool no_cache;                      /* a read-only view: never fill the tree's leaf cache */
+	mmu_pte_t path[MMU_LEVEL_PML5 + 1]; /* path[L]: entry at level L above the current one */
+	mmu_pa_t table[MMU_LEVEL_PML5 + 1]; /* table[L]: the table holding level-L entries */
+};
+
+void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op);
+/* A read-only walk of the tables under ROOT, a root other than TREE's that
+ * shares TREE's mmu (a KPTI shadow): TREE's leaf cache is left alone. The
+ * visitor must not write. */
+void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const struct pt_visitor *visitor, void *op);
+/* Visit [VA, LAST] (inclusive, canonical, one half). */
+void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
+
+/* The metadata of the table holding the current level-LEVEL entries. */
+static inline struct mmu_frame_meta *pt_table_meta(const struct pt_walk *w, enum mmu_level level)
+{
+	return port_meta(w->mmu, w->table[level]);
+}
+
+/* True when the table holding level-LEVEL entries may not be freed when
+ * empty (a root, a kernel top). */
+static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level level)
+{
+	return (pt_table_meta(w, level)->flags & META_PINNED) != 0;
+}
+
+/* The entry at LEVEL for VA in the walk's current table of that level. */
+static inline mmu_pte_t *pt_walk_entry(const struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va)
+{
+	return &table_of(w->mmu, w->table[level])[mmu_va_index(va, level)];
+}
+
+/* Visit [VA, LAST] as one change of TREE: under its lock, with a batch of
+ * its own that is flushed before the lock goes. Inline, so that the walk
+ * is started in the visitor's own file (scripts/check-stack resolves the
+ * walker's indirect calls by that file). */
+static inline void pt_walk_flushed(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
+		     mmu_vaddr_t last)
+{
+	struct mmu_tlb_batch batch;
+	struct pt_walk w;
+	mmu_tlb_batch_init(&batch, tree);
+	pt_walk_init(&w, tree, visitor, op);
+	w.batch = &batch;
+	tree_lock(tree);
+	pt_walk_range(&w, va, last);
+	mmu_tlb_flush(&batch);
+	mmu_tlb_batch_done(&batch);
+	tree_unlock(tree);
+}
+
+/* ---- the entry writer's walk functions (src/entry.c, src/entry.h) ----
+ * Each keeps the live count and the table cache and records what it owes
+ * into w->batch. VA is an address inside the entry. */
+
+/* Write leaf VALUE into the empty entry E (a map, a fork's child): a
+ * not-present entry is never cached by a TLB, so nothing is owed. */
+void entry_set_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
+/* Remove the present leaf E (recorded as unmapped). */
+void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
+/* Replace the CLEAR bits of the present leaf E by SET (A and D kept);
+ * INVALIDATE: record the old translation (an upgrade need not: a stale
+ * entry that allows less only causes a spurious fault). A change of the
+ * address bits is recorded as unmapped. */
+void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t clear,
+			uint64_t set, bool invalidate);
+/* Point E (empty) at a fresh table from the walk's pool; returns its PA. */
+mmu_pa_t entry_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
+/* Clear table entry E and free the table after the flush. */
+void entry_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
+/* A KPTI shadow root (no live count: pinned, never freed by emptiness):
+ * fill it from USER_ROOT's user half and KERNEL_ROOT's kernel half, or
+ * copy slot SLOT of USER_ROOT into it. */
+void entry_fill_shadow(struct mmu *mmu, mmu_pa_t shadow, mmu_pa_t user_root, mmu_pa_t kernel_root);
+void entry_mirror_slot(struct mmu *mmu, mmu_pa_t shadow, mmu_pa_t user_root, unsigned slot);
+
+/* ---- checks shared by map, unmap, protect ---- */
+/* INVALID unless [VA, VA+LEN) is a non-empty range in TREE's half. */
+mmu_err_t range_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len);
+
+/* User pages of the kernel half (src/kernel_user.c): set US above the
+ * leaves of [VA, VA+LEN) in TREE (taking its lock); whether [VA, LAST] lies in /
+ * overlaps the ranges mmu_kernel_map_user mapped. */
+void kernel_user_paths(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len);
+bool kernel_user_range(const struct mmu *mmu, mmu_vaddr_t va, mmu_vaddr_t last);
+bool kernel_user_overlaps(const struct mmu *mmu, mmu_vaddr_t va, mmu_vaddr_t last);
+/* The argument checks of a protect, in VECTORS.md's order: INVALID (range
+ * or prot bits), UNALIGNED, INVALID_PERMISSION (no MMU_PROT_R). */
+mmu_err_t protect_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot);
+/* INVALID for bits other than MMU_PROT_*. */
+static inline mmu_err_t prot_check(unsigned prot)
+{
+	return (prot & ~(MMU_PROT_R | MMU_PROT_W | MMU_PROT_X | MMU_PROT_U)) ? MMU_E_INVALID : MMU_OK;
+}
+/* The RW, US and XD bits PROT (valid) asks for: a table made by mmu_init,
+ * since every single-page map and protect needs it. */
+static inline uint64_t prot_to_pte(const struct mmu *mmu, unsigned prot)
+{
+	return mmu->prot_pte[prot & 15];
+}
+
+/* ---- batches, CPUs, PCIDs ---- */
+/* B flushes whole TLBs: GLOBAL, their global entries too; ALL_CPUS, on
+ * every CPU, whatever it runs. */
+void tlb_batch_want_full(struct mmu_tlb_batch *b, bool global, bool all_cpus);
+/* Drop VA from this CPU's TLB (the current PCID): after a fault the
+ * library raised itself, which the hardware did not drop as a #PF does. */
+void tlb_invalidate_here(struct mmu *mmu, mmu_vaddr_t va);
+/* The CR3 of TREE's KPTI shadow SHADOW (user) and of TREE (kernel) for
+ * this CPU: with PCIDs, TREE's PCID (| MMU_PCID_USER for the shadow) and
+ * the no-flush bit unless a flush is owed. */
+uint64_t pcid_shadow_cr3(struct mmu_tree *tree, mmu_pa_t shadow);
+uint64_t pcid_tree_cr3(const struct mmu_tree *tree);
+/* Dump [START, END) of the tables under ROOT, a root other than TREE's
+ * that shares its mmu and its user-half tables (a KPTI shadow), under
+ * TREE's lock; returns the lines. */
+size_t dump_view(struct mmu_tree *tree, mmu_pa_t root, mmu_vaddr_t start, mmu_vaddr_t end, mmu_line_fn out,
+		 void *ctx);
+
+#endif
