@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # mmu64 — see README.md. `make test` runs everything CI runs.
 #
 # Variables: BUILD (output directory), SAN=asan|tsan (sanitizer build into
@@ -91,6 +92,7 @@ test-docs: $(BUILD)/mmu64
 	@scripts/check-doc-vectors $(BUILD)/mmu64
 	@scripts/check-self-contained
 	@scripts/check-version $(BUILD)/mmu64
+	@scripts/check-spdx
 
 # The benchmark must keep working; at this size its figures mean nothing.
 test-bench: $(BUILD)/bench/mmu64-bench

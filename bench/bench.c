@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* make bench: the fixed workloads of docs/BENCH.md on the software
  * machine, then C1 (the TLB flush ceiling on the machine's cost model).
  * Usage: mmu64-bench [--reps N] [--csv] [--small] [W1 W2 ... C1]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared by the benchmark's workloads. */
 #ifndef MMU64_BENCH_H
 #define MMU64_BENCH_H

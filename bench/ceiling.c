@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* C1 ceiling: where does one full flush become cheaper than N INVLPGs plus
  * the refill, on the software machine? kernel/ceiling.c asks the same on
  * QEMU with a clock; the machine has none, so this counts instead: with W

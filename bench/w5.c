@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* W5 fork-cow (docs/BENCH.md): a process space with a 64 MiB anon
  * region, every page written; fork; the child writes every page. Reports
  * ns per COW fault (the child's write, its fault and the retry, per page)

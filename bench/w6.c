@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* W6 shootdown: 4 CPUs as threads share one loaded tree; CPU 0 unmaps
  * 1, 8, 33, 64 and 512 pages, each in one batch, while the others take
  * IPIs. Reports the IPIs, the INVLPGs and full flushes each CPU executed,

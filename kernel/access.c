@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A vector's read/write/exec on this CPU: real accesses through the MMU.
  *
  * Supervisor: probe_* (entry.S) with exception fixup; EFLAGS.AC is 0 in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CPU accesses for the vectors' read/write/exec (access.c). */
 #ifndef KERNEL_ACCESS_H
 #define KERNEL_ACCESS_H

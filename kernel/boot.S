@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PVH entry: QEMU starts us in 32-bit protected mode, paging off, with
  * EBX = physical address of struct hvm_start_info. We build bootstrap page
  * tables, enter long mode and jump to the higher-half C code (kmain).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The PVH start info (xen/arch-x86/hvm/start_info.h) and the command line. */
 #include "kernel/bootinfo.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the loader told us (PVH hvm_start_info), copied out of low memory
  * before anything reuses it. */
 #ifndef KERNEL_BOOTINFO_H

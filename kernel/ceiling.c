@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Where does one full flush become cheaper than N INVLPGs? Measured on this
  * CPU (QEMU TCG here) instead of guessed: a working set of W hot pages and
  * N changed pages are in the TLB; then either N INVLPGs or one CR3 reload,

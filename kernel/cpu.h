@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Thin wrappers over privileged x86 instructions. */
 #ifndef KERNEL_CPU_H
 #define KERNEL_CPU_H

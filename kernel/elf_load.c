@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Loading a static ELF64 user program into a process space: each PT_LOAD
  * becomes an anonymous region with the segment's permissions; the pages
  * holding file bytes are faulted in through the space's own fault handler

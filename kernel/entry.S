@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Trap entry stubs, the ring-3 round trip and the exception-fixup probes.
  *
  * The stubs, trap_common and trap_return live in .kpti.text, a page-aligned

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The vector interpreter's executor ops (tools/vec/exec.h) on the kernel.
  * One QEMU boot runs one file: setup happens once, teardown has nothing to
  * give back (QEMU exits next). */

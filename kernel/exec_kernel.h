@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The kernel's vector executor (exec_kernel.c). */
 #ifndef KERNEL_EXEC_KERNEL_H
 #define KERNEL_EXEC_KERNEL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Per-CPU GDT and TSS. The order fits sysret (docs/QEMU.md): null, kernel
  * code, kernel data, user data, user code, TSS. The TSS gives the stack for
  * traps from ring 3 (rsp0, set by each ring-3 entry) and a separate stack

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The IDT and the trap dispatcher: IPIs, returns from ring 3 (int 0x80 or
  * a fault there), and exception fixup for the supervisor probes. Anything
  * else is a kernel bug: print the frame and exit with a failure code. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Traps: the frame the entry stubs build, and the handlers' hooks. */
 #ifndef KERNEL_IDT_H
 #define KERNEL_IDT_H

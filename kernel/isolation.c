@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* KPTI on the test kernel: the allow-list of the shadows' kernel half and
  * its dump. Entry and exit need exactly two ranges of the image, both
  * page-aligned sections of their own (kernel.ld):

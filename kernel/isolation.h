@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* KPTI for the test kernel's processes (isolation.c). */
 #ifndef KERNEL_ISOLATION_H
 #define KERNEL_ISOLATION_H

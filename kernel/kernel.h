@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Kernel-wide declarations between the files of kernel/. */
 #ifndef KERNEL_KERNEL_H
 #define KERNEL_KERNEL_H

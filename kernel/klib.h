@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* C library subset (lib.c) and kernel printing (serial.c). */
 #ifndef KERNEL_KLIB_H
 #define KERNEL_KLIB_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The local APIC (xAPIC MMIO: TCG has no x2APIC), the PIT as a delay for
  * INIT-SIPI-SIPI, and fw_cfg for the number of CPUs QEMU started. */
 #include "kernel/bootinfo.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The test kernel's address-space layout and constants shared by C and
  * assembly. Kept in one place so every file agrees. */
 #ifndef KERNEL_LAYOUT_H

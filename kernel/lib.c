@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The few C library functions the compiler and the interpreter expect.
  * Byte loops on purpose: -fno-builtin keeps GCC from calling us back, and
  * rep stosb/movsb are what a kernel would use anyway. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* machine_setup: the kernel tree built by the library, then every CPU
  * switched to it with the control bits the vector asks for.
  *

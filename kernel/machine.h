@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Bringing up the machine a vector's `machine` line asks for. */
 #ifndef KERNEL_MACHINE_H
 #define KERNEL_MACHINE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kmain: boot information, memory, CPUs, then the vector passed as the
  * initrd (`-initrd FILE`, name in `file=` on the command line), whose
  * output goes to COM1 and whose status leaves through isa-debug-exit. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Per-CPU data, reached through GS.base (never swapped: the ring-3 stub is
  * ours and never touches GS, so the base is valid at every trap). */
 #ifndef KERNEL_PERCPU_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Physical memory: see pmem.h. */
 #include "kernel/pmem.h"
 

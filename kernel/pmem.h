@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Physical memory of the test kernel.
  *
  *   [0, 1 GiB)  the kernel: image, then a bump area for page-table pages,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bare-metal port of mmu64 (include/mmu64/port.h): the same hooks as
  * the software machine's, on the real (emulated) CPU. */
 #include "kernel/port.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bare-metal mmu64 port (port.c). */
 #ifndef KERNEL_PORT_H
 #define KERNEL_PORT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The process table and the scheduler.
  *
  * One lock (proc_lock) guards every process's state, parent and status;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Processes of the test kernel: user programs in ring 3, each an mmu64
  * process space (include/mmu64/vm.h), scheduled on every CPU without
  * preemption (a process runs until it makes a blocking call, exits or is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* 16550 UART output and the kernel log. Polling, no interrupts: output is
  * small and must get out even from a panic. */
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SMP: INIT-SIPI-SIPI bring-up of every CPU QEMU started, and a mailbox
  * per CPU to run a function there (`load`, accesses on CPU N).
  *

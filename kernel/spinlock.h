@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A test-and-set lock that also masks interrupts on this CPU, so an
  * interrupt handler on the same CPU can never spin on a lock its CPU holds. */
 #ifndef KERNEL_SPINLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A process's traps from ring 3: system calls (int 0x81), page faults
  * (mmu64's fault handler decides; the access is retried by returning),
  * and any other exception (the process is killed, the kernel lives on).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* AP trampoline: copied to TRAMPOLINE_PA, entered in real mode by SIPI.
  * Real mode -> protected mode -> long mode with the BSP's bootstrap CR3 and
  * CR4 (LA57 included: it must be set before paging), then ap_entry. */

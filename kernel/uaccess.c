@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* System calls' access to user memory.
  *
  * Stores go through mmu_vm_copy_to_user, which faults pages in (demand,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `usertest` on the command line (`usertest kpti` for KPTI): instead of a
  * vector, run the built-in user program (kernel/user/usertest.c, embedded
  * in the image) as the first process, with the scheduler on every CPU,

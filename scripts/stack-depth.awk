@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The deepest call path through gcc's -fcallgraph-info=su graphs (all the
 # .ci files of src/, concatenated on stdin), for scripts/check-stack.
 #  - A frame is the "N bytes" of a node's label; a function defined

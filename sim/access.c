@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CPU accesses: permission checks (SDM 4.6), A/D updates (SDM 4.8), the
  * #PF error code (SDM 4.7), and the TLB in front of the walker.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The data-frame allocator: a binary buddy allocator over the data pool.
  *
  * Blocks of order k are 4K << k bytes and naturally aligned (the pool

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A cost model for the software machine: it has no clock, but it counts
  * exactly what a strategy makes a CPU do (struct sim_events); weights in
  * cycles turn those counts into a price, so two strategies can be compared

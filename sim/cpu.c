@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CPU registers, the calling thread's current CPU, and the TLB
  * instructions (MOV to CR3/CR4, INVLPG, INVPCID) with their SDM 4.10.4
  * invalidation rules. Register writes take the CPU's TLB lock: they flush

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Frame allocation as the port and the machine's users see it: failure
  * injection, counting, and the sanitizer's check before every free. */
 #include "sim/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The software machine's insides, shared by the files of sim/ and by its
  * own unit tests. Nothing outside sim/ and tests/unit/test_sim_*.c includes
  * this.

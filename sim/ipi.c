@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Inter-processor interrupts and CPU threads.
  *
  * Deterministic mode (cfg.threaded = false): send_ipi queues the target

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bare machine: configuration, memory and CPUs, no mmu64 instance yet
  * (sim.c adds that). Unit tests of the machine itself use it directly. */
 #include <stdarg.h>

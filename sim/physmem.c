@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Physical memory: one arena, physical address p at arena + p.
  *
  * The arena, the frame metadata and the allocator bookkeeping are reserved

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The mmu64 port of the software machine: every hook acts on the calling
  * thread's current CPU (sim_set_cpu / sim_run_cpus). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The machine with its mmu64 instance: the only file of sim/ that calls
  * the library, so the machine's own tests link without it. */
 #include "sim/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The software machine: a second implementation of the mmu64 port.
  *
  * Physical memory is one lazily reserved arena; CPUs carry CR0.WP, CR3,

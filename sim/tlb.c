@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One CPU's TLB: unbounded, tagged by PCID, with global entries.
  *
  * Entries live in a pool; INDEX maps (tag, page, size) to a pool slot, the

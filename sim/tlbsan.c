@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The TLB sanitizer: always on, it reports (stderr "tlbsan: ...", counted)
  *
  *  (a) a TLB hit used although the current tables no longer allow it: they

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The read-only TLB view of sim/tlbview.h. */
 #include "sim/tlbview.h"
 

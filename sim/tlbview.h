@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A read-only view of the software machine's TLBs and IPIs, for tools that
  * show them (the `tlb` vector command, mmu64 view). */
 #ifndef MMU64_SIM_TLBVIEW_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A uint64_t -> uint64_t hash map for the TLB and its reverse index.
  *
  * Open addressing with linear probing; deletion shifts the following run

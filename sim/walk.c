@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The page walker: CR3 -> (PML5) -> PML4 -> PDPT -> PD -> PT, exactly as
  * the SDM (vol. 3A ch. 4) describes it; docs/PAGING.md lists the rules.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmu_unmap and mmu_protect: the same walk over present leaves, splitting
  * the huge leaves the range cuts. Prepare counts leaves and split tables,
  * commit rewrites leaves and frees the tables it empties. */

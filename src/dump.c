@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Dumps in the style of Linux's ptdump: one line per run of virtually
  * contiguous leaves with identical effective attributes. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The entry writer's out-of-line half (src/entry.h): the writes of the
  * range walker's visitors, of the single-page calls' rarer paths, and of
  * roots. Each keeps the live count, the table cache and the invalidation

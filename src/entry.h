@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The entry writer: every store to a page-table entry of the library goes
  * through the functions here and in src/entry.c, because each store owes
  * up to three things and a path that forgets one breaks isolation:

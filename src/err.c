@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "mmu64/err.h"
 
 const char *mmu_err_name(mmu_err_t err)

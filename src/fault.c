@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The page-fault handler of process spaces: decode the error code, then
  * decide in the order of the contract (include/mmu64/vm.h): spurious,
  * demand-zero, copy-on-write, stack growth, refused. And the copy-to-user

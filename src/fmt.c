@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Formatting without libc, for assertion messages and dumps. */
 #include "internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Copy-on-write fork, and zap: the removal of a space's pages that exit
  * and region removal share. Both are visitors of the range walker. */
 #include "vm_internal.h"

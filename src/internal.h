@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The page-table layer's own declarations (src/pt_layer.h holds the part
  * the process-space layer uses too): the CPU id, the tree lock's other
  * half, the table cache and the single-address paths, the entry writer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* User-accessible pages in the kernel half (a vsyscall-style page): user
  * mode reaches a page only when US is set at every level of its path, and
  * the library builds kernel-half tables supervisor-only. The calls here

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* KPTI: the template of the shadows' kernel half, each space's shadow root
  * (user entries mirrored from the space's root), and the audit. See
  * include/mmu64/kpti.h. */

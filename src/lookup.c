@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmu_walk and mmu_entry: a single-address walk with the range walker. */
 #include "internal.h"
 

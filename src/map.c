@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmu_map: prepare (check every entry, count the tables needed, allocate
  * them), then commit (write entries; cannot fail). */
 #include "internal.h"

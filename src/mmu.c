@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The MMU instance: the kernel tree every tree shares, counters. */
 #include "internal.h"
 

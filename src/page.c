@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The entry point of map, walk, unmap and protect. A single 4K or 2M page
  * is handled here: from the table cache (the page table and page
  * directory the walker went through last), else along VA's path from the

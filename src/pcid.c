@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PCIDs: each tree gets a PCID per CPU, so switching trees keeps the TLB.
  *
  * Allocation follows FreeBSD: a CPU hands out PCIDs 1..MMU_PCID_MAX in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The page-table layer as the process-space layer (src/vm.c,
  * src/vm_protect.c, src/fault.c, src/fork.c, src/kpti.c) sees it: the
  * range walker and the entry writer's walk functions, the tree lock for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Entry accessors. The rules: a non-present entry holds no frame; huge
  * leaves keep PAT in bit 12 and their address above their size. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Checks every range operation shares, and the batch a call uses when the
  * caller gives none. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Page-table pages: allocation through the port, the prepared pool a commit
  * draws from, and the `stats` counters. And the data frames of process
  * spaces, which reach the port only through here. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* TLB batches and the cross-CPU shootdown.
  *
  * Protocol: the sender publishes the batch in each target's inbox slot for

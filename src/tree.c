@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Trees: creation (sharing the kernel half), destruction, activation. */
 #include "internal.h"
 

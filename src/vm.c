@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process spaces: creation, exit, and the regions that say what a fault may
  * map. Pages come and go in fault.c and fork.c. */
 #include "vm_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internals shared by the process-space files (vm.c, vm_protect.c,
  * fault.c, fork.c, kpti.c). They reach the page-table layer through
  * src/pt_layer.h only. */

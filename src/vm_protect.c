@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmu_vm_region_protect: new permissions for part of a space's regions, and
  * the pages mapped there rewritten to match (include/mmu64/vm.h). The
  * regions are rebuilt in a scratch array first, so every error is known

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The walkers: the range walker that every range operation shares (map,
  * unmap, protect, walk, entry, dump, destroy, fork), and the
  * single-address descents the single-page calls use (src/page.c). They

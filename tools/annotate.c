@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Readable runs: see annotate.h. */
 #include "tools/annotate.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Readable runs: `mmu64 run --annotate` (each command beside its result,
  * fault codes decoded) and `mmu64 explain CODE`. Hosted. */
 #ifndef MMU64_TOOLS_ANNOTATE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Vector executor on the software machine: each file gets a fresh sim
  * built from its machine line. */
 #include "tools/exec_sim.h"

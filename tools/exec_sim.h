@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The software machine (sim/) as an executor of vectors. Hosted. */
 #ifndef MMU64_EXEC_SIM_H
 #define MMU64_EXEC_SIM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmu64 --help: usage and a summary of the vector commands. */
 #include "mmu64/version.h"
 #include "tools/annotate.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The growable JSON string of jsonbuf.h. */
 #include "tools/jsonbuf.h"
 

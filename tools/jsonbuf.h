@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A growable string for building JSON (mmu64 view). Hosted. */
 #ifndef MMU64_TOOLS_JSONBUF_H
 #define MMU64_TOOLS_JSONBUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmu64: the command-line tool. `mmu64 run FILE...` runs vectors on the
  * software machine (docs/VECTORS.md); `mmu64 --help`, `mmu64 --version`. */
 #include <errno.h>

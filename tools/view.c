@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmu64 view: runs a vector on the software machine and, after each
  * command, records what the page shows (the command's output lines, each
  * tree level by level, every CPU's TLB and active tree, the shootdown

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmu64 view FILE.mmu -o FILE.html: one self-contained page that steps
  * through a vector command by command (tools/view.c builds its data on the
  * software machine, tools/view_page.c holds the page). Hosted. */

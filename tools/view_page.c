@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /* Generated from tools/page/view.html by scripts/gen-view-page: edit the HTML. */
 #include "tools/view.h"
 
 const char view_page_head[] =
 	"<!DOCTYPE html>\n"
+	"<!-- SPDX-License-Identifier: MIT -->\n"
 	"<html lang=\"en\">\n"
 	"<head>\n"
 	"<meta charset=\"utf-8\">\n"

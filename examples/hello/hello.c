@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hello: the installed library on the installed software machine.
  *
  * A two-CPU machine, one user tree, one 4K page mapped, touched through

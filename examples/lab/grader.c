@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The page-table lab's grader: runs the checks (the .lab files of checks/, one small
  * vector each) against the student's lab_walk/lab_map/lab_unmap on
  * mmu64's software machine, each check in its own process on a fresh

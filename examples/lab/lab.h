@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The page-table lab: write walk, map and unmap over raw x86-64 page
  * tables (4 levels, 4K pages), xv6 style. The grader (grader.c) runs your
  * code on mmu64's software machine: real CPUs with TLBs that keep every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The page-table lab: your code. Fill in the three functions (lab.h says
  * what each must do; README.md shows the grader). `make grade` runs the
  * grader's checks against this file. */

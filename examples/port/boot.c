@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Where a kernel calls mmu64: boot, CPU bring-up, the shootdown IPI, the
  * page-fault handler and the context switch, in the order they happen. */
 #include "example.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The skeleton kernel's own pieces that the port (port.c) and the mmu64
  * calls (boot.c) lean on. In a real kernel these already exist; stubs.c
  * gives them trivial bodies so that the example links. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A skeleton port of mmu64 to a new kernel: every hook of struct
  * mmu_port_ops (<mmu64/port.h>) written the way a small SMP kernel would.
  * It compiles and links freestanding against the installed

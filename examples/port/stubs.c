@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Trivial stand-ins for what a real kernel already has, so that the
  * example links: a bump frame allocator that never frees, one CPU, no
  * LAPIC. Replace each with your kernel's own. Also the two libc functions

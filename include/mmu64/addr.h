@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Addresses, levels and page sizes.
  *
  * Physical addresses are a struct so that they can never be passed where a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Human-readable dumps of a tree and the W+X audit.
  *
  * Output goes line by line (no newline) to a callback, so the library needs

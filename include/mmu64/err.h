@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error codes of every mmu64 call.
  *
  * A call that returns anything but MMU_OK changed nothing. The names are the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Kernel page-table isolation (KPTI): for each process space, a shadow tree
  * that user mode runs on. Its user half is the space's own (the same
  * lower-level tables: the shadow root's user entries are copies of the

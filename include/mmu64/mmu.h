@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The MMU instance: one per machine, holding the port, the paging mode, the
  * kernel tree whose upper half every tree shares, the per-CPU state the
  * shootdown protocol needs, and the counters.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmu64: everything a kernel includes. */
 #ifndef MMU64_H
 #define MMU64_H

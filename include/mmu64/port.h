@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The port: everything mmu64 needs from the machine it runs on.
  *
  * The library touches hardware only through these hooks. The software

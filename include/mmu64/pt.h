@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Range operations on a tree: map, unmap, protect, walk, entry.
  *
  * Ranges are [va, va+len). Checks run in the order of docs/VECTORS.md:

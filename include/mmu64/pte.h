@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Paging-structure entries of every level (PML5E, PML4E, PDPTE, PDE, PTE).
  *
  * Every architectural bit has a name here; no other file writes a bit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* TLB batches: what a change to a tree owes the TLBs of every CPU.
  *
  * Every entry write that can leave a stale translation records the page in

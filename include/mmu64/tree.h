@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Page-table trees: create, destroy, load on a CPU. */
 #ifndef MMU64_TREE_H
 #define MMU64_TREE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The version of mmu64 these headers belong to.
  *
  * MAJOR.MINOR.PATCH as docs/VERSIONING.md defines them: the API, the ABI

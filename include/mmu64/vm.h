@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process address spaces: a user tree plus the regions that say what may be
  * mapped in it, the page-fault handler that maps on demand, copies on write
  * and grows stacks, copy-on-write fork, exit, and the copy-to-user helper.

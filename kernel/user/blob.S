@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The user test program's ELF image, embedded in the kernel (USER_ELF is
  * its path, given by the Makefile). */
 	.section .rodata

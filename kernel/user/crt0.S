@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Entry of a user program: the kernel starts it at _start with RSP at the
  * top of its stack region (16-byte aligned); main's result is the exit
  * status. */

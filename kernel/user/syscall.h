@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The system calls of the test kernel's user programs: shared by the kernel
  * (kernel/syscall.c) and the programs (kernel/user/). `int $0x81` with the
  * number in RAX and up to three arguments in RDI, RSI, RDX; the result

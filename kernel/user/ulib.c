@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* System-call stubs and the few libc functions the programs (and GCC,
  * which may turn loops into memset/memcpy calls) need. */
 #include "kernel/user/ulib.h"

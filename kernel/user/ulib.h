@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The user programs' library: system-call stubs and a little libc. */
 #ifndef KERNEL_USER_ULIB_H
 #define KERNEL_USER_ULIB_H

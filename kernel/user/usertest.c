@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The kernel's built-in user-mode test: MIT xv6's COW lab (cowtest:
  * simple, three, file, forkfork) and KeOS's fork/COW grading cases, plus
  * map/unmap/protect, stack growth and the stack guard, run as real

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fuzz input as a stream of choices (harness fuzz-ops): each decision
  * the harness makes takes the next bytes of the input, so libFuzzer's
  * mutations become changes of decisions. An exhausted input answers 0. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer harness over random operation sequences on the library, on the
  * software machine with the TLB sanitizer. The first byte picks the half:
  *

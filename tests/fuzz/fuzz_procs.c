@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The process-space half of fuzz-ops (see fuzz_ops.c): up to four
  * processes on a software machine of 2-4 CPUs (4 or 5 levels, PCIDs with
  * or without INVPCID, KPTI), driven by the input: region add / remove /

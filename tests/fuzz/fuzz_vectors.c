@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer harness over the vector runner on the software machine: any
  * bytes are a vector file. The runner must come back (no crash, no hang, no
  * ASan/UBSan report) with an exit status of 0, 1 or 2 and only the lines

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Compiled twice by scripts/test-install against the installed library,
  * once as C11 and once as C++23, and both outputs compared: the size and
  * alignment of every public struct (C++ code holds them by value, so they

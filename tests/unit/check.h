@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A small assertion kit for the unit tests: every failure prints the file,
  * the line, the expression and the values, and the test exits non-zero. */
 #ifndef MMU64_TEST_CHECK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A minimal port for library unit tests, independent of the software
  * machine: an arena of 4K frames with metadata, counters for every hook,
  * allocation-failure injection, and no TLB at all. Tests that need a real

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The reference model of the property test: see refmodel.h. */
 #include "refmodel.h"
 

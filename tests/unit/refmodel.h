@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The property test's reference model (test_property.c): per tree, the
  * exact leaves the library must build, kept per 2 MiB block of a 4 GiB
  * arena: the position-by-position largest-leaf rule (or a forced size) for

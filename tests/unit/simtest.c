@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers for library tests on the software machine; see simtest.h. */
 #include "simtest.h"
 

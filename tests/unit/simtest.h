@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers for library tests on the software machine (only the public API of
  * sim/sim.h): machines, CPU switching, an independent permission oracle, a
  * raw snapshot of a tree's user half read straight from physical memory,

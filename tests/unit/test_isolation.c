@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Isolation regressions on the software machine, the TLB sanitizer as the
  * oracle: translations one address space cached must never be used by
  * another, nor outlive the frame they map.

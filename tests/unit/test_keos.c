@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* KeOS-style page-table cases on the software machine, with the TLB
  * sanitizer on: one page; the 16 permission sets over 13,107 pages with real
  * accesses checked against the SDM; the error cases; five mappings that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* KPTI on the software machine: the template from an allow-list, a space's
  * shadow (user half mirrored as faults add and zaps remove root entries,
  * kernel half limited to the allow-list, never US), user mode running on

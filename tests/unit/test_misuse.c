@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Calls a kernel can get wrong, each refused with a clear error or a panic
  * that names it, never silent damage: a destroyed tree or an exited space
  * used again (even after its root page became another tree's root), huge

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process-space behaviours a mutation run over src/ (issue 9) showed no
  * test noticed, one test each, every one written to fail when the
  * behaviour is broken:

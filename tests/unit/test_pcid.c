@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PCIDs on the software machine: trees keep their TLB entries across
  * switches (CR3 no-flush), a CPU that missed a flush while the tree was not
  * running flushes when it comes back (the generation check), lazy CPUs are

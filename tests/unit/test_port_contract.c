@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The porting contract's fixes (docs/PORTING.md): the 1G-page capability
  * of struct mmu_config, user-accessible pages of the kernel half
  * (mmu_kernel_map_user) with and without KPTI, and fork refusing a child

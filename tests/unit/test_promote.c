@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Huge-page promotion (FreeBSD's rule) and demotion on the software
  * machine: a table of 512 leaves that maps one aligned contiguous run with
  * identical attributes becomes one huge leaf when promotion is asked for,

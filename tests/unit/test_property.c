@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Property test: random map / unmap / protect / walk / load / drop and CPU
  * accesses over several trees and the shared kernel window, 2-4 CPUs, with
  * and without PCIDs (and INVPCID), global leaves in the kernel window and

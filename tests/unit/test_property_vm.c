@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Property test of process spaces: random space create / fork / exit,
  * region add / remove / protect (at the 16-region capacity too), user
  * accesses through the fault handler (demand-zero, COW with take-over,

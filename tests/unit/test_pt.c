@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Library unit tests on the fake port: entries, map/unmap/protect/walk,
  * leaf sizes, splits, kernel-half sharing, failure injection. Mappings are
  * checked with an oracle walker written here, not with mmu_walk. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shootdown stress with one thread per CPU (run under TSan by `make test`).
  *
  * Phase 1: four CPUs share one tree; each maps, writes, protects and unmaps

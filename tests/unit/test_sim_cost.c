@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The machine's event counters (sim_cpu_events) and the cost model that
  * prices them: each counter counts what it says, where it happens, and
  * sim_cost_cycles is the weighted sum. Tables are built by hand except for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Physical memory: frame alignment, exhaustion, merging, zeroing, the
  * table pool, metadata, failure injection, and the hash map under the TLB. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers for the software machine's own tests: bare machines (no mmu64
  * instance) and page tables built by hand in their physical memory. */
 #ifndef MMU64_TEST_SIM_HELPERS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* IPI delivery: deterministic FIFO order with coalescing, and threaded
  * delivery without deadlock when CPUs shoot at each other. */
 #include <sched.h>

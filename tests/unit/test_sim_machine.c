@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The whole machine with mmu64 on it: sim_create's kernel tree on every
  * CPU, shootdowns through the port's IPIs (deterministic and threaded),
  * allocation-failure injection through the port, and a sanitizer that stays

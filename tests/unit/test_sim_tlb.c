@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The TLB (worst-case caching, PCIDs, globals, every invalidation) and the
  * TLB sanitizer, on hand-built tables. */
 #include "test_sim_helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The walker against the SDM: permissions and error codes, reserved bits,
  * A/D updates, 5-level paging, canonical checks, protection keys. Page
  * tables are built by hand; no mmu64 instance. */

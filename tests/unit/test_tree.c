@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tree lifecycle on the software machine: BUSY while loaded, the shared
  * kernel half, what destroy frees, global user pages, the tlbstats counters
  * of a shootdown (ceiling, 2M strides), and allocation failure at every

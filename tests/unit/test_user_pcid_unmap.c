@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An isolation defect the process-space property test found on main after
  * the fixes of issue 9 (seeds 0x3, 0x6, 0x15, 0x32 of test_property_vm
  * with forks on every machine), reduced to its steps. KPTI with PCIDs, no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parser of the vector interpreter: numbers, permissions, expectations,
  * and malformed files rejected with FILE:LINE before anything runs. */
 #include <string.h>

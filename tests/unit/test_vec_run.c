@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The interpreter's driver with stub executors: skip, malformed, summary
  * and exit statuses, a TLB sanitizer report failing the file, and the user
  * CR3 of kpti=1 taken on the CPU that loaded the process. */

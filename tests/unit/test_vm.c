@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process spaces on the software machine, part 1: regions (errors,
  * removal with their pages and tables) and every branch of the fault
  * decision table (include/mmu64/vm.h), refused faults changing nothing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Eager regions: every page mapped, zeroed, when the region is added; no
  * fault on first touch; NOMEM at any allocation leaves nothing behind;
  * after fork they are copy-on-write like anon pages; exit frees them. */

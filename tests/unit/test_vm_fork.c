@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process spaces on the software machine, part 2: copy-on-write (copy,
  * take-over, the lazy TLB's spurious fault), fork and exit accounting
  * (frames and tables back to the start, one flush for the parent),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmu_vm_region_protect on the software machine: every error (nothing
  * changed, NOMEM on region slots included), regions split at the range
  * edges and merged back, stack pieces keeping the growth limit, downgrades

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process spaces with one thread per CPU (software machine, threaded IPIs).
  *
  * Phase 1, COW storm: a parent writes every page of a region and forks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The translation oracle of the process-space property test: see vmcheck.h. */
 #include "vmcheck.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The translation oracle of test_property_vm.c: a process space's tree,
  * regions and frames compared with the model of vmmodel.c. Each check
  * returns NULL, or the first difference in words (a static buffer). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The process-space model of test_property_vm.c: see vmmodel.h. */
 #include "vmmodel.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The reference model of the process-space property test
  * (test_property_vm.c): per space, the regions and, for each page of a
  * window of the user half, which frame it maps and whether its leaf is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers of the process-space tests: see vmtest.h. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers for the process-space tests (test_vm.c, test_vm_fork.c): a user
  * access that goes through the fault handler as a kernel would, frame
  * references, the fault counters, and a snapshot of everything a refused

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmu64 gen: see gen.h. `mmu64 gen --seed N [--commands N] [--cpus N]
  * [--no FEATURE,...]` writes one vector file to stdout. */
 #include "tools/gen/gen.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mmu64 gen: random vector files without expectations, for the random
  * differential (scripts/random-diff: the software machine against the
  * test kernel under QEMU, with the TLB sanitizer on).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The generator's model of mappings (spans) and regions: lists of
  * ranges that can be added, cut and picked from. See gen.h. */
 #include "tools/gen/gen.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Random process commands: proc region rremove rprotect fork
  * exit kwrite faults, and the exec of a process page. */
 #include "tools/gen/gen.h"

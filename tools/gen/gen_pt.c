@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Random page-table and CPU commands: space drop frame map unmap protect
  * walk entry dump stats tlbstats same levels regions promote load read write
  * exec poke peek pkru. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Commands that need a CPU or physical memory: load read write exec poke
  * peek pkru. They go through the executor ops. */
 #include "tools/vec/run.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Inspection and experiment commands on page tables and TLBs: levels (a
  * walk level by level, like xv6's vmprint), tlb (a CPU's cached
  * translations), setpte and invlpg (a leaf written and a page invalidated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process commands: proc region fork kwrite same exit faults, and user
  * accesses on a CPU running a process (the hardware path, then the
  * process's fault handler, then a retry). The policy is the library's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Page-table commands: space drop frame map unmap protect walk entry stats
  * tlbstats dump. They call mmu64 directly, on CPU 0. */
 #include <string.h>

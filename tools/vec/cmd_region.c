@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Inspection and experiment commands on process spaces and trees: shadow
  * (a KPTI shadow's dump and audit), regions (a process's regions),
  * rprotect and rremove (region protect and remove), promote (a space's

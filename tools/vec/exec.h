@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor interface of the vector interpreter.
  *
  * A vector runs the same on every executor: the interpreter (tools/vec/)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Inspection and experiment commands (docs/VECTORS-INSPECT.md): levels,
  * tlb, setpte, invlpg, shadow, regions, rprotect, rremove, promote and
  * tlbsan, and the driver's hooks for them. Internal to the interpreter. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parsing of vector files: see parse.h. */
 #include "tools/vec/parse.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parsing of vector files (format v1, docs/VECTORS.md).
  *
  * The parser walks a file held in one buffer, line by line, and turns each

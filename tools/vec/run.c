@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The interpreter's driver: check, set up, run each command, report,
  * tear down. See vec.h. */
 #include <string.h>

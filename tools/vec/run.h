@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Interpreter internals shared by run.c and the command files. */
 #ifndef MMU64_VEC_RUN_H
 #define MMU64_VEC_RUN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Text helpers: see text.h. */
 #include "tools/vec/text.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Text helpers of the vector interpreter: a bounded line builder and number
  * formatting, with no stdio (the interpreter also runs in a kernel). */
 #ifndef MMU64_VEC_TEXT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The vector interpreter: runs one vector file (format v1,
  * docs/VECTORS.md) on an executor.
  *

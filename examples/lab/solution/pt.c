@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The page-table lab: the reference solution (kept out of the skeleton,
  * ../pt.c). The grader's self-test (make check) also builds it with one of
  * three seeded bugs, LAB_BUG=1..3, each of which a check must catch. */
