@@ -27,7 +27,6 @@ static inline void pt_cache_set(struct mmu_tree *tree, enum mmu_level level, mmu
 	*pt_cache(tree, level) = (struct mmu_leaf_cache){
 		.base = va & ~(mmu_level_span(level + 1) - 1),
 		.entries = entries,
-		.table = table,
 		.meta = port_meta(tree->mmu, table),
 		.upper = upper,
 	};

@@ -63,7 +63,6 @@ struct mmu_tree_pcid {
 struct mmu_leaf_cache {
 	mmu_vaddr_t base;             /* VA the table's first entry maps */
 	mmu_pte_t *entries;           /* NULL: nothing cached */
-	mmu_pa_t table;               /* the table itself */
 	struct mmu_frame_meta *meta;  /* its metadata, which holds the live count */
 	uint64_t upper;               /* the entries above: RW and US ANDed, XD ORed */
 };

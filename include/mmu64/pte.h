@@ -2,9 +2,11 @@
 /* Paging-structure entries of every level (PML5E, PML4E, PDPTE, PDE, PTE).
  *
  * Every architectural bit has a name here; no other file writes a bit
- * number. An entry is a plain 64-bit value; the accessors below know which
+ * number. An entry is a plain 64-bit value; the decoders below know which
  * bits mean what at which level (bit 7 is PS above level 1 and PAT in a
- * PTE; a huge leaf keeps PAT in bit 12 and its address above its size). */
+ * PTE; a huge leaf keeps PAT in bit 12 and its address above its size).
+ * They read values (from mmu_entry, mmu_translation.leaf, a dump); the
+ * library writes the entries of its trees itself. */
 #ifndef MMU64_PTE_H
 #define MMU64_PTE_H
 
@@ -74,19 +76,6 @@ static inline uint64_t mmu_pte_flags(mmu_pte_t e, enum mmu_level level)
 /* The frame E points to. NOTEXIST when E is not present: a non-present
  * entry holds no frame address (the L1TF rule). */
 mmu_err_t mmu_pte_addr(mmu_pte_t e, enum mmu_level level, mmu_pa_t *out);
-
-/* Store PA in *E keeping its flags and setting P. UNALIGNED when PA has bits
- * below 4K set (or below the leaf size for a huge leaf), INVALID when it is
- * wider than 52 bits; *E is untouched then. */
-mmu_err_t mmu_pte_set_addr(mmu_pte_t *e, enum mmu_level level, mmu_pa_t pa);
-
-/* Replace the flags of *E, keeping its address. FLAGS must not contain
- * address bits (INVALID otherwise, *E untouched). */
-mmu_err_t mmu_pte_set_flags(mmu_pte_t *e, enum mmu_level level, uint64_t flags);
-
-/* Zero *E. When it was present, *OLD (if not NULL) receives its frame and
- * the result is MMU_OK; otherwise NOTEXIST. */
-mmu_err_t mmu_pte_clear(mmu_pte_t *e, enum mmu_level level, mmu_pa_t *old);
 
 /* The next-level table E points to: NOTEXIST when E is not present or is a
  * leaf. */
