@@ -28,13 +28,15 @@ __attribute__((noinline)) void entry_invalidate_page(struct mmu_tree *tree, stru
 /* ---- the single-page calls' rarer paths ---- */
 
 __attribute__((noinline)) void entry_clear_releasing(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va,
-						     mmu_pte_t old, struct pt_path *path, struct mmu_tlb_batch *given)
+						     mmu_pte_t old, const struct pt_path *path,
+						     struct mmu_tlb_batch *given)
 {
 	struct mmu *mmu = tree->mmu;
-	struct pt_path found;
-	if (!path->level)
-		pt_path_find(tree, va, &found);
-	const struct pt_path p = path->level ? *path : found;
+	struct pt_path p;
+	if (path)
+		p = *path;
+	else
+		pt_path_find(tree, va, &p);
 	MMU_ASSERT(mmu, p.level == level && pte_load(p.entry[level]) == old,
 		   "entry_clear_releasing: va %lx reached level %u, expected the leaf %lx at %u", (unsigned long)va,
 		   p.level, (unsigned long)old, level);

@@ -117,12 +117,13 @@ ENTRY_INLINE void entry_rewrite_leaf_bits(mmu_pte_t *e, uint64_t clear, uint64_t
 /* ---- the invalidation record of a single page ---- */
 
 /* Whether changing leaf OLD of TREE owes the TLBs anything: a caller's
- * batch takes every record; otherwise a tree no CPU runs owes nothing
- * (IDLE: tree_idle) unless PCIDs keep its entries on a lazy CPU or the leaf is
- * global. */
-ENTRY_INLINE bool entry_owes(const struct mmu_tree *tree, const struct mmu_tlb_batch *given, mmu_pte_t old, bool idle)
+ * batch takes every record; otherwise a tree no CPU runs (tree_idle) owes
+ * nothing, unless PCIDs keep its entries on a lazy CPU or the leaf is
+ * global. Tested cheapest first: this runs on every single-page change. */
+ENTRY_INLINE bool entry_owes(const struct mmu_tree *tree, const struct mmu_tlb_batch *given, mmu_pte_t old)
 {
-	return given || !idle || (old & MMU_PTE_G) || tree->mmu->pcid;
+	return given || (old & MMU_PTE_G) || tree->is_kernel || tree->mmu->pcid ||
+	       atomic_load_explicit(&tree->active_cpus, memory_order_relaxed) != 0;
 }
 
 /* Record the old leaf OLD at VA (LEVEL) into the caller's batch GIVEN, or
@@ -130,12 +131,12 @@ ENTRY_INLINE bool entry_owes(const struct mmu_tree *tree, const struct mmu_tlb_b
 void entry_invalidate_page(struct mmu_tree *tree, struct mmu_tlb_batch *given, mmu_vaddr_t va, enum mmu_level level,
 			   mmu_pte_t old, bool unmapped);
 
-/* Clear the leaf OLD at VA (LEVEL) of P, VA's path (P->level 0: not
- * found yet), the last entry of its table, then release each table that
- * leaves empty, bottom up, until one still holds entries or is pinned.
- * Records into GIVEN or flushes; the tables are freed after the flush. */
+/* Clear the leaf OLD at VA (LEVEL), the last entry of its table, then
+ * release each table that leaves empty, bottom up, until one still holds
+ * entries or is pinned. P: VA's path (NULL: found here). Records into
+ * GIVEN or flushes; the tables are freed after the flush. */
 void entry_clear_releasing(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va, mmu_pte_t old,
-			   struct pt_path *p, struct mmu_tlb_batch *given);
+			   const struct pt_path *p, struct mmu_tlb_batch *given);
 
 /* Link the tables of POOL (one per level) below VA's path P, which ends
  * in an empty entry above LEVEL, top down, then write LEAF at LEVEL. */

@@ -104,8 +104,34 @@ struct pt_path {
 /* The walker's single-address form (src/walk.c), for VA in TREE's own
  * half: records the path and caches its page directory and page table. */
 void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p);
-/* Cache the tables on VA's path, for single-page calls that missed. */
-void pt_cache_descend(struct mmu_tree *tree, mmu_vaddr_t va);
+
+/* The single-address descents (pt_path_find, src/page.c) share these:
+ * VA's entry in TABLE, a table at LEVEL; whether a descent goes on below
+ * entry V at LEVEL (a present table entry: PS is a leaf in a PDPTE or PDE
+ * and never set higher up); and the caching of a page table or page
+ * directory (LEVEL) on VA's path, with UPPER, what the levels above allow
+ * (a user tree never caches the kernel half: the kernel tree's lock
+ * guards those tables), which returns VA's entry in it. */
+static inline mmu_pte_t *pt_table_entry(const struct mmu *mmu, mmu_pa_t table, mmu_vaddr_t va, enum mmu_level level)
+{
+	return &table_of(mmu, table)[mmu_va_index(va, level)];
+}
+static inline bool pt_entry_goes_on(mmu_pte_t v, enum mmu_level level)
+{
+	return level > MMU_LEVEL_PT && mmu_pte_present(v) && !(v & MMU_PTE_PS);
+}
+static inline mmu_pte_t *pt_cache_set(struct mmu_tree *tree, enum mmu_level level, mmu_pa_t table, mmu_vaddr_t va,
+				      uint64_t upper)
+{
+	mmu_pte_t *entries = table_of(tree->mmu, table);
+	*pt_cache(tree, level) = (struct mmu_leaf_cache){
+		.base = va & ~(mmu_level_span(level + 1) - 1),
+		.entries = entries,
+		.meta = port_meta(tree->mmu, table),
+		.upper = upper,
+	};
+	return &entries[mmu_va_index(va, level)];
+}
 #include "entry.h"
 
 /* Take BATCH if given, else start LOCAL; end_batch flushes LOCAL. */

@@ -1,22 +1,45 @@
 /* SPDX-License-Identifier: MIT */
 /* The entry point of map, walk, unmap and protect. A single 4K or 2M page
- * is handled here: from the table cache (the page table and page
- * directory the walker went through last), else along VA's path from the
- * root, which refills the cache, allocating the tables a map needs and
- * releasing the tables an unmap empties. These are the calls a fault
- * handler and a page-at-a-time loop make, so they skip the general checks
- * and the range walker. Everything else goes to the general paths (map.c,
- * lookup.c, change.c), and so does a single page wherever they must
- * decide: an argument they may refuse, options, a split, a promotion, a
- * kernel-half walk from a user tree. */
+ * is the engine's walk started from the deepest table the tree has cached
+ * for VA: the page table, else the page directory, else the root. The
+ * descent (page_descend) refills the cache on the way down. These are the
+ * calls a fault handler and a page-at-a-time loop make, so the path that
+ * finds its table cached is a few dozen instructions and everything rarer
+ * is out of line: allocating the tables a map needs, releasing the tables
+ * an unmap empties, recording an invalidation. Whatever must decide more
+ * (an argument the general path may refuse, options, a split, a
+ * promotion, a kernel-half address from a user tree) goes to the general
+ * paths (map.c, lookup.c, change.c). */
 #include "internal.h"
 
 /* Each call is written once for a constant LEVEL (PT for a 4K page, PD
  * for a 2M one) and instantiated for both, so that every shift and mask
- * below is a constant: these paths run a few dozen instructions. */
+ * below is a constant; the slow paths are written once for both. */
+#ifdef __OPTIMIZE__
 #define PAGE_INLINE static inline __attribute__((always_inline))
+#else /* -O0: inlined bodies would keep their own stack slots (src/entry.h) */
+#define PAGE_INLINE static inline
+#endif
+#define PAGE_SLOW static __attribute__((noinline))
 
-/* VA is in TREE's own half: canonical, and its sign is the tree's. */
+/* Each call has a fast path, a leaf function that answers from the
+ * table cache with plain stores or gives up (PAGE_MISS), and a slow path
+ * that answers the rest or leaves the call to the general path
+ * (PAGE_DECLINED). Neither is ever returned by a public call. The fast
+ * path calls nothing, so it needs no stack frame: it only tries the lock
+ * and leaves a contended one to the slow path, which waits for it. */
+#define PAGE_MISS ((mmu_err_t)0x7e)
+#define PAGE_DECLINED ((mmu_err_t)0x7f)
+
+/* Take TREE's lock unless HELD; false if another CPU has it. */
+PAGE_INLINE bool page_trylock(struct mmu_tree *tree, bool held)
+{
+	return held || !atomic_exchange_explicit(&tree->locked, true, memory_order_acquire);
+}
+
+/* VA is in TREE's own half: canonical, and its sign is the tree's. A hit
+ * in the table cache proves it too: the cache holds tables of the tree's
+ * own half, and its base keeps every VA bit above the table's span. */
 static inline bool page_in_half(const struct mmu_tree *tree, mmu_vaddr_t va)
 {
 	unsigned shift = mmu_va_bits(tree->mmu->levels) - 1;
@@ -29,96 +52,170 @@ static inline bool page_prot_ok(unsigned prot)
 	return prot_check(prot) == MMU_OK && (prot & MMU_PROT_R);
 }
 
-/* The entry of a leaf or a hole at LEVEL for VA, when its table is cached;
- * NULL when it is not, or when the entry is a table (the page lies below). */
-PAGE_INLINE mmu_pte_t *page_entry_cached(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
-{
-	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
-	if (!e)
-		return NULL;
-	mmu_pte_t v = pte_load(e);
-	return mmu_pte_present(v) && !mmu_pte_is_leaf(v, level) ? NULL : e;
-}
+/* ---- the descent ---- */
 
-/* The same, on a miss following VA's path from the root into *P (which
- * refills the cache); P->level is 0 when the path was not needed. */
-PAGE_INLINE mmu_pte_t *page_entry(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va, struct pt_path *p)
-{
-	p->level = 0;
-	mmu_pte_t *e = page_entry_cached(tree, level, va);
-	if (e || tree->dead) /* a destroyed tree: the general path refuses it */
-		return e;
-	pt_path_find(tree, va, p);
-	return page_entry_cached(tree, level, va);
-}
-
-/* A map whose page table (or page directory) is missing: VA's path P
- * ends above LEVEL. Allocate the tables between its last entry and LEVEL
- * first (NOMEM changes nothing), then link them top down and write the
- * leaf. */
-static __attribute__((noinline)) void map_allocating(struct mmu_tree *tree, struct pt_path *p, enum mmu_level level,
-						     mmu_vaddr_t va, mmu_pte_t leaf, mmu_err_t *err)
+/* VA's path from the root down to its page directory, which it caches,
+ * or to the first entry above that is not a table (*LEVEL says which),
+ * with *UPPER what the levels above allow. NULL when the general path
+ * must answer (VA in the other half, a destroyed tree). */
+PAGE_SLOW mmu_pte_t *page_descend_root(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level *level, uint64_t *upper)
 {
 	struct mmu *mmu = tree->mmu;
-	MMU_ASSERT(mmu, p->level > level, "map_allocating: va %lx's path reaches level %u, not above %u",
-		   (unsigned long)va, p->level, level);
-	/* A huge leaf above covers VA. */
-	if (pte_load(p->entry[p->level])) {
-		*err = MMU_E_DUPLICATED;
-		return;
+	if (!page_in_half(tree, va) || tree->dead)
+		return NULL;
+	uint64_t up = ENTRY_UPPER_ALL;
+	mmu_pa_t table = tree->root;
+	for (unsigned l = (unsigned)mmu_top_level(mmu); l > MMU_LEVEL_PD; l--) {
+		mmu_pte_t *e = pt_table_entry(mmu, table, va, (enum mmu_level)l);
+		mmu_pte_t v = pte_load(e);
+		if (!pt_entry_goes_on(v, (enum mmu_level)l)) {
+			*level = (enum mmu_level)l;
+			*upper = up;
+			return e;
+		}
+		up = entry_fold(up, v);
+		table = mmu_pa(v & MMU_PTE_ADDR_MASK);
 	}
-	struct table_pool pool = {0};
-	*err = table_pool_fill(mmu, &pool, p->level - level, !tree->is_kernel);
-	if (*err == MMU_OK)
-		entry_link_path(tree, p, level, va, leaf, &pool);
+	*level = MMU_LEVEL_PD;
+	*upper = up;
+	return pt_cache_set(tree, MMU_LEVEL_PD, table, va, up);
 }
 
-PAGE_INLINE bool map_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, mmu_pa_t pa,
-			unsigned prot, mmu_err_t *err)
+/* The entry for VA at the deepest level the descent reaches: start at the
+ * cached page directory when it covers VA, else at the root; go down
+ * while the entry is a table, to the page table at most, caching the page
+ * directory and page table passed. *LEVEL is where it stopped and *UPPER
+ * what the levels above allow. NULL when the general path must answer. */
+PAGE_INLINE mmu_pte_t *page_descend(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level *level, uint64_t *upper)
 {
-	uint64_t span = mmu_level_span(level);
-	/* PA is aligned to the page: its last byte is below MAXPHYADDR iff
-	 * PA is. A process space's tree holds no 2M leaf (map.c). */
-	if (tree->promote || (level > MMU_LEVEL_PT && tree->process) || !mmu_is_aligned(va | pa.bits, span) ||
-	    !page_in_half(tree, va) || (pa.bits & tree->mmu->pa_reserved) || !page_prot_ok(prot))
-		return false;
-	mmu_pte_t leaf = pa.bits | MMU_PTE_P | prot_to_pte(tree->mmu, prot) | (level > MMU_LEVEL_PT ? MMU_PTE_PS : 0);
-	op_lock(tree, held);
-	/* An entry in use, leaf or table, maps something inside the range:
-	 * tables are never left empty. */
-	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
-	struct pt_path p;
-	if (!e) {
-		/* A destroyed tree has an empty cache, so its calls all come
-		 * here; the general path refuses them. */
-		if (tree->dead) {
-			op_unlock(tree, held);
-			return false;
-		}
-		pt_path_find(tree, va, &p);
-		e = pt_cache_lookup(tree, level, va);
-	}
+	mmu_pte_t *e = pt_cache_lookup(tree, MMU_LEVEL_PD, va);
 	if (e) {
-		*err = pte_load(e) ? MMU_E_DUPLICATED : MMU_OK;
-		if (*err == MMU_OK)
-			entry_write_cached(tree, level, e, leaf);
+		*level = MMU_LEVEL_PD;
+		*upper = pt_cache(tree, MMU_LEVEL_PD)->upper;
 	} else {
-		map_allocating(tree, &p, level, va, leaf, err);
+		e = page_descend_root(tree, va, level, upper);
+		if (!e || *level != MMU_LEVEL_PD)
+			return e;
+	}
+	mmu_pte_t v = pte_load(e);
+	if (!pt_entry_goes_on(v, MMU_LEVEL_PD))
+		return e;
+	*level = MMU_LEVEL_PT;
+	*upper = entry_fold(*upper, v);
+	return pt_cache_set(tree, MMU_LEVEL_PT, mmu_pa(v & MMU_PTE_ADDR_MASK), va, *upper);
+}
+
+/* ---- map ---- */
+
+/* The leaf a single-page map writes at LEVEL, or 0 where the general path
+ * must decide: PA is aligned to the page, so its last byte is below
+ * MAXPHYADDR iff PA is; a process space's tree holds no 2M leaf (map.c). */
+PAGE_INLINE mmu_pte_t map_leaf(const struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va, mmu_pa_t pa,
+			       unsigned prot)
+{
+	if (tree->promote || (level > MMU_LEVEL_PT && tree->process) ||
+	    !mmu_is_aligned(va | pa.bits, mmu_level_span(level)) || (pa.bits & tree->mmu->pa_reserved) ||
+	    !page_prot_ok(prot))
+		return 0;
+	return pa.bits | MMU_PTE_P | prot_to_pte(tree->mmu, prot) | (level > MMU_LEVEL_PT ? MMU_PTE_PS : 0);
+}
+
+/* Write LEAF at VA's entry (LEVEL), which the cache does not hold empty:
+ * follow VA's path from the root (which refills the cache); where it ends
+ * above LEVEL, allocate the tables between first (NOMEM changes nothing),
+ * then link them top down and write the leaf. Under the lock. */
+PAGE_INLINE mmu_err_t map_along_path(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va, mmu_pte_t leaf)
+{
+	if (!page_in_half(tree, va) || tree->dead)
+		return PAGE_DECLINED;
+	struct pt_path p;
+	pt_path_find(tree, va, &p);
+	/* A table at LEVEL (the path went below it), the entry at LEVEL in
+	 * use, or a huge leaf above: an entry in use maps something inside
+	 * the page, since tables are never left empty. */
+	if (p.level < level || pte_load(p.entry[p.level]))
+		return MMU_E_DUPLICATED;
+	if (p.level == level) {
+		entry_write(tree, port_meta(tree->mmu, p.table[level]), level, p.entry[level], leaf);
+		return MMU_OK;
+	}
+	struct table_pool pool = {0};
+	mmu_err_t err = table_pool_fill(tree->mmu, &pool, p.level - level, !tree->is_kernel);
+	if (err == MMU_OK)
+		entry_link_path(tree, &p, level, va, leaf, &pool);
+	return err;
+}
+
+/* The fast path: VA's entry is in the cached table at LEVEL. */
+PAGE_INLINE mmu_err_t map_fast(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, mmu_pa_t pa,
+			       unsigned prot)
+{
+	mmu_pte_t leaf = map_leaf(tree, level, va, pa, prot);
+	if (!leaf)
+		return PAGE_DECLINED;
+	if (!page_trylock(tree, held))
+		return PAGE_MISS;
+	mmu_err_t err = PAGE_MISS;
+	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
+	if (e) {
+		err = pte_load(e) ? MMU_E_DUPLICATED : MMU_OK;
+		if (err == MMU_OK)
+			entry_write_cached(tree, level, e, leaf);
 	}
 	op_unlock(tree, held);
-	return true;
+	return err;
+}
+
+static inline mmu_err_t map_slow_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, mmu_pa_t pa,
+				  unsigned prot)
+{
+	mmu_pte_t leaf = map_leaf(tree, level, va, pa, prot);
+	if (!leaf)
+		return PAGE_DECLINED;
+	op_lock(tree, held);
+	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
+	mmu_err_t err = MMU_E_DUPLICATED;
+	if (!e)
+		err = map_along_path(tree, level, va, leaf);
+	else if (!pte_load(e))
+		entry_write_cached(tree, level, e, leaf), err = MMU_OK;
+	op_unlock(tree, held);
+	return err;
+}
+
+/* The level of a single page of LEN bytes, 0 for any other length. */
+static inline enum mmu_level page_level(uint64_t len)
+{
+	if (len == mmu_level_span(MMU_LEVEL_PT))
+		return MMU_LEVEL_PT;
+	return len == mmu_level_span(MMU_LEVEL_PD) ? MMU_LEVEL_PD : 0;
+}
+
+/* The slow path, then the general one. */
+PAGE_SLOW mmu_err_t map_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len,
+			     unsigned prot, const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
+{
+	mmu_err_t err = PAGE_DECLINED;
+	enum mmu_level level = page_level(len);
+	if (!opts && level)
+		err = map_slow_at(tree, held, level, va, pa, prot);
+	return err != PAGE_DECLINED ? err : map_general(tree, held, va, pa, len, prot, opts, batch);
 }
 
 mmu_err_t page_map(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
 		   const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
-	mmu_err_t err;
-	if (!opts && len == mmu_level_span(MMU_LEVEL_PT) && map_at(tree, held, MMU_LEVEL_PT, va, pa, prot, &err))
-		return err;
-	if (!opts && len == mmu_level_span(MMU_LEVEL_PD) && map_at(tree, held, MMU_LEVEL_PD, va, pa, prot, &err))
-		return err;
-	return map_general(tree, held, va, pa, len, prot, opts, batch);
+	mmu_err_t err = PAGE_MISS;
+	if (!opts && len == mmu_level_span(MMU_LEVEL_PT))
+		err = map_fast(tree, held, MMU_LEVEL_PT, va, pa, prot);
+	else if (!opts && len == mmu_level_span(MMU_LEVEL_PD))
+		err = map_fast(tree, held, MMU_LEVEL_PD, va, pa, prot);
+	if (__builtin_expect(err == PAGE_MISS || err == PAGE_DECLINED, 0))
+		return map_slow(tree, held, va, pa, len, prot, opts, batch);
+	return err;
 }
+
+/* ---- walk ---- */
 
 /* The translation of present leaf V at LEVEL, UPPER the bits above it. */
 PAGE_INLINE void translation_of(const struct mmu *mmu, enum mmu_level level, mmu_vaddr_t va, mmu_pte_t v,
@@ -132,107 +229,207 @@ PAGE_INLINE void translation_of(const struct mmu *mmu, enum mmu_level level, mmu
 	};
 }
 
-/* VA's leaf or hole in the cached page table, else in the cached page
- * directory; *LEVEL says which. */
-PAGE_INLINE mmu_pte_t *walk_entry_cached(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level *level)
+/* The answer for leaf or hole V at LEVEL. */
+PAGE_INLINE mmu_err_t walk_answer(const struct mmu *mmu, enum mmu_level level, mmu_vaddr_t va, mmu_pte_t v,
+				  uint64_t upper, struct mmu_translation *out)
 {
-	*level = MMU_LEVEL_PT;
-	mmu_pte_t *e = page_entry_cached(tree, MMU_LEVEL_PT, va);
-	if (e)
-		return e;
-	*level = MMU_LEVEL_PD;
-	return page_entry_cached(tree, MMU_LEVEL_PD, va);
+	if (!mmu_pte_present(v))
+		return MMU_E_NOTEXIST;
+	translation_of(mmu, level, va, v, upper, out);
+	return MMU_OK;
 }
 
-/* A 4K page, a 2M page or a hole, from the table cache (filled from the
- * root on a miss). */
-PAGE_INLINE bool walk_cached(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out,
-			     mmu_err_t *err)
+/* The fast path: VA's leaf or hole is in the cached page table, or in the
+ * cached page directory. */
+PAGE_INLINE mmu_err_t walk_fast(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
 {
-	if (!page_in_half(tree, va))
-		return false;
-	op_lock(tree, held);
-	enum mmu_level level;
-	mmu_pte_t *e = walk_entry_cached(tree, va, &level);
-	if (!e && !tree->dead) { /* a destroyed tree: the general path refuses it */
-		pt_cache_descend(tree, va);
-		e = walk_entry_cached(tree, va, &level);
+	if (!page_trylock(tree, held))
+		return PAGE_MISS;
+	enum mmu_level level = MMU_LEVEL_PT;
+	mmu_pte_t *e = pt_cache_lookup(tree, MMU_LEVEL_PT, va);
+	if (!e) {
+		level = MMU_LEVEL_PD;
+		e = pt_cache_lookup(tree, MMU_LEVEL_PD, va);
 	}
 	mmu_pte_t v = e ? pte_load(e) : 0;
-	uint64_t upper = e ? pt_cache(tree, level)->upper : 0;
+	uint64_t upper = pt_cache(tree, level)->upper;
+	op_unlock(tree, held);
+	if (!e || pt_entry_goes_on(v, level))
+		return PAGE_MISS;
+	if (level == MMU_LEVEL_PT)
+		return walk_answer(tree->mmu, MMU_LEVEL_PT, va, v, upper, out);
+	return walk_answer(tree->mmu, MMU_LEVEL_PD, va, v, upper, out);
+}
+
+/* The slow path: the descent, from the cached page directory or the
+ * root. */
+PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	op_lock(tree, held);
+	enum mmu_level level = MMU_LEVEL_PT;
+	uint64_t upper = pt_cache(tree, MMU_LEVEL_PT)->upper;
+	mmu_pte_t *e = pt_cache_lookup(tree, MMU_LEVEL_PT, va);
+	if (!e)
+		e = page_descend(tree, va, &level, &upper);
+	mmu_pte_t v = e ? pte_load(e) : 0;
 	op_unlock(tree, held);
 	if (!e)
-		return false;
-	*err = mmu_pte_present(v) ? MMU_OK : MMU_E_NOTEXIST;
-	if (*err != MMU_OK)
-		return true;
-	if (level == MMU_LEVEL_PT)
-		translation_of(tree->mmu, MMU_LEVEL_PT, va, v, upper, out);
-	else
-		translation_of(tree->mmu, MMU_LEVEL_PD, va, v, upper, out);
-	return true;
+		return walk_general(tree, held, va, out);
+	return walk_answer(tree->mmu, level, va, v, upper, out);
 }
 
 mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
 {
-	mmu_err_t err;
-	if (walk_cached(tree, held, va, out, &err))
-		return err;
-	return walk_general(tree, held, va, out);
+	mmu_err_t err = walk_fast(tree, held, va, out);
+	if (__builtin_expect(err == PAGE_MISS, 0))
+		return walk_slow(tree, held, va, out);
+	return err;
 }
 
-/* Unmap (PERM_BITS unused) or protect the page at VA, under the lock. */
-PAGE_INLINE bool change_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, bool unmap,
-			   uint64_t perm_bits, struct mmu_tlb_batch *given, mmu_err_t *err)
+/* ---- unmap and protect ---- */
+
+/* The new value of leaf V: none for an unmap, else PERM_BITS. */
+PAGE_INLINE mmu_pte_t changed_leaf(mmu_pte_t v, bool unmap, uint64_t perm_bits)
 {
-	if (!mmu_is_aligned(va, mmu_level_span(level)) || !page_in_half(tree, va) || (!unmap && tree->promote))
-		return false;
-	op_lock(tree, held);
-	struct pt_path path;
-	mmu_pte_t *e = page_entry(tree, level, va, &path);
-	if (!e) {
-		op_unlock(tree, held);
-		return false;
-	}
-	mmu_pte_t v = pte_load(e);
-	*err = mmu_pte_present(v) ? MMU_OK : MMU_E_NOTEXIST;
-	mmu_pte_t nv = unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | perm_bits;
-	if (*err == MMU_OK && unmap && pt_cache(tree, level)->meta->live == 1) {
+	return unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | perm_bits;
+}
+
+/* Whether the single-page path may change VA's page at LEVEL at all. */
+PAGE_INLINE bool change_may(const struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va, bool unmap)
+{
+	return mmu_is_aligned(va, mmu_level_span(level)) && (unmap || !tree->promote);
+}
+
+/* Unmap (NV 0) or give permission bits to the present leaf V at E, the
+ * entry for VA in the cached table at LEVEL, under the lock: releasing
+ * the tables the unmap empties (P: VA's path when the caller has it,
+ * NULL: found again), and recording what the change owes the TLBs in
+ * GIVEN or flushing now. */
+PAGE_INLINE void change_leaf(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_pte_t v,
+			     mmu_pte_t nv, const struct pt_path *p, struct mmu_tlb_batch *given)
+{
+	if (nv == v)
+		return;
+	if (nv == 0 && pt_cache(tree, level)->meta->live == 1) {
 		/* The last leaf of its table: the tables it empties go too. */
-		entry_clear_releasing(tree, level, va, v, &path, given);
-	} else if (*err == MMU_OK && nv != v) {
-		bool idle = tree_idle(tree);
+		entry_clear_releasing(tree, level, va, v, p, given);
+		return;
+	}
+	if (nv == 0)
+		entry_write_cached(tree, level, e, 0);
+	else
+		entry_rewrite_leaf_bits(e, MMU_PTE_PERM_MASK, nv & MMU_PTE_PERM_MASK, tree_idle(tree));
+	if (entry_owes(tree, given, v))
+		entry_invalidate_page(tree, given, va, level, v, nv == 0);
+}
+
+/* The fast path: VA's leaf is in the cached table at LEVEL, and changing
+ * it owes the TLBs nothing and empties no table: plain stores. */
+PAGE_INLINE mmu_err_t change_fast(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, bool unmap,
+				  uint64_t perm_bits, const struct mmu_tlb_batch *given)
+{
+	if (!change_may(tree, level, va, unmap))
+		return PAGE_DECLINED;
+	if (!page_trylock(tree, held))
+		return PAGE_MISS;
+	mmu_err_t err = PAGE_MISS;
+	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
+	mmu_pte_t v = e ? pte_load(e) : 0;
+	mmu_pte_t nv = changed_leaf(v, unmap, perm_bits);
+	if (!e || (level > MMU_LEVEL_PT && mmu_pte_present(v) && !(v & MMU_PTE_PS))) {
+		/* the slow path decides */
+	} else if (!mmu_pte_present(v)) {
+		err = MMU_E_NOTEXIST;
+	} else if (nv == v) {
+		err = MMU_OK;
+	} else if (!entry_owes(tree, given, v) && !(unmap && pt_cache(tree, level)->meta->live == 1)) {
 		if (unmap)
 			entry_write_cached(tree, level, e, 0);
 		else
-			entry_rewrite_leaf_bits(e, MMU_PTE_PERM_MASK, perm_bits, idle);
-		if (entry_owes(tree, given, v, idle))
-			entry_invalidate_page(tree, given, va, level, v, unmap);
+			entry_rewrite_leaf_bits(e, MMU_PTE_PERM_MASK, perm_bits, true);
+		err = MMU_OK;
 	}
 	op_unlock(tree, held);
-	return true;
+	return err;
+}
+
+/* The slow path's change of VA's leaf at LEVEL, when the cache does not
+ * hold its table: follow its path from the root (which refills the
+ * cache) and change the leaf there. Under the lock. */
+PAGE_INLINE mmu_err_t change_along_path(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va, bool unmap,
+					uint64_t perm_bits, struct mmu_tlb_batch *given)
+{
+	if (!page_in_half(tree, va) || tree->dead)
+		return PAGE_DECLINED;
+	struct pt_path p;
+	pt_path_find(tree, va, &p);
+	/* A hole or a leaf above LEVEL, a table at it: the general path. */
+	if (p.level != level)
+		return PAGE_DECLINED;
+	mmu_pte_t v = pte_load(p.entry[level]);
+	if (!mmu_pte_present(v))
+		return MMU_E_NOTEXIST;
+	change_leaf(tree, level, p.entry[level], va, v, changed_leaf(v, unmap, perm_bits), &p, given);
+	return MMU_OK;
+}
+
+/* The slow path at LEVEL: the cached table's entry, or VA's path. */
+static inline mmu_err_t change_slow_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va,
+				     bool unmap, uint64_t perm_bits, struct mmu_tlb_batch *given)
+{
+	mmu_err_t err = MMU_OK;
+	op_lock(tree, held);
+	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
+	mmu_pte_t v = e ? pte_load(e) : 0;
+	if (!e)
+		err = change_along_path(tree, level, va, unmap, perm_bits, given);
+	else if (!mmu_pte_present(v))
+		err = MMU_E_NOTEXIST;
+	else if (level > MMU_LEVEL_PT && !(v & MMU_PTE_PS))
+		err = PAGE_DECLINED; /* a table below: the general path */
+	else
+		change_leaf(tree, level, e, va, v, changed_leaf(v, unmap, perm_bits), NULL, given);
+	op_unlock(tree, held);
+	return err;
+}
+
+/* The slow path of a single page of LEN bytes, then the general one. */
+PAGE_SLOW mmu_err_t change_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, bool unmap,
+				unsigned prot, struct mmu_tlb_batch *given)
+{
+	mmu_err_t err = PAGE_DECLINED;
+	enum mmu_level level = page_level(len);
+	if (level && (unmap || page_prot_ok(prot)) && change_may(tree, level, va, unmap))
+		err = change_slow_at(tree, held, level, va, unmap, unmap ? 0 : prot_to_pte(tree->mmu, prot), given);
+	if (err != PAGE_DECLINED)
+		return err;
+	return unmap ? unmap_general(tree, held, va, len, given) : protect_general(tree, held, va, len, prot, given);
+}
+
+/* Unmap (UNMAP) or protect (PROT) a single page of LEN bytes. */
+PAGE_INLINE mmu_err_t change_page(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, bool unmap,
+				  unsigned prot, struct mmu_tlb_batch *given)
+{
+	mmu_err_t err = PAGE_MISS;
+	uint64_t perm_bits = unmap ? 0 : prot_to_pte(tree->mmu, prot);
+	if (!unmap && !page_prot_ok(prot))
+		err = PAGE_MISS;
+	else if (len == mmu_level_span(MMU_LEVEL_PT))
+		err = change_fast(tree, held, MMU_LEVEL_PT, va, unmap, perm_bits, given);
+	else if (len == mmu_level_span(MMU_LEVEL_PD))
+		err = change_fast(tree, held, MMU_LEVEL_PD, va, unmap, perm_bits, given);
+	if (__builtin_expect(err == PAGE_MISS || err == PAGE_DECLINED, 0))
+		return change_slow(tree, held, va, len, unmap, prot, given);
+	return err;
 }
 
 mmu_err_t page_unmap(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
 {
-	mmu_err_t err;
-	if (len == mmu_level_span(MMU_LEVEL_PT) && change_at(tree, held, MMU_LEVEL_PT, va, true, 0, batch, &err))
-		return err;
-	if (len == mmu_level_span(MMU_LEVEL_PD) && change_at(tree, held, MMU_LEVEL_PD, va, true, 0, batch, &err))
-		return err;
-	return unmap_general(tree, held, va, len, batch);
+	return change_page(tree, held, va, len, true, 0, batch);
 }
 
 mmu_err_t page_protect(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
 		       struct mmu_tlb_batch *batch)
 {
-	mmu_err_t err;
-	uint64_t bits = prot_to_pte(tree->mmu, prot);
-	if (page_prot_ok(prot) && len == mmu_level_span(MMU_LEVEL_PT) &&
-	    change_at(tree, held, MMU_LEVEL_PT, va, false, bits, batch, &err))
-		return err;
-	if (page_prot_ok(prot) && len == mmu_level_span(MMU_LEVEL_PD) &&
-	    change_at(tree, held, MMU_LEVEL_PD, va, false, bits, batch, &err))
-		return err;
-	return protect_general(tree, held, va, len, prot, batch);
+	return change_page(tree, held, va, len, false, prot, batch);
 }
