@@ -28,7 +28,9 @@ void print_usage(FILE *to)
 	      to);
 	for (unsigned i = 0; vec_command_usage(i); i++)
 		fprintf(to, "  %s\n", vec_command_usage(i));
-	fputs("Results: ok [VALUE], error NAME, fault 0xE (#PF error code), gp, segv 0xE.\n"
+	fputs("The machine line also takes [pcid=0|1] [invpcid=0|1] (an extension: docs/VECTORS.md,\n"
+	      "\"Extension: PCIDs\").\n"
+	      "Results: ok [VALUE], error NAME, fault 0xE (#PF error code), gp, segv 0xE.\n"
 	      "The full reference, with every rule and result: docs/VECTORS.md.\n",
 	      to);
 }
