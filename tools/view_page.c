@@ -56,7 +56,7 @@ const char view_page_head[] =
 	"#split span { display: inline-block; border: 1px solid #c9d3dd; border-radius: 3px; padding: 0 5px; margin-right: 3px; background: #f3f7fb; }\n"
 	"#split b { color: #5a6775; font-weight: 600; margin-right: 3px; }\n"
 	"tr.stale td { background: #ffd9d6; color: #8c1d18; }\n"
-	"td.note { white-space: normal; }\n"
+	"td.note, td.leaf { white-space: normal; }\n"
 	".bits { color: #1f5f99; }\n"
 	".leaf { color: #1b7a3a; font-weight: 600; }\n"
 	".none { color: #8a949e; font-style: italic; }\n"
