@@ -25,9 +25,11 @@
 /* Each call has a fast path, a leaf function that answers from the
  * table cache with plain stores or gives up (PAGE_MISS), and a slow path
  * that answers the rest or leaves the call to the general path
- * (PAGE_DECLINED). Neither is ever returned by a public call. The fast
- * path calls nothing, so it needs no stack frame: it only tries the lock
- * and leaves a contended one to the slow path, which waits for it. */
+ * (PAGE_DECLINED). None of these is ever returned by a public call. The
+ * fast path calls nothing, so it needs no stack frame: it only tries the
+ * lock and leaves a contended one to the slow path, which waits for it
+ * (PAGE_BUSY). */
+#define PAGE_BUSY ((mmu_err_t)0x7d)
 #define PAGE_MISS ((mmu_err_t)0x7e)
 #define PAGE_DECLINED ((mmu_err_t)0x7f)
 
@@ -54,55 +56,63 @@ static inline bool page_prot_ok(unsigned prot)
 
 /* ---- the descent ---- */
 
-/* VA's path from the root down to its page directory, which it caches,
- * or to the first entry above that is not a table (*LEVEL says which),
- * with *UPPER what the levels above allow. NULL when the general path
- * must answer (VA in the other half, a destroyed tree). */
-PAGE_SLOW mmu_pte_t *page_descend_root(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level *level, uint64_t *upper)
+/* VA's entry in the table at LEVEL that entry V points to. */
+PAGE_INLINE mmu_pte_t *page_next_entry(const struct mmu *mmu, mmu_pte_t v, mmu_vaddr_t va, enum mmu_level level)
 {
-	struct mmu *mmu = tree->mmu;
-	if (!page_in_half(tree, va) || tree->dead)
-		return NULL;
-	uint64_t up = ENTRY_UPPER_ALL;
-	mmu_pa_t table = tree->root;
-	for (unsigned l = (unsigned)mmu_top_level(mmu); l > MMU_LEVEL_PD; l--) {
-		mmu_pte_t *e = pt_table_entry(mmu, table, va, (enum mmu_level)l);
-		mmu_pte_t v = pte_load(e);
-		if (!pt_entry_goes_on(v, (enum mmu_level)l)) {
-			*level = (enum mmu_level)l;
-			*upper = up;
-			return e;
-		}
-		up = entry_fold(up, v);
-		table = mmu_pa(v & MMU_PTE_ADDR_MASK);
-	}
-	*level = MMU_LEVEL_PD;
-	*upper = up;
-	return pt_cache_set(tree, MMU_LEVEL_PD, table, va, up);
+	return pt_table_entry(mmu, mmu_pa(v & MMU_PTE_ADDR_MASK), va, level);
 }
 
 /* The entry for VA at the deepest level the descent reaches: start at the
- * cached page directory when it covers VA, else at the root; go down
- * while the entry is a table, to the page table at most, caching the page
- * directory and page table passed. *LEVEL is where it stopped and *UPPER
- * what the levels above allow. NULL when the general path must answer. */
+ * cached page directory when it covers VA, else at the root (each level a
+ * constant step), and go down while the entry is a table, to the page
+ * table at most. The page directory or page table holding the entry it
+ * ends at is cached. *LEVEL is where it stopped and *UPPER what the
+ * levels above allow. NULL when the general path must answer (VA in the
+ * other half, a destroyed tree). */
 PAGE_INLINE mmu_pte_t *page_descend(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level *level, uint64_t *upper)
 {
+	struct mmu *mmu = tree->mmu;
 	mmu_pte_t *e = pt_cache_lookup(tree, MMU_LEVEL_PD, va);
-	if (e) {
-		*level = MMU_LEVEL_PD;
-		*upper = pt_cache(tree, MMU_LEVEL_PD)->upper;
-	} else {
-		e = page_descend_root(tree, va, level, upper);
-		if (!e || *level != MMU_LEVEL_PD)
-			return e;
+	uint64_t up = pt_cache(tree, MMU_LEVEL_PD)->upper;
+	mmu_pte_t v;
+	mmu_pa_t pd = {0}; /* the page directory, when not cached */
+	if (!e) {
+		if (!page_in_half(tree, va) || tree->dead)
+			return NULL;
+		up = ENTRY_UPPER_ALL;
+		v = tree->root.bits;
+		*level = MMU_LEVEL_PML5;
+		if (mmu->levels == 5) {
+			e = page_next_entry(mmu, v, va, MMU_LEVEL_PML5);
+			if (!pt_entry_goes_on(v = pte_load(e), MMU_LEVEL_PML5))
+				goto stop;
+			up = entry_fold(up, v);
+		}
+		*level = MMU_LEVEL_PML4;
+		e = page_next_entry(mmu, v, va, MMU_LEVEL_PML4);
+		if (!pt_entry_goes_on(v = pte_load(e), MMU_LEVEL_PML4))
+			goto stop;
+		up = entry_fold(up, v);
+		*level = MMU_LEVEL_PDPT;
+		e = page_next_entry(mmu, v, va, MMU_LEVEL_PDPT);
+		if (!pt_entry_goes_on(v = pte_load(e), MMU_LEVEL_PDPT))
+			goto stop;
+		up = entry_fold(up, v);
+		pd = mmu_pa(v & MMU_PTE_ADDR_MASK);
+		e = pt_table_entry(mmu, pd, va, MMU_LEVEL_PD);
 	}
-	mmu_pte_t v = pte_load(e);
-	if (!pt_entry_goes_on(v, MMU_LEVEL_PD))
-		return e;
+	*level = MMU_LEVEL_PD;
+	if (!pt_entry_goes_on(v = pte_load(e), MMU_LEVEL_PD)) {
+		if (pd.bits)
+			pt_cache_set(tree, MMU_LEVEL_PD, pd, va, up);
+		goto stop;
+	}
+	up = entry_fold(up, v);
 	*level = MMU_LEVEL_PT;
-	*upper = entry_fold(*upper, v);
-	return pt_cache_set(tree, MMU_LEVEL_PT, mmu_pa(v & MMU_PTE_ADDR_MASK), va, *upper);
+	e = pt_cache_set(tree, MMU_LEVEL_PT, mmu_pa(v & MMU_PTE_ADDR_MASK), va, up);
+stop:
+	*upper = up;
+	return e;
 }
 
 /* ---- map ---- */
@@ -240,11 +250,12 @@ PAGE_INLINE mmu_err_t walk_answer(const struct mmu *mmu, enum mmu_level level, m
 }
 
 /* The fast path: VA's leaf or hole is in the cached page table, or in the
- * cached page directory. */
+ * cached page directory. A miss keeps the lock for the slow path
+ * (PAGE_MISS); PAGE_BUSY: another CPU holds it. */
 PAGE_INLINE mmu_err_t walk_fast(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
 {
 	if (!page_trylock(tree, held))
-		return PAGE_MISS;
+		return PAGE_BUSY;
 	enum mmu_level level = MMU_LEVEL_PT;
 	mmu_pte_t *e = pt_cache_lookup(tree, MMU_LEVEL_PT, va);
 	if (!e) {
@@ -252,25 +263,25 @@ PAGE_INLINE mmu_err_t walk_fast(struct mmu_tree *tree, bool held, mmu_vaddr_t va
 		e = pt_cache_lookup(tree, MMU_LEVEL_PD, va);
 	}
 	mmu_pte_t v = e ? pte_load(e) : 0;
-	uint64_t upper = pt_cache(tree, level)->upper;
-	op_unlock(tree, held);
 	if (!e || pt_entry_goes_on(v, level))
 		return PAGE_MISS;
+	uint64_t upper = pt_cache(tree, level)->upper;
+	op_unlock(tree, held);
 	if (level == MMU_LEVEL_PT)
 		return walk_answer(tree->mmu, MMU_LEVEL_PT, va, v, upper, out);
 	return walk_answer(tree->mmu, MMU_LEVEL_PD, va, v, upper, out);
 }
 
 /* The slow path: the descent, from the cached page directory or the
- * root. */
-PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
+ * root. TAKEN: the fast path holds the lock for this call already. */
+PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out,
+			      bool taken)
 {
-	op_lock(tree, held);
-	enum mmu_level level = MMU_LEVEL_PT;
-	uint64_t upper = pt_cache(tree, MMU_LEVEL_PT)->upper;
-	mmu_pte_t *e = pt_cache_lookup(tree, MMU_LEVEL_PT, va);
-	if (!e)
-		e = page_descend(tree, va, &level, &upper);
+	if (!taken)
+		tree_lock(tree);
+	enum mmu_level level;
+	uint64_t upper;
+	mmu_pte_t *e = page_descend(tree, va, &level, &upper);
 	mmu_pte_t v = e ? pte_load(e) : 0;
 	op_unlock(tree, held);
 	if (!e)
@@ -281,8 +292,8 @@ PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, 
 mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
 {
 	mmu_err_t err = walk_fast(tree, held, va, out);
-	if (__builtin_expect(err == PAGE_MISS, 0))
-		return walk_slow(tree, held, va, out);
+	if (__builtin_expect(err == PAGE_MISS || err == PAGE_BUSY, 0))
+		return walk_slow(tree, held, va, out, err == PAGE_MISS);
 	return err;
 }
 
