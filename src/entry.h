@@ -100,6 +100,17 @@ ENTRY_INLINE void entry_write_cached(struct mmu_tree *tree, enum mmu_level level
 	entry_write(tree, pt_cache(tree, level)->meta, level, e, value);
 }
 
+/* Clear the present leaf E of the cached table at LEVEL, which holds
+ * other entries too (entry_write without its tests of the old value). */
+ENTRY_INLINE void entry_clear_cached(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e)
+{
+	struct mmu_frame_meta *meta = pt_cache(tree, level)->meta;
+	MMU_ASSERT(tree->mmu, meta->live > 1, "entry_clear_cached: live %u at level %u", meta->live, level);
+	pt_cache_drop_below(tree, level);
+	meta->live--;
+	entry_store(e, 0);
+}
+
 /* The same for the walk's current table at LEVEL. */
 ENTRY_INLINE void entry_write_walk(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
 {

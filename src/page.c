@@ -212,8 +212,8 @@ PAGE_SLOW mmu_err_t map_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, m
 	return err != PAGE_DECLINED ? err : map_general(tree, held, va, pa, len, prot, opts, batch);
 }
 
-mmu_err_t page_map(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
-		   const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
+mmu_err_t page_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+		   const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch, bool held)
 {
 	mmu_err_t err = PAGE_MISS;
 	if (!opts && len == mmu_level_span(MMU_LEVEL_PT))
@@ -289,7 +289,7 @@ PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, 
 	return walk_answer(tree->mmu, level, va, v, upper, out);
 }
 
-mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
+mmu_err_t page_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out, bool held)
 {
 	mmu_err_t err = walk_fast(tree, held, va, out);
 	if (__builtin_expect(err == PAGE_MISS || err == PAGE_BUSY, 0))
@@ -355,7 +355,7 @@ PAGE_INLINE mmu_err_t change_fast(struct mmu_tree *tree, bool held, enum mmu_lev
 		err = MMU_OK;
 	} else if (!entry_owes(tree, given, v) && !(unmap && pt_cache(tree, level)->meta->live == 1)) {
 		if (unmap)
-			entry_write_cached(tree, level, e, 0);
+			entry_clear_cached(tree, level, e);
 		else
 			entry_rewrite_leaf_bits(e, MMU_PTE_PERM_MASK, perm_bits, true);
 		err = MMU_OK;
@@ -434,13 +434,13 @@ PAGE_INLINE mmu_err_t change_page(struct mmu_tree *tree, bool held, mmu_vaddr_t 
 	return err;
 }
 
-mmu_err_t page_unmap(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
+mmu_err_t page_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch, bool held)
 {
 	return change_page(tree, held, va, len, true, 0, batch);
 }
 
-mmu_err_t page_protect(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
-		       struct mmu_tlb_batch *batch)
+mmu_err_t page_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
+		       struct mmu_tlb_batch *batch, bool held)
 {
 	return change_page(tree, held, va, len, false, prot, batch);
 }
