@@ -38,6 +38,18 @@ static void expect_malformed(const char *text, const char *diag, int line)
 }
 #define EXPECT_MALFORMED(text, diag) expect_malformed(text, diag, __LINE__)
 
+/* The whole diagnostic, not a prefix of it. */
+static void expect_diag(const char *text, const char *diag, int line)
+{
+	int status = check_text(text);
+	if (status != VEC_MALFORMED || strcmp(last_line, diag) != 0) {
+		fprintf(stderr, "%s:%d: status %d, diagnostic \"%s\", expected 2 and \"%s\"\n", __FILE__, line,
+			status, last_line, diag);
+		check_failures++;
+	}
+}
+#define EXPECT_DIAG(text, diag) expect_diag(text, diag, __LINE__)
+
 static uint64_t number(const char *s)
 {
 	uint64_t v = 0xdeadbeef;
@@ -194,6 +206,64 @@ static void test_malformed(void)
 	CHECK_EQ(lines_out, 1);
 }
 
+/* Every diagnostic names where to read about what it refuses: the
+ * command's section (docs/VECTORS.md or docs/VECTORS-INSPECT.md), the
+ * machine line's, or the one on lines; a long token is cut so that the
+ * pointer still fits. */
+static void test_diagnostics_point_at_docs(void)
+{
+	char nul[] = "stats\0\n";
+	char longexp[200] = "stats => ";
+	EXPECT_DIAG("space A\nmachine cpus=1\n",
+		    "t.mmu:2: `machine` must be the first command of the file (see docs/VECTORS.md, \"The machine line\")");
+	EXPECT_DIAG("machine cpus=1 => ok\n",
+		    "t.mmu:1: `machine` prints no result: no `=>` allowed (see docs/VECTORS.md, \"The machine line\")");
+	EXPECT_DIAG("machine la57=1\n",
+		    "t.mmu:1: unknown machine setting `la57=1` (see docs/VECTORS.md, \"The machine line\")");
+	EXPECT_DIAG("read 2 0x1000\n",
+		    "t.mmu:1: CPU `2` does not exist (see cpus= in docs/VECTORS.md, \"The machine line\")");
+	EXPECT_DIAG("map A 0x1000 F 4K\n",
+		    "t.mmu:1: wrong arguments; usage: `map A VA F[+OFF] LEN PERM [size=4K|2M|1G] [global] [uc|wc] "
+		    "[pkey=N]` (see docs/VECTORS.md, \"map\")");
+	EXPECT_DIAG("map A 0x1000 F 4K rwq\n",
+		    "t.mmu:1: bad argument `rwq`: expected a permission (letters r w x u, or -; see docs/VECTORS.md, "
+		    "\"map\")");
+	EXPECT_DIAG("map A 0x1000 F 4K r size=8K\n",
+		    "t.mmu:1: bad map option `size=8K` (size=4K|2M|1G global uc wc pkey=0..15; see docs/VECTORS.md, "
+		    "\"map\")");
+	EXPECT_DIAG("map A 0x1000 F 4K r uc wc\n",
+		    "t.mmu:1: map option `wc` conflicts with an earlier one (see docs/VECTORS.md, \"map\")");
+	EXPECT_DIAG("unmap A 0x1000\n",
+		    "t.mmu:1: wrong arguments; usage: `unmap A VA LEN` (see docs/VECTORS.md, \"unmap and protect\")");
+	EXPECT_DIAG("write 0 0x1000 0x100\n",
+		    "t.mmu:1: bad argument `0x100`: expected a byte (0..0xff; see docs/VECTORS.md, \"The access "
+		    "commands\")");
+	EXPECT_DIAG("stats extra\n", "t.mmu:1: wrong arguments; usage: `stats` (see docs/VECTORS.md, \"Physical "
+				     "memory, PKRU, counters, dump\")");
+	EXPECT_DIAG("region P 0x1000 4K rw stack max=1Q\n",
+		    "t.mmu:1: bad argument `max=1Q`: expected max=SIZE (see docs/VECTORS.md, \"Regions\")");
+	EXPECT_DIAG("fork P\n", "t.mmu:1: wrong arguments; usage: `fork P Q` (see docs/VECTORS.md, \"fork\")");
+	EXPECT_DIAG("promote A maybe\n",
+		    "t.mmu:1: bad argument `maybe`: expected on or off (see docs/VECTORS-INSPECT.md, \"Doing\")");
+	EXPECT_DIAG("levels A\n",
+		    "t.mmu:1: wrong arguments; usage: `levels A VA` (see docs/VECTORS-INSPECT.md, \"Looking\")");
+	EXPECT_DIAG("space A23456789012345678901234567890123456789012345\n",
+		    "t.mmu:1: bad argument `A234567890123456789012345678901234567...`: expected a name (1-31 "
+		    "characters, no + or =; see docs/VECTORS.md, \"Page-table commands\")");
+	EXPECT_DIAG("walk A 0x1000 =>\n", "t.mmu:1: nothing after `=>` (see docs/VECTORS.md, \"Lines\")");
+	EXPECT_DIAG("  => ok\n", "t.mmu:1: `=>` without a command (see docs/VECTORS.md, \"Lines\")");
+	EXPECT_DIAG("a b c d e f g h i j k l m n o p q\n",
+		    "t.mmu:1: too many arguments (see docs/VECTORS.md, \"Lines\")");
+	memset(longexp + strlen(longexp), 'x', 170);
+	EXPECT_DIAG(longexp, "t.mmu:1: expectation too long (see docs/VECTORS.md, \"Lines\")");
+	{
+		struct vec_io io = {.file = "t.mmu", .text = nul, .len = sizeof nul - 1, .out = capture};
+		last_line[0] = '\0';
+		CHECK_EQ(vec_check(&io, NULL), VEC_MALFORMED);
+		CHECK(strcmp(last_line, "t.mmu:1: NUL byte in line (see docs/VECTORS.md, \"Malformed files\")") == 0);
+	}
+}
+
 static void test_well_formed(void)
 {
 	CHECK_EQ(check_text(""), VEC_PASSED);
@@ -215,6 +285,7 @@ int test_main(int argc, char **argv)
 	test_machine_pcid();
 	test_process_statements();
 	test_malformed();
+	test_diagnostics_point_at_docs();
 	test_well_formed();
 	return 0;
 }

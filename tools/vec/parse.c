@@ -21,45 +21,59 @@ struct command {
 	enum vec_op op;
 	const char *sig;
 	const char *usage;
+	const char *doc; /* where the command is described, for diagnostics */
 };
 
+/* Where a diagnostic sends the reader: a doc and one of its sections. */
+#define VECTORS_MD(section) "docs/VECTORS.md, \"" section "\""
+#define INSPECT_MD(section) "docs/VECTORS-INSPECT.md, \"" section "\""
+#define DOC_PT VECTORS_MD("Page-table commands")
+#define DOC_ACCESS VECTORS_MD("The access commands")
+#define DOC_PHYS VECTORS_MD("Physical memory, PKRU, counters, dump")
+#define DOC_PROC VECTORS_MD("Process spaces")
+#define DOC_LOOK INSPECT_MD("Looking")
+#define DOC_DO INSPECT_MD("Doing")
+#define SEE_MACHINE " (see " VECTORS_MD("The machine line") ")"
+#define SEE_MAP " (see " VECTORS_MD("map") ")"
+#define SEE_LINES " (see " VECTORS_MD("Lines") ")"
+
 static const struct command commands[] = {
-	{"space", VEC_OP_SPACE, "N", "space A"},
-	{"drop", VEC_OP_DROP, "T", "drop A"},
-	{"frame", VEC_OP_FRAME, "N|s", "frame F [4K|2M|1G]"},
-	{"map", VEC_OP_MAP, "TaFzp|o", "map A VA F[+OFF] LEN PERM [size=4K|2M|1G] [global] [uc|wc] [pkey=N]"},
-	{"unmap", VEC_OP_UNMAP, "Taz", "unmap A VA LEN"},
-	{"protect", VEC_OP_PROTECT, "Tazp", "protect A VA LEN PERM"},
-	{"walk", VEC_OP_WALK, "Ta", "walk A VA"},
-	{"entry", VEC_OP_ENTRY, "TaL", "entry A VA pml5|pml4|pdpt|pd|pt"},
-	{"load", VEC_OP_LOAD, "cT", "load CPU A"},
-	{"read", VEC_OP_READ, "ca|u", "read CPU VA [user]"},
-	{"write", VEC_OP_WRITE, "cab|u", "write CPU VA BYTE [user]"},
-	{"exec", VEC_OP_EXEC, "ca|u", "exec CPU VA [user]"},
-	{"poke", VEC_OP_POKE, "Fb", "poke F+OFF BYTE"},
-	{"peek", VEC_OP_PEEK, "F", "peek F+OFF"},
-	{"stats", VEC_OP_STATS, "", "stats"},
-	{"tlbstats", VEC_OP_TLBSTATS, "", "tlbstats"},
-	{"pkru", VEC_OP_PKRU, "ck", "pkru CPU VALUE"},
-	{"dump", VEC_OP_DUMP, "T", "dump A"},
-	{"proc", VEC_OP_PROC, "N", "proc P"},
-	{"region", VEC_OP_REGION, "TazpK|m", "region P VA LEN PERM anon|stack|eager [max=SIZE]"},
-	{"fork", VEC_OP_FORK, "TN", "fork P Q"},
-	{"kwrite", VEC_OP_KWRITE, "cab", "kwrite CPU VA BYTE"},
-	{"same", VEC_OP_SAME, "TaTa", "same A VA B VB"},
-	{"exit", VEC_OP_EXIT, "T", "exit P"},
-	{"faults", VEC_OP_FAULTS, "T", "faults P"},
+	{"space", VEC_OP_SPACE, "N", "space A", DOC_PT},
+	{"drop", VEC_OP_DROP, "T", "drop A", DOC_PT},
+	{"frame", VEC_OP_FRAME, "N|s", "frame F [4K|2M|1G]", DOC_PT},
+	{"map", VEC_OP_MAP, "TaFzp|o", "map A VA F[+OFF] LEN PERM [size=4K|2M|1G] [global] [uc|wc] [pkey=N]", VECTORS_MD("map")},
+	{"unmap", VEC_OP_UNMAP, "Taz", "unmap A VA LEN", VECTORS_MD("unmap and protect")},
+	{"protect", VEC_OP_PROTECT, "Tazp", "protect A VA LEN PERM", VECTORS_MD("unmap and protect")},
+	{"walk", VEC_OP_WALK, "Ta", "walk A VA", VECTORS_MD("walk")},
+	{"entry", VEC_OP_ENTRY, "TaL", "entry A VA pml5|pml4|pdpt|pd|pt", VECTORS_MD("entry")},
+	{"load", VEC_OP_LOAD, "cT", "load CPU A", DOC_PT},
+	{"read", VEC_OP_READ, "ca|u", "read CPU VA [user]", DOC_ACCESS},
+	{"write", VEC_OP_WRITE, "cab|u", "write CPU VA BYTE [user]", DOC_ACCESS},
+	{"exec", VEC_OP_EXEC, "ca|u", "exec CPU VA [user]", DOC_ACCESS},
+	{"poke", VEC_OP_POKE, "Fb", "poke F+OFF BYTE", DOC_PHYS},
+	{"peek", VEC_OP_PEEK, "F", "peek F+OFF", DOC_PHYS},
+	{"stats", VEC_OP_STATS, "", "stats", DOC_PHYS},
+	{"tlbstats", VEC_OP_TLBSTATS, "", "tlbstats", DOC_PHYS},
+	{"pkru", VEC_OP_PKRU, "ck", "pkru CPU VALUE", DOC_PHYS},
+	{"dump", VEC_OP_DUMP, "T", "dump A", DOC_PHYS},
+	{"proc", VEC_OP_PROC, "N", "proc P", DOC_PROC},
+	{"region", VEC_OP_REGION, "TazpK|m", "region P VA LEN PERM anon|stack|eager [max=SIZE]", VECTORS_MD("Regions")},
+	{"fork", VEC_OP_FORK, "TN", "fork P Q", VECTORS_MD("fork")},
+	{"kwrite", VEC_OP_KWRITE, "cab", "kwrite CPU VA BYTE", VECTORS_MD("kwrite")},
+	{"same", VEC_OP_SAME, "TaTa", "same A VA B VB", DOC_PROC},
+	{"exit", VEC_OP_EXIT, "T", "exit P", DOC_PROC},
+	{"faults", VEC_OP_FAULTS, "T", "faults P", DOC_PROC},
 	/* docs/VECTORS-INSPECT.md; e: entry flags, O: on|off */
-	{"levels", VEC_OP_LEVELS, "Ta", "levels A VA"},
-	{"tlb", VEC_OP_TLB, "c", "tlb CPU"},
-	{"setpte", VEC_OP_SETPTE, "TaFe", "setpte A VA F[+OFF] FLAG,FLAG,..."},
-	{"invlpg", VEC_OP_INVLPG, "ca", "invlpg CPU VA"},
-	{"shadow", VEC_OP_SHADOW, "T", "shadow P"},
-	{"regions", VEC_OP_REGIONS, "T", "regions P"},
-	{"rprotect", VEC_OP_RPROTECT, "Tazp", "rprotect P VA LEN PERM"},
-	{"rremove", VEC_OP_RREMOVE, "Taz", "rremove P VA LEN"},
-	{"promote", VEC_OP_PROMOTE, "TO", "promote A on|off"},
-	{"tlbsan", VEC_OP_TLBSAN, "z", "tlbsan N"},
+	{"levels", VEC_OP_LEVELS, "Ta", "levels A VA", DOC_LOOK},
+	{"tlb", VEC_OP_TLB, "c", "tlb CPU", DOC_LOOK},
+	{"setpte", VEC_OP_SETPTE, "TaFe", "setpte A VA F[+OFF] FLAG,FLAG,...", DOC_DO},
+	{"invlpg", VEC_OP_INVLPG, "ca", "invlpg CPU VA", DOC_DO},
+	{"shadow", VEC_OP_SHADOW, "T", "shadow P", DOC_LOOK},
+	{"regions", VEC_OP_REGIONS, "T", "regions P", DOC_LOOK},
+	{"rprotect", VEC_OP_RPROTECT, "Tazp", "rprotect P VA LEN PERM", DOC_DO},
+	{"rremove", VEC_OP_RREMOVE, "Taz", "rremove P VA LEN", DOC_DO},
+	{"promote", VEC_OP_PROMOTE, "TO", "promote A on|off", DOC_DO},
+	{"tlbsan", VEC_OP_TLBSAN, "z", "tlbsan N", DOC_DO},
 };
 
 const char *vec_command_usage(unsigned i)
@@ -76,6 +90,8 @@ static const char *const level_names[] = {
 
 /* ---- diagnostics ---- */
 
+#define TOKEN_SHOWN 40 /* characters of a token a diagnostic quotes */
+
 static enum vec_next diag_tok(struct vec_diag *d, unsigned line, const char *before, struct token t,
 			      const char *after)
 {
@@ -83,10 +99,10 @@ static enum vec_next diag_tok(struct vec_diag *d, unsigned line, const char *bef
 	vb_init(&b, d->msg, sizeof d->msg);
 	d->line = line;
 	vb_str(&b, before);
-	if (t.s) {
+	if (t.s) { /* a token cut at TOKEN_SHOWN, so that the rest of the line fits */
 		vb_char(&b, '`');
-		vb_strn(&b, t.s, t.n);
-		vb_char(&b, '`');
+		vb_strn(&b, t.s, t.n > TOKEN_SHOWN ? TOKEN_SHOWN - 3 : t.n);
+		vb_str(&b, t.n > TOKEN_SHOWN ? "...`" : "`");
 	}
 	vb_str(&b, after);
 	return VEC_NEXT_ERROR;
@@ -236,20 +252,20 @@ static enum vec_next parse_machine_setting(struct vec_parser *p, struct token t,
 		if (!vec_token_is(t.s, klen, k->key))
 			continue;
 		if (!eq || !vec_parse_number(eq + 1, t.n - klen - 1, &v) || v < k->min || v > k->max)
-			return diag_tok(d, p->line, "bad machine setting ", t, " (see docs/VECTORS.md, \"The machine line\")");
+			return diag_tok(d, p->line, "bad machine setting ", t, SEE_MACHINE);
 		machine_store(&p->machine, k, v);
 		return VEC_NEXT_STMT;
 	}
-	return diag_tok(d, p->line, "unknown machine setting ", t, " (see docs/VECTORS.md, \"The machine line\")");
+	return diag_tok(d, p->line, "unknown machine setting ", t, SEE_MACHINE);
 }
 
 static enum vec_next parse_machine(struct vec_parser *p, const struct token *tok, unsigned ntok,
 				   struct vec_stmt *st, struct vec_diag *d)
 {
 	if (p->seen_command)
-		return diag(d, p->line, "`machine` must be the first command of the file");
+		return diag(d, p->line, "`machine` must be the first command of the file" SEE_MACHINE);
 	if (st->has_expect)
-		return diag(d, p->line, "`machine` prints no result: no `=>` allowed");
+		return diag(d, p->line, "`machine` prints no result: no `=>` allowed" SEE_MACHINE);
 	for (unsigned i = 1; i < ntok; i++)
 		if (parse_machine_setting(p, tok[i], d) != VEC_NEXT_STMT)
 			return VEC_NEXT_ERROR;
@@ -277,9 +293,9 @@ static enum vec_next parse_map_option(struct vec_parser *p, struct token t, stru
 	else if (t.n > 5 && memcmp(t.s, "pkey=", 5) == 0 && vec_parse_number(t.s + 5, t.n - 5, &v) && v < 16)
 		bit = SEEN_PKEY, st->opts.pkey = (unsigned)v;
 	else
-		return diag_tok(d, p->line, "bad map option ", t, " (size=4K|2M|1G global uc wc pkey=0..15)");
+		return diag_tok(d, p->line, "bad map option ", t, " (size=4K|2M|1G global uc wc pkey=0..15; see " VECTORS_MD("map") ")");
 	if (*seen & bit)
-		return diag_tok(d, p->line, "map option ", t, " conflicts with an earlier one");
+		return diag_tok(d, p->line, "map option ", t, " conflicts with an earlier one" SEE_MAP);
 	*seen |= bit;
 	return VEC_NEXT_STMT;
 }
@@ -306,9 +322,38 @@ static bool parse_frame_ref(struct token t, struct vec_arg *a)
 	return copy_name(a->name, t.s, nlen);
 }
 
-/* Check token T as an argument of KIND and store its value in A. */
-static enum vec_next parse_arg(struct vec_parser *p, char kind, struct token t, struct vec_arg *a,
-			       struct vec_diag *d)
+/* " (see DOC)": where the reader finds what a diagnostic is about. */
+static void vb_see(struct vec_buf *b, const char *doc)
+{
+	vb_str(b, " (see ");
+	vb_str(b, doc);
+	vb_char(b, ')');
+}
+
+/* "bad argument `T`: expected WHAT (see C's section)". */
+static enum vec_next bad_argument(struct vec_parser *p, const struct command *c, struct token t,
+				  const char *what, struct vec_diag *d)
+{
+	struct vec_buf b;
+	char after[VEC_DIAG_MAX];
+	vb_init(&b, after, sizeof after);
+	size_t n = strlen(what);
+	vb_str(&b, ": expected ");
+	if (n && what[n - 1] == ')') { /* "(anon stack eager; see DOC)" */
+		vb_strn(&b, what, n - 1);
+		vb_str(&b, "; see ");
+		vb_str(&b, c->doc);
+		vb_char(&b, ')');
+	} else {
+		vb_str(&b, what);
+		vb_see(&b, c->doc);
+	}
+	return diag_tok(d, p->line, "bad argument ", t, after);
+}
+
+/* Check token T as an argument of KIND to command C and store its value in A. */
+static enum vec_next parse_arg(struct vec_parser *p, const struct command *c, char kind, struct token t,
+			       struct vec_arg *a, struct vec_diag *d)
 {
 	unsigned prot = 0;
 	enum mmu_size size = MMU_SIZE_4K;
@@ -336,7 +381,7 @@ static enum vec_next parse_arg(struct vec_parser *p, char kind, struct token t, 
 	case 'c':
 		ok = vec_parse_number(t.s, t.n, &a->num);
 		if (ok && a->num >= p->machine.cpus)
-			return diag_tok(d, p->line, "CPU ", t, " does not exist (see the machine line's cpus=)");
+			return diag_tok(d, p->line, "CPU ", t, " does not exist (see cpus= in " VECTORS_MD("The machine line") ")");
 		break;
 	default: ok = false; break;
 	}
@@ -349,19 +394,21 @@ static enum vec_next parse_arg(struct vec_parser *p, char kind, struct token t, 
 			['c'] = "a CPU number", ['K'] = "a region kind (anon stack eager)",
 			['e'] = "entry flags (P,RW,US,PWT,PCD,A,D,PK=N,XD)", ['O'] = "on or off",
 		};
-		struct vec_buf b;
-		char after[80];
-		vb_init(&b, after, sizeof after);
-		vb_str(&b, ": expected ");
-		vb_str(&b, what[(unsigned char)kind] ? what[(unsigned char)kind] : "a value");
-		return diag_tok(d, p->line, "bad argument ", t, after);
+		return bad_argument(p, c, t, what[(unsigned char)kind] ? what[(unsigned char)kind] : "a value", d);
 	}
 	return VEC_NEXT_STMT;
 }
 
 static enum vec_next usage(struct vec_parser *p, const struct command *c, struct vec_diag *d)
 {
-	return diag_tok(d, p->line, "wrong arguments; usage: ", (struct token){c->usage, strlen(c->usage)}, "");
+	struct vec_buf b;
+	char after[VEC_DIAG_MAX];
+	vb_init(&b, after, sizeof after);
+	vb_char(&b, '`');
+	vb_str(&b, c->usage);
+	vb_char(&b, '`');
+	vb_see(&b, c->doc);
+	return diag_tok(d, p->line, "wrong arguments; usage: ", (struct token){0}, after);
 }
 
 /* The optional tail of a signature: `user`, a frame size, map options. */
@@ -380,11 +427,11 @@ static enum vec_next parse_optional(struct vec_parser *p, const struct command *
 		} else if (*sig == 'm' && st->arg[st->nargs - 1].num == MMU_VM_STACK && tok[i].n > 4 &&
 			   memcmp(tok[i].s, "max=", 4) == 0) {
 			if (!vec_parse_number(tok[i].s + 4, tok[i].n - 4, &st->arg[st->nargs++].num))
-				return diag_tok(d, p->line, "bad argument ", tok[i], ": expected max=SIZE");
+				return bad_argument(p, c, tok[i], "max=SIZE", d);
 			st->has_max = true;
 			sig++;
 		} else if (*sig == 's') {
-			if (parse_arg(p, 's', tok[i], &st->arg[st->nargs++], d) != VEC_NEXT_STMT)
+			if (parse_arg(p, c, 's', tok[i], &st->arg[st->nargs++], d) != VEC_NEXT_STMT)
 				return VEC_NEXT_ERROR;
 			sig++;
 		} else {
@@ -404,7 +451,7 @@ static enum vec_next parse_command(struct vec_parser *p, const struct command *c
 	for (; *sig && *sig != '|'; sig++, i++) {
 		if (i >= ntok)
 			return usage(p, c, d);
-		if (parse_arg(p, *sig, tok[i], &st->arg[st->nargs++], d) != VEC_NEXT_STMT)
+		if (parse_arg(p, c, *sig, tok[i], &st->arg[st->nargs++], d) != VEC_NEXT_STMT)
 			return VEC_NEXT_ERROR;
 	}
 	if (*sig == '|')
@@ -454,9 +501,9 @@ static enum vec_next split_expectation(struct vec_parser *p, const char *s, size
 		if (s[i] != '=' || s[i + 1] != '>')
 			continue;
 		if (!vec_collapse_blanks(st->expect, sizeof st->expect, s + i + 2, *n - i - 2))
-			return diag(d, p->line, "expectation too long");
+			return diag(d, p->line, "expectation too long" SEE_LINES);
 		if (st->expect[0] == '\0')
-			return diag(d, p->line, "nothing after `=>`");
+			return diag(d, p->line, "nothing after `=>`" SEE_LINES);
 		st->has_expect = true;
 		*n = i;
 		break;
@@ -474,14 +521,14 @@ static enum vec_next parse_line(struct vec_parser *p, const char *s, size_t n, s
 	if (hash)
 		n = (size_t)(hash - s);
 	if (vec_find_char(s, n, '\0'))
-		return diag(d, p->line, "NUL byte in line");
+		return diag(d, p->line, "NUL byte in line (see " VECTORS_MD("Malformed files") ")");
 	if (split_expectation(p, s, &n, st, d) != VEC_NEXT_STMT)
 		return VEC_NEXT_ERROR;
 	ntok = tokenize(s, n, tok, VEC_MAX_TOKENS);
 	if (ntok > VEC_MAX_TOKENS)
-		return diag(d, p->line, "too many arguments");
+		return diag(d, p->line, "too many arguments" SEE_LINES);
 	if (ntok == 0)
-		return st->has_expect ? diag(d, p->line, "`=>` without a command") : VEC_NEXT_END;
+		return st->has_expect ? diag(d, p->line, "`=>` without a command" SEE_LINES) : VEC_NEXT_END;
 	return dispatch(p, tok, ntok, st, d);
 }
 
