@@ -23,7 +23,8 @@
 #define PAGE_SLOW static __attribute__((noinline))
 
 /* Each call has a fast path, a leaf function that answers from the
- * table cache with plain stores or gives up (PAGE_MISS), and a slow path
+ * table cache with plain stores or gives up (PAGE_MISS, keeping the lock
+ * it took for the slow path), and a slow path
  * that answers the rest or leaves the call to the general path
  * (PAGE_DECLINED). None of these is ever returned by a public call. The
  * fast path calls nothing, so it needs no stack frame: it only tries the
@@ -164,25 +165,26 @@ PAGE_INLINE mmu_err_t map_fast(struct mmu_tree *tree, bool held, enum mmu_level 
 	if (!leaf)
 		return PAGE_DECLINED;
 	if (!page_trylock(tree, held))
-		return PAGE_MISS;
-	mmu_err_t err = PAGE_MISS;
+		return PAGE_BUSY;
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
-	if (e) {
-		err = pte_load(e) ? MMU_E_DUPLICATED : MMU_OK;
-		if (err == MMU_OK)
-			entry_write_cached(tree, level, e, leaf);
-	}
+	if (!e)
+		return PAGE_MISS; /* the slow path goes on under the lock */
+	mmu_err_t err = pte_load(e) ? MMU_E_DUPLICATED : MMU_OK;
+	if (err == MMU_OK)
+		entry_write_cached(tree, level, e, leaf);
 	op_unlock(tree, held);
 	return err;
 }
 
-static inline mmu_err_t map_slow_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, mmu_pa_t pa,
-				  unsigned prot)
+/* The slow path at LEVEL; TAKEN: the fast path holds the lock for it. */
+static inline mmu_err_t map_slow_at(struct mmu_tree *tree, bool held, bool taken, enum mmu_level level,
+				    mmu_vaddr_t va, mmu_pa_t pa, unsigned prot)
 {
 	mmu_pte_t leaf = map_leaf(tree, level, va, pa, prot);
 	if (!leaf)
 		return PAGE_DECLINED;
-	op_lock(tree, held);
+	if (!taken)
+		op_lock(tree, held);
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
 	mmu_err_t err = MMU_E_DUPLICATED;
 	if (!e)
@@ -201,27 +203,31 @@ static inline enum mmu_level page_level(uint64_t len)
 	return len == mmu_level_span(MMU_LEVEL_PD) ? MMU_LEVEL_PD : 0;
 }
 
-/* The slow path, then the general one. */
+/* The slow path, then the general one. TAKEN: the fast path holds the
+ * lock for this call (it found a valid single page). */
 PAGE_SLOW mmu_err_t map_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len,
-			     unsigned prot, const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
+			     unsigned prot, const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch, bool taken)
 {
 	mmu_err_t err = PAGE_DECLINED;
 	enum mmu_level level = page_level(len);
 	if (!opts && level)
-		err = map_slow_at(tree, held, level, va, pa, prot);
+		err = map_slow_at(tree, held, taken, level, va, pa, prot);
+	else
+		MMU_ASSERT(tree->mmu, !taken, "map_slow: va %lx len %lx declined under the fast path's lock",
+			   (unsigned long)va, (unsigned long)len);
 	return err != PAGE_DECLINED ? err : map_general(tree, held, va, pa, len, prot, opts, batch);
 }
 
 mmu_err_t page_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
 		   const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch, bool held)
 {
-	mmu_err_t err = PAGE_MISS;
+	mmu_err_t err = PAGE_DECLINED;
 	if (!opts && len == mmu_level_span(MMU_LEVEL_PT))
 		err = map_fast(tree, held, MMU_LEVEL_PT, va, pa, prot);
 	else if (!opts && len == mmu_level_span(MMU_LEVEL_PD))
 		err = map_fast(tree, held, MMU_LEVEL_PD, va, pa, prot);
-	if (__builtin_expect(err == PAGE_MISS || err == PAGE_DECLINED, 0))
-		return map_slow(tree, held, va, pa, len, prot, opts, batch);
+	if (__builtin_expect(err == PAGE_MISS || err == PAGE_DECLINED || err == PAGE_BUSY, 0))
+		return map_slow(tree, held, va, pa, len, prot, opts, batch, err == PAGE_MISS);
 	return err;
 }
 
@@ -342,7 +348,7 @@ PAGE_INLINE mmu_err_t change_fast(struct mmu_tree *tree, bool held, enum mmu_lev
 	if (!change_may(tree, level, va, unmap))
 		return PAGE_DECLINED;
 	if (!page_trylock(tree, held))
-		return PAGE_MISS;
+		return PAGE_BUSY;
 	mmu_err_t err = PAGE_MISS;
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
 	mmu_pte_t v = e ? pte_load(e) : 0;
@@ -360,7 +366,8 @@ PAGE_INLINE mmu_err_t change_fast(struct mmu_tree *tree, bool held, enum mmu_lev
 			entry_rewrite_leaf_bits(e, MMU_PTE_PERM_MASK, perm_bits, true);
 		err = MMU_OK;
 	}
-	op_unlock(tree, held);
+	if (err != PAGE_MISS) /* a miss: the slow path goes on under the lock */
+		op_unlock(tree, held);
 	return err;
 }
 
@@ -384,12 +391,14 @@ PAGE_INLINE mmu_err_t change_along_path(struct mmu_tree *tree, enum mmu_level le
 	return MMU_OK;
 }
 
-/* The slow path at LEVEL: the cached table's entry, or VA's path. */
-static inline mmu_err_t change_slow_at(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va,
-				     bool unmap, uint64_t perm_bits, struct mmu_tlb_batch *given)
+/* The slow path at LEVEL: the cached table's entry, or VA's path. TAKEN:
+ * the fast path holds the lock for it. */
+static inline mmu_err_t change_slow_at(struct mmu_tree *tree, bool held, bool taken, enum mmu_level level,
+				       mmu_vaddr_t va, bool unmap, uint64_t perm_bits, struct mmu_tlb_batch *given)
 {
 	mmu_err_t err = MMU_OK;
-	op_lock(tree, held);
+	if (!taken)
+		op_lock(tree, held);
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
 	mmu_pte_t v = e ? pte_load(e) : 0;
 	if (!e)
@@ -404,14 +413,20 @@ static inline mmu_err_t change_slow_at(struct mmu_tree *tree, bool held, enum mm
 	return err;
 }
 
-/* The slow path of a single page of LEN bytes, then the general one. */
+/* The slow path of a single page of LEN bytes, then the general one.
+ * TAKEN: the fast path holds the lock for this call (it found a valid
+ * single page). */
 PAGE_SLOW mmu_err_t change_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, bool unmap,
-				unsigned prot, struct mmu_tlb_batch *given)
+				unsigned prot, struct mmu_tlb_batch *given, bool taken)
 {
 	mmu_err_t err = PAGE_DECLINED;
 	enum mmu_level level = page_level(len);
 	if (level && (unmap || page_prot_ok(prot)) && change_may(tree, level, va, unmap))
-		err = change_slow_at(tree, held, level, va, unmap, unmap ? 0 : prot_to_pte(tree->mmu, prot), given);
+		err = change_slow_at(tree, held, taken, level, va, unmap, unmap ? 0 : prot_to_pte(tree->mmu, prot),
+				     given);
+	else
+		MMU_ASSERT(tree->mmu, !taken, "change_slow: va %lx len %lx declined under the fast path's lock",
+			   (unsigned long)va, (unsigned long)len);
 	if (err != PAGE_DECLINED)
 		return err;
 	return unmap ? unmap_general(tree, held, va, len, given) : protect_general(tree, held, va, len, prot, given);
@@ -421,16 +436,16 @@ PAGE_SLOW mmu_err_t change_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va
 PAGE_INLINE mmu_err_t change_page(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, bool unmap,
 				  unsigned prot, struct mmu_tlb_batch *given)
 {
-	mmu_err_t err = PAGE_MISS;
+	mmu_err_t err = PAGE_DECLINED;
 	uint64_t perm_bits = unmap ? 0 : prot_to_pte(tree->mmu, prot);
 	if (!unmap && !page_prot_ok(prot))
-		err = PAGE_MISS;
+		err = PAGE_DECLINED;
 	else if (len == mmu_level_span(MMU_LEVEL_PT))
 		err = change_fast(tree, held, MMU_LEVEL_PT, va, unmap, perm_bits, given);
 	else if (len == mmu_level_span(MMU_LEVEL_PD))
 		err = change_fast(tree, held, MMU_LEVEL_PD, va, unmap, perm_bits, given);
-	if (__builtin_expect(err == PAGE_MISS || err == PAGE_DECLINED, 0))
-		return change_slow(tree, held, va, len, unmap, prot, given);
+	if (__builtin_expect(err == PAGE_MISS || err == PAGE_DECLINED || err == PAGE_BUSY, 0))
+		return change_slow(tree, held, va, len, unmap, prot, given, err == PAGE_MISS);
 	return err;
 }
 
