@@ -8,14 +8,13 @@
 #    pt_walk_range or walk_table (src/walk.c) goes to the visitor callbacks
 #    (VISITORS, "FILE:NAME ...") of the file whose function started the
 #    walk. Every other indirect call is a port hook or a caller's callback.
-#  - The functions that recurse once per paging level (RECURSIVE: the
-#    walker and the two table counters of map.c and change.c) count LEVELS
-#    times.
+#  - The function that recurses once per paging level (RECURSIVE: the
+#    walker's walk_table) counts LEVELS times.
 #  - Any other cycle is an error (an unbounded stack).
 # Prints "BYTES bytes: f -> g -> ..." and fails when BYTES > MAX.
 BEGIN {
 	LEVELS = 5
-	split("walk_table tables_for_hole split_tables", r, " ")
+	split("walk_table", r, " ")
 	for (i in r) recursive[r[i]] = 1
 	nv = split(visitors, v, " ")
 	for (i = 1; i <= nv; i++) is_visitor[v[i]] = 1

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* mmu_unmap and mmu_protect: the same walk over present leaves, splitting
- * the huge leaves the range cuts. Prepare counts leaves and split tables,
- * commit rewrites leaves and frees the tables it empties. */
+ * the huge leaves the range cuts, run twice: prepare (without committing:
+ * whether there is a leaf, and the tables the splits take), then commit,
+ * which rewrites leaves and frees the tables it empties. */
 #include "internal.h"
 
 struct change_op {
 	mmu_vaddr_t last;
 	bool unmap;
 	uint64_t perm_bits; /* protect: the new RW/US/XD */
-	uint64_t tables_needed;
 	uint64_t leaves; /* nonzero when the range holds a leaf (not a full count) */
 	/* No CPU can hold the range's translations (tree_idle, no PCIDs) and
 	 * no caller batch waits for them: only global leaves need recording. */
@@ -19,39 +19,6 @@ static bool covers_entry(enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	uint64_t span = mmu_level_span(level);
 	return mmu_is_aligned(va, span) && last - va == span - 1;
-}
-
-/* Tables needed to split the leaf at LEVEL so that [VA, LAST] (inside it)
- * is made of whole leaves. */
-static uint64_t split_tables(enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
-{
-	enum mmu_level child = level - 1;
-	uint64_t n = 1;
-	if (child == MMU_LEVEL_PT)
-		return n;
-	for (mmu_vaddr_t x = va;;) {
-		mmu_vaddr_t x_last = pt_entry_last(x, child, last);
-		if (!covers_entry(child, x, x_last))
-			n += split_tables(child, x, x_last);
-		if (x_last == last)
-			return n;
-		x = x_last + 1;
-	}
-}
-
-static enum pt_step change_scan_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				      mmu_vaddr_t last)
-{
-	struct change_op *op = w->op;
-	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v))
-		return PT_NEXT;
-	if (!mmu_pte_is_leaf(v, level))
-		return PT_DESCEND;
-	op->leaves++;
-	if (!covers_entry(level, va, last))
-		op->tables_needed += split_tables(level, va, last);
-	return PT_NEXT;
 }
 
 static void change_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
@@ -90,6 +57,7 @@ static enum pt_step change_commit_entry(struct pt_walk *w, enum mmu_level level,
 	}
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
+	((struct change_op *)w->op)->leaves++;
 	if (!covers_entry(level, va, last)) {
 		entry_split_leaf(w, level, e, va);
 		return PT_DESCEND;
@@ -111,30 +79,19 @@ static void change_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte
 		entry_try_promote(w, level, e, va);
 }
 
-static enum pt_step change_scan_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
-				    mmu_vaddr_t va)
-{
-	(void)va;
-	struct change_op *op = w->op;
-	/* 4K leaves never split: the scan needs only to know one is there. */
-	for (unsigned i = first; i < first + count && !op->leaves; i++) {
-		if (mmu_pte_present(pte_load(&entries[i])))
-			op->leaves++;
-	}
-	return PT_NEXT;
-}
-
 /* Changes the PTEs and records each run of changed pages once. */
 static enum pt_step change_commit_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
 				      mmu_vaddr_t va)
 {
-	const struct change_op *op = w->op;
-	entry_run_change(w, entries, first, count, va, op->unmap, op->perm_bits, op->quiet);
+	struct change_op *op = w->op;
+	op->leaves += entry_run_change(w, entries, first, count, va, op->unmap, op->perm_bits, op->quiet);
 	return PT_NEXT;
 }
 
-static const struct pt_visitor change_scan = {.entry = change_scan_entry, .pt_run = change_scan_run};
-static const struct pt_visitor change_commit = {
+/* One visitor, run twice: as the prepare run (pt_walk_prepare), which
+ * finds whether the range holds a leaf and counts the tables the splits
+ * take, then as the commit. */
+static const struct pt_visitor change_visitor = {
 	.entry = change_commit_entry, .leave = change_commit_leave, .pt_run = change_commit_run};
 
 static mmu_err_t change_range(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct change_op *op,
@@ -144,15 +101,14 @@ static mmu_err_t change_range(struct mmu_tree *tree, bool held, mmu_vaddr_t va, 
 	op_lock(tree, held);
 	struct mmu_tlb_batch local;
 	struct pt_walk w;
-	pt_walk_init(&w, tree, &change_scan, op);
-	pt_walk_range(&w, va, op->last);
+	pt_walk_init(&w, tree, &change_visitor, op);
+	uint64_t tables = pt_walk_prepare(&w, va, op->last);
 	err = MMU_E_NOTEXIST;
 	if (op->leaves)
-		err = table_pool_fill(tree->mmu, &w.pool, op->tables_needed, !tree->is_kernel);
+		err = table_pool_fill(tree->mmu, &w.pool, tables, !tree->is_kernel);
 	if (err == MMU_OK) {
 		w.batch = begin_batch(tree, given, &local);
 		op->quiet = !given && tree_idle(tree) && !tree->mmu->pcid;
-		w.visitor = &change_commit;
 		pt_walk_range(&w, va, op->last);
 		MMU_ASSERT(tree->mmu, w.pool.count == 0, "change_range: %lu prepared tables left over",
 			   (unsigned long)w.pool.count);

@@ -56,13 +56,19 @@ __attribute__((noinline)) void entry_clear_releasing(struct mmu_tree *tree, enum
 
 /* ---- the range walker's writes ---- */
 
+/* In a prepare run (pt_walk_prepare) these write nothing; the two that
+ * take a table from the pool count it instead. */
+
 void entry_set_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
 {
-	entry_write_walk(w, level, e, value);
+	if (!w->dry)
+		entry_write_walk(w, level, e, value);
 }
 
 void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
 {
+	if (w->dry)
+		return;
 	mmu_pte_t old = pte_load(e);
 	entry_write_walk(w, level, e, 0);
 	entry_record(w->batch, va, level, old, true);
@@ -71,6 +77,8 @@ void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
 void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t clear,
 			uint64_t set, bool invalidate)
 {
+	if (w->dry)
+		return;
 	mmu_pte_t old = pte_load(e);
 	MMU_ASSERT(w->mmu, mmu_pte_present(old) && mmu_pte_is_leaf(old, level),
 		   "entry_rewrite_leaf: level %u entry %lx is not a leaf", level, (unsigned long)old);
@@ -83,6 +91,10 @@ mmu_pa_t entry_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t 
 {
 	MMU_ASSERT(w->mmu, pte_load(e) == 0, "entry_install_table: level %u entry %lx is not empty", level,
 		   (unsigned long)pte_load(e));
+	if (w->dry) {
+		w->dry_tables++;
+		return mmu_pa(0);
+	}
 	mmu_pa_t pa = table_pool_take(w->mmu, &w->pool);
 	entry_write_walk(w, level, e, pa.bits | table_entry_flags(!w->tree->is_kernel));
 	return pa;
@@ -94,6 +106,10 @@ void entry_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
 	mmu_pte_t leaf = pte_load(e);
 	MMU_ASSERT(mmu, level > MMU_LEVEL_PT && mmu_pte_present(leaf) && mmu_pte_is_leaf(leaf, level),
 		   "entry_split_leaf: level %u entry %lx is not a huge leaf", level, (unsigned long)leaf);
+	if (w->dry) {
+		w->dry_tables++;
+		return;
+	}
 	enum mmu_level child = level - 1;
 	uint64_t addr = leaf & mmu_pte_addr_mask(leaf, level);
 	uint64_t flags = mmu_pte_leaf_flags_for(mmu_pte_flags(leaf, level), level, child);
@@ -137,6 +153,8 @@ static mmu_pte_t promoted_leaf(const mmu_pte_t *entries, enum mmu_level child)
 
 bool entry_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
 {
+	if (w->dry)
+		return false;
 	mmu_pa_t table;
 	enum mmu_level top_leaf = w->mmu->page_1g ? MMU_LEVEL_PDPT : MMU_LEVEL_PD;
 	if (level > top_leaf || mmu_pte_next_table(pte_load(e), level, &table) != MMU_OK)
@@ -159,6 +177,8 @@ bool entry_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mm
 
 void entry_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e)
 {
+	if (w->dry)
+		return;
 	mmu_pa_t table;
 	mmu_err_t err = mmu_pte_next_table(pte_load(e), level, &table);
 	MMU_ASSERT(w->mmu, err == MMU_OK, "entry_release_table: level %u entry %lx is not a table", level,
@@ -179,18 +199,26 @@ static void run_add_live(struct pt_walk *w, int delta)
 	meta->live = (uint16_t)live;
 }
 
-void entry_run_fill(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_pte_t leaf)
+bool entry_run_fill(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_pte_t leaf)
 {
+	if (w->dry) {
+		for (unsigned i = first; i < first + count; i++) {
+			if (pte_load(&entries[i]))
+				return false;
+		}
+		return true;
+	}
 	for (unsigned i = 0; i < count; i++)
 		entry_store(&entries[first + i], leaf + ((uint64_t)i << MMU_PAGE_SHIFT));
 	run_add_live(w, (int)count);
+	return true;
 }
 
 /* The quiet form: one straight pass the compiler can unroll, plain
  * accesses since no hardware walker can touch the entries, and a record
  * only if a leaf was global. A non-present entry is zero, so zero stays
  * zero. */
-static void run_change_quiet(struct pt_walk *w, mmu_pte_t *entries, unsigned count, mmu_vaddr_t va, bool unmap,
+static bool run_change_quiet(struct pt_walk *w, mmu_pte_t *entries, unsigned count, mmu_vaddr_t va, bool unmap,
 			     uint64_t perm_bits)
 {
 	uint64_t seen = 0;
@@ -216,21 +244,28 @@ static void run_change_quiet(struct pt_walk *w, mmu_pte_t *entries, unsigned cou
 			tlb_batch_note_unmapped(w->batch);
 		mmu_tlb_batch_add(w->batch, va, MMU_PAGE_SHIFT, count, true);
 	}
+	return seen != 0;
 }
 
-void entry_run_change(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_vaddr_t va,
+bool entry_run_change(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_vaddr_t va,
 		      bool unmap, uint64_t perm_bits, bool quiet)
 {
-	if (quiet) {
-		run_change_quiet(w, &entries[first], count, va, unmap, perm_bits);
-		return;
+	if (w->dry) {
+		for (unsigned i = first; i < first + count; i++) {
+			if (mmu_pte_present(pte_load(&entries[i])))
+				return true;
+		}
+		return false;
 	}
-	unsigned run = 0, removed = 0;
+	if (quiet)
+		return run_change_quiet(w, &entries[first], count, va, unmap, perm_bits);
+	unsigned run = 0, removed = 0, present = 0;
 	bool run_global = false, idle = tree_idle(w->tree);
 	for (unsigned i = 0; i <= count; i++) {
 		mmu_pte_t *e = &entries[first + i];
 		mmu_pte_t v = i < count ? pte_load(e) : 0;
 		mmu_pte_t nv = unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | perm_bits;
+		present += mmu_pte_present(v);
 		if (i == count || !mmu_pte_present(v) || nv == v) {
 			if (run)
 				mmu_tlb_batch_add(w->batch, va + ((uint64_t)(i - run) << MMU_PAGE_SHIFT), MMU_PAGE_SHIFT,
@@ -251,6 +286,7 @@ void entry_run_change(struct pt_walk *w, mmu_pte_t *entries, unsigned first, uns
 	if (removed)
 		tlb_batch_note_unmapped(w->batch);
 	run_add_live(w, -(int)removed);
+	return present != 0;
 }
 
 /* ---- roots ---- */

@@ -192,13 +192,15 @@ void entry_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
 
 /* Runs of a page table's entries (pt_run callbacks). */
 /* Write COUNT 4K leaves from ENTRIES[FIRST] (all empty): LEAF, then the
- * frames that follow. */
-void entry_run_fill(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_pte_t leaf);
+ * frames that follow. A prepare run writes nothing and answers whether
+ * they are all empty (a commit trusts its prepare and answers true). */
+bool entry_run_fill(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_pte_t leaf);
 /* Remove (UNMAP) or give PERM_BITS to every present leaf of ENTRIES[FIRST]
  * .. +COUNT (VA: the first's address), recording each run of changed
  * pages once. QUIET: no CPU can hold the translations and no caller's
- * batch waits for them (plain accesses, only global leaves recorded). */
-void entry_run_change(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_vaddr_t va,
+ * batch waits for them (plain accesses, only global leaves recorded).
+ * Returns whether a leaf was there; a prepare run only answers that. */
+bool entry_run_change(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_vaddr_t va,
 		      bool unmap, uint64_t perm_bits, bool quiet);
 
 /* ---- roots ---- */

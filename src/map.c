@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* mmu_map: prepare (check every entry, count the tables needed, allocate
- * them), then commit (write entries; cannot fail). */
+/* mmu_map: prepare (the map's walk run without committing: check every
+ * entry, count the tables needed), allocate them, then commit (the same
+ * walk, writing entries; cannot fail). */
 #include "internal.h"
 
 struct map_op {
@@ -9,7 +10,6 @@ struct map_op {
 	enum mmu_size forced;                  /* MMU_SIZE_ANY or the only leaf size allowed */
 	enum mmu_level top_leaf;               /* the largest leaf the CPU has (PDPT: 1G pages) */
 	uint64_t leaf_flags[MMU_LEVEL_PDPT + 1]; /* leaf flags per leaf level */
-	uint64_t tables_needed;
 	bool duplicated;
 	bool promote;
 };
@@ -72,89 +72,48 @@ static bool leaf_fits(const struct map_op *op, enum mmu_level level, mmu_vaddr_t
 	return mmu_is_aligned(va, span) && mmu_is_aligned(va + op->pa_delta, span) && va + (span - 1) <= op->last;
 }
 
-/* Tables a commit will create under the empty entry at LEVEL for [VA, LAST]. */
-static uint64_t tables_for_hole(const struct map_op *op, enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
-{
-	if (leaf_fits(op, level, va))
-		return 0;
-	enum mmu_level child = level - 1;
-	uint64_t n = 1;
-	if (child == MMU_LEVEL_PT)
-		return n;
-	for (mmu_vaddr_t x = va;;) {
-		mmu_vaddr_t x_last = pt_entry_last(x, child, last);
-		n += tables_for_hole(op, child, x, x_last);
-		if (x_last == last)
-			return n;
-		x = x_last + 1;
-	}
-}
-
-static enum pt_step map_scan_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				   mmu_vaddr_t last)
-{
-	struct map_op *op = w->op;
-	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v)) {
-		op->tables_needed += tables_for_hole(op, level, va, last);
-		return PT_NEXT;
-	}
-	/* A table is never left empty, so one under a would-be leaf maps
-	 * something inside the range. */
-	if (mmu_pte_is_leaf(v, level) || leaf_fits(op, level, va)) {
-		op->duplicated = true;
-		return PT_STOP;
-	}
-	return PT_DESCEND;
-}
-
-static enum pt_step map_commit_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				     mmu_vaddr_t last)
+/* One visitor, run twice: as the prepare run (pt_walk_prepare), which
+ * finds DUPLICATED and counts the tables the commit installs, then as the
+ * commit, which cannot fail. An entry in use under a would-be leaf maps
+ * something inside the range: a table is never left empty. */
+static enum pt_step map_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+			      mmu_vaddr_t last)
 {
 	(void)last;
 	struct map_op *op = w->op;
-	if (leaf_fits(op, level, va)) {
+	mmu_pte_t v = pte_load(e);
+	bool fits = leaf_fits(op, level, va);
+	if ((fits && v) || (mmu_pte_present(v) && mmu_pte_is_leaf(v, level))) {
+		op->duplicated = true;
+		return PT_STOP;
+	}
+	if (fits) {
 		entry_set_leaf(w, level, e, (va + op->pa_delta) | op->leaf_flags[level]);
 		return PT_NEXT;
 	}
-	if (!mmu_pte_present(pte_load(e)))
+	if (!mmu_pte_present(v))
 		entry_install_table(w, level, e);
 	return PT_DESCEND;
 }
 
 /* Page-table runs: 4K leaves only, so every position is a leaf. */
-static enum pt_step map_scan_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
-				 mmu_vaddr_t va)
+static enum pt_step map_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_vaddr_t va)
 {
-	(void)va;
-	for (unsigned i = first; i < first + count; i++) {
-		if (pte_load(&entries[i])) {
-			((struct map_op *)w->op)->duplicated = true;
-			return PT_STOP;
-		}
-	}
-	return PT_NEXT;
+	struct map_op *op = w->op;
+	if (entry_run_fill(w, entries, first, count, (va + op->pa_delta) | op->leaf_flags[MMU_LEVEL_PT]))
+		return PT_NEXT;
+	op->duplicated = true;
+	return PT_STOP;
 }
 
-static enum pt_step map_commit_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
-				   mmu_vaddr_t va)
-{
-	const struct map_op *op = w->op;
-	entry_run_fill(w, entries, first, count, (va + op->pa_delta) | op->leaf_flags[MMU_LEVEL_PT]);
-	return PT_NEXT;
-}
-
-static void map_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-			     mmu_vaddr_t last)
+static void map_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	(void)last;
 	if (((struct map_op *)w->op)->promote)
 		entry_try_promote(w, level, e, va);
 }
 
-static const struct pt_visitor map_scan = {.entry = map_scan_entry, .pt_run = map_scan_run};
-static const struct pt_visitor map_commit = {
-	.entry = map_commit_entry, .leave = map_commit_leave, .pt_run = map_commit_run};
+static const struct pt_visitor map_visitor = {.entry = map_entry, .leave = map_leave, .pt_run = map_run};
 
 static const uint64_t cache_bits[] = {
 	[MMU_CACHE_WB] = 0,
@@ -214,24 +173,23 @@ static void map_op_init(struct map_op *op, const struct mmu *mmu, mmu_vaddr_t va
 		op->leaf_flags[l] = mmu_pte_leaf_flags_for(f, MMU_LEVEL_PT, l);
 }
 
-/* Prepare, then commit, with the range walker. */
+/* Prepare, then commit: the same walk of the same visitor. */
 static mmu_err_t map_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct map_op *op, struct mmu_tlb_batch *batch)
 {
 	struct pt_walk w;
-	pt_walk_init(&w, tree, &map_scan, op);
-	pt_walk_range(&w, va, op->last);
-	mmu_err_t err =
-		op->duplicated ? MMU_E_DUPLICATED : table_pool_fill(tree->mmu, &w.pool, op->tables_needed, !tree->is_kernel);
+	pt_walk_init(&w, tree, &map_visitor, op);
+	uint64_t tables = pt_walk_prepare(&w, va, op->last);
+	mmu_err_t err = op->duplicated ? MMU_E_DUPLICATED : table_pool_fill(tree->mmu, &w.pool, tables, !tree->is_kernel);
 	if (err != MMU_OK)
 		return err;
 	struct mmu_tlb_batch local;
 	if (op->promote)
 		w.batch = begin_batch(tree, batch, &local);
-	w.visitor = &map_commit;
 	pt_walk_range(&w, va, op->last);
 	if (op->promote)
 		end_batch(w.batch, &local);
-	MMU_ASSERT(tree->mmu, w.pool.count == 0, "mmu_map: %lu prepared tables left over", (unsigned long)w.pool.count);
+	MMU_ASSERT(tree->mmu, w.pool.count == 0 && !op->duplicated, "mmu_map: %lu prepared tables left over",
+		   (unsigned long)w.pool.count);
 	return MMU_OK;
 }
 

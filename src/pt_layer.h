@@ -169,6 +169,10 @@ struct pt_walk {
 	mmu_pa_t root;                      /* where the range walk starts: the tree's root */
 	bool stop;
 	bool no_cache;                      /* a read-only view: never fill the tree's leaf cache */
+	/* A prepare run (pt_walk_prepare): the entry writer's walk functions
+	 * write nothing and count the tables the commit will take. */
+	bool dry;
+	uint64_t dry_tables;
 	mmu_pte_t path[MMU_LEVEL_PML5 + 1]; /* path[L]: entry at level L above the current one */
 	mmu_pa_t table[MMU_LEVEL_PML5 + 1]; /* table[L]: the table holding level-L entries */
 };
@@ -180,6 +184,15 @@ void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visi
 void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const struct pt_visitor *visitor, void *op);
 /* Visit [VA, LAST] (inclusive, canonical, one half). */
 void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
+/* Prepare: the same walk of the same visitor, committing nothing. Where
+ * the commit would install a table or split a huge leaf, the walk goes on
+ * into a read-only stand-in (a table of empty entries, or of leaves), so
+ * the visitor makes the same decisions below it; the entry writer counts
+ * the tables those decisions take. Returns that count, the size of the
+ * pool the commit (pt_walk_range, same visitor) needs. Leave hooks do not
+ * run (they only free and promote); a visitor's errors (DUPLICATED, no
+ * leaf) are found here, before anything changed. */
+uint64_t pt_walk_prepare(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
 
 /* The metadata of the table holding the current level-LEVEL entries. */
 static inline struct mmu_frame_meta *pt_table_meta(const struct pt_walk *w, enum mmu_level level)

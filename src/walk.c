@@ -53,35 +53,54 @@ void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p)
 	p->level = (enum mmu_level)level;
 }
 
-static void walk_table(struct pt_walk *w, mmu_pa_t table, enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
+/* What a prepare run (w->dry) descends into where the commit would
+ * install a table (below an empty entry: a table of empty entries) or
+ * split a huge leaf (a table of leaves, P|PS being a leaf at every level
+ * a split can reach). Read-only: a prepare run writes nothing. */
+static const mmu_pte_t dry_empty_table[MMU_ENTRIES_PER_TABLE];
+static const mmu_pte_t dry_leaf_table[MMU_ENTRIES_PER_TABLE] = {
+	[0 ... MMU_ENTRIES_PER_TABLE - 1] = MMU_PTE_P | MMU_PTE_PS};
+
+/* Visit the entries of the table at LEVEL (ENTRIES; TABLE its PA, 0 for a
+ * prepare run's stand-in) that overlap [VA, LAST]. */
+static void walk_table(struct pt_walk *w, mmu_pa_t table, const mmu_pte_t *entries, enum mmu_level level,
+		       mmu_vaddr_t va, mmu_vaddr_t last)
 {
-	struct mmu *mmu = w->mmu;
-	mmu_pte_t *entries = table_of(mmu, table);
 	w->table[level] = table;
-	if (level <= MMU_CACHED_LEVELS)
+	if (level <= MMU_CACHED_LEVELS && !w->dry)
 		pt_cache_fill(w, level, table, va);
-	if (level == MMU_LEVEL_PT) {
-		if (w->visitor->pt_run) {
-			unsigned count = (unsigned)((last - va) >> MMU_PAGE_SHIFT) + 1;
-			if (w->visitor->pt_run(w, entries, mmu_va_index(va, level), count, va) == PT_STOP)
-				w->stop = true;
+	if (level == MMU_LEVEL_PT && w->visitor->pt_run) {
+		/* A stand-in table holds nothing a run could refuse or count:
+		 * the entry above it was already visited. */
+		if (!table.bits)
 			return;
-		}
+		unsigned count = (unsigned)((last - va) >> MMU_PAGE_SHIFT) + 1;
+		if (w->visitor->pt_run(w, (mmu_pte_t *)entries, mmu_va_index(va, level), count, va) == PT_STOP)
+			w->stop = true;
+		return;
 	}
 	for (unsigned i = mmu_va_index(va, level);; i++) {
 		mmu_vaddr_t e_last = pt_entry_last(va, level, last);
-		mmu_pte_t *e = &entries[i];
+		mmu_pte_t *e = (mmu_pte_t *)&entries[i];
 		enum pt_step step = w->visitor->entry(w, level, e, va, e_last);
 		if (step == PT_STOP)
 			w->stop = true;
 		if (step == PT_DESCEND) {
+			/* Into the table E points to or, in a prepare run, the
+			 * stand-in for the one the commit would put there. */
+			mmu_pte_t v = pte_load(e);
 			mmu_pa_t next;
-			mmu_err_t err = mmu_pte_next_table(pte_load(e), level, &next);
-			MMU_ASSERT(mmu, err == MMU_OK, "walk: descend at level %u va %lx into entry %lx", level,
-				   (unsigned long)va, (unsigned long)pte_load(e));
-			w->path[level] = pte_load(e);
-			walk_table(w, next, level - 1, va, e_last);
-			if (w->visitor->leave)
+			w->path[level] = v;
+			if (mmu_pte_next_table(v, level, &next) == MMU_OK) {
+				walk_table(w, next, table_of(w->mmu, next), level - 1, va, e_last);
+			} else {
+				MMU_ASSERT(w->mmu, w->dry, "walk: descend at level %u va %lx into entry %lx", level,
+					   (unsigned long)va, (unsigned long)v);
+				walk_table(w, mmu_pa(0), mmu_pte_present(v) ? dry_leaf_table : dry_empty_table, level - 1,
+					   va, e_last);
+			}
+			/* Leave hooks only free and promote: not in a prepare run. */
+			if (w->visitor->leave && !w->dry)
 				w->visitor->leave(w, level, e, va, e_last);
 		}
 		if (w->stop || e_last == last)
@@ -97,5 +116,14 @@ void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
 	MMU_ASSERT(w->mmu, !w->tree->dead, "pt_walk_range: tree %lx was destroyed (walk of %lx..%lx)",
 		   (unsigned long)(uintptr_t)w->tree, (unsigned long)va, (unsigned long)last);
 	w->stop = false;
-	walk_table(w, w->root, mmu_top_level(w->mmu), va, last);
+	walk_table(w, w->root, table_of(w->mmu, w->root), mmu_top_level(w->mmu), va, last);
+}
+
+uint64_t pt_walk_prepare(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	w->dry = true;
+	w->dry_tables = 0;
+	pt_walk_range(w, va, last);
+	w->dry = false;
+	return w->dry_tables;
 }
