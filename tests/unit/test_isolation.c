@@ -4,7 +4,7 @@
  * another, nor outlive the frame they map.
  *
  * - a global leaf of a user tree is dropped when a CPU leaves that tree
- *   (plain and PCID loads);
+ *   (plain and PCID loads, and through KPTI shadows);
  * - KPTI with PCIDs: the user-PCID flush a CPU owes a space survives a
  *   switch to another space and back before the exit to user mode;
  * - PCIDs: a frame shared after fork, whose leaf one sharer drops while
@@ -60,6 +60,45 @@ static void test_user_global_leaf(bool pcid)
 	st_load(sim, 1, mmu_kernel_tree(mmu));
 	CHECK_OK(mmu_tree_destroy(&a));
 	CHECK_OK(mmu_tree_destroy(&b));
+	sim_frame_free(sim, MMU_SIZE_4K, f);
+	st_check_sanitizer(sim);
+	sim_destroy(sim);
+}
+
+/* The same through KPTI shadows: user mode of space P reads P's global
+ * user page on P's shadow; after the CPU switched to space Q (kernel CR3
+ * of P, load Q, Q's shadow), Q's user mode must not reach it. */
+static void test_kpti_user_global_leaf(bool pcid, bool invpcid)
+{
+	machine(2, pcid, invpcid);
+	struct mmu_kpti t;
+	struct mmu_vm_space p, q;
+	mmu_pa_t f;
+	CHECK_OK(mmu_kpti_init(mmu, &t, NULL, 0));
+	CHECK_OK(mmu_vm_space_create(mmu, &p));
+	CHECK_OK(mmu_vm_space_create(mmu, &q));
+	CHECK_OK(mmu_vm_kpti_enable(&p, &t));
+	CHECK_OK(mmu_vm_kpti_enable(&q, &t));
+	/* An eager region first, so the shadow shares the tables the global
+	 * page lands in (a region's first page links the root slot). */
+	CHECK_OK(mmu_vm_region_add(&p, 0x400000, PAGE, MMU_PROT_R | MMU_PROT_W, MMU_VM_EAGER, 0));
+	CHECK_OK(sim_frame_alloc(sim, MMU_SIZE_4K, &f));
+	struct mmu_map_opts g = {.global = true};
+	CHECK_OK(mmu_map(&p.tree, 0x1000, f, PAGE, MMU_PROT_R | MMU_PROT_W | MMU_PROT_U, &g, NULL));
+	st_load(sim, 1, &p.tree);
+	sim_write_cr3(sim, 1, mmu_vm_user_cr3(&p));
+	CHECK_EQ(user_read(1, 0x1010), ST_OK);
+	sim_write_cr3(sim, 1, mmu_vm_kernel_cr3(&p));
+	st_load(sim, 1, &q.tree);
+	sim_write_cr3(sim, 1, mmu_vm_user_cr3(&q));
+	CHECK_EQ(user_read(1, 0x1010), ST_PF_U);
+	sim_write_cr3(sim, 1, mmu_vm_kernel_cr3(&q));
+	CHECK_EQ(sim_tlbsan_reports(sim), 0);
+	st_load(sim, 1, mmu_kernel_tree(mmu));
+	CHECK_OK(mmu_unmap(&p.tree, 0x1000, PAGE, NULL));
+	CHECK_OK(mmu_vm_space_exit(&p));
+	CHECK_OK(mmu_vm_space_exit(&q));
+	mmu_kpti_fini(&t);
 	sim_frame_free(sim, MMU_SIZE_4K, f);
 	st_check_sanitizer(sim);
 	sim_destroy(sim);
@@ -197,6 +236,9 @@ int test_main(int argc, char **argv)
 	(void)argc, (void)argv;
 	for (unsigned pcid = 0; pcid < 2; pcid++)
 		test_user_global_leaf(pcid);
+	for (unsigned pcid = 0; pcid < 2; pcid++)
+		for (unsigned invpcid = 0; invpcid < 2; invpcid++)
+			test_kpti_user_global_leaf(pcid, invpcid);
 	for (unsigned invpcid = 0; invpcid < 2; invpcid++)
 		test_kpti_pcid_debt_survives_switch(invpcid);
 	for (unsigned kpti = 0; kpti < 2; kpti++)
