@@ -45,13 +45,14 @@ static bool drops_whole_table(const struct pt_walk *w, enum mmu_level level, mmu
 	return op->unmap && op->quiet && !had_global && level == MMU_LEVEL_PD && covers_entry(level, va, last);
 }
 
-static enum pt_step change_commit_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+static enum pt_step change_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
 					mmu_vaddr_t last)
 {
 	mmu_pte_t v = pte_load(e);
 	if (!mmu_pte_present(v))
 		return PT_NEXT;
 	if (!mmu_pte_is_leaf(v, level) && drops_whole_table(w, level, va, last)) {
+		((struct change_op *)w->op)->leaves++; /* a table is never left empty */
 		entry_release_table(w, level, e);
 		return PT_NEXT;
 	}
@@ -68,7 +69,7 @@ static enum pt_step change_commit_entry(struct pt_walk *w, enum mmu_level level,
 
 /* A table left with no entries goes, except the pinned roots and kernel
  * tops that other trees point at. */
-static void change_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+static void change_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
 				mmu_vaddr_t last)
 {
 	(void)va, (void)last;
@@ -80,7 +81,7 @@ static void change_commit_leave(struct pt_walk *w, enum mmu_level level, mmu_pte
 }
 
 /* Changes the PTEs and records each run of changed pages once. */
-static enum pt_step change_commit_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
+static enum pt_step change_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
 				      mmu_vaddr_t va)
 {
 	struct change_op *op = w->op;
@@ -91,29 +92,27 @@ static enum pt_step change_commit_run(struct pt_walk *w, mmu_pte_t *entries, uns
 /* One visitor, run twice: as the prepare run (pt_walk_prepare), which
  * finds whether the range holds a leaf and counts the tables the splits
  * take, then as the commit. */
-static const struct pt_visitor change_visitor = {
-	.entry = change_commit_entry, .leave = change_commit_leave, .pt_run = change_commit_run};
+static mmu_err_t change_prepared(const struct pt_walk *w)
+{
+	return ((const struct change_op *)w->op)->leaves ? MMU_OK : MMU_E_NOTEXIST;
+}
+
+static const struct pt_visitor change_visitor = {.entry = change_entry,
+						 .leave = change_leave,
+						 .pt_run = change_run,
+						 .prepared = change_prepared};
 
 static mmu_err_t change_range(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct change_op *op,
 			      struct mmu_tlb_batch *given)
 {
-	mmu_err_t err;
 	op_lock(tree, held);
 	struct mmu_tlb_batch local;
 	struct pt_walk w;
 	pt_walk_init(&w, tree, &change_visitor, op);
-	uint64_t tables = pt_walk_prepare(&w, va, op->last);
-	err = MMU_E_NOTEXIST;
-	if (op->leaves)
-		err = table_pool_fill(tree->mmu, &w.pool, tables, !tree->is_kernel);
-	if (err == MMU_OK) {
-		w.batch = begin_batch(tree, given, &local);
-		op->quiet = !given && tree_idle(tree) && !tree->mmu->pcid;
-		pt_walk_range(&w, va, op->last);
-		MMU_ASSERT(tree->mmu, w.pool.count == 0, "change_range: %lu prepared tables left over",
-			   (unsigned long)w.pool.count);
-		end_batch(w.batch, &local);
-	}
+	w.batch = begin_batch(tree, given, &local);
+	op->quiet = !given && tree_idle(tree) && !tree->mmu->pcid;
+	mmu_err_t err = pt_walk_op(&w, va, op->last);
+	end_batch(w.batch, &local);
 	op_unlock(tree, held);
 	return err;
 }

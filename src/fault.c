@@ -125,7 +125,7 @@ static mmu_err_t break_cow(struct mmu_vm_space *sp, mmu_vaddr_t page, const stru
 	struct leaf_op swap = {.clear = MMU_PTE_ADDR_MASK, .set = copy.bits | MMU_PTE_RW, .invalidate = true};
 	leaf_rewrite(sp, page, &swap);
 	if (vm_frame_put(mmu, old))
-		vm_frame_release_late(&sp->tree, old);
+		frame_free_data(mmu, old);
 	return MMU_OK;
 }
 

@@ -67,7 +67,7 @@ static void zap_put_frames(struct mmu_tree *tree, struct zap_op *op)
 {
 	for (unsigned i = 0; i < op->n; i++)
 		if (vm_frame_put(tree->mmu, op->pa[i]))
-			vm_frame_release_late(tree, op->pa[i]);
+			frame_free_data(tree->mmu, op->pa[i]);
 	op->n = 0;
 }
 

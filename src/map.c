@@ -113,7 +113,13 @@ static void map_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
 		entry_try_promote(w, level, e, va);
 }
 
-static const struct pt_visitor map_visitor = {.entry = map_entry, .leave = map_leave, .pt_run = map_run};
+static mmu_err_t map_prepared(const struct pt_walk *w)
+{
+	return ((const struct map_op *)w->op)->duplicated ? MMU_E_DUPLICATED : MMU_OK;
+}
+
+static const struct pt_visitor map_visitor = {
+	.entry = map_entry, .leave = map_leave, .pt_run = map_run, .prepared = map_prepared};
 
 static const uint64_t cache_bits[] = {
 	[MMU_CACHE_WB] = 0,
@@ -178,19 +184,13 @@ static mmu_err_t map_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct map_op *
 {
 	struct pt_walk w;
 	pt_walk_init(&w, tree, &map_visitor, op);
-	uint64_t tables = pt_walk_prepare(&w, va, op->last);
-	mmu_err_t err = op->duplicated ? MMU_E_DUPLICATED : table_pool_fill(tree->mmu, &w.pool, tables, !tree->is_kernel);
-	if (err != MMU_OK)
-		return err;
 	struct mmu_tlb_batch local;
 	if (op->promote)
 		w.batch = begin_batch(tree, batch, &local);
-	pt_walk_range(&w, va, op->last);
+	mmu_err_t err = pt_walk_op(&w, va, op->last);
 	if (op->promote)
 		end_batch(w.batch, &local);
-	MMU_ASSERT(tree->mmu, w.pool.count == 0 && !op->duplicated, "mmu_map: %lu prepared tables left over",
-		   (unsigned long)w.pool.count);
-	return MMU_OK;
+	return err;
 }
 
 /* Everything but a single page from the table cache (src/page.c). Not-

@@ -157,6 +157,9 @@ struct pt_visitor {
 	 * operation runs one tight loop per table instead of a call per 4K
 	 * page (Linux's pte_range callbacks). */
 	enum pt_step (*pt_run)(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_vaddr_t va);
+	/* Optional, for pt_walk_op: after the prepare run, the error it
+	 * found (MMU_OK: commit). */
+	mmu_err_t (*prepared)(const struct pt_walk *w);
 };
 
 struct pt_walk {
@@ -193,6 +196,11 @@ void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
  * run (they only free and promote); a visitor's errors (DUPLICATED, no
  * leaf) are found here, before anything changed. */
 uint64_t pt_walk_prepare(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
+/* An operation that changes a tree, as one call: the prepare run, the
+ * visitor's verdict on it (`prepared`), the tables it counted taken into
+ * the walk's pool (NOMEM: nothing changed), then the commit, which takes
+ * exactly those (asserted). Under the tree's lock, w->batch set. */
+mmu_err_t pt_walk_op(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
 
 /* The metadata of the table holding the current level-LEVEL entries. */
 static inline struct mmu_frame_meta *pt_table_meta(const struct pt_walk *w, enum mmu_level level)

@@ -18,21 +18,6 @@ bool vm_frame_put(struct mmu *mmu, mmu_pa_t pa)
 	return before == 1;
 }
 
-void vm_frame_release_late(struct mmu_tree *tree, mmu_pa_t pa)
-{
-	struct mmu *mmu = tree->mmu;
-	if (!mmu->pcid) {
-		frame_free_data(mmu, pa);
-		return;
-	}
-	struct mmu_tlb_batch batch;
-	mmu_tlb_batch_init(&batch, tree);
-	tlb_batch_want_full(&batch, false, false);
-	mmu_tlb_batch_defer_free(&batch, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
-	mmu_tlb_flush(&batch);
-	mmu_tlb_batch_done(&batch);
-}
-
 mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp)
 {
 	__builtin_memset(sp, 0, sizeof *sp); /* no 1.7 KiB temporary at -O0 */

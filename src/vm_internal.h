@@ -35,15 +35,13 @@ static inline void vm_frame_get(struct mmu *mmu, mmu_pa_t pa)
 	__atomic_fetch_add(&port_meta(mmu, pa)->refcount, 1, __ATOMIC_RELAXED);
 }
 
-/* Drop one reference; true when it was the last (the caller frees). */
+/* Drop one reference; true when it was the last: the caller frees the
+ * frame at once. That is safe because every reference is dropped after
+ * the flush of the batch that removed its leaf, and a batch that removes
+ * or redirects a leaf reaches the tree's lazy CPUs too under PCIDs
+ * (src/tlb.c, batch_cpus): by then no TLB of any sharer holds the frame. */
 bool vm_frame_put(struct mmu *mmu, mmu_pa_t pa);
 
-/* Free data frame PA of TREE whose last reference went after TREE's leaf
- * for it was flushed by a batch that freed nothing. With PCIDs such a
- * batch skips the CPUs that keep TREE's entries without running it (they
- * are reached only by batches that free memory), so one more flush that
- * does goes first; without PCIDs every such CPU flushed at its CR3 write. */
-void vm_frame_release_late(struct mmu_tree *tree, mmu_pa_t pa);
 
 /* Remove every leaf in [VA, LAST] of SP's tree, dropping its frame's
  * reference (frames left unreferenced are freed after the flush), and free

@@ -127,3 +127,17 @@ uint64_t pt_walk_prepare(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
 	w->dry = false;
 	return w->dry_tables;
 }
+
+mmu_err_t pt_walk_op(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	uint64_t tables = pt_walk_prepare(w, va, last);
+	mmu_err_t err = w->visitor->prepared ? w->visitor->prepared(w) : MMU_OK;
+	if (err == MMU_OK)
+		err = table_pool_fill(w->mmu, &w->pool, tables, !w->tree->is_kernel);
+	if (err != MMU_OK)
+		return err;
+	pt_walk_range(w, va, last);
+	MMU_ASSERT(w->mmu, w->pool.count == 0, "pt_walk_op: %lu of %lu prepared tables left over at %lx..%lx",
+		   (unsigned long)w->pool.count, (unsigned long)tables, (unsigned long)va, (unsigned long)last);
+	return MMU_OK;
+}
