@@ -30,7 +30,7 @@ struct elf64_phdr {
 
 static mmu_err_t fill_page(struct mmu_vm_space *sp, uint64_t page, const uint8_t *src, uint64_t off, uint64_t n)
 {
-	struct mmu_vm_fault f = mmu_vm_fault_decode(MMU_PF_U, page, false);
+	struct mmu_vm_fault f = mmu_vm_fault_decode(MMU_PF_U, page, MMU_VM_FAULT_ACCESS);
 	enum mmu_vm_outcome out;
 	mmu_err_t err = mmu_vm_handle_fault(sp, &f, &out);
 	if (err != MMU_OK)

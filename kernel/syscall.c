@@ -151,7 +151,7 @@ static const char *outcome_name(enum mmu_vm_outcome o)
 static void page_fault(struct proc *p, struct trap_frame *f)
 {
 	uint64_t cr2 = read_cr2();
-	struct mmu_vm_fault fault = mmu_vm_fault_decode((uint32_t)f->error, cr2, false);
+	struct mmu_vm_fault fault = mmu_vm_fault_decode((uint32_t)f->error, cr2, MMU_VM_FAULT_ACCESS);
 	enum mmu_vm_outcome out;
 	mmu_err_t err = mmu_vm_handle_fault(&p->sp, &fault, &out);
 	if (err != MMU_OK)

@@ -7,7 +7,7 @@
 
 #define COPY_ATTEMPTS 4 /* faults resolved per page before a copy gives up */
 
-struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, bool copy_user)
+struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, enum mmu_vm_fault_path path)
 {
 	return (struct mmu_vm_fault){
 		.va = cr2,
@@ -18,7 +18,7 @@ struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, bo
 		.fetch = (error_code & MMU_PF_ID) != 0,
 		.pk = (error_code & MMU_PF_PK) != 0,
 		.shadow_stack = (error_code & MMU_PF_SS) != 0,
-		.copy_user = copy_user,
+		.path = path,
 	};
 }
 
@@ -211,7 +211,7 @@ mmu_err_t mmu_vm_handle_fault(struct mmu_vm_space *sp, const struct mmu_vm_fault
 		*out = MMU_VM_CORRUPT;
 		return MMU_OK;
 	}
-	if (!f->user && !f->copy_user) {
+	if (!f->user && f->path != MMU_VM_FAULT_COPY_USER) {
 		*out = MMU_VM_KERNEL_BUG;
 		return MMU_OK;
 	}
@@ -249,7 +249,7 @@ static mmu_err_t copy_page(struct mmu_vm_space *sp, mmu_vaddr_t va, const uint8_
 			*code = store(ctx, va, src, n);
 		if (*code == 0)
 			return MMU_OK;
-		struct mmu_vm_fault f = mmu_vm_fault_decode(*code, va, /*copy_user=*/true);
+		struct mmu_vm_fault f = mmu_vm_fault_decode(*code, va, MMU_VM_FAULT_COPY_USER);
 		enum mmu_vm_outcome o;
 		mmu_err_t err = mmu_vm_handle_fault(sp, &f, &o);
 		if (err != MMU_OK || !mmu_vm_resolved(o))

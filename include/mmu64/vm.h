@@ -132,14 +132,21 @@ enum {
 	MMU_PF_SS = 1u << 6,
 };
 
+/* Which access faulted. */
+enum mmu_vm_fault_path {
+	MMU_VM_FAULT_ACCESS,    /* the faulting instruction's own access (a #PF from user or kernel code) */
+	MMU_VM_FAULT_COPY_USER, /* the kernel's copy to or from user memory (copy-to-user's store, under
+				 * an exception fixup): a supervisor fault there is handled as the user's */
+};
+
 /* A fault's error code and address, decoded. */
 struct mmu_vm_fault {
 	mmu_vaddr_t va;
 	bool present, write, user, rsvd, fetch, pk, shadow_stack;
-	bool copy_user; /* a supervisor access from the copy-to-user path */
+	enum mmu_vm_fault_path path;
 };
 
-struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, bool copy_user);
+struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, enum mmu_vm_fault_path path);
 
 /* What the handler decided. The first four: retry the access. */
 enum mmu_vm_outcome {

@@ -209,7 +209,7 @@ static void test_exited_space_is_dead(void)
 	CHECK_ERR(mmu_vm_region_add(&p, 0x30000, PAGE, RW, MMU_VM_EAGER, 0), MMU_E_INVALID);
 	CHECK_ERR(mmu_vm_region_remove(&p, 0x10000, 0x10000), MMU_E_INVALID);
 	CHECK_ERR(mmu_vm_region_protect(&p, 0x10000, 0x10000, MMU_PROT_R), MMU_E_INVALID);
-	struct mmu_vm_fault f = mmu_vm_fault_decode(MMU_PF_U | MMU_PF_W, 0x11000, false);
+	struct mmu_vm_fault f = mmu_vm_fault_decode(MMU_PF_U | MMU_PF_W, 0x11000, MMU_VM_FAULT_ACCESS);
 	enum mmu_vm_outcome o;
 	CHECK_ERR(mmu_vm_handle_fault(&p, &f, &o), MMU_E_INVALID);
 	CHECK_ERR(mmu_vm_fork(&p, &r), MMU_E_INVALID);

@@ -27,7 +27,7 @@ unsigned uaccess(struct mmu_vm_space *sp, unsigned cpu, enum sim_access_kind kin
 			return R_OK;
 		}
 		CHECK_EQ(a.outcome, SIM_PF);
-		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
+		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, MMU_VM_FAULT_ACCESS);
 		sim_set_cpu(vt_sim, cpu);
 		mmu_err_t err = mmu_vm_handle_fault(sp, &f, &vt_last);
 		sim_set_cpu(vt_sim, 0);

@@ -223,7 +223,7 @@ bool vec_proc_user_access(struct vec_session *s, unsigned cpu, enum vec_access_k
 			vec_print_access(r, kind, &a);
 			return true;
 		}
-		struct fault_call c = {.sp = &p->sp, .fault = mmu_vm_fault_decode(a.error_code, va, false)};
+		struct fault_call c = {.sp = &p->sp, .fault = mmu_vm_fault_decode(a.error_code, va, MMU_VM_FAULT_ACCESS)};
 		s->ops->run_on_cpu(s->ctx, cpu, handle_on_cpu, &c);
 		if (c.err != MMU_OK) {
 			vec_result_err(r, c.err);
