@@ -30,15 +30,14 @@ struct elf64_phdr {
 
 static mmu_err_t fill_page(struct mmu_vm_space *sp, uint64_t page, const uint8_t *src, uint64_t off, uint64_t n)
 {
-	struct mmu_vm_fault f = mmu_vm_fault_decode(MMU_PF_U, page, false);
-	enum mmu_vm_outcome out;
-	mmu_err_t err = mmu_vm_handle_fault(sp, &f, &out);
-	if (err != MMU_OK)
-		return err;
+	struct mmu_vm_fault f = mmu_vm_fault_decode(MMU_PF_U, page, MMU_VM_FAULT_ACCESS);
+	enum mmu_vm_outcome out = mmu_vm_handle_fault(sp, &f);
+	if (out == MMU_VM_NOMEM)
+		return MMU_E_NOMEM;
 	if (!mmu_vm_resolved(out))
 		return MMU_E_INVALID;
 	struct mmu_translation t;
-	err = mmu_walk(&sp->tree, page, &t);
+	mmu_err_t err = mmu_walk(&sp->tree, page, &t);
 	if (err == MMU_OK)
 		memcpy((uint8_t *)phys_to_virt(mmu_pa_bits(t.pa)) + off, src, n);
 	return err;

@@ -26,12 +26,12 @@ static void kp_invlpg(void *ctx, mmu_vaddr_t va)
 /* A CR3 write drops non-global entries; toggling CR4.PGE drops everything
  * (no INVPCID under TCG). Interrupts off: a CPU taking a shootdown between
  * the two CR4 writes would run with PGE off. */
-static void kp_flush_tlb(void *ctx, bool include_global)
+static void kp_flush_tlb(void *ctx, enum mmu_flush_scope scope)
 {
 	(void)ctx;
 	bool on = irq_save();
 	uint64_t cr4 = read_cr4();
-	if (include_global && (cr4 & CR4_PGE)) {
+	if (scope == MMU_FLUSH_WITH_GLOBAL && (cr4 & CR4_PGE)) {
 		write_cr4(cr4 & ~CR4_PGE);
 		write_cr4(cr4);
 	} else {

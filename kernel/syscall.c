@@ -142,6 +142,8 @@ static const char *outcome_name(enum mmu_vm_outcome o)
 	case MMU_VM_SEGV: return "segv";
 	case MMU_VM_KERNEL_BUG: return "kernel bug";
 	case MMU_VM_CORRUPT: return "page-table corruption (RSVD)";
+	case MMU_VM_NOMEM: return "out of memory on a fault";
+	case MMU_VM_DEAD: return "fault on an exited space";
 	default: return "refused";
 	}
 }
@@ -151,14 +153,11 @@ static const char *outcome_name(enum mmu_vm_outcome o)
 static void page_fault(struct proc *p, struct trap_frame *f)
 {
 	uint64_t cr2 = read_cr2();
-	struct mmu_vm_fault fault = mmu_vm_fault_decode((uint32_t)f->error, cr2, false);
-	enum mmu_vm_outcome out;
-	mmu_err_t err = mmu_vm_handle_fault(&p->sp, &fault, &out);
-	if (err != MMU_OK)
-		proc_kill(p, f, "out of memory on a fault", cr2);
+	struct mmu_vm_fault fault = mmu_vm_fault_decode((uint32_t)f->error, cr2, MMU_VM_FAULT_ACCESS);
+	enum mmu_vm_outcome out = mmu_vm_handle_fault(&p->sp, &fault);
 	if (mmu_vm_resolved(out))
 		return;
-	if (out == MMU_VM_CORRUPT || out == MMU_VM_KERNEL_BUG)
+	if (out == MMU_VM_CORRUPT || out == MMU_VM_KERNEL_BUG || out == MMU_VM_DEAD)
 		kpanic("proc %d: fault at %lx: %s", p->pid, cr2, outcome_name(out));
 	proc_kill(p, f, outcome_name(out), cr2);
 }

@@ -64,9 +64,8 @@ int64_t copy_from_user(struct proc *p, void *dst, uint64_t va, size_t len)
 				break;
 			if (pc->trap.vector != VEC_PF || ++tries > RETRIES)
 				return -EFAULT;
-			struct mmu_vm_fault f = mmu_vm_fault_decode((uint32_t)pc->trap.error, pc->trap.cr2, true);
-			enum mmu_vm_outcome out;
-			if (mmu_vm_handle_fault(&p->sp, &f, &out) != MMU_OK || !mmu_vm_resolved(out))
+			struct mmu_vm_fault f = mmu_vm_fault_decode((uint32_t)pc->trap.error, pc->trap.cr2, MMU_VM_FAULT_COPY_USER);
+			if (!mmu_vm_resolved(mmu_vm_handle_fault(&p->sp, &f)))
 				return -EFAULT;
 		}
 		d += n, va += n, len -= n;

@@ -20,10 +20,10 @@ static void port_invlpg(void *ctx, mmu_vaddr_t va)
 
 /* Non-global entries of every PCID (INVPCID type 3), or everything (type 2,
  * the same as a CR4.PGE toggle). */
-static void port_flush_tlb(void *ctx, bool include_global)
+static void port_flush_tlb(void *ctx, enum mmu_flush_scope scope)
 {
 	struct sim *sim = ctx;
-	sim_invpcid(sim, sim_cpu(sim), include_global ? 2 : 3, 0, 0);
+	sim_invpcid(sim, sim_cpu(sim), scope == MMU_FLUSH_WITH_GLOBAL ? 2 : 3, 0, 0);
 }
 
 static void port_invpcid(void *ctx, unsigned type, unsigned pcid, mmu_vaddr_t va)

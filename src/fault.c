@@ -7,7 +7,7 @@
 
 #define COPY_ATTEMPTS 4 /* faults resolved per page before a copy gives up */
 
-struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, bool copy_user)
+struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, enum mmu_vm_fault_path path)
 {
 	return (struct mmu_vm_fault){
 		.va = cr2,
@@ -18,7 +18,7 @@ struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, bo
 		.fetch = (error_code & MMU_PF_ID) != 0,
 		.pk = (error_code & MMU_PF_PK) != 0,
 		.shadow_stack = (error_code & MMU_PF_SS) != 0,
-		.copy_user = copy_user,
+		.path = path,
 	};
 }
 
@@ -167,30 +167,34 @@ static mmu_err_t grow_stack(struct mmu_vm_space *sp, int i, mmu_vaddr_t page)
 
 /* ---- the decision ---- */
 
-static mmu_err_t decide(struct mmu_vm_space *sp, const struct mmu_vm_fault *f, enum mmu_vm_outcome *out)
+/* The outcome O of a change that returned ERR: NOMEM when it failed. */
+static enum mmu_vm_outcome changed(mmu_err_t err, enum mmu_vm_outcome o)
+{
+	return err == MMU_OK ? o : MMU_VM_NOMEM;
+}
+
+static enum mmu_vm_outcome decide(struct mmu_vm_space *sp, const struct mmu_vm_fault *f)
 {
 	mmu_vaddr_t page = f->va & ~(MMU_PAGE_SIZE - 1);
 	enum mmu_vm_outcome refused = f->user ? MMU_VM_SEGV : MMU_VM_REFUSED;
-	*out = refused;
 	if (!mmu_va_canonical(f->va, sp->tree.mmu->levels) || mmu_va_is_kernel(f->va) || f->pk || f->shadow_stack)
-		return MMU_OK;
+		return refused;
 	struct mmu_translation t;
 	bool present = mmu_walk(&sp->tree, page, &t) == MMU_OK;
 	int ri = vm_region_find(sp, page);
 	const struct mmu_vm_region *r = ri >= 0 ? &sp->region[ri] : NULL;
-	mmu_err_t err = MMU_OK;
 	if (present && tables_allow(&t, f))
-		*out = MMU_VM_SPURIOUS;
-	else if (!present && r && region_allows(r, f))
-		err = map_zeroed(sp, page, r), *out = MMU_VM_DEMAND;
-	else if (present && r && f->write && !f->fetch && (r->prot & MMU_PROT_W) && !(t.prot & MMU_PROT_W))
-		err = break_cow(sp, page, &t), *out = MMU_VM_COW;
-	else if (!present && !r) {
+		return MMU_VM_SPURIOUS;
+	if (!present && r && region_allows(r, f))
+		return changed(map_zeroed(sp, page, r), MMU_VM_DEMAND);
+	if (present && r && f->write && !f->fetch && (r->prot & MMU_PROT_W) && !(t.prot & MMU_PROT_W))
+		return changed(break_cow(sp, page, &t), MMU_VM_COW);
+	if (!present && !r) {
 		int si = region_above(sp, page);
 		if (si >= 0 && region_allows(&sp->region[si], f) && stack_may_grow(sp, si, page))
-			err = grow_stack(sp, si, page), *out = MMU_VM_STACK_GROWN;
+			return changed(grow_stack(sp, si, page), MMU_VM_STACK_GROWN);
 	}
-	return err;
+	return refused;
 }
 
 static void count(struct mmu_vm_counters *c, enum mmu_vm_outcome o)
@@ -205,25 +209,17 @@ static void count(struct mmu_vm_counters *c, enum mmu_vm_outcome o)
 	}
 }
 
-mmu_err_t mmu_vm_handle_fault(struct mmu_vm_space *sp, const struct mmu_vm_fault *f, enum mmu_vm_outcome *out)
+enum mmu_vm_outcome mmu_vm_handle_fault(struct mmu_vm_space *sp, const struct mmu_vm_fault *f)
 {
-	if (f->rsvd) {
-		*out = MMU_VM_CORRUPT;
-		return MMU_OK;
-	}
-	if (!f->user && !f->copy_user) {
-		*out = MMU_VM_KERNEL_BUG;
-		return MMU_OK;
-	}
-	enum mmu_vm_outcome o;
+	if (f->rsvd)
+		return MMU_VM_CORRUPT;
+	if (!f->user && f->path != MMU_VM_FAULT_COPY_USER)
+		return MMU_VM_KERNEL_BUG;
 	vm_lock(sp);
-	mmu_err_t err = sp->tree.dead ? MMU_E_INVALID : decide(sp, f, &o);
-	if (err == MMU_OK)
-		count(&sp->counters, o);
+	enum mmu_vm_outcome o = sp->tree.dead ? MMU_VM_DEAD : decide(sp, f);
+	count(&sp->counters, o);
 	vm_unlock(sp);
-	if (err == MMU_OK)
-		*out = o;
-	return err;
+	return o;
 }
 
 /* ---- copy-to-user ---- */
@@ -249,11 +245,14 @@ static mmu_err_t copy_page(struct mmu_vm_space *sp, mmu_vaddr_t va, const uint8_
 			*code = store(ctx, va, src, n);
 		if (*code == 0)
 			return MMU_OK;
-		struct mmu_vm_fault f = mmu_vm_fault_decode(*code, va, /*copy_user=*/true);
-		enum mmu_vm_outcome o;
-		mmu_err_t err = mmu_vm_handle_fault(sp, &f, &o);
-		if (err != MMU_OK || !mmu_vm_resolved(o))
-			return err;
+		struct mmu_vm_fault f = mmu_vm_fault_decode(*code, va, MMU_VM_FAULT_COPY_USER);
+		enum mmu_vm_outcome o = mmu_vm_handle_fault(sp, &f);
+		if (o == MMU_VM_NOMEM)
+			return MMU_E_NOMEM;
+		if (o == MMU_VM_DEAD)
+			return MMU_E_INVALID;
+		if (!mmu_vm_resolved(o))
+			return MMU_OK;
 		/* A #PF drops the faulting page from this CPU's TLB; a fault we
 		 * raised ourselves must too, or the retried store would hit
 		 * the stale read-only entry after a take-over (no flush). */

@@ -21,7 +21,7 @@ static void pcid_assign(struct mmu *mmu, struct mmu_cpu *c, struct mmu_tree_pcid
 		/* Every PCID of the old generation may still have entries. */
 		c->pcid_gen++;
 		c->pcid_next = 1;
-		mmu->port.ops->flush_tlb(mmu->port.ctx, false);
+		mmu->port.ops->flush_tlb(mmu->port.ctx, MMU_FLUSH_NON_GLOBAL);
 		atomic_fetch_add_explicit(&c->full, 1, memory_order_relaxed);
 	}
 	p->pcid = c->pcid_next++;
@@ -78,7 +78,7 @@ void pcid_flush_context(struct mmu *mmu, unsigned cpu, struct mmu_tree *tree)
 		if (tree_user_pcid(tree))
 			ops->invpcid(mmu->port.ctx, 1, pcid | MMU_PCID_USER, 0);
 	} else if (tree_user_pcid(tree)) {
-		ops->flush_tlb(mmu->port.ctx, false);
+		ops->flush_tlb(mmu->port.ctx, MMU_FLUSH_NON_GLOBAL);
 	} else {
 		struct mmu_tree *running = atomic_load_explicit(&mmu->cpu[cpu].active, memory_order_relaxed);
 		ops->write_cr3(mmu->port.ctx, mmu_tree_cr3(tree) | pcid);

@@ -33,6 +33,11 @@ void tlb_batch_want_full(struct mmu_tlb_batch *b, bool global, bool all_cpus)
 	b->all_cpus |= all_cpus;
 }
 
+static enum mmu_flush_scope batch_flush_scope(const struct mmu_tlb_batch *b)
+{
+	return b->global ? MMU_FLUSH_WITH_GLOBAL : MMU_FLUSH_NON_GLOBAL;
+}
+
 static bool batch_has_invalidation(const struct mmu_tlb_batch *b) { return b->full || b->nranges > 0; }
 
 bool mmu_tlb_batch_pending(const struct mmu_tlb_batch *b) { return batch_has_invalidation(b) || b->nfree > 0; }
@@ -87,7 +92,7 @@ static bool tlb_apply_pcid(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_b
 	struct mmu_cpu *c = &mmu->cpu[cpu];
 	if (b->all_cpus) {
 		/* Kernel-half or global entries may sit under every PCID. */
-		mmu->port.ops->flush_tlb(mmu->port.ctx, b->global);
+		mmu->port.ops->flush_tlb(mmu->port.ctx, batch_flush_scope(b));
 		atomic_fetch_add_explicit(&c->full, 1, memory_order_relaxed);
 		return true;
 	}
@@ -116,7 +121,7 @@ static void tlb_apply_user_pcid(struct mmu *mmu, unsigned cpu, const struct mmu_
 			for (uint32_t p = 0; p < b->range[i].pages; p++)
 				ops->invpcid(mmu->port.ctx, 0, upcid, b->range[i].va + ((uint64_t)p << b->range[i].shift));
 	} else if (b->nfree || b->unmapped) {
-		ops->flush_tlb(mmu->port.ctx, false);
+		ops->flush_tlb(mmu->port.ctx, MMU_FLUSH_NON_GLOBAL);
 		atomic_fetch_add_explicit(&c->full, 1, memory_order_relaxed);
 	} else {
 		b->tree->pcid[cpu].user_stale = true;
@@ -132,7 +137,7 @@ void tlb_apply_local(struct mmu *mmu, unsigned cpu, const struct mmu_tlb_batch *
 		return;
 	if (b->full) {
 		/* Every PCID's non-global entries: the user PCID's too. */
-		ops->flush_tlb(mmu->port.ctx, b->global);
+		ops->flush_tlb(mmu->port.ctx, batch_flush_scope(b));
 		atomic_fetch_add_explicit(&c->full, 1, memory_order_relaxed);
 		return;
 	}

@@ -158,7 +158,7 @@ bool mmu_tree_active_on(const struct mmu_tree *tree, unsigned cpu)
  * write, so the old tree's leaves cannot be cached again). */
 static void leave_global_leaves(struct mmu *mmu, unsigned cpu)
 {
-	mmu->port.ops->flush_tlb(mmu->port.ctx, true);
+	mmu->port.ops->flush_tlb(mmu->port.ctx, MMU_FLUSH_WITH_GLOBAL);
 	atomic_fetch_add_explicit(&mmu->cpu[cpu].full, 1, memory_order_relaxed);
 }
 

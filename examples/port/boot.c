@@ -53,10 +53,10 @@ void ex_tlb_shootdown_irq(void) { mmu_tlb_ipi_handler(&ex_mmu); }
  * retried, false when the process is to be killed. */
 bool ex_page_fault(struct mmu_vm_space *sp, uint32_t error_code, uint64_t cr2)
 {
-	struct mmu_vm_fault f = mmu_vm_fault_decode(error_code, cr2, false);
-	enum mmu_vm_outcome outcome;
-	if (mmu_vm_handle_fault(sp, &f, &outcome) != MMU_OK)
-		return false; /* NOMEM: an out-of-memory policy decides */
+	struct mmu_vm_fault f = mmu_vm_fault_decode(error_code, cr2, MMU_VM_FAULT_ACCESS);
+	enum mmu_vm_outcome outcome = mmu_vm_handle_fault(sp, &f);
+	/* false: SEGV kills; NOMEM: an out-of-memory policy decides (reclaim
+	 * and retry, or kill); KERNEL_BUG, CORRUPT, DEAD: panic. */
 	return mmu_vm_resolved(outcome);
 }
 

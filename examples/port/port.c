@@ -39,11 +39,11 @@ static void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) 
 /* Without INVPCID: reloading CR3 drops the non-global entries; toggling
  * CR4.PGE drops the global ones too. Interrupts stay off between the two
  * CR4 writes so that no handler runs with PGE clear. */
-static void ex_flush_tlb(void *ctx, bool include_global)
+static void ex_flush_tlb(void *ctx, enum mmu_flush_scope scope)
 {
 	(void)ctx;
 	uint64_t cr4 = read_cr4();
-	if (!include_global || !(cr4 & EX_CR4_PGE)) {
+	if (scope == MMU_FLUSH_NON_GLOBAL || !(cr4 & EX_CR4_PGE)) {
 		ex_write_cr3(ctx, read_cr3());
 		return;
 	}

@@ -44,15 +44,22 @@ enum mmu_frame_use {
 	MMU_FRAME_DATA,  /* memory mapped by a process space */
 };
 
+/* What flush_tlb drops. */
+enum mmu_flush_scope {
+	MMU_FLUSH_NON_GLOBAL,  /* the non-global entries of every PCID */
+	MMU_FLUSH_WITH_GLOBAL, /* every entry, global ones included */
+};
+
 struct mmu_port_ops {
 	/* Write CR3 on this CPU (PCID and no-flush bit 63 included). */
 	void (*write_cr3)(void *ctx, uint64_t cr3);
 	/* INVLPG on this CPU. */
 	void (*invlpg)(void *ctx, mmu_vaddr_t va);
-	/* Flush this CPU's TLB: the non-global entries of every PCID (a CR3
-	 * reload without PCIDs, INVPCID type 3 with them), or everything when
-	 * INCLUDE_GLOBAL (a CR4.PGE toggle or INVPCID type 2). */
-	void (*flush_tlb)(void *ctx, bool include_global);
+	/* Flush this CPU's TLB: MMU_FLUSH_NON_GLOBAL, the non-global entries
+	 * of every PCID (a CR3 reload without PCIDs, INVPCID type 3 with
+	 * them); MMU_FLUSH_WITH_GLOBAL, everything (a CR4.PGE toggle or
+	 * INVPCID type 2). */
+	void (*flush_tlb)(void *ctx, enum mmu_flush_scope scope);
 	/* Index of this CPU, 0 .. ncpus-1, stable for the CPU's life. Must work
 	 * from the CPU's first library call on, before its first
 	 * mmu_tree_load (read it from per-CPU data, not from a device only

@@ -132,16 +132,24 @@ enum {
 	MMU_PF_SS = 1u << 6,
 };
 
+/* Which access faulted. */
+enum mmu_vm_fault_path {
+	MMU_VM_FAULT_ACCESS,    /* the faulting instruction's own access (a #PF from user or kernel code) */
+	MMU_VM_FAULT_COPY_USER, /* the kernel's copy to or from user memory (copy-to-user's store, under
+				 * an exception fixup): a supervisor fault there is handled as the user's */
+};
+
 /* A fault's error code and address, decoded. */
 struct mmu_vm_fault {
 	mmu_vaddr_t va;
 	bool present, write, user, rsvd, fetch, pk, shadow_stack;
-	bool copy_user; /* a supervisor access from the copy-to-user path */
+	enum mmu_vm_fault_path path;
 };
 
-struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, bool copy_user);
+struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, enum mmu_vm_fault_path path);
 
-/* What the handler decided. The first four: retry the access. */
+/* What the handler decided: its one result. The first four
+ * (mmu_vm_resolved): retry the access. */
 enum mmu_vm_outcome {
 	MMU_VM_SPURIOUS,   /* the tables already allow it: nothing changed */
 	MMU_VM_DEMAND,     /* a zeroed frame was mapped */
@@ -151,17 +159,20 @@ enum mmu_vm_outcome {
 	MMU_VM_REFUSED,    /* a refused copy-to-user: the copy fails, the process lives */
 	MMU_VM_KERNEL_BUG, /* a supervisor fault on user memory outside copy-to-user */
 	MMU_VM_CORRUPT,    /* RSVD: a reserved bit set in a paging entry */
+	MMU_VM_NOMEM,      /* no frame or table for the fix: nothing changed, nothing counted;
+			    * retry the access after reclaim (outside the library), or kill */
+	MMU_VM_DEAD,       /* SP has exited (mmu_vm_space_exit): nothing done, the caller's bug */
 };
 
 static inline bool mmu_vm_resolved(enum mmu_vm_outcome o) { return o <= MMU_VM_STACK_GROWN; }
 
 /* Handle fault F in SP, in this order: RSVD -> CORRUPT; a supervisor fault
- * outside copy-to-user -> KERNEL_BUG; then spurious, demand-zero,
- * copy-on-write, stack growth; anything else is refused (SEGV for a user
- * access, REFUSED for copy-to-user). Counts the outcome (SEGV in `segv`;
- * REFUSED, KERNEL_BUG and CORRUPT in nothing). NOMEM when a frame or a
- * table cannot be allocated: nothing changed, nothing counted. */
-mmu_err_t mmu_vm_handle_fault(struct mmu_vm_space *sp, const struct mmu_vm_fault *f, enum mmu_vm_outcome *out);
+ * outside copy-to-user -> KERNEL_BUG; an exited space -> DEAD; then
+ * spurious, demand-zero, copy-on-write, stack growth; anything else is
+ * refused (SEGV for a user access, REFUSED for copy-to-user). NOMEM when
+ * a frame or a table cannot be allocated. Counts the outcome (SEGV in
+ * `segv`; REFUSED, KERNEL_BUG, CORRUPT, NOMEM and DEAD in nothing). */
+enum mmu_vm_outcome mmu_vm_handle_fault(struct mmu_vm_space *sp, const struct mmu_vm_fault *f);
 
 /* The counters since the previous call (or since creation / fork). */
 struct mmu_vm_counters mmu_vm_counters_take(struct mmu_vm_space *sp);

@@ -208,9 +208,8 @@ static enum uresult user_access(struct fproc *p, unsigned cpu, enum sim_access_k
 			FAIL("a user %s gave #GP", kind_name(kind));
 		if (a.cr2 != va)
 			FAIL("cr2 0x%llx", (unsigned long long)a.cr2);
-		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
-		enum mmu_vm_outcome out;
-		expect(mmu_vm_handle_fault(&p->sp, &f, &out), MMU_OK);
+		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, MMU_VM_FAULT_ACCESS);
+		enum mmu_vm_outcome out = mmu_vm_handle_fault(&p->sp, &f);
 		if (!mmu_vm_resolved(out)) {
 			if (out != MMU_VM_SEGV)
 				FAIL("a user fault (error 0x%x) ended in outcome %u", a.error_code, out);

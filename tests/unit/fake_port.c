@@ -15,9 +15,9 @@ static void fake_invlpg(void *ctx, mmu_vaddr_t va)
 	(void)va;
 	((struct fake_port *)ctx)->invlpgs++;
 }
-static void fake_flush(void *ctx, bool global)
+static void fake_flush(void *ctx, enum mmu_flush_scope scope)
 {
-	(void)global;
+	(void)scope;
 	((struct fake_port *)ctx)->flushes++;
 }
 static unsigned fake_cpu_id(void *ctx) { return ((struct fake_port *)ctx)->cpu; }

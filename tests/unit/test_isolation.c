@@ -178,10 +178,8 @@ static void test_pcid_shared_frame_lazy_cpu(bool kpti, bool cow)
 		if (kpti)
 			sim_write_cr3(sim, 0, mmu_vm_kernel_cr3(&p));
 		CHECK_EQ(st_result(a), ST_PF_P | ST_PF_W | ST_PF_U);
-		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
-		enum mmu_vm_outcome o;
-		CHECK_OK(mmu_vm_handle_fault(&p, &f, &o));
-		CHECK_EQ(o, MMU_VM_COW);
+		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, MMU_VM_FAULT_ACCESS);
+		CHECK_EQ(mmu_vm_handle_fault(&p, &f), MMU_VM_COW);
 		st_load(sim, 0, mmu_kernel_tree(mmu));
 	} else {
 		CHECK_OK(mmu_vm_region_remove(&p, 0x400000, PAGE));

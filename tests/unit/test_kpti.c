@@ -23,9 +23,9 @@ static uint32_t user_access(struct mmu_vm_space *sp, enum sim_access_kind kind, 
 		sim_write_cr3(sim, 0, mmu_vm_kernel_cr3(sp));
 		if (a.outcome != SIM_PF)
 			return st_result(a);
-		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
-		enum mmu_vm_outcome o;
-		CHECK_OK(mmu_vm_handle_fault(sp, &f, &o));
+		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, MMU_VM_FAULT_ACCESS);
+		enum mmu_vm_outcome o = mmu_vm_handle_fault(sp, &f);
+		CHECK(o != MMU_VM_NOMEM && o != MMU_VM_DEAD);
 		if (!mmu_vm_resolved(o))
 			return a.error_code;
 	}

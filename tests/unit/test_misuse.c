@@ -209,9 +209,8 @@ static void test_exited_space_is_dead(void)
 	CHECK_ERR(mmu_vm_region_add(&p, 0x30000, PAGE, RW, MMU_VM_EAGER, 0), MMU_E_INVALID);
 	CHECK_ERR(mmu_vm_region_remove(&p, 0x10000, 0x10000), MMU_E_INVALID);
 	CHECK_ERR(mmu_vm_region_protect(&p, 0x10000, 0x10000, MMU_PROT_R), MMU_E_INVALID);
-	struct mmu_vm_fault f = mmu_vm_fault_decode(MMU_PF_U | MMU_PF_W, 0x11000, false);
-	enum mmu_vm_outcome o;
-	CHECK_ERR(mmu_vm_handle_fault(&p, &f, &o), MMU_E_INVALID);
+	struct mmu_vm_fault f = mmu_vm_fault_decode(MMU_PF_U | MMU_PF_W, 0x11000, MMU_VM_FAULT_ACCESS);
+	CHECK_EQ(mmu_vm_handle_fault(&p, &f), MMU_VM_DEAD);
 	CHECK_ERR(mmu_vm_fork(&p, &r), MMU_E_INVALID);
 	uint8_t byte = 7;
 	uint32_t code = 0;

@@ -91,9 +91,8 @@ static bool access_on(struct sim *sim, struct mmu_vm_space *sp, unsigned cpu, en
 				*read = a.byte;
 			return true;
 		}
-		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
-		enum mmu_vm_outcome o;
-		if (a.outcome != SIM_PF || mmu_vm_handle_fault(sp, &f, &o) != MMU_OK || !mmu_vm_resolved(o))
+		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, MMU_VM_FAULT_ACCESS);
+		if (a.outcome != SIM_PF || !mmu_vm_resolved(mmu_vm_handle_fault(sp, &f)))
 			return false;
 	}
 	return false;

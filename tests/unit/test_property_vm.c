@@ -145,9 +145,10 @@ static uint32_t user_access(unsigned cpu, unsigned kind, mmu_vaddr_t va, uint8_t
 		}
 		if (a.outcome != SIM_PF || a.cr2 != va)
 			FAIL("outcome %u cr2 0x%" PRIx64, a.outcome, a.cr2);
-		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
-		enum mmu_vm_outcome o;
-		expect_err(mmu_vm_handle_fault(sp, &f, &o), MMU_OK);
+		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, MMU_VM_FAULT_ACCESS);
+		enum mmu_vm_outcome o = mmu_vm_handle_fault(sp, &f);
+		if (o == MMU_VM_NOMEM || o == MMU_VM_DEAD)
+			FAIL("fault at 0x%" PRIx64 ": outcome %u", va, (unsigned)o);
 		check_sanitizer();
 		if (!mmu_vm_resolved(o))
 			return a.error_code;

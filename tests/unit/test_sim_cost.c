@@ -192,8 +192,8 @@ static void test_port_ops(void)
 	const struct mmu_port_ops *ops = mmu->port.ops;
 	struct sim_events e = sim_cpu_events(sim, 0);
 	ops->invlpg(mmu->port.ctx, VA);
-	ops->flush_tlb(mmu->port.ctx, false);
-	ops->flush_tlb(mmu->port.ctx, true);
+	ops->flush_tlb(mmu->port.ctx, MMU_FLUSH_NON_GLOBAL);
+	ops->flush_tlb(mmu->port.ctx, MMU_FLUSH_WITH_GLOBAL);
 	ops->write_cr3(mmu->port.ctx, sim_cpu_regs(sim, 0).cr3);
 	struct sim_events d = since(sim, &e);
 	CHECK_EVENTS(d, 0, 0, 0, 1, 3);

@@ -32,10 +32,8 @@ static uint8_t user_read(struct mmu_vm_space *sp, unsigned cpu, mmu_vaddr_t va)
 			sim_set_cpu(vt_sim, 0);
 			return a.byte;
 		}
-		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
-		enum mmu_vm_outcome o;
-		CHECK_OK(mmu_vm_handle_fault(sp, &f, &o));
-		CHECK(mmu_vm_resolved(o));
+		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, MMU_VM_FAULT_ACCESS);
+		CHECK(mmu_vm_resolved(mmu_vm_handle_fault(sp, &f)));
 	}
 	sim_set_cpu(vt_sim, 0);
 	return 0xee;

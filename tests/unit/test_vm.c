@@ -157,18 +157,15 @@ static void test_decisions_resolved(void)
 	uint64_t frames0 = sim_frames_in_use(vt_sim), tables0 = sim_tables_in_use(vt_sim);
 	struct mmu_vm_space sp;
 	struct state before;
-	enum mmu_vm_outcome o;
 	decision_space(&sp);
 
 	/* RSVD: corruption, whatever else; a supervisor fault outside
 	 * copy-to-user: a kernel bug. Nothing changes, nothing counted. */
 	state_take(&sp, &before);
-	struct mmu_vm_fault f = mmu_vm_fault_decode(ST_PF_P | ST_PF_RSVD | ST_PF_U, 0x400000, false);
-	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
-	CHECK_EQ(o, MMU_VM_CORRUPT);
-	f = mmu_vm_fault_decode(ST_PF_W, 0x400000, false);
-	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
-	CHECK_EQ(o, MMU_VM_KERNEL_BUG);
+	struct mmu_vm_fault f = mmu_vm_fault_decode(ST_PF_P | ST_PF_RSVD | ST_PF_U, 0x400000, MMU_VM_FAULT_ACCESS);
+	CHECK_EQ(mmu_vm_handle_fault(&sp, &f), MMU_VM_CORRUPT);
+	f = mmu_vm_fault_decode(ST_PF_W, 0x400000, MMU_VM_FAULT_ACCESS);
+	CHECK_EQ(mmu_vm_handle_fault(&sp, &f), MMU_VM_KERNEL_BUG);
 	CHECK(state_same(&sp, &before));
 	CHECK(counters_are(&sp, 0, 0, 0, 0, 0));
 	st_snapshot_free(&before.snap);
@@ -187,12 +184,10 @@ static void test_decisions_resolved(void)
 
 	/* Spurious: the tables allow it already (a fault reported late). */
 	state_take(&sp, &before);
-	f = mmu_vm_fault_decode(ST_PF_W | ST_PF_U, 0x400010, false);
-	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
-	CHECK_EQ(o, MMU_VM_SPURIOUS);
-	f = mmu_vm_fault_decode(ST_PF_P | ST_PF_ID | ST_PF_U, 0x600000, false);
-	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
-	CHECK_EQ(o, MMU_VM_SPURIOUS);
+	f = mmu_vm_fault_decode(ST_PF_W | ST_PF_U, 0x400010, MMU_VM_FAULT_ACCESS);
+	CHECK_EQ(mmu_vm_handle_fault(&sp, &f), MMU_VM_SPURIOUS);
+	f = mmu_vm_fault_decode(ST_PF_P | ST_PF_ID | ST_PF_U, 0x600000, MMU_VM_FAULT_ACCESS);
+	CHECK_EQ(mmu_vm_handle_fault(&sp, &f), MMU_VM_SPURIOUS);
 	CHECK(state_same(&sp, &before));
 	CHECK(counters_are(&sp, 0, 0, 0, 2, 0));
 	st_snapshot_free(&before.snap);
@@ -204,7 +199,6 @@ static void test_decisions_refused(void)
 	uint64_t frames0 = sim_frames_in_use(vt_sim), tables0 = sim_tables_in_use(vt_sim);
 	struct mmu_vm_space sp;
 	struct state before;
-	enum mmu_vm_outcome o;
 	decision_space(&sp);
 	CHECK_EQ(uaccess(&sp, 0, SIM_WRITE, 0x400000, 0, NULL), R_OK);
 
@@ -223,22 +217,17 @@ static void test_decisions_refused(void)
 	CHECK_EQ(uaccess(&sp, 0, SIM_EXEC, 0x400000, 0, NULL), 0x1000 | ST_PF_P | ST_PF_ID | ST_PF_U);
 	CHECK_EQ(uaccess(&sp, 0, SIM_EXEC, 0x401000, 0, NULL), 0x1000 | ST_PF_ID | ST_PF_U);
 	CHECK_EQ(uaccess(&sp, 0, SIM_READ, 0x3ff000, 0, NULL), 0x1000 | ST_PF_U);
-	struct mmu_vm_fault f = mmu_vm_fault_decode(ST_PF_U, 0xffffc80000000000ull, false);
-	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
-	CHECK_EQ(o, MMU_VM_SEGV);
-	f = mmu_vm_fault_decode(ST_PF_U, 1ull << 62, false);
-	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
-	CHECK_EQ(o, MMU_VM_SEGV);
-	f = mmu_vm_fault_decode(ST_PF_P | ST_PF_U | 0x20, 0x400000, false);
-	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
-	CHECK_EQ(o, MMU_VM_SEGV);
-	f = mmu_vm_fault_decode(ST_PF_P | ST_PF_U | ST_PF_W | 0x40, 0x402000, false);
-	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
-	CHECK_EQ(o, MMU_VM_SEGV);
+	struct mmu_vm_fault f = mmu_vm_fault_decode(ST_PF_U, 0xffffc80000000000ull, MMU_VM_FAULT_ACCESS);
+	CHECK_EQ(mmu_vm_handle_fault(&sp, &f), MMU_VM_SEGV);
+	f = mmu_vm_fault_decode(ST_PF_U, 1ull << 62, MMU_VM_FAULT_ACCESS);
+	CHECK_EQ(mmu_vm_handle_fault(&sp, &f), MMU_VM_SEGV);
+	f = mmu_vm_fault_decode(ST_PF_P | ST_PF_U | 0x20, 0x400000, MMU_VM_FAULT_ACCESS);
+	CHECK_EQ(mmu_vm_handle_fault(&sp, &f), MMU_VM_SEGV);
+	f = mmu_vm_fault_decode(ST_PF_P | ST_PF_U | ST_PF_W | 0x40, 0x402000, MMU_VM_FAULT_ACCESS);
+	CHECK_EQ(mmu_vm_handle_fault(&sp, &f), MMU_VM_SEGV);
 	/* The same refusals from copy-to-user are REFUSED, not counted. */
-	f = mmu_vm_fault_decode(ST_PF_W, 0x410000, true);
-	CHECK_OK(mmu_vm_handle_fault(&sp, &f, &o));
-	CHECK_EQ(o, MMU_VM_REFUSED);
+	f = mmu_vm_fault_decode(ST_PF_W, 0x410000, MMU_VM_FAULT_COPY_USER);
+	CHECK_EQ(mmu_vm_handle_fault(&sp, &f), MMU_VM_REFUSED);
 	CHECK(state_same(&sp, &before));
 	CHECK(counters_are(&sp, 0, 0, 0, 0, 10));
 	st_snapshot_free(&before.snap);

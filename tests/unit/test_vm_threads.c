@@ -57,9 +57,8 @@ static bool uaccess(struct sim *sim, struct mmu_vm_space *sp, unsigned cpu, enum
 		}
 		if (a.outcome != SIM_PF)
 			return false;
-		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
-		enum mmu_vm_outcome o;
-		if (mmu_vm_handle_fault(sp, &f, &o) != MMU_OK || !mmu_vm_resolved(o))
+		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, MMU_VM_FAULT_ACCESS);
+		if (!mmu_vm_resolved(mmu_vm_handle_fault(sp, &f)))
 			return false;
 		sim_poll(sim);
 	}

@@ -27,13 +27,13 @@ unsigned uaccess(struct mmu_vm_space *sp, unsigned cpu, enum sim_access_kind kin
 			return R_OK;
 		}
 		CHECK_EQ(a.outcome, SIM_PF);
-		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, false);
+		struct mmu_vm_fault f = mmu_vm_fault_decode(a.error_code, a.cr2, MMU_VM_FAULT_ACCESS);
 		sim_set_cpu(vt_sim, cpu);
-		mmu_err_t err = mmu_vm_handle_fault(sp, &f, &vt_last);
+		vt_last = mmu_vm_handle_fault(sp, &f);
 		sim_set_cpu(vt_sim, 0);
-		if (err == MMU_E_NOMEM)
+		if (vt_last == MMU_VM_NOMEM)
 			return R_NOMEM;
-		CHECK_OK(err);
+		CHECK(vt_last != MMU_VM_DEAD);
 		if (!mmu_vm_resolved(vt_last))
 			return 0x1000 | a.error_code;
 	}

@@ -200,13 +200,12 @@ struct fault_call {
 	struct mmu_vm_space *sp;
 	struct mmu_vm_fault fault;
 	enum mmu_vm_outcome outcome;
-	mmu_err_t err;
 };
 
 static void handle_on_cpu(void *arg)
 {
 	struct fault_call *c = arg;
-	c->err = mmu_vm_handle_fault(c->sp, &c->fault, &c->outcome);
+	c->outcome = mmu_vm_handle_fault(c->sp, &c->fault);
 }
 
 bool vec_proc_user_access(struct vec_session *s, unsigned cpu, enum vec_access_kind kind, mmu_vaddr_t va,
@@ -223,10 +222,12 @@ bool vec_proc_user_access(struct vec_session *s, unsigned cpu, enum vec_access_k
 			vec_print_access(r, kind, &a);
 			return true;
 		}
-		struct fault_call c = {.sp = &p->sp, .fault = mmu_vm_fault_decode(a.error_code, va, false)};
+		struct fault_call c = {.sp = &p->sp, .fault = mmu_vm_fault_decode(a.error_code, va, MMU_VM_FAULT_ACCESS)};
 		s->ops->run_on_cpu(s->ctx, cpu, handle_on_cpu, &c);
-		if (c.err != MMU_OK) {
-			vec_result_err(r, c.err);
+		/* docs/VECTORS.md: out of memory prints `error NOMEM`; an
+		 * exited space (not reachable from a vector) `error INVALID`. */
+		if (c.outcome == MMU_VM_NOMEM || c.outcome == MMU_VM_DEAD) {
+			vec_result_err(r, c.outcome == MMU_VM_NOMEM ? MMU_E_NOMEM : MMU_E_INVALID);
 			return true;
 		}
 		if (!mmu_vm_resolved(c.outcome))
