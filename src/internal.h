@@ -101,11 +101,13 @@ struct pt_path {
 	mmu_pa_t table[MMU_LEVEL_PML5 + 1];
 	mmu_pte_t *entry[MMU_LEVEL_PML5 + 1];
 };
-/* The walker's single-address form (src/walk.c), for VA in TREE's own
- * half: records the path and caches its page directory and page table. */
+/* The walker's single-address form (src/descend.h) from the root, for VA
+ * in TREE's own half, recording its path into P: down to the first entry
+ * that is not a table, or to VA's page-table entry, caching the page
+ * directory or page table that holds it. */
 void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p);
 
-/* The single-address descents (pt_path_find, src/page.c) share these:
+/* The single-address descent shares these with the single-page calls:
  * VA's entry in TABLE, a table at LEVEL; whether a descent goes on below
  * entry V at LEVEL (a present table entry: PS is a leaf in a PDPTE or PDE
  * and never set higher up); and the caching of a page table or page

@@ -2,7 +2,7 @@
 /* The entry point of map, walk, unmap and protect. A single 4K or 2M page
  * is the engine's walk started from the deepest table the tree has cached
  * for VA: the page table, else the page directory, else the root. The
- * descent (page_descend) refills the cache on the way down. These are the
+ * descent (src/descend.h) refills the cache on the way down. These are the
  * calls a fault handler and a page-at-a-time loop make, so the path that
  * finds its table cached is a few dozen instructions and everything rarer
  * is out of line: allocating the tables a map needs, releasing the tables
@@ -11,6 +11,7 @@
  * promotion, a kernel-half address from a user tree) goes to the general
  * paths (map.c, lookup.c, change.c). */
 #include "internal.h"
+#include "descend.h"
 
 /* Each call is written once for a constant LEVEL (PT for a 4K page, PD
  * for a 2M one) and instantiated for both, so that every shift and mask
@@ -53,67 +54,6 @@ static inline bool page_in_half(const struct mmu_tree *tree, mmu_vaddr_t va)
 static inline bool page_prot_ok(unsigned prot)
 {
 	return prot_check(prot) == MMU_OK && (prot & MMU_PROT_R);
-}
-
-/* ---- the descent ---- */
-
-/* VA's entry in the table at LEVEL that entry V points to. */
-PAGE_INLINE mmu_pte_t *page_next_entry(const struct mmu *mmu, mmu_pte_t v, mmu_vaddr_t va, enum mmu_level level)
-{
-	return pt_table_entry(mmu, mmu_pa(v & MMU_PTE_ADDR_MASK), va, level);
-}
-
-/* The entry for VA at the deepest level the descent reaches: start at the
- * cached page directory when it covers VA, else at the root (each level a
- * constant step), and go down while the entry is a table, to the page
- * table at most. The page directory or page table holding the entry it
- * ends at is cached. *LEVEL is where it stopped and *UPPER what the
- * levels above allow. NULL when the general path must answer (VA in the
- * other half, a destroyed tree). */
-PAGE_INLINE mmu_pte_t *page_descend(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level *level, uint64_t *upper)
-{
-	struct mmu *mmu = tree->mmu;
-	mmu_pte_t *e = pt_cache_lookup(tree, MMU_LEVEL_PD, va);
-	uint64_t up = pt_cache(tree, MMU_LEVEL_PD)->upper;
-	mmu_pte_t v;
-	mmu_pa_t pd = {0}; /* the page directory, when not cached */
-	if (!e) {
-		if (!page_in_half(tree, va) || tree->dead)
-			return NULL;
-		up = ENTRY_UPPER_ALL;
-		v = tree->root.bits;
-		*level = MMU_LEVEL_PML5;
-		if (mmu->levels == 5) {
-			e = page_next_entry(mmu, v, va, MMU_LEVEL_PML5);
-			if (!pt_entry_goes_on(v = pte_load(e), MMU_LEVEL_PML5))
-				goto stop;
-			up = entry_fold(up, v);
-		}
-		*level = MMU_LEVEL_PML4;
-		e = page_next_entry(mmu, v, va, MMU_LEVEL_PML4);
-		if (!pt_entry_goes_on(v = pte_load(e), MMU_LEVEL_PML4))
-			goto stop;
-		up = entry_fold(up, v);
-		*level = MMU_LEVEL_PDPT;
-		e = page_next_entry(mmu, v, va, MMU_LEVEL_PDPT);
-		if (!pt_entry_goes_on(v = pte_load(e), MMU_LEVEL_PDPT))
-			goto stop;
-		up = entry_fold(up, v);
-		pd = mmu_pa(v & MMU_PTE_ADDR_MASK);
-		e = pt_table_entry(mmu, pd, va, MMU_LEVEL_PD);
-	}
-	*level = MMU_LEVEL_PD;
-	if (!pt_entry_goes_on(v = pte_load(e), MMU_LEVEL_PD)) {
-		if (pd.bits)
-			pt_cache_set(tree, MMU_LEVEL_PD, pd, va, up);
-		goto stop;
-	}
-	up = entry_fold(up, v);
-	*level = MMU_LEVEL_PT;
-	e = pt_cache_set(tree, MMU_LEVEL_PT, mmu_pa(v & MMU_PTE_ADDR_MASK), va, up);
-stop:
-	*upper = up;
-	return e;
 }
 
 /* ---- map ---- */
@@ -278,8 +218,9 @@ PAGE_INLINE mmu_err_t walk_fast(struct mmu_tree *tree, bool held, mmu_vaddr_t va
 	return walk_answer(tree->mmu, MMU_LEVEL_PD, va, v, upper, out);
 }
 
-/* The slow path: the descent, from the cached page directory or the
- * root. TAKEN: the fast path holds the lock for this call already. */
+/* The slow path: the walker's descent (pt_descend), from the cached page
+ * directory or the root; the general path for VA in the other half or a
+ * destroyed tree. TAKEN: the fast path holds the lock for this call. */
 PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out,
 			      bool taken)
 {
@@ -287,7 +228,9 @@ PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, 
 		tree_lock(tree);
 	enum mmu_level level;
 	uint64_t upper;
-	mmu_pte_t *e = page_descend(tree, va, &level, &upper);
+	mmu_pte_t *e = NULL;
+	if (page_in_half(tree, va) && !tree->dead)
+		e = pt_descend(tree, va, NULL, &level, &upper);
 	mmu_pte_t v = e ? pte_load(e) : 0;
 	op_unlock(tree, held);
 	if (!e)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The walkers: the range walker that every range operation shares (map,
- * unmap, protect, walk, entry, dump, destroy, fork), and the
- * single-address descents the single-page calls use (src/page.c). They
- * read entries only; the writes are src/entry.c's. */
+/* The walker: the range walk that every range operation shares (map,
+ * unmap, protect, walk, entry, dump, destroy, fork, ...), its prepare
+ * run, and its single-address form, the descent of the single-page calls
+ * (src/page.c). They read entries only; the writes are src/entry.c's. */
 #include "internal.h"
+#include "descend.h"
 
 void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op)
 {
@@ -27,30 +28,11 @@ static void pt_cache_fill(struct pt_walk *w, enum mmu_level level, mmu_pa_t tabl
 	pt_cache_set(w->tree, level, table, va, entry_path_upper(w, level));
 }
 
-/* The walker's single-address form: follow VA (in TREE's own half) down
- * from the root, a few instructions per level and no visitor, recording
- * each table and entry, and caching the page directory and page table it
- * reaches as the range walker does. Writes nothing else. The single-page
- * calls that change a tree use it. */
 void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p)
 {
-	struct mmu *mmu = tree->mmu;
-	uint64_t upper = ENTRY_UPPER_ALL;
-	mmu_pa_t table = tree->root;
-	unsigned level = (unsigned)mmu_top_level(mmu);
-	for (;; level--) {
-		mmu_pte_t *e = pt_table_entry(mmu, table, va, (enum mmu_level)level);
-		p->table[level] = table;
-		p->entry[level] = e;
-		if (level <= MMU_CACHED_LEVELS)
-			pt_cache_set(tree, (enum mmu_level)level, table, va, upper);
-		mmu_pte_t v = pte_load(e);
-		if (!pt_entry_goes_on(v, (enum mmu_level)level))
-			break;
-		upper = entry_fold(upper, v);
-		table = mmu_pa(v & MMU_PTE_ADDR_MASK);
-	}
-	p->level = (enum mmu_level)level;
+	enum mmu_level level;
+	uint64_t upper;
+	pt_descend(tree, va, p, &level, &upper);
 }
 
 /* What a prepare run (w->dry) descends into where the commit would
