@@ -23,6 +23,7 @@ struct descent {
 	mmu_pte_t *e;       /* the entry the last step read */
 	enum mmu_level level;
 	uint64_t upper;     /* what the levels above E allow */
+	uint8_t *direct_map; /* the port's, or NULL: ask it for each table */
 };
 
 /* One level of the descent, LEVEL a constant: read VA's entry in D's
@@ -41,11 +42,11 @@ DESCEND_INLINE bool descend_step(struct mmu *mmu, struct descent *d, mmu_vaddr_t
 		return false;
 	d->upper = entry_fold(d->upper, v);
 	d->table = mmu_pa(v & MMU_PTE_ADDR_MASK);
-	d->entries = table_of(mmu, d->table);
+	d->entries = d->direct_map ? (mmu_pte_t *)(d->direct_map + d->table.bits) : table_of(mmu, d->table);
 	return true;
 }
 
-/* The walker's single-address form, one body for both of its uses:
+/* The walker's single-address form, one body for all of its uses:
  * follow VA (in TREE's own half) down to the first entry that is not a
  * table (a hole, a leaf) or to its page-table entry, a few instructions a
  * level and no visitor, and cache the page directory or page table that
@@ -55,15 +56,15 @@ DESCEND_INLINE bool descend_step(struct mmu *mmu, struct descent *d, mmu_vaddr_t
  * along the path); without, it starts at the cached page directory when
  * that covers VA (a walk). Returns the entry it ends at, with its level
  * and what the levels above allow. Writes nothing else. */
-DESCEND_INLINE mmu_pte_t *pt_descend(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p,
-				     enum mmu_level *level, uint64_t *upper)
+DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p,
+				       enum mmu_level *level, uint64_t *upper, uint8_t *direct_map)
 {
 	struct mmu *mmu = tree->mmu;
-	struct descent d = {.table = tree->root, .upper = ENTRY_UPPER_ALL};
+	struct descent d = {.table = tree->root, .upper = ENTRY_UPPER_ALL, .direct_map = direct_map};
 	const struct mmu_leaf_cache *pd = pt_cache(tree, MMU_LEVEL_PD);
 	bool from_pd = !p && pt_cache_lookup(tree, MMU_LEVEL_PD, va);
 	if (from_pd) {
-		d = (struct descent){.entries = pd->entries, .upper = pd->upper};
+		d = (struct descent){.entries = pd->entries, .upper = pd->upper, .direct_map = direct_map};
 	} else {
 		d.entries = table_of(mmu, d.table);
 		if (mmu->levels == 5 && !descend_step(mmu, &d, va, p, MMU_LEVEL_PML5))
@@ -81,6 +82,17 @@ end:
 	*level = d.level;
 	*upper = d.upper;
 	return d.e;
+}
+
+/* The descent above, in one form for a port with a direct map (an add a
+ * level) and one for a port without. */
+DESCEND_INLINE mmu_pte_t *pt_descend(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p,
+				     enum mmu_level *level, uint64_t *upper)
+{
+	uint8_t *direct_map = tree->mmu->port.direct_map;
+	if (direct_map)
+		return descend_from(tree, va, p, level, upper, direct_map);
+	return descend_from(tree, va, p, level, upper, NULL);
 }
 
 #endif

@@ -235,6 +235,8 @@ PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, 
 	op_unlock(tree, held);
 	if (!e)
 		return walk_general(tree, held, va, out);
+	if (level == MMU_LEVEL_PT)
+		return walk_answer(tree->mmu, MMU_LEVEL_PT, va, v, upper, out);
 	return walk_answer(tree->mmu, level, va, v, upper, out);
 }
 
