@@ -133,7 +133,7 @@ ENTRY_INLINE void entry_rewrite_leaf_bits(mmu_pte_t *e, uint64_t clear, uint64_t
  * global. Tested cheapest first: this runs on every single-page change. */
 ENTRY_INLINE bool entry_owes(const struct mmu_tree *tree, const struct mmu_tlb_batch *given, mmu_pte_t old)
 {
-	return given || (old & MMU_PTE_G) || tree->is_kernel || tree->mmu->pcid ||
+	return given || (old & MMU_PTE_G) || tree->owes_always ||
 	       atomic_load_explicit(&tree->active_cpus, memory_order_relaxed) != 0;
 }
 

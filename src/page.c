@@ -32,6 +32,11 @@
  * lock and leaves a contended one to the slow path, which waits for it
  * (PAGE_BUSY). */
 #define PAGE_BUSY ((mmu_err_t)0x7d)
+/* How a change's slow path is entered (one argument, so that the fast
+ * path's call to it is a jump): the caller holds the lock (a _locked
+ * call), the fast path took it for this call (after PAGE_MISS), the
+ * change is an unmap. */
+enum { PAGE_HELD = 1, PAGE_TAKEN = 2, PAGE_UNMAP = 4 };
 #define PAGE_MISS ((mmu_err_t)0x7e)
 #define PAGE_DECLINED ((mmu_err_t)0x7f)
 
@@ -358,12 +363,13 @@ static inline mmu_err_t change_slow_at(struct mmu_tree *tree, bool held, bool ta
 	return err;
 }
 
-/* The slow path of a single page of LEN bytes, then the general one.
- * TAKEN: the fast path holds the lock for this call (it found a valid
- * single page). */
-PAGE_SLOW mmu_err_t change_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, bool unmap,
-				unsigned prot, struct mmu_tlb_batch *given, bool taken)
+/* The slow path of a single page of LEN bytes, then the general one;
+ * HOW: PAGE_HELD, PAGE_TAKEN (the fast path holds the lock: it found a
+ * valid single page), PAGE_UNMAP (else protect to PROT). */
+PAGE_SLOW mmu_err_t change_slow(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
+				struct mmu_tlb_batch *given, unsigned how)
 {
+	bool held = how & PAGE_HELD, taken = how & PAGE_TAKEN, unmap = how & PAGE_UNMAP;
 	mmu_err_t err = PAGE_DECLINED;
 	enum mmu_level level = page_level(len);
 	if (level && (unmap || page_prot_ok(prot)) && change_may(tree, level, va, unmap))
@@ -390,7 +396,8 @@ PAGE_INLINE mmu_err_t change_page(struct mmu_tree *tree, bool held, mmu_vaddr_t 
 	else if (len == mmu_level_span(MMU_LEVEL_PD))
 		err = change_fast(tree, held, MMU_LEVEL_PD, va, unmap, perm_bits, given);
 	if (__builtin_expect(err == PAGE_MISS || err == PAGE_DECLINED || err == PAGE_BUSY, 0))
-		return change_slow(tree, held, va, len, unmap, prot, given, err == PAGE_MISS);
+		return change_slow(tree, va, len, prot, given,
+				   held | (err == PAGE_MISS ? PAGE_TAKEN : 0) | (unmap ? PAGE_UNMAP : 0));
 	return err;
 }
 

@@ -26,6 +26,9 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 	__builtin_memset(tree, 0, sizeof *tree);
 	tree->mmu = mmu;
 	tree->root = root;
+	/* With PCIDs a lazy CPU may keep the tree's entries: a change owes
+	 * the TLBs even while no CPU runs it (entry_owes). */
+	tree->owes_always = mmu->pcid;
 	atomic_init(&tree->locked, false);
 	atomic_init(&tree->active_cpus, 0);
 	atomic_init(&tree->tlb_gen, 0);
@@ -59,6 +62,7 @@ void tree_init_template(struct mmu_tree *tree, struct mmu *mmu, mmu_pa_t root)
 	tree->mmu = mmu;
 	tree->root = root;
 	tree->is_kernel = true;
+	tree->owes_always = true;
 	atomic_init(&tree->locked, false);
 	atomic_init(&tree->active_cpus, 0);
 }

@@ -80,6 +80,7 @@ struct mmu_tree {
 	bool promote;                     /* promote full tables after map/protect */
 	bool process;                     /* a process space's tree: 4K leaves only, no promotion */
 	bool dead;                        /* destroyed: every later call refuses it */
+	bool owes_always;                 /* kernel tree or PCIDs: every leaf change owes the TLBs */
 	struct mmu_leaf_cache leaf_cache[MMU_CACHED_LEVELS]; /* [level - 1], guarded by LOCK */
 	/* With PCIDs: */
 	atomic_bool user_pcid;          /* a KPTI shadow also runs it, under PCID | MMU_PCID_USER */
