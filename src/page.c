@@ -24,21 +24,19 @@
 #define PAGE_SLOW static __attribute__((noinline))
 
 /* Each call has a fast path, a leaf function that answers from the
- * table cache with plain stores or gives up (PAGE_MISS, keeping the lock
- * it took for the slow path), and a slow path
- * that answers the rest or leaves the call to the general path
- * (PAGE_DECLINED). None of these is ever returned by a public call. The
- * fast path calls nothing, so it needs no stack frame: it only tries the
- * lock and leaves a contended one to the slow path, which waits for it
- * (PAGE_BUSY). */
-#define PAGE_BUSY ((mmu_err_t)0x7d)
+ * table cache with plain stores or gives up, and a slow path that answers
+ * the rest or leaves the call to the general path. The fast path calls
+ * nothing, so it needs no stack frame: it only tries the lock. How a path
+ * gives up (never returned by a public call): */
+#define PAGE_BUSY ((mmu_err_t)0x7d)     /* another CPU holds the lock: the slow path waits */
+#define PAGE_MISS ((mmu_err_t)0x7e)     /* the slow path goes on under the lock the fast path took */
+#define PAGE_DECLINED ((mmu_err_t)0x7f) /* the general path must answer */
+
 /* How a change's slow path is entered (one argument, so that the fast
  * path's call to it is a jump): the caller holds the lock (a _locked
  * call), the fast path took it for this call (after PAGE_MISS), the
  * change is an unmap. */
 enum { PAGE_HELD = 1, PAGE_TAKEN = 2, PAGE_UNMAP = 4 };
-#define PAGE_MISS ((mmu_err_t)0x7e)
-#define PAGE_DECLINED ((mmu_err_t)0x7f)
 
 /* Take TREE's lock unless HELD; false if another CPU has it. */
 PAGE_INLINE bool page_trylock(struct mmu_tree *tree, bool held)
@@ -132,10 +130,12 @@ static inline mmu_err_t map_slow_at(struct mmu_tree *tree, bool held, bool taken
 		op_lock(tree, held);
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
 	mmu_err_t err = MMU_E_DUPLICATED;
-	if (!e)
+	if (!e) {
 		err = map_along_path(tree, level, va, leaf);
-	else if (!pte_load(e))
-		entry_write_cached(tree, level, e, leaf), err = MMU_OK;
+	} else if (!pte_load(e)) {
+		entry_write_cached(tree, level, e, leaf);
+		err = MMU_OK;
+	}
 	op_unlock(tree, held);
 	return err;
 }
