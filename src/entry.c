@@ -13,7 +13,7 @@ static void entry_record(struct mmu_tlb_batch *b, mmu_vaddr_t va, enum mmu_level
 {
 	if (unmapped)
 		tlb_batch_note_unmapped(b);
-	mmu_tlb_batch_add(b, va & ~(mmu_level_span(level) - 1), mmu_level_shift(level), 1, (old & MMU_PTE_G) != 0);
+	tlb_batch_add(b, va & ~(mmu_level_span(level) - 1), mmu_level_shift(level), 1, (old & MMU_PTE_G) != 0);
 }
 
 __attribute__((noinline)) void entry_invalidate_page(struct mmu_tree *tree, struct mmu_tlb_batch *given,
@@ -169,7 +169,7 @@ bool entry_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mm
 	entry_write_walk(w, level, e, leaf);
 	/* The page size changes: the small translations must go before the
 	 * table that held them is reused. */
-	mmu_tlb_batch_add(w->batch, va, mmu_level_shift(level - 1), MMU_ENTRIES_PER_TABLE, (leaf & MMU_PTE_G) != 0);
+	tlb_batch_add(w->batch, va, mmu_level_shift(level - 1), MMU_ENTRIES_PER_TABLE, (leaf & MMU_PTE_G) != 0);
 	mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_TABLE, MMU_SIZE_4K, table);
 	atomic_fetch_add_explicit(&w->mmu->promotions, 1, memory_order_relaxed);
 	return true;
@@ -242,7 +242,7 @@ static bool run_change_quiet(struct pt_walk *w, mmu_pte_t *entries, unsigned cou
 	if (seen & MMU_PTE_G) {
 		if (unmap)
 			tlb_batch_note_unmapped(w->batch);
-		mmu_tlb_batch_add(w->batch, va, MMU_PAGE_SHIFT, count, true);
+		tlb_batch_add(w->batch, va, MMU_PAGE_SHIFT, count, true);
 	}
 	return seen != 0;
 }
@@ -268,7 +268,7 @@ bool entry_run_change(struct pt_walk *w, mmu_pte_t *entries, unsigned first, uns
 		present += mmu_pte_present(v);
 		if (i == count || !mmu_pte_present(v) || nv == v) {
 			if (run)
-				mmu_tlb_batch_add(w->batch, va + ((uint64_t)(i - run) << MMU_PAGE_SHIFT), MMU_PAGE_SHIFT,
+				tlb_batch_add(w->batch, va + ((uint64_t)(i - run) << MMU_PAGE_SHIFT), MMU_PAGE_SHIFT,
 						  run, run_global);
 			run = 0;
 			run_global = false;

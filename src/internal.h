@@ -139,6 +139,9 @@ static inline mmu_pte_t *pt_cache_set(struct mmu_tree *tree, enum mmu_level leve
 /* Take BATCH if given, else start LOCAL; end_batch flushes LOCAL. */
 struct mmu_tlb_batch *begin_batch(struct mmu_tree *tree, struct mmu_tlb_batch *given, struct mmu_tlb_batch *local);
 void end_batch(struct mmu_tlb_batch *used, struct mmu_tlb_batch *local);
+/* PAGES leaves of 1<<SHIFT bytes from VA need invalidation; GLOBAL when
+ * any of them was a global leaf (the entry writer's record). */
+void tlb_batch_add(struct mmu_tlb_batch *b, mmu_vaddr_t va, unsigned shift, uint32_t pages, bool global);
 /* A leaf B records was removed or now maps another frame (B->unmapped). */
 static inline void tlb_batch_note_unmapped(struct mmu_tlb_batch *b) { b->unmapped = true; }
 

@@ -48,7 +48,7 @@ static void batch_go_full(struct mmu_tlb_batch *b)
 	b->nranges = 0;
 }
 
-void mmu_tlb_batch_add(struct mmu_tlb_batch *b, mmu_vaddr_t va, unsigned shift, uint32_t pages, bool global)
+void tlb_batch_add(struct mmu_tlb_batch *b, mmu_vaddr_t va, unsigned shift, uint32_t pages, bool global)
 {
 	if (global) {
 		b->global = true;

@@ -49,12 +49,6 @@ struct mmu_tlb_batch {
 
 void mmu_tlb_batch_init(struct mmu_tlb_batch *b, struct mmu_tree *tree);
 
-/* PAGES leaves of 1<<SHIFT bytes from VA need invalidation; GLOBAL when any
- * of them was a global leaf. The library records its own changes: a caller
- * that changes tables only through mmu64 never needs this (a unit test
- * uses it to check that a dropped batch with work in it panics). */
-void mmu_tlb_batch_add(struct mmu_tlb_batch *b, mmu_vaddr_t va, unsigned shift, uint32_t pages, bool global);
-
 /* Release frame PA (USE, SIZE) once the batch is flushed. */
 void mmu_tlb_batch_defer_free(struct mmu_tlb_batch *b, enum mmu_frame_use use, enum mmu_size size,
 			      mmu_pa_t pa);
