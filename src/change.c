@@ -137,27 +137,3 @@ mmu_err_t protect_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint
 	struct change_op op = {.last = va + (len - 1), .perm_bits = prot_to_pte(tree->mmu, prot)};
 	return change_range(tree, held, va, &op, batch);
 }
-
-mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
-{
-	return page_unmap(tree, va, len, batch, false);
-}
-
-mmu_err_t mmu_unmap_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
-{
-	tree_assert_held(held);
-	return page_unmap(held.tree, va, len, batch, true);
-}
-
-mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
-		      struct mmu_tlb_batch *batch)
-{
-	return page_protect(tree, va, len, prot, batch, false);
-}
-
-mmu_err_t mmu_protect_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, unsigned prot,
-			     struct mmu_tlb_batch *batch)
-{
-	tree_assert_held(held);
-	return page_protect(held.tree, va, len, prot, batch, true);
-}

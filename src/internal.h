@@ -145,16 +145,10 @@ void tlb_batch_add(struct mmu_tlb_batch *b, mmu_vaddr_t va, unsigned shift, uint
 /* A leaf B records was removed or now maps another frame (B->unmapped). */
 static inline void tlb_batch_note_unmapped(struct mmu_tlb_batch *b) { b->unmapped = true; }
 
-/* ---- map, walk, unmap, protect: single pages from the table cache
- * (src/page.c), everything else through the general paths. HELD (last, so
- * that the public calls pass their arguments on untouched): the caller
- * holds TREE's lock (the _locked calls). ---- */
-mmu_err_t page_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
-		   const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch, bool held);
-mmu_err_t page_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out, bool held);
-mmu_err_t page_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch, bool held);
-mmu_err_t page_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
-		       struct mmu_tlb_batch *batch, bool held);
+/* ---- map, walk, unmap, protect: the public calls are src/page.c's
+ * (single pages from the table cache); everything else goes on to these
+ * general paths (map.c, lookup.c, change.c). HELD: the caller holds
+ * TREE's lock (the _locked calls). ---- */
 mmu_err_t map_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
 		      const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch);
 mmu_err_t walk_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out);

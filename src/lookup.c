@@ -68,17 +68,6 @@ mmu_err_t walk_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct 
 	return MMU_OK;
 }
 
-mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
-{
-	return page_walk(tree, va, out, false);
-}
-
-mmu_err_t mmu_walk_locked(struct mmu_tree_locked held, mmu_vaddr_t va, struct mmu_translation *out)
-{
-	tree_assert_held(held);
-	return page_walk(held.tree, va, out, true);
-}
-
 mmu_err_t mmu_entry(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level level, mmu_pte_t *out)
 {
 	if (level < MMU_LEVEL_PT || level > mmu_top_level(tree->mmu))

@@ -217,16 +217,3 @@ mmu_err_t map_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t
 	op_unlock(tree, held);
 	return err;
 }
-
-mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
-		  const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
-{
-	return page_map(tree, va, pa, len, prot, opts, batch, false);
-}
-
-mmu_err_t mmu_map_locked(struct mmu_tree_locked held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
-			 const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
-{
-	tree_assert_held(held);
-	return page_map(held.tree, va, pa, len, prot, opts, batch, true);
-}

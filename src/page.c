@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The entry point of map, walk, unmap and protect. A single 4K or 2M page
+/* map, walk, unmap and protect (the public calls and their _locked
+ * forms are at the end of this file). A single 4K or 2M page
  * is the engine's walk started from the deepest table the tree has cached
  * for VA: the page table, else the page directory, else the root. The
  * descent (src/descend.h) refills the cache on the way down. These are the
@@ -163,8 +164,8 @@ PAGE_SLOW mmu_err_t map_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, m
 	return err != PAGE_DECLINED ? err : map_general(tree, held, va, pa, len, prot, opts, batch);
 }
 
-mmu_err_t page_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
-		   const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch, bool held)
+PAGE_INLINE mmu_err_t page_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+			       const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch, bool held)
 {
 	mmu_err_t err = PAGE_DECLINED;
 	if (!opts && len == mmu_level_span(MMU_LEVEL_PT))
@@ -245,7 +246,7 @@ PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, bool held, mmu_vaddr_t va, 
 	return walk_answer(tree->mmu, level, va, v, upper, out);
 }
 
-mmu_err_t page_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out, bool held)
+PAGE_INLINE mmu_err_t page_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out, bool held)
 {
 	mmu_err_t err = walk_fast(tree, held, va, out);
 	if (__builtin_expect(err == PAGE_MISS || err == PAGE_BUSY, 0))
@@ -401,13 +402,53 @@ PAGE_INLINE mmu_err_t change_page(struct mmu_tree *tree, bool held, mmu_vaddr_t 
 	return err;
 }
 
-mmu_err_t page_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch, bool held)
+/* ---- the public calls: each instantiates its path for a plain call
+ * (the lock taken and dropped here) and for a _locked one (HELD) ---- */
+
+mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+		  const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
-	return change_page(tree, held, va, len, true, 0, batch);
+	return page_map(tree, va, pa, len, prot, opts, batch, false);
 }
 
-mmu_err_t page_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
-		       struct mmu_tlb_batch *batch, bool held)
+mmu_err_t mmu_map_locked(struct mmu_tree_locked held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+			 const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
-	return change_page(tree, held, va, len, false, prot, batch);
+	tree_assert_held(held);
+	return page_map(held.tree, va, pa, len, prot, opts, batch, true);
+}
+
+mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	return page_walk(tree, va, out, false);
+}
+
+mmu_err_t mmu_walk_locked(struct mmu_tree_locked held, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	tree_assert_held(held);
+	return page_walk(held.tree, va, out, true);
+}
+
+mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
+{
+	return change_page(tree, false, va, len, true, 0, batch);
+}
+
+mmu_err_t mmu_unmap_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
+{
+	tree_assert_held(held);
+	return change_page(held.tree, true, va, len, true, 0, batch);
+}
+
+mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
+		      struct mmu_tlb_batch *batch)
+{
+	return change_page(tree, false, va, len, false, prot, batch);
+}
+
+mmu_err_t mmu_protect_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, unsigned prot,
+			     struct mmu_tlb_batch *batch)
+{
+	tree_assert_held(held);
+	return change_page(held.tree, true, va, len, false, prot, batch);
 }
