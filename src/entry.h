@@ -125,6 +125,11 @@ ENTRY_INLINE void entry_rewrite_leaf_bits(mmu_pte_t *e, uint64_t clear, uint64_t
 	entry_store_bits(e, clear, set, idle);
 }
 
+/* Rewrite the present leaf E to NEW, computed from its value now (new
+ * permission bits, A and D kept), where no hardware walker can set A or D
+ * meanwhile (a tree no CPU runs): a plain store. */
+ENTRY_INLINE void entry_rewrite_leaf_idle(mmu_pte_t *e, mmu_pte_t new) { entry_store(e, new); }
+
 /* ---- the invalidation record of a single page ---- */
 
 /* Whether changing leaf OLD of TREE owes the TLBs anything: a caller's
@@ -133,7 +138,7 @@ ENTRY_INLINE void entry_rewrite_leaf_bits(mmu_pte_t *e, uint64_t clear, uint64_t
  * global. Tested cheapest first: this runs on every single-page change. */
 ENTRY_INLINE bool entry_owes(const struct mmu_tree *tree, const struct mmu_tlb_batch *given, mmu_pte_t old)
 {
-	return given || (old & MMU_PTE_G) || tree->owes_always ||
+	return ((uintptr_t)given | (old & MMU_PTE_G)) || tree->owes_always ||
 	       atomic_load_explicit(&tree->active_cpus, memory_order_relaxed) != 0;
 }
 

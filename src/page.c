@@ -57,7 +57,7 @@ static inline bool page_in_half(const struct mmu_tree *tree, mmu_vaddr_t va)
 /* PROT is valid and readable: the general path reports the others. */
 static inline bool page_prot_ok(unsigned prot)
 {
-	return prot_check(prot) == MMU_OK && (prot & MMU_PROT_R);
+	return (prot & ~(MMU_PROT_W | MMU_PROT_X | MMU_PROT_U)) == MMU_PROT_R;
 }
 
 /* ---- map ---- */
@@ -308,13 +308,13 @@ PAGE_INLINE mmu_err_t change_fast(struct mmu_tree *tree, bool held, enum mmu_lev
 		/* the slow path decides */
 	} else if (!mmu_pte_present(v)) {
 		err = MMU_E_NOTEXIST;
-	} else if (nv == v) {
-		err = MMU_OK;
 	} else if (!entry_owes(tree, given, v) && !(unmap && pt_cache(tree, level)->meta->live == 1)) {
+		/* NV may equal V (a protect to the same bits): storing it
+		 * again costs less than testing for it, and owes nothing. */
 		if (unmap)
 			entry_clear_cached(tree, level, e);
 		else
-			entry_rewrite_leaf_bits(e, MMU_PTE_PERM_MASK, perm_bits, true);
+			entry_rewrite_leaf_idle(e, nv);
 		err = MMU_OK;
 	}
 	if (err != PAGE_MISS) /* a miss: the slow path goes on under the lock */
