@@ -101,12 +101,12 @@ ENTRY_INLINE void entry_write_cached(struct mmu_tree *tree, enum mmu_level level
 }
 
 /* Clear the present leaf E of the cached table at LEVEL, which holds
- * other entries too (entry_write without its tests of the old value). */
+ * other entries too (entry_write without its tests of the old value). A
+ * leaf has no table below it, so the cached tables stay. */
 ENTRY_INLINE void entry_clear_cached(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e)
 {
 	struct mmu_frame_meta *meta = pt_cache(tree, level)->meta;
 	MMU_ASSERT(tree->mmu, meta->live > 1, "entry_clear_cached: live %u at level %u", meta->live, level);
-	pt_cache_drop_below(tree, level);
 	meta->live--;
 	entry_store(e, 0);
 }
