@@ -49,8 +49,9 @@ static mmu_err_t map_zeroed(struct mmu_vm_space *sp, mmu_vaddr_t page, const str
 	if (err != MMU_OK)
 		return MMU_E_NOMEM;
 	port_meta(mmu, pa)->refcount = 1;
-	struct mmu_map_opts opts = {.size = MMU_SIZE_4K};
-	err = mmu_map(&sp->tree, page, pa, MMU_PAGE_SIZE, r->prot | MMU_PROT_U, &opts, NULL);
+	/* No options: one 4K page, the single-page map a fault handler wants
+	 * (the table cache answers a run of faults in one page table). */
+	err = mmu_map(&sp->tree, page, pa, MMU_PAGE_SIZE, r->prot | MMU_PROT_U, NULL, NULL);
 	if (err == MMU_OK)
 		vm_kpti_sync(sp, page);
 	if (err != MMU_OK) {
