@@ -200,7 +200,6 @@ mmu_err_t map_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t
 		      const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
 	struct mmu_map_opts o = opts ? *opts : (struct mmu_map_opts){0};
-	o.promote |= tree->promote;
 	mmu_err_t err = map_check(tree, va, pa, len, prot, &o);
 	if (err != MMU_OK)
 		return err;
@@ -209,6 +208,10 @@ mmu_err_t map_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, mmu_pa_t
 	struct map_op op;
 	map_op_init(&op, tree->mmu, va, pa, len, prot, &o);
 	op_lock(tree, held);
+	/* Whether the tree promotes is read under its lock, which
+	 * mmu_tree_set_promote takes (a process tree never promotes, so
+	 * map_check's refusal of promote there needs only the option). */
+	op.promote |= tree->promote;
 	if (o.global && !tree->is_kernel)
 		tree_note_global(tree);
 	if (o.global && tree->is_kernel && tree->mmu->kpti)

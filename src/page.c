@@ -64,11 +64,13 @@ static inline bool page_prot_ok(unsigned prot)
 
 /* The leaf a single-page map writes at LEVEL, or 0 where the general path
  * must decide: PA is aligned to the page, so its last byte is below
- * MAXPHYADDR iff PA is; a process space's tree holds no 2M leaf (map.c). */
+ * MAXPHYADDR iff PA is; a process space's tree holds no 2M leaf (map.c).
+ * Reads only what never changes after the tree was made: whether it
+ * promotes (mmu_tree_set_promote) is read under the lock. */
 PAGE_INLINE mmu_pte_t map_leaf(const struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va, mmu_pa_t pa,
 			       unsigned prot)
 {
-	if (tree->promote || (level > MMU_LEVEL_PT && tree->process) ||
+	if ((level > MMU_LEVEL_PT && tree->process) ||
 	    !mmu_is_aligned(va | pa.bits, mmu_level_span(level)) || (pa.bits & tree->mmu->pa_reserved) ||
 	    !page_prot_ok(prot))
 		return 0;
@@ -111,7 +113,7 @@ PAGE_INLINE mmu_err_t map_fast(struct mmu_tree *tree, bool held, enum mmu_level 
 	if (!page_trylock(tree, held))
 		return PAGE_BUSY;
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
-	if (!e)
+	if (!e || tree->promote)
 		return PAGE_MISS; /* the slow path goes on under the lock */
 	mmu_err_t err = pte_load(e) ? MMU_E_DUPLICATED : MMU_OK;
 	if (err == MMU_OK)
@@ -129,6 +131,10 @@ static inline mmu_err_t map_slow_at(struct mmu_tree *tree, bool held, bool taken
 		return PAGE_DECLINED;
 	if (!taken)
 		op_lock(tree, held);
+	if (tree->promote) { /* the map may promote: the general path */
+		op_unlock(tree, held);
+		return PAGE_DECLINED;
+	}
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
 	mmu_err_t err = MMU_E_DUPLICATED;
 	if (!e) {
@@ -262,10 +268,11 @@ PAGE_INLINE mmu_pte_t changed_leaf(mmu_pte_t v, bool unmap, uint64_t perm_bits)
 	return unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | perm_bits;
 }
 
-/* Whether the single-page path may change VA's page at LEVEL at all. */
-PAGE_INLINE bool change_may(const struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va, bool unmap)
+/* A protect of a tree that promotes may promote: the general path
+ * decides. Read under the lock (mmu_tree_set_promote takes it). */
+PAGE_INLINE bool change_may_promote(const struct mmu_tree *tree, bool unmap)
 {
-	return mmu_is_aligned(va, mmu_level_span(level)) && (unmap || !tree->promote);
+	return !unmap && tree->promote;
 }
 
 /* Unmap (NV 0) or give permission bits to the present leaf V at E, the
@@ -296,7 +303,7 @@ PAGE_INLINE void change_leaf(struct mmu_tree *tree, enum mmu_level level, mmu_pt
 PAGE_INLINE mmu_err_t change_fast(struct mmu_tree *tree, bool held, enum mmu_level level, mmu_vaddr_t va, bool unmap,
 				  uint64_t perm_bits, const struct mmu_tlb_batch *given)
 {
-	if (!change_may(tree, level, va, unmap))
+	if (!mmu_is_aligned(va, mmu_level_span(level)))
 		return PAGE_DECLINED;
 	if (!page_trylock(tree, held))
 		return PAGE_BUSY;
@@ -304,7 +311,7 @@ PAGE_INLINE mmu_err_t change_fast(struct mmu_tree *tree, bool held, enum mmu_lev
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
 	mmu_pte_t v = e ? pte_load(e) : 0;
 	mmu_pte_t nv = changed_leaf(v, unmap, perm_bits);
-	if (!e || (level > MMU_LEVEL_PT && mmu_pte_present(v) && !(v & MMU_PTE_PS))) {
+	if (!e || change_may_promote(tree, unmap) || (level > MMU_LEVEL_PT && mmu_pte_present(v) && !(v & MMU_PTE_PS))) {
 		/* the slow path decides */
 	} else if (!mmu_pte_present(v)) {
 		err = MMU_E_NOTEXIST;
@@ -352,7 +359,9 @@ static inline mmu_err_t change_slow_at(struct mmu_tree *tree, bool held, bool ta
 		op_lock(tree, held);
 	mmu_pte_t *e = pt_cache_lookup(tree, level, va);
 	mmu_pte_t v = e ? pte_load(e) : 0;
-	if (!e)
+	if (change_may_promote(tree, unmap))
+		err = PAGE_DECLINED;
+	else if (!e)
 		err = change_along_path(tree, level, va, unmap, perm_bits, given);
 	else if (!mmu_pte_present(v))
 		err = MMU_E_NOTEXIST;
@@ -373,7 +382,7 @@ PAGE_SLOW mmu_err_t change_slow(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t 
 	bool held = how & PAGE_HELD, taken = how & PAGE_TAKEN, unmap = how & PAGE_UNMAP;
 	mmu_err_t err = PAGE_DECLINED;
 	enum mmu_level level = page_level(len);
-	if (level && (unmap || page_prot_ok(prot)) && change_may(tree, level, va, unmap))
+	if (level && (unmap || page_prot_ok(prot)) && mmu_is_aligned(va, mmu_level_span(level)))
 		err = change_slow_at(tree, held, taken, level, va, unmap, unmap ? 0 : prot_to_pte(tree->mmu, prot),
 				     given);
 	else

@@ -43,8 +43,8 @@ static const mmu_pte_t dry_empty_table[MMU_ENTRIES_PER_TABLE];
 static const mmu_pte_t dry_leaf_table[MMU_ENTRIES_PER_TABLE] = {
 	[0 ... MMU_ENTRIES_PER_TABLE - 1] = MMU_PTE_P | MMU_PTE_PS};
 
-/* Visit the entries of the table at LEVEL (ENTRIES; TABLE its PA, 0 for a
- * prepare run's stand-in) that overlap [VA, LAST]. */
+/* Visit the entries of the table at LEVEL (ENTRIES; TABLE its PA, none
+ * for a prepare run's stand-in) that overlap [VA, LAST]. */
 static void walk_table(struct pt_walk *w, mmu_pa_t table, const mmu_pte_t *entries, enum mmu_level level,
 		       mmu_vaddr_t va, mmu_vaddr_t last)
 {
@@ -54,7 +54,7 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, const mmu_pte_t *entri
 	if (level == MMU_LEVEL_PT && w->visitor->pt_run) {
 		/* A stand-in table holds nothing a run could refuse or count:
 		 * the entry above it was already visited. */
-		if (!table.bits)
+		if (entries == dry_empty_table || entries == dry_leaf_table)
 			return;
 		unsigned count = (unsigned)((last - va) >> MMU_PAGE_SHIFT) + 1;
 		if (w->visitor->pt_run(w, (mmu_pte_t *)entries, mmu_va_index(va, level), count, va) == PT_STOP)
