@@ -12,7 +12,7 @@
  *     now maps another frame (the old one may be freed after the flush).
  *
  * Also the one fold of effective permissions over the levels (RW and US
- * ANDed, XD ORed). The single-page calls (src/page.c) use the inline
+ * ANDed, XD ORed: one AND). The single-page calls (src/page.c) use the inline
  * functions of this header so that they stay a few dozen instructions;
  * the rest is out of line in src/entry.c. Included by src/internal.h. */
 #ifndef MMU64_ENTRY_H
@@ -30,18 +30,20 @@
 
 /* ---- the fold of effective permissions ----
  * UPPER is what the levels above allow: RW and US of every level ANDed,
- * XD of any level ORed. It starts at ENTRY_UPPER_ALL, gains entry V with
- * entry_fold, and with the leaf gives the MMU_PROT_* of the page. */
-#define ENTRY_UPPER_ALL (MMU_PTE_RW | MMU_PTE_US)
+ * and in the XD position "executable", the AND of every level's XD
+ * inverted (so one AND folds all three: the SDM ORs XD across levels). It
+ * starts at ENTRY_UPPER_ALL, gains entry V with entry_fold, and with the
+ * leaf gives the MMU_PROT_* of the page. */
+#define ENTRY_UPPER_ALL (MMU_PTE_RW | MMU_PTE_US | MMU_PTE_XD)
 
 ENTRY_INLINE uint64_t entry_fold(uint64_t upper, mmu_pte_t v)
 {
-	return (upper & (v | MMU_PTE_XD)) | (v & MMU_PTE_XD);
+	return upper & (v ^ MMU_PTE_XD);
 }
 
 ENTRY_INLINE unsigned entry_prot(const struct mmu *mmu, uint64_t upper, mmu_pte_t leaf)
 {
-	return prot_of_bits(mmu, upper & leaf, (upper | leaf) & MMU_PTE_XD);
+	return prot_of_bits(mmu, entry_fold(upper, leaf));
 }
 
 /* UPPER of the walk's current path above LEVEL. */

@@ -65,12 +65,12 @@ static inline mmu_vaddr_t pt_entry_last(mmu_vaddr_t va, enum mmu_level level, mm
 	return end < last ? end : last;
 }
 
-/* MMU_PROT_* from the combined bits of a leaf's path: ALL_AND (RW, US
- * ANDed), ANY_XD (src/entry.h folds them). */
-static inline unsigned prot_of_bits(const struct mmu *mmu, uint64_t all_and, uint64_t any_xd)
+/* MMU_PROT_* from the fold of a leaf's path (src/entry.h): RW and US
+ * ANDed, and in the XD position whether no level set XD. */
+static inline unsigned prot_of_bits(const struct mmu *mmu, uint64_t folded)
 {
 	_Static_assert(MMU_PTE_RW == 2 && MMU_PTE_US == 4 && MMU_PTE_XD == 1ull << 63, "pte_prot index");
-	return mmu->pte_prot[((all_and >> 1) & 3) | ((any_xd >> 61) & 4)];
+	return mmu->pte_prot[((folded >> 1) & 3) | ((folded >> 61) & 4)];
 }
 
 /* ---- the table cache (struct mmu_leaf_cache), under the tree lock ---- */

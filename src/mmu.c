@@ -62,7 +62,7 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 				      (!(prot & MMU_PROT_X) && cfg->nx ? MMU_PTE_XD : 0);
 	for (unsigned i = 0; i < 8; i++)
 		mmu->pte_prot[i] = (uint8_t)(MMU_PROT_R | ((i & 1) ? MMU_PROT_W : 0) | ((i & 2) ? MMU_PROT_U : 0) |
-					     ((i & 4) && cfg->nx ? 0 : MMU_PROT_X));
+					     ((i & 4) || !cfg->nx ? MMU_PROT_X : 0));
 	mmu->flush_ceiling = cfg->flush_ceiling ? cfg->flush_ceiling : MMU_TLB_CEILING_DEFAULT;
 	mmu->pcid = cfg->pcid;
 	mmu->invpcid = cfg->invpcid;

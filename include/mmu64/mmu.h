@@ -64,7 +64,7 @@ struct mmu_leaf_cache {
 	mmu_vaddr_t base;             /* VA the table's first entry maps */
 	mmu_pte_t *entries;           /* NULL: nothing cached */
 	struct mmu_frame_meta *meta;  /* its metadata, which holds the live count */
-	uint64_t upper;               /* the entries above: RW and US ANDed, XD ORed */
+	uint64_t upper;               /* the entries above: RW, US and not-XD ANDed */
 };
 
 /* A page-table tree. A user tree owns its lower half; its upper half is the
@@ -157,7 +157,7 @@ struct mmu {
 	uint64_t pa_reserved;  /* physical address bits at or above MAXPHYADDR */
 	bool page_1g;
 	uint64_t prot_pte[16]; /* the RW, US and XD bits of each MMU_PROT_* combination */
-	uint8_t pte_prot[8];   /* the reverse: MMU_PROT_* of RW | US << 1 | XD << 2 */
+	uint8_t pte_prot[8];   /* the reverse: MMU_PROT_* of RW | US << 1 | !XD << 2 */
 	struct mmu_tree kernel;
 	atomic_int_fast64_t user_tables;   /* table pages of user trees, roots included */
 	atomic_int_fast64_t kernel_tables; /* table pages of the kernel half */
