@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* map, walk, unmap and protect (the public calls and their _locked
- * forms are at the end of this file). A single 4K or 2M page
- * is the engine's walk started from the deepest table the tree has cached
- * for VA: the page table, else the page directory, else the root. The
+ * forms are at the end of this file). A single 4K or 2M page is the
+ * engine's walk started from the deepest table the tree has cached for
+ * VA: the page table, else the page directory, else the root. The
  * descent (src/descend.h) refills the cache on the way down. These are the
  * calls a fault handler and a page-at-a-time loop make, so the path that
  * finds its table cached is a few dozen instructions and everything rarer
