@@ -76,7 +76,7 @@ DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, st
 		descend_step(mmu, &d, va, p, MMU_LEVEL_PT);
 end:
 	if (d.level <= MMU_CACHED_LEVELS && !(from_pd && d.level == MMU_LEVEL_PD))
-		pt_cache_set(tree, d.level, d.table, va, d.upper);
+		pt_cache_set(tree, d.level, d.table, d.entries, va, d.upper);
 	if (p)
 		p->level = d.level;
 	*level = d.level;

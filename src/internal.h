@@ -107,32 +107,26 @@ struct pt_path {
  * directory or page table that holds it. */
 void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p);
 
-/* The single-address descent shares these with the single-page calls:
- * VA's entry in TABLE, a table at LEVEL; whether a descent goes on below
- * entry V at LEVEL (a present table entry: PS is a leaf in a PDPTE or PDE
- * and never set higher up); and the caching of a page table or page
- * directory (LEVEL) on VA's path, with UPPER, what the levels above allow
- * (a user tree never caches the kernel half: the kernel tree's lock
- * guards those tables), which returns VA's entry in it. */
-static inline mmu_pte_t *pt_table_entry(const struct mmu *mmu, mmu_pa_t table, mmu_vaddr_t va, enum mmu_level level)
-{
-	return &table_of(mmu, table)[mmu_va_index(va, level)];
-}
+/* The single-address descent shares these with the single-page calls and
+ * the range walker: whether a descent goes on below entry V at LEVEL (a
+ * present table entry: PS is a leaf in a PDPTE or PDE and never set
+ * higher up); and the caching of a page table or page directory (LEVEL,
+ * at TABLE whose ENTRIES the caller has mapped already) on VA's path, with
+ * UPPER, what the levels above allow (a user tree never caches the kernel
+ * half: the kernel tree's lock guards those tables). */
 static inline bool pt_entry_goes_on(mmu_pte_t v, enum mmu_level level)
 {
 	return level > MMU_LEVEL_PT && mmu_pte_present(v) && !(v & MMU_PTE_PS);
 }
-static inline mmu_pte_t *pt_cache_set(struct mmu_tree *tree, enum mmu_level level, mmu_pa_t table, mmu_vaddr_t va,
-				      uint64_t upper)
+static inline void pt_cache_set(struct mmu_tree *tree, enum mmu_level level, mmu_pa_t table, mmu_pte_t *entries,
+				mmu_vaddr_t va, uint64_t upper)
 {
-	mmu_pte_t *entries = table_of(tree->mmu, table);
 	*pt_cache(tree, level) = (struct mmu_leaf_cache){
 		.base = va & ~(mmu_level_span(level + 1) - 1),
 		.entries = entries,
 		.meta = port_meta(tree->mmu, table),
 		.upper = upper,
 	};
-	return &entries[mmu_va_index(va, level)];
 }
 #include "entry.h"
 

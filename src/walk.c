@@ -21,11 +21,12 @@ void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const
 /* Cache the page table or page directory (LEVEL) the range walker goes
  * through, UPPER from the path it went down, for the single-page calls
  * that follow. */
-static void pt_cache_fill(struct pt_walk *w, enum mmu_level level, mmu_pa_t table, mmu_vaddr_t va)
+static void pt_cache_fill(struct pt_walk *w, enum mmu_level level, mmu_pa_t table, mmu_pte_t *entries,
+			  mmu_vaddr_t va)
 {
 	if (w->no_cache || mmu_va_is_kernel(va) != w->tree->is_kernel)
 		return;
-	pt_cache_set(w->tree, level, table, va, entry_path_upper(w, level));
+	pt_cache_set(w->tree, level, table, entries, va, entry_path_upper(w, level));
 }
 
 void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p)
@@ -50,7 +51,7 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, const mmu_pte_t *entri
 {
 	w->table[level] = table;
 	if (level <= MMU_CACHED_LEVELS && !w->dry)
-		pt_cache_fill(w, level, table, va);
+		pt_cache_fill(w, level, table, (mmu_pte_t *)entries, va);
 	if (level == MMU_LEVEL_PT && w->visitor->pt_run) {
 		/* A stand-in table holds nothing a run could refuse or count:
 		 * the entry above it was already visited. */
