@@ -32,24 +32,25 @@ __attribute__((noinline)) void entry_clear_releasing(struct mmu_tree *tree, enum
 						     struct mmu_tlb_batch *given)
 {
 	struct mmu *mmu = tree->mmu;
-	struct pt_path p;
-	if (path)
-		p = *path;
-	else
-		pt_path_find(tree, va, &p);
-	MMU_ASSERT(mmu, p.level == level && pte_load(p.entry[level]) == old,
+	struct pt_path found;
+	if (!path) {
+		pt_path_find(tree, va, &found);
+		path = &found;
+	}
+	const struct pt_path *p = path;
+	MMU_ASSERT(mmu, p->level == level && pte_load(p->entry[level]) == old,
 		   "entry_clear_releasing: va %lx reached level %u, expected the leaf %lx at %u", (unsigned long)va,
-		   p.level, (unsigned long)old, level);
+		   p->level, (unsigned long)old, level);
 	struct mmu_tlb_batch local;
 	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
-	entry_write(tree, port_meta(mmu, p.table[level]), level, p.entry[level], 0);
+	entry_write(tree, port_meta(mmu, p->table[level]), level, p->entry[level], 0);
 	entry_record(b, va, level, old, true);
 	for (enum mmu_level l = level; l < mmu_top_level(mmu); l++) {
-		const struct mmu_frame_meta *meta = port_meta(mmu, p.table[l]);
+		const struct mmu_frame_meta *meta = port_meta(mmu, p->table[l]);
 		if (meta->live || (meta->flags & META_PINNED))
 			break;
-		entry_write(tree, port_meta(mmu, p.table[l + 1]), l + 1, p.entry[l + 1], 0);
-		mmu_tlb_batch_defer_free(b, MMU_FRAME_TABLE, MMU_SIZE_4K, p.table[l]);
+		entry_write(tree, port_meta(mmu, p->table[l + 1]), l + 1, p->entry[l + 1], 0);
+		mmu_tlb_batch_defer_free(b, MMU_FRAME_TABLE, MMU_SIZE_4K, p->table[l]);
 	}
 	end_batch(b, &local);
 }
