@@ -65,6 +65,18 @@ static void test_user_global_leaf(bool pcid)
 	sim_destroy(sim);
 }
 
+/* A KPTI template T and two KPTI spaces P and Q; P has one eager page at
+ * 0x400000 (its first page links the root slot the shadow shares). */
+static void kpti_spaces(struct mmu_kpti *t, struct mmu_vm_space *p, struct mmu_vm_space *q)
+{
+	CHECK_OK(mmu_kpti_init(mmu, t, NULL, 0));
+	CHECK_OK(mmu_vm_space_create(mmu, p));
+	CHECK_OK(mmu_vm_space_create(mmu, q));
+	CHECK_OK(mmu_vm_kpti_enable(p, t));
+	CHECK_OK(mmu_vm_kpti_enable(q, t));
+	CHECK_OK(mmu_vm_region_add(p, 0x400000, PAGE, MMU_PROT_R | MMU_PROT_W, MMU_VM_EAGER, 0));
+}
+
 /* The same through KPTI shadows: user mode of space P reads P's global
  * user page on P's shadow; after the CPU switched to space Q (kernel CR3
  * of P, load Q, Q's shadow), Q's user mode must not reach it. */
@@ -74,14 +86,9 @@ static void test_kpti_user_global_leaf(bool pcid, bool invpcid)
 	struct mmu_kpti t;
 	struct mmu_vm_space p, q;
 	mmu_pa_t f;
-	CHECK_OK(mmu_kpti_init(mmu, &t, NULL, 0));
-	CHECK_OK(mmu_vm_space_create(mmu, &p));
-	CHECK_OK(mmu_vm_space_create(mmu, &q));
-	CHECK_OK(mmu_vm_kpti_enable(&p, &t));
-	CHECK_OK(mmu_vm_kpti_enable(&q, &t));
-	/* An eager region first, so the shadow shares the tables the global
-	 * page lands in (a region's first page links the root slot). */
-	CHECK_OK(mmu_vm_region_add(&p, 0x400000, PAGE, MMU_PROT_R | MMU_PROT_W, MMU_VM_EAGER, 0));
+	/* P's eager page first, so the shadow shares the tables the global
+	 * page lands in. */
+	kpti_spaces(&t, &p, &q);
 	CHECK_OK(sim_frame_alloc(sim, MMU_SIZE_4K, &f));
 	struct mmu_map_opts g = {.global = true};
 	CHECK_OK(mmu_map(&p.tree, 0x1000, f, PAGE, MMU_PROT_R | MMU_PROT_W | MMU_PROT_U, &g, NULL));
@@ -114,12 +121,7 @@ static void test_kpti_pcid_debt_survives_switch(bool invpcid)
 	machine(2, true, invpcid);
 	struct mmu_kpti t;
 	struct mmu_vm_space p, q;
-	CHECK_OK(mmu_kpti_init(mmu, &t, NULL, 0));
-	CHECK_OK(mmu_vm_space_create(mmu, &p));
-	CHECK_OK(mmu_vm_space_create(mmu, &q));
-	CHECK_OK(mmu_vm_kpti_enable(&p, &t));
-	CHECK_OK(mmu_vm_kpti_enable(&q, &t));
-	CHECK_OK(mmu_vm_region_add(&p, 0x400000, PAGE, MMU_PROT_R | MMU_PROT_W, MMU_VM_EAGER, 0));
+	kpti_spaces(&t, &p, &q);
 	st_load(sim, 0, &p.tree);
 	sim_write_cr3(sim, 0, mmu_vm_user_cr3(&p));
 	CHECK_EQ(st_result(sim_access(sim, 0, SIM_WRITE, 0x400000, true, false, 1)), ST_OK);
