@@ -399,12 +399,12 @@ PAGE_INLINE mmu_err_t change_page(struct mmu_tree *tree, bool held, mmu_vaddr_t 
 {
 	mmu_err_t err = PAGE_DECLINED;
 	uint64_t perm_bits = unmap ? 0 : prot_to_pte(tree->mmu, prot);
-	if (!unmap && !page_prot_ok(prot))
-		err = PAGE_DECLINED;
-	else if (len == mmu_level_span(MMU_LEVEL_PT))
-		err = change_fast(tree, held, MMU_LEVEL_PT, va, unmap, perm_bits, given);
-	else if (len == mmu_level_span(MMU_LEVEL_PD))
-		err = change_fast(tree, held, MMU_LEVEL_PD, va, unmap, perm_bits, given);
+	if (unmap || page_prot_ok(prot)) {
+		if (len == mmu_level_span(MMU_LEVEL_PT))
+			err = change_fast(tree, held, MMU_LEVEL_PT, va, unmap, perm_bits, given);
+		else if (len == mmu_level_span(MMU_LEVEL_PD))
+			err = change_fast(tree, held, MMU_LEVEL_PD, va, unmap, perm_bits, given);
+	}
 	if (__builtin_expect(err == PAGE_MISS || err == PAGE_DECLINED || err == PAGE_BUSY, 0))
 		return change_slow(tree, va, len, prot, given,
 				   held | (err == PAGE_MISS ? PAGE_TAKEN : 0) | (unmap ? PAGE_UNMAP : 0));
