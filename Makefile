@@ -137,6 +137,13 @@ bench: $(BUILD)/bench/mmu64-bench
 	$(BUILD)/bench/mmu64-bench $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory bench-ceiling
 
+# This tree's benchmark against commit REV's, in alternating rounds
+# (docs/BENCH.md): make bench-compare REV=44a7a86 [BENCH_COMPARE_ARGS="--rounds 10 W1"]
+.PHONY: bench-compare
+bench-compare:
+	@test -n "$(REV)" || { echo "usage: make bench-compare REV=COMMIT [BENCH_COMPARE_ARGS=\"--rounds N --reps R W1 ...\"]" >&2; exit 2; }
+	@MAKE="$(MAKE)" scripts/bench-compare $(REV) $(BENCH_COMPARE_ARGS)
+
 clean:
 	rm -rf build
 
