@@ -134,14 +134,20 @@ ENTRY_INLINE void entry_rewrite_leaf_idle(mmu_pte_t *e, mmu_pte_t new) { entry_s
 
 /* ---- the invalidation record of a single page ---- */
 
-/* Whether changing leaf OLD of TREE owes the TLBs anything: a caller's
- * batch takes every record; otherwise a tree no CPU runs (tree_idle) owes
- * nothing, unless PCIDs keep its entries on a lazy CPU or the leaf is
- * global. Tested cheapest first: this runs on every single-page change. */
+/* Whether changing a leaf of TREE that is not global owes the TLBs
+ * anything: a caller's batch takes every record; otherwise a tree no CPU
+ * runs (tree_idle) owes nothing, unless PCIDs keep its entries on a lazy
+ * CPU. Tested cheapest first: this runs on every single-page change. */
+ENTRY_INLINE bool entry_owes_local(const struct mmu_tree *tree, const struct mmu_tlb_batch *given)
+{
+	return given || tree->owes_always || atomic_load_explicit(&tree->active_cpus, memory_order_relaxed) != 0;
+}
+
+/* The same for leaf OLD: a global leaf always owes (another tree's CPU
+ * may hold it). */
 ENTRY_INLINE bool entry_owes(const struct mmu_tree *tree, const struct mmu_tlb_batch *given, mmu_pte_t old)
 {
-	return ((uintptr_t)given | (old & MMU_PTE_G)) || tree->owes_always ||
-	       atomic_load_explicit(&tree->active_cpus, memory_order_relaxed) != 0;
+	return (old & MMU_PTE_G) || entry_owes_local(tree, given);
 }
 
 /* Record the old leaf OLD at VA (LEVEL) into the caller's batch GIVEN, or

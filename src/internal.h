@@ -78,20 +78,39 @@ static inline struct mmu_leaf_cache *pt_cache(struct mmu_tree *tree, enum mmu_le
 {
 	return &tree->leaf_cache[level - 1];
 }
-/* The entry for VA at LEVEL (PT or PD) when VA lies in TREE's cached
- * table of that level, else NULL. */
+/* The base of a cache that holds nothing: no VA masked to a table's span
+ * equals it, so a lookup needs no test of its own for emptiness. */
+#define PT_CACHE_EMPTY ((mmu_vaddr_t)1)
+/* Whether VA lies in TREE's cached table at LEVEL (PT or PD), and its
+ * entry there when it does. */
+static inline bool pt_cache_covers(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
+{
+	return (va & ~(mmu_level_span(level + 1) - 1)) == pt_cache(tree, level)->base;
+}
+static inline mmu_pte_t *pt_cache_entry(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
+{
+	return &pt_cache(tree, level)->entries[mmu_va_index(va, level)];
+}
+/* The entry for VA at LEVEL when the cache covers it, else NULL. */
 static inline mmu_pte_t *pt_cache_lookup(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
 {
-	const struct mmu_leaf_cache *c = pt_cache(tree, level);
-	if (!c->entries || (va & ~(mmu_level_span(level + 1) - 1)) != c->base)
-		return NULL;
-	return &c->entries[mmu_va_index(va, level)];
+	return pt_cache_covers(tree, level, va) ? pt_cache_entry(tree, level, va) : NULL;
+}
+static inline void pt_cache_drop(struct mmu_tree *tree, enum mmu_level level)
+{
+	*pt_cache(tree, level) = (struct mmu_leaf_cache){.base = PT_CACHE_EMPTY};
 }
 /* An entry at LEVEL changed: the cached tables below it may be gone. */
 static inline void pt_cache_drop_below(struct mmu_tree *tree, enum mmu_level level)
 {
 	for (unsigned l = MMU_LEVEL_PT; l < (unsigned)level && l <= MMU_CACHED_LEVELS; l++)
-		pt_cache(tree, (enum mmu_level)l)->entries = NULL;
+		pt_cache(tree, (enum mmu_level)l)->base = PT_CACHE_EMPTY;
+}
+/* A new tree caches nothing. */
+static inline void pt_cache_init(struct mmu_tree *tree)
+{
+	for (unsigned l = MMU_LEVEL_PT; l <= MMU_CACHED_LEVELS; l++)
+		pt_cache_drop(tree, (enum mmu_level)l);
 }
 /* VA's path from a tree's root: the table holding VA's entry at each level
  * and that entry, from the top down to LEVEL, the first entry that is not

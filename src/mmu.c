@@ -74,6 +74,7 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 	}
 	atomic_init(&mmu->kernel.locked, false);
 	mmu->kernel.mmu = mmu;
+	pt_cache_init(&mmu->kernel);
 	mmu->kernel.is_kernel = true;
 	mmu->kernel.owes_always = true; /* its half is live on every CPU */
 	err = table_alloc(mmu, false, &mmu->kernel.root);

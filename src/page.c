@@ -67,10 +67,14 @@ struct page_args {
  * path took it for this call (after PAGE_MISS). */
 enum { PAGE_HELD = 1, PAGE_TAKEN = 2 };
 
-/* Take TREE's lock unless HELD; false if another CPU has it. */
+/* Take TREE's lock unless HELD; false if another CPU has it, or if a
+ * _locked call (HELD) finds it free: the slow path reports that misuse
+ * (page_slow), so that the fast path calls nothing. */
 PAGE_INLINE bool page_trylock(struct mmu_tree *tree, bool held)
 {
-	return held || !atomic_exchange_explicit(&tree->locked, true, memory_order_acquire);
+	if (held)
+		return atomic_load_explicit(&tree->locked, memory_order_relaxed);
+	return !atomic_exchange_explicit(&tree->locked, true, memory_order_acquire);
 }
 
 /* VA is in TREE's own half: canonical, and its sign is the tree's. A hit
@@ -145,34 +149,46 @@ PAGE_INLINE mmu_err_t walk_at(const struct mmu *mmu, enum mmu_level level, mmu_v
 	return MMU_OK;
 }
 
+/* The fast path's unmap (UNMAP) or protect to permission bits BITS of
+ * leaf V: a plain store where the change owes the TLBs nothing and
+ * empties no table, else PAGE_MISS (a hole too: the slow path answers). */
+PAGE_INLINE mmu_err_t change_quick(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t v, bool unmap,
+				   const struct page_args *a)
+{
+	/* A present leaf that is not global (a global one always owes): one
+	 * test; the owes test before the live count, since its atomic load
+	 * would make the compiler read the count again after it. */
+	mmu_pte_t leaf = MMU_PTE_P | (level > MMU_LEVEL_PT ? MMU_PTE_PS : 0);
+	if ((v & (leaf | MMU_PTE_G)) != leaf || entry_owes_local(tree, a->given) ||
+	    (unmap && pt_cache(tree, level)->meta->live <= 1))
+		return PAGE_MISS;
+	/* A protect to the same bits stores them again: that costs less
+	 * than testing for it, and owes nothing. */
+	if (unmap)
+		entry_clear_cached(tree, level, e);
+	else
+		entry_rewrite_leaf_idle(e, (v & ~MMU_PTE_PERM_MASK) | a->bits);
+	return MMU_OK;
+}
+
 /* An unmap (UNMAP) or a protect to permission bits BITS of the present
- * leaf V: quick, a plain store where it owes the TLBs nothing and empties
- * no table; else the entry writer's full duty (P: VA's path when the
- * caller found it, NULL: found again where needed). */
+ * leaf V, with the entry writer's full duty: releasing the tables an
+ * unmap empties (P: VA's path when the caller found it, NULL: found again
+ * where needed), and recording what the change owes the TLBs in the
+ * caller's batch or invalidating now. */
 PAGE_INLINE mmu_err_t change_at(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t v, bool unmap,
 				const struct page_args *a, const struct pt_path *p, bool quick)
 {
+	if (quick)
+		return change_quick(tree, level, e, v, unmap, a);
 	if (!mmu_pte_present(v))
 		return MMU_E_NOTEXIST;
 	if (level > MMU_LEVEL_PT && !(v & MMU_PTE_PS))
-		return quick ? PAGE_MISS : PAGE_DECLINED; /* a table below: the general path */
+		return PAGE_DECLINED; /* a table below: the general path */
 	mmu_pte_t nv = unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | a->bits;
-	const struct mmu_frame_meta *meta = pt_cache(tree, level)->meta;
-	bool empties = unmap && meta->live <= 1;
-	if (quick) {
-		if (empties || entry_owes(tree, a->given, v))
-			return PAGE_MISS;
-		/* NV may equal V (a protect to the same bits): storing it
-		 * again costs less than testing for it, and owes nothing. */
-		if (unmap)
-			entry_clear_cached(tree, level, e);
-		else
-			entry_rewrite_leaf_idle(e, nv);
-		return MMU_OK;
-	}
 	if (nv == v)
 		return MMU_OK;
-	if (empties) {
+	if (unmap && pt_cache(tree, level)->meta->live <= 1) {
 		/* The last leaf of its table: the tables it empties go too. */
 		entry_clear_releasing(tree, level, a->va, v, p, a->given);
 		return MMU_OK;
@@ -227,11 +243,10 @@ PAGE_INLINE mmu_err_t page_fast(struct mmu_tree *tree, bool held, const struct p
 		return PAGE_BUSY;
 	if (op->may_promote && tree->promote)
 		return PAGE_MISS;
-	mmu_pte_t *e = pt_cache_lookup(tree, level, a->va);
-	if (e)
-		return page_fast_at(tree, held, op, level, e, a);
-	if (op->reads_only && level == MMU_LEVEL_PT && (e = pt_cache_lookup(tree, MMU_LEVEL_PD, a->va)))
-		return page_fast_at(tree, held, op, MMU_LEVEL_PD, e, a);
+	if (pt_cache_covers(tree, level, a->va))
+		return page_fast_at(tree, held, op, level, pt_cache_entry(tree, level, a->va), a);
+	if (op->reads_only && level == MMU_LEVEL_PT && pt_cache_covers(tree, MMU_LEVEL_PD, a->va))
+		return page_fast_at(tree, held, op, MMU_LEVEL_PD, pt_cache_entry(tree, MMU_LEVEL_PD, a->va), a);
 	return PAGE_MISS;
 }
 
@@ -286,9 +301,8 @@ PAGE_INLINE mmu_err_t page_slow_locked(struct mmu_tree *tree, const struct page_
 		return PAGE_DECLINED;
 	if (op->reads_only)
 		return walk_descending(tree, a);
-	mmu_pte_t *e = pt_cache_lookup(tree, level, a->va);
-	if (e)
-		return page_at(tree, op, level, e, a, NULL, false);
+	if (pt_cache_covers(tree, level, a->va))
+		return page_at(tree, op, level, pt_cache_entry(tree, level, a->va), a, NULL, false);
 	return page_along_path(tree, op, level, a);
 }
 
@@ -297,8 +311,10 @@ PAGE_INLINE mmu_err_t page_slow(struct mmu_tree *tree, unsigned how, const struc
 				const struct page_args *a)
 {
 	bool held = how & PAGE_HELD;
-	if (!(how & PAGE_TAKEN))
-		op_lock(tree, held);
+	if (held)
+		tree_assert_held((struct mmu_tree_locked){tree});
+	else if (!(how & PAGE_TAKEN))
+		tree_lock(tree);
 	mmu_err_t err = page_slow_locked(tree, op, level, a);
 	op_unlock(tree, held);
 	return err;
@@ -452,7 +468,6 @@ mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t l
 mmu_err_t mmu_map_locked(struct mmu_tree_locked held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
 			 const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
-	tree_assert_held(held);
 	return page_map(held.tree, true, va, pa, len, prot, opts, batch);
 }
 
@@ -463,7 +478,6 @@ mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation
 
 mmu_err_t mmu_walk_locked(struct mmu_tree_locked held, mmu_vaddr_t va, struct mmu_translation *out)
 {
-	tree_assert_held(held);
 	return page_walk(held.tree, true, va, out);
 }
 
@@ -474,7 +488,6 @@ mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct 
 
 mmu_err_t mmu_unmap_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
 {
-	tree_assert_held(held);
 	return page_unmap(held.tree, true, va, len, batch);
 }
 
@@ -487,6 +500,5 @@ mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsig
 mmu_err_t mmu_protect_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, unsigned prot,
 			     struct mmu_tlb_batch *batch)
 {
-	tree_assert_held(held);
 	return page_protect(held.tree, true, va, len, prot, batch);
 }

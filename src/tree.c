@@ -26,6 +26,7 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 	__builtin_memset(tree, 0, sizeof *tree);
 	tree->mmu = mmu;
 	tree->root = root;
+	pt_cache_init(tree);
 	/* With PCIDs a lazy CPU may keep the tree's entries: a change owes
 	 * the TLBs even while no CPU runs it (entry_owes). */
 	tree->owes_always = mmu->pcid;
@@ -61,6 +62,7 @@ void tree_init_template(struct mmu_tree *tree, struct mmu *mmu, mmu_pa_t root)
 	__builtin_memset(tree, 0, sizeof *tree); /* no 1.2 KiB temporary at -O0 */
 	tree->mmu = mmu;
 	tree->root = root;
+	pt_cache_init(tree);
 	tree->is_kernel = true;
 	tree->owes_always = true;
 	atomic_init(&tree->locked, false);
