@@ -21,12 +21,12 @@ static void check_size(enum mmu_frame_use use, enum mmu_size size)
 static bool injection_allows(struct sim *sim, enum mmu_frame_use use)
 {
 	struct sim_inject *in = &sim->inject[use];
-	pthread_mutex_lock(&sim->pm.lock);
+	sim_spin_lock(&sim->pm.lock);
 	in->count++;
 	bool ok = in->remaining != 0;
 	if (in->remaining > 0)
 		in->remaining--;
-	pthread_mutex_unlock(&sim->pm.lock);
+	sim_spin_unlock(&sim->pm.lock);
 	return ok;
 }
 
@@ -66,35 +66,35 @@ void sim_frame_free(struct sim *sim, enum mmu_size size, mmu_pa_t pa)
 uint64_t sim_frames_in_use(const struct sim *sim)
 {
 	struct sim_physmem *pm = (struct sim_physmem *)&sim->pm;
-	pthread_mutex_lock(&pm->lock);
+	sim_spin_lock(&pm->lock);
 	uint64_t n = pm->data_in_use;
-	pthread_mutex_unlock(&pm->lock);
+	sim_spin_unlock(&pm->lock);
 	return n;
 }
 
 uint64_t sim_tables_in_use(const struct sim *sim)
 {
 	struct sim_physmem *pm = (struct sim_physmem *)&sim->pm;
-	pthread_mutex_lock(&pm->lock);
+	sim_spin_lock(&pm->lock);
 	uint64_t n = pm->tables_in_use;
-	pthread_mutex_unlock(&pm->lock);
+	sim_spin_unlock(&pm->lock);
 	return n;
 }
 
 void sim_fail_alloc_after(struct sim *sim, enum mmu_frame_use use, long after)
 {
 	check_use(use);
-	pthread_mutex_lock(&sim->pm.lock);
+	sim_spin_lock(&sim->pm.lock);
 	sim->inject[use].remaining = after < 0 ? -1 : after;
-	pthread_mutex_unlock(&sim->pm.lock);
+	sim_spin_unlock(&sim->pm.lock);
 }
 
 uint64_t sim_alloc_count(const struct sim *sim, enum mmu_frame_use use)
 {
 	check_use(use);
 	struct sim_physmem *pm = (struct sim_physmem *)&sim->pm;
-	pthread_mutex_lock(&pm->lock);
+	sim_spin_lock(&pm->lock);
 	uint64_t n = sim->inject[use].count;
-	pthread_mutex_unlock(&pm->lock);
+	sim_spin_unlock(&pm->lock);
 	return n;
 }
