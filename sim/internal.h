@@ -120,6 +120,12 @@ enum sim_frame_status {
 	SIM_STATUS_TABLE_FREED,  /* a table page that was allocated and freed */
 };
 
+/* Allocation-failure injection (sim_fail_alloc_after), one per use. */
+struct sim_inject {
+	long remaining; /* allocations that still succeed; < 0: no injection */
+	uint64_t count; /* allocations attempted */
+};
+
 struct sim_physmem {
 	struct sim_spinlock lock;
 	uint8_t *arena;
@@ -138,10 +144,15 @@ struct sim_physmem {
 	uint64_t table_hint;
 	uint64_t data_in_use, tables_in_use;
 	uint64_t written_free; /* free frames that must be zeroed again */
+	/* By enum mmu_frame_use. Checked and counted by the allocation
+	 * itself, in the same hold of LOCK. */
+	struct sim_inject inject[2];
 };
 
 bool sim_physmem_init(struct sim_physmem *pm, uint64_t mem);
 void sim_physmem_fini(struct sim_physmem *pm);
+/* The allocations count an attempt and fail with NOMEM when injection
+ * says so (pm->inject). */
 mmu_err_t sim_table_alloc(struct sim_physmem *pm, mmu_pa_t *out);
 void sim_table_free(struct sim_physmem *pm, mmu_pa_t pa);
 mmu_err_t sim_data_alloc(struct sim_physmem *pm, enum mmu_size size, mmu_pa_t *out);
@@ -313,17 +324,11 @@ struct sim_ipi_queue {
 };
 
 /* ---- The machine ---- */
-struct sim_inject {
-	long remaining; /* allocations that still succeed; < 0: no injection */
-	uint64_t count; /* allocations attempted */
-};
-
 struct sim {
 	struct sim_config cfg;
 	uint64_t id; /* tells machines apart in the thread-local current CPU */
 	struct sim_physmem pm;
 	struct sim_cpu cpu[MMU_MAX_CPUS];
-	struct sim_inject inject[2]; /* by enum mmu_frame_use; under pm.lock */
 	struct sim_ipi_queue ipiq;
 	sim_ipi_handler_fn ipi_handler;
 	void *ipi_ctx;

@@ -93,6 +93,8 @@ bool sim_physmem_init(struct sim_physmem *pm, uint64_t mem)
 		return false;
 	}
 	pm->table_used[0] = 1; /* frame 0 is never handed out: PA 0 stays "no frame" */
+	for (unsigned u = 0; u < 2; u++)
+		pm->inject[u].remaining = -1;
 	sim_buddy_init(pm);
 	return true;
 }
@@ -152,11 +154,22 @@ static bool take_lowest_table(struct sim_physmem *pm, uint64_t *frame)
 	return false;
 }
 
+/* Counts the attempt; false when injection says this one fails. PM's lock
+ * held: the allocation checks it in the hold it takes anyway. */
+static bool injection_allows(struct sim_inject *in)
+{
+	in->count++;
+	bool ok = in->remaining != 0;
+	if (in->remaining > 0)
+		in->remaining--;
+	return ok;
+}
+
 mmu_err_t sim_table_alloc(struct sim_physmem *pm, mmu_pa_t *out)
 {
 	sim_spin_lock(&pm->lock);
 	uint64_t frame;
-	if (!take_lowest_table(pm, &frame)) {
+	if (!injection_allows(&pm->inject[MMU_FRAME_TABLE]) || !take_lowest_table(pm, &frame)) {
 		sim_spin_unlock(&pm->lock);
 		return MMU_E_NOMEM;
 	}
@@ -199,7 +212,7 @@ mmu_err_t sim_data_alloc(struct sim_physmem *pm, enum mmu_size size, mmu_pa_t *o
 	unsigned order = mmu_level_shift((enum mmu_level)size) - MMU_PAGE_SHIFT;
 	uint64_t frame, nframes = 1ull << order;
 	sim_spin_lock(&pm->lock);
-	if (!sim_buddy_alloc(pm, order, &frame)) {
+	if (!injection_allows(&pm->inject[MMU_FRAME_DATA]) || !sim_buddy_alloc(pm, order, &frame)) {
 		sim_spin_unlock(&pm->lock);
 		return MMU_E_NOMEM;
 	}
