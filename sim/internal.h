@@ -80,12 +80,14 @@ struct sim_spinlock {
 	atomic_bool held;
 };
 
-void sim_spin_wait(struct sim_spinlock *l); /* until L looks free */
+/* Taking L when it was held: out of line, so that the callers keep the
+ * fast path to one exchange and a branch. */
+void sim_spin_lock_slow(struct sim_spinlock *l);
 
 static inline void sim_spin_lock(struct sim_spinlock *l)
 {
-	while (atomic_exchange_explicit(&l->held, true, memory_order_acquire))
-		sim_spin_wait(l);
+	if (atomic_exchange_explicit(&l->held, true, memory_order_acquire))
+		sim_spin_lock_slow(l);
 }
 
 static inline void sim_spin_unlock(struct sim_spinlock *l)

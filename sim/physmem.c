@@ -36,16 +36,19 @@ static void cpu_pause(void)
 #endif
 }
 
-/* Read-only until L looks free (no bus-locked writes while it is held);
- * the caller's exchange then tries again. */
-void sim_spin_wait(struct sim_spinlock *l)
+/* Read-only until L looks free (no bus-locked writes while it is held),
+ * then the exchange again. */
+__attribute__((noinline, cold)) void sim_spin_lock_slow(struct sim_spinlock *l)
 {
-	for (unsigned spins = 0; atomic_load_explicit(&l->held, memory_order_relaxed); spins++) {
-		if (spins < SPINS_BEFORE_YIELD)
-			cpu_pause();
-		else
-			sched_yield();
-	}
+	unsigned spins = 0;
+	do {
+		while (atomic_load_explicit(&l->held, memory_order_relaxed)) {
+			if (spins++ < SPINS_BEFORE_YIELD)
+				cpu_pause();
+			else
+				sched_yield();
+		}
+	} while (atomic_exchange_explicit(&l->held, true, memory_order_acquire));
 }
 
 /* BYTES of lazily backed memory, 2 MiB aligned so that the host can back
