@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Frame allocation as the port and the machine's users see it: failure
- * injection, counting, and the sanitizer's check before every free. */
+/* Frame allocation as the port and the machine's users see it: argument
+ * checks, the failure-injection controls (the allocators in physmem.c
+ * apply them), counting, and the sanitizer's check before every free. */
 #include "sim/internal.h"
 
 static void check_use(enum mmu_frame_use use)
@@ -9,33 +10,22 @@ static void check_use(enum mmu_frame_use use)
 		sim_die("frame use %u is neither TABLE nor DATA", (unsigned)use);
 }
 
+/* 4K first: every table and most data frames are, and then one compare
+ * is the whole check. */
 static void check_size(enum mmu_frame_use use, enum mmu_size size)
 {
-	if (size != MMU_SIZE_4K && size != MMU_SIZE_2M && size != MMU_SIZE_1G)
+	if (size == MMU_SIZE_4K)
+		return;
+	if (size != MMU_SIZE_2M && size != MMU_SIZE_1G)
 		sim_die("frame size %u is not 4K, 2M or 1G", (unsigned)size);
-	if (use == MMU_FRAME_TABLE && size != MMU_SIZE_4K)
+	if (use == MMU_FRAME_TABLE)
 		sim_die("table pages are 4K, not size %u", (unsigned)size);
-}
-
-/* Counts the attempt; false when injection says this one fails. */
-static bool injection_allows(struct sim *sim, enum mmu_frame_use use)
-{
-	struct sim_inject *in = &sim->inject[use];
-	pthread_mutex_lock(&sim->pm.lock);
-	in->count++;
-	bool ok = in->remaining != 0;
-	if (in->remaining > 0)
-		in->remaining--;
-	pthread_mutex_unlock(&sim->pm.lock);
-	return ok;
 }
 
 mmu_err_t sim_alloc_frame(struct sim *sim, enum mmu_frame_use use, enum mmu_size size, mmu_pa_t *out)
 {
 	check_use(use);
 	check_size(use, size);
-	if (!injection_allows(sim, use))
-		return MMU_E_NOMEM;
 	if (use == MMU_FRAME_TABLE)
 		return sim_table_alloc(&sim->pm, out);
 	return sim_data_alloc(&sim->pm, size, out);
@@ -66,35 +56,35 @@ void sim_frame_free(struct sim *sim, enum mmu_size size, mmu_pa_t pa)
 uint64_t sim_frames_in_use(const struct sim *sim)
 {
 	struct sim_physmem *pm = (struct sim_physmem *)&sim->pm;
-	pthread_mutex_lock(&pm->lock);
+	sim_spin_lock(&pm->lock);
 	uint64_t n = pm->data_in_use;
-	pthread_mutex_unlock(&pm->lock);
+	sim_spin_unlock(&pm->lock);
 	return n;
 }
 
 uint64_t sim_tables_in_use(const struct sim *sim)
 {
 	struct sim_physmem *pm = (struct sim_physmem *)&sim->pm;
-	pthread_mutex_lock(&pm->lock);
+	sim_spin_lock(&pm->lock);
 	uint64_t n = pm->tables_in_use;
-	pthread_mutex_unlock(&pm->lock);
+	sim_spin_unlock(&pm->lock);
 	return n;
 }
 
 void sim_fail_alloc_after(struct sim *sim, enum mmu_frame_use use, long after)
 {
 	check_use(use);
-	pthread_mutex_lock(&sim->pm.lock);
-	sim->inject[use].remaining = after < 0 ? -1 : after;
-	pthread_mutex_unlock(&sim->pm.lock);
+	sim_spin_lock(&sim->pm.lock);
+	sim->pm.inject[use].remaining = after < 0 ? -1 : after;
+	sim_spin_unlock(&sim->pm.lock);
 }
 
 uint64_t sim_alloc_count(const struct sim *sim, enum mmu_frame_use use)
 {
 	check_use(use);
 	struct sim_physmem *pm = (struct sim_physmem *)&sim->pm;
-	pthread_mutex_lock(&pm->lock);
-	uint64_t n = sim->inject[use].count;
-	pthread_mutex_unlock(&pm->lock);
+	sim_spin_lock(&pm->lock);
+	uint64_t n = pm->inject[use].count;
+	sim_spin_unlock(&pm->lock);
 	return n;
 }

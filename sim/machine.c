@@ -71,8 +71,6 @@ struct sim *sim_create_bare(const struct sim_config *cfg)
 	}
 	for (unsigned i = 0; i < cfg->ncpus; i++)
 		init_cpu(&sim->cpu[i], cfg);
-	for (unsigned u = 0; u < 2; u++)
-		sim->inject[u].remaining = -1;
 	pthread_mutex_init(&sim->ipiq.lock, NULL);
 	pthread_mutex_init(&sim->tlbsan_lock, NULL);
 	atomic_init(&sim->threads_running, false);

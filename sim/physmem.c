@@ -14,6 +14,7 @@
  * such frames are noted and released again before they are handed out.
  * Table pages are 4K, handed out lowest first (a bitmap) and cleared on
  * allocation. */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,6 +22,34 @@
 #include "sim/internal.h"
 
 #define HOST_HUGE (2ull << 20)
+
+/* Spins before a waiter yields: a holder keeps the lock for well under a
+ * microsecond (a 4K memset at most) unless it was preempted, or gives a
+ * huge frame back to the host, and then spinning on only wastes the core
+ * it needs. */
+#define SPINS_BEFORE_YIELD 128
+
+static void cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Read-only until L looks free (no bus-locked writes while it is held),
+ * then the exchange again. */
+__attribute__((noinline, cold)) void sim_spin_lock_slow(struct sim_spinlock *l)
+{
+	unsigned spins = 0;
+	do {
+		while (atomic_load_explicit(&l->held, memory_order_relaxed)) {
+			if (spins++ < SPINS_BEFORE_YIELD)
+				cpu_pause();
+			else
+				sched_yield();
+		}
+	} while (atomic_exchange_explicit(&l->held, true, memory_order_acquire));
+}
 
 /* BYTES of lazily backed memory, 2 MiB aligned so that the host can back
  * it with huge pages (the page-table pool is walked at random: without
@@ -59,7 +88,7 @@ bool sim_physmem_init(struct sim_physmem *pm, uint64_t mem)
 	 * fails and nothing changes. */
 	(void)madvise(pm->arena, SIM_DATA_BASE, MADV_HUGEPAGE);
 	(void)madvise(pm->meta, pm->nframes * sizeof(*pm->meta), MADV_HUGEPAGE);
-	pthread_mutex_init(&pm->lock, NULL);
+	atomic_init(&pm->lock.held, false);
 	pm->table_used = calloc(SIM_TABLE_FRAMES / 64, sizeof(uint64_t));
 	pm->table_ever = calloc(SIM_TABLE_FRAMES / 64, sizeof(uint64_t));
 	if (!pm->table_used || !pm->table_ever) {
@@ -67,6 +96,8 @@ bool sim_physmem_init(struct sim_physmem *pm, uint64_t mem)
 		return false;
 	}
 	pm->table_used[0] = 1; /* frame 0 is never handed out: PA 0 stays "no frame" */
+	for (unsigned u = 0; u < 2; u++)
+		pm->inject[u].remaining = -1;
 	sim_buddy_init(pm);
 	return true;
 }
@@ -77,10 +108,8 @@ void sim_physmem_fini(struct sim_physmem *pm)
 		munmap(pm->arena, pm->arena_bytes);
 	if (pm->meta)
 		munmap(pm->meta, pm->nframes * sizeof(*pm->meta));
-	if (pm->frames) {
+	if (pm->frames)
 		munmap(pm->frames, pm->nframes * sizeof(*pm->frames));
-		pthread_mutex_destroy(&pm->lock);
-	}
 	free(pm->table_used);
 	free(pm->table_ever);
 	memset(pm, 0, sizeof(*pm));
@@ -128,16 +157,27 @@ static bool take_lowest_table(struct sim_physmem *pm, uint64_t *frame)
 	return false;
 }
 
+/* Counts the attempt; false when injection says this one fails. PM's lock
+ * held: the allocation checks it in the hold it takes anyway. */
+static bool injection_allows(struct sim_inject *in)
+{
+	in->count++;
+	bool ok = in->remaining != 0;
+	if (in->remaining > 0)
+		in->remaining--;
+	return ok;
+}
+
 mmu_err_t sim_table_alloc(struct sim_physmem *pm, mmu_pa_t *out)
 {
-	pthread_mutex_lock(&pm->lock);
+	sim_spin_lock(&pm->lock);
 	uint64_t frame;
-	if (!take_lowest_table(pm, &frame)) {
-		pthread_mutex_unlock(&pm->lock);
+	if (!injection_allows(&pm->inject[MMU_FRAME_TABLE]) || !take_lowest_table(pm, &frame)) {
+		sim_spin_unlock(&pm->lock);
 		return MMU_E_NOMEM;
 	}
 	pm->tables_in_use++;
-	pthread_mutex_unlock(&pm->lock);
+	sim_spin_unlock(&pm->lock);
 	memset(pm->arena + (frame << MMU_PAGE_SHIFT), 0, MMU_PAGE_SIZE);
 	clear_meta(pm, frame, 1);
 	*out = mmu_pa(frame << MMU_PAGE_SHIFT);
@@ -147,7 +187,7 @@ mmu_err_t sim_table_alloc(struct sim_physmem *pm, mmu_pa_t *out)
 void sim_table_free(struct sim_physmem *pm, mmu_pa_t pa)
 {
 	uint64_t frame = mmu_pa_bits(pa) >> MMU_PAGE_SHIFT;
-	pthread_mutex_lock(&pm->lock);
+	sim_spin_lock(&pm->lock);
 	if (!mmu_is_aligned(mmu_pa_bits(pa), MMU_PAGE_SIZE) || mmu_pa_bits(pa) >= SIM_TABLE_POOL_BYTES ||
 	    !table_bit(pm->table_used, frame))
 		sim_die("table free of 0x%llx: not an allocated table page", (unsigned long long)mmu_pa_bits(pa));
@@ -155,7 +195,7 @@ void sim_table_free(struct sim_physmem *pm, mmu_pa_t pa)
 	if (frame / 64 < pm->table_hint)
 		pm->table_hint = frame / 64;
 	pm->tables_in_use--;
-	pthread_mutex_unlock(&pm->lock);
+	sim_spin_unlock(&pm->lock);
 }
 
 /* Frames written while free inside the new block are released again. */
@@ -174,16 +214,16 @@ mmu_err_t sim_data_alloc(struct sim_physmem *pm, enum mmu_size size, mmu_pa_t *o
 {
 	unsigned order = mmu_level_shift((enum mmu_level)size) - MMU_PAGE_SHIFT;
 	uint64_t frame, nframes = 1ull << order;
-	pthread_mutex_lock(&pm->lock);
-	if (!sim_buddy_alloc(pm, order, &frame)) {
-		pthread_mutex_unlock(&pm->lock);
+	sim_spin_lock(&pm->lock);
+	if (!injection_allows(&pm->inject[MMU_FRAME_DATA]) || !sim_buddy_alloc(pm, order, &frame)) {
+		sim_spin_unlock(&pm->lock);
 		return MMU_E_NOMEM;
 	}
 	for (uint64_t i = frame; i < frame + nframes; i++)
 		pm->frames[i].ever = 1;
 	rezero_written(pm, frame, nframes);
 	pm->data_in_use++;
-	pthread_mutex_unlock(&pm->lock);
+	sim_spin_unlock(&pm->lock);
 	clear_meta(pm, frame, nframes);
 	*out = mmu_pa(frame << MMU_PAGE_SHIFT);
 	return MMU_OK;
@@ -195,10 +235,10 @@ bool sim_data_free(struct sim_physmem *pm, enum mmu_size size, mmu_pa_t pa)
 	uint64_t bits = mmu_pa_bits(pa), frame = bits >> MMU_PAGE_SHIFT;
 	if (bits < SIM_DATA_BASE || bits >= pm->arena_bytes || !mmu_is_aligned(bits, mmu_size_bytes(size)))
 		return false;
-	pthread_mutex_lock(&pm->lock);
+	sim_spin_lock(&pm->lock);
 	struct sim_frame *f = &pm->frames[frame];
 	if (f->state != SIM_FRAME_DATA_HEAD || f->order != order) {
-		pthread_mutex_unlock(&pm->lock);
+		sim_spin_unlock(&pm->lock);
 		return false;
 	}
 	/* Zero before the frame can be handed out again: a 4K frame with a
@@ -213,7 +253,7 @@ bool sim_data_free(struct sim_physmem *pm, enum mmu_size size, mmu_pa_t pa)
 		release_to_zero(pm->arena + bits, mmu_size_bytes(size));
 	sim_buddy_free(pm, frame, order);
 	pm->data_in_use--;
-	pthread_mutex_unlock(&pm->lock);
+	sim_spin_unlock(&pm->lock);
 	return true;
 }
 
@@ -238,7 +278,7 @@ enum sim_frame_status sim_frame_status(struct sim_physmem *pm, mmu_pa_t pa)
 	uint64_t bits = mmu_pa_bits(pa), frame = bits >> MMU_PAGE_SHIFT;
 	if (bits >= pm->arena_bytes)
 		return SIM_STATUS_OUTSIDE;
-	pthread_mutex_lock(&pm->lock);
+	sim_spin_lock(&pm->lock);
 	enum sim_frame_status st;
 	if (bits < SIM_DATA_BASE)
 		st = table_bit(pm->table_used, frame)   ? SIM_STATUS_TABLE
@@ -248,7 +288,7 @@ enum sim_frame_status sim_frame_status(struct sim_physmem *pm, mmu_pa_t pa)
 		st = data_allocated(pm, frame)   ? SIM_STATUS_DATA
 		     : pm->frames[frame].ever ? SIM_STATUS_DATA_FREED
 					      : SIM_STATUS_NEVER;
-	pthread_mutex_unlock(&pm->lock);
+	sim_spin_unlock(&pm->lock);
 	return st;
 }
 
@@ -257,10 +297,10 @@ void sim_note_written_free(struct sim_physmem *pm, mmu_pa_t pa)
 	uint64_t frame = mmu_pa_bits(pa) >> MMU_PAGE_SHIFT;
 	if (mmu_pa_bits(pa) < SIM_DATA_BASE || mmu_pa_bits(pa) >= pm->arena_bytes)
 		return;
-	pthread_mutex_lock(&pm->lock);
+	sim_spin_lock(&pm->lock);
 	if (!data_allocated(pm, frame) && !pm->frames[frame].written_free) {
 		pm->frames[frame].written_free = 1;
 		pm->written_free++;
 	}
-	pthread_mutex_unlock(&pm->lock);
+	sim_spin_unlock(&pm->lock);
 }
