@@ -21,15 +21,27 @@ struct descent {
 	mmu_pa_t table;     /* the table the step reads (0 when entered from the cache) */
 	mmu_pte_t *entries; /* its entries */
 	mmu_pte_t *e;       /* the entry the last step read */
+	mmu_pte_t v;        /* its value */
 	enum mmu_level level;
 	uint64_t upper;     /* what the levels above E allow */
-	uint8_t *direct_map; /* the port's, or NULL: ask it for each table */
 };
+
+/* The port's direct map and metadata array when it has both (a descent
+ * that calls nothing), else NULLs (each table through the port's hooks). */
+struct descent_port {
+	uint8_t *direct_map;
+	struct mmu_frame_meta *meta_map;
+};
+
+DESCEND_INLINE mmu_pte_t *descent_table(struct mmu *mmu, struct descent_port port, mmu_pa_t table)
+{
+	return port.direct_map ? (mmu_pte_t *)(port.direct_map + table.bits) : table_of(mmu, table);
+}
 
 /* One level of the descent, LEVEL a constant: read VA's entry in D's
  * table and go on below it if it is a table (false: the descent ends). */
-DESCEND_INLINE bool descend_step(struct mmu *mmu, struct descent *d, mmu_vaddr_t va, struct pt_path *p,
-				  enum mmu_level level)
+DESCEND_INLINE bool descend_step(struct mmu *mmu, struct descent_port port, struct descent *d, mmu_vaddr_t va,
+				  struct pt_path *p, enum mmu_level level)
 {
 	d->e = &d->entries[mmu_va_index(va, level)];
 	d->level = level;
@@ -37,62 +49,85 @@ DESCEND_INLINE bool descend_step(struct mmu *mmu, struct descent *d, mmu_vaddr_t
 		p->table[level] = d->table;
 		p->entry[level] = d->e;
 	}
-	mmu_pte_t v = pte_load(d->e);
+	mmu_pte_t v = d->v = pte_load(d->e);
 	if (!pt_entry_goes_on(v, level))
 		return false;
 	d->upper = entry_fold(d->upper, v);
 	d->table = mmu_pa(v & MMU_PTE_ADDR_MASK);
-	d->entries = d->direct_map ? (mmu_pte_t *)(d->direct_map + d->table.bits) : table_of(mmu, d->table);
+	d->entries = descent_table(mmu, port, d->table);
 	return true;
+}
+
+/* Cache the table D ended in (the table the next single-page call at VA
+ * wants), unless it came from the cache. */
+DESCEND_INLINE void descent_cache(struct mmu_tree *tree, struct descent_port port, const struct descent *d,
+				  mmu_vaddr_t va)
+{
+	struct mmu_frame_meta *meta =
+		port.meta_map ? &port.meta_map[d->table.bits >> MMU_PAGE_SHIFT] : port_meta(tree->mmu, d->table);
+	pt_cache_set(tree, d->level, meta, d->entries, va, d->upper);
 }
 
 /* The walker's single-address form, one body for all of its uses:
  * follow VA (in TREE's own half) down to the first entry that is not a
  * table (a hole, a leaf) or to its page-table entry, a few instructions a
  * level and no visitor, and cache the page directory or page table that
- * holds the entry it ends at (the table the next single-page call at VA
- * wants). With P, it starts at the root and records every table and entry
- * on the way (a change's slow path: it may allocate or release tables
- * along the path); without, it starts at the cached page directory when
- * that covers VA (a walk). Returns the entry it ends at, with its level
- * and what the levels above allow. Writes nothing else. */
+ * holds the entry it ends at. With P, it starts at the root and records
+ * every table and entry on the way (a change's slow path: it may
+ * allocate or release tables along the path); without, it starts at the
+ * cached page directory when that covers VA (a walk). Returns the entry
+ * it ends at, with its level, the value it read there and what the
+ * levels above allow. Writes nothing else. */
 DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p,
-				       enum mmu_level *level, uint64_t *upper, uint8_t *direct_map)
+				       enum mmu_level *level, mmu_pte_t *value, uint64_t *upper,
+				       struct descent_port port)
 {
 	struct mmu *mmu = tree->mmu;
-	struct descent d = {.table = tree->root, .upper = ENTRY_UPPER_ALL, .direct_map = direct_map};
-	const struct mmu_leaf_cache *pd = pt_cache(tree, MMU_LEVEL_PD);
-	bool from_pd = !p && pt_cache_lookup(tree, MMU_LEVEL_PD, va);
+	struct descent d;
+	bool from_pd = !p && pt_cache_covers(tree, MMU_LEVEL_PD, va);
 	if (from_pd) {
-		d = (struct descent){.entries = pd->entries, .upper = pd->upper, .direct_map = direct_map};
+		const struct mmu_leaf_cache *pd = pt_cache(tree, MMU_LEVEL_PD);
+		d = (struct descent){.entries = pd->entries, .upper = pd->upper};
 	} else {
-		d.entries = table_of(mmu, d.table);
-		if (mmu->levels == 5 && !descend_step(mmu, &d, va, p, MMU_LEVEL_PML5))
+		d = (struct descent){.table = tree->root, .upper = ENTRY_UPPER_ALL};
+		d.entries = descent_table(mmu, port, d.table);
+		if (mmu->levels == 5 && !descend_step(mmu, port, &d, va, p, MMU_LEVEL_PML5))
 			goto end;
-		if (!descend_step(mmu, &d, va, p, MMU_LEVEL_PML4) || !descend_step(mmu, &d, va, p, MMU_LEVEL_PDPT))
+		if (!descend_step(mmu, port, &d, va, p, MMU_LEVEL_PML4) ||
+		    !descend_step(mmu, port, &d, va, p, MMU_LEVEL_PDPT))
 			goto end;
 	}
-	if (descend_step(mmu, &d, va, p, MMU_LEVEL_PD))
-		descend_step(mmu, &d, va, p, MMU_LEVEL_PT);
+	if (descend_step(mmu, port, &d, va, p, MMU_LEVEL_PD))
+		descend_step(mmu, port, &d, va, p, MMU_LEVEL_PT);
 end:
 	if (d.level <= MMU_CACHED_LEVELS && !(from_pd && d.level == MMU_LEVEL_PD))
-		pt_cache_set(tree, d.level, d.table, d.entries, va, d.upper);
+		descent_cache(tree, port, &d, va);
 	if (p)
 		p->level = d.level;
 	*level = d.level;
+	*value = d.v;
 	*upper = d.upper;
 	return d.e;
 }
 
-/* The descent above, in one form for a port with a direct map (an add a
- * level) and one for a port without. */
-DESCEND_INLINE mmu_pte_t *pt_descend(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p,
-				     enum mmu_level *level, uint64_t *upper)
+/* The port a descent of TREE uses: its direct map and metadata array, or
+ * none when it lacks either. */
+DESCEND_INLINE struct descent_port descent_port_of(const struct mmu *mmu)
 {
-	uint8_t *direct_map = tree->mmu->port.direct_map;
-	if (direct_map)
-		return descend_from(tree, va, p, level, upper, direct_map);
-	return descend_from(tree, va, p, level, upper, NULL);
+	if (mmu->port.direct_map && mmu->port.meta_map)
+		return (struct descent_port){mmu->port.direct_map, mmu->port.meta_map};
+	return (struct descent_port){NULL, NULL};
+}
+
+/* The descent above, in one form for a port with a direct map and a
+ * metadata array (it calls nothing) and one for a port without. */
+DESCEND_INLINE mmu_pte_t *pt_descend(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p,
+				     enum mmu_level *level, mmu_pte_t *value, uint64_t *upper)
+{
+	struct descent_port port = descent_port_of(tree->mmu);
+	if (port.direct_map)
+		return descend_from(tree, va, p, level, value, upper, port);
+	return descend_from(tree, va, p, level, value, upper, (struct descent_port){NULL, NULL});
 }
 
 #endif

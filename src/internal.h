@@ -137,13 +137,13 @@ static inline bool pt_entry_goes_on(mmu_pte_t v, enum mmu_level level)
 {
 	return level > MMU_LEVEL_PT && mmu_pte_present(v) && !(v & MMU_PTE_PS);
 }
-static inline void pt_cache_set(struct mmu_tree *tree, enum mmu_level level, mmu_pa_t table, mmu_pte_t *entries,
-				mmu_vaddr_t va, uint64_t upper)
+static inline void pt_cache_set(struct mmu_tree *tree, enum mmu_level level, struct mmu_frame_meta *meta,
+				mmu_pte_t *entries, mmu_vaddr_t va, uint64_t upper)
 {
 	*pt_cache(tree, level) = (struct mmu_leaf_cache){
 		.base = va & ~(mmu_level_span(level + 1) - 1),
 		.entries = entries,
-		.meta = port_meta(tree->mmu, table),
+		.meta = meta,
 		.upper = upper,
 	};
 }

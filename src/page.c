@@ -233,9 +233,39 @@ PAGE_INLINE mmu_err_t page_fast_at(struct mmu_tree *tree, bool held, const struc
 	return err;
 }
 
-/* The fast path of OP on the page at LEVEL (a walk: whatever holds VA's
- * leaf, the page table or the page directory). PAGE_BUSY: another CPU
- * holds the lock; PAGE_MISS: the slow path goes on under it. */
+/* A walk: the descent (src/descend.h) from the cached page directory or
+ * the root, through PORT. */
+PAGE_INLINE mmu_err_t walk_descending(struct mmu_tree *tree, const struct page_args *a, struct descent_port port)
+{
+	enum mmu_level level;
+	mmu_pte_t v;
+	uint64_t upper;
+	descend_from(tree, a->va, NULL, &level, &v, &upper, port);
+	if (level == MMU_LEVEL_PT)
+		return walk_at(tree->mmu, MMU_LEVEL_PT, a->va, v, upper, a->out);
+	if (level == MMU_LEVEL_PD)
+		return walk_at(tree->mmu, MMU_LEVEL_PD, a->va, v, upper, a->out);
+	return walk_at(tree->mmu, level, a->va, v, upper, a->out);
+}
+
+/* A read the fast path left under the lock: the descent from the deepest
+ * cached table, where it calls nothing (a port with a direct map and a
+ * metadata array) and VA is the tree's to walk; else PAGE_MISS, the lock
+ * still held. */
+PAGE_INLINE mmu_err_t read_descending(struct mmu_tree *tree, bool held, const struct page_args *a)
+{
+	struct descent_port port = descent_port_of(tree->mmu);
+	if (!port.direct_map || !page_in_half(tree, a->va) || tree->dead)
+		return PAGE_MISS;
+	mmu_err_t err = walk_descending(tree, a, port);
+	op_unlock(tree, held);
+	return err;
+}
+
+/* The fast path of OP on the page at LEVEL: the engine at VA's entry in
+ * the table the cache holds for LEVEL (a read: or in the cached page
+ * directory). PAGE_BUSY: another CPU holds the lock; PAGE_MISS: the slow
+ * path goes on under it. */
 PAGE_INLINE mmu_err_t page_fast(struct mmu_tree *tree, bool held, const struct page_op *op, enum mmu_level level,
 				const struct page_args *a)
 {
@@ -245,23 +275,12 @@ PAGE_INLINE mmu_err_t page_fast(struct mmu_tree *tree, bool held, const struct p
 		return PAGE_MISS;
 	if (pt_cache_covers(tree, level, a->va))
 		return page_fast_at(tree, held, op, level, pt_cache_entry(tree, level, a->va), a);
-	if (op->reads_only && level == MMU_LEVEL_PT && pt_cache_covers(tree, MMU_LEVEL_PD, a->va))
+	if (op->reads_only && pt_cache_covers(tree, MMU_LEVEL_PD, a->va))
 		return page_fast_at(tree, held, op, MMU_LEVEL_PD, pt_cache_entry(tree, MMU_LEVEL_PD, a->va), a);
 	return PAGE_MISS;
 }
 
 /* ---- the slow path: under the lock, the cache or VA's path ---- */
-
-/* A walk: the descent, from the cached page directory or the root. */
-PAGE_INLINE mmu_err_t walk_descending(struct mmu_tree *tree, const struct page_args *a)
-{
-	enum mmu_level level;
-	uint64_t upper;
-	mmu_pte_t v = pte_load(pt_descend(tree, a->va, NULL, &level, &upper));
-	if (level == MMU_LEVEL_PT)
-		return walk_at(tree->mmu, MMU_LEVEL_PT, a->va, v, upper, a->out);
-	return walk_at(tree->mmu, level, a->va, v, upper, a->out);
-}
 
 /* Where VA's path P ends above LEVEL, in an empty entry: allocate the
  * tables between first (NOMEM changes nothing), then link them top down
@@ -300,7 +319,7 @@ PAGE_INLINE mmu_err_t page_slow_locked(struct mmu_tree *tree, const struct page_
 	if ((op->may_promote && tree->promote) || !page_in_half(tree, a->va) || tree->dead)
 		return PAGE_DECLINED;
 	if (op->reads_only)
-		return walk_descending(tree, a);
+		return walk_descending(tree, a, (struct descent_port){NULL, NULL});
 	if (pt_cache_covers(tree, level, a->va))
 		return page_at(tree, op, level, pt_cache_entry(tree, level, a->va), a, NULL, false);
 	return page_along_path(tree, op, level, a);
@@ -380,10 +399,20 @@ PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, unsigned how, mmu_vaddr_t v
 	return err != PAGE_DECLINED ? err : walk_general(tree, how & PAGE_HELD, va, out);
 }
 
+/* A walk the fast path left under the lock: the descent, out of line
+ * and calling nothing (read_descending), else the slow path. */
+PAGE_SLOW mmu_err_t walk_missed(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	mmu_err_t err = read_descending(tree, held, &(struct page_args){.va = va, .out = out});
+	return err == PAGE_MISS ? walk_slow(tree, held | PAGE_TAKEN, va, out) : err;
+}
+
 PAGE_INLINE mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
 {
 	mmu_err_t err = page_fast(tree, held, &op_walk, MMU_LEVEL_PT, &(struct page_args){.va = va, .out = out});
-	return page_gave_up(err) ? walk_slow(tree, page_how(held, err), va, out) : err;
+	if (err == PAGE_MISS)
+		return walk_missed(tree, held, va, out);
+	return err == PAGE_BUSY ? walk_slow(tree, held, va, out) : err;
 }
 
 /* An unmap (OP: op_unmap) or a protect to PROT (op_protect). */

@@ -26,14 +26,15 @@ static void pt_cache_fill(struct pt_walk *w, enum mmu_level level, mmu_pa_t tabl
 {
 	if (w->no_cache || mmu_va_is_kernel(va) != w->tree->is_kernel)
 		return;
-	pt_cache_set(w->tree, level, table, entries, va, entry_path_upper(w, level));
+	pt_cache_set(w->tree, level, port_meta(w->mmu, table), entries, va, entry_path_upper(w, level));
 }
 
 void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p)
 {
 	enum mmu_level level;
+	mmu_pte_t value;
 	uint64_t upper;
-	pt_descend(tree, va, p, &level, &upper);
+	pt_descend(tree, va, p, &level, &value, &upper);
 }
 
 /* What a prepare run (w->dry) descends into where the commit would
