@@ -9,15 +9,14 @@
  * flush. A shared frame's reference is dropped only after the flush that
  * removed its leaf from every TLB: until then the other sharer could take
  * the frame over (COW) and write it while a stale translation here still
- * reads it. Those PAs wait in the op, so zap runs in chunks of ZAP_CHUNK
- * shared leaves, one flush each. */
+ * reads it. Those PAs wait in the op, so zap asks for a flush (PT_FLUSH)
+ * every ZAP_CHUNK shared leaves and drops them in its `flushed` hook. */
 #define ZAP_CHUNK 32 /* 256 bytes of the stack frame */
 
 struct zap_op {
 	struct mmu_vm_space *sp;
 	mmu_pa_t pa[ZAP_CHUNK];
 	unsigned n;
-	mmu_vaddr_t resume; /* where the next chunk starts; 0 when done */
 };
 
 static enum pt_step zap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
@@ -41,10 +40,7 @@ static enum pt_step zap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t
 		return PT_NEXT;
 	}
 	op->pa[op->n++] = pa;
-	if (op->n < ZAP_CHUNK)
-		return PT_NEXT;
-	op->resume = va + MMU_PAGE_SIZE;
-	return PT_STOP;
+	return op->n < ZAP_CHUNK ? PT_NEXT : PT_FLUSH;
 }
 
 /* Emptied tables go (after the flush), the root never. A root entry
@@ -60,43 +56,30 @@ static void zap_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
 		vm_kpti_sync(op->sp, va);
 }
 
-static const struct pt_visitor zap_visitor = {.entry = zap_entry, .leave = zap_leave};
-
-/* After the flush: a shared frame whose other sharers went meanwhile. */
-static void zap_put_frames(struct mmu_tree *tree, struct zap_op *op)
+/* After a flush: a shared frame whose other sharers went meanwhile. */
+static void zap_flushed(struct pt_walk *w)
 {
+	struct zap_op *op = w->op;
 	for (unsigned i = 0; i < op->n; i++)
-		if (vm_frame_put(tree->mmu, op->pa[i]))
-			frame_free_data(tree->mmu, op->pa[i]);
+		if (vm_frame_put(w->mmu, op->pa[i]))
+			frame_free_data(w->mmu, op->pa[i]);
 	op->n = 0;
 }
 
+static const struct pt_visitor zap_visitor = {.entry = zap_entry, .leave = zap_leave, .flushed = zap_flushed};
+
 void vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
 {
-	tree_lock(&sp->tree);
-	vm_zap_held(sp, va, last);
-	tree_unlock(&sp->tree);
+	struct zap_op op = {.sp = sp, .n = 0};
+	mmu_err_t err = pt_change(&sp->tree, &zap_visitor, &op, va, last);
+	MMU_ASSERT(sp->tree.mmu, err == MMU_OK, "vm_zap: %lx..%lx of a dead space (%u)", (unsigned long)va,
+		   (unsigned long)last, (unsigned)err);
 }
 
-void vm_zap_held(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
+mmu_err_t vm_zap_exit(struct mmu_vm_space *sp)
 {
-	struct mmu_tree *tree = &sp->tree;
-	struct mmu_tlb_batch batch;
 	struct zap_op op = {.sp = sp, .n = 0};
-	struct pt_walk w;
-	mmu_tlb_batch_init(&batch, tree);
-	pt_walk_init(&w, tree, &zap_visitor, &op);
-	w.batch = &batch;
-	for (;;) {
-		op.resume = 0;
-		pt_walk_range(&w, va, last);
-		mmu_tlb_flush(&batch);
-		zap_put_frames(tree, &op);
-		if (op.resume == 0 || op.resume - 1 == last)
-			break;
-		va = op.resume;
-	}
-	mmu_tlb_batch_done(&batch);
+	return pt_destroy_after_change(&sp->tree, &zap_visitor, &op, sp->kpti ? sp->shadow : mmu_pa(0));
 }
 
 /* ---- fork ----

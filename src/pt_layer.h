@@ -86,9 +86,10 @@ void lock_spin(struct mmu *mmu, atomic_bool *lock);
 /* lock_spin for TREE's lock: one argument, so that the single-page calls
  * that inline tree_lock keep their registers for the fast path. */
 void tree_lock_contended(struct mmu_tree *tree);
-/* Free TREE's user-half tables and mark it dead (lock held, TREE loaded
- * nowhere): the body of mmu_tree_destroy, which process exit shares. */
-void tree_destroy_locked(struct mmu_tree *tree);
+/* Free TREE's user-half tables and ALSO (PA 0: nothing) after one flush,
+ * and mark it dead (lock held, TREE loaded nowhere): the end of
+ * pt_destroy_after_change. */
+void tree_destroy_locked(struct mmu_tree *tree, mmu_pa_t also);
 static inline void tree_lock(struct mmu_tree *tree)
 {
 	if (__builtin_expect(atomic_exchange_explicit(&tree->locked, true, memory_order_acquire), 0))
@@ -140,6 +141,9 @@ enum pt_step {
 	PT_NEXT,    /* done with this entry */
 	PT_DESCEND, /* the entry is (now) a table: visit its entries */
 	PT_STOP,    /* end the walk */
+	PT_FLUSH,   /* done with this entry; flush the walk's batch (then the
+		     * visitor's `flushed` hook) before the next (in a prepare
+		     * run: PT_NEXT) */
 };
 
 struct pt_walk;
@@ -160,6 +164,10 @@ struct pt_visitor {
 	/* Optional, for pt_walk_op: after the prepare run, the error it
 	 * found (MMU_OK: commit). */
 	mmu_err_t (*prepared)(const struct pt_walk *w);
+	/* Optional: after each flush of the walk's batch (PT_FLUSH, and the
+	 * runners' last one), when the invalidations it recorded are done
+	 * on every CPU: zap drops its shared frames' references here. */
+	void (*flushed)(struct pt_walk *w);
 };
 
 struct pt_walk {
@@ -171,11 +179,13 @@ struct pt_walk {
 	struct table_pool pool;             /* tables prepared for the commit */
 	mmu_pa_t root;                      /* where the range walk starts: the tree's root */
 	bool stop;
+	bool flush;                         /* stopped by PT_FLUSH: flush, then go on after flush_after */
 	bool no_cache;                      /* a read-only view: never fill the tree's leaf cache */
 	/* A prepare run (pt_walk_prepare): the entry writer's walk functions
 	 * write nothing and count the tables the commit will take. */
 	bool dry;
 	uint64_t dry_tables;
+	mmu_vaddr_t flush_after;            /* the last byte of the entry that asked for the flush */
 	mmu_pte_t path[MMU_LEVEL_PML5 + 1]; /* path[L]: entry at level L above the current one */
 	mmu_pa_t table[MMU_LEVEL_PML5 + 1]; /* table[L]: the table holding level-L entries */
 };
@@ -185,7 +195,9 @@ void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visi
  * shares TREE's mmu (a KPTI shadow): TREE's leaf cache is left alone. The
  * visitor must not write. */
 void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const struct pt_visitor *visitor, void *op);
-/* Visit [VA, LAST] (inclusive, canonical, one half). */
+/* Visit [VA, LAST] (inclusive, canonical, one half). Where the visitor
+ * returns PT_FLUSH: flush w->batch, call its `flushed` hook, and go on
+ * from the next entry (the walk restarts from the root there). */
 void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
 /* Prepare: the same walk of the same visitor, committing nothing. Where
  * the commit would install a table or split a huge leaf, the walk goes on
@@ -221,24 +233,26 @@ static inline mmu_pte_t *pt_walk_entry(const struct pt_walk *w, enum mmu_level l
 	return &table_of(w->mmu, w->table[level])[mmu_va_index(va, level)];
 }
 
-/* Visit [VA, LAST] as one change of TREE: under its lock, with a batch of
- * its own that is flushed before the lock goes. Inline, so that the walk
- * is started in the visitor's own file (scripts/check-stack resolves the
- * walker's indirect calls by that file). */
-static inline void pt_walk_flushed(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
-		     mmu_vaddr_t last)
-{
-	struct mmu_tlb_batch batch;
-	struct pt_walk w;
-	mmu_tlb_batch_init(&batch, tree);
-	pt_walk_init(&w, tree, visitor, op);
-	w.batch = &batch;
-	tree_lock(tree);
-	pt_walk_range(&w, va, last);
-	mmu_tlb_flush(&batch);
-	mmu_tlb_batch_done(&batch);
-	tree_unlock(tree);
-}
+/* ---- runners: a visitor as one change of a tree ----
+ * How the process-space layer changes a tree: a runner takes the tree's
+ * lock, refuses a dead tree (MMU_E_INVALID: destroyed while the caller
+ * waited for the lock; nothing visited), walks with a batch of its own,
+ * flushes it (then the visitor's `flushed` hook) and drops the lock. The
+ * caller never holds the lock nor sees a batch: a visitor that needs its
+ * invalidations done before it goes on returns PT_FLUSH. */
+
+/* Visit [VA, LAST] of TREE with VISITOR (OP its state). No prepare run:
+ * for a visitor that takes no table. */
+mmu_err_t pt_change(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
+		    mmu_vaddr_t last);
+/* Destroy the user tree TREE as mmu_tree_destroy does (INVALID when dead,
+ * BUSY while a CPU has it loaded: nothing changed), after a last change
+ * of its whole user half by VISITOR (none: NULL), and free ALSO (PA 0:
+ * nothing), a table that must outlive the tree's flush (a KPTI shadow
+ * root), with its root. The check, the change and the destroy are one
+ * hold of the lock, which mmu_tree_load takes to join a tree: a load
+ * comes first (BUSY) or finds the tree dead. */
+mmu_err_t pt_destroy_after_change(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_pa_t also);
 
 /* ---- the entry writer's walk functions (src/entry.c, src/entry.h) ----
  * Each keeps the live count and the table cache and records what it owes
