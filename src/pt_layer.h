@@ -147,6 +147,7 @@ enum pt_step {
 };
 
 struct pt_walk;
+struct pt_copy;
 
 struct pt_visitor {
 	/* E is the entry at LEVEL for [VA, LAST], already clipped to the walk's
@@ -188,6 +189,15 @@ struct pt_walk {
 	mmu_vaddr_t flush_after;            /* the last byte of the entry that asked for the flush */
 	mmu_pte_t path[MMU_LEVEL_PML5 + 1]; /* path[L]: entry at level L above the current one */
 	mmu_pa_t table[MMU_LEVEL_PML5 + 1]; /* table[L]: the table holding level-L entries */
+	struct pt_copy *copy;               /* pt_copy: the tree the visitor copies into */
+};
+
+/* The other tree of a pt_copy, kept in step with the walk by the entry
+ * writer's copy functions: TABLE[L] is the table of TREE whose level-L
+ * entries match the ones the walk visits. */
+struct pt_copy {
+	struct mmu_tree *tree;
+	mmu_pa_t table[MMU_LEVEL_PML5 + 1];
 };
 
 void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op);
@@ -227,12 +237,6 @@ static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level le
 	return (pt_table_meta(w, level)->flags & META_PINNED) != 0;
 }
 
-/* The entry at LEVEL for VA in the walk's current table of that level. */
-static inline mmu_pte_t *pt_walk_entry(const struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va)
-{
-	return &table_of(w->mmu, w->table[level])[mmu_va_index(va, level)];
-}
-
 /* ---- runners: a visitor as one change of a tree ----
  * How the process-space layer changes a tree: a runner takes the tree's
  * lock, refuses a dead tree (MMU_E_INVALID: destroyed while the caller
@@ -245,6 +249,15 @@ static inline mmu_pte_t *pt_walk_entry(const struct pt_walk *w, enum mmu_level l
  * for a visitor that takes no table. */
 mmu_err_t pt_change(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
 		    mmu_vaddr_t last);
+/* Visit [VA, LAST] of FROM as one change, the visitor also writing TO,
+ * at the same addresses, with entry_copy_table and entry_copy_leaf: a
+ * fork's child, a fresh user tree of the same mmu (no entry below its
+ * root) that nothing else can reach yet, so its lock is not taken. Run
+ * as map runs (pt_walk_op): the prepare run counts the tables TO will
+ * take, they are allocated (NOMEM: neither tree changed), then the
+ * commit, which cannot fail. */
+mmu_err_t pt_copy(struct mmu_tree *from, struct mmu_tree *to, const struct pt_visitor *visitor, void *op,
+		  mmu_vaddr_t va, mmu_vaddr_t last);
 /* Destroy the user tree TREE as mmu_tree_destroy does (INVALID when dead,
  * BUSY while a CPU has it loaded: nothing changed), after a last change
  * of its whole user half by VISITOR (none: NULL), and free ALSO (PA 0:
@@ -273,6 +286,12 @@ void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, m
 mmu_pa_t entry_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
 /* Clear table entry E and free the table after the flush. */
 void entry_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
+/* A pt_copy's writes into its other tree, at the entry for VA at LEVEL
+ * there: a fresh table from the walk's pool (counted in a prepare run),
+ * which the copy then goes down into, in step with the walk; or leaf
+ * VALUE (nothing owed: the entry was empty). */
+void entry_copy_table(struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va);
+void entry_copy_leaf(struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va, mmu_pte_t value);
 /* A KPTI shadow root (no live count: pinned, never freed by emptiness):
  * fill it from USER_ROOT's user half and KERNEL_ROOT's kernel half, or
  * copy slot SLOT of USER_ROOT into it. */

@@ -160,40 +160,67 @@ mmu_err_t pt_walk_op(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
 
 /* ---- runners ---- */
 
-/* Visit [VA, LAST] of TREE (its lock held, alive) into a batch of the
- * run's own, flushed at the end. */
-static void run_change(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
-		       mmu_vaddr_t last)
+/* Visit [VA, LAST] with W, its tree's lock held and the tree alive, into
+ * a batch of the run's own, flushed at the end. PREPARE: the prepare run
+ * first, and its tables (pt_walk_op); its error changed nothing. */
+static mmu_err_t run_locked(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last, bool prepare)
 {
 	struct mmu_tlb_batch batch;
-	struct pt_walk w;
-	mmu_tlb_batch_init(&batch, tree);
-	pt_walk_init(&w, tree, visitor, op);
-	w.batch = &batch;
-	pt_walk_range(&w, va, last);
-	walk_flush(&w);
+	mmu_tlb_batch_init(&batch, w->tree);
+	w->batch = &batch;
+	mmu_err_t err = MMU_OK;
+	if (prepare)
+		err = pt_walk_op(w, va, last);
+	else
+		pt_walk_range(w, va, last);
+	if (err == MMU_OK)
+		walk_flush(w);
 	mmu_tlb_batch_done(&batch);
+	w->batch = NULL;
+	return err;
+}
+
+/* The same under the lock of W's tree, taken here; a dead tree refused. */
+static mmu_err_t run(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last, bool prepare)
+{
+	tree_lock(w->tree);
+	mmu_err_t err = w->tree->dead ? MMU_E_INVALID : run_locked(w, va, last, prepare);
+	tree_unlock(w->tree);
+	return err;
 }
 
 mmu_err_t pt_change(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
 		    mmu_vaddr_t last)
 {
-	tree_lock(tree);
-	mmu_err_t err = tree->dead ? MMU_E_INVALID : MMU_OK;
-	if (err == MMU_OK)
-		run_change(tree, visitor, op, va, last);
-	tree_unlock(tree);
-	return err;
+	struct pt_walk w;
+	pt_walk_init(&w, tree, visitor, op);
+	return run(&w, va, last, false);
+}
+
+mmu_err_t pt_copy(struct mmu_tree *from, struct mmu_tree *to, const struct pt_visitor *visitor, void *op,
+		  mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	MMU_ASSERT(from->mmu, to->mmu == from->mmu && !to->is_kernel && !from->is_kernel,
+		   "pt_copy: tree %lx to tree %lx: not two user trees of one mmu", (unsigned long)from->root.bits,
+		   (unsigned long)to->root.bits);
+	struct pt_copy copy = {.tree = to};
+	copy.table[mmu_top_level(to->mmu)] = to->root;
+	struct pt_walk w;
+	pt_walk_init(&w, from, visitor, op);
+	w.copy = &copy;
+	return run(&w, va, last, true);
 }
 
 mmu_err_t pt_destroy_after_change(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_pa_t also)
 {
 	MMU_ASSERT(tree->mmu, !tree->is_kernel, "pt_destroy_after_change: tree %lx is the kernel's",
 		   (unsigned long)tree->root.bits);
+	struct pt_walk w;
+	pt_walk_init(&w, tree, visitor, op);
 	tree_lock(tree);
 	mmu_err_t err = tree->dead ? MMU_E_INVALID : atomic_load(&tree->active_cpus) != 0 ? MMU_E_BUSY : MMU_OK;
 	if (err == MMU_OK && visitor)
-		run_change(tree, visitor, op, 0, mmu_user_last(tree->mmu));
+		run_locked(&w, 0, mmu_user_last(tree->mmu), false);
 	if (err == MMU_OK)
 		tree_destroy_locked(tree, also);
 	tree_unlock(tree);
