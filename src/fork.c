@@ -36,7 +36,7 @@ static enum pt_step zap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t
 	struct mmu_frame_meta *meta = port_meta(w->mmu, pa);
 	if (__atomic_load_n(&meta->refcount, __ATOMIC_ACQUIRE) == 1) {
 		meta->refcount = 0;
-		mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
+		frame_free_data_flushed(w, pa);
 		return PT_NEXT;
 	}
 	op->pa[op->n++] = pa;

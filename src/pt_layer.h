@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The page-table layer as the process-space layer (src/vm.c,
  * src/vm_protect.c, src/fault.c, src/fork.c, src/kpti.c) sees it: the
- * range walker and the entry writer's walk functions, the tree lock for
- * the changes that must be one (fork, zap, exit, region protect), table
- * pages, data frames, the argument checks and a few batch and PCID calls.
+ * range walker and the entry writer's walk functions, the runners that
+ * make a visitor one change of a tree (fork, zap, exit, region protect,
+ * the fault's leaf rewrite: they hold the tree lock and the batch, which
+ * the process layer never does), table pages, data frames, the argument
+ * checks and a few batch and PCID calls.
  * The process-space files include this header and not src/internal.h;
  * the page-table layer's own files get it through src/internal.h. Not
  * installed. */
@@ -80,25 +82,11 @@ static inline mmu_vaddr_t mmu_kernel_first(const struct mmu *mmu)
 
 /* ---- locks ---- */
 /* Take LOCK, spinning while serving shootdown requests: the holder may be
- * waiting for this CPU's acknowledgement. The tree lock and the space lock
- * both spin here. */
+ * waiting for this CPU's acknowledgement. The tree lock (src/internal.h)
+ * and the space lock both spin here. The process layer takes the space
+ * lock only: every change it makes to a tree is one runner call (below),
+ * which takes the tree lock around the walk and its flush. */
 void lock_spin(struct mmu *mmu, atomic_bool *lock);
-/* lock_spin for TREE's lock: one argument, so that the single-page calls
- * that inline tree_lock keep their registers for the fast path. */
-void tree_lock_contended(struct mmu_tree *tree);
-/* Free TREE's user-half tables and ALSO (PA 0: nothing) after one flush,
- * and mark it dead (lock held, TREE loaded nowhere): the end of
- * pt_destroy_after_change. */
-void tree_destroy_locked(struct mmu_tree *tree, mmu_pa_t also);
-static inline void tree_lock(struct mmu_tree *tree)
-{
-	if (__builtin_expect(atomic_exchange_explicit(&tree->locked, true, memory_order_acquire), 0))
-		tree_lock_contended(tree);
-}
-static inline void tree_unlock(struct mmu_tree *tree)
-{
-	atomic_store_explicit(&tree->locked, false, memory_order_release);
-}
 
 /* The tree of a KPTI template (struct mmu_kpti): ROOT (pinned) under
  * MMU's kernel half, no CPU running it. Destroy: free its tables and root
@@ -128,6 +116,11 @@ static inline void table_pin(struct mmu *mmu, mmu_pa_t pa) { port_meta(mmu, pa)-
 /* Data frames of process spaces, through the port. */
 mmu_err_t frame_alloc_data(struct mmu *mmu, mmu_pa_t *out);
 void frame_free_data(struct mmu *mmu, mmu_pa_t pa);
+/* Free the data frame PA with the next flush of W's batch, which takes
+ * the leaf that mapped it out of every TLB (zap: a frame no other space
+ * maps). */
+struct pt_walk;
+void frame_free_data_flushed(struct pt_walk *w, mmu_pa_t pa);
 /* Copy the 4K frame SRC to DST. */
 void frame_copy(struct mmu *mmu, mmu_pa_t dst, mmu_pa_t src);
 
@@ -243,7 +236,15 @@ static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level le
  * waited for the lock; nothing visited), walks with a batch of its own,
  * flushes it (then the visitor's `flushed` hook) and drops the lock. The
  * caller never holds the lock nor sees a batch: a visitor that needs its
- * invalidations done before it goes on returns PT_FLUSH. */
+ * invalidations done before it goes on returns PT_FLUSH.
+ *
+ * Runners rather than a held lock (mmu_tree_lock's handle, as a kernel
+ * uses for a run of _locked calls): each change the process layer makes
+ * under one hold is one walk and one batch (zap, the fault's rewrite,
+ * region protect: one range, the visitor skipping what lies between
+ * regions), that walk followed by the tree's end (exit), or a walk that
+ * writes a second tree (fork). With a handle the batch, its flushes and
+ * the dead and BUSY checks would be back in each caller. */
 
 /* Visit [VA, LAST] of TREE with VISITOR (OP its state). No prepare run:
  * for a visitor that takes no table. */
@@ -271,9 +272,6 @@ mmu_err_t pt_destroy_after_change(struct mmu_tree *tree, const struct pt_visitor
  * Each keeps the live count and the table cache and records what it owes
  * into w->batch. VA is an address inside the entry. */
 
-/* Write leaf VALUE into the empty entry E (a map, a fork's child): a
- * not-present entry is never cached by a TLB, so nothing is owed. */
-void entry_set_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
 /* Remove the present leaf E (recorded as unmapped). */
 void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
 /* Replace the CLEAR bits of the present leaf E by SET (A and D kept);
@@ -282,8 +280,6 @@ void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
  * address bits is recorded as unmapped. */
 void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t clear,
 			uint64_t set, bool invalidate);
-/* Point E (empty) at a fresh table from the walk's pool; returns its PA. */
-mmu_pa_t entry_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
 /* Clear table entry E and free the table after the flush. */
 void entry_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
 /* A pt_copy's writes into its other tree, at the entry for VA at LEVEL
