@@ -160,16 +160,21 @@ mmu_err_t pt_walk_op(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
 
 /* ---- runners ---- */
 
+enum run_mode {
+	RUN_COMMIT,       /* the walk alone: the visitor takes no table */
+	RUN_PREPARE_FIRST /* pt_walk_op: the prepare run and its tables first */
+};
+
 /* Visit [VA, LAST] with W, its tree's lock held and the tree alive, into
- * a batch of the run's own, flushed at the end. PREPARE: the prepare run
- * first, and its tables (pt_walk_op); its error changed nothing. */
-static mmu_err_t run_locked(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last, bool prepare)
+ * a batch of the run's own, flushed at the end. An error (of the prepare
+ * run) changed nothing. */
+static mmu_err_t run_locked(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last, enum run_mode mode)
 {
 	struct mmu_tlb_batch batch;
 	mmu_tlb_batch_init(&batch, w->tree);
 	w->batch = &batch;
 	mmu_err_t err = MMU_OK;
-	if (prepare)
+	if (mode == RUN_PREPARE_FIRST)
 		err = pt_walk_op(w, va, last);
 	else
 		pt_walk_range(w, va, last);
@@ -181,10 +186,10 @@ static mmu_err_t run_locked(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last,
 }
 
 /* The same under the lock of W's tree, taken here; a dead tree refused. */
-static mmu_err_t run(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last, bool prepare)
+static mmu_err_t run(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last, enum run_mode mode)
 {
 	tree_lock(w->tree);
-	mmu_err_t err = w->tree->dead ? MMU_E_INVALID : run_locked(w, va, last, prepare);
+	mmu_err_t err = w->tree->dead ? MMU_E_INVALID : run_locked(w, va, last, mode);
 	tree_unlock(w->tree);
 	return err;
 }
@@ -194,7 +199,7 @@ mmu_err_t pt_change(struct mmu_tree *tree, const struct pt_visitor *visitor, voi
 {
 	struct pt_walk w;
 	pt_walk_init(&w, tree, visitor, op);
-	return run(&w, va, last, false);
+	return run(&w, va, last, RUN_COMMIT);
 }
 
 mmu_err_t pt_copy(struct mmu_tree *from, struct mmu_tree *to, const struct pt_visitor *visitor, void *op,
@@ -208,7 +213,7 @@ mmu_err_t pt_copy(struct mmu_tree *from, struct mmu_tree *to, const struct pt_vi
 	struct pt_walk w;
 	pt_walk_init(&w, from, visitor, op);
 	w.copy = &copy;
-	return run(&w, va, last, true);
+	return run(&w, va, last, RUN_PREPARE_FIRST);
 }
 
 mmu_err_t pt_destroy_after_change(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_pa_t also)
@@ -220,7 +225,7 @@ mmu_err_t pt_destroy_after_change(struct mmu_tree *tree, const struct pt_visitor
 	tree_lock(tree);
 	mmu_err_t err = tree->dead ? MMU_E_INVALID : atomic_load(&tree->active_cpus) != 0 ? MMU_E_BUSY : MMU_OK;
 	if (err == MMU_OK && visitor)
-		run_locked(&w, 0, mmu_user_last(tree->mmu), false);
+		run_locked(&w, 0, mmu_user_last(tree->mmu), RUN_COMMIT);
 	if (err == MMU_OK)
 		tree_destroy_locked(tree, also);
 	tree_unlock(tree);
