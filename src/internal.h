@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The page-table layer's own declarations (src/pt_layer.h holds the part
- * the process-space layer uses too): the CPU id, the tree lock, the table cache and the single-address paths, the entry writer
+ * the process-space layer uses too): the CPU id, the tree lock, the
+ * table cache and the single-address paths, the entry writer
  * (src/entry.h), the single-page calls, the TLB and PCID internals. Not
  * installed; the process-space files do not include it. */
 #ifndef MMU64_INTERNAL_H
