@@ -5,9 +5,10 @@
 #    elsewhere (libc, the port) counts 0 here: the port's hooks have their
 #    own budget (docs/PORTING.md).
 #  - The walker calls its visitor through pointers: an indirect call from
-#    pt_walk_range or walk_table (src/walk.c) goes to the visitor callbacks
-#    (VISITORS, "FILE:NAME ...") of the file whose function started the
-#    walk. Every other indirect call is a port hook or a caller's callback.
+#    a function of src/walk.c (the walk, pt_walk_op, the runners) goes to
+#    the visitor callbacks (VISITORS, "FILE:NAME ...") of the file whose
+#    function started the walk, the last caller outside src/walk.c. Every
+#    other indirect call is a port hook or a caller's callback.
 #  - The function that recurses once per paging level (RECURSIVE: the
 #    walker's walk_table) counts LEVELS times.
 #  - Any other cycle is an error (an unbounded stack).
@@ -50,7 +51,7 @@ function basename(path,    n, p) { n = split(path, p, "/"); return p[n] }
 	next
 }
 function in_walker(t) { return file[t] == "walk.c" }
-function calls_visitor(t) { return in_walker(t) && (short(t) == "walk_table" || short(t) == "pt_walk_range") }
+function calls_visitor(t) { return in_walker(t) }
 # The deepest path below T, when the walk (if any) was started from file CTX.
 function depth(t, ctx,    i, c, best, bk, d, mult, m) {
 	if (!calls_visitor(t)) ctx = file[t]

@@ -57,7 +57,7 @@ __attribute__((noinline)) void entry_clear_releasing(struct mmu_tree *tree, enum
 
 /* ---- the range walker's writes ---- */
 
-/* In a prepare run (pt_walk_prepare) these write nothing; the two that
+/* In a prepare run (pt_walk_prepare) these write nothing; those that
  * take a table from the pool count it instead. */
 
 void entry_set_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
@@ -88,17 +88,49 @@ void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, m
 		entry_record(w->batch, va, level, old, (clear & MMU_PTE_ADDR_MASK) != 0);
 }
 
+/* Point the empty entry E at LEVEL of TREE (in the table whose metadata
+ * is META) at a table from POOL; returns it. */
+static mmu_pa_t install_table(struct mmu_tree *tree, struct mmu_frame_meta *meta, enum mmu_level level, mmu_pte_t *e,
+			      struct table_pool *pool)
+{
+	MMU_ASSERT(tree->mmu, pte_load(e) == 0, "entry_install_table: level %u entry %lx is not empty", level,
+		   (unsigned long)pte_load(e));
+	mmu_pa_t pa = table_pool_take(tree->mmu, pool);
+	entry_write(tree, meta, level, e, pa.bits | table_entry_flags(!tree->is_kernel));
+	return pa;
+}
+
 mmu_pa_t entry_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e)
 {
-	MMU_ASSERT(w->mmu, pte_load(e) == 0, "entry_install_table: level %u entry %lx is not empty", level,
-		   (unsigned long)pte_load(e));
+	if (!w->dry)
+		return install_table(w->tree, pt_table_meta(w, level), level, e, &w->pool);
+	w->dry_tables++;
+	return mmu_pa(0);
+}
+
+/* The entry for VA at LEVEL of a pt_copy's other tree. Not in a prepare
+ * run: the tables below its root are not there yet. */
+static mmu_pte_t *copy_entry(const struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va)
+{
+	return &table_of(w->mmu, w->copy->table[level])[mmu_va_index(va, level)];
+}
+
+void entry_copy_table(struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va)
+{
 	if (w->dry) {
 		w->dry_tables++;
-		return mmu_pa(0);
+		return;
 	}
-	mmu_pa_t pa = table_pool_take(w->mmu, &w->pool);
-	entry_write_walk(w, level, e, pa.bits | table_entry_flags(!w->tree->is_kernel));
-	return pa;
+	struct pt_copy *c = w->copy;
+	c->table[level - 1] = install_table(c->tree, port_meta(w->mmu, c->table[level]), level,
+					    copy_entry(w, level, va), &w->pool);
+}
+
+void entry_copy_leaf(struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va, mmu_pte_t value)
+{
+	if (!w->dry)
+		entry_write(w->copy->tree, port_meta(w->mmu, w->copy->table[level]), level, copy_entry(w, level, va),
+			    value);
 }
 
 void entry_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)

@@ -181,8 +181,8 @@ ENTRY_INLINE void entry_link_path(struct mmu_tree *tree, struct pt_path *p, enum
 /* ---- writes of the range walker (recorded into w->batch) ----
  * VA is an address inside the entry; the record starts at the entry's. */
 
-/* Write leaf VALUE into the empty entry E (a map, a fork's child): a
- * not-present entry is never cached by a TLB, so nothing is owed. */
+/* Write leaf VALUE into the empty entry E (a map): a not-present entry is
+ * never cached by a TLB, so nothing is owed. */
 void entry_set_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
 /* Remove the present leaf E. */
 void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
@@ -202,6 +202,8 @@ void entry_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
 bool entry_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
 /* Clear table entry E and free the table after the flush. */
 void entry_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
+/* A pt_copy's writes into its other tree (entry_copy_table,
+ * entry_copy_leaf) are declared in src/pt_layer.h, for fork. */
 
 /* Runs of a page table's entries (pt_run callbacks). */
 /* Write COUNT 4K leaves from ENTRIES[FIRST] (all empty): LEAF, then the

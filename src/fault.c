@@ -98,10 +98,13 @@ static enum pt_step leaf_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_
 
 static const struct pt_visitor leaf_visitor = {.entry = leaf_entry};
 
-/* Rewrite the leaf at PAGE; with OP->invalidate, flush before returning. */
+/* Rewrite the leaf at PAGE; with OP->invalidate, flush before returning.
+ * SP is alive: its space lock is held and its tree dies only with it. */
 static void leaf_rewrite(struct mmu_vm_space *sp, mmu_vaddr_t page, struct leaf_op *op)
 {
-	pt_walk_flushed(&sp->tree, &leaf_visitor, op, page, page + (MMU_PAGE_SIZE - 1));
+	mmu_err_t err = pt_change(&sp->tree, &leaf_visitor, op, page, page + (MMU_PAGE_SIZE - 1));
+	MMU_ASSERT(sp->tree.mmu, err == MMU_OK, "fault: leaf rewrite at %lx of a dead space (%u)",
+		   (unsigned long)page, (unsigned)err);
 }
 
 /* Write fault on the read-only leaf T at PAGE of a writable region: take

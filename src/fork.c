@@ -9,15 +9,14 @@
  * flush. A shared frame's reference is dropped only after the flush that
  * removed its leaf from every TLB: until then the other sharer could take
  * the frame over (COW) and write it while a stale translation here still
- * reads it. Those PAs wait in the op, so zap runs in chunks of ZAP_CHUNK
- * shared leaves, one flush each. */
+ * reads it. Those PAs wait in the op, so zap asks for a flush (PT_FLUSH)
+ * every ZAP_CHUNK shared leaves and drops them in its `flushed` hook. */
 #define ZAP_CHUNK 32 /* 256 bytes of the stack frame */
 
 struct zap_op {
 	struct mmu_vm_space *sp;
 	mmu_pa_t pa[ZAP_CHUNK];
 	unsigned n;
-	mmu_vaddr_t resume; /* where the next chunk starts; 0 when done */
 };
 
 static enum pt_step zap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
@@ -37,14 +36,11 @@ static enum pt_step zap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t
 	struct mmu_frame_meta *meta = port_meta(w->mmu, pa);
 	if (__atomic_load_n(&meta->refcount, __ATOMIC_ACQUIRE) == 1) {
 		meta->refcount = 0;
-		mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
+		frame_free_data_flushed(w, pa);
 		return PT_NEXT;
 	}
 	op->pa[op->n++] = pa;
-	if (op->n < ZAP_CHUNK)
-		return PT_NEXT;
-	op->resume = va + MMU_PAGE_SIZE;
-	return PT_STOP;
+	return op->n < ZAP_CHUNK ? PT_NEXT : PT_FLUSH;
 }
 
 /* Emptied tables go (after the flush), the root never. A root entry
@@ -60,106 +56,89 @@ static void zap_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
 		vm_kpti_sync(op->sp, va);
 }
 
-static const struct pt_visitor zap_visitor = {.entry = zap_entry, .leave = zap_leave};
-
-/* After the flush: a shared frame whose other sharers went meanwhile. */
-static void zap_put_frames(struct mmu_tree *tree, struct zap_op *op)
+/* After a flush: a shared frame whose other sharers went meanwhile. */
+static void zap_flushed(struct pt_walk *w)
 {
+	struct zap_op *op = w->op;
 	for (unsigned i = 0; i < op->n; i++)
-		if (vm_frame_put(tree->mmu, op->pa[i]))
-			frame_free_data(tree->mmu, op->pa[i]);
+		if (vm_frame_put(w->mmu, op->pa[i]))
+			frame_free_data(w->mmu, op->pa[i]);
 	op->n = 0;
 }
 
+static const struct pt_visitor zap_visitor = {.entry = zap_entry, .leave = zap_leave, .flushed = zap_flushed};
+
 void vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
 {
-	tree_lock(&sp->tree);
-	vm_zap_held(sp, va, last);
-	tree_unlock(&sp->tree);
+	struct zap_op op = {.sp = sp, .n = 0};
+	mmu_err_t err = pt_change(&sp->tree, &zap_visitor, &op, va, last);
+	MMU_ASSERT(sp->tree.mmu, err == MMU_OK, "vm_zap: %lx..%lx of a dead space (%u)", (unsigned long)va,
+		   (unsigned long)last, (unsigned)err);
 }
 
-void vm_zap_held(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
+mmu_err_t vm_zap_exit(struct mmu_vm_space *sp)
 {
-	struct mmu_tree *tree = &sp->tree;
-	struct mmu_tlb_batch batch;
 	struct zap_op op = {.sp = sp, .n = 0};
-	struct pt_walk w;
-	mmu_tlb_batch_init(&batch, tree);
-	pt_walk_init(&w, tree, &zap_visitor, &op);
-	w.batch = &batch;
-	for (;;) {
-		op.resume = 0;
-		pt_walk_range(&w, va, last);
-		mmu_tlb_flush(&batch);
-		zap_put_frames(tree, &op);
-		if (op.resume == 0 || op.resume - 1 == last)
-			break;
-		va = op.resume;
-	}
-	mmu_tlb_batch_done(&batch);
+	return pt_destroy_after_change(&sp->tree, &zap_visitor, &op, sp->kpti ? sp->shadow : mmu_pa(0));
 }
 
 /* ---- fork ----
- * One pass over the parent's user half. The child's tree mirrors it: the
- * visitor keeps, in CHILD.table[L], the child table that holds the level-L
- * entries matching the parent entries being visited, so each parent entry
- * has its child slot at the same index. Tables come from a pool filled
- * before the pass (one per parent table below the root), so the pass
- * cannot fail. */
-struct fork_op {
-	uint64_t tables;    /* scan: parent tables below the root */
-	struct pt_walk child; /* the child side: its tables and the pool */
-};
+ * One visitor, run as map's is (pt_copy): a prepare run that counts the
+ * child's tables, their allocation (NOMEM: nothing changed), then the
+ * commit over the parent's user half. The child's tree mirrors the
+ * parent's: for each parent table below the root, a child table at the
+ * same indexes (entry_copy_table keeps the child in step with the walk);
+ * each leaf is copied as the parent's entry, read-only in both. */
 
-static enum pt_step fork_scan_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				    mmu_vaddr_t last)
-{
-	(void)va, (void)last;
-	struct fork_op *op = w->op;
-	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v) || mmu_pte_is_leaf(v, level))
-		return PT_NEXT;
-	op->tables++;
-	return PT_DESCEND;
-}
-
-static enum pt_step fork_commit_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				      mmu_vaddr_t last)
+static enum pt_step fork_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+			       mmu_vaddr_t last)
 {
 	(void)last;
-	struct fork_op *op = w->op;
 	mmu_pte_t v = pte_load(e);
 	if (!mmu_pte_present(v))
 		return PT_NEXT;
-	mmu_pte_t *ce = pt_walk_entry(&op->child, level, va);
-	if (!mmu_pte_is_leaf(v, level)) {
-		op->child.table[level - 1] = entry_install_table(&op->child, level, ce);
-		return PT_DESCEND;
-	}
-	MMU_ASSERT(w->mmu, level == MMU_LEVEL_PT, "fork: level %u leaf %lx at %lx in a process space", level,
+	MMU_ASSERT(w->mmu, !mmu_pte_is_leaf(v, level), "fork: level %u leaf %lx at %lx in a process space", level,
 		   (unsigned long)v, (unsigned long)va);
+	entry_copy_table(w, level, va);
+	return PT_DESCEND;
+}
+
+/* Share the leaf E at VA with the child, copy-on-write: RW goes in the
+ * parent (invalidated), the frame gains the child's reference. */
+static void fork_leaf(struct pt_walk *w, mmu_pte_t *e, mmu_vaddr_t va)
+{
+	mmu_pte_t v = pte_load(e);
+	if (!mmu_pte_present(v))
+		return;
 	if (v & MMU_PTE_RW)
-		entry_rewrite_leaf(w, level, e, va, MMU_PTE_RW, 0, true);
+		entry_rewrite_leaf(w, MMU_LEVEL_PT, e, va, MMU_PTE_RW, 0, true);
 	vm_frame_get(w->mmu, mmu_pa(v & MMU_PTE_ADDR_MASK));
 	/* The parent's entry as it is now: A and D set meanwhile included. */
-	entry_set_leaf(&op->child, level, ce, pte_load(e));
+	entry_copy_leaf(w, MMU_LEVEL_PT, va, pte_load(e));
+}
+
+/* A page table's leaves (a process space has 4K leaves only). The prepare
+ * run skips them: they take no table, and a frame's reference is the
+ * visitor's own write, which the entry writer cannot hold back. */
+static enum pt_step fork_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_vaddr_t va)
+{
+	if (w->dry)
+		return PT_NEXT;
+	for (unsigned i = 0; i < count; i++)
+		fork_leaf(w, &entries[first + i], va + ((uint64_t)i << MMU_PAGE_SHIFT));
 	return PT_NEXT;
 }
 
-static const struct pt_visitor fork_scan = {.entry = fork_scan_entry};
-static const struct pt_visitor fork_commit = {.entry = fork_commit_entry};
+static const struct pt_visitor fork_visitor = {.entry = fork_entry, .pt_run = fork_run};
 
-/* Scan the parent, then fill the child's pool and, with KPTI, allocate
- * its shadow root; NOMEM leaves nothing allocated. */
-static mmu_err_t fork_prepare(struct pt_walk *w, struct fork_op *op, mmu_vaddr_t last, bool kpti, mmu_pa_t *shadow)
+/* The child's KPTI shadow root and regions, after the copy. */
+static void fork_finish(struct mmu_vm_space *parent, struct mmu_vm_space *child, mmu_pa_t shadow)
 {
-	pt_walk_range(w, 0, last);
-	mmu_err_t err = table_pool_fill(w->mmu, &op->child.pool, op->tables, true);
-	if (err == MMU_OK && kpti && table_alloc(w->mmu, true, shadow) != MMU_OK) {
-		table_pool_drain(w->mmu, &op->child.pool);
-		err = MMU_E_NOMEM;
-	}
-	return err;
+	if (parent->kpti)
+		vm_kpti_attach(child, parent->kpti, shadow);
+	child->nregions = parent->nregions;
+	for (unsigned i = 0; i < parent->nregions; i++)
+		child->region[i] = parent->region[i];
 }
 
 mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child)
@@ -171,33 +150,18 @@ mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child)
 	mmu_err_t err = mmu_vm_space_create(mmu, child);
 	if (err != MMU_OK)
 		return err;
-	struct fork_op op = {.tables = 0};
-	pt_walk_init(&op.child, &child->tree, NULL, NULL);
-	op.child.table[mmu_top_level(mmu)] = child->tree.root;
-	struct pt_walk w;
-	pt_walk_init(&w, &parent->tree, &fork_scan, &op);
-	mmu_vaddr_t last = mmu_user_last(mmu);
 	vm_lock(parent);
-	tree_lock(&parent->tree);
+	/* The shadow root first, so that a NOMEM here or in the copy leaves
+	 * the parent as it was. */
 	mmu_pa_t shadow = mmu_pa(0);
-	err = parent->tree.dead ? MMU_E_INVALID : fork_prepare(&w, &op, last, parent->kpti != NULL, &shadow);
-	if (err == MMU_OK) {
-		struct mmu_tlb_batch batch;
-		mmu_tlb_batch_init(&batch, &parent->tree);
-		w.batch = &batch;
-		w.visitor = &fork_commit;
-		pt_walk_range(&w, 0, last);
-		MMU_ASSERT(mmu, op.child.pool.count == 0, "mmu_vm_fork: %lu prepared tables left over",
-			   (unsigned long)op.child.pool.count);
-		mmu_tlb_flush(&batch); /* the one flush of the parent */
-		mmu_tlb_batch_done(&batch);
-		if (parent->kpti)
-			vm_kpti_attach(child, parent->kpti, shadow);
-		child->nregions = parent->nregions;
-		for (unsigned i = 0; i < parent->nregions; i++)
-			child->region[i] = parent->region[i];
-	}
-	tree_unlock(&parent->tree);
+	if (parent->kpti && table_alloc(mmu, true, &shadow) != MMU_OK)
+		err = MMU_E_NOMEM;
+	if (err == MMU_OK)
+		err = pt_copy(&parent->tree, &child->tree, &fork_visitor, NULL, 0, mmu_user_last(mmu));
+	if (err == MMU_OK)
+		fork_finish(parent, child, shadow);
+	else if (shadow.bits)
+		table_free_now(mmu, shadow);
 	vm_unlock(parent);
 	if (err != MMU_OK) {
 		child->live = 0;

@@ -1,13 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /* The page-table layer's own declarations (src/pt_layer.h holds the part
- * the process-space layer uses too): the CPU id, the tree lock's other
- * half, the table cache and the single-address paths, the entry writer
+ * the process-space layer uses too): the CPU id, the tree lock, the
+ * table cache and the single-address paths, the entry writer
  * (src/entry.h), the single-page calls, the TLB and PCID internals. Not
  * installed; the process-space files do not include it. */
 #ifndef MMU64_INTERNAL_H
 #define MMU64_INTERNAL_H
 
 #include "pt_layer.h"
+
+/* ---- the tree lock (the process layer's changes take it in the
+ * runners, src/walk.c) ---- */
+/* lock_spin for TREE's lock: one argument, so that the single-page calls
+ * that inline tree_lock keep their registers for the fast path. */
+void tree_lock_contended(struct mmu_tree *tree);
+static inline void tree_lock(struct mmu_tree *tree)
+{
+	if (__builtin_expect(atomic_exchange_explicit(&tree->locked, true, memory_order_acquire), 0))
+		tree_lock_contended(tree);
+}
+static inline void tree_unlock(struct mmu_tree *tree)
+{
+	atomic_store_explicit(&tree->locked, false, memory_order_release);
+}
+/* Free TREE's user-half tables and ALSO (PA 0: nothing) after one flush,
+ * and mark it dead (lock held, TREE loaded nowhere): the end of
+ * pt_destroy_after_change. */
+void tree_destroy_locked(struct mmu_tree *tree, mmu_pa_t also);
 
 /* ---- port wrappers ---- */
 

@@ -106,11 +106,8 @@ void vm_kpti_attach(struct mmu_vm_space *sp, struct mmu_kpti *k, mmu_pa_t shadow
 	atomic_store_explicit(&sp->tree.user_pcid, true, memory_order_relaxed);
 }
 
-void vm_kpti_detach(struct mmu_vm_space *sp, struct mmu_tlb_batch *b)
+void vm_kpti_detach(struct mmu_vm_space *sp)
 {
-	if (!sp->kpti)
-		return;
-	mmu_tlb_batch_defer_free(b, MMU_FRAME_TABLE, MMU_SIZE_4K, sp->shadow);
 	sp->kpti = NULL;
 	sp->shadow = mmu_pa(0);
 }

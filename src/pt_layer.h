@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The page-table layer as the process-space layer (src/vm.c,
  * src/vm_protect.c, src/fault.c, src/fork.c, src/kpti.c) sees it: the
- * range walker and the entry writer's walk functions, the tree lock for
- * the changes that must be one (fork, zap, exit, region protect), table
- * pages, data frames, the argument checks and a few batch and PCID calls.
+ * range walker and the entry writer's walk functions, the runners that
+ * make a visitor one change of a tree (fork, zap, exit, region protect,
+ * the fault's leaf rewrite: they hold the tree lock and the batch, which
+ * the process layer never does), table pages, data frames, the argument
+ * checks and a few batch and PCID calls.
  * The process-space files include this header and not src/internal.h;
  * the page-table layer's own files get it through src/internal.h. Not
  * installed. */
@@ -80,24 +82,11 @@ static inline mmu_vaddr_t mmu_kernel_first(const struct mmu *mmu)
 
 /* ---- locks ---- */
 /* Take LOCK, spinning while serving shootdown requests: the holder may be
- * waiting for this CPU's acknowledgement. The tree lock and the space lock
- * both spin here. */
+ * waiting for this CPU's acknowledgement. The tree lock (src/internal.h)
+ * and the space lock both spin here. The process layer takes the space
+ * lock only: every change it makes to a tree is one runner call (below),
+ * which takes the tree lock around the walk and its flush. */
 void lock_spin(struct mmu *mmu, atomic_bool *lock);
-/* lock_spin for TREE's lock: one argument, so that the single-page calls
- * that inline tree_lock keep their registers for the fast path. */
-void tree_lock_contended(struct mmu_tree *tree);
-/* Free TREE's user-half tables and mark it dead (lock held, TREE loaded
- * nowhere): the body of mmu_tree_destroy, which process exit shares. */
-void tree_destroy_locked(struct mmu_tree *tree);
-static inline void tree_lock(struct mmu_tree *tree)
-{
-	if (__builtin_expect(atomic_exchange_explicit(&tree->locked, true, memory_order_acquire), 0))
-		tree_lock_contended(tree);
-}
-static inline void tree_unlock(struct mmu_tree *tree)
-{
-	atomic_store_explicit(&tree->locked, false, memory_order_release);
-}
 
 /* The tree of a KPTI template (struct mmu_kpti): ROOT (pinned) under
  * MMU's kernel half, no CPU running it. Destroy: free its tables and root
@@ -127,6 +116,11 @@ static inline void table_pin(struct mmu *mmu, mmu_pa_t pa) { port_meta(mmu, pa)-
 /* Data frames of process spaces, through the port. */
 mmu_err_t frame_alloc_data(struct mmu *mmu, mmu_pa_t *out);
 void frame_free_data(struct mmu *mmu, mmu_pa_t pa);
+/* Free the data frame PA with the next flush of W's batch, which takes
+ * the leaf that mapped it out of every TLB (zap: a frame no other space
+ * maps). */
+struct pt_walk;
+void frame_free_data_flushed(struct pt_walk *w, mmu_pa_t pa);
 /* Copy the 4K frame SRC to DST. */
 void frame_copy(struct mmu *mmu, mmu_pa_t dst, mmu_pa_t src);
 
@@ -140,9 +134,13 @@ enum pt_step {
 	PT_NEXT,    /* done with this entry */
 	PT_DESCEND, /* the entry is (now) a table: visit its entries */
 	PT_STOP,    /* end the walk */
+	PT_FLUSH,   /* done with this entry; flush the walk's batch (then the
+		     * visitor's `flushed` hook) before the next (in a prepare
+		     * run: PT_NEXT) */
 };
 
 struct pt_walk;
+struct pt_copy;
 
 struct pt_visitor {
 	/* E is the entry at LEVEL for [VA, LAST], already clipped to the walk's
@@ -160,6 +158,10 @@ struct pt_visitor {
 	/* Optional, for pt_walk_op: after the prepare run, the error it
 	 * found (MMU_OK: commit). */
 	mmu_err_t (*prepared)(const struct pt_walk *w);
+	/* Optional: after each flush of the walk's batch (PT_FLUSH, and the
+	 * runners' last one), when the invalidations it recorded are done
+	 * on every CPU: zap drops its shared frames' references here. */
+	void (*flushed)(struct pt_walk *w);
 };
 
 struct pt_walk {
@@ -171,13 +173,24 @@ struct pt_walk {
 	struct table_pool pool;             /* tables prepared for the commit */
 	mmu_pa_t root;                      /* where the range walk starts: the tree's root */
 	bool stop;
+	bool flush;                         /* stopped by PT_FLUSH: flush, then go on after flush_after */
 	bool no_cache;                      /* a read-only view: never fill the tree's leaf cache */
 	/* A prepare run (pt_walk_prepare): the entry writer's walk functions
 	 * write nothing and count the tables the commit will take. */
 	bool dry;
 	uint64_t dry_tables;
+	mmu_vaddr_t flush_after;            /* the last byte of the entry that asked for the flush */
 	mmu_pte_t path[MMU_LEVEL_PML5 + 1]; /* path[L]: entry at level L above the current one */
 	mmu_pa_t table[MMU_LEVEL_PML5 + 1]; /* table[L]: the table holding level-L entries */
+	struct pt_copy *copy;               /* pt_copy: the tree the visitor copies into */
+};
+
+/* The other tree of a pt_copy, kept in step with the walk by the entry
+ * writer's copy functions: TABLE[L] is the table of TREE whose level-L
+ * entries match the ones the walk visits. */
+struct pt_copy {
+	struct mmu_tree *tree;
+	mmu_pa_t table[MMU_LEVEL_PML5 + 1];
 };
 
 void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op);
@@ -185,7 +198,9 @@ void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visi
  * shares TREE's mmu (a KPTI shadow): TREE's leaf cache is left alone. The
  * visitor must not write. */
 void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const struct pt_visitor *visitor, void *op);
-/* Visit [VA, LAST] (inclusive, canonical, one half). */
+/* Visit [VA, LAST] (inclusive, canonical, one half). Where the visitor
+ * returns PT_FLUSH: flush w->batch, call its `flushed` hook, and go on
+ * from the next entry (the walk restarts from the root there). */
 void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
 /* Prepare: the same walk of the same visitor, committing nothing. Where
  * the commit would install a table or split a huge leaf, the walk goes on
@@ -215,38 +230,48 @@ static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level le
 	return (pt_table_meta(w, level)->flags & META_PINNED) != 0;
 }
 
-/* The entry at LEVEL for VA in the walk's current table of that level. */
-static inline mmu_pte_t *pt_walk_entry(const struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va)
-{
-	return &table_of(w->mmu, w->table[level])[mmu_va_index(va, level)];
-}
+/* ---- runners: a visitor as one change of a tree ----
+ * How the process-space layer changes a tree: a runner takes the tree's
+ * lock, refuses a dead tree (MMU_E_INVALID: destroyed while the caller
+ * waited for the lock; nothing visited), walks with a batch of its own,
+ * flushes it (then the visitor's `flushed` hook) and drops the lock. The
+ * caller never holds the lock nor sees a batch: a visitor that needs its
+ * invalidations done before it goes on returns PT_FLUSH.
+ *
+ * Runners rather than a held lock (mmu_tree_lock's handle, as a kernel
+ * uses for a run of _locked calls): each change the process layer makes
+ * under one hold is one walk and one batch (zap, the fault's rewrite,
+ * region protect: one range, the visitor skipping what lies between
+ * regions), that walk followed by the tree's end (exit), or a walk that
+ * writes a second tree (fork). With a handle the batch, its flushes and
+ * the dead and BUSY checks would be back in each caller. */
 
-/* Visit [VA, LAST] as one change of TREE: under its lock, with a batch of
- * its own that is flushed before the lock goes. Inline, so that the walk
- * is started in the visitor's own file (scripts/check-stack resolves the
- * walker's indirect calls by that file). */
-static inline void pt_walk_flushed(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
-		     mmu_vaddr_t last)
-{
-	struct mmu_tlb_batch batch;
-	struct pt_walk w;
-	mmu_tlb_batch_init(&batch, tree);
-	pt_walk_init(&w, tree, visitor, op);
-	w.batch = &batch;
-	tree_lock(tree);
-	pt_walk_range(&w, va, last);
-	mmu_tlb_flush(&batch);
-	mmu_tlb_batch_done(&batch);
-	tree_unlock(tree);
-}
+/* Visit [VA, LAST] of TREE with VISITOR (OP its state). No prepare run:
+ * for a visitor that takes no table. */
+mmu_err_t pt_change(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
+		    mmu_vaddr_t last);
+/* Visit [VA, LAST] of FROM as one change, the visitor also writing TO,
+ * at the same addresses, with entry_copy_table and entry_copy_leaf: a
+ * fork's child, a fresh user tree of the same mmu (no entry below its
+ * root) that nothing else can reach yet, so its lock is not taken. Run
+ * as map runs (pt_walk_op): the prepare run counts the tables TO will
+ * take, they are allocated (NOMEM: neither tree changed), then the
+ * commit, which cannot fail. */
+mmu_err_t pt_copy(struct mmu_tree *from, struct mmu_tree *to, const struct pt_visitor *visitor, void *op,
+		  mmu_vaddr_t va, mmu_vaddr_t last);
+/* Destroy the user tree TREE as mmu_tree_destroy does (INVALID when dead,
+ * BUSY while a CPU has it loaded: nothing changed), after a last change
+ * of its whole user half by VISITOR (none: NULL), and free ALSO (PA 0:
+ * nothing), a table that must outlive the tree's flush (a KPTI shadow
+ * root), with its root. The check, the change and the destroy are one
+ * hold of the lock, which mmu_tree_load takes to join a tree: a load
+ * comes first (BUSY) or finds the tree dead. */
+mmu_err_t pt_destroy_after_change(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_pa_t also);
 
 /* ---- the entry writer's walk functions (src/entry.c, src/entry.h) ----
  * Each keeps the live count and the table cache and records what it owes
  * into w->batch. VA is an address inside the entry. */
 
-/* Write leaf VALUE into the empty entry E (a map, a fork's child): a
- * not-present entry is never cached by a TLB, so nothing is owed. */
-void entry_set_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
 /* Remove the present leaf E (recorded as unmapped). */
 void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
 /* Replace the CLEAR bits of the present leaf E by SET (A and D kept);
@@ -255,10 +280,14 @@ void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
  * address bits is recorded as unmapped. */
 void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t clear,
 			uint64_t set, bool invalidate);
-/* Point E (empty) at a fresh table from the walk's pool; returns its PA. */
-mmu_pa_t entry_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
 /* Clear table entry E and free the table after the flush. */
 void entry_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
+/* A pt_copy's writes into its other tree, at the entry for VA at LEVEL
+ * there: a fresh table from the walk's pool (counted in a prepare run),
+ * which the copy then goes down into, in step with the walk; or leaf
+ * VALUE (nothing owed: the entry was empty). */
+void entry_copy_table(struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va);
+void entry_copy_leaf(struct pt_walk *w, enum mmu_level level, mmu_vaddr_t va, mmu_pte_t value);
 /* A KPTI shadow root (no live count: pinned, never freed by emptiness):
  * fill it from USER_ROOT's user half and KERNEL_ROOT's kernel half, or
  * copy slot SLOT of USER_ROOT into it. */

@@ -76,6 +76,11 @@ void frame_free_data(struct mmu *mmu, mmu_pa_t pa)
 	mmu->port.ops->frame_free(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
 }
 
+void frame_free_data_flushed(struct pt_walk *w, mmu_pa_t pa)
+{
+	mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
+}
+
 void frame_copy(struct mmu *mmu, mmu_pa_t dst, mmu_pa_t src)
 {
 	uint64_t *d = port_p2v(mmu, dst);

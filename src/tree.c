@@ -85,7 +85,7 @@ void tree_destroy_template(struct mmu_tree *tree)
 	tree_unlock(tree);
 }
 
-void tree_destroy_locked(struct mmu_tree *tree)
+void tree_destroy_locked(struct mmu_tree *tree, mmu_pa_t also)
 {
 	struct mmu *mmu = tree->mmu;
 	struct mmu_tlb_batch batch;
@@ -103,6 +103,8 @@ void tree_destroy_locked(struct mmu_tree *tree)
 	w.batch = &batch;
 	pt_walk_range(&w, 0, mmu_user_last(mmu));
 	mmu_tlb_batch_defer_free(&batch, MMU_FRAME_TABLE, MMU_SIZE_4K, tree->root);
+	if (also.bits)
+		mmu_tlb_batch_defer_free(&batch, MMU_FRAME_TABLE, MMU_SIZE_4K, also);
 	mmu_tlb_flush(&batch);
 	mmu_tlb_batch_done(&batch);
 	/* Dead: the root may soon be another tree's, so nothing may reach
@@ -115,14 +117,7 @@ void tree_destroy_locked(struct mmu_tree *tree)
 
 mmu_err_t mmu_tree_destroy(struct mmu_tree *tree)
 {
-	if (tree->is_kernel)
-		return MMU_E_INVALID;
-	tree_lock(tree);
-	mmu_err_t err = tree->dead ? MMU_E_INVALID : atomic_load(&tree->active_cpus) != 0 ? MMU_E_BUSY : MMU_OK;
-	if (err == MMU_OK)
-		tree_destroy_locked(tree);
-	tree_unlock(tree);
-	return err;
+	return tree->is_kernel ? MMU_E_INVALID : pt_destroy_after_change(tree, NULL, NULL, mmu_pa(0));
 }
 
 struct mmu_tree_locked mmu_tree_lock(struct mmu_tree *tree)

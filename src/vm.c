@@ -31,29 +31,20 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp)
 	return err;
 }
 
-/* The BUSY check and the whole release run under one hold of the tree
- * lock, which mmu_tree_load takes to join the tree: a load either came
- * first (BUSY, nothing released) or finds the tree dead and panics (a
- * space loaded while it exits is the caller's race). */
+/* The BUSY check, the zap and the release of the tables are one change
+ * under one hold of the tree lock (vm_zap_exit), which mmu_tree_load
+ * takes to join the tree: a load either came first (BUSY, nothing
+ * released) or finds the tree dead and panics (a space loaded while it
+ * exits is the caller's race). */
 mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp)
 {
 	vm_lock(sp);
-	tree_lock(&sp->tree);
-	mmu_err_t err = sp->tree.dead ? MMU_E_INVALID : atomic_load(&sp->tree.active_cpus) != 0 ? MMU_E_BUSY : MMU_OK;
+	mmu_err_t err = vm_zap_exit(sp);
 	if (err == MMU_OK) {
-		vm_zap_held(sp, 0, mmu_user_last(sp->tree.mmu));
-		if (sp->kpti) {
-			struct mmu_tlb_batch batch;
-			mmu_tlb_batch_init(&batch, &sp->tree);
-			vm_kpti_detach(sp, &batch);
-			mmu_tlb_flush(&batch);
-			mmu_tlb_batch_done(&batch);
-		}
-		tree_destroy_locked(&sp->tree);
+		vm_kpti_detach(sp);
 		sp->nregions = 0;
 		sp->live = 0;
 	}
-	tree_unlock(&sp->tree);
 	vm_unlock(sp);
 	return err;
 }

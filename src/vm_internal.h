@@ -43,12 +43,14 @@ static inline void vm_frame_get(struct mmu *mmu, mmu_pa_t pa)
 bool vm_frame_put(struct mmu *mmu, mmu_pa_t pa);
 
 
-/* Remove every leaf in [VA, LAST] of SP's tree, dropping its frame's
- * reference (frames left unreferenced are freed after the flush), and free
- * the tables that empties. Space lock held. */
+/* Remove every leaf in [VA, LAST] of SP's tree (alive), dropping its
+ * frame's reference (frames left unreferenced are freed after the flush),
+ * and free the tables that empties. Space lock held. */
 void vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last);
-/* The same with the tree lock held too. */
-void vm_zap_held(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last);
+/* The same for the whole user half, then destroy SP's tree and its KPTI
+ * shadow root, as one change (pt_destroy_after_change): INVALID (dead) or
+ * BUSY (loaded) with nothing changed. Space lock held. */
+mmu_err_t vm_zap_exit(struct mmu_vm_space *sp);
 
 /* Map a zeroed frame at every page of R (not yet in SP's list): an eager
  * region. NOMEM: whatever was mapped is removed again, nothing changed.
@@ -61,10 +63,10 @@ int vm_region_find(const struct mmu_vm_space *sp, mmu_vaddr_t va);
 /* KPTI (src/kpti.c). Sync: make the shadow's root entry for VA's slot the
  * tree's (no-op without KPTI); call after a user root entry changed, and
  * before the flush that frees a table it pointed to. Attach: SHADOW (a
- * fresh user table) becomes SP's shadow root, filled. Detach: queue the
- * shadow root on B (SP loaded nowhere). */
+ * fresh user table) becomes SP's shadow root, filled. Detach: forget the
+ * shadow root, which went with SP's tree (vm_zap_exit). */
 void vm_kpti_sync(struct mmu_vm_space *sp, mmu_vaddr_t va);
 void vm_kpti_attach(struct mmu_vm_space *sp, struct mmu_kpti *k, mmu_pa_t shadow);
-void vm_kpti_detach(struct mmu_vm_space *sp, struct mmu_tlb_batch *b);
+void vm_kpti_detach(struct mmu_vm_space *sp);
 
 #endif

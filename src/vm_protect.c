@@ -71,17 +71,30 @@ static unsigned regions_protected(const struct mmu_vm_space *sp, mmu_vaddr_t va,
 
 struct protect_op {
 	uint64_t clear, set; /* PTE bits */
+	const struct mmu_vm_region *region; /* SP's regions, ascending */
+	unsigned n;
+	unsigned next; /* the first region that may still end at or above the walk */
 };
 
-/* Rewrite each leaf; only a downgrade (RW cleared, XD set) is invalidated:
- * a stale entry that allows less than the tables is a spurious fault. */
+/* Whether [VA, LAST] overlaps one of OP's regions. The walk goes up the
+ * addresses, so a region that ends below VA is behind it for good. */
+static bool in_regions(struct protect_op *op, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	const struct mmu_vm_region *r = op->region;
+	while (op->next < op->n && r[op->next].start + (r[op->next].len - 1) < va)
+		op->next++;
+	return op->next < op->n && r[op->next].start <= last;
+}
+
+/* Rewrite each leaf of the regions; only a downgrade (RW cleared, XD set)
+ * is invalidated: a stale entry that allows less than the tables is a
+ * spurious fault. */
 static enum pt_step protect_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
 				  mmu_vaddr_t last)
 {
-	(void)last;
-	const struct protect_op *op = w->op;
+	struct protect_op *op = w->op;
 	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v))
+	if (!mmu_pte_present(v) || !in_regions(op, va, last))
 		return PT_NEXT;
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
@@ -97,37 +110,23 @@ static enum pt_step protect_entry(struct pt_walk *w, enum mmu_level level, mmu_p
 
 static const struct pt_visitor protect_visitor = {.entry = protect_entry};
 
-/* The leaves of SP's regions overlapping [VA, LAST] (still the old
- * regions), one walk per region part, one flush. W removed clears RW; W
- * added sets nothing (a write fault takes the page over or copies it, so
- * a frame shared after fork stays COW); X decides XD. Frames and their
- * references stay. The KPTI shadow shares every table below the root and
- * no root entry changes, so it is in step without a sync. */
-/* Not inlined: its batch and walk would join mmu_vm_region_protect's
- * region array in one frame over the stack bound (docs/PORTING.md). */
-__attribute__((noinline)) static void pages_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last, unsigned prot)
+/* The leaves of [VA, LAST] inside SP's regions (still the old regions),
+ * one change, one flush. W removed clears RW; W added sets nothing (a
+ * write fault takes the page over or copies it, so a frame shared after
+ * fork stays COW); X decides XD. Frames and their references stay. The
+ * KPTI shadow shares every table below the root and no root entry
+ * changes, so it is in step without a sync. */
+static mmu_err_t pages_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last, unsigned prot)
 {
 	struct mmu *mmu = sp->tree.mmu;
 	uint64_t xd = prot_to_pte(mmu, MMU_PROT_R) & MMU_PTE_XD; /* 0 without NX */
 	struct protect_op op = {
 		.clear = ((prot & MMU_PROT_W) ? 0 : MMU_PTE_RW) | ((prot & MMU_PROT_X) ? xd : 0),
 		.set = (prot & MMU_PROT_X) ? 0 : xd,
+		.region = sp->region,
+		.n = sp->nregions,
 	};
-	struct mmu_tlb_batch batch;
-	struct pt_walk w;
-	mmu_tlb_batch_init(&batch, &sp->tree);
-	pt_walk_init(&w, &sp->tree, &protect_visitor, &op);
-	w.batch = &batch;
-	tree_lock(&sp->tree);
-	for (unsigned i = 0; i < sp->nregions; i++) {
-		const struct mmu_vm_region *r = &sp->region[i];
-		mmu_vaddr_t r_last = r->start + (r->len - 1);
-		if (region_overlaps(r, va, last))
-			pt_walk_range(&w, r->start > va ? r->start : va, r_last < last ? r_last : last);
-	}
-	mmu_tlb_flush(&batch); /* the one flush */
-	mmu_tlb_batch_done(&batch);
-	tree_unlock(&sp->tree);
+	return pt_change(&sp->tree, &protect_visitor, &op, va, last);
 }
 
 mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot)
@@ -146,8 +145,9 @@ mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_
 		err = MMU_E_NOTEXIST;
 	else if (n > MMU_VM_MAX_REGIONS)
 		err = MMU_E_NOMEM;
+	if (err == MMU_OK)
+		err = pages_protect(sp, va, last, prot);
 	if (err == MMU_OK) {
-		pages_protect(sp, va, last, prot);
 		for (unsigned i = 0; i < MMU_VM_MAX_REGIONS; i++)
 			sp->region[i] = i < n ? next[i] : (struct mmu_vm_region){0};
 		sp->nregions = n;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The walker: the range walk that every range operation shares (map,
  * unmap, protect, walk, entry, dump, destroy, fork, ...), its prepare
- * run, and its single-address form, the descent of the single-page calls
- * (src/page.c). They read entries only; the writes are src/entry.c's. */
+ * run, its single-address form, the descent of the single-page calls
+ * (src/page.c), and the runners through which the process-space layer
+ * makes its changes. They read entries only; the writes are
+ * src/entry.c's. */
 #include "internal.h"
 #include "descend.h"
 
@@ -45,6 +47,31 @@ static const mmu_pte_t dry_empty_table[MMU_ENTRIES_PER_TABLE];
 static const mmu_pte_t dry_leaf_table[MMU_ENTRIES_PER_TABLE] = {
 	[0 ... MMU_ENTRIES_PER_TABLE - 1] = MMU_PTE_P | MMU_PTE_PS};
 
+/* What a visitor's STEP for the entry (or run) ending at LAST asks of the
+ * walk besides a descent: its end, or a flush after that entry, which
+ * pt_walk_range makes out of the recursion (a flush there would sit on
+ * five walker frames) and then goes on. A prepare run recorded nothing to
+ * flush. */
+static void walk_obey(struct pt_walk *w, enum pt_step step, mmu_vaddr_t last)
+{
+	if (step == PT_FLUSH && !w->dry) {
+		w->flush = true;
+		w->flush_after = last;
+	}
+	if (step == PT_STOP || w->flush)
+		w->stop = true;
+}
+
+/* The walk's batch flushed, then the visitor's `flushed` hook: what it
+ * recorded is done on every CPU. */
+static void walk_flush(struct pt_walk *w)
+{
+	MMU_ASSERT(w->mmu, w->batch, "walk: a flush of tree %lx with no batch", (unsigned long)w->tree->root.bits);
+	mmu_tlb_flush(w->batch);
+	if (w->visitor->flushed)
+		w->visitor->flushed(w);
+}
+
 /* Visit the entries of the table at LEVEL (ENTRIES; TABLE its PA, none
  * for a prepare run's stand-in) that overlap [VA, LAST]. */
 static void walk_table(struct pt_walk *w, mmu_pa_t table, const mmu_pte_t *entries, enum mmu_level level,
@@ -59,16 +86,14 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, const mmu_pte_t *entri
 		if (entries == dry_empty_table || entries == dry_leaf_table)
 			return;
 		unsigned count = (unsigned)((last - va) >> MMU_PAGE_SHIFT) + 1;
-		if (w->visitor->pt_run(w, (mmu_pte_t *)entries, mmu_va_index(va, level), count, va) == PT_STOP)
-			w->stop = true;
+		walk_obey(w, w->visitor->pt_run(w, (mmu_pte_t *)entries, mmu_va_index(va, level), count, va), last);
 		return;
 	}
 	for (unsigned i = mmu_va_index(va, level);; i++) {
 		mmu_vaddr_t e_last = pt_entry_last(va, level, last);
 		mmu_pte_t *e = (mmu_pte_t *)&entries[i];
 		enum pt_step step = w->visitor->entry(w, level, e, va, e_last);
-		if (step == PT_STOP)
-			w->stop = true;
+		walk_obey(w, step, e_last);
 		if (step == PT_DESCEND) {
 			/* Into the table E points to or, in a prepare run, the
 			 * stand-in for the one the commit would put there. */
@@ -99,8 +124,16 @@ void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
 	 * was destroyed while a call on it waited for its lock. */
 	MMU_ASSERT(w->mmu, !w->tree->dead, "pt_walk_range: tree %lx was destroyed (walk of %lx..%lx)",
 		   (unsigned long)(uintptr_t)w->tree, (unsigned long)va, (unsigned long)last);
-	w->stop = false;
-	walk_table(w, w->root, table_of(w->mmu, w->root), mmu_top_level(w->mmu), va, last);
+	for (;;) {
+		w->stop = w->flush = false;
+		walk_table(w, w->root, table_of(w->mmu, w->root), mmu_top_level(w->mmu), va, last);
+		if (!w->flush)
+			return;
+		walk_flush(w);
+		if (w->flush_after == last)
+			return;
+		va = w->flush_after + 1;
+	}
 }
 
 uint64_t pt_walk_prepare(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
@@ -124,4 +157,78 @@ mmu_err_t pt_walk_op(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last)
 	MMU_ASSERT(w->mmu, w->pool.count == 0, "pt_walk_op: %lu of %lu prepared tables left over at %lx..%lx",
 		   (unsigned long)w->pool.count, (unsigned long)tables, (unsigned long)va, (unsigned long)last);
 	return MMU_OK;
+}
+
+/* ---- runners ---- */
+
+enum run_mode {
+	RUN_COMMIT,       /* the walk alone: the visitor takes no table */
+	RUN_PREPARE_FIRST /* pt_walk_op: the prepare run and its tables first */
+};
+
+/* Visit [VA, LAST] with W, its tree's lock held and the tree alive, into
+ * a batch of the run's own, flushed at the end. An error (of the prepare
+ * run) changed nothing. */
+static mmu_err_t run_locked(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last, enum run_mode mode)
+{
+	struct mmu_tlb_batch batch;
+	mmu_tlb_batch_init(&batch, w->tree);
+	w->batch = &batch;
+	mmu_err_t err = MMU_OK;
+	if (mode == RUN_PREPARE_FIRST)
+		err = pt_walk_op(w, va, last);
+	else
+		pt_walk_range(w, va, last);
+	if (err == MMU_OK)
+		walk_flush(w);
+	mmu_tlb_batch_done(&batch);
+	w->batch = NULL;
+	return err;
+}
+
+/* The same under the lock of W's tree, taken here; a dead tree refused. */
+static mmu_err_t run(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last, enum run_mode mode)
+{
+	tree_lock(w->tree);
+	mmu_err_t err = w->tree->dead ? MMU_E_INVALID : run_locked(w, va, last, mode);
+	tree_unlock(w->tree);
+	return err;
+}
+
+mmu_err_t pt_change(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
+		    mmu_vaddr_t last)
+{
+	struct pt_walk w;
+	pt_walk_init(&w, tree, visitor, op);
+	return run(&w, va, last, RUN_COMMIT);
+}
+
+mmu_err_t pt_copy(struct mmu_tree *from, struct mmu_tree *to, const struct pt_visitor *visitor, void *op,
+		  mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	MMU_ASSERT(from->mmu, to->mmu == from->mmu && !to->is_kernel && !from->is_kernel,
+		   "pt_copy: tree %lx to tree %lx: not two user trees of one mmu", (unsigned long)from->root.bits,
+		   (unsigned long)to->root.bits);
+	struct pt_copy copy = {.tree = to};
+	copy.table[mmu_top_level(to->mmu)] = to->root;
+	struct pt_walk w;
+	pt_walk_init(&w, from, visitor, op);
+	w.copy = &copy;
+	return run(&w, va, last, RUN_PREPARE_FIRST);
+}
+
+mmu_err_t pt_destroy_after_change(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_pa_t also)
+{
+	MMU_ASSERT(tree->mmu, !tree->is_kernel, "pt_destroy_after_change: tree %lx is the kernel's",
+		   (unsigned long)tree->root.bits);
+	struct pt_walk w;
+	pt_walk_init(&w, tree, visitor, op);
+	tree_lock(tree);
+	mmu_err_t err = tree->dead ? MMU_E_INVALID : atomic_load(&tree->active_cpus) != 0 ? MMU_E_BUSY : MMU_OK;
+	if (err == MMU_OK && visitor)
+		run_locked(&w, 0, mmu_user_last(tree->mmu), RUN_COMMIT);
+	if (err == MMU_OK)
+		tree_destroy_locked(tree, also);
+	tree_unlock(tree);
+	return err;
 }
