@@ -28,6 +28,30 @@ static inline void tree_unlock(struct mmu_tree *tree)
  * pt_destroy_after_change. */
 void tree_destroy_locked(struct mmu_tree *tree, mmu_pa_t also);
 
+/* ---- the page-table layer's own parts of the walker and its pools
+ * (the process layer reaches them through the runners) ---- */
+mmu_err_t table_pool_fill(struct mmu *mmu, struct table_pool *pool, uint64_t n, bool user);
+mmu_pa_t table_pool_take(struct mmu *mmu, struct table_pool *pool);
+void table_pool_drain(struct mmu *mmu, struct table_pool *pool);
+void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op);
+/* Prepare: the same walk of the same visitor, committing nothing. Where
+ * the commit would install a table or split a huge leaf, the walk goes on
+ * into a read-only stand-in (a table of empty entries, or of leaves), so
+ * the visitor makes the same decisions below it; the entry writer counts
+ * the tables those decisions take. Returns that count, the size of the
+ * pool the commit (pt_walk_range, same visitor) needs. Leave hooks do not
+ * run (they only free and promote); a visitor's errors (DUPLICATED, no
+ * leaf) are found here, before anything changed. */
+uint64_t pt_walk_prepare(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
+/* An operation that changes a tree, as one call: the prepare run, the
+ * visitor's verdict on it (`prepared`), the tables it counted taken into
+ * the walk's pool (NOMEM: nothing changed), then the commit, which takes
+ * exactly those (asserted). Under the tree's lock, w->batch set. */
+mmu_err_t pt_walk_op(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
+/* B flushes whole TLBs: GLOBAL, their global entries too; ALL_CPUS, on
+ * every CPU, whatever it runs. */
+void tlb_batch_want_full(struct mmu_tlb_batch *b, bool global, bool all_cpus);
+
 /* ---- port wrappers ---- */
 
 static inline unsigned port_cpu_id(const struct mmu *mmu) { return mmu->port.ops->cpu_id(mmu->port.ctx); }

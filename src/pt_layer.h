@@ -106,9 +106,6 @@ struct table_pool {
 	uint64_t head; /* PA of the first table, chained by meta link */
 	uint64_t count;
 };
-mmu_err_t table_pool_fill(struct mmu *mmu, struct table_pool *pool, uint64_t n, bool user);
-mmu_pa_t table_pool_take(struct mmu *mmu, struct table_pool *pool);
-void table_pool_drain(struct mmu *mmu, struct table_pool *pool);
 
 /* Pin table PA: never freed by emptiness (a root). */
 static inline void table_pin(struct mmu *mmu, mmu_pa_t pa) { port_meta(mmu, pa)->flags |= META_PINNED; }
@@ -193,7 +190,6 @@ struct pt_copy {
 	mmu_pa_t table[MMU_LEVEL_PML5 + 1];
 };
 
-void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op);
 /* A read-only walk of the tables under ROOT, a root other than TREE's that
  * shares TREE's mmu (a KPTI shadow): TREE's leaf cache is left alone. The
  * visitor must not write. */
@@ -202,20 +198,6 @@ void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const
  * returns PT_FLUSH: flush w->batch, call its `flushed` hook, and go on
  * from the next entry (the walk restarts from the root there). */
 void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
-/* Prepare: the same walk of the same visitor, committing nothing. Where
- * the commit would install a table or split a huge leaf, the walk goes on
- * into a read-only stand-in (a table of empty entries, or of leaves), so
- * the visitor makes the same decisions below it; the entry writer counts
- * the tables those decisions take. Returns that count, the size of the
- * pool the commit (pt_walk_range, same visitor) needs. Leave hooks do not
- * run (they only free and promote); a visitor's errors (DUPLICATED, no
- * leaf) are found here, before anything changed. */
-uint64_t pt_walk_prepare(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
-/* An operation that changes a tree, as one call: the prepare run, the
- * visitor's verdict on it (`prepared`), the tables it counted taken into
- * the walk's pool (NOMEM: nothing changed), then the commit, which takes
- * exactly those (asserted). Under the tree's lock, w->batch set. */
-mmu_err_t pt_walk_op(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
 
 /* The metadata of the table holding the current level-LEVEL entries. */
 static inline struct mmu_frame_meta *pt_table_meta(const struct pt_walk *w, enum mmu_level level)
@@ -320,9 +302,6 @@ static inline uint64_t prot_to_pte(const struct mmu *mmu, unsigned prot)
 }
 
 /* ---- batches, CPUs, PCIDs ---- */
-/* B flushes whole TLBs: GLOBAL, their global entries too; ALL_CPUS, on
- * every CPU, whatever it runs. */
-void tlb_batch_want_full(struct mmu_tlb_batch *b, bool global, bool all_cpus);
 /* Drop VA from this CPU's TLB (the current PCID): after a fault the
  * library raised itself, which the hardware did not drop as a #PF does. */
 void tlb_invalidate_here(struct mmu *mmu, mmu_vaddr_t va);
