@@ -140,7 +140,9 @@ ENTRY_INLINE void entry_rewrite_leaf_idle(mmu_pte_t *e, mmu_pte_t new) { entry_s
  * CPU. Tested cheapest first: this runs on every single-page change. */
 ENTRY_INLINE bool entry_owes_local(const struct mmu_tree *tree, const struct mmu_tlb_batch *given)
 {
-	return given || tree->owes_always || atomic_load_explicit(&tree->active_cpus, memory_order_relaxed) != 0;
+	/* One test for the batch and the mask (an OR of two words). */
+	return ((uintptr_t)given | atomic_load_explicit(&tree->active_cpus, memory_order_relaxed)) != 0 ||
+	       tree->owes_always;
 }
 
 /* The same for leaf OLD: a global leaf always owes (another tree's CPU
