@@ -39,20 +39,19 @@
 
 enum page_kind { PAGE_MAP, PAGE_WALK, PAGE_UNMAP, PAGE_PROTECT };
 
-/* What the engine needs to know of an operation. */
+/* What the engine needs to know of an operation: what it does at its
+ * entry (KIND: page_at), and how the engine gets there. */
 struct page_op {
 	enum page_kind kind;
 	bool reads_only;  /* changes no entry (a walk): answers from a page directory's leaf too */
 	bool allocates;   /* fills a hole, allocating the tables on its way first (a map) */
-	bool needs_leaf;  /* changes the present leaf there (unmap, protect) */
-	bool releases;    /* the tables the change empties go (an unmap) */
 	bool may_promote; /* in a tree that promotes, the general path decides (it may promote) */
 };
 
 static const struct page_op op_map = {.kind = PAGE_MAP, .allocates = true, .may_promote = true};
 static const struct page_op op_walk = {.kind = PAGE_WALK, .reads_only = true};
-static const struct page_op op_unmap = {.kind = PAGE_UNMAP, .needs_leaf = true, .releases = true};
-static const struct page_op op_protect = {.kind = PAGE_PROTECT, .needs_leaf = true, .may_promote = true};
+static const struct page_op op_unmap = {.kind = PAGE_UNMAP};
+static const struct page_op op_protect = {.kind = PAGE_PROTECT, .may_promote = true};
 
 /* One call's arguments. */
 struct page_args {
@@ -419,7 +418,7 @@ PAGE_INLINE mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va
 PAGE_INLINE mmu_err_t change_slow(struct mmu_tree *tree, unsigned how, const struct page_op *op, mmu_vaddr_t va,
 				  uint64_t len, unsigned prot, struct mmu_tlb_batch *given)
 {
-	bool unmap = op->releases;
+	bool unmap = op->kind == PAGE_UNMAP;
 	mmu_err_t err = PAGE_DECLINED;
 	enum mmu_level level = page_level(len);
 	if (level && (unmap || page_prot_ok(prot)) && mmu_is_aligned(va, mmu_level_span(level)))
@@ -460,7 +459,7 @@ PAGE_INLINE mmu_err_t change_fast(struct mmu_tree *tree, bool held, const struct
 PAGE_INLINE mmu_err_t change_page_fast(struct mmu_tree *tree, bool held, const struct page_op *op, mmu_vaddr_t va,
 				       uint64_t len, unsigned prot, struct mmu_tlb_batch *given)
 {
-	bool unmap = op->releases;
+	bool unmap = op->kind == PAGE_UNMAP;
 	if (!unmap && !page_prot_ok(prot))
 		return PAGE_DECLINED;
 	uint64_t perm_bits = unmap ? 0 : prot_to_pte(tree->mmu, prot);
