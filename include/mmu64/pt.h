@@ -107,7 +107,8 @@ mmu_err_t mmu_kernel_map_user(struct mmu *mmu, mmu_vaddr_t va, mmu_pa_t pa, uint
  * flushes what lazy PCIDs and global leaves keep), so frames found with
  * mmu_leaves over the user half before it may be freed when it returns.
  * Process spaces (include/mmu64/vm.h) own the frames they map and free
- * them themselves (exit, region remove): never free those. */
+ * them themselves (exit, region remove): never free those. examples/frames
+ * does both, munmap and exit, on the software machine. */
 
 /* Map [VA, VA+LEN) to [PA, PA+LEN). OPTS may be NULL (defaults). */
 mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
