@@ -160,18 +160,10 @@ static void random_change(struct run *r, unsigned t)
  * once, at the first address of it inside the range. */
 static void model_leaves(const struct model *m, mmu_vaddr_t va, mmu_vaddr_t end, struct recs *out)
 {
-	while (va < end) {
-		struct mleaf l = model_lookup(m, va);
-		mmu_vaddr_t block_end = (va | (SZ_2M - 1)) + 1;
-		if (l.present) {
-			struct mmu_translation t = {.pa = mmu_pa(l.pa), .size = l.size, .prot = l.prot};
-			recs_add(out, va, &t);
-			va = (va | (mmu_size_bytes(l.size) - 1)) + 1;
-		} else if (!model_any(m, va, (block_end < end ? block_end : end) - va)) {
-			va = block_end;
-		} else {
-			va += PAGE;
-		}
+	struct mleaf l;
+	for (; model_next_leaf(m, &va, end, &l); va = model_leaf_end(va, &l)) {
+		struct mmu_translation t = {.pa = mmu_pa(l.pa), .size = l.size, .prot = l.prot};
+		recs_add(out, va, &t);
 	}
 }
 
