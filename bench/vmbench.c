@@ -6,7 +6,27 @@
 #include <stdlib.h>
 #include <time.h>
 
-struct sim *bench_vm_machine(const char *work)
+/* Allocate FRAMES data frames, write each once, free them: a freed 4K
+ * frame stays backed. */
+static void pretouch(const char *work, struct sim *sim, uint64_t frames)
+{
+	mmu_pa_t *pa = malloc(frames * sizeof(*pa));
+	if (!pa) {
+		fprintf(stderr, "bench %s: out of memory\n", work);
+		exit(1);
+	}
+	for (uint64_t i = 0; i < frames; i++) {
+		bench_vm_must(work, sim_frame_alloc(sim, MMU_SIZE_4K, &pa[i]), "pretouch");
+		*sim_phys(sim, pa[i]) = 1;
+	}
+	for (uint64_t i = 0; i < frames; i++)
+		sim_frame_free(sim, MMU_SIZE_4K, pa[i]);
+	free(pa);
+}
+
+uint64_t bench_vm_pages(const struct bench_opts *o, uint64_t mib) { return (o->small ? 1 : mib) << 20 >> 12; }
+
+struct sim *bench_vm_machine(const char *work, uint64_t frames)
 {
 	struct sim_config cfg;
 	sim_config_default(&cfg);
@@ -17,6 +37,7 @@ struct sim *bench_vm_machine(const char *work)
 		exit(1);
 	}
 	sim_set_cpu(sim, 0);
+	pretouch(work, sim, frames);
 	return sim;
 }
 
@@ -53,22 +74,6 @@ int bench_vm_write(const char *work, struct sim *sim, struct mmu_vm_space *sp, m
 	}
 	fprintf(stderr, "bench %s: write at %#llx keeps faulting\n", work, (unsigned long long)va);
 	exit(1);
-}
-
-void bench_vm_pretouch(const char *work, struct sim *sim, uint64_t frames)
-{
-	mmu_pa_t *pa = malloc(frames * sizeof(*pa));
-	if (!pa) {
-		fprintf(stderr, "bench %s: out of memory\n", work);
-		exit(1);
-	}
-	for (uint64_t i = 0; i < frames; i++) {
-		bench_vm_must(work, sim_frame_alloc(sim, MMU_SIZE_4K, &pa[i]), "pretouch");
-		*sim_phys(sim, pa[i]) = 1;
-	}
-	for (uint64_t i = 0; i < frames; i++)
-		sim_frame_free(sim, MMU_SIZE_4K, pa[i]);
-	free(pa);
 }
 
 static int cmp_double(const void *a, const void *b)

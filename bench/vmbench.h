@@ -13,20 +13,20 @@
 /* Where the workloads put their anon region. */
 #define BENCH_VM_VA 0x0000100000000000ull
 
-/* A one-CPU machine acting as CPU 0, or exit(1). WORK names the workload
- * in error messages, as in every helper below. */
-struct sim *bench_vm_machine(const char *work);
+/* The pages of a workload's MIB MiB region (1 MiB with --small). */
+uint64_t bench_vm_pages(const struct bench_opts *o, uint64_t mib);
+/* A one-CPU machine acting as CPU 0, or exit(1), with FRAMES data frames
+ * backed before any timing, as the harness (docs/BENCH.md) does for the
+ * table pool: otherwise every fault would pay the host's first-touch
+ * fault, which no kernel pays. WORK names the workload in error messages,
+ * as in every helper below. */
+struct sim *bench_vm_machine(const char *work, uint64_t frames);
 /* exit(1) with a message unless ERR is MMU_OK. */
 void bench_vm_must(const char *work, mmu_err_t err, const char *what);
 double bench_vm_now_ns(void);
 /* A user write by CPU 0 with the fault handler behind it; the outcome of
  * the fault it took (or -1 for none). exit(1) when refused or looping. */
 int bench_vm_write(const char *work, struct sim *sim, struct mmu_vm_space *sp, mmu_vaddr_t va, uint8_t byte);
-/* Back FRAMES data frames before any timing, as the harness
- * (docs/BENCH.md) does for the table pool: allocate them, write each once,
- * free them (a freed 4K frame stays backed). Otherwise every fault would
- * pay the host's first-touch fault, which no kernel pays. */
-void bench_vm_pretouch(const char *work, struct sim *sim, uint64_t frames);
 /* Sort V[0..N) (N > 0) and return its median. */
 double bench_vm_median(double *v, unsigned n);
 /* Sort V[0..N) and print `WORK PHASE UNIT=MEDIAN min=MIN max=MAX EXTRA`

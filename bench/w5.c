@@ -47,9 +47,8 @@ static double w5_once(struct sim *sim, uint64_t pages, struct w5_frames *fr)
 
 void bench_w5(const struct bench_opts *o)
 {
-	const uint64_t pages = (o->small ? 1ull << 20 : 64ull << 20) / 4096;
-	struct sim *sim = bench_vm_machine("W5");
-	bench_vm_pretouch("W5", sim, 2 * pages + 1024); /* parent, child's copies, slack */
+	const uint64_t pages = bench_vm_pages(o, 64);
+	struct sim *sim = bench_vm_machine("W5", 2 * pages + 1024); /* parent, child's copies, slack */
 	double v[1024];
 	unsigned n = bench_vm_reps(o);
 	struct w5_frames fr = {0};

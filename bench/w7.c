@@ -69,9 +69,8 @@ static double w7_once(struct sim *sim, uint64_t pages, struct w7_frames *fr)
 
 void bench_w7(const struct bench_opts *o)
 {
-	const uint64_t pages = (o->small ? 1ull << 20 : 256ull << 20) / 4096;
-	struct sim *sim = bench_vm_machine("W7");
-	bench_vm_pretouch("W7", sim, pages + 1024);
+	const uint64_t pages = bench_vm_pages(o, 256);
+	struct sim *sim = bench_vm_machine("W7", pages + 1024);
 	double v[1024];
 	unsigned n = bench_vm_reps(o);
 	struct w7_frames fr = {0};
@@ -128,9 +127,8 @@ static double w8_pair(struct sim *sim, struct mmu_vm_space *parent, uint64_t pag
 
 void bench_w8(const struct bench_opts *o)
 {
-	const uint64_t pages = (o->small ? 1ull << 20 : 64ull << 20) / 4096;
-	struct sim *sim = bench_vm_machine("W8");
-	bench_vm_pretouch("W8", sim, pages + 1024);
+	const uint64_t pages = bench_vm_pages(o, 64);
+	struct sim *sim = bench_vm_machine("W8", pages + 1024);
 	double v[1024];
 	unsigned n = 0, reps = bench_vm_reps(o);
 	struct w8_counts c = {0};
