@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Range operations on a tree: map, unmap, protect, walk, entry.
+/* Range operations on a tree: map, unmap, protect, walk, leaves, entry;
+ * and who owns the frames a tree maps.
  *
  * Ranges are [va, va+len). Checks run in the order of docs/VECTORS.md:
  * INVALID (a destroyed tree, non-canonical, wrapping, crossing halves, the
@@ -156,14 +157,15 @@ typedef bool (*mmu_leaf_fn)(void *ctx, mmu_vaddr_t va, const struct mmu_translat
 /* Every present leaf of [VA, VA+LEN), in address order, handed to FN: a
  * 2M or 1G leaf once, with its size, however much of it the range covers.
  * Reads only (no A/D bits set, nothing changed); MMU_OK also when the
- * range holds no leaf or FN stopped the walk. Errors as unmap's, checked
- * before anything is read: INVALID (a destroyed tree, the range as
- * range calls check it, FN NULL), UNALIGNED (VA or LEN not a multiple of
- * 4K). FN runs with TREE's lock held: it must not call the library on
- * TREE (a plain call would spin forever, a change would move the tables
- * under the walk) and should be short (a CPU loading TREE waits). It may
- * record what it is given, e.g. queue each frame on a batch with
- * mmu_tlb_batch_defer_free ("Who owns the frames", above).
+ * range holds no leaf or FN stopped the walk. The argument errors of
+ * unmap, found before anything is read: INVALID (a destroyed tree; an
+ * empty, wrapping or non-canonical range, one crossing halves or in the
+ * other half than TREE's; FN NULL), then UNALIGNED (VA or LEN not a
+ * multiple of 4K). FN runs with TREE's lock held: it must not call the
+ * library on TREE (a plain call would spin forever, a change would move
+ * the tables under the walk) and should be short (a CPU loading TREE
+ * waits). It may record what it is given, e.g. queue each frame on a
+ * batch with mmu_tlb_batch_defer_free ("Who owns the frames", above).
  * mmu_leaves_locked: the same under a hold of mmu_tree_lock, so that a
  * caller can collect a range's frames and unmap it in one hold. */
 mmu_err_t mmu_leaves(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, mmu_leaf_fn fn, void *ctx);
