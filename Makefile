@@ -301,8 +301,9 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PKGCONFIGDIR)/,$(INST_PC)) $(DESTDIR)$(BINDIR)/mmu64
 	rmdir $(DESTDIR)$(INCLUDEDIR)/mmu64 2>/dev/null || true
 
-# Install into a temporary DESTDIR, build and run examples/hello and build
-# examples/port through pkg-config, compile every installed header as C++,
+# Install into a temporary DESTDIR, build and run examples/hello and
+# examples/frames and build examples/port through pkg-config, compile every
+# installed header as C++,
 # compare struct layouts between C and C++, uninstall.
 test-install: install-libs
 	@MAKE="$(MAKE)" scripts/test-install $(BUILD)

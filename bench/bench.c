@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* make bench: the fixed workloads of docs/BENCH.md on the software
  * machine, then C1 (the TLB flush ceiling on the machine's cost model).
- * Usage: mmu64-bench [--reps N] [--csv] [--small] [W1 W2 ... C1]
+ * Usage: mmu64-bench [--reps N] [--csv] [--small] [W1 W2 ... W8 C1]
  * --small shrinks every workload (make test runs it that way to check that
  * the benchmark still works; its figures mean nothing). */
 #include <stdbool.h>
@@ -406,7 +406,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
 			o.reps = (unsigned)atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--reps N] [--csv] [--small] [W1 W2 W3 W4 W5 W6 C1]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--reps N] [--csv] [--small] [W1 W2 W3 W4 W5 W6 W7 W8 C1]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -429,6 +429,10 @@ int main(int argc, char **argv)
 		bench_w5(&o);
 	if (wanted(argc, argv, i, "W6"))
 		bench_w6(&o);
+	if (wanted(argc, argv, i, "W7"))
+		bench_w7(&o);
+	if (wanted(argc, argv, i, "W8"))
+		bench_w8(&o);
 	if (wanted(argc, argv, i, "C1"))
 		bench_c1(&o);
 	return 0;

@@ -13,6 +13,9 @@ struct bench_opts {
 
 void bench_w5(const struct bench_opts *o);
 void bench_w6(const struct bench_opts *o);
+/* W7 demand-zero and W8 fork-exit (w7.c). */
+void bench_w7(const struct bench_opts *o);
+void bench_w8(const struct bench_opts *o);
 /* C1: the TLB flush ceiling on the machine's cost model (ceiling.c). */
 void bench_c1(const struct bench_opts *o);
 

@@ -1,13 +1,28 @@
 /* SPDX-License-Identifier: MIT */
-/* mmu_walk and mmu_entry: a single-address walk with the range walker. */
+/* mmu_walk and mmu_entry (a single-address walk with the range walker)
+ * and mmu_leaves (every present leaf of a range): the reads that
+ * translate. */
 #include "internal.h"
+
+/* What VA translates to through the present LEAF at LEVEL, UPPER the fold
+ * of the entries above it: mmu_walk's answer. */
+static struct mmu_translation translation_at(const struct mmu *mmu, enum mmu_level level, mmu_pte_t leaf,
+					     uint64_t upper, mmu_vaddr_t va)
+{
+	return (struct mmu_translation){
+		.pa = mmu_pa((leaf & mmu_pte_addr_mask(leaf, level)) + (va & (mmu_level_span(level) - 1))),
+		.size = (enum mmu_size)level,
+		.prot = entry_prot(mmu, upper, leaf),
+		.leaf = leaf,
+	};
+}
 
 struct lookup_op {
 	enum mmu_level want; /* the level asked for by mmu_entry; 0 for the leaf */
 	bool found;
 	enum mmu_level level;
 	mmu_pte_t entry;
-	unsigned prot;
+	uint64_t upper; /* of a leaf: the fold of the entries above it */
 };
 
 static enum pt_step lookup_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
@@ -22,7 +37,7 @@ static enum pt_step lookup_entry(struct pt_walk *w, enum mmu_level level, mmu_pt
 		op->level = level;
 		op->entry = v;
 		if (leaf)
-			op->prot = entry_prot(w->mmu, entry_path_upper(w, level), v);
+			op->upper = entry_path_upper(w, level);
 		return PT_STOP;
 	}
 	return mmu_pte_present(v) && !leaf ? PT_DESCEND : PT_STOP;
@@ -56,16 +71,9 @@ mmu_err_t walk_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct 
 {
 	struct lookup_op op = {0};
 	mmu_err_t err = lookup(tree, held, va, &op);
-	if (err != MMU_OK)
-		return err;
-	uint64_t offset = va & (mmu_level_span(op.level) - 1);
-	*out = (struct mmu_translation){
-		.pa = mmu_pa((op.entry & mmu_pte_addr_mask(op.entry, op.level)) + offset),
-		.size = (enum mmu_size)op.level,
-		.prot = op.prot,
-		.leaf = op.entry,
-	};
-	return MMU_OK;
+	if (err == MMU_OK)
+		*out = translation_at(tree->mmu, op.level, op.entry, op.upper, va);
+	return err;
 }
 
 mmu_err_t mmu_entry(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level level, mmu_pte_t *out)
@@ -77,4 +85,82 @@ mmu_err_t mmu_entry(struct mmu_tree *tree, mmu_vaddr_t va, enum mmu_level level,
 	if (err == MMU_OK)
 		*out = op.entry;
 	return err;
+}
+
+/* ---- mmu_leaves: a read-only walk of a range, one call per leaf ---- */
+
+struct leaves_op {
+	mmu_leaf_fn fn;
+	void *ctx;
+};
+
+/* Hand the present LEAF at LEVEL, whose part in the range starts at VA,
+ * to the caller; false when the caller stops the walk. */
+static bool leaves_report(struct pt_walk *w, enum mmu_level level, mmu_pte_t leaf, uint64_t upper,
+			  mmu_vaddr_t va)
+{
+	const struct leaves_op *op = w->op;
+	struct mmu_translation t = translation_at(w->mmu, level, leaf, upper, va);
+	return op->fn(op->ctx, va, &t);
+}
+
+/* Above the page tables: into tables, a huge leaf reported once (VA is
+ * where the walk's range enters it). */
+static enum pt_step leaves_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				 mmu_vaddr_t last)
+{
+	(void)last;
+	mmu_pte_t v = pte_load(e);
+	if (!mmu_pte_present(v))
+		return PT_NEXT;
+	if (!mmu_pte_is_leaf(v, level))
+		return PT_DESCEND;
+	return leaves_report(w, level, v, entry_path_upper(w, level), va) ? PT_NEXT : PT_STOP;
+}
+
+/* A page table's entries in one loop: the path above them is folded
+ * once for the whole run. */
+static enum pt_step leaves_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count,
+			       mmu_vaddr_t va)
+{
+	uint64_t upper = entry_path_upper(w, MMU_LEVEL_PT);
+	for (unsigned i = first; i < first + count; i++, va += MMU_PAGE_SIZE) {
+		mmu_pte_t v = pte_load(&entries[i]);
+		if (mmu_pte_present(v) && !leaves_report(w, MMU_LEVEL_PT, v, upper, va))
+			return PT_STOP;
+	}
+	return PT_NEXT;
+}
+
+static const struct pt_visitor leaves_visitor = {.entry = leaves_entry, .pt_run = leaves_run};
+
+/* The checks of a range call, in VECTORS.md's order (INVALID, then
+ * UNALIGNED), then the walk under TREE's lock unless HELD. */
+static mmu_err_t leaves(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, mmu_leaf_fn fn, void *ctx)
+{
+	mmu_err_t err = range_check(tree, va, len);
+	if (err == MMU_OK && !fn)
+		err = MMU_E_INVALID;
+	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
+		err = MMU_E_UNALIGNED;
+	if (err != MMU_OK)
+		return err;
+	struct leaves_op op = {.fn = fn, .ctx = ctx};
+	struct pt_walk w;
+	pt_walk_init(&w, tree, &leaves_visitor, &op);
+	op_lock(tree, held);
+	pt_walk_range(&w, va, va + (len - 1));
+	op_unlock(tree, held);
+	return MMU_OK;
+}
+
+mmu_err_t mmu_leaves(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, mmu_leaf_fn fn, void *ctx)
+{
+	return leaves(tree, false, va, len, fn, ctx);
+}
+
+mmu_err_t mmu_leaves_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, mmu_leaf_fn fn, void *ctx)
+{
+	tree_assert_held(held);
+	return leaves(held.tree, true, va, len, fn, ctx);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Range operations on a tree: map, unmap, protect, walk, entry.
+/* Range operations on a tree: map, unmap, protect, walk, leaves, entry;
+ * and who owns the frames a tree maps.
  *
  * Ranges are [va, va+len). Checks run in the order of docs/VECTORS.md:
  * INVALID (a destroyed tree, non-canonical, wrapping, crossing halves, the
@@ -69,13 +70,54 @@ struct mmu_map_opts {
 mmu_err_t mmu_kernel_map_user(struct mmu *mmu, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
 			      const struct mmu_map_opts *opts);
 
+/* Who owns the frames. The page-table layer never frees a data frame: the
+ * caller owns every frame it maps. mmu_unmap removes leaves, frees the
+ * tables it empties (after the flush) and reports nothing about the frames
+ * those leaves pointed at; mmu_tree_destroy frees the tree's tables, never
+ * a frame its leaves still map. A kernel that owns frames finds them with
+ * mmu_leaves first, then unmaps, and frees a frame only after the flush
+ * that removed its last translation from every TLB: queue it on the
+ * unmap's batch with mmu_tlb_batch_defer_free (include/mmu64/tlb.h; the
+ * port's frame_free gets it back, with that use and size, once every CPU
+ * invalidated), or free it after mmu_tlb_flush returns. In one hold, so
+ * that nothing maps the range in between, and over a range that cuts no
+ * huge leaf (then the unmap needs no table for a split, and once
+ * mmu_leaves succeeded it cannot fail with a frame queued):
+ *
+ *     static bool queue(void *b, mmu_vaddr_t va, const struct mmu_translation *t)
+ *     {
+ *             mmu_tlb_batch_defer_free(b, MMU_FRAME_DATA, t->size, t->pa);
+ *             return true;
+ *     }
+ *     ...
+ *     struct mmu_tlb_batch b;
+ *     mmu_tlb_batch_init(&b, tree);
+ *     struct mmu_tree_locked held = mmu_tree_lock(tree);
+ *     mmu_err_t err = mmu_leaves_locked(held, va, len, queue, &b);
+ *     if (err == MMU_OK)
+ *             err = mmu_unmap_locked(held, va, len, &b);  // NOTEXIST: none queued
+ *     mmu_tree_unlock(held);
+ *     mmu_tlb_flush(&b);   // every CPU invalidates, then the frames are freed
+ *     mmu_tlb_batch_done(&b);
+ *
+ * The caller counts what it maps twice (two addresses, two trees): such a
+ * frame may go only after the flush that removed its last translation. A
+ * huge leaf the range cuts stays mapped around the range (unmap splits
+ * it): its frame is not free. mmu_tree_destroy returns MMU_OK only when no
+ * TLB holds the tree's translations any more (it is BUSY while loaded, and
+ * flushes what lazy PCIDs and global leaves keep), so frames found with
+ * mmu_leaves over the user half before it may be freed when it returns.
+ * Process spaces (include/mmu64/vm.h) own the frames they map and free
+ * them themselves (exit, region remove): never free those. examples/frames
+ * does both, munmap and exit, on the software machine. */
+
 /* Map [VA, VA+LEN) to [PA, PA+LEN). OPTS may be NULL (defaults). */
 mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
 		  const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch);
 
 /* Remove every leaf in the range, splitting huge leaves it cuts, and free
- * the tables it empties (after the flush). NOTEXIST when nothing is mapped
- * there. */
+ * the tables it empties (after the flush); the frames the leaves mapped
+ * stay the caller's (above). NOTEXIST when nothing is mapped there. */
 mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch);
 
 /* Set the permissions of every leaf in the range to PROT (RW, US, XD; all
@@ -104,6 +146,30 @@ struct mmu_translation {
  * in a user tree reports the shared mapping. */
 mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out);
 mmu_err_t mmu_walk_locked(struct mmu_tree_locked held, mmu_vaddr_t va, struct mmu_translation *out);
+
+/* mmu_leaves calls it once per present leaf, in address order. VA is the
+ * first address of the leaf inside the range (the leaf's own start unless
+ * the range cuts a 2M or 1G leaf) and T what mmu_walk(VA) would give:
+ * T->pa the translation of VA, T->size the leaf's size, T->leaf the raw
+ * entry. Return true to go on, false to end the walk. */
+typedef bool (*mmu_leaf_fn)(void *ctx, mmu_vaddr_t va, const struct mmu_translation *t);
+
+/* Every present leaf of [VA, VA+LEN), in address order, handed to FN: a
+ * 2M or 1G leaf once, with its size, however much of it the range covers.
+ * Reads only (no A/D bits set, nothing changed); MMU_OK also when the
+ * range holds no leaf or FN stopped the walk. The argument errors of
+ * unmap, found before anything is read: INVALID (a destroyed tree; an
+ * empty, wrapping or non-canonical range, one crossing halves or in the
+ * other half than TREE's; FN NULL), then UNALIGNED (VA or LEN not a
+ * multiple of 4K). FN runs with TREE's lock held: it must not call the
+ * library on TREE (a plain call would spin forever, a change would move
+ * the tables under the walk) and should be short (a CPU loading TREE
+ * waits). It may record what it is given, e.g. queue each frame on a
+ * batch with mmu_tlb_batch_defer_free ("Who owns the frames", above).
+ * mmu_leaves_locked: the same under a hold of mmu_tree_lock, so that a
+ * caller can collect a range's frames and unmap it in one hold. */
+mmu_err_t mmu_leaves(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, mmu_leaf_fn fn, void *ctx);
+mmu_err_t mmu_leaves_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, mmu_leaf_fn fn, void *ctx);
 
 /* The raw entry at LEVEL on the way to VA. NOTEXIST when that level is not
  * reached (a non-present or leaf entry above it, or LEVEL above the

@@ -49,7 +49,12 @@ struct mmu_tlb_batch {
 
 void mmu_tlb_batch_init(struct mmu_tlb_batch *b, struct mmu_tree *tree);
 
-/* Release frame PA (USE, SIZE) once the batch is flushed. */
+/* Release frame PA (USE, SIZE) once the batch is flushed, through the
+ * port's frame_free (it must be a frame frame_alloc gave with that USE and
+ * SIZE: the library chains it through its metadata meanwhile). A kernel
+ * queues here the frames it unmaps through this batch: the library never
+ * frees a frame it did not allocate (include/mmu64/pt.h, "Who owns the
+ * frames"). */
 void mmu_tlb_batch_defer_free(struct mmu_tlb_batch *b, enum mmu_frame_use use, enum mmu_size size,
 			      mmu_pa_t pa);
 

@@ -8,7 +8,8 @@
  *         calls, loads and accesses on 2-4 CPUs over three user trees and
  *         the kernel window, drops; every result checked against the
  *         reference model (refmodel.c) and the sanitizer, then the full
- *         check and the teardown's accounting;
+ *         check, the dump, mmu_leaves over every tree and the teardown's
+ *         accounting;
  *   odd:  process spaces (fuzz_procs.c): region add/remove/protect,
  *         faults on several CPUs, fork, exit, with PCIDs and KPTI, against
  *         a model of each process's memory.
@@ -92,6 +93,41 @@ static void check_dump_and_audit(void)
 	}
 }
 
+/* ---- mmu_leaves over each tree's arena, leaf by leaf against the model ---- */
+
+struct leaves_cursor {
+	unsigned t;
+	const struct model *m;
+	mmu_vaddr_t va; /* the model's next leaf is searched from here */
+};
+
+static bool leaf_against_model(void *ctx, mmu_vaddr_t va, const struct mmu_translation *tr)
+{
+	struct leaves_cursor *c = ctx;
+	struct mleaf l;
+	if (!model_next_leaf(c->m, &c->va, c->m->base + ARENA, &l))
+		FAIL("mmu_leaves reported 0x%" PRIx64 ", the model has no leaf from 0x%" PRIx64, va, c->va);
+	if (va != c->va || tr->pa.bits != l.pa || tr->size != l.size || tr->prot != effective_prot(c->t, l.prot))
+		FAIL("mmu_leaves reported 0x%" PRIx64 " pa 0x%" PRIx64 " size %u prot 0x%x; the model 0x%" PRIx64
+		     " pa 0x%" PRIx64 " size %u prot 0x%x",
+		     va, tr->pa.bits, tr->size, tr->prot, c->va, l.pa, l.size, effective_prot(c->t, l.prot));
+	c->va = model_leaf_end(va, &l);
+	return true;
+}
+
+/* Every leaf the model holds, in order, and nothing else. */
+static void check_leaves(void)
+{
+	for (unsigned t = 0; t <= KTREE; t++) {
+		struct leaves_cursor c = {.t = t, .m = R.model[t], .va = R.model[t]->base};
+		struct mleaf l;
+		snprintf(R.desc, sizeof(R.desc), "mmu_leaves over tree %u's arena", t);
+		expect_err(mmu_leaves(tree_of(t), c.m->base, ARENA, leaf_against_model, &c), MMU_OK);
+		if (model_next_leaf(c.m, &c.va, c.m->base + ARENA, &l))
+			FAIL("mmu_leaves missed the leaf at 0x%" PRIx64, c.va);
+	}
+}
+
 /* Operations per input: the input ends the run sooner. */
 #define PROPERTY_MAX_OPS 4000
 
@@ -109,6 +145,7 @@ static void property_run(void)
 	else
 		check_tables();
 	check_dump_and_audit();
+	check_leaves();
 	teardown();
 }
 

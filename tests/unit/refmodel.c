@@ -51,6 +51,21 @@ bool model_any(const struct model *m, mmu_vaddr_t va, uint64_t len)
 	return false;
 }
 
+bool model_next_leaf(const struct model *m, mmu_vaddr_t *va, mmu_vaddr_t end, struct mleaf *out)
+{
+	for (mmu_vaddr_t x = *va; x < end;) {
+		mmu_vaddr_t block_end = (x | (SZ_2M - 1)) + 1;
+		*out = model_lookup(m, x);
+		if (out->present) {
+			*va = x;
+			return true;
+		}
+		/* An empty rest of the block is passed in one step. */
+		x = model_any(m, x, (block_end < end ? block_end : end) - x) ? x + PAGE : block_end;
+	}
+	return false;
+}
+
 static void block_to_small(struct mblock *b)
 {
 	b->pages = calloc(512, sizeof(*b->pages));

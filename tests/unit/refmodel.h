@@ -50,6 +50,15 @@ struct mleaf {
 bool in_arena(const struct model *m, mmu_vaddr_t va);
 struct mleaf model_lookup(const struct model *m, mmu_vaddr_t va);
 bool model_any(const struct model *m, mmu_vaddr_t va, uint64_t len);
+/* The leaves of [*VA, END) one by one, as mmu_leaves reports them: true
+ * with *VA the first address of the next leaf inside the range and OUT
+ * that leaf as model_lookup(*VA) gives it, false when none is left. The
+ * caller moves *VA past the leaf (model_leaf_end) for the next one. */
+bool model_next_leaf(const struct model *m, mmu_vaddr_t *va, mmu_vaddr_t end, struct mleaf *out);
+static inline mmu_vaddr_t model_leaf_end(mmu_vaddr_t va, const struct mleaf *l)
+{
+	return (va | (mmu_size_bytes(l->size) - 1)) + 1;
+}
 void model_map(struct model *m, mmu_vaddr_t va, uint64_t pa, uint64_t len, unsigned prot, unsigned attr,
 	       enum mmu_size forced);
 void model_change(struct model *m, mmu_vaddr_t va, uint64_t len, bool unmap, unsigned prot);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Random page-table and CPU commands: space drop frame map unmap protect
- * walk entry dump stats tlbstats same levels regions promote load read write
- * exec poke peek pkru. */
+ * walk leaves entry dump stats tlbstats same levels regions promote load
+ * read write exec poke peek pkru. */
 #include "tools/gen/gen.h"
 
 #define K4 0x1000ull
@@ -281,7 +281,7 @@ void gen_cmd_protect(struct gen *g)
 		 (unsigned long long)len, perm);
 }
 
-/* ---- looking: walk entry dump stats tlbstats same ---- */
+/* ---- looking: walk leaves entry dump stats tlbstats same ---- */
 
 /* An address worth looking at or accessing in tree R's world. */
 static uint64_t aim(struct gen *g, const struct gen_ref *r)
@@ -346,8 +346,11 @@ void gen_cmd_look(struct gen *g)
 	unsigned roll = gen_below(g, 100);
 	uint64_t va = aim(g, &r);
 	gen_ref_name(&r, n1, sizeof n1);
-	if (roll < 40)
+	if (roll < 36)
 		gen_line(g, "walk %s 0x%llx", n1, (unsigned long long)va);
+	else if (roll < 40) /* from VA's page: up to 4 MiB, or 1 GiB, across leaves of every size */
+		gen_line(g, "leaves %s 0x%llx 0x%llx", n1, (unsigned long long)(va & ~(K4 - 1)),
+			 (unsigned long long)(gen_chance(g, 10) ? G1 : K4 * (1 + gen_below(g, 1024))));
 	else if (roll < 62)
 		gen_line(g, "entry %s 0x%llx %s", n1, (unsigned long long)va, levels[gen_below(g, 5)]);
 	else if (roll < 70)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Inspection and experiment commands on page tables and TLBs: levels (a
- * walk level by level, like xv6's vmprint), tlb (a CPU's cached
+ * walk level by level, like xv6's vmprint), leaves (mmu_leaves), tlb (a CPU's cached
  * translations), setpte and invlpg (a leaf written and a page invalidated
  * behind the library's back, to make and watch a stale entry), tlbsan (the
  * sanitizer reports such a vector expects). docs/VECTORS-INSPECT.md. */
@@ -9,6 +9,7 @@
 #include "tools/vec/inspect.h"
 
 #define VEC_TLB_LIST_MAX 128 /* entries printed by `tlb`, sorted by VA */
+#define VEC_LEAVES_MAX 128   /* leaves printed by `leaves` */
 
 static const char *const level_names[] = {
 	[MMU_LEVEL_PT] = "pt", [MMU_LEVEL_PD] = "pd", [MMU_LEVEL_PDPT] = "pdpt",
@@ -144,6 +145,64 @@ void vec_cmd_levels(struct vec_session *s, const struct vec_stmt *st, struct vec
 	vb_str(r, "ok");
 }
 
+/* `... N more` after the lines a listing printed, when it left N out. */
+static void print_more(struct vec_session *s, uint64_t n)
+{
+	char line[64];
+	struct vec_buf b;
+	if (n == 0)
+		return;
+	vb_init(&b, line, sizeof line);
+	vb_str(&b, "... ");
+	vb_dec(&b, n);
+	vb_str(&b, " more");
+	vec_print_aside(s, line);
+}
+
+/* ---- leaves ---- */
+
+struct leaves_list {
+	struct vec_session *s;
+	uint64_t total;
+};
+
+/* "0x200000 H+0x0 2M rw-u A D": where the leaf starts in the range, then
+ * its translation as `walk` prints it. */
+static bool print_leaf(void *ctx, mmu_vaddr_t va, const struct mmu_translation *t)
+{
+	struct leaves_list *l = ctx;
+	char line[VEC_LINE_MAX];
+	struct vec_buf b;
+	if (l->total++ >= VEC_LEAVES_MAX)
+		return true;
+	vb_init(&b, line, sizeof line);
+	vb_hex(&b, va);
+	vb_char(&b, ' ');
+	vec_print_translation(l->s, &b, t);
+	vec_print_aside(l->s, line);
+	return true;
+}
+
+/* `leaves A VA LEN`: one line per present leaf of the range (mmu_leaves),
+ * then `ok N`; errors as the library gives them (a range reaching the
+ * kernel half outside the vectors' window is INVALID here). */
+void vec_cmd_leaves(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	struct mmu_tree *tree = vec_find_tree(s, st->arg[0].name);
+	struct leaves_list l = {.s = s};
+	mmu_err_t err = MMU_E_INVALID;
+	if (tree && vec_kernel_range_ok(st->arg[1].num, st->arg[2].num))
+		err = mmu_leaves(tree, st->arg[1].num, st->arg[2].num, print_leaf, &l);
+	if (err != MMU_OK) {
+		vec_result_err(r, err);
+		return;
+	}
+	if (l.total > VEC_LEAVES_MAX)
+		print_more(s, l.total - VEC_LEAVES_MAX);
+	vb_str(r, "ok ");
+	vb_dec(r, l.total);
+}
+
 /* ---- tlb ---- */
 
 struct tlb_list {
@@ -208,15 +267,7 @@ void vec_cmd_tlb(struct vec_session *s, const struct vec_stmt *st, struct vec_bu
 	s->ops->tlb_entries(s->ctx, (unsigned)st->arg[0].num, tlb_collect, &list);
 	for (unsigned i = 0; i < list.n; i++)
 		print_tlb_entry(s, &list.e[i]);
-	if (list.total > list.n) {
-		char line[64];
-		struct vec_buf b;
-		vb_init(&b, line, sizeof line);
-		vb_str(&b, "... ");
-		vb_dec(&b, list.total - list.n);
-		vb_str(&b, " more");
-		vec_print_aside(s, line);
-	}
+	print_more(s, list.total - list.n);
 	vb_str(r, "ok ");
 	vb_dec(r, list.total);
 }

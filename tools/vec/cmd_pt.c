@@ -148,6 +148,21 @@ static void print_perm(struct vec_buf *r, unsigned prot, bool nx)
 	vb_char(r, prot & MMU_PROT_U ? 'u' : '-');
 }
 
+void vec_print_translation(struct vec_session *s, struct vec_buf *r, const struct mmu_translation *t)
+{
+	vec_print_pa(s, r, t->pa, t->size);
+	vb_char(r, ' ');
+	vb_str(r, t->size <= MMU_SIZE_1G ? size_names[t->size] : "?");
+	vb_char(r, ' ');
+	print_perm(r, t->prot, s->machine.nx);
+	if (t->leaf & MMU_PTE_A)
+		vb_str(r, " A");
+	if (t->leaf & MMU_PTE_D)
+		vb_str(r, " D");
+	if (t->leaf & MMU_PTE_G)
+		vb_str(r, " G");
+}
+
 void vec_cmd_walk(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
 {
 	struct mmu_tree *tree = vec_find_tree(s, st->arg[0].name);
@@ -159,17 +174,7 @@ void vec_cmd_walk(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 		return;
 	}
 	vb_str(r, "ok ");
-	vec_print_pa(s, r, t.pa, t.size);
-	vb_char(r, ' ');
-	vb_str(r, t.size <= MMU_SIZE_1G ? size_names[t.size] : "?");
-	vb_char(r, ' ');
-	print_perm(r, t.prot, s->machine.nx);
-	if (t.leaf & MMU_PTE_A)
-		vb_str(r, " A");
-	if (t.leaf & MMU_PTE_D)
-		vb_str(r, " D");
-	if (t.leaf & MMU_PTE_G)
-		vb_str(r, " G");
+	vec_print_translation(s, r, &t);
 }
 
 /* The flags of E at LEVEL in the order of VECTORS.md. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Inspection and experiment commands (docs/VECTORS-INSPECT.md): levels,
- * tlb, setpte, invlpg, shadow, regions, rprotect, rremove, promote and
+ * leaves, tlb, setpte, invlpg, shadow, regions, rprotect, rremove, promote and
  * tlbsan, and the driver's hooks for them. Internal to the interpreter. */
 #ifndef MMU64_VEC_INSPECT_H
 #define MMU64_VEC_INSPECT_H
@@ -8,6 +8,7 @@
 #include "tools/vec/run.h"
 
 void vec_cmd_levels(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_leaves(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_tlb(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_setpte(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_invlpg(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
@@ -20,7 +21,8 @@ void vec_cmd_tlbsan(struct vec_session *s, const struct vec_stmt *st, struct vec
 
 /* The entries of run.c's handler table. */
 #define VEC_INSPECT_HANDLERS                                                                          \
-	[VEC_OP_LEVELS] = vec_cmd_levels, [VEC_OP_TLB] = vec_cmd_tlb, [VEC_OP_SETPTE] = vec_cmd_setpte, \
+	[VEC_OP_LEVELS] = vec_cmd_levels, [VEC_OP_LEAVES] = vec_cmd_leaves, [VEC_OP_TLB] = vec_cmd_tlb,   \
+	[VEC_OP_SETPTE] = vec_cmd_setpte,                                                              \
 	[VEC_OP_INVLPG] = vec_cmd_invlpg, [VEC_OP_SHADOW] = vec_cmd_shadow,                            \
 	[VEC_OP_REGIONS] = vec_cmd_regions, [VEC_OP_RPROTECT] = vec_cmd_rprotect,                       \
 	[VEC_OP_RREMOVE] = vec_cmd_rremove, [VEC_OP_PROMOTE] = vec_cmd_promote,                         \
@@ -38,8 +40,10 @@ void vec_tlbsan_arm(struct vec_session *s, const struct vec_stmt *st);
 bool vec_tlbsan_expected(struct vec_session *s, const char *where, unsigned reports, const char *last);
 
 /* Shared with cmd_pt.c: NAME+0xOFF of the named frame holding PA (or
- * anon+0xOFF inside a leaf of SIZE); an entry's flag names (`entry`). */
+ * anon+0xOFF inside a leaf of SIZE); a translation as `walk` prints it
+ * after `ok` (`F+0x0 4K rw-u A D`); an entry's flag names (`entry`). */
 void vec_print_pa(struct vec_session *s, struct vec_buf *r, mmu_pa_t pa, enum mmu_size size);
+void vec_print_translation(struct vec_session *s, struct vec_buf *r, const struct mmu_translation *t);
 void vec_print_entry_flags(struct vec_buf *r, mmu_pte_t e, enum mmu_level level);
 
 #endif

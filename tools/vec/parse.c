@@ -65,6 +65,7 @@ static const struct command commands[] = {
 	{"faults", VEC_OP_FAULTS, "T", "faults P", DOC_PROC},
 	/* docs/VECTORS-INSPECT.md; e: entry flags, O: on|off */
 	{"levels", VEC_OP_LEVELS, "Ta", "levels A VA", DOC_LOOK},
+	{"leaves", VEC_OP_LEAVES, "Taz", "leaves A VA LEN", DOC_LOOK},
 	{"tlb", VEC_OP_TLB, "c", "tlb CPU", DOC_LOOK},
 	{"setpte", VEC_OP_SETPTE, "TaFe", "setpte A VA F[+OFF] FLAG,FLAG,...", DOC_DO},
 	{"invlpg", VEC_OP_INVLPG, "ca", "invlpg CPU VA", DOC_DO},

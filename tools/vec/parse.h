@@ -51,6 +51,7 @@ enum vec_op {
 	VEC_OP_FAULTS,
 	/* Inspection and experiment commands (docs/VECTORS-INSPECT.md). */
 	VEC_OP_LEVELS,
+	VEC_OP_LEAVES,
 	VEC_OP_TLB,
 	VEC_OP_SETPTE,
 	VEC_OP_INVLPG,
