@@ -19,7 +19,7 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree);
  * half). BUSY, and nothing freed, while TREE is loaded on any CPU; INVALID
  * for the kernel tree. A destroyed tree is dead until mmu_tree_create
  * makes its storage a tree again: destroy, map, unmap, protect, walk,
- * entry (and their _locked forms) and set_promote return INVALID;
+ * entry, harvest (and their _locked forms) and set_promote return INVALID;
  * mmu_tree_load, mmu_dump and mmu_audit_wx panic; mmu_tree_cr3 is 0. Calls racing with the destroy
  * of their own tree are the caller's bug; the library panics where it
  * meets one rather than touch freed tables. */
@@ -36,15 +36,15 @@ mmu_err_t mmu_tree_destroy(struct mmu_tree *tree);
 void mmu_tree_load(struct mmu_tree *tree);
 
 /* A run of calls under one hold of TREE's lock (Hafnium's locked-handle
- * idea): mmu_map_locked, mmu_unmap_locked, mmu_protect_locked and
- * mmu_walk_locked (include/mmu64/pt.h) take the handle and skip the lock
- * that every plain call takes and drops, an atomic exchange each. For a
- * caller that already serializes its space (a fault handler, an mmap
- * building a region page by page) this is the same contract as a Rust
- * `&mut` page table. While held, a CPU loading TREE waits (mmu_tree_load
- * joins its mask under this lock), so keep the hold short, and do not load
- * or destroy TREE, or make plain calls on it, from the holder: they take
- * the lock again and would spin forever. */
+ * idea): mmu_map_locked, mmu_unmap_locked, mmu_protect_locked,
+ * mmu_walk_locked and mmu_harvest_locked (include/mmu64/pt.h) take the
+ * handle and skip the lock that every plain call takes and drops, an
+ * atomic exchange each. For a caller that already serializes its space
+ * (a fault handler, an mmap building a region page by page) this is the
+ * same contract as a Rust `&mut` page table. While held, a CPU loading
+ * TREE waits (mmu_tree_load joins its mask under this lock), so keep the
+ * hold short, and do not load or destroy TREE, or make plain calls on it,
+ * from the holder: they take the lock again and would spin forever. */
 struct mmu_tree_locked {
 	struct mmu_tree *tree;
 };
