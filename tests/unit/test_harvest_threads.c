@@ -147,12 +147,7 @@ int test_main(int argc, char **argv)
 {
 	static struct shared s;
 	s.rounds = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 0) : 500;
-	struct sim_config cfg;
-	sim_config_default(&cfg);
-	cfg.ncpus = NCPUS;
-	cfg.threaded = true;
-	cfg.mem = 64ull << 20;
-	struct sim *sim = st_machine(&cfg);
+	struct sim *sim = st_threaded(NCPUS, 64ull << 20);
 	struct mmu *mmu = sim_mmu(sim);
 	CHECK_OK(mmu_tree_create(mmu, &s.tree));
 	for (unsigned p = 0; p < NPAGES; p++) {
