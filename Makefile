@@ -99,7 +99,7 @@ test-bench: $(BUILD)/bench/mmu64-bench
 	@$(BUILD)/bench/mmu64-bench --small --reps 1 >/dev/null 2>&1 && echo "PASS bench --small"
 
 # Tests that run CPUs as threads, under ThreadSanitizer.
-TSAN_TESTS = $(filter $(TEST_SRC:tests/unit/%.c=%),test_shootdown_threads test_pcid test_vm_threads test_mutants_vm test_sim_ipi test_sim_machine test_promote_race)
+TSAN_TESTS = $(filter $(TEST_SRC:tests/unit/%.c=%),test_shootdown_threads test_harvest_threads test_pcid test_vm_threads test_mutants_vm test_sim_ipi test_sim_machine test_promote_race)
 
 test-asan:
 	@$(MAKE) --no-print-directory SAN=asan test-unit test-vectors

@@ -88,6 +88,30 @@ void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, m
 		entry_record(w->batch, va, level, old, (clear & MMU_PTE_ADDR_MASK) != 0);
 }
 
+/* Clear BITS of *E with one atomic read-modify-write (a lock-prefixed
+ * compare-exchange loop on x86) and return the value it replaced: a bit
+ * the hardware sets at the same moment is either in that value or set
+ * again after it, never lost. */
+static mmu_pte_t entry_take_bits(mmu_pte_t *e, uint64_t bits)
+{
+	return __atomic_fetch_and(e, ~bits, __ATOMIC_RELAXED);
+}
+
+mmu_pte_t entry_harvest_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t bits)
+{
+	if (w->dry)
+		return pte_load(e);
+	mmu_pte_t old = entry_take_bits(e, bits);
+	MMU_ASSERT(w->mmu, mmu_pte_present(old) && mmu_pte_is_leaf(old, level),
+		   "entry_harvest_leaf: level %u entry %lx is not a leaf", level, (unsigned long)old);
+	/* A CPU that cached the leaf with D set writes through it without
+	 * setting D again; one that cached it at all uses it without setting
+	 * A. The translation stays: nothing was unmapped. */
+	if (old & bits)
+		entry_record(w->batch, va, level, old, false);
+	return old;
+}
+
 /* Point the empty entry E at LEVEL of TREE (in the table whose metadata
  * is META) at a table from POOL; returns it. */
 static mmu_pa_t install_table(struct mmu_tree *tree, struct mmu_frame_meta *meta, enum mmu_level level, mmu_pte_t *e,

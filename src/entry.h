@@ -194,6 +194,10 @@ void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
  * address bits is recorded as unmapped. */
 void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t clear,
 			uint64_t set, bool invalidate);
+/* Test and clear BITS (A, D) of the present leaf E, atomically, and
+ * return the leaf as it was; the page is recorded when it had any of them
+ * (a TLB entry cached before would go on without setting them). */
+mmu_pte_t entry_harvest_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t bits);
 /* Point E (empty) at a fresh table from the walk's pool; returns its PA. */
 mmu_pa_t entry_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
 /* Turn the huge leaf E at LEVEL into a table of 512 leaves one level down

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Range operations on a tree: map, unmap, protect, walk, leaves, entry;
- * and who owns the frames a tree maps.
+/* Range operations on a tree: map, unmap, protect, walk, leaves, entry,
+ * the harvest of the Accessed and Dirty bits; and who owns the frames a
+ * tree maps.
  *
  * Ranges are [va, va+len). Checks run in the order of docs/VECTORS.md:
  * INVALID (a destroyed tree, non-canonical, wrapping, crossing halves, the
@@ -170,6 +171,53 @@ typedef bool (*mmu_leaf_fn)(void *ctx, mmu_vaddr_t va, const struct mmu_translat
  * caller can collect a range's frames and unmap it in one hold. */
 mmu_err_t mmu_leaves(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, mmu_leaf_fn fn, void *ctx);
 mmu_err_t mmu_leaves_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, mmu_leaf_fn fn, void *ctx);
+
+/* ---- Harvesting the Accessed and Dirty bits (a clock or LRU page-out,
+ * writeback) ---- */
+
+/* What mmu_harvest tests and clears: WHAT is one or both. */
+enum {
+	MMU_HARVEST_ACCESSED = 1u << 0, /* A: the page was used (read, written or fetched) */
+	MMU_HARVEST_DIRTY = 1u << 1,    /* D: the page was written */
+};
+
+/* Called once for each leaf that had one of the bits asked for, in address
+ * order. VA: the leaf's first address (a huge leaf may begin below the
+ * range). T: the leaf as it was: T->pa maps VA, its size, its effective
+ * prot, and T->leaf the raw entry before its bits were cleared. HAD: which
+ * of the bits asked for it had (MMU_HARVEST_*). It runs under TREE's lock
+ * and before the invalidation (see mmu_harvest): note the page and act
+ * after the call (and the flush) returns; never call the library on TREE
+ * from it. */
+typedef void (*mmu_harvest_fn)(void *ctx, mmu_vaddr_t va, const struct mmu_translation *t, unsigned had);
+
+/* Test and clear A and/or D (WHAT) in every present leaf of [VA, VA+LEN),
+ * reporting each leaf that had one to FN (NULL: clear only). Each bit is
+ * taken with one atomic read-modify-write, so a bit a CPU sets at the
+ * same moment is either reported or stays set: never lost. A huge leaf
+ * has one A and one D for its whole page: it is harvested whole when the
+ * range overlaps it (nothing is split, nothing allocated). Errors: INVALID
+ * (the range as for unmap; WHAT 0 or with other bits), UNALIGNED,
+ * NOTEXIST (no leaf in the range); nothing changed on error.
+ *
+ * Invalidation. A CPU that cached a translation while D was set writes
+ * through it without setting D again. So a cleared D is always recorded
+ * for invalidation, and a page reported dirty is clean only once the
+ * flush has returned: write it back (read the frame) after that. A write
+ * that lands before the flush is in the frame when writeback reads it;
+ * one after it walks the tables and sets D again. A cleared A is recorded
+ * too (Linux's x86 ptep_clear_flush_young skips that flush): a page in
+ * use goes on through a cached translation without setting A for as long
+ * as the TLB keeps it, with a large TLB long enough for a clock to page
+ * out a hot page. The records are lazy: with BATCH they go into it
+ * and cost nothing until the caller's mmu_tlb_flush, so a sweep over many
+ * ranges pays one shootdown (above the flush ceiling, one full flush per
+ * CPU running TREE); with NULL, one flush before the call returns, after
+ * the last FN. A leaf without the bits costs no record. */
+mmu_err_t mmu_harvest(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned what, mmu_harvest_fn fn,
+		      void *ctx, struct mmu_tlb_batch *batch);
+mmu_err_t mmu_harvest_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, unsigned what,
+			     mmu_harvest_fn fn, void *ctx, struct mmu_tlb_batch *batch);
 
 /* The raw entry at LEVEL on the way to VA. NOTEXIST when that level is not
  * reached (a non-present or leaf entry above it, or LEVEL above the

@@ -21,8 +21,8 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree);
  * may be freed then (include/mmu64/pt.h, "Who owns the frames"). BUSY,
  * and nothing freed, while TREE is loaded on any CPU; INVALID for the
  * kernel tree. A destroyed tree is dead until mmu_tree_create makes its
- * storage a tree again: destroy, map, unmap, protect, walk, entry, leaves
- * (and their _locked forms) and set_promote return INVALID;
+ * storage a tree again: destroy, map, unmap, protect, walk, entry, leaves,
+ * harvest (and their _locked forms) and set_promote return INVALID;
  * mmu_tree_load, mmu_dump and mmu_audit_wx panic; mmu_tree_cr3 is 0. Calls racing with the destroy
  * of their own tree are the caller's bug; the library panics where it
  * meets one rather than touch freed tables. */
@@ -40,7 +40,8 @@ void mmu_tree_load(struct mmu_tree *tree);
 
 /* A run of calls under one hold of TREE's lock (Hafnium's locked-handle
  * idea): mmu_map_locked, mmu_unmap_locked, mmu_protect_locked,
- * mmu_walk_locked and mmu_leaves_locked (include/mmu64/pt.h) take the
+ * mmu_walk_locked, mmu_leaves_locked and mmu_harvest_locked
+ * (include/mmu64/pt.h) take the
  * handle and skip the lock that every plain call takes and drops, an
  * atomic exchange each. For a caller that already serializes its space (a
  * fault handler, an mmap building a region page by page, an munmap that

@@ -36,6 +36,16 @@ struct sim *st_default(unsigned levels, unsigned ncpus)
 	return st_machine(&cfg);
 }
 
+struct sim *st_threaded(unsigned ncpus, uint64_t mem)
+{
+	struct sim_config cfg;
+	sim_config_default(&cfg);
+	cfg.ncpus = ncpus;
+	cfg.threaded = true;
+	cfg.mem = mem;
+	return st_machine(&cfg);
+}
+
 void st_load(struct sim *sim, unsigned cpu, struct mmu_tree *tree)
 {
 	unsigned self = sim_cpu(sim);

@@ -21,6 +21,9 @@ void st_check_sanitizer(struct sim *sim);
 
 /* sim_config_default with LEVELS and NCPUS. */
 struct sim *st_default(unsigned levels, unsigned ncpus);
+/* sim_config_default with NCPUS, one thread each (sim_run_cpus), MEM bytes
+ * of data frames. */
+struct sim *st_threaded(unsigned ncpus, uint64_t mem);
 
 /* Load TREE on CPU (the library call runs as CPU), then act again as the
  * CPU that was current before. */

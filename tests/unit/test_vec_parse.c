@@ -173,6 +173,31 @@ static void test_process_statements(void)
 	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_END);
 }
 
+/* `harvest` (docs/VECTORS.md, the extension): its last word is the
+ * MMU_HARVEST_* bits. */
+static void test_harvest_statements(void)
+{
+	const char *text = "harvest A 0x1000 8K accessed\nharvest kernel 0x0 4K dirty\nharvest P 0x0 4K both\n";
+	static const unsigned want[] = {MMU_HARVEST_ACCESSED, MMU_HARVEST_DIRTY,
+					MMU_HARVEST_ACCESSED | MMU_HARVEST_DIRTY};
+	struct vec_parser p;
+	struct vec_stmt st;
+	struct vec_diag d;
+	vec_parser_init(&p, text, strlen(text));
+	for (unsigned i = 0; i < 3; i++) {
+		CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_STMT);
+		CHECK(st.op == VEC_OP_HARVEST && st.nargs == 4);
+		CHECK_EQ(st.arg[3].num, want[i]);
+	}
+	CHECK_EQ(st.arg[2].num, 0x1000);
+	CHECK_EQ(vec_parse_next(&p, &st, &d), VEC_NEXT_END);
+	EXPECT_DIAG("harvest A 0x1000 4K clean\n", "t.mmu:1: bad argument `clean`: expected accessed, dirty or both "
+						   "(see docs/VECTORS.md, \"Extension: harvesting A and D\")");
+	EXPECT_DIAG("harvest A 0x1000 4K\n", "t.mmu:1: wrong arguments; usage: `harvest A VA LEN "
+					     "accessed|dirty|both` (see docs/VECTORS.md, \"Extension: harvesting A "
+					     "and D\")");
+}
+
 static void test_malformed(void)
 {
 	EXPECT_MALFORMED("space A\nfly A\n", "t.mmu:2: unknown command `fly`");
@@ -284,6 +309,7 @@ int test_main(int argc, char **argv)
 	test_statements();
 	test_machine_pcid();
 	test_process_statements();
+	test_harvest_statements();
 	test_malformed();
 	test_diagnostics_point_at_docs();
 	test_well_formed();

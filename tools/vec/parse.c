@@ -15,7 +15,8 @@ struct token {
  *   T tree name   N new name    F frame F[+OFF]   a address   z length
  *   p PERM        c CPU         b byte            L level     k 32-bit value
  *   s frame size  u `user`      o map options (any number)
- *   K region kind (anon|stack)  m `max=SIZE` (after `stack` only) */
+ *   K region kind (anon|stack)  m `max=SIZE` (after `stack` only)
+ *   H the bits of a harvest (accessed|dirty|both) */
 struct command {
 	const char *name;
 	enum vec_op op;
@@ -33,6 +34,7 @@ struct command {
 #define DOC_PROC VECTORS_MD("Process spaces")
 #define DOC_LOOK INSPECT_MD("Looking")
 #define DOC_DO INSPECT_MD("Doing")
+#define DOC_HARVEST VECTORS_MD("Extension: harvesting A and D")
 #define SEE_MACHINE " (see " VECTORS_MD("The machine line") ")"
 #define SEE_MAP " (see " VECTORS_MD("map") ")"
 #define SEE_LINES " (see " VECTORS_MD("Lines") ")"
@@ -75,6 +77,7 @@ static const struct command commands[] = {
 	{"rremove", VEC_OP_RREMOVE, "Taz", "rremove P VA LEN", DOC_DO},
 	{"promote", VEC_OP_PROMOTE, "TO", "promote A on|off", DOC_DO},
 	{"tlbsan", VEC_OP_TLBSAN, "z", "tlbsan N", DOC_DO},
+	{"harvest", VEC_OP_HARVEST, "TazH", "harvest A VA LEN accessed|dirty|both", DOC_HARVEST},
 };
 
 const char *vec_command_usage(unsigned i)
@@ -312,6 +315,15 @@ static bool parse_level(struct token t, uint64_t *out)
 	return false;
 }
 
+/* accessed, dirty or both: the MMU_HARVEST_* bits of `harvest`. */
+static bool parse_harvest_bits(struct token t, uint64_t *out)
+{
+	bool a = vec_token_is(t.s, t.n, "accessed"), d = vec_token_is(t.s, t.n, "dirty");
+	bool both = vec_token_is(t.s, t.n, "both");
+	*out = (a || both ? MMU_HARVEST_ACCESSED : 0u) | (d || both ? MMU_HARVEST_DIRTY : 0u);
+	return *out != 0;
+}
+
 /* F or F+OFF. */
 static bool parse_frame_ref(struct token t, struct vec_arg *a)
 {
@@ -379,6 +391,7 @@ static enum vec_next parse_arg(struct vec_parser *p, const struct command *c, ch
 		ok = vec_token_is(t.s, t.n, "on") || vec_token_is(t.s, t.n, "off");
 		a->num = vec_token_is(t.s, t.n, "on");
 		break;
+	case 'H': ok = parse_harvest_bits(t, &a->num); break;
 	case 'c':
 		ok = vec_parse_number(t.s, t.n, &a->num);
 		if (ok && a->num >= p->machine.cpus)
@@ -394,6 +407,7 @@ static enum vec_next parse_arg(struct vec_parser *p, const struct command *c, ch
 			['p'] = "a permission (letters r w x u, or -)", ['s'] = "a frame size (4K 2M 1G)",
 			['c'] = "a CPU number", ['K'] = "a region kind (anon stack eager)",
 			['e'] = "entry flags (P,RW,US,PWT,PCD,A,D,PK=N,XD)", ['O'] = "on or off",
+			['H'] = "accessed, dirty or both",
 		};
 		return bad_argument(p, c, t, what[(unsigned char)kind] ? what[(unsigned char)kind] : "a value", d);
 	}

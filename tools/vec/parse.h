@@ -61,13 +61,15 @@ enum vec_op {
 	VEC_OP_RREMOVE,
 	VEC_OP_PROMOTE,
 	VEC_OP_TLBSAN,
+	/* Harvesting A and D (docs/VECTORS.md, the extension). */
+	VEC_OP_HARVEST,
 	VEC_OP_COUNT
 };
 
 /* One positional argument. Which field holds the value depends on the
  * argument's kind: a name (tree, frame), a frame reference (name + num as
  * the offset), or a number (address, length, CPU, byte, MMU_PROT_* set,
- * enum mmu_level, enum mmu_size, enum mmu_vm_kind). */
+ * enum mmu_level, enum mmu_size, enum mmu_vm_kind, MMU_HARVEST_* set). */
 struct vec_arg {
 	uint64_t num;
 	char name[VEC_NAME_MAX + 1];

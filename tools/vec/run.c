@@ -19,7 +19,7 @@ static const vec_handler handlers[VEC_OP_COUNT] = {
 	[VEC_OP_PROC] = vec_cmd_proc,         [VEC_OP_REGION] = vec_cmd_region,
 	[VEC_OP_FORK] = vec_cmd_fork,         [VEC_OP_KWRITE] = vec_cmd_kwrite,
 	[VEC_OP_SAME] = vec_cmd_same,         [VEC_OP_EXIT] = vec_cmd_exit,
-	[VEC_OP_FAULTS] = vec_cmd_faults,
+	[VEC_OP_FAULTS] = vec_cmd_faults,     [VEC_OP_HARVEST] = vec_cmd_harvest,
 	VEC_INSPECT_HANDLERS
 };
 

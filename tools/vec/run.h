@@ -35,6 +35,7 @@ void vec_cmd_kwrite(struct vec_session *s, const struct vec_stmt *st, struct vec
 void vec_cmd_same(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_exit(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_faults(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_harvest(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r); /* cmd_harvest.c */
 
 /* Names: NULL when unknown. "kernel" is the kernel tree. vec_find_tree
  * also finds a process's tree; vec_find_pt_tree does not (map, unmap,
