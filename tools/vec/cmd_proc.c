@@ -290,5 +290,5 @@ void vec_cmd_kwrite(struct vec_session *s, const struct vec_stmt *st, struct vec
 		return;
 	}
 	vb_str(r, "fault ");
-	vb_hex(r, k.error_code);
+	vb_hex(r, k.error_code & ~MMU_VM_COPY_REFUSED);
 }
