@@ -232,15 +232,22 @@ probe_fixup:
 	mov $-1, %eax
 	ret
 
-/* The store of copy-to-user (`kwrite`): EFLAGS.AC=1 around the one store,
- * so SMAP lets it through, and cleared again on the fixup path too. */
-	.globl probe_write_ac, probe_write_ac_insn, probe_fixup_ac
+/* The store of copy-to-user (`kwrite`) and the load of copy-from-user
+ * (`kread`): EFLAGS.AC=1 around the one access, so SMAP lets it through,
+ * and cleared again on the fixup path too. */
+	.globl probe_write_ac, probe_write_ac_insn, probe_read_ac, probe_read_ac_insn, probe_fixup_ac
 probe_write_ac:
 	stac
 probe_write_ac_insn:
 	movb %sil, (%rdi)
 	clac
 	xor %eax, %eax
+	ret
+probe_read_ac:
+	stac
+probe_read_ac_insn:
+	movzbl (%rdi), %eax
+	clac
 	ret
 probe_fixup_ac:
 	clac

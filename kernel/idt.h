@@ -30,7 +30,9 @@ void proc_enter(const struct trap_frame *frame);
  * (recorded in this CPU's trap record). */
 int uaccess_copy(void *dst, const void *src, uint64_t n);
 extern uint8_t uaccess_stac; /* 1: stac/clac around it (SMAP is on) */
-/* probe_write with EFLAGS.AC=1 (stac/clac): the store of copy-to-user. */
+/* probe_write and probe_read with EFLAGS.AC=1 (stac/clac): the store of
+ * copy-to-user and the load of copy-from-user. */
 int probe_write_ac(uint64_t va, uint8_t byte);
+int probe_read_ac(uint64_t va);
 
 #endif
