@@ -143,7 +143,7 @@ void trap_dispatch(struct trap_frame *f)
 		}
 		user_trap(pc, f);
 	}
-	if (probe_fixup_trap(pc, f))
+	if (uaccess_window_fault(f) || probe_fixup_trap(pc, f))
 		return;
 	trap_fatal(f);
 }

@@ -30,6 +30,10 @@ void proc_enter(const struct trap_frame *frame);
  * (recorded in this CPU's trap record). */
 int uaccess_copy(void *dst, const void *src, uint64_t n);
 extern uint8_t uaccess_stac; /* 1: stac/clac around it (SMAP is on) */
+/* The length of the string at user VA, at most MAX, read in place (a
+ * user-access window, uaccess.c): the length, MAX, or -1 when a fault in
+ * it was refused. */
+int64_t uaccess_strnlen(uint64_t va, uint64_t max);
 /* probe_write and probe_read with EFLAGS.AC=1 (stac/clac): the store of
  * copy-to-user and the load of copy-from-user. */
 int probe_write_ac(uint64_t va, uint8_t byte);
