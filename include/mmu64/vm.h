@@ -75,7 +75,8 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
  * takes, held until the tree is gone, so a racing load either makes exit
  * BUSY or comes after and panics (a destroyed tree). After exit SP is
  * dead until mmu_vm_space_create: exit, region add, remove and protect,
- * faults, fork from it, copy-to-user and KPTI enable return INVALID. */
+ * faults, fork from it, the copies to and from user memory and KPTI
+ * enable return INVALID. */
 mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp);
 
 /* Add a region of KIND over [VA, VA+LEN) with PROT (MMU_PROT_R required,
@@ -237,8 +238,9 @@ mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child);
  *
  * The copies: LEN bytes page by page through the port's hook, each fault
  * it reports handed to mmu_vm_handle_fault as a window's (counted as the
- * user's would be); at most 4 faults resolved per page, then the last
- * fault's code is returned. Results: MMU_OK with *ERROR_CODE 0 when
+ * user's would be); at most 4 faults resolved per piece (a page, or a
+ * string's 64-byte load), then the last fault's code is returned as a
+ * refusal. Results: MMU_OK with *ERROR_CODE 0 when
  * everything was copied; MMU_OK with *ERROR_CODE = MMU_VM_COPY_REFUSED |
  * the #PF error code of the refused fault when the copy stopped there (the
  * pages before it copied; the process lives on); INVALID (nothing copied)

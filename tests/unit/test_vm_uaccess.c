@@ -156,6 +156,8 @@ static void test_copy_from_user_refuses(void)
 	space_done(&p, cpu, frames0);
 	/* An exited space: INVALID. */
 	CHECK_ERR(mmu_vm_copy_from_user(&p, out, 0x400000, 1, vt_load, &cpu, &code), MMU_E_INVALID);
+	size_t len = 0;
+	CHECK_ERR(mmu_vm_strncpy_from_user(&p, (char *)out, 0x400000, 8, vt_load, &cpu, &len, &code), MMU_E_INVALID);
 }
 
 /* Write S (its NUL too when NUL) at VA as the user. */
