@@ -37,18 +37,35 @@ static struct vec_access outcome(const struct trap_record *t, enum vec_access_ki
 	return a;
 }
 
-/* The store of copy-to-user, on this CPU (the interpreter's kwrite calls
- * it from inside run_on_cpu). stac/clac only where the CPU has SMAP: they
- * are #UD otherwise, and without SMAP EFLAGS.AC changes nothing here. */
-struct vec_access access_user_copy_write(uint64_t va, uint8_t byte)
+/* stac/clac only where the CPU has SMAP: they are #UD otherwise, and
+ * without SMAP EFLAGS.AC changes nothing here. */
+static bool has_smap(void)
 {
-	struct percpu *pc = this_cpu();
 	static int smap = -1;
 	if (smap < 0)
 		smap = cpu_features().smap;
+	return smap;
+}
+
+/* The store of copy-to-user, on this CPU (the interpreter's kwrite calls
+ * it from inside run_on_cpu). */
+struct vec_access access_user_copy_write(uint64_t va, uint8_t byte)
+{
+	struct percpu *pc = this_cpu();
 	pc->trap = (struct trap_record){0};
-	(void)(smap ? probe_write_ac(va, byte) : probe_write(va, byte));
+	(void)(has_smap() ? probe_write_ac(va, byte) : probe_write(va, byte));
 	return outcome(&pc->trap, VEC_WRITE);
+}
+
+/* The load of copy-from-user, the same way (kread, kreadstr). */
+struct vec_access access_user_copy_read(uint64_t va)
+{
+	struct percpu *pc = this_cpu();
+	pc->trap = (struct trap_record){0};
+	int v = has_smap() ? probe_read_ac(va) : probe_read(va);
+	if (v >= 0)
+		pc->trap.value = (uint64_t)v;
+	return outcome(&pc->trap, VEC_READ);
 }
 
 /* kpti=1: the stub runs on the process's shadow tree. Entered like a

@@ -22,5 +22,8 @@ void access_on_this_cpu(void *arg);
 /* A supervisor store of BYTE to VA with EFLAGS.AC=1 on the calling CPU,
  * the #PF caught (the store of copy-to-user). */
 struct vec_access access_user_copy_write(uint64_t va, uint8_t byte);
+/* A supervisor load of the byte at VA with EFLAGS.AC=1 on the calling CPU,
+ * the #PF caught (the load of copy-from-user). */
+struct vec_access access_user_copy_read(uint64_t va);
 
 #endif

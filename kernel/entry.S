@@ -169,6 +169,33 @@ uaccess_fixup:
 	clac
 4:	ret
 
+/* uaccess_strnlen(va, max): the kernel reading a user string in place, a
+ * user-access window [uaccess_window_start, uaccess_window_end): a #PF
+ * there goes to the space's fault handler (uaccess_window_fault), which
+ * returns to the load when it resolved the fault and to
+ * uaccess_window_fixup (-1) when it refused it. */
+	.globl uaccess_strnlen, uaccess_window_start, uaccess_window_end, uaccess_window_fixup
+uaccess_strnlen:
+	xor %eax, %eax
+	cmpb $0, uaccess_stac(%rip)
+	je uaccess_window_start
+	stac
+uaccess_window_start:
+	cmp %rsi, %rax
+	jae uaccess_window_end
+	cmpb $0, (%rdi,%rax)
+	je uaccess_window_end
+	inc %rax
+	jmp uaccess_window_start
+uaccess_window_end:
+	jmp 5f
+uaccess_window_fixup:
+	mov $-1, %rax
+5:	cmpb $0, uaccess_stac(%rip)
+	je 6f
+	clac
+6:	ret
+
 /* ---- ring 3 ----
  * user_enter(kind, va, byte, rip, rsp): run the stub at RIP in ring 3 with
  * RDI=kind, RSI=va, RDX=byte, interrupts off. It comes back through a trap
@@ -232,15 +259,22 @@ probe_fixup:
 	mov $-1, %eax
 	ret
 
-/* The store of copy-to-user (`kwrite`): EFLAGS.AC=1 around the one store,
- * so SMAP lets it through, and cleared again on the fixup path too. */
-	.globl probe_write_ac, probe_write_ac_insn, probe_fixup_ac
+/* The store of copy-to-user (`kwrite`) and the load of copy-from-user
+ * (`kread`): EFLAGS.AC=1 around the one access, so SMAP lets it through,
+ * and cleared again on the fixup path too. */
+	.globl probe_write_ac, probe_write_ac_insn, probe_read_ac, probe_read_ac_insn, probe_fixup_ac
 probe_write_ac:
 	stac
 probe_write_ac_insn:
 	movb %sil, (%rdi)
 	clac
 	xor %eax, %eax
+	ret
+probe_read_ac:
+	stac
+probe_read_ac_insn:
+	movzbl (%rdi), %eax
+	clac
 	ret
 probe_fixup_ac:
 	clac

@@ -64,6 +64,12 @@ static struct vec_access k_user_copy_write(void *ctx, unsigned cpu, mmu_vaddr_t 
 	return access_user_copy_write(va, byte);
 }
 
+static struct vec_access k_user_copy_read(void *ctx, unsigned cpu, mmu_vaddr_t va)
+{
+	(void)ctx, (void)cpu;
+	return access_user_copy_read(va);
+}
+
 static const struct mmu_kpti_range *k_kpti_ranges(void *ctx, unsigned *n)
 {
 	(void)ctx;
@@ -101,6 +107,7 @@ const struct vec_exec_ops exec_kernel_ops = {
 	.poke = k_poke,
 	.access = k_access,
 	.user_copy_write = k_user_copy_write,
+	.user_copy_read = k_user_copy_read,
 	.kpti_ranges = k_kpti_ranges,
 	.set_user_cr3 = k_set_user_cr3,
 	.run_on_cpu = k_run_on_cpu,

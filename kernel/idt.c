@@ -43,7 +43,7 @@ static char *const exception_stubs[32] = {
 };
 
 extern char probe_read_insn[], probe_write_insn[], probe_exec_insn[], probe_fixup[];
-extern char probe_write_ac_insn[], probe_fixup_ac[];
+extern char probe_write_ac_insn[], probe_read_ac_insn[], probe_fixup_ac[];
 extern char uaccess_copy_insn[], uaccess_fixup[];
 
 static void set_gate(unsigned vec, const void *handler, uint8_t type, uint8_t ist)
@@ -98,7 +98,7 @@ static bool probe_fixup_trap(struct percpu *pc, struct trap_frame *f)
 	bool at_probe = rip == (uint64_t)probe_read_insn || rip == (uint64_t)probe_write_insn ||
 			rip == (uint64_t)probe_exec_insn;
 	bool at_exec_target = pc->exec_target != 0 && rip == pc->exec_target;
-	bool at_ac_probe = rip == (uint64_t)probe_write_ac_insn;
+	bool at_ac_probe = rip == (uint64_t)probe_write_ac_insn || rip == (uint64_t)probe_read_ac_insn;
 	bool at_uaccess = rip == (uint64_t)uaccess_copy_insn;
 	if (f->vector != VEC_PF && f->vector != VEC_GP)
 		return false;
@@ -143,7 +143,7 @@ void trap_dispatch(struct trap_frame *f)
 		}
 		user_trap(pc, f);
 	}
-	if (probe_fixup_trap(pc, f))
+	if (uaccess_window_fault(f) || probe_fixup_trap(pc, f))
 		return;
 	trap_fatal(f);
 }

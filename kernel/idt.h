@@ -30,7 +30,13 @@ void proc_enter(const struct trap_frame *frame);
  * (recorded in this CPU's trap record). */
 int uaccess_copy(void *dst, const void *src, uint64_t n);
 extern uint8_t uaccess_stac; /* 1: stac/clac around it (SMAP is on) */
-/* probe_write with EFLAGS.AC=1 (stac/clac): the store of copy-to-user. */
+/* The length of the string at user VA, at most MAX, read in place (a
+ * user-access window, uaccess.c): the length, MAX, or -1 when a fault in
+ * it was refused. */
+int64_t uaccess_strnlen(uint64_t va, uint64_t max);
+/* probe_write and probe_read with EFLAGS.AC=1 (stac/clac): the store of
+ * copy-to-user and the load of copy-from-user. */
 int probe_write_ac(uint64_t va, uint8_t byte);
+int probe_read_ac(uint64_t va);
 
 #endif

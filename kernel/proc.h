@@ -80,6 +80,16 @@ int proc_reap_child(struct proc *p, struct uwait *w);
  * 0, or -EFAULT when the process may not access it (the process lives). */
 int64_t copy_from_user(struct proc *p, void *dst, uint64_t va, size_t len);
 int64_t copy_to_user(struct proc *p, uint64_t va, const void *src, size_t len);
+/* The NUL-terminated string at VA into DST, at most MAX bytes: its length;
+ * MAX when no NUL came within MAX (DST not terminated); -EFAULT. */
+int64_t strncpy_from_user(struct proc *p, char *dst, uint64_t va, size_t max);
+/* The length of the string at VA of the running process, read in place in
+ * a user-access window (at most MAX): as strncpy_from_user. */
+int64_t user_strnlen(uint64_t va, size_t max);
+/* The trap dispatcher's hook: F is a #PF in a user-access window, handled
+ * (resolved: retried; refused: resumed at the fixup); false otherwise. */
+struct trap_frame;
+bool uaccess_window_fault(struct trap_frame *f);
 void uaccess_init(bool smap, unsigned levels);
 /* [VA, VA+LEN) lies in the user half. */
 bool user_range_ok(uint64_t va, size_t len);

@@ -115,6 +115,20 @@ static int64_t sys_meminfo(struct proc *p, uint64_t uva)
 	return copy_to_user(p, uva, &m, sizeof m);
 }
 
+/* As a path name comes in: copied into the kernel, then (so that the
+ * program can check the bytes) copied back out to DST. */
+static int64_t sys_strcopy(struct proc *p, uint64_t src, uint64_t dst, uint64_t max)
+{
+	char buf[USTR_MAX];
+	if (max > USTR_MAX)
+		return -EINVAL;
+	int64_t len = strncpy_from_user(p, buf, src, max);
+	if (len < 0)
+		return len;
+	size_t out = (uint64_t)len < max ? (size_t)len + 1 : (size_t)len;
+	return copy_to_user(p, dst, buf, out) < 0 ? -EFAULT : len;
+}
+
 static int64_t do_syscall(struct proc *p, struct trap_frame *f)
 {
 	uint64_t a = f->rdi, b = f->rsi, c = f->rdx;
@@ -132,6 +146,8 @@ static int64_t do_syscall(struct proc *p, struct trap_frame *f)
 	case SYS_WALK: return sys_walk(p, a, b);
 	case SYS_GETPID: return p->pid;
 	case SYS_MEMINFO: return sys_meminfo(p, a);
+	case SYS_STRCOPY: return sys_strcopy(p, a, b, c);
+	case SYS_STRLEN: return user_strnlen(a, b);
 	default: return -ENOSYS;
 	}
 }

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The page-fault handler of process spaces: decode the error code, then
  * decide in the order of the contract (include/mmu64/vm.h): spurious,
- * demand-zero, copy-on-write, stack growth, refused. And the copy-to-user
- * helper, which resolves faults exactly as a user write. */
+ * demand-zero, copy-on-write, stack growth, refused. The kernel's copies
+ * to and from user memory, which hand their faults here, are in
+ * src/uaccess.c. */
 #include "vm_internal.h"
-
-#define COPY_ATTEMPTS 4 /* faults resolved per page before a copy gives up */
 
 struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, enum mmu_vm_fault_path path)
 {
@@ -20,6 +19,14 @@ struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, en
 		.shadow_stack = (error_code & MMU_PF_SS) != 0,
 		.path = path,
 	};
+}
+
+#define RFLAGS_AC (1ull << 18) /* EFLAGS.AC: SMAP lets supervisor accesses reach user pages */
+
+enum mmu_vm_fault_path mmu_vm_kernel_fault_path(bool in_window, bool smap, uint64_t rflags)
+{
+	bool user_reachable = !smap || (rflags & RFLAGS_AC) != 0;
+	return in_window && user_reachable ? MMU_VM_FAULT_COPY_USER : MMU_VM_FAULT_ACCESS;
 }
 
 /* ---- what the tables and the regions allow ---- */
@@ -183,6 +190,10 @@ static enum mmu_vm_outcome decide(struct mmu_vm_space *sp, const struct mmu_vm_f
 	enum mmu_vm_outcome refused = f->user ? MMU_VM_SEGV : MMU_VM_REFUSED;
 	if (!mmu_va_canonical(f->va, sp->tree.mmu->levels) || mmu_va_is_kernel(f->va) || f->pk || f->shadow_stack)
 		return refused;
+	/* The kernel never runs user code (SMEP exists to catch it): a
+	 * supervisor fetch is refused even in a user-access window. */
+	if (!f->user && f->fetch)
+		return refused;
 	struct mmu_translation t;
 	bool present = mmu_walk(&sp->tree, page, &t) == MMU_OK;
 	int ri = vm_region_find(sp, page);
@@ -224,63 +235,4 @@ enum mmu_vm_outcome mmu_vm_handle_fault(struct mmu_vm_space *sp, const struct mm
 	count(&sp->counters, o);
 	vm_unlock(sp);
 	return o;
-}
-
-/* ---- copy-to-user ---- */
-
-/* The error code of the kernel's write to VA when the tables refuse it
- * whatever CR0.WP says (present, not writable), else 0. */
-static uint32_t write_protected(struct mmu_vm_space *sp, mmu_vaddr_t va)
-{
-	struct mmu_translation t;
-	if (mmu_walk(&sp->tree, va, &t) != MMU_OK || (t.prot & MMU_PROT_W))
-		return 0;
-	return MMU_PF_P | MMU_PF_W;
-}
-
-/* Copy [SRC, SRC+N) to VA (one page). *CODE: 0, or the refused fault's. */
-static mmu_err_t copy_page(struct mmu_vm_space *sp, mmu_vaddr_t va, const uint8_t *src, size_t n,
-			   mmu_vm_store_fn store, void *ctx, uint32_t *code)
-{
-	for (unsigned attempt = 0; attempt < COPY_ATTEMPTS; attempt++) {
-		*code = write_protected(sp, va);
-		bool synthesized = *code != 0;
-		if (!synthesized)
-			*code = store(ctx, va, src, n);
-		if (*code == 0)
-			return MMU_OK;
-		struct mmu_vm_fault f = mmu_vm_fault_decode(*code, va, MMU_VM_FAULT_COPY_USER);
-		enum mmu_vm_outcome o = mmu_vm_handle_fault(sp, &f);
-		if (o == MMU_VM_NOMEM)
-			return MMU_E_NOMEM;
-		if (o == MMU_VM_DEAD)
-			return MMU_E_INVALID;
-		if (!mmu_vm_resolved(o))
-			return MMU_OK;
-		/* A #PF drops the faulting page from this CPU's TLB; a fault we
-		 * raised ourselves must too, or the retried store would hit
-		 * the stale read-only entry after a take-over (no flush). */
-		if (synthesized)
-			tlb_invalidate_here(sp->tree.mmu, va);
-	}
-	return MMU_OK;
-}
-
-mmu_err_t mmu_vm_copy_to_user(struct mmu_vm_space *sp, mmu_vaddr_t va, const void *src, size_t len,
-			      mmu_vm_store_fn store, void *ctx, uint32_t *error_code)
-{
-	const uint8_t *s = src;
-	*error_code = 0;
-	if (len > 0 && range_check(&sp->tree, va, len) != MMU_OK)
-		return MMU_E_INVALID;
-	while (len > 0) {
-		size_t n = MMU_PAGE_SIZE - (va & (MMU_PAGE_SIZE - 1));
-		if (n > len)
-			n = len;
-		mmu_err_t err = copy_page(sp, va, s, n, store, ctx, error_code);
-		if (err != MMU_OK || *error_code != 0)
-			return err;
-		va += n, s += n, len -= n;
-	}
-	return MMU_OK;
 }

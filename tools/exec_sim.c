@@ -60,6 +60,18 @@ static void sim_ex_poke(void *ctx, mmu_pa_t pa, uint8_t byte)
 	*sim_phys(x->sim, pa) = byte;
 }
 
+/* The machine's answer as the interpreter reads it (the byte of a read). */
+static struct vec_access vec_access_of(const struct sim_access *a)
+{
+	struct vec_access out = {.byte = a->byte, .error_code = a->error_code};
+	switch (a->outcome) {
+	case SIM_OK: out.outcome = VEC_ACCESS_OK; break;
+	case SIM_PF: out.outcome = VEC_ACCESS_PF; break;
+	case SIM_GP: out.outcome = VEC_ACCESS_GP; break;
+	}
+	return out;
+}
+
 static struct vec_access sim_ex_access(void *ctx, unsigned cpu, enum vec_access_kind kind, mmu_vaddr_t va,
 				       bool user, uint8_t byte)
 {
@@ -81,22 +93,21 @@ static struct vec_access sim_ex_access(void *ctx, unsigned cpu, enum vec_access_
 	struct sim_access a = sim_access(x->sim, cpu, kinds[kind], va, user, /*ac=*/false, byte);
 	if (shadow)
 		sim_write_cr3(x->sim, cpu, kernel_cr3);
-	struct vec_access out = {.byte = a.byte, .error_code = a.error_code};
-	switch (a.outcome) {
-	case SIM_OK: out.outcome = VEC_ACCESS_OK; break;
-	case SIM_PF: out.outcome = VEC_ACCESS_PF; break;
-	case SIM_GP: out.outcome = VEC_ACCESS_GP; break;
-	}
-	return out;
+	return vec_access_of(&a);
 }
 
 static struct vec_access sim_ex_user_copy_write(void *ctx, unsigned cpu, mmu_vaddr_t va, uint8_t byte)
 {
 	struct exec_sim *x = ctx;
 	struct sim_access a = sim_access(x->sim, cpu, SIM_WRITE, va, /*user=*/false, /*ac=*/true, byte);
-	struct vec_access out = {.error_code = a.error_code};
-	out.outcome = a.outcome == SIM_OK ? VEC_ACCESS_OK : a.outcome == SIM_PF ? VEC_ACCESS_PF : VEC_ACCESS_GP;
-	return out;
+	return vec_access_of(&a);
+}
+
+static struct vec_access sim_ex_user_copy_read(void *ctx, unsigned cpu, mmu_vaddr_t va)
+{
+	struct exec_sim *x = ctx;
+	struct sim_access a = sim_access(x->sim, cpu, SIM_READ, va, /*user=*/false, /*ac=*/true, 0);
+	return vec_access_of(&a);
 }
 
 /* The software machine's entry is not code in memory: the shadows' kernel
@@ -173,6 +184,7 @@ const struct vec_exec_ops exec_sim_ops = {
 	.poke = sim_ex_poke,
 	.access = sim_ex_access,
 	.user_copy_write = sim_ex_user_copy_write,
+	.user_copy_read = sim_ex_user_copy_read,
 	.kpti_ranges = sim_ex_kpti_ranges,
 	.set_user_cr3 = sim_ex_set_user_cr3,
 	.run_on_cpu = sim_ex_run_on_cpu,

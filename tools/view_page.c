@@ -122,7 +122,7 @@ const char view_page_tail[] =
 	"\n"
 	"  /* The virtual address a command names, as a BigInt, or null. */\n"
 	"  var VA_COMMANDS = {map: 1, unmap: 1, protect: 1, walk: 1, entry: 1, levels: 1, read: 1, write: 1,\n"
-	"                     exec: 1, setpte: 1, invlpg: 1, kwrite: 1, region: 1, rprotect: 1, rremove: 1, same: 1};\n"
+	"                     exec: 1, setpte: 1, invlpg: 1, kwrite: 1, kread: 1, kreadstr: 1, region: 1, rprotect: 1, rremove: 1, same: 1};\n"
 	"  var SHIFT = {pml5: 48, pml4: 39, pdpt: 30, pd: 21, pt: 12};\n"
 	"  function commandVA(cmd) {\n"
 	"    var tok = cmd.split(/\\s+/);\n"

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Process address spaces: a user tree plus the regions that say what may be
  * mapped in it, the page-fault handler that maps on demand, copies on write
- * and grows stacks, copy-on-write fork, exit, and the copy-to-user helper.
+ * and grows stacks, copy-on-write fork, exit, and the kernel's access to
+ * user memory (copies both ways, strings, in-place windows).
  *
  * Pages of a space are 4K data frames from the port (MMU_FRAME_DATA), user
  * pages always, and its tree holds 4K leaves only: mmu_tree_set_promote
@@ -74,7 +75,8 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
  * takes, held until the tree is gone, so a racing load either makes exit
  * BUSY or comes after and panics (a destroyed tree). After exit SP is
  * dead until mmu_vm_space_create: exit, region add, remove and protect,
- * faults, fork from it, copy-to-user and KPTI enable return INVALID. */
+ * faults, fork from it, the copies to and from user memory and KPTI
+ * enable return INVALID. */
 mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp);
 
 /* Add a region of KIND over [VA, VA+LEN) with PROT (MMU_PROT_R required,
@@ -134,9 +136,12 @@ enum {
 
 /* Which access faulted. */
 enum mmu_vm_fault_path {
-	MMU_VM_FAULT_ACCESS,    /* the faulting instruction's own access (a #PF from user or kernel code) */
-	MMU_VM_FAULT_COPY_USER, /* the kernel's copy to or from user memory (copy-to-user's store, under
-				 * an exception fixup): a supervisor fault there is handled as the user's */
+	MMU_VM_FAULT_ACCESS,    /* the faulting instruction's own access (a #PF from user or kernel code);
+				 * a supervisor fault on this path is KERNEL_BUG */
+	MMU_VM_FAULT_COPY_USER, /* a supervisor access inside a user-access window: the hooks of the
+				 * copies below, or the kernel's own code its exception table covers
+				 * (see "Kernel access to user memory"): handled as the user's access,
+				 * refused as REFUSED */
 };
 
 /* A fault's error code and address, decoded. */
@@ -156,8 +161,9 @@ enum mmu_vm_outcome {
 	MMU_VM_COW,        /* the frame was copied (or taken over) and mapped writable */
 	MMU_VM_STACK_GROWN, /* the stack region grew to the page, which was mapped */
 	MMU_VM_SEGV,       /* a refused user access: the kernel kills the process */
-	MMU_VM_REFUSED,    /* a refused copy-to-user: the copy fails, the process lives */
-	MMU_VM_KERNEL_BUG, /* a supervisor fault on user memory outside copy-to-user */
+	MMU_VM_REFUSED,    /* a refused access in a user-access window: the kernel's fixup
+			    * returns an error (-EFAULT), the process lives */
+	MMU_VM_KERNEL_BUG, /* a supervisor fault outside a user-access window (path ACCESS) */
 	MMU_VM_CORRUPT,    /* RSVD: a reserved bit set in a paging entry */
 	MMU_VM_NOMEM,      /* no frame or table for the fix: nothing changed, nothing counted;
 			    * retry the access after reclaim (outside the library), or kill */
@@ -167,12 +173,25 @@ enum mmu_vm_outcome {
 static inline bool mmu_vm_resolved(enum mmu_vm_outcome o) { return o <= MMU_VM_STACK_GROWN; }
 
 /* Handle fault F in SP, in this order: RSVD -> CORRUPT; a supervisor fault
- * outside copy-to-user -> KERNEL_BUG; an exited space -> DEAD; then
- * spurious, demand-zero, copy-on-write, stack growth; anything else is
- * refused (SEGV for a user access, REFUSED for copy-to-user). NOMEM when
- * a frame or a table cannot be allocated. Counts the outcome (SEGV in
- * `segv`; REFUSED, KERNEL_BUG, CORRUPT, NOMEM and DEAD in nothing). */
+ * outside a user-access window (path ACCESS) -> KERNEL_BUG; an exited
+ * space -> DEAD; a kernel-half or non-canonical address, PK, shadow stack,
+ * a supervisor fetch -> refused; then spurious, demand-zero,
+ * copy-on-write, stack growth; anything else is refused (SEGV for a user
+ * access, REFUSED in a window). NOMEM when a frame or a table cannot be
+ * allocated. Takes the space lock, then the tree lock; the caller holds
+ * neither. Counts the outcome (SEGV in `segv`; REFUSED, KERNEL_BUG,
+ * CORRUPT, NOMEM and DEAD in nothing). */
 enum mmu_vm_outcome mmu_vm_handle_fault(struct mmu_vm_space *sp, const struct mmu_vm_fault *f);
+
+/* The path of a #PF taken in kernel mode (CS.RPL 0), for
+ * mmu_vm_fault_decode: MMU_VM_FAULT_COPY_USER when the faulting
+ * instruction lies in one of the kernel's user-access windows (IN_WINDOW:
+ * its exception table has an entry for the faulting RIP) and could reach
+ * user pages (SMAP off, or EFLAGS.AC set in RFLAGS, the interrupted
+ * flags); MMU_VM_FAULT_ACCESS otherwise, which the handler answers with
+ * KERNEL_BUG (an SMAP violation retried as resolved would fault forever).
+ * Takes no lock. */
+enum mmu_vm_fault_path mmu_vm_kernel_fault_path(bool in_window, bool smap, uint64_t rflags);
 
 /* The counters since the previous call (or since creation / fork). */
 struct mmu_vm_counters mmu_vm_counters_take(struct mmu_vm_space *sp);
@@ -190,7 +209,48 @@ struct mmu_vm_counters mmu_vm_counters_take(struct mmu_vm_space *sp);
  * created. Like every vm call, it runs on one CPU from start to end. */
 mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child);
 
-/* ---- kernel writes into user memory ---- */
+/* ---- kernel access to user memory ----
+ *
+ * A user-access window is kernel code that touches user addresses on
+ * purpose, with EFLAGS.AC=1 (stac ... clac) and an exception-table entry
+ * that says where to resume when the access is refused: the hooks of the
+ * copies below, or the kernel's own in-place accesses (xv6 reads path
+ * names and pipe buffers in place). A #PF inside a window, decoded with
+ * MMU_VM_FAULT_COPY_USER (mmu_vm_kernel_fault_path), is handled as the
+ * user's own access to the page would be, with the supervisor's error code:
+ *   resolved: demand-zero (read or write), copy-on-write (write only: a
+ *     read never copies), stack growth (read or write), spurious;
+ *   refused (REFUSED): no region (that no stack may grow into), a write to
+ *     a region without W (absent or present), a kernel-half or
+ *     non-canonical address, PK, shadow stack, any fetch.
+ * Outside a window, or inside one with SMAP on and EFLAGS.AC clear, the
+ * path is ACCESS: KERNEL_BUG (Linux oopses there too). What the kernel's
+ * #PF handler does with the outcome: resolved -> return, the access runs
+ * again; REFUSED or NOMEM -> resume at the window's fixup, which returns
+ * an error (-EFAULT; the process lives on); anything else -> panic. With
+ * CR0.WP=0 a supervisor write to a read-only page does not fault, so an
+ * in-place write would go straight into a frame shared after fork: write
+ * in place only with WP=1, or use mmu_vm_copy_to_user, which checks the
+ * tables first. The window runs with no library lock held on this CPU
+ * (the handler takes the space lock, then the tree lock) and on the CPU
+ * that has SP loaded; between the handler's return and the retry another
+ * CPU may undo the fix (a region removed), so the access may fault again.
+ *
+ * The copies: LEN bytes page by page through the port's hook, each fault
+ * it reports handed to mmu_vm_handle_fault as a window's (counted as the
+ * user's would be); at most 4 faults resolved per piece (a page, or a
+ * string's 64-byte load), then the last fault's code is returned as a
+ * refusal. Results: MMU_OK with *ERROR_CODE 0 when
+ * everything was copied; MMU_OK with *ERROR_CODE = MMU_VM_COPY_REFUSED |
+ * the #PF error code of the refused fault when the copy stopped there (the
+ * pages before it copied; the process lives on); INVALID (nothing copied)
+ * when [VA, VA+LEN) is not inside the user half (access_ok) or SP has
+ * exited; NOMEM as for faults (the pages before it copied). */
+
+/* Set in a copy's *ERROR_CODE when it stopped at a refused fault; bits
+ * 0-15 are that fault's #PF error code, which alone may be 0 (a
+ * supervisor read of an absent page). */
+#define MMU_VM_COPY_REFUSED (1u << 31)
 
 /* The store a kernel performs for copy-to-user: LEN bytes (never crossing
  * a page) from SRC to user VA with EFLAGS.AC=1 (stac; mov; clac, under an
@@ -198,17 +258,50 @@ mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child);
  * faulted (the bytes may be partly written). */
 typedef uint32_t (*mmu_vm_store_fn)(void *ctx, mmu_vaddr_t va, const uint8_t *src, size_t len);
 
-/* Copy LEN bytes from SRC to VA in SP (the space loaded on this CPU), page
- * by page, resolving faults exactly as a user write would (demand, COW,
- * stack growth, counted the same way). A page that is present but not
- * writable is faulted first even where the store would not fault (CR0.WP=0
- * would write straight into a shared frame). MMU_OK with *ERROR_CODE 0 when
- * everything was copied; MMU_OK with the error code of the refused fault
- * when the copy stopped (the process lives on); INVALID (nothing written)
- * when [VA, VA+LEN) is not inside the user half (access_ok); NOMEM as for
- * faults. */
+/* The load a kernel performs for copy-from-user: LEN bytes (never
+ * crossing a page) from user VA to DST with EFLAGS.AC=1, under an
+ * exception-table fixup (the software machine: a supervisor read with
+ * AC=1). Returns true when all LEN bytes were loaded; false when it
+ * faulted, with the #PF error code in *ERROR_CODE (DST may be partly
+ * written). Unlike a store's, a load's code may be 0: a supervisor read
+ * of an absent page, hence the separate answer. */
+typedef bool (*mmu_vm_load_fn)(void *ctx, uint8_t *dst, mmu_vaddr_t va, size_t len, uint32_t *error_code);
+
+/* Copy LEN bytes from SRC to VA in SP (the space loaded on this CPU),
+ * resolving faults exactly as a user write would (demand, COW, stack
+ * growth). A page that is present but not writable is faulted first even
+ * where the store would not fault (CR0.WP=0 would write straight into a
+ * shared frame). Results as above. */
 mmu_err_t mmu_vm_copy_to_user(struct mmu_vm_space *sp, mmu_vaddr_t va, const void *src, size_t len,
 			      mmu_vm_store_fn store, void *ctx, uint32_t *error_code);
+
+/* Copy LEN bytes from VA in SP (the space loaded on this CPU) to DST,
+ * resolving faults exactly as a user read would (demand-zero, stack
+ * growth; never a COW copy: it only reads, so a page shared after fork
+ * stays shared). Results as above; when the copy stopped early (a refused
+ * fault, NOMEM) the bytes of DST it did not copy are zeroed, as Linux's
+ * copy_from_user does. INVALID leaves DST alone. */
+mmu_err_t mmu_vm_copy_from_user(struct mmu_vm_space *sp, void *dst, mmu_vaddr_t va, size_t len,
+				mmu_vm_load_fn load, void *ctx, uint32_t *error_code);
+
+/* Copy the NUL-terminated string at VA in SP into DST, at most MAX bytes,
+ * faulting pages in as copy-from-user does (it loads up to 64 bytes at a
+ * time, never past the page that holds the NUL). Linux's
+ * strncpy_from_user, with the length in *LEN:
+ *   MMU_OK, *ERROR_CODE 0, *LEN < MAX: the string's length; DST[*LEN] is
+ *     its NUL (the bytes after it that were loaded are zeroed);
+ *   MMU_OK, *ERROR_CODE 0, *LEN == MAX: no NUL in the first MAX bytes;
+ *     DST holds them and is NOT terminated (the caller's "too long");
+ *   MMU_OK, *ERROR_CODE MMU_VM_COPY_REFUSED | the refused fault's code:
+ *     *LEN bytes (none of them NUL) were copied before it; DST is not
+ *     terminated;
+ *   INVALID: VA is not in the user half or SP has exited (nothing read),
+ *     or the string runs to the end of the user half without a NUL before
+ *     MAX (DST holds the *LEN bytes read, not terminated);
+ *   NOMEM as for faults.
+ * MAX 0: MMU_OK, *LEN 0, nothing read or written. */
+mmu_err_t mmu_vm_strncpy_from_user(struct mmu_vm_space *sp, char *dst, mmu_vaddr_t va, size_t max,
+				   mmu_vm_load_fn load, void *ctx, size_t *len, uint32_t *error_code);
 
 /* ---- KPTI (include/mmu64/kpti.h) ---- */
 
@@ -242,7 +335,14 @@ size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx);
  * kernel half the template's. NOTEXIST without KPTI. */
 mmu_err_t mmu_vm_kpti_dump(struct mmu_vm_space *sp, mmu_vaddr_t start, mmu_vaddr_t end, mmu_line_fn out, void *ctx);
 
-/* The region containing VA, or NULL (stable until the next region change). */
+/* The region containing VA, or NULL. Takes no lock: it reads SP's region
+ * array as it is. The pointer is into that array and describes the region
+ * only until SP's regions next change: a region add, remove or protect, a
+ * fault that grows a stack (a user fault, a copy's or a window's), exit.
+ * So call it, and use the pointer, only where the caller keeps those out
+ * of SP (its own per-process lock held around them, or one thread);
+ * racing a change is a data race (the library's space lock is internal).
+ * The fault handler looks regions up itself, under the space lock. */
 const struct mmu_vm_region *mmu_vm_region_at(const struct mmu_vm_space *sp, mmu_vaddr_t va);
 
 #ifdef __cplusplus

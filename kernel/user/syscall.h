@@ -26,8 +26,16 @@ enum {
 	SYS_WALK,    /* (va, struct uwalk *): the MMU's view of VA (debug) */
 	SYS_GETPID,  /* () */
 	SYS_MEMINFO, /* (struct umeminfo *) */
+	SYS_STRCOPY, /* (src, dst, max): the kernel copies the string at SRC
+	              * in (strncpy-from-user, max <= USTR_MAX) and back out to
+	              * DST (copy-to-user, its NUL too when it had one): its
+	              * length; MAX when no NUL came within MAX; -EFAULT */
+	SYS_STRLEN,  /* (str, max): the length of the string at STR, read by
+	              * the kernel in place (a user-access window); as above */
 	SYS_COUNT
 };
+
+#define USTR_MAX 256 /* the longest string SYS_STRCOPY takes */
 
 /* Errors (negated in RAX). */
 enum { EFAULT = 14, ECHILD = 10, ENOMEM = 12, EINVAL = 22, ENOSYS = 38, EAGAIN = 11 };

@@ -22,6 +22,8 @@ int64_t protect(uint64_t va, uint64_t len, unsigned prot);
 int64_t walk(const volatile void *va, struct uwalk *out);
 int64_t getpid(void);
 int64_t meminfo(struct umeminfo *out);
+int64_t strcopy(const char *src, char *dst, size_t max);
+int64_t kstrlen(const char *s, size_t max);
 
 void *memset(void *dst, int c, size_t n);
 void *memcpy(void *restrict dst, const void *restrict src, size_t n);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The kernel's built-in user-mode test: MIT xv6's COW lab (cowtest:
  * simple, three, file, forkfork) and KeOS's fork/COW grading cases, plus
- * map/unmap/protect, stack growth and the stack guard, run as real
- * processes in ring 3.
+ * map/unmap/protect, stack growth, the stack guard and the kernel reading
+ * user strings (copied and in place), run as real processes in ring 3.
  * Physical pages and entry bits come from the walk debug call. The exit
  * status is the number of failed tests (the kernel reports it and checks
  * that every frame and table came back). */
@@ -13,6 +13,7 @@
 #define PAGE 4096ul
 #define HEAP 0x10000000ul  /* sbrk-like area of the xv6 tests */
 #define AREA 0x20000000ul  /* the KeOS-style checks' own mappings */
+#define STRS 0x30000000ul  /* the string checks' own mappings */
 #define MIB (1ul << 20)
 
 static int failures;
@@ -248,6 +249,70 @@ static bool kernel_write_breaks_cow(void)
 	return true;
 }
 
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* The kernel reads a string both ways, copied (strncpy-from-user, then
+ * copy-to-user back into OUT) and in place (a user-access window): the
+ * same length; the limit without a NUL gives MAX and an unterminated copy;
+ * a page the read reaches is faulted in (demand-zero, stack growth); a
+ * page outside every region is -EFAULT and the process lives; after fork
+ * a read copies nothing. */
+static bool kernel_reads_strings(void)
+{
+	static const char hello[] = "hello, kernel";
+	char out[32];
+	CHECK(strcopy(hello, out, sizeof out) == 13 && same_bytes(out, hello, 14), "copied: %s", out);
+	CHECK(kstrlen(hello, sizeof out) == 13, "in place: %ld", kstrlen(hello, sizeof out));
+	memset(out, 'Z', sizeof out);
+	CHECK(strcopy(hello, out, 5) == 5 && same_bytes(out, "helloZ", 6), "limit: %ld", strcopy(hello, out, 5));
+	CHECK(kstrlen(hello, 5) == 5, "limit in place");
+	CHECK(strcopy(hello, out, USTR_MAX + 1) == -EINVAL, "MAX beyond the kernel's buffer");
+	/* "abc" ends a touched page; the next one, untouched, holds the NUL:
+	 * each read faults it in. Twice: copied, then in place. */
+	CHECK(map(STRS, 4 * PAGE, UPROT_R | UPROT_W) == 0, "map");
+	for (uint64_t page = STRS + PAGE; page <= STRS + 3 * PAGE; page += 2 * PAGE) {
+		char *s = (char *)page - 3;
+		memcpy(s, "abc", 3);
+		CHECK(walk_of((void *)page).err != 0, "%lx mapped before the read", page);
+		int64_t n = page == STRS + PAGE ? strcopy(s, out, sizeof out) : kstrlen(s, sizeof out);
+		CHECK(n == 3 && walk_of((void *)page).err == 0, "read at %lx: %ld", page - 3, n);
+	}
+	/* Across pages, both touched. */
+	char *s = (char *)(STRS + PAGE - 3);
+	memcpy(s + 3, "de", 3);
+	CHECK(strcopy(s, out, sizeof out) == 5 && same_bytes(out, "abcde", 6), "across pages: %s", out);
+	CHECK(kstrlen(s, sizeof out) == 5, "across pages in place");
+	/* Into the page after the region: refused, we live on. */
+	char *end = (char *)(STRS + 4 * PAGE - 2);
+	memcpy(end, "xy", 2);
+	CHECK(strcopy(end, out, sizeof out) == -EFAULT, "copied past the region");
+	CHECK(kstrlen(end, sizeof out) == -EFAULT, "in place past the region");
+	CHECK(kstrlen((const char *)0xffff888000100000ul, 8) == -EFAULT, "a kernel address");
+	/* After fork the child's reads share the parent's frame; a read below
+	 * its stack grows the stack. */
+	uint64_t pa = walk_of(s).pa;
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		const char *below = (const char *)(USTACK_TOP - USTACK_SIZE - 16 * PAGE);
+		if (kstrlen(s, sizeof out) != 5 || walk_of(s).pa != pa)
+			exit(1);
+		if (walk_of(below).err == 0 || kstrlen(below, 8) != 0 || walk_of(below).err != 0)
+			exit(2);
+		exit(0);
+	}
+	struct uwait w = {0};
+	CHECK(wait_status(&w) == 0, "child: status %ld", w.status);
+	CHECK(unmap(STRS, 4 * PAGE) == 0, "unmap");
+	return true;
+}
+
 /* A write to a region that was never writable kills (it is not COW); so
  * does a write to text, and a touch of an unmapped range. */
 static bool bad_write_kills(void)
@@ -450,6 +515,7 @@ static const struct {
 	{"keos cow: executable pages stay executable", exec_stays},
 	{"keos cow: kernel-mode write breaks COW", kernel_write_breaks_cow},
 	{"keos cow: write to a never-writable region kills", bad_write_kills},
+	{"the kernel reads user strings, copied and in place", kernel_reads_strings},
 	{"map/unmap", map_unmap},
 	{"protect: read-only kills a writer, writable again, COW kept across fork, X", protect_rw},
 	{"stack grows by 4 MiB", stack_grows},

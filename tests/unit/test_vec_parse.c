@@ -206,6 +206,9 @@ static void test_malformed(void)
 	EXPECT_MALFORMED("region P 0x1000 4K rw stack max=1Q\n", "t.mmu:1: bad argument `max=1Q`");
 	EXPECT_MALFORMED("region P 0x1000 4K rw stack max=1M max=2M\n", "t.mmu:1: wrong arguments");
 	EXPECT_MALFORMED("kwrite 0 0x1000\n", "t.mmu:1: wrong arguments; usage: `kwrite");
+	EXPECT_MALFORMED("kread 0\n", "t.mmu:1: wrong arguments; usage: `kread CPU VA`");
+	EXPECT_MALFORMED("kreadstr 0 0x1000\n", "t.mmu:1: wrong arguments; usage: `kreadstr CPU VA MAX`");
+	EXPECT_MALFORMED("kreadstr 0 0x1000 many\n", "t.mmu:1: bad argument `many`: expected a length");
 	EXPECT_MALFORMED("same A 0x1000 B\n", "t.mmu:1: wrong arguments; usage: `same");
 	EXPECT_MALFORMED("fork P\n", "t.mmu:1: wrong arguments; usage: `fork");
 	EXPECT_MALFORMED("space A\nmachine cpus=1\n", "t.mmu:2: `machine` must be the first");

@@ -77,6 +77,32 @@ bool counters_are(struct mmu_vm_space *sp, uint64_t demand, uint64_t cow, uint64
 	return ok;
 }
 
+uint32_t vt_store(void *ctx, mmu_vaddr_t va, const uint8_t *src, size_t len)
+{
+	unsigned cpu = *(unsigned *)ctx;
+	for (size_t i = 0; i < len; i++) {
+		struct sim_access a = sim_access(vt_sim, cpu, SIM_WRITE, va + i, false, true, src[i]);
+		if (a.outcome == SIM_PF)
+			return a.error_code;
+		CHECK_EQ(a.outcome, SIM_OK);
+	}
+	return 0;
+}
+
+bool vt_load(void *ctx, uint8_t *dst, mmu_vaddr_t va, size_t len, uint32_t *error_code)
+{
+	unsigned cpu = *(unsigned *)ctx;
+	for (size_t i = 0; i < len; i++) {
+		struct sim_access a = sim_access(vt_sim, cpu, SIM_READ, va + i, false, true, 0);
+		if (a.outcome == SIM_PF) {
+			*error_code = a.error_code;
+			return false;
+		}
+		CHECK_EQ(a.outcome, SIM_OK);
+		dst[i] = a.byte;
+	}
+	return true;
+}
 
 void state_take(struct mmu_vm_space *sp, struct state *s)
 {

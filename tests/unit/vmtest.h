@@ -30,6 +30,12 @@ uint32_t refs(struct mmu_vm_space *sp, mmu_vaddr_t va);
 bool counters_are(struct mmu_vm_space *sp, uint64_t demand, uint64_t cow, uint64_t stack, uint64_t spurious,
 		  uint64_t segv);
 
+/* The port's hooks of the kernel's copies (mmu_vm_store_fn,
+ * mmu_vm_load_fn) on the software machine: supervisor accesses with
+ * EFLAGS.AC=1 by the CPU *CTX (an unsigned) names, byte by byte. */
+uint32_t vt_store(void *ctx, mmu_vaddr_t va, const uint8_t *src, size_t len);
+bool vt_load(void *ctx, uint8_t *dst, mmu_vaddr_t va, size_t len, uint32_t *error_code);
+
 /* Everything a refused or failed call must leave alone. */
 struct state {
 	struct st_snapshot snap;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Process commands: proc region fork kwrite same exit faults, and user
+/* Process commands: proc region fork same exit faults, and user
  * accesses on a CPU running a process (the hardware path, then the
  * process's fault handler, then a retry). The policy is the library's
  * (include/mmu64/vm.h); this file only names things and prints. */
@@ -19,8 +19,7 @@ static struct vec_proc *free_proc_slot(struct vec_session *s)
 	return NULL;
 }
 
-/* The process whose tree CPU has loaded, or NULL. */
-static struct vec_proc *active_proc(struct vec_session *s, unsigned cpu)
+struct vec_proc *vec_active_proc(struct vec_session *s, unsigned cpu)
 {
 	for (unsigned i = 0; i < VEC_MAX_PROCS; i++)
 		if (s->proc[i].used && s->active[cpu] == &s->proc[i].sp.tree)
@@ -211,7 +210,7 @@ static void handle_on_cpu(void *arg)
 bool vec_proc_user_access(struct vec_session *s, unsigned cpu, enum vec_access_kind kind, mmu_vaddr_t va,
 			  uint8_t byte, struct vec_buf *r)
 {
-	struct vec_proc *p = active_proc(s, cpu);
+	struct vec_proc *p = vec_active_proc(s, cpu);
 	if (!p)
 		return false;
 	struct vec_access a = {.outcome = VEC_ACCESS_PF};
@@ -236,59 +235,4 @@ bool vec_proc_user_access(struct vec_session *s, unsigned cpu, enum vec_access_k
 	vb_str(r, "segv ");
 	vb_hex(r, a.error_code);
 	return true;
-}
-
-/* ---- kwrite: the library's copy-to-user on the process's CPU ---- */
-
-struct kwrite_call {
-	struct vec_session *s;
-	struct mmu_vm_space *sp;
-	unsigned cpu;
-	mmu_vaddr_t va;
-	uint8_t byte;
-	uint32_t error_code;
-	mmu_err_t err;
-};
-
-/* The store of copy-to-user: one byte at a time through the executor. */
-static uint32_t store_through_executor(void *ctx, mmu_vaddr_t va, const uint8_t *src, size_t len)
-{
-	struct kwrite_call *k = ctx;
-	for (size_t i = 0; i < len; i++) {
-		struct vec_access a = k->s->ops->user_copy_write(k->s->ctx, k->cpu, va + i, src[i]);
-		if (a.outcome == VEC_ACCESS_PF)
-			return a.error_code;
-	}
-	return 0;
-}
-
-static void kwrite_on_cpu(void *arg)
-{
-	struct kwrite_call *k = arg;
-	k->err = mmu_vm_copy_to_user(k->sp, k->va, &k->byte, 1, store_through_executor, k, &k->error_code);
-}
-
-/* `ok`, or `fault 0xE` when the copy is refused. A VA outside the user
- * half never reaches the store: the library's access_ok check makes it
- * `error INVALID`. */
-void vec_cmd_kwrite(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
-{
-	unsigned cpu = (unsigned)st->arg[0].num;
-	struct vec_proc *p = active_proc(s, cpu);
-	if (!p || !s->ops->user_copy_write) {
-		vec_result_err(r, MMU_E_INVALID);
-		return;
-	}
-	struct kwrite_call k = {.s = s, .sp = &p->sp, .cpu = cpu, .va = st->arg[1].num, .byte = (uint8_t)st->arg[2].num};
-	s->ops->run_on_cpu(s->ctx, cpu, kwrite_on_cpu, &k);
-	if (k.err != MMU_OK) {
-		vec_result_err(r, k.err);
-		return;
-	}
-	if (k.error_code == 0) {
-		vb_str(r, "ok");
-		return;
-	}
-	vb_str(r, "fault ");
-	vb_hex(r, k.error_code);
 }

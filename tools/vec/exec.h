@@ -76,6 +76,10 @@ struct vec_exec_ops {
 	 * (inside run_on_cpu). NULL op: the executor cannot (`kwrite` is then
 	 * `error INVALID`). */
 	struct vec_access (*user_copy_write)(void *ctx, unsigned cpu, mmu_vaddr_t va, uint8_t byte);
+	/* A supervisor read of the byte at VA by CPU with EFLAGS.AC=1 (the
+	 * load of copy-from-user, the #PF caught), on CPU as above. NULL op:
+	 * `kread` and `kreadstr` are `error INVALID`. */
+	struct vec_access (*user_copy_read)(void *ctx, unsigned cpu, mmu_vaddr_t va);
 	/* KPTI (`machine kpti=1`; neither is called otherwise). The kernel
 	 * ranges every shadow's kernel half maps (entry trampoline, stacks,
 	 * IDT/GDT/TSS): *N of them, 0 for none. Then the CR3 that CPU's

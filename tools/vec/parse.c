@@ -62,6 +62,8 @@ static const struct command commands[] = {
 	{"region", VEC_OP_REGION, "TazpK|m", "region P VA LEN PERM anon|stack|eager [max=SIZE]", VECTORS_MD("Regions")},
 	{"fork", VEC_OP_FORK, "TN", "fork P Q", VECTORS_MD("fork")},
 	{"kwrite", VEC_OP_KWRITE, "cab", "kwrite CPU VA BYTE", VECTORS_MD("kwrite")},
+	{"kread", VEC_OP_KREAD, "ca", "kread CPU VA", VECTORS_MD("kread and kreadstr")},
+	{"kreadstr", VEC_OP_KREADSTR, "caz", "kreadstr CPU VA MAX", VECTORS_MD("kread and kreadstr")},
 	{"same", VEC_OP_SAME, "TaTa", "same A VA B VB", DOC_PROC},
 	{"exit", VEC_OP_EXIT, "T", "exit P", DOC_PROC},
 	{"faults", VEC_OP_FAULTS, "T", "faults P", DOC_PROC},

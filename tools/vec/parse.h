@@ -46,6 +46,8 @@ enum vec_op {
 	VEC_OP_REGION,
 	VEC_OP_FORK,
 	VEC_OP_KWRITE,
+	VEC_OP_KREAD,    /* mmu64's own: copy-from-user of a byte */
+	VEC_OP_KREADSTR, /* mmu64's own: strncpy-from-user */
 	VEC_OP_SAME,
 	VEC_OP_EXIT,
 	VEC_OP_FAULTS,

@@ -20,6 +20,7 @@ static const vec_handler handlers[VEC_OP_COUNT] = {
 	[VEC_OP_FORK] = vec_cmd_fork,         [VEC_OP_KWRITE] = vec_cmd_kwrite,
 	[VEC_OP_SAME] = vec_cmd_same,         [VEC_OP_EXIT] = vec_cmd_exit,
 	[VEC_OP_FAULTS] = vec_cmd_faults,     [VEC_OP_HARVEST] = vec_cmd_harvest,
+	[VEC_OP_KREAD] = vec_cmd_kread,       [VEC_OP_KREADSTR] = vec_cmd_kreadstr,
 	VEC_INSPECT_HANDLERS
 };
 

@@ -32,6 +32,8 @@ void vec_cmd_proc(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 void vec_cmd_region(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_fork(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_kwrite(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_kread(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_kreadstr(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_same(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_exit(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_faults(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
@@ -43,6 +45,8 @@ void vec_cmd_harvest(struct vec_session *s, const struct vec_stmt *st, struct ve
 struct mmu_tree *vec_find_tree(struct vec_session *s, const char *name);
 struct mmu_tree *vec_find_pt_tree(struct vec_session *s, const char *name);
 struct vec_proc *vec_find_proc(struct vec_session *s, const char *name);
+/* The process whose tree CPU has loaded, or NULL. */
+struct vec_proc *vec_active_proc(struct vec_session *s, unsigned cpu);
 
 /* A user access by CPU whose active tree is a process: the hardware path,
  * then the process's fault handler and a retry, until done or refused.
