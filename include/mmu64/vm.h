@@ -9,9 +9,14 @@
  * size is INVALID (include/mmu64/pt.h). A frame's `refcount` (struct mmu_frame_meta) counts the
  * leaves that map it, over every space; it is freed when the count drops to
  * zero, after the flush that removed the last leaf. The caller owns the
- * storage of struct mmu_vm_space, as for every mmu64 object.
+ * storage of struct mmu_vm_space, as for every mmu64 object, and of its
+ * regions: MMU_VM_INLINE_REGIONS slots inside the struct, or an array the
+ * caller gives it (mmu_vm_space_set_region_storage), with no other limit.
  *
- * Every call that returns an error changed nothing. */
+ * Every call that returns an error changed nothing. Errors come in one
+ * order: INVALID, UNALIGNED, INVALID_PERMISSION, DUPLICATED / NOTEXIST,
+ * NOSPACE (the region storage is full: a bigger array fixes it), NOMEM
+ * (no frame or table from the port). */
 #ifndef MMU64_VM_H
 #define MMU64_VM_H
 
@@ -29,7 +34,8 @@
 extern "C" {
 #endif
 
-#define MMU_VM_MAX_REGIONS 16
+#define MMU_VM_INLINE_REGIONS 16              /* region slots inside struct mmu_vm_space */
+#define MMU_VM_MAX_REGIONS MMU_VM_INLINE_REGIONS /* the old name: no longer a limit */
 #define MMU_VM_STACK_MAX_DEFAULT (8ull << 20) /* Linux's RLIMIT_STACK default */
 #define MMU_VM_GUARD_GAP (1ull << 20)         /* Linux's stack_guard_gap */
 
@@ -52,11 +58,15 @@ struct mmu_vm_counters {
 	uint64_t demand, cow, stack, spurious, segv;
 };
 
+/* The fields are the library's (read the regions with mmu_vm_region_at or
+ * mmu_vm_region_get). */
 struct mmu_vm_space {
 	struct mmu_tree tree;
 	atomic_bool lock; /* serialises regions, faults, fork and exit */
 	unsigned nregions;
-	struct mmu_vm_region region[MMU_VM_MAX_REGIONS]; /* sorted by start */
+	struct mmu_vm_region *region; /* sorted by start: inline_region or the caller's array */
+	unsigned region_cap;          /* slots at `region` */
+	struct mmu_vm_region inline_region[MMU_VM_INLINE_REGIONS];
 	struct mmu_vm_counters counters;
 	struct mmu_kpti *kpti; /* NULL: no shadow tree */
 	mmu_pa_t shadow;       /* the shadow root (KPTI) */
@@ -65,7 +75,8 @@ struct mmu_vm_space {
 
 /* A new space with an empty user tree and no regions, in SP's storage
  * (its previous contents are ignored: a live space there is lost, with its
- * root). NOMEM: no root. */
+ * root). Its regions go in the MMU_VM_INLINE_REGIONS slots inside SP until
+ * mmu_vm_space_set_region_storage gives it an array. NOMEM: no root. */
 mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
 
 /* Release SP: every leaf's frame reference (frames still mapped by other
@@ -74,30 +85,47 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
  * takes, held until the tree is gone, so a racing load either makes exit
  * BUSY or comes after and panics (a destroyed tree). After exit SP is
  * dead until mmu_vm_space_create: exit, region add, remove and protect,
- * faults, fork from it, copy-to-user and KPTI enable return INVALID. */
+ * storage changes, faults, fork from it,
+ * copy-to-user and KPTI enable return INVALID. SP no longer uses its
+ * region storage: a caller's array is free again. */
 mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp);
+
+/* Move SP's regions into SLOTS, an array of CAPACITY regions the caller
+ * owns (SLOTS NULL and CAPACITY 0: back into the inline slots, whose
+ * capacity is MMU_VM_INLINE_REGIONS). Grow by giving a bigger array, as
+ * often as needed; SLOTS may be the array SP uses now (only the capacity
+ * changes: an array the caller grew in place), but must not overlap it
+ * otherwise, nor any other space's. From the return on, the library no
+ * longer touches the old array: the caller may free it, and every pointer
+ * mmu_vm_region_at returned into it is stale. Errors, in this order:
+ * INVALID (SP dead; SLOTS NULL with CAPACITY not 0, or CAPACITY 0 with
+ * SLOTS), NOSPACE (CAPACITY below the regions SP has). */
+mmu_err_t mmu_vm_space_set_region_storage(struct mmu_vm_space *sp, struct mmu_vm_region *slots, unsigned capacity);
 
 /* Add a region of KIND over [VA, VA+LEN) with PROT (MMU_PROT_R required,
  * W and X optional, U ignored: pages are user pages). MAX: the stack's
  * largest size (0: MMU_VM_STACK_MAX_DEFAULT); must be 0 for the other
- * kinds. Anon and stack regions map nothing until touched; an eager region
- * maps a zeroed frame at every page now (no fault on first touch; after
- * that it behaves as anon: COW after fork, refusals). Errors, in this
- * order: INVALID (page 0, the kernel half, non-canonical, zero or wrapping
- * length, a bad kind, MAX < LEN, MAX on a region that is not a stack, a bit
- * other than R W X U in PROT), UNALIGNED (VA, LEN or MAX not 4K-aligned),
- * INVALID_PERMISSION (no R), DUPLICATED (an overlap with another region),
- * NOMEM (MMU_VM_MAX_REGIONS in use, or for an eager region no frame or
- * table: nothing mapped, no region added). */
+ * kinds. Anon and stack regions map nothing until touched; an eager
+ * region maps a zeroed frame at every page now (no fault on first touch;
+ * after that it behaves as anon: COW after fork, refusals).
+ * Errors, in this order: INVALID (page 0, the kernel half,
+ * non-canonical, zero or wrapping length, a bad kind, MAX < LEN, MAX on
+ * a region that is not a stack, a bit other than R W X U in PROT),
+ * UNALIGNED (VA, LEN or MAX not 4K-aligned), INVALID_PERMISSION (no R),
+ * DUPLICATED (an overlap with another region), NOSPACE (every slot of
+ * the region storage in use), NOMEM (an eager region: no frame or table;
+ * nothing mapped, no region added). */
 mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
 			    enum mmu_vm_kind kind, uint64_t max);
 
 /* Remove [VA, VA+LEN) from the regions, with every page mapped there and
- * the tables that empties. The range may cover parts of regions; a region
- * cut in the middle becomes two (NOMEM when no slot is left). A stack's
- * pieces keep its growth limit (end - max), as region protect's do, so a
- * removal never lets a stack grow further down than before. NOTEXIST when
- * no region overlaps the range; INVALID / UNALIGNED as for add. */
+ * the tables that empties (one batch: invalidated on every CPU before the
+ * call returns). The range may cover parts of regions; a region cut in
+ * the middle becomes two. A stack's pieces keep its growth limit (end -
+ * max), as region protect's do, so a removal never lets a stack grow
+ * further down than before. Errors, in this order: INVALID / UNALIGNED as
+ * for add, NOTEXIST (no region overlaps the range), NOSPACE (a region cut
+ * in the middle and no slot left). */
 mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len);
 
 /* Give the parts of the regions inside [VA, VA+LEN) the permissions PROT
@@ -115,9 +143,28 @@ mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t
  * over (a frame shared after fork stays copy-on-write). With KPTI the
  * shadow shares those tables. Errors, in this order: INVALID (as for
  * remove, or a bit other than R W X U in PROT), UNALIGNED,
- * INVALID_PERMISSION (no R), NOTEXIST (no region overlaps the range),
- * NOMEM (the pieces need more than MMU_VM_MAX_REGIONS slots). */
+ * INVALID_PERMISSION (no R), NOTEXIST (no
+ * region overlaps the range), NOSPACE (the pieces need more slots than
+ * the region storage has). */
 mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot);
+
+/* Locking of the regions. The space lock (taken by every call above, the
+ * fault handler, fork, exit and mmu_vm_region_get) protects the region
+ * array, its count and its storage pointer. A fault may change a region
+ * (a stack grows down: its start and length), region calls move regions
+ * inside the array (it stays sorted for binary search), and a storage
+ * change moves all of them to another array.
+ *
+ * mmu_vm_region_at takes no lock: it is for a caller that keeps all of
+ * those calls off SP while it looks (its own per-process lock held around
+ * them and around this call, as Linux's mmap_lock; or one CPU). It
+ * returns the region containing VA, or NULL: read it, never write it;
+ * it is valid until the caller's next region call, fault, exit or storage
+ * change on SP. Anyone else calls mmu_vm_region_get, which takes the space
+ * lock and copies the region containing VA into *OUT (false, *OUT
+ * untouched, when there is none). Both search in O(log n). */
+const struct mmu_vm_region *mmu_vm_region_at(const struct mmu_vm_space *sp, mmu_vaddr_t va);
+bool mmu_vm_region_get(struct mmu_vm_space *sp, mmu_vaddr_t va, struct mmu_vm_region *out);
 
 /* ---- faults ---- */
 
@@ -179,16 +226,27 @@ struct mmu_vm_counters mmu_vm_counters_take(struct mmu_vm_space *sp);
 
 /* ---- fork ---- */
 
-/* Make CHILD a copy-on-write copy of PARENT: the same regions, a tree with
+/* Make CHILD a copy-on-write copy of PARENT: the same regions (in CHILD's
+ * inline slots: NOSPACE when PARENT has more), a tree with
  * the same leaves, writable pages write-protected in both (one flush for
  * the parent, to the CPUs where it is loaded), every frame's refcount
  * incremented; with KPTI on PARENT, CHILD gets its own shadow on the same
  * template. CHILD is storage, not a space: fork creates it (do not call
  * mmu_vm_space_create first). INVALID, nothing changed, when CHILD is
  * PARENT or a live space (created and not exited: its root would leak).
- * CHILD's counters start at zero. NOMEM: nothing changed, CHILD not
+ * CHILD's counters start at zero. Errors, in this order: INVALID,
+ * NOSPACE, NOMEM; with any of them nothing changed and CHILD is not
  * created. Like every vm call, it runs on one CPU from start to end. */
 mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child);
+
+/* mmu_vm_fork with CHILD's regions in SLOTS, CAPACITY regions of the
+ * caller's (as mmu_vm_space_set_region_storage takes them: NULL and 0 is
+ * the inline slots, which is mmu_vm_fork). INVALID also for SLOTS and
+ * CAPACITY as set_region_storage refuses them, or SLOTS overlapping
+ * PARENT's region array; NOSPACE when PARENT has more regions than
+ * CAPACITY. */
+mmu_err_t mmu_vm_fork_with_storage(struct mmu_vm_space *parent, struct mmu_vm_space *child,
+				   struct mmu_vm_region *slots, unsigned capacity);
 
 /* ---- kernel writes into user memory ---- */
 
@@ -241,9 +299,6 @@ size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx);
  * of the address space): its user half is the space's own tables, its
  * kernel half the template's. NOTEXIST without KPTI. */
 mmu_err_t mmu_vm_kpti_dump(struct mmu_vm_space *sp, mmu_vaddr_t start, mmu_vaddr_t end, mmu_line_fn out, void *ctx);
-
-/* The region containing VA, or NULL (stable until the next region change). */
-const struct mmu_vm_region *mmu_vm_region_at(const struct mmu_vm_space *sp, mmu_vaddr_t va);
 
 #ifdef __cplusplus
 }

@@ -353,7 +353,7 @@ static void do_region_add(int s)
 	as_any_cpu();
 	mmu_err_t want = vmm_add(&R.model, R.ms[s], va, len, prot, kind, max);
 	expect_err(mmu_vm_region_add(&R.sp[s], va, len, prot, kind, max), want);
-	R.counts[want == MMU_OK ? 9 : want == MMU_E_NOMEM ? 10 : 11]++;
+	R.counts[want == MMU_OK ? 9 : want == MMU_E_NOSPACE ? 10 : 11]++;
 }
 
 /* A range around a region of S (never cutting a stack), or in the hole. */
@@ -394,7 +394,7 @@ static void do_region_remove(int s)
 	as_any_cpu();
 	mmu_err_t want = vmm_remove(&R.model, R.ms[s], va, len);
 	expect_err(mmu_vm_region_remove(&R.sp[s], va, len), want);
-	R.counts[want == MMU_OK ? 12 : want == MMU_E_NOMEM ? 10 : 11]++;
+	R.counts[want == MMU_OK ? 12 : want == MMU_E_NOSPACE ? 10 : 11]++;
 }
 
 static void do_region_protect(int s)
@@ -409,7 +409,7 @@ static void do_region_protect(int s)
 	as_any_cpu();
 	mmu_err_t want = vmm_protect(R.ms[s], va, len, prot);
 	expect_err(mmu_vm_region_protect(&R.sp[s], va, len, prot), want);
-	R.counts[want == MMU_OK ? 13 : want == MMU_E_NOMEM ? 10 : 11]++;
+	R.counts[want == MMU_OK ? 13 : want == MMU_E_NOSPACE ? 10 : 11]++;
 }
 
 /* Ranges every region call must refuse before looking at the regions. */
@@ -579,7 +579,7 @@ static void run(uint64_t seed, unsigned long ops)
 	check_translations();
 	unsigned long *n = R.counts;
 	printf("  %lu ops: access ok %lu refused %lu, kernel read %lu change %lu, load %lu, create %lu fork %lu "
-	       "exit %lu busy %lu, region add %lu remove %lu protect %lu NOMEM %lu refused %lu\n",
+	       "exit %lu busy %lu, region add %lu remove %lu protect %lu NOSPACE %lu refused %lu\n",
 	       ops, n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9], n[12], n[13], n[10], n[11]);
 	/* A run that never reached the interesting states proves little. */
 	bool forked = sharing();

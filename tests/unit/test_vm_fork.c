@@ -137,18 +137,6 @@ static void test_fork_exit(void)
 
 /* ---- copy-to-user ---- */
 
-static uint32_t sim_store(void *ctx, mmu_vaddr_t va, const uint8_t *src, size_t len)
-{
-	unsigned cpu = *(unsigned *)ctx;
-	for (size_t i = 0; i < len; i++) {
-		struct sim_access a = sim_access(vt_sim, cpu, SIM_WRITE, va + i, false, true, src[i]);
-		if (a.outcome == SIM_PF)
-			return a.error_code;
-		CHECK_EQ(a.outcome, SIM_OK);
-	}
-	return 0;
-}
-
 static void test_copy_to_user(void)
 {
 	uint64_t frames0 = sim_frames_in_use(vt_sim);
@@ -165,12 +153,12 @@ static void test_copy_to_user(void)
 	st_load(vt_sim, cpu, &p.tree);
 	sim_set_cpu(vt_sim, cpu);
 	/* Three pages from an unaligned start: demand faults, counted. */
-	CHECK_OK(mmu_vm_copy_to_user(&p, 0x400800, buf, 2 * PAGE + 0x10, sim_store, &cpu, &code));
+	CHECK_OK(mmu_vm_copy_to_user(&p, 0x400800, buf, 2 * PAGE + 0x10, vt_store, &cpu, &code));
 	CHECK_EQ(code, 0);
 	CHECK(counters_are(&p, 3, 0, 0, 0, 0));
 	CHECK_OK(mmu_vm_fork(&p, &c));
 	/* Breaks COW like a user write; the child keeps its bytes. */
-	CHECK_OK(mmu_vm_copy_to_user(&p, 0x401000, buf + 100, 8, sim_store, &cpu, &code));
+	CHECK_OK(mmu_vm_copy_to_user(&p, 0x401000, buf + 100, 8, vt_store, &cpu, &code));
 	CHECK_EQ(code, 0);
 	CHECK(counters_are(&p, 0, 1, 0, 0, 0));
 	sim_set_cpu(vt_sim, 0);
@@ -178,16 +166,16 @@ static void test_copy_to_user(void)
 	CHECK_EQ(*sim_phys(vt_sim, mmu_pa_add(pa_of(&c, 0x401000), 0)), buf[0x800]);
 	sim_set_cpu(vt_sim, cpu);
 	/* Stack growth. */
-	CHECK_OK(mmu_vm_copy_to_user(&p, 0x6fff000, buf, 1, sim_store, &cpu, &code));
+	CHECK_OK(mmu_vm_copy_to_user(&p, 0x6fff000, buf, 1, vt_store, &cpu, &code));
 	CHECK_EQ(code, 0);
 	CHECK(counters_are(&p, 0, 0, 1, 0, 0));
 	/* Refused: the process lives, nothing counted, nothing changed. */
 	struct state before;
 	state_take(&p, &before);
-	CHECK_OK(mmu_vm_copy_to_user(&p, 0x500000, buf, 1, sim_store, &cpu, &code));
+	CHECK_OK(mmu_vm_copy_to_user(&p, 0x500000, buf, 1, vt_store, &cpu, &code));
 	CHECK_EQ(code, ST_PF_W);
-	CHECK_ERR(mmu_vm_copy_to_user(&p, 0xffffc80000000000ull, buf, 1, sim_store, &cpu, &code), MMU_E_INVALID);
-	CHECK_ERR(mmu_vm_copy_to_user(&p, (1ull << (mmu_va_bits(vt_mmu->levels) - 1)) - 1, buf, 2, sim_store, &cpu, &code),
+	CHECK_ERR(mmu_vm_copy_to_user(&p, 0xffffc80000000000ull, buf, 1, vt_store, &cpu, &code), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_copy_to_user(&p, (1ull << (mmu_va_bits(vt_mmu->levels) - 1)) - 1, buf, 2, vt_store, &cpu, &code),
 		  MMU_E_INVALID);
 	CHECK(counters_are(&p, 0, 0, 0, 0, 0));
 	sim_set_cpu(vt_sim, 0);
@@ -196,7 +184,7 @@ static void test_copy_to_user(void)
 	/* Across the region's end: the first page is faulted in and written,
 	 * the copy stops at the next. */
 	sim_set_cpu(vt_sim, cpu);
-	CHECK_OK(mmu_vm_copy_to_user(&p, 0x404000 - 2, buf, 4, sim_store, &cpu, &code));
+	CHECK_OK(mmu_vm_copy_to_user(&p, 0x404000 - 2, buf, 4, vt_store, &cpu, &code));
 	CHECK_EQ(code, ST_PF_W);
 	CHECK(counters_are(&p, 1, 0, 0, 0, 0));
 	sim_set_cpu(vt_sim, 0);
@@ -206,7 +194,7 @@ static void test_copy_to_user(void)
 	/* Present and read-only: refused with P|W before any store (the
 	 * library checks the tables, so CR0.WP=0 could not write through). */
 	sim_set_cpu(vt_sim, cpu);
-	CHECK_OK(mmu_vm_copy_to_user(&p, 0x500000, buf, 1, sim_store, &cpu, &code));
+	CHECK_OK(mmu_vm_copy_to_user(&p, 0x500000, buf, 1, vt_store, &cpu, &code));
 	CHECK_EQ(code, ST_PF_P | ST_PF_W);
 	sim_set_cpu(vt_sim, 0);
 	unload(cpu);

@@ -104,7 +104,7 @@ mmu_err_t vmm_add(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, uint6
 		if (overlaps(&s->region[i], va, va + (len - 1)))
 			return MMU_E_DUPLICATED;
 	if (s->nregions == MMU_VM_MAX_REGIONS)
-		return MMU_E_NOMEM;
+		return MMU_E_NOSPACE;
 	struct mmu_vm_region r = {.start = va, .len = len, .prot = prot & 7u, .kind = kind,
 				  .max = kind == MMU_VM_STACK && max == 0 ? MMU_VM_STACK_MAX_DEFAULT : max};
 	insert(s, &r);
@@ -141,7 +141,7 @@ mmu_err_t vmm_remove(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, ui
 	if (touched == 0)
 		return MMU_E_NOTEXIST;
 	if (n > MMU_VM_MAX_REGIONS)
-		return MMU_E_NOMEM;
+		return MMU_E_NOSPACE;
 	drop_pages(m, s, va, last);
 	s->nregions = 0;
 	for (unsigned i = 0; i < n; i++)
@@ -185,7 +185,7 @@ mmu_err_t vmm_protect(struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigne
 			out[k++] = out[i];
 	}
 	if (k > MMU_VM_MAX_REGIONS)
-		return MMU_E_NOMEM;
+		return MMU_E_NOSPACE;
 	for (unsigned i = 0; i < MMU_VM_MAX_REGIONS; i++)
 		s->region[i] = i < k ? out[i] : (struct mmu_vm_region){0};
 	s->nregions = k;

@@ -53,6 +53,18 @@ uint8_t ur(struct mmu_vm_space *sp, unsigned cpu, mmu_vaddr_t va)
 	return b;
 }
 
+uint32_t vt_store(void *ctx, mmu_vaddr_t va, const uint8_t *src, size_t len)
+{
+	unsigned cpu = *(unsigned *)ctx;
+	for (size_t i = 0; i < len; i++) {
+		struct sim_access a = sim_access(vt_sim, cpu, SIM_WRITE, va + i, false, true, src[i]);
+		if (a.outcome == SIM_PF)
+			return a.error_code;
+		CHECK_EQ(a.outcome, SIM_OK);
+	}
+	return 0;
+}
+
 mmu_pa_t pa_of(struct mmu_vm_space *sp, mmu_vaddr_t va)
 {
 	struct mmu_translation t = {0};
@@ -85,16 +97,20 @@ void state_take(struct mmu_vm_space *sp, struct state *s)
 	s->frames = sim_frames_in_use(vt_sim);
 	s->tables = sim_tables_in_use(vt_sim);
 	s->nregions = sp->nregions;
-	memcpy(s->region, sp->region, sizeof s->region);
+	s->region_cap = sp->region_cap;
+	s->storage = sp->region;
+	CHECK(sp->nregions <= VT_STATE_REGIONS);
+	memcpy(s->region, sp->region, (sp->nregions < VT_STATE_REGIONS ? sp->nregions : VT_STATE_REGIONS) * sizeof s->region[0]);
 }
 
 bool state_same(struct mmu_vm_space *sp, struct state *before)
 {
-	struct state now;
+	static struct state now; /* 128 KiB of regions: not on the stack */
 	state_take(sp, &now);
 	bool same = st_snapshot_equal(&before->snap, &now.snap) && now.frames == before->frames &&
 		    now.tables == before->tables && now.nregions == before->nregions &&
-		    memcmp(now.region, before->region, sizeof now.region) == 0;
+		    now.region_cap == before->region_cap && now.storage == before->storage &&
+		    memcmp(now.region, before->region, now.nregions * sizeof now.region[0]) == 0;
 	st_snapshot_free(&now.snap);
 	return same;
 }

@@ -24,18 +24,25 @@ unsigned uaccess(struct mmu_vm_space *sp, unsigned cpu, enum sim_access_kind kin
 		 uint8_t *read);
 unsigned uw(struct mmu_vm_space *sp, unsigned cpu, mmu_vaddr_t va, uint8_t byte);
 uint8_t ur(struct mmu_vm_space *sp, unsigned cpu, mmu_vaddr_t va);
+/* The store of copy-to-user (mmu_vm_store_fn): supervisor writes with
+ * EFLAGS.AC=1 by the CPU *CTX (an unsigned) points to. */
+uint32_t vt_store(void *ctx, mmu_vaddr_t va, const uint8_t *src, size_t len);
 mmu_pa_t pa_of(struct mmu_vm_space *sp, mmu_vaddr_t va);
 uint32_t refs(struct mmu_vm_space *sp, mmu_vaddr_t va);
 /* The counters since the previous call equal these (printed if not). */
 bool counters_are(struct mmu_vm_space *sp, uint64_t demand, uint64_t cow, uint64_t stack, uint64_t spurious,
 		  uint64_t segv);
 
-/* Everything a refused or failed call must leave alone. */
+/* Everything a refused or failed call must leave alone: the tables, the
+ * frame and table counts, the regions (up to VT_STATE_REGIONS) and where
+ * they are stored. */
+#define VT_STATE_REGIONS 4096
 struct state {
 	struct st_snapshot snap;
 	uint64_t frames, tables;
-	unsigned nregions;
-	struct mmu_vm_region region[MMU_VM_MAX_REGIONS];
+	unsigned nregions, region_cap;
+	const struct mmu_vm_region *storage;
+	struct mmu_vm_region region[VT_STATE_REGIONS];
 };
 void state_take(struct mmu_vm_space *sp, struct state *s);
 /* True when nothing changed since BEFORE (BEFORE's snapshot is kept). */
