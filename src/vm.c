@@ -150,6 +150,40 @@ mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t
 	return err;
 }
 
+/* Whether region I may end at NEW_LAST: below the next region and, when
+ * that one is a stack, the guard gap below it (Linux's brk checks
+ * vm_start_gap of the next VMA the same way). */
+static bool region_may_grow(const struct mmu_vm_space *sp, unsigned i, mmu_vaddr_t new_last)
+{
+	if (i + 1 == sp->nregions)
+		return true;
+	const struct mmu_vm_region *next = &sp->region[i + 1];
+	if (new_last >= next->start)
+		return false;
+	return next->kind != MMU_VM_STACK || next->start - (new_last + 1) >= MMU_VM_GUARD_GAP;
+}
+
+mmu_err_t mmu_vm_region_resize(struct mmu_vm_space *sp, mmu_vaddr_t start, uint64_t new_len)
+{
+	vm_lock(sp);
+	mmu_err_t err = new_len == 0 ? MMU_E_INVALID : region_range_check(sp, start, new_len);
+	int i = err == MMU_OK ? vm_region_find(sp, start) : -1;
+	if (err == MMU_OK && (i < 0 || sp->region[i].start != start))
+		err = MMU_E_NOTEXIST;
+	struct mmu_vm_region *r = err == MMU_OK ? &sp->region[i] : NULL;
+	if (r && new_len > r->len && !region_may_grow(sp, (unsigned)i, start + (new_len - 1)))
+		err = MMU_E_DUPLICATED;
+	if (err == MMU_OK && new_len > r->len) {
+		if (r->kind == MMU_VM_STACK)
+			r->max += new_len - r->len; /* the growth limit stays */
+		r->len = new_len;
+	} else if (err == MMU_OK && new_len < r->len) {
+		err = regions_remove_range(sp, start + new_len, region_last(r));
+	}
+	vm_unlock(sp);
+	return err;
+}
+
 struct mmu_vm_counters mmu_vm_counters_take(struct mmu_vm_space *sp)
 {
 	vm_lock(sp);

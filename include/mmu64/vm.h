@@ -84,8 +84,8 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
  * CPU (nothing released): checked under the tree lock that mmu_tree_load
  * takes, held until the tree is gone, so a racing load either makes exit
  * BUSY or comes after and panics (a destroyed tree). After exit SP is
- * dead until mmu_vm_space_create: exit, region add, remove and protect,
- * storage changes, faults, fork from it,
+ * dead until mmu_vm_space_create: exit, region add, remove, protect and
+ * resize, storage changes, faults, fork from it,
  * copy-to-user and KPTI enable return INVALID. SP no longer uses its
  * region storage: a caller's array is free again. */
 mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp);
@@ -127,6 +127,19 @@ mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t le
  * for add, NOTEXIST (no region overlaps the range), NOSPACE (a region cut
  * in the middle and no slot left). */
 mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len);
+
+/* Give the region that starts at START the length NEW_LEN, its start kept
+ * (brk). Growth maps nothing (demand-zero, eager regions too); it must
+ * not overlap the next region, nor come within MMU_VM_GUARD_GAP below it
+ * when that region is a stack (Linux's brk against vm_start_gap), else
+ * DUPLICATED. Shrinking unmaps and frees the pages cut off, with the
+ * tables that empties, in one batch, as removing the tail would. A
+ * stack keeps its growth limit (end - max): its max grows or shrinks with
+ * its end. Errors, in this order: INVALID (START in page 0,
+ * START+NEW_LEN outside the user half or wrapping, NEW_LEN 0: use
+ * remove), UNALIGNED (START or NEW_LEN), NOTEXIST (no region starts at
+ * START), DUPLICATED. Never NOSPACE or NOMEM. */
+mmu_err_t mmu_vm_region_resize(struct mmu_vm_space *sp, mmu_vaddr_t start, uint64_t new_len);
 
 /* Give the parts of the regions inside [VA, VA+LEN) the permissions PROT
  * (as for add: R required, W and X optional, U ignored), splitting the
