@@ -135,13 +135,14 @@ static mmu_err_t break_cow(struct mmu_vm_space *sp, mmu_vaddr_t page, const stru
 
 /* ---- stack growth ---- */
 
-/* VECTORS.md: X >= end - max, and X - (end of the region below) >= the
- * guard gap. PAGE is below the stack at index I and in no region. */
+/* VECTORS.md: X >= end - max, X at or above the space's min address,
+ * and X - (end of the region below) >= the guard gap. PAGE is below the
+ * stack at index I and in no region. */
 static bool stack_may_grow(const struct mmu_vm_space *sp, unsigned i, mmu_vaddr_t page)
 {
 	const struct mmu_vm_region *s = &sp->region[i];
 	mmu_vaddr_t end = s->start + s->len;
-	if (s->kind != MMU_VM_STACK || page < MMU_PAGE_SIZE || (end > s->max && page < end - s->max))
+	if (s->kind != MMU_VM_STACK || page < sp->min_addr || (end > s->max && page < end - s->max))
 		return false;
 	if (i == 0)
 		return true;
@@ -173,6 +174,8 @@ static enum mmu_vm_outcome decide(struct mmu_vm_space *sp, const struct mmu_vm_f
 	mmu_vaddr_t page = f->va & ~(MMU_PAGE_SIZE - 1);
 	enum mmu_vm_outcome refused = f->user ? MMU_VM_SEGV : MMU_VM_REFUSED;
 	if (!mmu_va_canonical(f->va, sp->tree.mmu->levels) || mmu_va_is_kernel(f->va) || f->pk || f->shadow_stack)
+		return refused;
+	if (page < sp->min_addr) /* no region there, and no stack may grow there */
 		return refused;
 	struct mmu_translation t;
 	bool present = mmu_walk(&sp->tree, page, &t) == MMU_OK;

@@ -138,6 +138,7 @@ static void fork_finish(struct mmu_vm_space *parent, struct mmu_vm_space *child,
 		vm_kpti_attach(child, parent->kpti, shadow);
 	vm_regions_move(child->region, parent->region, parent->nregions);
 	child->nregions = parent->nregions;
+	child->min_addr = parent->min_addr;
 }
 
 /* Every check under the parent's lock, before the child is created, so

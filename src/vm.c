@@ -23,6 +23,7 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp)
 	__builtin_memset(sp, 0, sizeof *sp); /* no 1.7 KiB temporary at -O0 */
 	atomic_init(&sp->lock, false);
 	vm_regions_use_inline(sp);
+	sp->min_addr = MMU_VM_MIN_ADDR_DEFAULT;
 	mmu_err_t err = mmu_tree_create(mmu, &sp->tree);
 	if (err == MMU_OK)
 	{
@@ -51,14 +52,31 @@ mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp)
 	return err;
 }
 
+mmu_err_t mmu_vm_space_set_min_addr(struct mmu_vm_space *sp, mmu_vaddr_t addr)
+{
+	vm_lock(sp);
+	mmu_err_t err = MMU_OK;
+	if (sp->tree.dead || addr > mmu_user_last(sp->tree.mmu))
+		err = MMU_E_INVALID;
+	else if (!mmu_is_aligned(addr, MMU_PAGE_SIZE))
+		err = MMU_E_UNALIGNED;
+	else if (sp->nregions > 0 && sp->region[0].start < addr)
+		err = MMU_E_DUPLICATED;
+	if (err == MMU_OK)
+		sp->min_addr = addr;
+	vm_unlock(sp);
+	return err;
+}
+
 /* ---- regions ---- */
 
-/* INVALID / UNALIGNED for a range of a space: page 0, the kernel half,
- * non-canonical, empty or wrapping. */
+/* INVALID / UNALIGNED for a range of a space: below its min address, the
+ * kernel half, non-canonical, empty or wrapping. Space lock held (the
+ * min address). */
 static mmu_err_t region_range_check(const struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len)
 {
 	mmu_err_t err = range_check(&sp->tree, va, len);
-	if (err == MMU_OK && va < MMU_PAGE_SIZE)
+	if (err == MMU_OK && va < sp->min_addr)
 		err = MMU_E_INVALID;
 	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
 		err = MMU_E_UNALIGNED;
@@ -82,8 +100,8 @@ static mmu_err_t region_args_check(const struct mmu_vm_space *sp, mmu_vaddr_t va
 	return err;
 }
 
-/* Every check under the space lock: the regions are read as the change
- * will find them. */
+/* Every check under the space lock: the min address and the regions are
+ * read as the change will find them. */
 mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
 			    enum mmu_vm_kind kind, uint64_t max)
 {

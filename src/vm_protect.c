@@ -226,8 +226,9 @@ static mmu_err_t pages_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vadd
 mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot)
 {
 	vm_lock(sp);
-	/* Page 0 is never a region's: INVALID, like every range error. */
-	mmu_err_t err = va < MMU_PAGE_SIZE ? MMU_E_INVALID : protect_check(&sp->tree, va, len, prot);
+	/* Below the min address (page 0 by default) is never a region's:
+	 * INVALID, like every range error. */
+	mmu_err_t err = va < sp->min_addr ? MMU_E_INVALID : protect_check(&sp->tree, va, len, prot);
 	mmu_vaddr_t last = va + (len - 1);
 	prot &= MMU_PROT_R | MMU_PROT_W | MMU_PROT_X;
 	struct protect_plan plan;

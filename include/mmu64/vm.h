@@ -38,6 +38,7 @@ extern "C" {
 #define MMU_VM_MAX_REGIONS MMU_VM_INLINE_REGIONS /* the old name: no longer a limit */
 #define MMU_VM_STACK_MAX_DEFAULT (8ull << 20) /* Linux's RLIMIT_STACK default */
 #define MMU_VM_GUARD_GAP (1ull << 20)         /* Linux's stack_guard_gap */
+#define MMU_VM_MIN_ADDR_DEFAULT 0x1000ull     /* page 0 refused, as Linux's mmap_min_addr */
 
 enum mmu_vm_kind {
 	MMU_VM_ANON,  /* demand-zero: a zeroed frame on first touch */
@@ -66,6 +67,7 @@ struct mmu_vm_space {
 	unsigned nregions;
 	struct mmu_vm_region *region; /* sorted by start: inline_region or the caller's array */
 	unsigned region_cap;          /* slots at `region` */
+	mmu_vaddr_t min_addr;         /* no region below it (mmu_vm_space_set_min_addr) */
 	struct mmu_vm_region inline_region[MMU_VM_INLINE_REGIONS];
 	struct mmu_vm_counters counters;
 	struct mmu_kpti *kpti; /* NULL: no shadow tree */
@@ -76,7 +78,8 @@ struct mmu_vm_space {
 /* A new space with an empty user tree and no regions, in SP's storage
  * (its previous contents are ignored: a live space there is lost, with its
  * root). Its regions go in the MMU_VM_INLINE_REGIONS slots inside SP until
- * mmu_vm_space_set_region_storage gives it an array. NOMEM: no root. */
+ * mmu_vm_space_set_region_storage gives it an array; its lowest mappable
+ * address is MMU_VM_MIN_ADDR_DEFAULT. NOMEM: no root. */
 mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
 
 /* Release SP: every leaf's frame reference (frames still mapped by other
@@ -85,7 +88,7 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
  * takes, held until the tree is gone, so a racing load either makes exit
  * BUSY or comes after and panics (a destroyed tree). After exit SP is
  * dead until mmu_vm_space_create: exit, region add, remove, protect and
- * resize, storage changes, faults, fork from it,
+ * resize, storage and min-address changes, faults, fork from it,
  * copy-to-user and KPTI enable return INVALID. SP no longer uses its
  * region storage: a caller's array is free again. */
 mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp);
@@ -102,16 +105,27 @@ mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp);
  * SLOTS), NOSPACE (CAPACITY below the regions SP has). */
 mmu_err_t mmu_vm_space_set_region_storage(struct mmu_vm_space *sp, struct mmu_vm_region *slots, unsigned capacity);
 
+/* The lowest address a region of SP may take in (Linux's mmap_min_addr,
+ * per space): ADDR, a page boundary in the user half, 0 included (xv6
+ * links programs at 0). Region calls refuse ranges that start below it
+ * (INVALID), the fault handler refuses every fault below it, so no stack
+ * grows there, and copy-to-user there stops as a refused fault. Errors,
+ * in this order: INVALID (SP dead, ADDR above the user half), UNALIGNED,
+ * DUPLICATED (a region of SP starts below ADDR). A child of fork
+ * inherits the parent's. */
+mmu_err_t mmu_vm_space_set_min_addr(struct mmu_vm_space *sp, mmu_vaddr_t addr);
+
 /* Add a region of KIND over [VA, VA+LEN) with PROT (MMU_PROT_R required,
  * W and X optional, U ignored: pages are user pages). MAX: the stack's
  * largest size (0: MMU_VM_STACK_MAX_DEFAULT); must be 0 for the other
  * kinds. Anon and stack regions map nothing until touched; an eager
  * region maps a zeroed frame at every page now (no fault on first touch;
  * after that it behaves as anon: COW after fork, refusals).
- * Errors, in this order: INVALID (page 0, the kernel half,
- * non-canonical, zero or wrapping length, a bad kind, MAX < LEN, MAX on
- * a region that is not a stack, a bit other than R W X U in PROT),
- * UNALIGNED (VA, LEN or MAX not 4K-aligned), INVALID_PERMISSION (no R),
+ * Errors, in this order: INVALID (VA below the space's min address, by
+ * default page 0; the kernel half, non-canonical, zero or wrapping
+ * length, a bad kind, MAX < LEN, MAX on a region that is not a stack, a
+ * bit other than R W X U in PROT), UNALIGNED (VA, LEN or MAX not
+ * 4K-aligned), INVALID_PERMISSION (no R),
  * DUPLICATED (an overlap with another region), NOSPACE (every slot of
  * the region storage in use), NOMEM (an eager region: no frame or table;
  * nothing mapped, no region added). */
@@ -135,7 +149,7 @@ mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t
  * DUPLICATED. Shrinking unmaps and frees the pages cut off, with the
  * tables that empties, in one batch, as removing the tail would. A
  * stack keeps its growth limit (end - max): its max grows or shrinks with
- * its end. Errors, in this order: INVALID (START in page 0,
+ * its end. Errors, in this order: INVALID (START below the min address,
  * START+NEW_LEN outside the user half or wrapping, NEW_LEN 0: use
  * remove), UNALIGNED (START or NEW_LEN), NOTEXIST (no region starts at
  * START), DUPLICATED. Never NOSPACE or NOMEM. */
@@ -227,8 +241,9 @@ enum mmu_vm_outcome {
 static inline bool mmu_vm_resolved(enum mmu_vm_outcome o) { return o <= MMU_VM_STACK_GROWN; }
 
 /* Handle fault F in SP, in this order: RSVD -> CORRUPT; a supervisor fault
- * outside copy-to-user -> KERNEL_BUG; an exited space -> DEAD; then
- * spurious, demand-zero, copy-on-write, stack growth; anything else is
+ * outside copy-to-user -> KERNEL_BUG; an exited space -> DEAD; below the
+ * space's min address -> refused; then spurious, demand-zero,
+ * copy-on-write, stack growth; anything else is
  * refused (SEGV for a user access, REFUSED for copy-to-user). NOMEM when
  * a frame or a table cannot be allocated. Counts the outcome (SEGV in
  * `segv`; REFUSED, KERNEL_BUG, CORRUPT, NOMEM and DEAD in nothing). */
@@ -240,7 +255,7 @@ struct mmu_vm_counters mmu_vm_counters_take(struct mmu_vm_space *sp);
 /* ---- fork ---- */
 
 /* Make CHILD a copy-on-write copy of PARENT: the same regions (in CHILD's
- * inline slots: NOSPACE when PARENT has more), a tree with
+ * inline slots: NOSPACE when PARENT has more) and min address, a tree with
  * the same leaves, writable pages write-protected in both (one flush for
  * the parent, to the CPUs where it is loaded), every frame's refcount
  * incremented; with KPTI on PARENT, CHILD gets its own shadow on the same
@@ -277,7 +292,8 @@ typedef uint32_t (*mmu_vm_store_fn)(void *ctx, mmu_vaddr_t va, const uint8_t *sr
  * everything was copied; MMU_OK with the error code of the refused fault
  * when the copy stopped (the process lives on); INVALID (nothing written)
  * when [VA, VA+LEN) is not inside the user half (access_ok); NOMEM as for
- * faults. */
+ * faults. Below SP's min address the handler refuses every fault, so a
+ * copy there stops with the store's error code. */
 mmu_err_t mmu_vm_copy_to_user(struct mmu_vm_space *sp, mmu_vaddr_t va, const void *src, size_t len,
 			      mmu_vm_store_fn store, void *ctx, uint32_t *error_code);
 

@@ -124,6 +124,7 @@ static void test_fork_storage(void)
 	CHECK_EQ(child.region_cap, 40);
 	CHECK_EQ(child.nregions, 20);
 	CHECK(memcmp(child.region, parent.region, 20 * sizeof child.region[0]) == 0);
+	CHECK_EQ(child.min_addr, parent.min_addr);
 	/* The child's array is its own: its regions change alone. */
 	CHECK_OK(mmu_vm_region_add(&child, AT(30), PAGE, RW, MMU_VM_ANON, 0));
 	CHECK_EQ(parent.nregions, 20);
