@@ -33,9 +33,11 @@ static bool tables_allow(const struct mmu_translation *t, const struct mmu_vm_fa
 	return !(f->fetch && !(t->prot & MMU_PROT_X));
 }
 
+/* Every access needs R (a guard region has none); a write W, a fetch X. */
 static bool region_allows(const struct mmu_vm_region *r, const struct mmu_vm_fault *f)
 {
-	return !(f->write && !(r->prot & MMU_PROT_W)) && !(f->fetch && !(r->prot & MMU_PROT_X));
+	return (r->prot & MMU_PROT_R) && !(f->write && !(r->prot & MMU_PROT_W)) &&
+	       !(f->fetch && !(r->prot & MMU_PROT_X));
 }
 
 /* ---- the changes a fault makes ---- */
@@ -136,8 +138,9 @@ static mmu_err_t break_cow(struct mmu_vm_space *sp, mmu_vaddr_t page, const stru
 /* ---- stack growth ---- */
 
 /* VECTORS.md: X >= end - max, X at or above the space's min address,
- * and X - (end of the region below) >= the guard gap. PAGE is below the
- * stack at index I and in no region. */
+ * and X - (end of the region below) >= the guard gap, whatever that
+ * region is (a guard region too). PAGE is below the stack at index I and
+ * in no region. */
 static bool stack_may_grow(const struct mmu_vm_space *sp, unsigned i, mmu_vaddr_t page)
 {
 	const struct mmu_vm_region *s = &sp->region[i];

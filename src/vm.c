@@ -83,10 +83,17 @@ static mmu_err_t region_range_check(const struct mmu_vm_space *sp, mmu_vaddr_t v
 	return err;
 }
 
+/* A guard region has no permission at all; every other kind needs R. */
+static bool region_prot_ok(unsigned prot, enum mmu_vm_kind kind)
+{
+	unsigned rwx = prot & (MMU_PROT_R | MMU_PROT_W | MMU_PROT_X);
+	return kind == MMU_VM_GUARD ? rwx == 0 : (rwx & MMU_PROT_R) != 0;
+}
+
 static mmu_err_t region_args_check(const struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
 				   enum mmu_vm_kind kind, uint64_t max)
 {
-	bool kind_ok = kind == MMU_VM_ANON || kind == MMU_VM_STACK || kind == MMU_VM_EAGER;
+	bool kind_ok = kind == MMU_VM_ANON || kind == MMU_VM_STACK || kind == MMU_VM_EAGER || kind == MMU_VM_GUARD;
 	bool max_ok = kind == MMU_VM_STACK ? (max == 0 || max >= len) : max == 0;
 	mmu_err_t err = MMU_OK;
 	if (!kind_ok || !max_ok || len == 0 || prot_check(prot) != MMU_OK)
@@ -95,7 +102,7 @@ static mmu_err_t region_args_check(const struct mmu_vm_space *sp, mmu_vaddr_t va
 		err = region_range_check(sp, va, len);
 	if (err == MMU_OK && !mmu_is_aligned(max, MMU_PAGE_SIZE))
 		err = MMU_E_UNALIGNED;
-	if (err == MMU_OK && !(prot & MMU_PROT_R))
+	if (err == MMU_OK && !region_prot_ok(prot, kind))
 		err = MMU_E_INVALID_PERMISSION;
 	return err;
 }

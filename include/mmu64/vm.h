@@ -44,12 +44,13 @@ enum mmu_vm_kind {
 	MMU_VM_ANON,  /* demand-zero: a zeroed frame on first touch */
 	MMU_VM_STACK, /* demand-zero, and grows down on faults below it */
 	MMU_VM_EAGER, /* every page mapped, zeroed, when the region is added */
+	MMU_VM_GUARD, /* PROT_NONE: reserves addresses, maps nothing, every access refused */
 };
 
 struct mmu_vm_region {
 	mmu_vaddr_t start;
 	uint64_t len;
-	unsigned prot; /* MMU_PROT_R|W|X; U is implied */
+	unsigned prot; /* MMU_PROT_R|W|X (0 for a guard); U is implied */
 	enum mmu_vm_kind kind;
 	uint64_t max; /* stack: the largest it may grow to, counted from its end */
 };
@@ -116,16 +117,19 @@ mmu_err_t mmu_vm_space_set_region_storage(struct mmu_vm_space *sp, struct mmu_vm
 mmu_err_t mmu_vm_space_set_min_addr(struct mmu_vm_space *sp, mmu_vaddr_t addr);
 
 /* Add a region of KIND over [VA, VA+LEN) with PROT (MMU_PROT_R required,
- * W and X optional, U ignored: pages are user pages). MAX: the stack's
- * largest size (0: MMU_VM_STACK_MAX_DEFAULT); must be 0 for the other
- * kinds. Anon and stack regions map nothing until touched; an eager
- * region maps a zeroed frame at every page now (no fault on first touch;
- * after that it behaves as anon: COW after fork, refusals).
+ * W and X optional, U ignored: pages are user pages; for MMU_VM_GUARD,
+ * none of R W X). MAX: the stack's largest size (0:
+ * MMU_VM_STACK_MAX_DEFAULT); must be 0 for the other kinds. Anon and
+ * stack regions map nothing until touched; an eager region maps a zeroed
+ * frame at every page now (no fault on first touch; after that it
+ * behaves as anon: COW after fork, refusals); a guard region maps
+ * nothing ever: every access there is refused, no stack grows into it,
+ * and a stack above it keeps the guard gap from it as from any region.
  * Errors, in this order: INVALID (VA below the space's min address, by
  * default page 0; the kernel half, non-canonical, zero or wrapping
  * length, a bad kind, MAX < LEN, MAX on a region that is not a stack, a
  * bit other than R W X U in PROT), UNALIGNED (VA, LEN or MAX not
- * 4K-aligned), INVALID_PERMISSION (no R),
+ * 4K-aligned), INVALID_PERMISSION (no R; R, W or X for a guard),
  * DUPLICATED (an overlap with another region), NOSPACE (every slot of
  * the region storage in use), NOMEM (an eager region: no frame or table;
  * nothing mapped, no region added). */
@@ -168,9 +172,10 @@ mmu_err_t mmu_vm_region_resize(struct mmu_vm_space *sp, mmu_vaddr_t start, uint6
  * (a stale entry faults spuriously); W added leaves them read-only, so the
  * next write faults and copies the frame or, as its only user, takes it
  * over (a frame shared after fork stays copy-on-write). With KPTI the
- * shadow shares those tables. Errors, in this order: INVALID (as for
- * remove, or a bit other than R W X U in PROT), UNALIGNED,
- * INVALID_PERMISSION (no R), NOTEXIST (no
+ * shadow shares those tables. A guard region's permissions never change
+ * (remove it and add another region). Errors, in this order: INVALID (as
+ * for remove, or a bit other than R W X U in PROT), UNALIGNED,
+ * INVALID_PERMISSION (no R; a guard region in the range), NOTEXIST (no
  * region overlaps the range), NOSPACE (the pieces need more slots than
  * the region storage has). */
 mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot);
@@ -242,8 +247,8 @@ static inline bool mmu_vm_resolved(enum mmu_vm_outcome o) { return o <= MMU_VM_S
 
 /* Handle fault F in SP, in this order: RSVD -> CORRUPT; a supervisor fault
  * outside copy-to-user -> KERNEL_BUG; an exited space -> DEAD; below the
- * space's min address -> refused; then spurious, demand-zero,
- * copy-on-write, stack growth; anything else is
+ * space's min address -> refused; then spurious, demand-zero (never in a
+ * guard region), copy-on-write, stack growth; anything else is
  * refused (SEGV for a user access, REFUSED for copy-to-user). NOMEM when
  * a frame or a table cannot be allocated. Counts the outcome (SEGV in
  * `segv`; REFUSED, KERNEL_BUG, CORRUPT, NOMEM and DEAD in nothing). */
