@@ -60,6 +60,10 @@ enum vec_op {
 	VEC_OP_RREMOVE,
 	VEC_OP_PROMOTE,
 	VEC_OP_TLBSAN,
+	/* Region extensions (docs/VECTORS-INSPECT.md, "Regions beyond v1"). */
+	VEC_OP_RRESIZE,
+	VEC_OP_RMINADDR,
+	VEC_OP_RSTORAGE,
 	VEC_OP_COUNT
 };
 
