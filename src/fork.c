@@ -150,11 +150,12 @@ mmu_err_t mmu_vm_fork_with_storage(struct mmu_vm_space *parent, struct mmu_vm_sp
 {
 	struct mmu *mmu = parent->tree.mmu;
 	/* A created child would lose its root to the create below. */
-	if (child == parent || vm_space_live(child) || !vm_storage_args_ok(slots, capacity) ||
-	    vm_storage_overlaps(slots, capacity, parent))
+	if (child == parent || vm_space_live(child) || !vm_storage_args_ok(slots, capacity))
 		return MMU_E_INVALID;
 	vm_lock(parent);
-	mmu_err_t err = parent->tree.dead ? MMU_E_INVALID : MMU_OK;
+	/* The parent's array is read under its lock: it may be moving. */
+	bool overlap = vm_storage_overlaps(slots, capacity, parent);
+	mmu_err_t err = parent->tree.dead || overlap ? MMU_E_INVALID : MMU_OK;
 	if (err == MMU_OK && parent->nregions > (slots ? capacity : MMU_VM_INLINE_REGIONS))
 		err = MMU_E_NOSPACE;
 	if (err == MMU_OK)
