@@ -96,10 +96,11 @@ bool vm_storage_args_ok(const struct mmu_vm_region *slots, unsigned capacity)
 	return (slots == NULL) == (capacity == 0);
 }
 
+/* As addresses: no pointer arithmetic on SLOTS, which may be NULL. */
 bool vm_storage_overlaps(const struct mmu_vm_region *slots, unsigned capacity, const struct mmu_vm_space *sp)
 {
-	uintptr_t a = (uintptr_t)slots, a_end = (uintptr_t)(slots + capacity);
-	uintptr_t b = (uintptr_t)sp->region, b_end = (uintptr_t)(sp->region + sp->region_cap);
+	uintptr_t a = (uintptr_t)slots, a_end = a + (uintptr_t)capacity * sizeof *slots;
+	uintptr_t b = (uintptr_t)sp->region, b_end = b + (uintptr_t)sp->region_cap * sizeof *slots;
 	return slots && a < b_end && b < a_end;
 }
 
