@@ -22,6 +22,7 @@ static int64_t err_to_errno(mmu_err_t err)
 	switch (err) {
 	case MMU_OK: return 0;
 	case MMU_E_NOMEM: return -ENOMEM;
+	case MMU_E_NOSPACE: return -ENOMEM; /* no region slot: Linux's max_map_count says ENOMEM too */
 	default: return -EINVAL;
 	}
 }

@@ -12,6 +12,7 @@ const char *mmu_err_name(mmu_err_t err)
 		[MMU_E_NOTEXIST] = "NOTEXIST",
 		[MMU_E_NOMEM] = "NOMEM",
 		[MMU_E_BUSY] = "BUSY",
+		[MMU_E_NOSPACE] = "NOSPACE",
 	};
 	if ((unsigned)err >= sizeof(names) / sizeof(names[0]) || !names[err])
 		return "UNKNOWN";

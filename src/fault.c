@@ -40,9 +40,11 @@ static bool tables_allow(const struct mmu_translation *t, const struct mmu_vm_fa
 	return !(f->fetch && !(t->prot & MMU_PROT_X));
 }
 
+/* Every access needs R (a guard region has none); a write W, a fetch X. */
 static bool region_allows(const struct mmu_vm_region *r, const struct mmu_vm_fault *f)
 {
-	return !(f->write && !(r->prot & MMU_PROT_W)) && !(f->fetch && !(r->prot & MMU_PROT_X));
+	return (r->prot & MMU_PROT_R) && !(f->write && !(r->prot & MMU_PROT_W)) &&
+	       !(f->fetch && !(r->prot & MMU_PROT_X));
 }
 
 /* ---- the changes a fault makes ---- */
@@ -72,7 +74,7 @@ static mmu_err_t map_zeroed(struct mmu_vm_space *sp, mmu_vaddr_t page, const str
 
 mmu_err_t vm_populate(struct mmu_vm_space *sp, const struct mmu_vm_region *r)
 {
-	mmu_vaddr_t last = r->start + (r->len - 1);
+	mmu_vaddr_t last = region_last(r);
 	for (mmu_vaddr_t page = r->start; page < last; page += MMU_PAGE_SIZE) {
 		mmu_err_t err = map_zeroed(sp, page, r);
 		if (err != MMU_OK) {
@@ -142,22 +144,15 @@ static mmu_err_t break_cow(struct mmu_vm_space *sp, mmu_vaddr_t page, const stru
 
 /* ---- stack growth ---- */
 
-/* The index of the first region above PAGE, or -1. */
-static int region_above(const struct mmu_vm_space *sp, mmu_vaddr_t page)
-{
-	for (unsigned i = 0; i < sp->nregions; i++)
-		if (sp->region[i].start > page)
-			return (int)i;
-	return -1;
-}
-
-/* VECTORS.md: X >= end - max, and X - (end of the region below) >= the
- * guard gap. PAGE is below the stack at index I and in no region. */
-static bool stack_may_grow(const struct mmu_vm_space *sp, int i, mmu_vaddr_t page)
+/* VECTORS.md: X >= end - max, X at or above the space's min address,
+ * and X - (end of the region below) >= the guard gap, whatever that
+ * region is (a guard region too). PAGE is below the stack at index I and
+ * in no region. */
+static bool stack_may_grow(const struct mmu_vm_space *sp, unsigned i, mmu_vaddr_t page)
 {
 	const struct mmu_vm_region *s = &sp->region[i];
 	mmu_vaddr_t end = s->start + s->len;
-	if (s->kind != MMU_VM_STACK || page < MMU_PAGE_SIZE || (end > s->max && page < end - s->max))
+	if (s->kind != MMU_VM_STACK || page < sp->min_addr || (end > s->max && page < end - s->max))
 		return false;
 	if (i == 0)
 		return true;
@@ -165,7 +160,7 @@ static bool stack_may_grow(const struct mmu_vm_space *sp, int i, mmu_vaddr_t pag
 	return page - (below->start + below->len) >= MMU_VM_GUARD_GAP;
 }
 
-static mmu_err_t grow_stack(struct mmu_vm_space *sp, int i, mmu_vaddr_t page)
+static mmu_err_t grow_stack(struct mmu_vm_space *sp, unsigned i, mmu_vaddr_t page)
 {
 	struct mmu_vm_region *s = &sp->region[i];
 	mmu_err_t err = map_zeroed(sp, page, s);
@@ -191,8 +186,9 @@ static enum mmu_vm_outcome decide(struct mmu_vm_space *sp, const struct mmu_vm_f
 	if (!mmu_va_canonical(f->va, sp->tree.mmu->levels) || mmu_va_is_kernel(f->va) || f->pk || f->shadow_stack)
 		return refused;
 	/* The kernel never runs user code (SMEP exists to catch it): a
-	 * supervisor fetch is refused even in a user-access window. */
-	if (!f->user && f->fetch)
+	 * supervisor fetch is refused even in a user-access window. Below the
+	 * space's min address there is no region, and no stack may grow. */
+	if ((!f->user && f->fetch) || page < sp->min_addr)
 		return refused;
 	struct mmu_translation t;
 	bool present = mmu_walk(&sp->tree, page, &t) == MMU_OK;
@@ -205,8 +201,8 @@ static enum mmu_vm_outcome decide(struct mmu_vm_space *sp, const struct mmu_vm_f
 	if (present && r && f->write && !f->fetch && (r->prot & MMU_PROT_W) && !(t.prot & MMU_PROT_W))
 		return changed(break_cow(sp, page, &t), MMU_VM_COW);
 	if (!present && !r) {
-		int si = region_above(sp, page);
-		if (si >= 0 && region_allows(&sp->region[si], f) && stack_may_grow(sp, si, page))
+		unsigned si = vm_region_lower(sp, page); /* PAGE is in no region: the first above it */
+		if (si < sp->nregions && region_allows(&sp->region[si], f) && stack_may_grow(sp, si, page))
 			return changed(grow_stack(sp, si, page), MMU_VM_STACK_GROWN);
 	}
 	return refused;

@@ -136,25 +136,37 @@ static void fork_finish(struct mmu_vm_space *parent, struct mmu_vm_space *child,
 {
 	if (parent->kpti)
 		vm_kpti_attach(child, parent->kpti, shadow);
+	vm_regions_move(child->region, parent->region, parent->nregions);
 	child->nregions = parent->nregions;
-	for (unsigned i = 0; i < parent->nregions; i++)
-		child->region[i] = parent->region[i];
+	child->min_addr = parent->min_addr;
 }
 
-mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child)
+/* Every check under the parent's lock, before the child is created, so
+ * the errors come in the contract's order (INVALID, NOSPACE, NOMEM) and
+ * the regions found fitting are the ones copied. The child's tree is
+ * created under that lock: the space lock comes before tree locks. */
+mmu_err_t mmu_vm_fork_with_storage(struct mmu_vm_space *parent, struct mmu_vm_space *child,
+				   struct mmu_vm_region *slots, unsigned capacity)
 {
 	struct mmu *mmu = parent->tree.mmu;
 	/* A created child would lose its root to the create below. */
-	if (child == parent || vm_space_live(child))
+	if (child == parent || vm_space_live(child) || !vm_storage_args_ok(slots, capacity))
 		return MMU_E_INVALID;
-	mmu_err_t err = mmu_vm_space_create(mmu, child);
-	if (err != MMU_OK)
-		return err;
 	vm_lock(parent);
+	/* The parent's array is read under its lock: it may be moving. */
+	bool overlap = vm_storage_overlaps(slots, capacity, parent);
+	mmu_err_t err = parent->tree.dead || overlap ? MMU_E_INVALID : MMU_OK;
+	if (err == MMU_OK && parent->nregions > (slots ? capacity : MMU_VM_INLINE_REGIONS))
+		err = MMU_E_NOSPACE;
+	if (err == MMU_OK)
+		err = mmu_vm_space_create(mmu, child);
+	bool created = err == MMU_OK;
+	if (created)
+		vm_regions_adopt(child, slots, capacity);
 	/* The shadow root first, so that a NOMEM here or in the copy leaves
 	 * the parent as it was. */
 	mmu_pa_t shadow = mmu_pa(0);
-	if (parent->kpti && table_alloc(mmu, true, &shadow) != MMU_OK)
+	if (err == MMU_OK && parent->kpti && table_alloc(mmu, true, &shadow) != MMU_OK)
 		err = MMU_E_NOMEM;
 	if (err == MMU_OK)
 		err = pt_copy(&parent->tree, &child->tree, &fork_visitor, NULL, 0, mmu_user_last(mmu));
@@ -163,10 +175,15 @@ mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child)
 	else if (shadow.bits)
 		table_free_now(mmu, shadow);
 	vm_unlock(parent);
-	if (err != MMU_OK) {
+	if (err != MMU_OK && created) {
 		child->live = 0;
 		mmu_err_t derr = mmu_tree_destroy(&child->tree);
 		MMU_ASSERT(mmu, derr == MMU_OK, "mmu_vm_fork: destroy of the unused child returned %u", (unsigned)derr);
 	}
 	return err;
+}
+
+mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child)
+{
+	return mmu_vm_fork_with_storage(parent, child, NULL, 0);
 }

@@ -22,6 +22,8 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp)
 {
 	__builtin_memset(sp, 0, sizeof *sp); /* no 1.7 KiB temporary at -O0 */
 	atomic_init(&sp->lock, false);
+	vm_regions_use_inline(sp);
+	sp->min_addr = MMU_VM_MIN_ADDR_DEFAULT;
 	mmu_err_t err = mmu_tree_create(mmu, &sp->tree);
 	if (err == MMU_OK)
 	{
@@ -43,46 +45,55 @@ mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp)
 	if (err == MMU_OK) {
 		vm_kpti_detach(sp);
 		sp->nregions = 0;
+		vm_regions_use_inline(sp); /* the caller's array is its own again */
 		sp->live = 0;
 	}
 	vm_unlock(sp);
 	return err;
 }
 
+mmu_err_t mmu_vm_space_set_min_addr(struct mmu_vm_space *sp, mmu_vaddr_t addr)
+{
+	vm_lock(sp);
+	mmu_err_t err = MMU_OK;
+	if (sp->tree.dead || addr > mmu_user_last(sp->tree.mmu))
+		err = MMU_E_INVALID;
+	else if (!mmu_is_aligned(addr, MMU_PAGE_SIZE))
+		err = MMU_E_UNALIGNED;
+	else if (sp->nregions > 0 && sp->region[0].start < addr)
+		err = MMU_E_DUPLICATED;
+	if (err == MMU_OK)
+		sp->min_addr = addr;
+	vm_unlock(sp);
+	return err;
+}
+
 /* ---- regions ---- */
 
-int vm_region_find(const struct mmu_vm_space *sp, mmu_vaddr_t va)
-{
-	for (unsigned i = 0; i < sp->nregions; i++) {
-		const struct mmu_vm_region *r = &sp->region[i];
-		if (va >= r->start && va - r->start < r->len)
-			return (int)i;
-	}
-	return -1;
-}
-
-const struct mmu_vm_region *mmu_vm_region_at(const struct mmu_vm_space *sp, mmu_vaddr_t va)
-{
-	int i = vm_region_find(sp, va);
-	return i < 0 ? NULL : &sp->region[i];
-}
-
-/* INVALID / UNALIGNED for a range of a space: page 0, the kernel half,
- * non-canonical, empty or wrapping. */
+/* INVALID / UNALIGNED for a range of a space: below its min address, the
+ * kernel half, non-canonical, empty or wrapping. Space lock held (the
+ * min address). */
 static mmu_err_t region_range_check(const struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len)
 {
 	mmu_err_t err = range_check(&sp->tree, va, len);
-	if (err == MMU_OK && va < MMU_PAGE_SIZE)
+	if (err == MMU_OK && va < sp->min_addr)
 		err = MMU_E_INVALID;
 	if (err == MMU_OK && !mmu_is_aligned(va | len, MMU_PAGE_SIZE))
 		err = MMU_E_UNALIGNED;
 	return err;
 }
 
+/* A guard region has no permission at all; every other kind needs R. */
+static bool region_prot_ok(unsigned prot, enum mmu_vm_kind kind)
+{
+	unsigned rwx = prot & (MMU_PROT_R | MMU_PROT_W | MMU_PROT_X);
+	return kind == MMU_VM_GUARD ? rwx == 0 : (rwx & MMU_PROT_R) != 0;
+}
+
 static mmu_err_t region_args_check(const struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
 				   enum mmu_vm_kind kind, uint64_t max)
 {
-	bool kind_ok = kind == MMU_VM_ANON || kind == MMU_VM_STACK || kind == MMU_VM_EAGER;
+	bool kind_ok = kind == MMU_VM_ANON || kind == MMU_VM_STACK || kind == MMU_VM_EAGER || kind == MMU_VM_GUARD;
 	bool max_ok = kind == MMU_VM_STACK ? (max == 0 || max >= len) : max == 0;
 	mmu_err_t err = MMU_OK;
 	if (!kind_ok || !max_ok || len == 0 || prot_check(prot) != MMU_OK)
@@ -91,108 +102,108 @@ static mmu_err_t region_args_check(const struct mmu_vm_space *sp, mmu_vaddr_t va
 		err = region_range_check(sp, va, len);
 	if (err == MMU_OK && !mmu_is_aligned(max, MMU_PAGE_SIZE))
 		err = MMU_E_UNALIGNED;
-	if (err == MMU_OK && !(prot & MMU_PROT_R))
+	if (err == MMU_OK && !region_prot_ok(prot, kind))
 		err = MMU_E_INVALID_PERMISSION;
 	return err;
 }
 
-/* Insert R keeping the array sorted by start (a free slot exists). */
-static void region_insert(struct mmu_vm_space *sp, const struct mmu_vm_region *r)
-{
-	unsigned i = sp->nregions;
-	while (i > 0 && sp->region[i - 1].start > r->start) {
-		sp->region[i] = sp->region[i - 1];
-		i--;
-	}
-	sp->region[i] = *r;
-	sp->nregions++;
-}
-
+/* Every check under the space lock: the min address and the regions are
+ * read as the change will find them. */
 mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
 			    enum mmu_vm_kind kind, uint64_t max)
 {
-	mmu_err_t err = region_args_check(sp, va, len, prot, kind, max);
-	if (err != MMU_OK)
-		return err;
 	struct mmu_vm_region r = {
 		.start = va, .len = len, .prot = (prot & (MMU_PROT_R | MMU_PROT_W | MMU_PROT_X)), .kind = kind,
 		.max = kind == MMU_VM_STACK && max == 0 ? MMU_VM_STACK_MAX_DEFAULT : max,
 	};
 	vm_lock(sp);
-	for (unsigned i = 0; i < sp->nregions && err == MMU_OK; i++)
-		if (region_overlaps(&sp->region[i], va, va + (len - 1)))
-			err = MMU_E_DUPLICATED;
-	if (err == MMU_OK && sp->nregions == MMU_VM_MAX_REGIONS)
-		err = MMU_E_NOMEM;
+	mmu_err_t err = region_args_check(sp, va, len, prot, kind, max);
+	unsigned i = err == MMU_OK ? vm_region_lower(sp, va) : 0;
+	if (err == MMU_OK && i < sp->nregions && sp->region[i].start <= region_last(&r))
+		err = MMU_E_DUPLICATED;
+	if (err == MMU_OK && sp->nregions == sp->region_cap)
+		err = MMU_E_NOSPACE;
 	if (err == MMU_OK && kind == MMU_VM_EAGER)
 		err = vm_populate(sp, &r);
 	if (err == MMU_OK)
-		region_insert(sp, &r);
+		vm_regions_splice(sp, i, i, &r, 1);
 	vm_unlock(sp);
 	return err;
 }
 
-/* Regions REMOVE leaves behind: 0 (inside it), 1, or 2 (cut in the middle). */
-static unsigned pieces_left(const struct mmu_vm_region *r, mmu_vaddr_t va, mmu_vaddr_t last)
+/* Cut [VA, LAST] out of the regions, with the pages mapped there: what is
+ * left of the first and last regions it overlaps stays. A stack's lower
+ * piece keeps its growth limit (end - max), as region protect's pieces
+ * do: it ends lower, so its max shrinks by as much, and removing the top
+ * of a stack never lets it grow further down. NOTEXIST when no region
+ * overlaps; NOSPACE when a region cut in the middle finds no slot. */
+static mmu_err_t regions_remove_range(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
 {
-	mmu_vaddr_t r_last = r->start + (r->len - 1);
-	return (r->start < va ? 1u : 0u) + (r_last > last ? 1u : 0u);
-}
-
-/* Rebuild the region array without [VA, LAST]; it has room (checked). A
- * stack's pieces keep its growth limit (end - max) as region protect's
- * do: the lower piece ends lower, so its max shrinks by as much, and
- * removing the top of a stack never lets it grow further down. */
-static void regions_cut(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
-{
-	struct mmu_vm_region old[MMU_VM_MAX_REGIONS];
-	unsigned n = sp->nregions;
-	for (unsigned i = 0; i < n; i++)
-		old[i] = sp->region[i];
-	sp->nregions = 0;
-	for (unsigned i = 0; i < n; i++) {
-		struct mmu_vm_region r = old[i];
-		mmu_vaddr_t r_last = r.start + (r.len - 1);
-		if (!region_overlaps(&r, va, last)) {
-			region_insert(sp, &r);
-			continue;
-		}
-		if (r.start < va) {
-			struct mmu_vm_region low = r;
-			low.len = va - r.start;
-			if (low.kind == MMU_VM_STACK)
-				low.max -= r_last + 1 - va;
-			region_insert(sp, &low);
-		}
-		if (r_last > last) {
-			struct mmu_vm_region high = r;
-			high.start = last + 1;
-			high.len = r_last - last;
-			region_insert(sp, &high);
-		}
+	unsigned lo = vm_region_lower(sp, va), hi = vm_region_upper(sp, last);
+	if (lo >= hi)
+		return MMU_E_NOTEXIST;
+	const struct mmu_vm_region *first = &sp->region[lo], *end = &sp->region[hi - 1];
+	struct mmu_vm_region piece[2];
+	unsigned k = 0;
+	if (first->start < va) {
+		piece[k] = *first;
+		piece[k].len = va - first->start;
+		if (first->kind == MMU_VM_STACK)
+			piece[k].max -= region_last(first) + 1 - va;
+		k++;
 	}
+	if (region_last(end) > last) {
+		piece[k] = *end;
+		piece[k].start = last + 1;
+		piece[k].len = region_last(end) - last;
+		k++;
+	}
+	if (sp->nregions - (hi - lo) + k > sp->region_cap)
+		return MMU_E_NOSPACE;
+	vm_zap(sp, va, last);
+	vm_regions_splice(sp, lo, hi, piece, k);
+	return MMU_OK;
 }
 
 mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len)
 {
-	mmu_err_t err = len == 0 ? MMU_E_INVALID : region_range_check(sp, va, len);
-	if (err != MMU_OK)
-		return err;
-	mmu_vaddr_t last = va + (len - 1);
-	unsigned touched = 0, after = 0;
 	vm_lock(sp);
-	for (unsigned i = 0; i < sp->nregions; i++) {
-		bool hit = region_overlaps(&sp->region[i], va, last);
-		touched += hit;
-		after += hit ? pieces_left(&sp->region[i], va, last) : 1u;
-	}
-	if (touched == 0)
+	mmu_err_t err = len == 0 ? MMU_E_INVALID : region_range_check(sp, va, len);
+	if (err == MMU_OK)
+		err = regions_remove_range(sp, va, va + (len - 1));
+	vm_unlock(sp);
+	return err;
+}
+
+/* Whether region I may end at NEW_LAST: below the next region and, when
+ * that one is a stack, the guard gap below it (Linux's brk checks
+ * vm_start_gap of the next VMA the same way). */
+static bool region_may_grow(const struct mmu_vm_space *sp, unsigned i, mmu_vaddr_t new_last)
+{
+	if (i + 1 == sp->nregions)
+		return true;
+	const struct mmu_vm_region *next = &sp->region[i + 1];
+	if (new_last >= next->start)
+		return false;
+	return next->kind != MMU_VM_STACK || next->start - (new_last + 1) >= MMU_VM_GUARD_GAP;
+}
+
+mmu_err_t mmu_vm_region_resize(struct mmu_vm_space *sp, mmu_vaddr_t start, uint64_t new_len)
+{
+	vm_lock(sp);
+	mmu_err_t err = new_len == 0 ? MMU_E_INVALID : region_range_check(sp, start, new_len);
+	int i = err == MMU_OK ? vm_region_find(sp, start) : -1;
+	if (err == MMU_OK && (i < 0 || sp->region[i].start != start))
 		err = MMU_E_NOTEXIST;
-	else if (after > MMU_VM_MAX_REGIONS)
-		err = MMU_E_NOMEM;
-	if (err == MMU_OK) {
-		vm_zap(sp, va, last);
-		regions_cut(sp, va, last);
+	struct mmu_vm_region *r = err == MMU_OK ? &sp->region[i] : NULL;
+	if (r && new_len > r->len && !region_may_grow(sp, (unsigned)i, start + (new_len - 1)))
+		err = MMU_E_DUPLICATED;
+	if (err == MMU_OK && new_len > r->len) {
+		if (r->kind == MMU_VM_STACK)
+			r->max += new_len - r->len; /* the growth limit stays */
+		r->len = new_len;
+	} else if (err == MMU_OK && new_len < r->len) {
+		err = regions_remove_range(sp, start + new_len, region_last(r));
 	}
 	vm_unlock(sp);
 	return err;

@@ -57,8 +57,33 @@ mmu_err_t vm_zap_exit(struct mmu_vm_space *sp);
  * Space lock held. */
 mmu_err_t vm_populate(struct mmu_vm_space *sp, const struct mmu_vm_region *r);
 
+/* ---- the region array (src/vm_region.c), space lock held ---- */
+
 /* Index of the region containing VA, or -1. */
 int vm_region_find(const struct mmu_vm_space *sp, mmu_vaddr_t va);
+/* The first region whose last byte is at or above VA (the one holding VA,
+ * else the first above it), and the first that starts above LAST: the
+ * regions overlapping [VA, LAST] are [lower(VA), upper(LAST)). nregions
+ * when none. */
+unsigned vm_region_lower(const struct mmu_vm_space *sp, mmu_vaddr_t va);
+unsigned vm_region_upper(const struct mmu_vm_space *sp, mmu_vaddr_t last);
+/* N regions from SRC to DST, which may overlap (no memmove: the port
+ * gives memcpy and memset only). */
+void vm_regions_move(struct mmu_vm_region *dst, const struct mmu_vm_region *src, unsigned n);
+/* Replace regions [LO, HI) by the K regions at PIECE (not in the array);
+ * the result fits (checked by the caller, asserted). */
+void vm_regions_splice(struct mmu_vm_space *sp, unsigned lo, unsigned hi, const struct mmu_vm_region *piece,
+		       unsigned k);
+/* Storage: the inline slots; SLOTS and CAPACITY as
+ * mmu_vm_space_set_region_storage takes them (NULL and 0: inline);
+ * whether SLOTS overlaps SP's array; move SP's regions into SLOTS (they
+ * fit). */
+void vm_regions_use_inline(struct mmu_vm_space *sp);
+bool vm_storage_args_ok(const struct mmu_vm_region *slots, unsigned capacity);
+bool vm_storage_overlaps(const struct mmu_vm_region *slots, unsigned capacity, const struct mmu_vm_space *sp);
+void vm_regions_adopt(struct mmu_vm_space *sp, struct mmu_vm_region *slots, unsigned capacity);
+
+static inline mmu_vaddr_t region_last(const struct mmu_vm_region *r) { return r->start + (r->len - 1); }
 
 /* KPTI (src/kpti.c). Sync: make the shadow's root entry for VA's slot the
  * tree's (no-op without KPTI); call after a user root entry changed, and

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* mmu_vm_region_protect: new permissions for part of a space's regions, and
- * the pages mapped there rewritten to match (include/mmu64/vm.h). The
- * regions are rebuilt in a scratch array first, so every error is known
- * before anything changes; the pages go through one visitor of the range
- * walker and one batch. */
+ * the pages mapped there rewritten to match (include/mmu64/vm.h). The new
+ * regions are counted first, so every error is known before anything
+ * changes; the pages go through one visitor of the range walker and one
+ * batch; then the regions are rewritten in place. */
 #include "vm_internal.h"
 
 /* ---- regions ---- */
@@ -17,7 +17,7 @@ static struct mmu_vm_region piece(const struct mmu_vm_region *r, mmu_vaddr_t s, 
 	p.start = s;
 	p.len = l - s + 1;
 	if (p.kind == MMU_VM_STACK)
-		p.max = r->max - ((r->start + (r->len - 1)) - l);
+		p.max = r->max - (region_last(r) - l);
 	return p;
 }
 
@@ -28,43 +28,139 @@ static bool mergeable(const struct mmu_vm_region *a, const struct mmu_vm_region 
 	       (a->kind != MMU_VM_STACK || a->max + b->len == b->max);
 }
 
-/* The regions of SP after [VA, LAST] got PROT, into OUT (room for two
- * more than SP has: only the regions holding VA and LAST split). Regions
- * meeting inside the range or at its edges merge when they agree, so
- * protecting a range back to what it was undoes the cuts. Returns the
- * count; *TOUCHED: how many regions overlap the range. */
-static unsigned regions_protected(const struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last, unsigned prot,
-				  struct mmu_vm_region *out, unsigned *touched)
+/* The rewrite of a window of SP's array, [first, end): the regions the
+ * range [VA, LAST] overlaps and one neighbour on each side, which may
+ * merge with them. Each old region gives its pieces in order (the part
+ * below the range, the part inside with PROT, the part above); a piece
+ * that starts inside the range or right after it merges into the one
+ * before when they agree, so protecting a range back to what it was
+ * undoes the cuts. The pieces are written back in place: the last one
+ * is held in `held` until the next one shows it cannot merge, and the
+ * old entry after the one being cut is read before it (`ahead`). A split
+ * writes at most one entry beyond the one being read, so with that
+ * look-ahead no old entry is overwritten unread (asserted). With WRITE
+ * false nothing is written: the run only counts. */
+struct rewrite {
+	struct mmu_vm_space *sp;
+	mmu_vaddr_t va, last;
+	unsigned prot;
+	bool write;
+	unsigned out;    /* the slot `held` goes to */
+	unsigned unread; /* the first old entry not read yet */
+	unsigned end;
+	bool holding;
+	struct mmu_vm_region held;
+};
+
+static void put_held(struct rewrite *w)
 {
-	unsigned n = 0;
-	*touched = 0;
-	for (unsigned i = 0; i < sp->nregions; i++) {
-		const struct mmu_vm_region *r = &sp->region[i];
-		mmu_vaddr_t r_last = r->start + (r->len - 1);
-		if (!region_overlaps(r, va, last)) {
-			out[n++] = *r;
-			continue;
-		}
-		(*touched)++;
-		mmu_vaddr_t lo = r->start > va ? r->start : va, hi = r_last < last ? r_last : last;
-		if (r->start < va)
-			out[n++] = piece(r, r->start, va - 1);
-		out[n] = piece(r, lo, hi);
-		out[n++].prot = prot;
-		if (r_last > last)
-			out[n++] = piece(r, last + 1, r_last);
+	if (w->write) {
+		MMU_ASSERT(w->sp->tree.mmu, w->out < w->unread || w->out >= w->end,
+			   "region protect: slot %u overwritten before it was read", w->out);
+		w->sp->region[w->out] = w->held;
 	}
-	unsigned m = 0;
-	for (unsigned i = 0; i < n; i++) {
-		bool in_range = out[i].start >= va && out[i].start - 1 <= last;
-		if (m > 0 && in_range && mergeable(&out[m - 1], &out[i])) {
-			out[m - 1].len += out[i].len;
-			out[m - 1].max = out[i].max;
-		} else {
-			out[m++] = out[i];
-		}
+	w->out++;
+}
+
+static void emit(struct rewrite *w, const struct mmu_vm_region *p)
+{
+	bool near_range = p->start >= w->va && p->start - 1 <= w->last;
+	if (w->holding && near_range && mergeable(&w->held, p)) {
+		w->held.len += p->len;
+		w->held.max = p->max;
+		return;
 	}
-	return m;
+	if (w->holding)
+		put_held(w);
+	w->held = *p;
+	w->holding = true;
+}
+
+static void emit_pieces(struct rewrite *w, const struct mmu_vm_region *r)
+{
+	if (!region_overlaps(r, w->va, w->last)) {
+		emit(w, r);
+		return;
+	}
+	mmu_vaddr_t lo = r->start > w->va ? r->start : w->va;
+	mmu_vaddr_t hi = region_last(r) < w->last ? region_last(r) : w->last;
+	if (r->start < lo) {
+		struct mmu_vm_region below = piece(r, r->start, lo - 1);
+		emit(w, &below);
+	}
+	struct mmu_vm_region inside = piece(r, lo, hi);
+	inside.prot = w->prot;
+	emit(w, &inside);
+	if (region_last(r) > hi) {
+		struct mmu_vm_region above = piece(r, hi + 1, region_last(r));
+		emit(w, &above);
+	}
+}
+
+/* Run W over the window [FIRST, END); returns the count of the result. */
+static unsigned rewrite_window(struct rewrite *w, unsigned first, unsigned end)
+{
+	const struct mmu_vm_region *old = w->sp->region;
+	w->out = first;
+	w->unread = first;
+	w->end = end;
+	w->holding = false;
+	struct mmu_vm_region cur = old[first], ahead = cur;
+	for (unsigned j = first; j < end; j++) {
+		w->unread = j + 1;
+		if (j + 1 < end) {
+			ahead = old[j + 1];
+			w->unread = j + 2;
+		}
+		emit_pieces(w, &cur);
+		cur = ahead;
+	}
+	put_held(w);
+	return w->out - first;
+}
+
+struct protect_plan {
+	unsigned lo, hi;         /* the regions the range overlaps */
+	unsigned first, end;     /* the window: one more on each side */
+	unsigned count;          /* what the window becomes */
+};
+
+/* NOTEXIST, INVALID_PERMISSION (a guard region in the range) or NOSPACE
+ * for protecting [VA, LAST] of SP; else the plan. Nothing written. */
+static mmu_err_t protect_plan(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last, unsigned prot,
+			      struct protect_plan *p)
+{
+	p->lo = vm_region_lower(sp, va);
+	p->hi = vm_region_upper(sp, last);
+	for (unsigned i = p->lo; i < p->hi; i++)
+		if (sp->region[i].kind == MMU_VM_GUARD)
+			return MMU_E_INVALID_PERMISSION;
+	if (p->lo >= p->hi)
+		return MMU_E_NOTEXIST;
+	p->first = p->lo > 0 ? p->lo - 1 : p->lo;
+	p->end = p->hi < sp->nregions ? p->hi + 1 : p->hi;
+	struct rewrite count = {.sp = sp, .va = va, .last = last, .prot = prot, .write = false};
+	p->count = rewrite_window(&count, p->first, p->end);
+	if (sp->nregions - (p->end - p->first) + p->count > sp->region_cap)
+		return MMU_E_NOSPACE;
+	return MMU_OK;
+}
+
+/* The regions after the plan: the tail moved out of the window's way
+ * first when the window grows, back after it when it shrinks. */
+static void protect_apply(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last, unsigned prot,
+			  const struct protect_plan *p)
+{
+	unsigned n = sp->nregions, tail = n - p->end, window = p->end - p->first;
+	struct mmu_vm_region *r = sp->region;
+	if (p->count > window)
+		vm_regions_move(&r[p->first + p->count], &r[p->end], tail);
+	struct rewrite w = {.sp = sp, .va = va, .last = last, .prot = prot, .write = true};
+	unsigned got = rewrite_window(&w, p->first, p->end);
+	MMU_ASSERT(sp->tree.mmu, got == p->count, "region protect: %u regions, planned %u", got, p->count);
+	if (p->count < window)
+		vm_regions_move(&r[p->first + p->count], &r[p->end], tail);
+	sp->nregions = n - window + p->count;
 }
 
 /* ---- pages ---- */
@@ -81,7 +177,7 @@ struct protect_op {
 static bool in_regions(struct protect_op *op, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	const struct mmu_vm_region *r = op->region;
-	while (op->next < op->n && r[op->next].start + (r[op->next].len - 1) < va)
+	while (op->next < op->n && region_last(&r[op->next]) < va)
 		op->next++;
 	return op->next < op->n && r[op->next].start <= last;
 }
@@ -125,33 +221,26 @@ static mmu_err_t pages_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vadd
 		.set = (prot & MMU_PROT_X) ? 0 : xd,
 		.region = sp->region,
 		.n = sp->nregions,
+		.next = vm_region_lower(sp, va),
 	};
 	return pt_change(&sp->tree, &protect_visitor, &op, va, last);
 }
 
 mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot)
 {
-	/* Page 0 is never a region's: INVALID, like every range error. */
-	mmu_err_t err = va < MMU_PAGE_SIZE ? MMU_E_INVALID : protect_check(&sp->tree, va, len, prot);
-	if (err != MMU_OK)
-		return err;
-	prot &= MMU_PROT_R | MMU_PROT_W | MMU_PROT_X;
-	mmu_vaddr_t last = va + (len - 1);
-	struct mmu_vm_region next[MMU_VM_MAX_REGIONS + 2];
-	unsigned touched;
 	vm_lock(sp);
-	unsigned n = regions_protected(sp, va, last, prot, next, &touched);
-	if (touched == 0)
-		err = MMU_E_NOTEXIST;
-	else if (n > MMU_VM_MAX_REGIONS)
-		err = MMU_E_NOMEM;
+	/* Below the min address (page 0 by default) is never a region's:
+	 * INVALID, like every range error. */
+	mmu_err_t err = va < sp->min_addr ? MMU_E_INVALID : protect_check(&sp->tree, va, len, prot);
+	mmu_vaddr_t last = va + (len - 1);
+	prot &= MMU_PROT_R | MMU_PROT_W | MMU_PROT_X;
+	struct protect_plan plan;
+	if (err == MMU_OK)
+		err = protect_plan(sp, va, last, prot, &plan);
 	if (err == MMU_OK)
 		err = pages_protect(sp, va, last, prot);
-	if (err == MMU_OK) {
-		for (unsigned i = 0; i < MMU_VM_MAX_REGIONS; i++)
-			sp->region[i] = i < n ? next[i] : (struct mmu_vm_region){0};
-		sp->nregions = n;
-	}
+	if (err == MMU_OK)
+		protect_apply(sp, va, last, prot, &plan);
 	vm_unlock(sp);
 	return err;
 }

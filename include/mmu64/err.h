@@ -20,6 +20,7 @@ typedef enum mmu_err {
 	MMU_E_NOTEXIST,           /* nothing mapped where something must be */
 	MMU_E_NOMEM,              /* the port ran out of frames */
 	MMU_E_BUSY,               /* object in use (tree loaded on a CPU) */
+	MMU_E_NOSPACE,            /* no slot left in caller-given storage (a space's regions) */
 } mmu_err_t;
 
 /* "INVALID", "UNALIGNED", ... ; "OK" for MMU_OK. Never NULL. */

@@ -10,9 +10,14 @@
  * size is INVALID (include/mmu64/pt.h). A frame's `refcount` (struct mmu_frame_meta) counts the
  * leaves that map it, over every space; it is freed when the count drops to
  * zero, after the flush that removed the last leaf. The caller owns the
- * storage of struct mmu_vm_space, as for every mmu64 object.
+ * storage of struct mmu_vm_space, as for every mmu64 object, and of its
+ * regions: MMU_VM_INLINE_REGIONS slots inside the struct, or an array the
+ * caller gives it (mmu_vm_space_set_region_storage), with no other limit.
  *
- * Every call that returns an error changed nothing. */
+ * Every call that returns an error changed nothing. Errors come in one
+ * order: INVALID, UNALIGNED, INVALID_PERMISSION, DUPLICATED / NOTEXIST,
+ * NOSPACE (the region storage is full: a bigger array fixes it), NOMEM
+ * (no frame or table from the port). */
 #ifndef MMU64_VM_H
 #define MMU64_VM_H
 
@@ -30,20 +35,23 @@
 extern "C" {
 #endif
 
-#define MMU_VM_MAX_REGIONS 16
+#define MMU_VM_INLINE_REGIONS 16              /* region slots inside struct mmu_vm_space */
+#define MMU_VM_MAX_REGIONS MMU_VM_INLINE_REGIONS /* the old name: no longer a limit */
 #define MMU_VM_STACK_MAX_DEFAULT (8ull << 20) /* Linux's RLIMIT_STACK default */
 #define MMU_VM_GUARD_GAP (1ull << 20)         /* Linux's stack_guard_gap */
+#define MMU_VM_MIN_ADDR_DEFAULT 0x1000ull     /* page 0 refused, as Linux's mmap_min_addr */
 
 enum mmu_vm_kind {
 	MMU_VM_ANON,  /* demand-zero: a zeroed frame on first touch */
 	MMU_VM_STACK, /* demand-zero, and grows down on faults below it */
 	MMU_VM_EAGER, /* every page mapped, zeroed, when the region is added */
+	MMU_VM_GUARD, /* PROT_NONE: reserves addresses, maps nothing, every access refused */
 };
 
 struct mmu_vm_region {
 	mmu_vaddr_t start;
 	uint64_t len;
-	unsigned prot; /* MMU_PROT_R|W|X; U is implied */
+	unsigned prot; /* MMU_PROT_R|W|X (0 for a guard); U is implied */
 	enum mmu_vm_kind kind;
 	uint64_t max; /* stack: the largest it may grow to, counted from its end */
 };
@@ -53,11 +61,16 @@ struct mmu_vm_counters {
 	uint64_t demand, cow, stack, spurious, segv;
 };
 
+/* The fields are the library's (read the regions with mmu_vm_region_at or
+ * mmu_vm_region_get). */
 struct mmu_vm_space {
 	struct mmu_tree tree;
 	atomic_bool lock; /* serialises regions, faults, fork and exit */
 	unsigned nregions;
-	struct mmu_vm_region region[MMU_VM_MAX_REGIONS]; /* sorted by start */
+	struct mmu_vm_region *region; /* sorted by start: inline_region or the caller's array */
+	unsigned region_cap;          /* slots at `region` */
+	mmu_vaddr_t min_addr;         /* no region below it (mmu_vm_space_set_min_addr) */
+	struct mmu_vm_region inline_region[MMU_VM_INLINE_REGIONS];
 	struct mmu_vm_counters counters;
 	struct mmu_kpti *kpti; /* NULL: no shadow tree */
 	mmu_pa_t shadow;       /* the shadow root (KPTI) */
@@ -66,7 +79,9 @@ struct mmu_vm_space {
 
 /* A new space with an empty user tree and no regions, in SP's storage
  * (its previous contents are ignored: a live space there is lost, with its
- * root). NOMEM: no root. */
+ * root). Its regions go in the MMU_VM_INLINE_REGIONS slots inside SP until
+ * mmu_vm_space_set_region_storage gives it an array; its lowest mappable
+ * address is MMU_VM_MIN_ADDR_DEFAULT. NOMEM: no root. */
 mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
 
 /* Release SP: every leaf's frame reference (frames still mapped by other
@@ -74,33 +89,76 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
  * CPU (nothing released): checked under the tree lock that mmu_tree_load
  * takes, held until the tree is gone, so a racing load either makes exit
  * BUSY or comes after and panics (a destroyed tree). After exit SP is
- * dead until mmu_vm_space_create: exit, region add, remove and protect,
- * faults, fork from it, the copies to and from user memory and KPTI
- * enable return INVALID. */
+ * dead until mmu_vm_space_create: exit, region add, remove, protect and
+ * resize, storage and min-address changes, faults, fork from it, the
+ * copies to and from user memory and KPTI enable return INVALID. SP no
+ * longer uses its region storage: a caller's array is free again. */
 mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp);
 
+/* Move SP's regions into SLOTS, an array of CAPACITY regions the caller
+ * owns (SLOTS NULL and CAPACITY 0: back into the inline slots, whose
+ * capacity is MMU_VM_INLINE_REGIONS). Grow by giving a bigger array, as
+ * often as needed; SLOTS may be the array SP uses now (only the capacity
+ * changes: an array the caller grew in place), but must not overlap it
+ * otherwise, nor any other space's. From the return on, the library no
+ * longer touches the old array: the caller may free it, and every pointer
+ * mmu_vm_region_at returned into it is stale. Errors, in this order:
+ * INVALID (SP dead; SLOTS NULL with CAPACITY not 0, or CAPACITY 0 with
+ * SLOTS), NOSPACE (CAPACITY below the regions SP has). */
+mmu_err_t mmu_vm_space_set_region_storage(struct mmu_vm_space *sp, struct mmu_vm_region *slots, unsigned capacity);
+
+/* The lowest address a region of SP may take in (Linux's mmap_min_addr,
+ * per space): ADDR, a page boundary in the user half, 0 included (xv6
+ * links programs at 0). Region calls refuse ranges that start below it
+ * (INVALID), the fault handler refuses every fault below it, so no stack
+ * grows there, and copy-to-user there stops as a refused fault. Errors,
+ * in this order: INVALID (SP dead, ADDR above the user half), UNALIGNED,
+ * DUPLICATED (a region of SP starts below ADDR). A child of fork
+ * inherits the parent's. */
+mmu_err_t mmu_vm_space_set_min_addr(struct mmu_vm_space *sp, mmu_vaddr_t addr);
+
 /* Add a region of KIND over [VA, VA+LEN) with PROT (MMU_PROT_R required,
- * W and X optional, U ignored: pages are user pages). MAX: the stack's
- * largest size (0: MMU_VM_STACK_MAX_DEFAULT); must be 0 for the other
- * kinds. Anon and stack regions map nothing until touched; an eager region
- * maps a zeroed frame at every page now (no fault on first touch; after
- * that it behaves as anon: COW after fork, refusals). Errors, in this
- * order: INVALID (page 0, the kernel half, non-canonical, zero or wrapping
- * length, a bad kind, MAX < LEN, MAX on a region that is not a stack, a bit
- * other than R W X U in PROT), UNALIGNED (VA, LEN or MAX not 4K-aligned),
- * INVALID_PERMISSION (no R), DUPLICATED (an overlap with another region),
- * NOMEM (MMU_VM_MAX_REGIONS in use, or for an eager region no frame or
- * table: nothing mapped, no region added). */
+ * W and X optional, U ignored: pages are user pages; for MMU_VM_GUARD,
+ * none of R W X). MAX: the stack's largest size (0:
+ * MMU_VM_STACK_MAX_DEFAULT); must be 0 for the other kinds. Anon and
+ * stack regions map nothing until touched; an eager region maps a zeroed
+ * frame at every page now (no fault on first touch; after that it
+ * behaves as anon: COW after fork, refusals); a guard region maps
+ * nothing ever: every access there is refused, no stack grows into it,
+ * and a stack above it keeps the guard gap from it as from any region.
+ * Errors, in this order: INVALID (VA below the space's min address, by
+ * default page 0; the kernel half, non-canonical, zero or wrapping
+ * length, a bad kind, MAX < LEN, MAX on a region that is not a stack, a
+ * bit other than R W X U in PROT), UNALIGNED (VA, LEN or MAX not
+ * 4K-aligned), INVALID_PERMISSION (no R; R, W or X for a guard),
+ * DUPLICATED (an overlap with another region), NOSPACE (every slot of
+ * the region storage in use), NOMEM (an eager region: no frame or table;
+ * nothing mapped, no region added). */
 mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
 			    enum mmu_vm_kind kind, uint64_t max);
 
 /* Remove [VA, VA+LEN) from the regions, with every page mapped there and
- * the tables that empties. The range may cover parts of regions; a region
- * cut in the middle becomes two (NOMEM when no slot is left). A stack's
- * pieces keep its growth limit (end - max), as region protect's do, so a
- * removal never lets a stack grow further down than before. NOTEXIST when
- * no region overlaps the range; INVALID / UNALIGNED as for add. */
+ * the tables that empties (one batch: invalidated on every CPU before the
+ * call returns). The range may cover parts of regions; a region cut in
+ * the middle becomes two. A stack's pieces keep its growth limit (end -
+ * max), as region protect's do, so a removal never lets a stack grow
+ * further down than before. Errors, in this order: INVALID / UNALIGNED as
+ * for add, NOTEXIST (no region overlaps the range), NOSPACE (a region cut
+ * in the middle and no slot left). */
 mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len);
+
+/* Give the region that starts at START the length NEW_LEN, its start kept
+ * (brk). Growth maps nothing (demand-zero, eager regions too); it must
+ * not overlap the next region, nor come within MMU_VM_GUARD_GAP below it
+ * when that region is a stack (Linux's brk against vm_start_gap), else
+ * DUPLICATED. Shrinking unmaps and frees the pages cut off, with the
+ * tables that empties, in one batch, as removing the tail would. A
+ * stack keeps its growth limit (end - max): its max grows or shrinks with
+ * its end. Errors, in this order: INVALID (START below the min address,
+ * START+NEW_LEN outside the user half or wrapping, NEW_LEN 0: use
+ * remove), UNALIGNED (START or NEW_LEN), NOTEXIST (no region starts at
+ * START), DUPLICATED. Never NOSPACE or NOMEM. */
+mmu_err_t mmu_vm_region_resize(struct mmu_vm_space *sp, mmu_vaddr_t start, uint64_t new_len);
 
 /* Give the parts of the regions inside [VA, VA+LEN) the permissions PROT
  * (as for add: R required, W and X optional, U ignored), splitting the
@@ -115,11 +173,31 @@ mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t
  * (a stale entry faults spuriously); W added leaves them read-only, so the
  * next write faults and copies the frame or, as its only user, takes it
  * over (a frame shared after fork stays copy-on-write). With KPTI the
- * shadow shares those tables. Errors, in this order: INVALID (as for
- * remove, or a bit other than R W X U in PROT), UNALIGNED,
- * INVALID_PERMISSION (no R), NOTEXIST (no region overlaps the range),
- * NOMEM (the pieces need more than MMU_VM_MAX_REGIONS slots). */
+ * shadow shares those tables. A guard region's permissions never change
+ * (remove it and add another region). Errors, in this order: INVALID (as
+ * for remove, or a bit other than R W X U in PROT), UNALIGNED,
+ * INVALID_PERMISSION (no R; a guard region in the range), NOTEXIST (no
+ * region overlaps the range), NOSPACE (the pieces need more slots than
+ * the region storage has). */
 mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot);
+
+/* Locking of the regions. The space lock (taken by every call above, the
+ * fault handler, fork, exit and mmu_vm_region_get) protects the region
+ * array, its count and its storage pointer. A fault may change a region
+ * (a stack grows down: its start and length), region calls move regions
+ * inside the array (it stays sorted for binary search), and a storage
+ * change moves all of them to another array.
+ *
+ * mmu_vm_region_at takes no lock: it is for a caller that keeps all of
+ * those calls off SP while it looks (its own per-process lock held around
+ * them and around this call, as Linux's mmap_lock; or one CPU). It
+ * returns the region containing VA, or NULL: read it, never write it;
+ * it is valid until the caller's next region call, fault, exit or storage
+ * change on SP. Anyone else calls mmu_vm_region_get, which takes the space
+ * lock and copies the region containing VA into *OUT (false, *OUT
+ * untouched, when there is none). Both search in O(log n). */
+const struct mmu_vm_region *mmu_vm_region_at(const struct mmu_vm_space *sp, mmu_vaddr_t va);
+bool mmu_vm_region_get(struct mmu_vm_space *sp, mmu_vaddr_t va, struct mmu_vm_region *out);
 
 /* ---- faults ---- */
 
@@ -175,7 +253,8 @@ static inline bool mmu_vm_resolved(enum mmu_vm_outcome o) { return o <= MMU_VM_S
 /* Handle fault F in SP, in this order: RSVD -> CORRUPT; a supervisor fault
  * outside a user-access window (path ACCESS) -> KERNEL_BUG; an exited
  * space -> DEAD; a kernel-half or non-canonical address, PK, shadow stack,
- * a supervisor fetch -> refused; then spurious, demand-zero,
+ * a supervisor fetch, an address below the space's min address ->
+ * refused; then spurious, demand-zero (never in a guard region),
  * copy-on-write, stack growth; anything else is refused (SEGV for a user
  * access, REFUSED in a window). NOMEM when a frame or a table cannot be
  * allocated. Takes the space lock, then the tree lock; the caller holds
@@ -198,14 +277,16 @@ struct mmu_vm_counters mmu_vm_counters_take(struct mmu_vm_space *sp);
 
 /* ---- fork ---- */
 
-/* Make CHILD a copy-on-write copy of PARENT: the same regions, a tree with
+/* Make CHILD a copy-on-write copy of PARENT: the same regions (in CHILD's
+ * inline slots: NOSPACE when PARENT has more) and min address, a tree with
  * the same leaves, writable pages write-protected in both (one flush for
  * the parent, to the CPUs where it is loaded), every frame's refcount
  * incremented; with KPTI on PARENT, CHILD gets its own shadow on the same
  * template. CHILD is storage, not a space: fork creates it (do not call
  * mmu_vm_space_create first). INVALID, nothing changed, when CHILD is
  * PARENT or a live space (created and not exited: its root would leak).
- * CHILD's counters start at zero. NOMEM: nothing changed, CHILD not
+ * CHILD's counters start at zero. Errors, in this order: INVALID,
+ * NOSPACE, NOMEM; with any of them nothing changed and CHILD is not
  * created. Like every vm call, it runs on one CPU from start to end. */
 mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child);
 
@@ -252,6 +333,17 @@ mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child);
  * supervisor read of an absent page). */
 #define MMU_VM_COPY_REFUSED (1u << 31)
 
+/* mmu_vm_fork with CHILD's regions in SLOTS, CAPACITY regions of the
+ * caller's (as mmu_vm_space_set_region_storage takes them: NULL and 0 is
+ * the inline slots, which is mmu_vm_fork). INVALID also for SLOTS and
+ * CAPACITY as set_region_storage refuses them, or SLOTS overlapping
+ * PARENT's region array; NOSPACE when PARENT has more regions than
+ * CAPACITY. */
+mmu_err_t mmu_vm_fork_with_storage(struct mmu_vm_space *parent, struct mmu_vm_space *child,
+				   struct mmu_vm_region *slots, unsigned capacity);
+
+/* ---- kernel writes into user memory ---- */
+
 /* The store a kernel performs for copy-to-user: LEN bytes (never crossing
  * a page) from SRC to user VA with EFLAGS.AC=1 (stac; mov; clac, under an
  * exception-table fixup). Returns 0, or the #PF error code when it
@@ -272,6 +364,17 @@ typedef bool (*mmu_vm_load_fn)(void *ctx, uint8_t *dst, mmu_vaddr_t va, size_t l
  * growth). A page that is present but not writable is faulted first even
  * where the store would not fault (CR0.WP=0 would write straight into a
  * shared frame). Results as above. */
+
+/* Copy LEN bytes from SRC to VA in SP (the space loaded on this CPU), page
+ * by page, resolving faults exactly as a user write would (demand, COW,
+ * stack growth, counted the same way). A page that is present but not
+ * writable is faulted first even where the store would not fault (CR0.WP=0
+ * would write straight into a shared frame). MMU_OK with *ERROR_CODE 0 when
+ * everything was copied; MMU_OK with the error code of the refused fault
+ * when the copy stopped (the process lives on); INVALID (nothing written)
+ * when [VA, VA+LEN) is not inside the user half (access_ok); NOMEM as for
+ * faults. Below SP's min address the handler refuses every fault, so a
+ * copy there stops with the store's error code. */
 mmu_err_t mmu_vm_copy_to_user(struct mmu_vm_space *sp, mmu_vaddr_t va, const void *src, size_t len,
 			      mmu_vm_store_fn store, void *ctx, uint32_t *error_code);
 
@@ -344,6 +447,7 @@ mmu_err_t mmu_vm_kpti_dump(struct mmu_vm_space *sp, mmu_vaddr_t start, mmu_vaddr
  * racing a change is a data race (the library's space lock is internal).
  * The fault handler looks regions up itself, under the space lock. */
 const struct mmu_vm_region *mmu_vm_region_at(const struct mmu_vm_space *sp, mmu_vaddr_t va);
+
 
 #ifdef __cplusplus
 }

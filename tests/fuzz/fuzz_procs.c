@@ -329,7 +329,7 @@ static void do_region_add(struct fproc *p, int idx)
 	mmu_err_t want = !(prot & MMU_PROT_R) ? MMU_E_INVALID_PERMISSION
 			 : any_region(p, first, n) ? MMU_E_DUPLICATED : MMU_OK;
 	mmu_err_t got = mmu_vm_region_add(&p->sp, page_va(first), n * PG, prot, kind, max);
-	if (want == MMU_OK && got == MMU_E_NOMEM && p->sp.nregions == MMU_VM_MAX_REGIONS)
+	if (want == MMU_OK && got == MMU_E_NOSPACE && p->sp.nregions == p->sp.region_cap)
 		return;
 	expect(got, want);
 	if (got != MMU_OK)
@@ -348,8 +348,8 @@ static void do_region_change(struct fproc *p, int idx, bool remove)
 			 : !any_region(p, first, n) ? MMU_E_NOTEXIST : MMU_OK;
 	mmu_err_t got = remove ? mmu_vm_region_remove(&p->sp, page_va(first), n * PG)
 			       : mmu_vm_region_protect(&p->sp, page_va(first), n * PG, prot);
-	/* Cutting regions takes slots; near capacity NOMEM is the answer. */
-	if (want == MMU_OK && got == MMU_E_NOMEM && p->sp.nregions + 2 > MMU_VM_MAX_REGIONS)
+	/* Cutting regions takes slots; near capacity NOSPACE is the answer. */
+	if (want == MMU_OK && got == MMU_E_NOSPACE && p->sp.nregions + 2 > p->sp.region_cap)
 		return;
 	expect(got, want);
 	if (got != MMU_OK)

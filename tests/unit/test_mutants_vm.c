@@ -200,7 +200,7 @@ static void remove_at_capacity(const struct sim_config *cfg)
 	CHECK_OK(mmu_vm_space_create(vt_mmu, &sp));
 	for (unsigned i = 0; i < MMU_VM_MAX_REGIONS; i++)
 		CHECK_OK(mmu_vm_region_add(&sp, REGION(i), 4 * PAGE, RW, MMU_VM_EAGER, 0));
-	CHECK_ERR(mmu_vm_region_add(&sp, REGION(16), PAGE, RW, MMU_VM_ANON, 0), MMU_E_NOMEM);
+	CHECK_ERR(mmu_vm_region_add(&sp, REGION(16), PAGE, RW, MMU_VM_ANON, 0), MMU_E_NOSPACE);
 	/* A tail and a head: still 16 regions. */
 	CHECK_OK(mmu_vm_region_remove(&sp, REGION(0) + 3 * PAGE, PAGE));
 	CHECK_OK(mmu_vm_region_remove(&sp, REGION(2), PAGE));
@@ -211,7 +211,7 @@ static void remove_at_capacity(const struct sim_config *cfg)
 	CHECK_EQ(sp.region[4].start, REGION(4) + 2 * PAGE);
 	/* A hole in the middle needs a 17th slot: nothing changes. */
 	state_take(&sp, &before);
-	CHECK_ERR(mmu_vm_region_remove(&sp, REGION(5) + PAGE, PAGE), MMU_E_NOMEM);
+	CHECK_ERR(mmu_vm_region_remove(&sp, REGION(5) + PAGE, PAGE), MMU_E_NOSPACE);
 	CHECK(state_same(&sp, &before));
 	st_snapshot_free(&before.snap);
 	/* One region fewer, and then the hole fits. */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Property test of process spaces: random space create / fork / exit,
- * region add / remove / protect (at the 16-region capacity too), user
+ * region add / remove / protect / resize, guard regions, region storage
+ * moved between arrays of random capacities (NOSPACE at capacity, in
+ * fork too; vmprop_regions.c), user
  * accesses through the fault handler (demand-zero, COW with take-over,
  * stack growth, refusals), CPUs switching between spaces and the kernel
  * tree (lazy CPUs with PCIDs), kernel-half pages (global or not) read by
@@ -28,59 +30,13 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "simtest.h"
 #include "vmcheck.h"
-#include "vmmodel.h"
+#include "vmprop.h"
 
-#define NSPACES 6
-#define KPAGES 8
-#define KVA 0xffffc80040000000ull /* kernel pages: inside the vectors' window */
-#define KERNEL_TREE (-1)
-
-struct run {
-	uint64_t seed;
-	unsigned long op;
-	char desc[200];
-	struct st_rng rng;
-	struct sim *sim;
-	struct mmu *mmu;
-	unsigned ncpus;
-	bool pcid, invpcid, kpti;
-	struct mmu_kpti tmpl;
-	struct mmu_vm_space sp[NSPACES];
-	bool live[NSPACES];
-	struct vm_mspace *ms[NSPACES];
-	struct vm_model model;
-	int loaded[MMU_MAX_CPUS]; /* space index per CPU, KERNEL_TREE */
-	mmu_pa_t kframe[KPAGES];
-	bool kmapped[KPAGES];
-	uint64_t frames0;
-	unsigned long counts[16];
-};
-
-static struct run R;
 static bool kernel_global = true; /* PROPERTY_NO_KERNEL_GLOBAL=1: no global kernel pages */
 static bool forks = true;         /* PROPERTY_NO_FORK=1: no fork (no frame is ever shared) */
 static bool trace_ops;            /* PROPERTY_TRACE=1: print every operation */
 
-
-#define FAIL(...)                                                                                            \
-	do {                                                                                                 \
-		fprintf(stderr, "test_property_vm: seed=0x%" PRIx64 " op=%lu: ", R.seed, R.op);                 \
-		fprintf(stderr, __VA_ARGS__);                                                                \
-		fprintf(stderr, "\n  operation: %s\n  rerun: test_property_vm 0x%" PRIx64 " %lu\n", R.desc, R.seed, \
-			R.op + 1);                                                                           \
-		exit(1);                                                                                     \
-	} while (0)
-
-static uint64_t rnd(uint64_t n) { return st_rng_below(&R.rng, n); }
-static bool chance(unsigned percent) { return rnd(100) < percent; }
-
-static void expect_err(mmu_err_t got, mmu_err_t want)
-{
-	if (got != want)
-		FAIL("returned %s, expected %s", mmu_err_name(got), mmu_err_name(want));
-}
 
 static void check_sanitizer(void)
 {
@@ -88,9 +44,8 @@ static void check_sanitizer(void)
 		FAIL("%s", sim_tlbsan_last(R.sim));
 }
 
-/* Library calls run as a random CPU (shootdowns then go everywhere). */
 static void as_cpu(unsigned cpu) { sim_set_cpu(R.sim, cpu); }
-static void as_any_cpu(void) { as_cpu((unsigned)rnd(R.ncpus)); }
+
 
 static int pick_live(void)
 {
@@ -209,7 +164,7 @@ static void do_user_access(unsigned cpu)
 	if (want.ok && kind != 2 && got != want.byte && kind == 0)
 		FAIL("read 0x%02x, the model 0x%02x", got, want.byte);
 	check_counters(s);
-	R.counts[want.ok ? 0 : 1]++;
+	R.counts[want.ok ? N_ACCESS_OK : N_ACCESS_REFUSED]++;
 }
 
 /* A supervisor read of a kernel page by CPU, on whatever it runs now. */
@@ -225,7 +180,7 @@ static void do_kernel_read(unsigned cpu)
 		FAIL("gave 0x%x, expected 0x%x", st_result(a), want);
 	if (a.outcome == SIM_OK && a.byte != (uint8_t)(0x80 + ki))
 		FAIL("read 0x%02x from kernel page %u", a.byte, ki);
-	R.counts[2]++;
+	R.counts[N_KERNEL_READ]++;
 }
 
 static void do_kernel_change(void)
@@ -244,7 +199,7 @@ static void do_kernel_change(void)
 		expect_err(mmu_unmap(mmu_kernel_tree(R.mmu), va, VM_PAGE, NULL), MMU_OK);
 		R.kmapped[ki] = false;
 	}
-	R.counts[3]++;
+	R.counts[N_KERNEL_CHANGE]++;
 }
 
 static struct mmu_tree *tree_of(int s) { return s == KERNEL_TREE ? mmu_kernel_tree(R.mmu) : &R.sp[s].tree; }
@@ -271,7 +226,7 @@ static void do_load(unsigned cpu)
 		load(cpu, seq[i]);
 		check_sanitizer();
 	}
-	R.counts[4]++;
+	R.counts[N_LOAD]++;
 }
 
 /* ---- spaces ---- */
@@ -295,7 +250,7 @@ static void do_create(void)
 	if (R.kpti)
 		expect_err(mmu_vm_kpti_enable(&R.sp[s], &R.tmpl), MMU_OK);
 	space_begin(s);
-	R.counts[5]++;
+	R.counts[N_CREATE]++;
 }
 
 /* Forks (frames shared between spaces) on this machine? */
@@ -309,12 +264,16 @@ static void do_fork(void)
 	int p = pick_live(), c = pick_free();
 	if (p < 0 || c < 0 || !sharing())
 		return;
+	struct mmu_vm_region *slots;
+	unsigned cap;
+	fork_storage(c, &slots, &cap);
 	as_any_cpu();
-	snprintf(R.desc, sizeof(R.desc), "fork space %d -> %d", p, c);
-	expect_err(mmu_vm_fork(&R.sp[p], &R.sp[c]), MMU_OK);
+	snprintf(R.desc, sizeof(R.desc), "fork space %d -> %d (%u slots)", p, c, cap);
 	space_begin(c);
-	vmm_fork(&R.model, R.ms[p], R.ms[c]);
-	R.counts[6]++;
+	mmu_err_t want = vmm_fork(&R.model, R.ms[p], R.ms[c], cap ? cap : MMU_VM_INLINE_REGIONS);
+	expect_err(mmu_vm_fork_with_storage(&R.sp[p], &R.sp[c], slots, cap), want);
+	R.live[c] = want == MMU_OK;
+	R.counts[want == MMU_OK ? N_FORK : N_NOSPACE]++;
 }
 
 static void do_exit(void)
@@ -334,112 +293,7 @@ static void do_exit(void)
 		vmm_exit(&R.model, R.ms[s]);
 		R.live[s] = false;
 	}
-	R.counts[busy ? 8 : 7]++;
-}
-
-/* ---- regions ---- */
-
-static void do_region_add(int s)
-{
-	mmu_vaddr_t slot = VM_WIN + rnd(VM_NSLOTS) * VM_SLOT;
-	unsigned k = (unsigned)rnd(10);
-	enum mmu_vm_kind kind = k < 6 ? MMU_VM_ANON : k < 8 ? MMU_VM_STACK : MMU_VM_EAGER;
-	mmu_vaddr_t va = slot + (1ull << 20) + rnd(512) * VM_PAGE;
-	uint64_t len = (1 + rnd(kind == MMU_VM_EAGER ? 4 : 12)) * VM_PAGE;
-	uint64_t max = kind == MMU_VM_STACK ? len + rnd(48) * VM_PAGE : 0;
-	unsigned prot = MMU_PROT_R | (chance(70) ? MMU_PROT_W : 0) | (chance(20) ? MMU_PROT_X : 0);
-	snprintf(R.desc, sizeof(R.desc), "region add space %d va 0x%" PRIx64 " len 0x%" PRIx64 " prot %u kind %u max 0x%" PRIx64,
-		 s, va, len, prot, kind, max);
-	as_any_cpu();
-	mmu_err_t want = vmm_add(&R.model, R.ms[s], va, len, prot, kind, max);
-	expect_err(mmu_vm_region_add(&R.sp[s], va, len, prot, kind, max), want);
-	R.counts[want == MMU_OK ? 9 : want == MMU_E_NOMEM ? 10 : 11]++;
-}
-
-/* A range around a region of S (never cutting a stack), or in the hole. */
-static bool pick_range(int s, bool whole_stacks_only, mmu_vaddr_t *va, uint64_t *len)
-{
-	const struct vm_mspace *m = R.ms[s];
-	if (!m->nregions || chance(5)) {
-		*va = VM_WIN + rnd(VM_WIN_PAGES / 2) * VM_PAGE;
-		*len = (1 + rnd(8)) * VM_PAGE;
-	} else {
-		const struct mmu_vm_region *r = &m->region[rnd(m->nregions)];
-		if (r->kind == MMU_VM_STACK && !whole_stacks_only)
-			return false;
-		*va = r->start;
-		*len = r->len;
-		if (r->kind != MMU_VM_STACK && chance(75)) {
-			*va = r->start + rnd(r->len / VM_PAGE + 2) * VM_PAGE - (chance(30) ? rnd(8) * VM_PAGE : 0);
-			*len = (1 + rnd(chance(80) ? 8 : 1024)) * VM_PAGE;
-		}
-	}
-	if (vmm_touches_stack(m, *va, *len)) {
-		if (!whole_stacks_only)
-			return false;
-		int i = vmm_region_at(m, *va);
-		if (i < 0 || m->region[i].kind != MMU_VM_STACK || m->region[i].start != *va || m->region[i].len != *len)
-			return false;
-	}
-	return true;
-}
-
-static void do_region_remove(int s)
-{
-	mmu_vaddr_t va;
-	uint64_t len;
-	if (!pick_range(s, true, &va, &len))
-		return;
-	snprintf(R.desc, sizeof(R.desc), "region remove space %d va 0x%" PRIx64 " len 0x%" PRIx64, s, va, len);
-	as_any_cpu();
-	mmu_err_t want = vmm_remove(&R.model, R.ms[s], va, len);
-	expect_err(mmu_vm_region_remove(&R.sp[s], va, len), want);
-	R.counts[want == MMU_OK ? 12 : want == MMU_E_NOMEM ? 10 : 11]++;
-}
-
-static void do_region_protect(int s)
-{
-	mmu_vaddr_t va;
-	uint64_t len;
-	if (!pick_range(s, false, &va, &len))
-		return;
-	unsigned prot = MMU_PROT_R | (chance(50) ? MMU_PROT_W : 0) | (chance(20) ? MMU_PROT_X : 0);
-	snprintf(R.desc, sizeof(R.desc), "region protect space %d va 0x%" PRIx64 " len 0x%" PRIx64 " prot %u", s, va,
-		 len, prot);
-	as_any_cpu();
-	mmu_err_t want = vmm_protect(R.ms[s], va, len, prot);
-	expect_err(mmu_vm_region_protect(&R.sp[s], va, len, prot), want);
-	R.counts[want == MMU_OK ? 13 : want == MMU_E_NOMEM ? 10 : 11]++;
-}
-
-/* Ranges every region call must refuse before looking at the regions. */
-static void do_region_invalid(int s)
-{
-	uint64_t half = 1ull << (mmu_va_bits(R.mmu->levels) - 1);
-	mmu_vaddr_t kernel = mmu_va_canonicalize(half, R.mmu->levels);
-	static const char *what[] = {"page 0", "kernel half", "last byte in the kernel half", "non-canonical",
-				     "zero length", "unaligned"};
-	struct {
-		mmu_vaddr_t va;
-		uint64_t len;
-		mmu_err_t want;
-	} c[] = {
-		{0, VM_PAGE, MMU_E_INVALID},
-		{kernel, VM_PAGE, MMU_E_INVALID},
-		{half - VM_PAGE, kernel - (half - VM_PAGE) + VM_PAGE, MMU_E_INVALID},
-		{half, VM_PAGE, MMU_E_INVALID},
-		{VM_WIN, 0, MMU_E_INVALID},
-		{VM_WIN + 8, VM_PAGE, MMU_E_UNALIGNED},
-	};
-	unsigned i = (unsigned)rnd(6), call = (unsigned)rnd(3);
-	snprintf(R.desc, sizeof(R.desc), "region call %u with %s: va 0x%" PRIx64 " len 0x%" PRIx64, call, what[i],
-		 c[i].va, c[i].len);
-	as_any_cpu();
-	mmu_err_t got = call == 0   ? mmu_vm_region_add(&R.sp[s], c[i].va, c[i].len, MMU_PROT_R, MMU_VM_ANON, 0)
-			: call == 1 ? mmu_vm_region_remove(&R.sp[s], c[i].va, c[i].len)
-				    : mmu_vm_region_protect(&R.sp[s], c[i].va, c[i].len, MMU_PROT_R);
-	expect_err(got, c[i].want);
-	R.counts[11]++;
+	R.counts[busy ? N_BUSY : N_EXIT]++;
 }
 
 /* ---- the translations against the model ---- */
@@ -489,12 +343,16 @@ static void one_op(void)
 		do_fork();
 	} else if (k < 640) {
 		do_exit();
-	} else if (k < 720) {
+	} else if (k < 710) {
 		do_region_add(s);
-	} else if (k < 800) {
+	} else if (k < 780) {
 		do_region_remove(s);
-	} else if (k < 860) {
+	} else if (k < 830) {
 		do_region_protect(s);
+	} else if (k < 855) {
+		do_region_resize(s);
+	} else if (k < 865) {
+		do_region_storage(s);
 	} else if (k < 880) {
 		do_region_invalid(s);
 	} else if (k < 920) {
@@ -579,12 +437,15 @@ static void run(uint64_t seed, unsigned long ops)
 	check_translations();
 	unsigned long *n = R.counts;
 	printf("  %lu ops: access ok %lu refused %lu, kernel read %lu change %lu, load %lu, create %lu fork %lu "
-	       "exit %lu busy %lu, region add %lu remove %lu protect %lu NOMEM %lu refused %lu\n",
-	       ops, n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9], n[12], n[13], n[10], n[11]);
+	       "exit %lu busy %lu, region add %lu remove %lu protect %lu resize %lu storage %lu NOSPACE %lu "
+	       "refused %lu\n",
+	       ops, n[N_ACCESS_OK], n[N_ACCESS_REFUSED], n[N_KERNEL_READ], n[N_KERNEL_CHANGE], n[N_LOAD], n[N_CREATE],
+	       n[N_FORK], n[N_EXIT], n[N_BUSY], n[N_ADD], n[N_REMOVE], n[N_PROTECT], n[N_RESIZE], n[N_STORAGE],
+	       n[N_NOSPACE], n[N_REFUSED]);
 	/* A run that never reached the interesting states proves little. */
 	bool forked = sharing();
-	if (n[0] < ops / 10 || n[1] < ops / 50 || (forked && n[6] < ops / 100) || n[7] < ops / 200 ||
-	    n[12] < ops / 50)
+	if (n[N_ACCESS_OK] < ops / 10 || n[N_ACCESS_REFUSED] < ops / 50 || (forked && n[N_FORK] < ops / 100) ||
+	    n[N_EXIT] < ops / 200 || n[N_REMOVE] < ops / 50 || n[N_RESIZE] < ops / 200 || n[N_STORAGE] < ops / 400)
 		FAIL("the run exercised too little");
 	teardown();
 }

@@ -42,9 +42,9 @@ static void test_regions(void)
 	/* A full table: NOMEM. */
 	for (unsigned i = sp.nregions; i < MMU_VM_MAX_REGIONS; i++)
 		CHECK_OK(mmu_vm_region_add(&sp, 0x100000 + i * 0x10000, PAGE, rw, MMU_VM_ANON, 0));
-	CHECK_ERR(mmu_vm_region_add(&sp, 0x40000000, PAGE, rw, MMU_VM_ANON, 0), MMU_E_NOMEM);
+	CHECK_ERR(mmu_vm_region_add(&sp, 0x40000000, PAGE, rw, MMU_VM_ANON, 0), MMU_E_NOSPACE);
 	/* Removal: the middle of a region needs a slot. */
-	CHECK_ERR(mmu_vm_region_remove(&sp, 0x14000, PAGE), MMU_E_NOMEM);
+	CHECK_ERR(mmu_vm_region_remove(&sp, 0x14000, PAGE), MMU_E_NOSPACE);
 	CHECK_OK(mmu_vm_region_remove(&sp, 0x100000 + 5 * 0x10000, PAGE));
 	CHECK_ERR(mmu_vm_region_remove(&sp, 0x100000 + 5 * 0x10000, PAGE), MMU_E_NOTEXIST);
 	CHECK_ERR(mmu_vm_region_remove(&sp, 0x0, PAGE), MMU_E_INVALID);

@@ -64,10 +64,10 @@ static void test_errors(void)
 	for (unsigned i = sp.nregions; i < MMU_VM_MAX_REGIONS; i++)
 		CHECK_OK(mmu_vm_region_add(&sp, 0x1000000 + i * 0x10000, 2 * PAGE, RW, MMU_VM_ANON, 0));
 	state_take(&sp, &before);
-	CHECK_ERR(mmu_vm_region_protect(&sp, 0x404000, PAGE, R), MMU_E_NOMEM);   /* two more */
-	CHECK_ERR(mmu_vm_region_protect(&sp, 0x400000, PAGE, R), MMU_E_NOMEM);   /* one more */
-	CHECK_ERR(mmu_vm_region_protect(&sp, 0x40f000, 0xf2000, R), MMU_E_NOMEM); /* one at each edge */
-	CHECK_ERR(mmu_vm_region_protect(&sp, 0x504000, PAGE, RW | MMU_PROT_X), MMU_E_NOMEM);
+	CHECK_ERR(mmu_vm_region_protect(&sp, 0x404000, PAGE, R), MMU_E_NOSPACE);   /* two more */
+	CHECK_ERR(mmu_vm_region_protect(&sp, 0x400000, PAGE, R), MMU_E_NOSPACE);   /* one more */
+	CHECK_ERR(mmu_vm_region_protect(&sp, 0x40f000, 0xf2000, R), MMU_E_NOSPACE); /* one at each edge */
+	CHECK_ERR(mmu_vm_region_protect(&sp, 0x504000, PAGE, RW | MMU_PROT_X), MMU_E_NOSPACE);
 	CHECK(state_same(&sp, &before));
 	CHECK_EQ(uw(&sp, 0, 0x404000, 2), R_OK); /* still writable */
 	st_snapshot_free(&before.snap);

@@ -13,6 +13,13 @@
  * once (demand == PAGES), the losers' faults are spurious or none, and no
  * byte is lost.
  *
+ * Phase 3, regions read while they change: CPU 0 grows a stack page by
+ * page through faults, CPU 1 adds and removes regions below it and moves
+ * the space's regions between two arrays of its own, CPUs 2 and 3 read
+ * the stack's region with mmu_vm_region_get all along: each copy holds
+ * the address asked and ends where the stack ends (the space lock keeps
+ * them whole; TSan checks nobody reads without it).
+ *
  * Checks are counted per thread and summed after the join. */
 #include <stdatomic.h>
 
@@ -138,6 +145,64 @@ static void phase2(struct sim *sim, struct shared *sh)
 	CHECK_EQ(sim_frames_in_use(sim), frames0);
 }
 
+#define VA3 0x30000000ull /* phase 3: the stack's end */
+#define GROW 64           /* pages the stack grows */
+
+static struct mmu_vm_region storage[2][64];
+
+static void run_cpu_regions(struct sim *sim, unsigned cpu, void *arg)
+{
+	struct shared *sh = arg;
+	struct mmu_vm_space *sp = &sh->sp[0];
+	mmu_tree_load(&sp->tree);
+	barrier(sim, sh);
+	if (cpu == 0) {
+		for (unsigned i = 1; i <= GROW; i++)
+			TCHECK_EQ(uaccess(sim, sp, cpu, SIM_WRITE, VA3 - PAGE - i * PAGE, 1, NULL), true);
+	} else if (cpu == 1) {
+		bool there[32] = {false};
+		for (unsigned i = 0; i < 200; i++) {
+			unsigned k = (i * 7) % 32;
+			mmu_vaddr_t va = VA2 + k * 2 * PAGE;
+			TCHECK_EQ(there[k] ? mmu_vm_region_remove(sp, va, PAGE)
+					   : mmu_vm_region_add(sp, va, PAGE, MMU_PROT_R, MMU_VM_ANON, 0), MMU_OK);
+			there[k] = !there[k];
+			TCHECK_EQ(mmu_vm_space_set_region_storage(sp, storage[i % 2], 64), MMU_OK);
+			sim_poll(sim);
+		}
+	} else {
+		struct mmu_vm_region r;
+		for (unsigned i = 0; i < 2000; i++) {
+			mmu_vaddr_t va = VA3 - PAGE - (i % (GROW + 1)) * PAGE;
+			if (mmu_vm_region_get(sp, va, &r)) { /* the stack, once it reached VA */
+				TCHECK(r.start <= va && r.start + r.len == VA3 && r.kind == MMU_VM_STACK);
+			}
+			TCHECK(mmu_vm_region_get(sp, VA3 - PAGE, &r));
+			sim_poll(sim);
+		}
+	}
+	barrier(sim, sh);
+	mmu_tree_load(mmu_kernel_tree(sp->tree.mmu));
+}
+
+static void phase3(struct sim *sim, struct shared *sh)
+{
+	struct mmu *mmu = sim_mmu(sim);
+	uint64_t frames0 = sim_frames_in_use(sim);
+	sim_set_cpu(sim, 0);
+	CHECK_OK(mmu_vm_space_create(mmu, &sh->sp[0]));
+	CHECK_OK(mmu_vm_region_add(&sh->sp[0], VA3 - PAGE, PAGE, MMU_PROT_R | MMU_PROT_W, MMU_VM_STACK, 0));
+	sim_run_cpus(sim, run_cpu_regions, sh);
+	struct mmu_vm_counters k = mmu_vm_counters_take(&sh->sp[0]);
+	CHECK_EQ(k.stack, GROW);
+	const struct mmu_vm_region *r = mmu_vm_region_at(&sh->sp[0], VA3 - PAGE);
+	CHECK(r && r->start == VA3 - PAGE - GROW * PAGE);
+	CHECK(sh->sp[0].region == storage[1]);
+	CHECK_EQ(sim_frames_in_use(sim), frames0 + GROW);
+	CHECK_OK(mmu_vm_space_exit(&sh->sp[0]));
+	CHECK_EQ(sim_frames_in_use(sim), frames0);
+}
+
 int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
@@ -152,6 +217,7 @@ int test_main(int argc, char **argv)
 		sh = (struct shared){.phase2 = false};
 		phase1(sim, &sh);
 		phase2(sim, &sh);
+		phase3(sim, &sh);
 		CHECK_EQ(sim_tlbsan_audit(sim), 0);
 		st_check_sanitizer(sim);
 		sim_destroy(sim);

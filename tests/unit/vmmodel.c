@@ -17,6 +17,7 @@ void vmm_fini(struct vm_model *m)
 void vmm_space_init(struct vm_mspace *s)
 {
 	memset(s, 0, sizeof(*s));
+	s->cap = MMU_VM_INLINE_REGIONS;
 	for (unsigned i = 0; i < VM_WIN_PAGES; i++)
 		s->page[i].frame = -1;
 }
@@ -103,8 +104,8 @@ mmu_err_t vmm_add(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, uint6
 	for (unsigned i = 0; i < s->nregions; i++)
 		if (overlaps(&s->region[i], va, va + (len - 1)))
 			return MMU_E_DUPLICATED;
-	if (s->nregions == MMU_VM_MAX_REGIONS)
-		return MMU_E_NOMEM;
+	if (s->nregions == s->cap)
+		return MMU_E_NOSPACE;
 	struct mmu_vm_region r = {.start = va, .len = len, .prot = prot & 7u, .kind = kind,
 				  .max = kind == MMU_VM_STACK && max == 0 ? MMU_VM_STACK_MAX_DEFAULT : max};
 	insert(s, &r);
@@ -117,7 +118,7 @@ mmu_err_t vmm_add(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, uint6
 mmu_err_t vmm_remove(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, uint64_t len)
 {
 	mmu_vaddr_t last = va + (len - 1);
-	struct mmu_vm_region out[2 * MMU_VM_MAX_REGIONS];
+	struct mmu_vm_region out[2 * VM_MREGIONS];
 	unsigned n = 0, touched = 0;
 	for (unsigned i = 0; i < s->nregions; i++) {
 		struct mmu_vm_region r = s->region[i];
@@ -140,8 +141,8 @@ mmu_err_t vmm_remove(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, ui
 	}
 	if (touched == 0)
 		return MMU_E_NOTEXIST;
-	if (n > MMU_VM_MAX_REGIONS)
-		return MMU_E_NOMEM;
+	if (n > s->cap)
+		return MMU_E_NOSPACE;
 	drop_pages(m, s, va, last);
 	s->nregions = 0;
 	for (unsigned i = 0; i < n; i++)
@@ -151,13 +152,16 @@ mmu_err_t vmm_remove(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, ui
 
 /* Pieces with PROT inside [VA, LAST], the old prot outside; neighbours of
  * the same kind and prot that meet inside the range or at its edges become
- * one. Stacks never come here. */
+ * one. A guard region in the range refuses it. Stacks never come here. */
 mmu_err_t vmm_protect(struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigned prot)
 {
 	mmu_vaddr_t last = va + (len - 1);
-	struct mmu_vm_region out[MMU_VM_MAX_REGIONS + 2];
+	struct mmu_vm_region out[VM_MREGIONS + 2];
 	unsigned n = 0, touched = 0;
 	prot &= 7u;
+	for (unsigned i = 0; i < s->nregions; i++)
+		if (s->region[i].kind == MMU_VM_GUARD && overlaps(&s->region[i], va, last))
+			return MMU_E_INVALID_PERMISSION;
 	for (unsigned i = 0; i < s->nregions; i++) {
 		struct mmu_vm_region r = s->region[i];
 		if (!overlaps(&r, va, last)) {
@@ -184,9 +188,9 @@ mmu_err_t vmm_protect(struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigne
 		else
 			out[k++] = out[i];
 	}
-	if (k > MMU_VM_MAX_REGIONS)
-		return MMU_E_NOMEM;
-	for (unsigned i = 0; i < MMU_VM_MAX_REGIONS; i++)
+	if (k > s->cap)
+		return MMU_E_NOSPACE;
+	for (unsigned i = 0; i < VM_MREGIONS; i++)
 		s->region[i] = i < k ? out[i] : (struct mmu_vm_region){0};
 	s->nregions = k;
 	if (!(prot & MMU_PROT_W))
@@ -198,10 +202,43 @@ mmu_err_t vmm_protect(struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigne
 	return MMU_OK;
 }
 
-void vmm_fork(struct vm_model *m, const struct vm_mspace *parent, struct vm_mspace *child)
+/* Brk: the region starting at START gets NEW_LEN. Growth stops at the
+ * next region, and the guard gap below it when it is a stack; a shrink
+ * drops the pages cut off. */
+mmu_err_t vmm_resize(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t start, uint64_t new_len)
+{
+	int i = vmm_region_at(s, start);
+	if (i < 0 || s->region[i].start != start)
+		return MMU_E_NOTEXIST;
+	struct mmu_vm_region *r = &s->region[i];
+	mmu_vaddr_t new_end = start + new_len;
+	if ((unsigned)i + 1 < s->nregions) {
+		const struct mmu_vm_region *next = &s->region[i + 1];
+		uint64_t gap = next->kind == MMU_VM_STACK ? MMU_VM_GUARD_GAP : 0;
+		if (new_len > r->len && new_end + gap > next->start)
+			return MMU_E_DUPLICATED;
+	}
+	if (new_len < r->len)
+		drop_pages(m, s, new_end, r->start + r->len - 1);
+	r->len = new_len;
+	return MMU_OK;
+}
+
+mmu_err_t vmm_set_cap(struct vm_mspace *s, unsigned cap)
+{
+	if (s->nregions > cap)
+		return MMU_E_NOSPACE;
+	s->cap = cap;
+	return MMU_OK;
+}
+
+mmu_err_t vmm_fork(struct vm_model *m, const struct vm_mspace *parent, struct vm_mspace *child, unsigned child_cap)
 {
 	struct vm_mspace *p = (struct vm_mspace *)parent; /* its leaves lose W too */
+	if (p->nregions > child_cap)
+		return MMU_E_NOSPACE;
 	vmm_space_init(child);
+	child->cap = child_cap;
 	child->nregions = p->nregions;
 	memcpy(child->region, p->region, sizeof(p->region));
 	for (unsigned i = 0; i < VM_WIN_PAGES; i++) {
@@ -211,6 +248,7 @@ void vmm_fork(struct vm_model *m, const struct vm_mspace *parent, struct vm_mspa
 		child->page[i] = p->page[i];
 		m->frame[p->page[i].frame].refs++;
 	}
+	return MMU_OK;
 }
 
 void vmm_exit(struct vm_model *m, struct vm_mspace *s)
@@ -221,9 +259,11 @@ void vmm_exit(struct vm_model *m, struct vm_mspace *s)
 
 /* ---- faults ---- */
 
+/* Every access needs R (a guard has none), a write W, a fetch X. */
 static bool region_allows(const struct mmu_vm_region *r, unsigned kind)
 {
-	return !(kind == 1 && !(r->prot & MMU_PROT_W)) && !(kind == 2 && !(r->prot & MMU_PROT_X));
+	return (r->prot & MMU_PROT_R) && !(kind == 1 && !(r->prot & MMU_PROT_W)) &&
+	       !(kind == 2 && !(r->prot & MMU_PROT_X));
 }
 
 /* The stack right above PAGE (in no region) may grow down to it: within

@@ -4,10 +4,12 @@
  * window of the user half, which frame it maps and whether its leaf is
  * writable; per frame, how many leaves map it and a few of its bytes.
  * Written from the contract of include/mmu64/vm.h alone (regions cut by
- * remove, split and merged by protect, demand-zero, copy-on-write with
- * take-over, stack growth with its limit and guard gap, fork, exit), not
- * from the library. Stack regions are only ever added, grown and removed
- * whole: the test never cuts or protects them. */
+ * remove, split and merged by protect, resized, held in storage of a
+ * given capacity, NOSPACE when it is full; guard regions; demand-zero,
+ * copy-on-write with take-over, stack growth with its limit and guard
+ * gap, fork, exit), not from the library. Stack regions are only ever
+ * added, grown and removed whole: the test never cuts, protects or
+ * resizes them. */
 #ifndef MMU64_TEST_VMMODEL_H
 #define MMU64_TEST_VMMODEL_H
 
@@ -24,6 +26,7 @@
 #define VM_WIN (0x8000000000ull - (VM_NSLOTS / 2) * VM_SLOT)
 #define VM_WIN_PAGES (VM_NSLOTS * VM_SLOT / VM_PAGE)
 #define VM_NBYTES 16 /* bytes of each frame the model follows */
+#define VM_MREGIONS 48 /* the largest region storage the test gives a space */
 
 static inline unsigned vm_byte_offset(unsigned i) { return i * 257u; }
 
@@ -38,8 +41,8 @@ struct vm_mpage {
 };
 
 struct vm_mspace {
-	unsigned nregions;
-	struct mmu_vm_region region[MMU_VM_MAX_REGIONS];
+	unsigned nregions, cap; /* cap: slots of the space's region storage */
+	struct mmu_vm_region region[VM_MREGIONS];
 	struct vm_mpage page[VM_WIN_PAGES];
 	struct mmu_vm_counters want; /* demand, cow, stack, segv since the last check */
 };
@@ -59,7 +62,7 @@ struct vm_moutcome {
 
 void vmm_init(struct vm_model *m);
 void vmm_fini(struct vm_model *m);
-void vmm_space_init(struct vm_mspace *s);
+void vmm_space_init(struct vm_mspace *s); /* no regions, the inline capacity */
 int vmm_region_at(const struct vm_mspace *s, mmu_vaddr_t va);
 struct vm_mpage *vmm_page(struct vm_mspace *s, mmu_vaddr_t va); /* NULL outside the window */
 /* True when [VA, VA+LEN) overlaps a stack region (the test then leaves it). */
@@ -72,7 +75,11 @@ mmu_err_t vmm_add(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, uint6
 		  enum mmu_vm_kind kind, uint64_t max);
 mmu_err_t vmm_remove(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, uint64_t len);
 mmu_err_t vmm_protect(struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigned prot);
-void vmm_fork(struct vm_model *m, const struct vm_mspace *parent, struct vm_mspace *child);
+mmu_err_t vmm_resize(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t start, uint64_t new_len);
+/* Region storage of CAP slots (mmu_vm_space_set_region_storage). */
+mmu_err_t vmm_set_cap(struct vm_mspace *s, unsigned cap);
+/* CHILD gets PARENT's regions in storage of CHILD_CAP slots. */
+mmu_err_t vmm_fork(struct vm_model *m, const struct vm_mspace *parent, struct vm_mspace *child, unsigned child_cap);
 void vmm_exit(struct vm_model *m, struct vm_mspace *s);
 
 /* A user access of KIND (SIM_READ/WRITE/EXEC as 0/1/2) at VA in the user

@@ -111,16 +111,20 @@ void state_take(struct mmu_vm_space *sp, struct state *s)
 	s->frames = sim_frames_in_use(vt_sim);
 	s->tables = sim_tables_in_use(vt_sim);
 	s->nregions = sp->nregions;
-	memcpy(s->region, sp->region, sizeof s->region);
+	s->region_cap = sp->region_cap;
+	s->storage = sp->region;
+	CHECK(sp->nregions <= VT_STATE_REGIONS);
+	memcpy(s->region, sp->region, (sp->nregions < VT_STATE_REGIONS ? sp->nregions : VT_STATE_REGIONS) * sizeof s->region[0]);
 }
 
 bool state_same(struct mmu_vm_space *sp, struct state *before)
 {
-	struct state now;
+	static struct state now; /* 128 KiB of regions: not on the stack */
 	state_take(sp, &now);
 	bool same = st_snapshot_equal(&before->snap, &now.snap) && now.frames == before->frames &&
 		    now.tables == before->tables && now.nregions == before->nregions &&
-		    memcmp(now.region, before->region, sizeof now.region) == 0;
+		    now.region_cap == before->region_cap && now.storage == before->storage &&
+		    memcmp(now.region, before->region, now.nregions * sizeof now.region[0]) == 0;
 	st_snapshot_free(&now.snap);
 	return same;
 }

@@ -36,12 +36,16 @@ bool counters_are(struct mmu_vm_space *sp, uint64_t demand, uint64_t cow, uint64
 uint32_t vt_store(void *ctx, mmu_vaddr_t va, const uint8_t *src, size_t len);
 bool vt_load(void *ctx, uint8_t *dst, mmu_vaddr_t va, size_t len, uint32_t *error_code);
 
-/* Everything a refused or failed call must leave alone. */
+/* Everything a refused or failed call must leave alone: the tables, the
+ * frame and table counts, the regions (up to VT_STATE_REGIONS) and where
+ * they are stored. */
+#define VT_STATE_REGIONS 4096
 struct state {
 	struct st_snapshot snap;
 	uint64_t frames, tables;
-	unsigned nregions;
-	struct mmu_vm_region region[MMU_VM_MAX_REGIONS];
+	unsigned nregions, region_cap;
+	const struct mmu_vm_region *storage;
+	struct mmu_vm_region region[VT_STATE_REGIONS];
 };
 void state_take(struct mmu_vm_space *sp, struct state *s);
 /* True when nothing changed since BEFORE (BEFORE's snapshot is kept). */

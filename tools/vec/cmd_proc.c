@@ -123,8 +123,11 @@ void vec_cmd_fork(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 {
 	struct vec_proc *parent = vec_find_proc(s, st->arg[0].name), *child = NULL;
 	mmu_err_t err = parent ? new_proc_slot(s, st->arg[1].name, &child) : MMU_E_INVALID;
+	/* A parent in its own array (`rstorage`): the child gets one as big. */
+	bool own = err == MMU_OK && parent->sp.region == parent->slots;
 	if (err == MMU_OK)
-		err = mmu_vm_fork(&parent->sp, &child->sp);
+		err = mmu_vm_fork_with_storage(&parent->sp, &child->sp, own ? child->slots : NULL,
+					       own ? parent->sp.region_cap : 0);
 	if (err == MMU_OK)
 		proc_named(child, st->arg[1].name);
 	vec_result_err(r, err);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Inspection and experiment commands on process spaces and trees: shadow
  * (a KPTI shadow's dump and audit), regions (a process's regions),
- * rprotect and rremove (region protect and remove), promote (a space's
- * promotion of full tables). docs/VECTORS-INSPECT.md. */
+ * rprotect, rremove and rresize (region protect, remove and resize),
+ * rminaddr (the lowest mappable address), rstorage (the region storage),
+ * promote (a space's promotion of full tables). docs/VECTORS-INSPECT.md. */
 #include "tools/vec/inspect.h"
 
 #define VEC_WINDOW_START 0xffffc80000000000ull /* the vectors' kernel window */
@@ -39,18 +40,21 @@ void vec_cmd_shadow(struct vec_session *s, const struct vec_stmt *st, struct vec
 
 static void print_region(struct vec_session *s, const struct mmu_vm_region *g)
 {
-	static const char *const kinds[] = {[MMU_VM_ANON] = "anon", [MMU_VM_STACK] = "stack", [MMU_VM_EAGER] = "eager"};
+	static const char *const kinds[] = {
+		[MMU_VM_ANON] = "anon", [MMU_VM_STACK] = "stack", [MMU_VM_EAGER] = "eager", [MMU_VM_GUARD] = "guard",
+	};
 	char line[VEC_LINE_MAX];
 	struct vec_buf b;
 	vb_init(&b, line, sizeof line);
 	vb_hex(&b, g->start);
 	vb_char(&b, '-');
 	vb_hex(&b, g->start + g->len);
-	vb_str(&b, " r");
+	vb_char(&b, ' ');
+	vb_char(&b, g->prot & MMU_PROT_R ? 'r' : '-');
 	vb_char(&b, g->prot & MMU_PROT_W ? 'w' : '-');
 	vb_char(&b, g->prot & MMU_PROT_X ? 'x' : '-');
-	vb_str(&b, "u ");
-	vb_str(&b, g->kind <= MMU_VM_EAGER ? kinds[g->kind] : "?");
+	vb_str(&b, g->prot & MMU_PROT_R ? "u " : "- "); /* a guard maps no user page */
+	vb_str(&b, g->kind <= MMU_VM_GUARD ? kinds[g->kind] : "?");
 	if (g->kind == MMU_VM_STACK) {
 		vb_str(&b, " max=");
 		vb_hex(&b, g->max);
@@ -83,6 +87,32 @@ void vec_cmd_rremove(struct vec_session *s, const struct vec_stmt *st, struct ve
 {
 	struct vec_proc *p = vec_find_proc(s, st->arg[0].name);
 	vec_result_err(r, p ? mmu_vm_region_remove(&p->sp, st->arg[1].num, st->arg[2].num) : MMU_E_INVALID);
+}
+
+void vec_cmd_rresize(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	struct vec_proc *p = vec_find_proc(s, st->arg[0].name);
+	vec_result_err(r, p ? mmu_vm_region_resize(&p->sp, st->arg[1].num, st->arg[2].num) : MMU_E_INVALID);
+}
+
+void vec_cmd_rminaddr(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	struct vec_proc *p = vec_find_proc(s, st->arg[0].name);
+	vec_result_err(r, p ? mmu_vm_space_set_min_addr(&p->sp, st->arg[1].num) : MMU_E_INVALID);
+}
+
+/* `rstorage P N`: P's regions move to the first N slots of the array the
+ * interpreter keeps for P (N 0: back to the space's inline slots).
+ * INVALID above VEC_PROC_SLOTS; NOSPACE when P has more than N regions. */
+void vec_cmd_rstorage(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	struct vec_proc *p = vec_find_proc(s, st->arg[0].name);
+	uint64_t n = st->arg[1].num;
+	if (!p || n > VEC_PROC_SLOTS) {
+		vec_result_err(r, MMU_E_INVALID);
+		return;
+	}
+	vec_result_err(r, mmu_vm_space_set_region_storage(&p->sp, n ? p->slots : NULL, (unsigned)n));
 }
 
 /* `promote A on|off`: space A's maps and protects promote full tables to

@@ -15,7 +15,7 @@ struct token {
  *   T tree name   N new name    F frame F[+OFF]   a address   z length
  *   p PERM        c CPU         b byte            L level     k 32-bit value
  *   s frame size  u `user`      o map options (any number)
- *   K region kind (anon|stack)  m `max=SIZE` (after `stack` only)
+ *   K region kind (anon|stack|eager|guard)  m `max=SIZE` (after `stack` only)
  *   H the bits of a harvest (accessed|dirty|both) */
 struct command {
 	const char *name;
@@ -35,6 +35,7 @@ struct command {
 #define DOC_LOOK INSPECT_MD("Looking")
 #define DOC_DO INSPECT_MD("Doing")
 #define DOC_HARVEST VECTORS_MD("Extension: harvesting A and D")
+#define DOC_REGIONS INSPECT_MD("Regions beyond v1")
 #define SEE_MACHINE " (see " VECTORS_MD("The machine line") ")"
 #define SEE_MAP " (see " VECTORS_MD("map") ")"
 #define SEE_LINES " (see " VECTORS_MD("Lines") ")"
@@ -59,7 +60,7 @@ static const struct command commands[] = {
 	{"pkru", VEC_OP_PKRU, "ck", "pkru CPU VALUE", DOC_PHYS},
 	{"dump", VEC_OP_DUMP, "T", "dump A", DOC_PHYS},
 	{"proc", VEC_OP_PROC, "N", "proc P", DOC_PROC},
-	{"region", VEC_OP_REGION, "TazpK|m", "region P VA LEN PERM anon|stack|eager [max=SIZE]", VECTORS_MD("Regions")},
+	{"region", VEC_OP_REGION, "TazpK|m", "region P VA LEN PERM anon|stack|eager|guard [max=SIZE]", VECTORS_MD("Regions")},
 	{"fork", VEC_OP_FORK, "TN", "fork P Q", VECTORS_MD("fork")},
 	{"kwrite", VEC_OP_KWRITE, "cab", "kwrite CPU VA BYTE", VECTORS_MD("kwrite")},
 	{"kread", VEC_OP_KREAD, "ca", "kread CPU VA", VECTORS_MD("kread and kreadstr")},
@@ -80,6 +81,9 @@ static const struct command commands[] = {
 	{"promote", VEC_OP_PROMOTE, "TO", "promote A on|off", DOC_DO},
 	{"tlbsan", VEC_OP_TLBSAN, "z", "tlbsan N", DOC_DO},
 	{"harvest", VEC_OP_HARVEST, "TazH", "harvest A VA LEN accessed|dirty|both", DOC_HARVEST},
+	{"rresize", VEC_OP_RRESIZE, "Taz", "rresize P VA NEWLEN", DOC_REGIONS},
+	{"rminaddr", VEC_OP_RMINADDR, "Ta", "rminaddr P ADDR", DOC_REGIONS},
+	{"rstorage", VEC_OP_RSTORAGE, "Tz", "rstorage P SLOTS", DOC_REGIONS},
 };
 
 const char *vec_command_usage(unsigned i)
@@ -366,6 +370,19 @@ static enum vec_next bad_argument(struct vec_parser *p, const struct command *c,
 	return diag_tok(d, p->line, "bad argument ", t, after);
 }
 
+static bool parse_region_kind(struct token t, uint64_t *out)
+{
+	static const char *const kinds[] = {
+		[MMU_VM_ANON] = "anon", [MMU_VM_STACK] = "stack", [MMU_VM_EAGER] = "eager", [MMU_VM_GUARD] = "guard",
+	};
+	for (unsigned k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+		if (vec_token_is(t.s, t.n, kinds[k])) {
+			*out = k;
+			return true;
+		}
+	return false;
+}
+
 /* Check token T as an argument of KIND to command C and store its value in A. */
 static enum vec_next parse_arg(struct vec_parser *p, const struct command *c, char kind, struct token t,
 			       struct vec_arg *a, struct vec_diag *d)
@@ -384,9 +401,7 @@ static enum vec_next parse_arg(struct vec_parser *p, const struct command *c, ch
 	case 'p': ok = vec_parse_perm(t.s, t.n, &prot), a->num = prot; break;
 	case 's': ok = parse_page_size(t.s, t.n, &size), a->num = size; break;
 	case 'K':
-		ok = vec_token_is(t.s, t.n, "anon") || vec_token_is(t.s, t.n, "stack") || vec_token_is(t.s, t.n, "eager");
-		a->num = vec_token_is(t.s, t.n, "stack") ? MMU_VM_STACK
-			 : vec_token_is(t.s, t.n, "eager") ? MMU_VM_EAGER : MMU_VM_ANON;
+		ok = parse_region_kind(t, &a->num);
 		break;
 	case 'e': ok = vec_parse_pte_flags(t.s, t.n, &a->num); break;
 	case 'O':
@@ -407,7 +422,7 @@ static enum vec_next parse_arg(struct vec_parser *p, const struct command *c, ch
 			['F'] = "a frame reference F[+OFF]", ['a'] = "an address", ['z'] = "a length",
 			['b'] = "a byte (0..0xff)", ['k'] = "a 32-bit value", ['L'] = "a level (pml5 pml4 pdpt pd pt)",
 			['p'] = "a permission (letters r w x u, or -)", ['s'] = "a frame size (4K 2M 1G)",
-			['c'] = "a CPU number", ['K'] = "a region kind (anon stack eager)",
+			['c'] = "a CPU number", ['K'] = "a region kind (anon stack eager guard)",
 			['e'] = "entry flags (P,RW,US,PWT,PCD,A,D,PK=N,XD)", ['O'] = "on or off",
 			['H'] = "accessed, dirty or both",
 		};

@@ -65,6 +65,10 @@ enum vec_op {
 	VEC_OP_TLBSAN,
 	/* Harvesting A and D (docs/VECTORS.md, the extension). */
 	VEC_OP_HARVEST,
+	/* Region extensions (docs/VECTORS-INSPECT.md, "Regions beyond v1"). */
+	VEC_OP_RRESIZE,
+	VEC_OP_RMINADDR,
+	VEC_OP_RSTORAGE,
 	VEC_OP_COUNT
 };
 

@@ -19,6 +19,7 @@
 #define VEC_MAX_FRAMES 64
 #define VEC_MAX_SPACES 32
 #define VEC_MAX_PROCS 16
+#define VEC_PROC_SLOTS 128 /* region slots of a process's own array (`rstorage`) */
 #define VEC_LINE_MAX 320 /* an output line, cut beyond */
 
 /* Exit statuses of a file (docs/VECTORS.md, "Output and exit status"). */
@@ -63,6 +64,7 @@ struct vec_proc {
 	bool used;
 	char name[VEC_NAME_MAX + 1];
 	struct mmu_vm_space sp;
+	struct mmu_vm_region slots[VEC_PROC_SLOTS]; /* region storage `rstorage` gives it */
 };
 
 /* Everything one file run needs; private to the interpreter. */

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* The state of the process-space property test, shared by its run
+ * (test_property_vm.c) and its region operations (vmprop_regions.c): the
+ * machine, the spaces and their model, the random source, and FAIL, which
+ * prints the seed, the operation and the command that reruns it. */
+#ifndef MMU64_TEST_VMPROP_H
+#define MMU64_TEST_VMPROP_H
+
+#include <inttypes.h>
+
+#include "simtest.h"
+#include "vmmodel.h"
+
+#define NSPACES 6
+#define KPAGES 8
+#define KVA 0xffffc80040000000ull /* kernel pages: inside the vectors' window */
+#define KERNEL_TREE (-1)
+
+/* What the run counts (the summary line; a run that reached too little fails). */
+enum {
+	N_ACCESS_OK, N_ACCESS_REFUSED, N_KERNEL_READ, N_KERNEL_CHANGE, N_LOAD, N_CREATE, N_FORK, N_EXIT, N_BUSY,
+	N_ADD, N_NOSPACE, N_REFUSED, N_REMOVE, N_PROTECT, N_RESIZE, N_STORAGE, N_COUNTS
+};
+
+struct run {
+	uint64_t seed;
+	unsigned long op;
+	char desc[200];
+	struct st_rng rng;
+	struct sim *sim;
+	struct mmu *mmu;
+	unsigned ncpus;
+	bool pcid, invpcid, kpti;
+	struct mmu_kpti tmpl;
+	struct mmu_vm_space sp[NSPACES];
+	bool live[NSPACES];
+	struct vm_mspace *ms[NSPACES];
+	struct vm_model model;
+	int loaded[MMU_MAX_CPUS]; /* space index per CPU, KERNEL_TREE */
+	mmu_pa_t kframe[KPAGES];
+	bool kmapped[KPAGES];
+	uint64_t frames0;
+	unsigned long counts[N_COUNTS];
+	/* Region storage the test gives space I: two arrays to move between. */
+	struct mmu_vm_region slots[NSPACES][2][VM_MREGIONS];
+};
+
+extern struct run R;
+
+#define FAIL(...)                                                                                            \
+	do {                                                                                                 \
+		fprintf(stderr, "test_property_vm: seed=0x%" PRIx64 " op=%lu: ", R.seed, R.op);                 \
+		fprintf(stderr, __VA_ARGS__);                                                                \
+		fprintf(stderr, "\n  operation: %s\n  rerun: test_property_vm 0x%" PRIx64 " %lu\n", R.desc, R.seed, \
+			R.op + 1);                                                                           \
+		exit(1);                                                                                     \
+	} while (0)
+
+static inline uint64_t rnd(uint64_t n) { return st_rng_below(&R.rng, n); }
+static inline bool chance(unsigned percent) { return rnd(100) < percent; }
+
+void expect_err(mmu_err_t got, mmu_err_t want);
+/* Library calls run as a random CPU (shootdowns then go everywhere). */
+void as_any_cpu(void);
+
+/* ---- vmprop_regions.c: one operation on the regions of live space S ---- */
+
+void do_region_add(int s);
+void do_region_remove(int s);
+void do_region_protect(int s);
+void do_region_resize(int s);
+/* Move S's regions to the other array of R.slots[S], the same one with
+ * another capacity, or the inline slots. */
+void do_region_storage(int s);
+/* Ranges every region call must refuse before looking at the regions. */
+void do_region_invalid(int s);
+/* The storage a fork into space C gets: SLOTS (NULL: inline) and CAP. */
+void fork_storage(int c, struct mmu_vm_region **slots, unsigned *cap);
+
+#endif
