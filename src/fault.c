@@ -142,6 +142,16 @@ static mmu_err_t break_cow(struct mmu_vm_space *sp, mmu_vaddr_t page, const stru
 	return MMU_OK;
 }
 
+/* Write fault on the read-only leaf at PAGE of a shared region that allows
+ * W (protect took W away, then gave it back): the object's page itself
+ * becomes writable, never a copy. An upgrade: no invalidation. */
+static mmu_err_t shared_write(struct mmu_vm_space *sp, mmu_vaddr_t page)
+{
+	struct leaf_op rw = {.clear = 0, .set = MMU_PTE_RW, .invalidate = false};
+	leaf_rewrite(sp, page, &rw);
+	return MMU_OK;
+}
+
 /* ---- stack growth ---- */
 
 /* VECTORS.md: X >= end - max, X at or above the space's min address,
@@ -179,6 +189,14 @@ static enum mmu_vm_outcome changed(mmu_err_t err, enum mmu_vm_outcome o)
 	return err == MMU_OK ? o : MMU_VM_NOMEM;
 }
 
+/* An object's page: DEMAND, NOMEM, or REFUSED (the pager has no such page). */
+static enum mmu_vm_outcome object_fault(struct mmu_vm_space *sp, mmu_vaddr_t page, const struct mmu_vm_region *r,
+					enum mmu_vm_outcome refused)
+{
+	mmu_err_t err = vm_object_fault(sp, page, r);
+	return err == MMU_E_NOTEXIST ? refused : changed(err, MMU_VM_DEMAND);
+}
+
 static enum mmu_vm_outcome decide(struct mmu_vm_space *sp, const struct mmu_vm_fault *f)
 {
 	mmu_vaddr_t page = f->va & ~(MMU_PAGE_SIZE - 1);
@@ -196,10 +214,13 @@ static enum mmu_vm_outcome decide(struct mmu_vm_space *sp, const struct mmu_vm_f
 	const struct mmu_vm_region *r = ri >= 0 ? &sp->region[ri] : NULL;
 	if (present && tables_allow(&t, f))
 		return MMU_VM_SPURIOUS;
+	if (!present && r && region_allows(r, f) && r->obj)
+		return object_fault(sp, page, r, refused);
 	if (!present && r && region_allows(r, f))
 		return changed(map_zeroed(sp, page, r), MMU_VM_DEMAND);
 	if (present && r && f->write && !f->fetch && (r->prot & MMU_PROT_W) && !(t.prot & MMU_PROT_W))
-		return changed(break_cow(sp, page, &t), MMU_VM_COW);
+		return r->kind == MMU_VM_SHARED ? changed(shared_write(sp, page), MMU_VM_DEMAND)
+						: changed(break_cow(sp, page, &t), MMU_VM_COW);
 	if (!present && !r) {
 		unsigned si = vm_region_lower(sp, page); /* PAGE is in no region: the first above it */
 		if (si < sp->nregions && region_allows(&sp->region[si], f) && stack_may_grow(sp, si, page))

@@ -103,14 +103,23 @@ static enum pt_step fork_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_
 	return PT_DESCEND;
 }
 
-/* Share the leaf E at VA with the child, copy-on-write: RW goes in the
- * parent (invalidated), the frame gains the child's reference. */
+/* Whether the page at VA of PARENT is in a shared region: its leaf stays
+ * as it is, writable too, in both. */
+static bool fork_shares(const struct mmu_vm_space *parent, mmu_vaddr_t va)
+{
+	int i = vm_region_find(parent, va);
+	return i >= 0 && parent->region[i].kind == MMU_VM_SHARED;
+}
+
+/* Share the leaf E at VA with the child, copy-on-write (but in a shared
+ * region): RW goes in the parent (invalidated), the frame gains the
+ * child's reference. */
 static void fork_leaf(struct pt_walk *w, mmu_pte_t *e, mmu_vaddr_t va)
 {
 	mmu_pte_t v = pte_load(e);
 	if (!mmu_pte_present(v))
 		return;
-	if (v & MMU_PTE_RW)
+	if ((v & MMU_PTE_RW) && !fork_shares(w->op, va))
 		entry_rewrite_leaf(w, MMU_LEVEL_PT, e, va, MMU_PTE_RW, 0, true);
 	vm_frame_get(w->mmu, mmu_pa(v & MMU_PTE_ADDR_MASK));
 	/* The parent's entry as it is now: A and D set meanwhile included. */
@@ -138,6 +147,8 @@ static void fork_finish(struct mmu_vm_space *parent, struct mmu_vm_space *child,
 		vm_kpti_attach(child, parent->kpti, shadow);
 	vm_regions_move(child->region, parent->region, parent->nregions);
 	child->nregions = parent->nregions;
+	for (unsigned i = 0; i < child->nregions; i++)
+		vm_region_hold(&child->region[i]);
 	child->min_addr = parent->min_addr;
 }
 
@@ -169,7 +180,7 @@ mmu_err_t mmu_vm_fork_with_storage(struct mmu_vm_space *parent, struct mmu_vm_sp
 	if (err == MMU_OK && parent->kpti && table_alloc(mmu, true, &shadow) != MMU_OK)
 		err = MMU_E_NOMEM;
 	if (err == MMU_OK)
-		err = pt_copy(&parent->tree, &child->tree, &fork_visitor, NULL, 0, mmu_user_last(mmu));
+		err = pt_copy(&parent->tree, &child->tree, &fork_visitor, parent, 0, mmu_user_last(mmu));
 	if (err == MMU_OK)
 		fork_finish(parent, child, shadow);
 	else if (shadow.bits)

@@ -44,6 +44,8 @@ mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp)
 	mmu_err_t err = vm_zap_exit(sp);
 	if (err == MMU_OK) {
 		vm_kpti_detach(sp);
+		for (unsigned i = 0; i < sp->nregions; i++)
+			vm_region_drop(&sp->region[i]);
 		sp->nregions = 0;
 		vm_regions_use_inline(sp); /* the caller's array is its own again */
 		sp->live = 0;
@@ -107,8 +109,27 @@ static mmu_err_t region_args_check(const struct mmu_vm_space *sp, mmu_vaddr_t va
 	return err;
 }
 
-/* Every check under the space lock: the min address and the regions are
- * read as the change will find them. */
+/* Add R, whose arguments PROT and MAX are checked as those of a region of
+ * CHECK_KIND. Every check under the space lock: the min address and the
+ * regions are read as the change will find them. */
+static mmu_err_t region_add(struct mmu_vm_space *sp, const struct mmu_vm_region *r, unsigned prot,
+			    enum mmu_vm_kind check_kind, uint64_t max)
+{
+	vm_lock(sp);
+	mmu_err_t err = region_args_check(sp, r->start, r->len, prot, check_kind, max);
+	unsigned i = err == MMU_OK ? vm_region_lower(sp, r->start) : 0;
+	if (err == MMU_OK && i < sp->nregions && sp->region[i].start <= region_last(r))
+		err = MMU_E_DUPLICATED;
+	if (err == MMU_OK && sp->nregions == sp->region_cap)
+		err = MMU_E_NOSPACE;
+	if (err == MMU_OK && r->kind == MMU_VM_EAGER)
+		err = vm_populate(sp, r);
+	if (err == MMU_OK)
+		vm_regions_splice(sp, i, i, r, 1);
+	vm_unlock(sp);
+	return err;
+}
+
 mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
 			    enum mmu_vm_kind kind, uint64_t max)
 {
@@ -116,19 +137,18 @@ mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t le
 		.start = va, .len = len, .prot = (prot & (MMU_PROT_R | MMU_PROT_W | MMU_PROT_X)), .kind = kind,
 		.max = kind == MMU_VM_STACK && max == 0 ? MMU_VM_STACK_MAX_DEFAULT : max,
 	};
-	vm_lock(sp);
-	mmu_err_t err = region_args_check(sp, va, len, prot, kind, max);
-	unsigned i = err == MMU_OK ? vm_region_lower(sp, va) : 0;
-	if (err == MMU_OK && i < sp->nregions && sp->region[i].start <= region_last(&r))
-		err = MMU_E_DUPLICATED;
-	if (err == MMU_OK && sp->nregions == sp->region_cap)
-		err = MMU_E_NOSPACE;
-	if (err == MMU_OK && kind == MMU_VM_EAGER)
-		err = vm_populate(sp, &r);
-	if (err == MMU_OK)
-		vm_regions_splice(sp, i, i, &r, 1);
-	vm_unlock(sp);
-	return err;
+	return region_add(sp, &r, prot, kind, max);
+}
+
+/* An object region's range and permissions follow an anon region's rules. */
+mmu_err_t vm_region_add_held(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
+			     enum mmu_vm_kind share, struct mmu_vm_object *obj, uint64_t first_page)
+{
+	struct mmu_vm_region r = {
+		.start = va, .len = len, .prot = (prot & (MMU_PROT_R | MMU_PROT_W | MMU_PROT_X)), .kind = share,
+		.obj = obj, .first_page = first_page,
+	};
+	return region_add(sp, &r, prot, MMU_VM_ANON, 0);
 }
 
 /* Cut [VA, LAST] out of the regions, with the pages mapped there: what is
@@ -156,6 +176,8 @@ static mmu_err_t regions_remove_range(struct mmu_vm_space *sp, mmu_vaddr_t va, m
 		piece[k] = *end;
 		piece[k].start = last + 1;
 		piece[k].len = region_last(end) - last;
+		if (end->obj)
+			piece[k].first_page += (last + 1 - end->start) >> MMU_PAGE_SHIFT;
 		k++;
 	}
 	if (sp->nregions - (hi - lo) + k > sp->region_cap)
@@ -196,7 +218,9 @@ mmu_err_t mmu_vm_region_resize(struct mmu_vm_space *sp, mmu_vaddr_t start, uint6
 	if (err == MMU_OK && (i < 0 || sp->region[i].start != start))
 		err = MMU_E_NOTEXIST;
 	struct mmu_vm_region *r = err == MMU_OK ? &sp->region[i] : NULL;
-	if (r && new_len > r->len && !region_may_grow(sp, (unsigned)i, start + (new_len - 1)))
+	if (r && !vm_object_fits(r, new_len))
+		err = MMU_E_INVALID;
+	if (err == MMU_OK && new_len > r->len && !region_may_grow(sp, (unsigned)i, start + (new_len - 1)))
 		err = MMU_E_DUPLICATED;
 	if (err == MMU_OK && new_len > r->len) {
 		if (r->kind == MMU_VM_STACK)

@@ -83,6 +83,22 @@ bool vm_storage_args_ok(const struct mmu_vm_region *slots, unsigned capacity);
 bool vm_storage_overlaps(const struct mmu_vm_region *slots, unsigned capacity, const struct mmu_vm_space *sp);
 void vm_regions_adopt(struct mmu_vm_space *sp, struct mmu_vm_region *slots, unsigned capacity);
 
+/* ---- memory objects (src/vm_object.c) ---- */
+
+/* Count region R (a piece of one) among its object's mappings, or stop
+ * counting it; no-ops for a region without an object. Space lock held. */
+void vm_region_hold(const struct mmu_vm_region *r);
+void vm_region_drop(const struct mmu_vm_region *r);
+/* Region add (vm.c) for an object region, OBJ already held once by the
+ * caller (so it cannot be released meanwhile). */
+mmu_err_t vm_region_add_held(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
+			     enum mmu_vm_kind share, struct mmu_vm_object *obj, uint64_t first_page);
+/* Whether region R may have the length NEW_LEN: inside its object. */
+bool vm_object_fits(const struct mmu_vm_region *r, uint64_t new_len);
+/* Map the page at PAGE of object region R (absent in SP's tree). NOMEM;
+ * NOTEXIST when the pager has no such page (refused). Space lock held. */
+mmu_err_t vm_object_fault(struct mmu_vm_space *sp, mmu_vaddr_t page, const struct mmu_vm_region *r);
+
 static inline mmu_vaddr_t region_last(const struct mmu_vm_region *r) { return r->start + (r->len - 1); }
 
 /* KPTI (src/kpti.c). Sync: make the shadow's root entry for VA's slot the

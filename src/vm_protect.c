@@ -18,14 +18,18 @@ static struct mmu_vm_region piece(const struct mmu_vm_region *r, mmu_vaddr_t s, 
 	p.len = l - s + 1;
 	if (p.kind == MMU_VM_STACK)
 		p.max = r->max - (region_last(r) - l);
+	if (p.obj)
+		p.first_page += (s - r->start) >> MMU_PAGE_SHIFT;
 	return p;
 }
 
-/* A directly below B, and one region would say the same as both. */
+/* A directly below B, and one region would say the same as both (for an
+ * object's pages: B's pages follow A's in the same object). */
 static bool mergeable(const struct mmu_vm_region *a, const struct mmu_vm_region *b)
 {
 	return a->start + a->len == b->start && a->kind == b->kind && a->prot == b->prot &&
-	       (a->kind != MMU_VM_STACK || a->max + b->len == b->max);
+	       (a->kind != MMU_VM_STACK || a->max + b->len == b->max) && a->obj == b->obj &&
+	       (!a->obj || a->first_page + (a->len >> MMU_PAGE_SHIFT) == b->first_page);
 }
 
 /* The rewrite of a window of SP's array, [first, end): the regions the
@@ -74,6 +78,8 @@ static void emit(struct rewrite *w, const struct mmu_vm_region *p)
 		put_held(w);
 	w->held = *p;
 	w->holding = true;
+	if (w->write)
+		vm_region_hold(p); /* a new region; what merges into it is counted in it */
 }
 
 static void emit_pieces(struct rewrite *w, const struct mmu_vm_region *r)
@@ -113,6 +119,8 @@ static unsigned rewrite_window(struct rewrite *w, unsigned first, unsigned end)
 			w->unread = j + 2;
 		}
 		emit_pieces(w, &cur);
+		if (w->write)
+			vm_region_drop(&cur); /* after its pieces were counted */
 		cur = ahead;
 	}
 	put_held(w);

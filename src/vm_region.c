@@ -77,6 +77,12 @@ void vm_regions_splice(struct mmu_vm_space *sp, unsigned lo, unsigned hi, const 
 	unsigned n = sp->nregions - (hi - lo) + k;
 	MMU_ASSERT(sp->tree.mmu, lo <= hi && hi <= sp->nregions && n <= sp->region_cap,
 		   "regions: splice [%u, %u) + %u of %u in %u slots", lo, hi, k, sp->nregions, sp->region_cap);
+	/* Objects count the new pieces before they lose the old regions, so a
+	 * count never passes through 0 while a region still maps its object. */
+	for (unsigned i = 0; i < k; i++)
+		vm_region_hold(&piece[i]);
+	for (unsigned i = lo; i < hi; i++)
+		vm_region_drop(&sp->region[i]);
 	vm_regions_move(&sp->region[lo + k], &sp->region[hi], sp->nregions - hi);
 	for (unsigned i = 0; i < k; i++)
 		sp->region[lo + i] = piece[i];

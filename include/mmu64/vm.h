@@ -46,7 +46,12 @@ enum mmu_vm_kind {
 	MMU_VM_STACK, /* demand-zero, and grows down on faults below it */
 	MMU_VM_EAGER, /* every page mapped, zeroed, when the region is added */
 	MMU_VM_GUARD, /* PROT_NONE: reserves addresses, maps nothing, every access refused */
+	/* The pages of a memory object (mmu_vm_region_add_object only): */
+	MMU_VM_SHARED,  /* the object's own pages, seen by every space mapping them: never COW */
+	MMU_VM_PRIVATE, /* the object's pages read-only; the first write copies (MAP_PRIVATE) */
 };
+
+struct mmu_vm_object;
 
 struct mmu_vm_region {
 	mmu_vaddr_t start;
@@ -54,6 +59,8 @@ struct mmu_vm_region {
 	unsigned prot; /* MMU_PROT_R|W|X (0 for a guard); U is implied */
 	enum mmu_vm_kind kind;
 	uint64_t max; /* stack: the largest it may grow to, counted from its end */
+	struct mmu_vm_object *obj; /* MMU_VM_SHARED / MMU_VM_PRIVATE: the object; else NULL */
+	uint64_t first_page;       /* the object's page at `start` (0 without an object) */
 };
 
 /* What the fault handler did, per kind, since the last mmu_vm_counters_take. */
@@ -181,6 +188,116 @@ mmu_err_t mmu_vm_region_resize(struct mmu_vm_space *sp, mmu_vaddr_t start, uint6
  * the region storage has). */
 mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot);
 
+/* ---- memory objects: shared and pager-backed memory ----
+ *
+ * A memory object is N pages that regions of any number of spaces map
+ * (Zircon's VMO, Linux's address_space): MMU_VM_SHARED regions map its
+ * pages themselves, so a write through one space is read through every
+ * other (fork keeps them shared, never copy-on-write); MMU_VM_PRIVATE
+ * regions map them read-only, even where the region allows W, and the
+ * first write copies the page into a private anonymous frame (the
+ * object's page is unchanged; a write to an absent page maps the
+ * object's page first, DEMAND, and the retry copies it, COW).
+ *
+ * Two sorts, both in the caller's storage, no allocation by the library
+ * but the frames of anonymous pages:
+ *   anonymous: a page is a zeroed data frame the library allocates on the
+ *     first fault that touches it, from the port (NOMEM as any fault);
+ *   pager-backed: the first fault on page I asks the pager's get_page for
+ *     the frame holding it (a file's page cache, an executable's pages).
+ *     The frame must be a 4K data frame with the port's metadata that the
+ *     pager keeps a reference on (mmu_vm_frame_ref) for as long as any
+ *     object may hold it: the pager owns its frames, the library never
+ *     frees one. get_page answers MMU_OK with *OUT, NOMEM (the fault is
+ *     NOMEM, retry after reclaim) or any other error (the page does not
+ *     exist: the access is refused, SEGV / REFUSED, as Linux's SIGBUS).
+ *     It runs under the faulting space's lock and the object's lock,
+ *     both spinlocks: it must not sleep (a file pager reads ahead into
+ *     its cache and answers from there). Device memory is out of scope:
+ *     frames are mapped write-back, with metadata.
+ * The object remembers each resident page's frame in SLOTS, an array of
+ * NPAGES the caller gives (the library's from init to release), and
+ * holds one reference (struct mmu_frame_meta refcount) on each, so a
+ * frame outlives every leaf that maps it; a leaf adds its own.
+ *
+ * Locking: the object's lock guards its slots; a fault takes its space's
+ * lock, then the object's, then the tree's. A page is filled and mapped
+ * under the object's lock, so when faults of two spaces race for an absent
+ * page, the second finds it resident and maps the same frame. The
+ * object's mapping count (the regions, over every space, that map it:
+ * pieces of a split region count once each) changes under the lock of the
+ * space whose regions change, atomically. */
+
+/* Frame references for pagers: take one on PA, a 4K data frame of MMU's
+ * port; drop one (true when it was the last: the caller, who owns the
+ * frame, frees it). */
+void mmu_vm_frame_ref(struct mmu *mmu, mmu_pa_t pa);
+bool mmu_vm_frame_unref(struct mmu *mmu, mmu_pa_t pa);
+
+struct mmu_vm_pager_ops {
+	/* The frame holding page INDEX of the object, with the pager's own
+	 * reference on it (see above). Called once per page while it stays
+	 * resident in the object. */
+	mmu_err_t (*get_page)(void *ctx, uint64_t index, mmu_pa_t *out);
+};
+
+/* The fields are the library's. */
+struct mmu_vm_object {
+	struct mmu *mmu;
+	atomic_bool lock;                     /* guards slot[] */
+	uint64_t npages;
+	mmu_pa_t *slot;                       /* the caller's array; a resident page: its PA | 1 */
+	const struct mmu_vm_pager_ops *pager; /* NULL: anonymous */
+	void *pager_ctx;
+	uint64_t mappings; /* regions mapping it, over every space (atomic) */
+	uint64_t live;     /* the object's address ^ a constant from init to release */
+};
+
+/* An anonymous object of NPAGES pages in OBJ's storage, none resident,
+ * SLOTS (NPAGES entries, the caller's) cleared. INVALID: SLOTS NULL or
+ * NPAGES 0 or above 2^36 (the user half's pages). */
+mmu_err_t mmu_vm_object_init_anon(struct mmu *mmu, struct mmu_vm_object *obj, mmu_pa_t *slots, uint64_t npages);
+
+/* A pager-backed object: as above, its pages from OPS->get_page(CTX, i).
+ * INVALID also for OPS or OPS->get_page NULL. */
+mmu_err_t mmu_vm_object_init_pager(struct mmu *mmu, struct mmu_vm_object *obj, mmu_pa_t *slots, uint64_t npages,
+				   const struct mmu_vm_pager_ops *ops, void *ctx);
+
+/* Release OBJ: drop its reference on every resident page. An anonymous
+ * page's frame is freed then (no leaf maps it any more: removing a region,
+ * exit and fork's failures drop leaf references before they return); a
+ * pager's frame keeps the pager's reference, and the pager frees it when
+ * it drops that. SLOTS is the caller's again. Errors (nothing changed):
+ * INVALID (OBJ not initialised or released), BUSY (a region of some
+ * space maps it: remove those regions or exit those spaces first). */
+mmu_err_t mmu_vm_object_release(struct mmu_vm_object *obj);
+
+/* The frame of OBJ's page INDEX: MMU_OK with *OUT when resident,
+ * NOTEXIST when not, INVALID for an index beyond the object or an
+ * object not live. Takes the object's lock. */
+mmu_err_t mmu_vm_object_page(struct mmu_vm_object *obj, uint64_t index, mmu_pa_t *out);
+
+/* Add a region over [VA, VA+LEN) mapping OBJ's pages from FIRST_PAGE on,
+ * SHARE being MMU_VM_SHARED or MMU_VM_PRIVATE, PROT as for
+ * mmu_vm_region_add. Nothing is mapped until touched (a fault maps the
+ * object's page, filling it first when absent). Errors, in this order:
+ * INVALID (as region add's; SHARE another kind; OBJ NULL, not live or of
+ * another mmu; the range beyond the object's end), UNALIGNED,
+ * INVALID_PERMISSION, DUPLICATED, NOSPACE.
+ *
+ * Object regions under the other calls: remove, resize (shrinking) and
+ * exit drop the leaves' references only, never the object's; protect
+ * keeps a shared region shared (W removed, then added back, makes the
+ * next write fault map the object's page writable again, counted as
+ * DEMAND: no copy); a split keeps each piece's first_page right, and
+ * pieces merge back only when their pages follow on in the same object;
+ * resize may not grow a region beyond the object's end (INVALID, after
+ * NOTEXIST). Fork gives the child the same regions (the object's mapping
+ * count grows by as many) and copies shared leaves as they are, writable
+ * ones included; private leaves are copy-on-write as anonymous ones. */
+mmu_err_t mmu_vm_region_add_object(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
+				   enum mmu_vm_kind share, struct mmu_vm_object *obj, uint64_t first_page);
+
 /* Locking of the regions. The space lock (taken by every call above, the
  * fault handler, fork, exit and mmu_vm_region_get) protects the region
  * array, its count and its storage pointer. A fault may change a region
@@ -235,7 +352,8 @@ struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, en
  * (mmu_vm_resolved): retry the access. */
 enum mmu_vm_outcome {
 	MMU_VM_SPURIOUS,   /* the tables already allow it: nothing changed */
-	MMU_VM_DEMAND,     /* a zeroed frame was mapped */
+	MMU_VM_DEMAND,     /* a page was mapped: a zeroed frame, or an object's page (made
+			    * writable too, in a shared region, after protect took W away) */
 	MMU_VM_COW,        /* the frame was copied (or taken over) and mapped writable */
 	MMU_VM_STACK_GROWN, /* the stack region grew to the page, which was mapped */
 	MMU_VM_SEGV,       /* a refused user access: the kernel kills the process */

@@ -171,10 +171,10 @@ mmu_err_t vmm_protect(struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigne
 		touched++;
 		mmu_vaddr_t lo = r.start > va ? r.start : va, hi = last_of(&r) < last ? last_of(&r) : last;
 		if (r.start < lo)
-			out[n++] = (struct mmu_vm_region){r.start, lo - r.start, r.prot, r.kind, 0};
-		out[n++] = (struct mmu_vm_region){lo, hi - lo + 1, prot, r.kind, 0};
+			out[n++] = (struct mmu_vm_region){.start = r.start, .len = lo - r.start, .prot = r.prot, .kind = r.kind};
+		out[n++] = (struct mmu_vm_region){.start = lo, .len = hi - lo + 1, .prot = prot, .kind = r.kind};
 		if (last_of(&r) > hi)
-			out[n++] = (struct mmu_vm_region){hi + 1, last_of(&r) - hi, r.prot, r.kind, 0};
+			out[n++] = (struct mmu_vm_region){.start = hi + 1, .len = last_of(&r) - hi, .prot = r.prot, .kind = r.kind};
 	}
 	if (touched == 0)
 		return MMU_E_NOTEXIST;

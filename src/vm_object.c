@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/* Memory objects (include/mmu64/vm.h, "memory objects"): pages that
+ * regions of many spaces map, anonymous or from a pager; the object's
+ * slots, its references on their frames, the count of regions mapping it,
+ * and the fault that maps one of its pages. */
+#include "vm_internal.h"
+
+#define SLOT_RESIDENT 1ull /* in a slot: the PA (4K-aligned) | this bit */
+#define OBJECT_MAX_PAGES (1ull << 36) /* the pages of a 48-bit user half, and then some */
+
+void mmu_vm_frame_ref(struct mmu *mmu, mmu_pa_t pa) { vm_frame_get(mmu, pa); }
+
+bool mmu_vm_frame_unref(struct mmu *mmu, mmu_pa_t pa) { return vm_frame_put(mmu, pa); }
+
+static uint64_t object_live_mark(const struct mmu_vm_object *o)
+{
+	return (uint64_t)(uintptr_t)o ^ 0x6d6d7536346f626aull;
+}
+
+static bool object_live(const struct mmu_vm_object *o) { return o && o->live == object_live_mark(o); }
+
+static void object_lock(struct mmu_vm_object *o) { lock_spin(o->mmu, &o->lock); }
+
+static void object_unlock(struct mmu_vm_object *o) { atomic_store_explicit(&o->lock, false, memory_order_release); }
+
+static bool slot_resident(const struct mmu_vm_object *o, uint64_t i) { return (o->slot[i].bits & SLOT_RESIDENT) != 0; }
+
+static mmu_pa_t slot_pa(const struct mmu_vm_object *o, uint64_t i) { return mmu_pa(o->slot[i].bits & ~SLOT_RESIDENT); }
+
+/* ---- life ---- */
+
+static mmu_err_t object_init(struct mmu *mmu, struct mmu_vm_object *obj, mmu_pa_t *slots, uint64_t npages,
+			     const struct mmu_vm_pager_ops *ops, void *ctx)
+{
+	if (!mmu || !obj || !slots || npages == 0 || npages > OBJECT_MAX_PAGES)
+		return MMU_E_INVALID;
+	__builtin_memset(obj, 0, sizeof *obj);
+	__builtin_memset(slots, 0, npages * sizeof *slots);
+	obj->mmu = mmu;
+	atomic_init(&obj->lock, false);
+	obj->npages = npages;
+	obj->slot = slots;
+	obj->pager = ops;
+	obj->pager_ctx = ctx;
+	obj->live = object_live_mark(obj);
+	return MMU_OK;
+}
+
+mmu_err_t mmu_vm_object_init_anon(struct mmu *mmu, struct mmu_vm_object *obj, mmu_pa_t *slots, uint64_t npages)
+{
+	return object_init(mmu, obj, slots, npages, NULL, NULL);
+}
+
+mmu_err_t mmu_vm_object_init_pager(struct mmu *mmu, struct mmu_vm_object *obj, mmu_pa_t *slots, uint64_t npages,
+				   const struct mmu_vm_pager_ops *ops, void *ctx)
+{
+	if (!ops || !ops->get_page)
+		return MMU_E_INVALID;
+	return object_init(mmu, obj, slots, npages, ops, ctx);
+}
+
+/* Drop the object's reference on page I's frame and empty the slot. An
+ * anonymous frame goes with its last reference; a pager's never may (the
+ * pager keeps one). Object lock held. */
+static void object_drop_page(struct mmu_vm_object *o, uint64_t i)
+{
+	mmu_pa_t pa = slot_pa(o, i);
+	o->slot[i].bits = 0;
+	bool last = vm_frame_put(o->mmu, pa);
+	MMU_ASSERT(o->mmu, !last || !o->pager, "object: the pager's frame %lx had no reference of the pager's",
+		   (unsigned long)pa.bits);
+	if (last)
+		frame_free_data(o->mmu, pa);
+}
+
+/* No region maps the object (mappings 0, read under its lock, where a
+ * region add takes its first hold), so no leaf does: each reference
+ * dropped here is the object's. */
+mmu_err_t mmu_vm_object_release(struct mmu_vm_object *obj)
+{
+	if (!object_live(obj))
+		return MMU_E_INVALID;
+	object_lock(obj);
+	mmu_err_t err = __atomic_load_n(&obj->mappings, __ATOMIC_ACQUIRE) ? MMU_E_BUSY : MMU_OK;
+	if (err == MMU_OK) {
+		for (uint64_t i = 0; i < obj->npages; i++)
+			if (slot_resident(obj, i))
+				object_drop_page(obj, i);
+		obj->live = 0;
+	}
+	object_unlock(obj);
+	return err;
+}
+
+mmu_err_t mmu_vm_object_page(struct mmu_vm_object *obj, uint64_t index, mmu_pa_t *out)
+{
+	if (!object_live(obj) || index >= obj->npages)
+		return MMU_E_INVALID;
+	object_lock(obj);
+	bool resident = slot_resident(obj, index);
+	if (resident)
+		*out = slot_pa(obj, index);
+	object_unlock(obj);
+	return resident ? MMU_OK : MMU_E_NOTEXIST;
+}
+
+/* ---- the regions mapping an object ---- */
+
+void vm_region_hold(const struct mmu_vm_region *r)
+{
+	if (r->obj)
+		__atomic_fetch_add(&r->obj->mappings, 1, __ATOMIC_RELAXED);
+}
+
+void vm_region_drop(const struct mmu_vm_region *r)
+{
+	if (!r->obj)
+		return;
+	uint64_t before = __atomic_fetch_sub(&r->obj->mappings, 1, __ATOMIC_RELEASE);
+	MMU_ASSERT(r->obj->mmu, before > 0, "object: a region dropped that was not counted");
+}
+
+/* The first hold of a region being added: under the object's lock, where
+ * release looks, so an object is never released with a region on it. */
+static bool object_hold_live(struct mmu_vm_object *o)
+{
+	object_lock(o);
+	bool live = object_live(o);
+	if (live)
+		__atomic_fetch_add(&o->mappings, 1, __ATOMIC_RELAXED);
+	object_unlock(o);
+	return live;
+}
+
+/* INVALID for an object region's own arguments: the share, the object,
+ * the pages [FIRST, FIRST + LEN's pages) inside it. */
+static bool object_args_ok(const struct mmu_vm_space *sp, uint64_t len, enum mmu_vm_kind share,
+			   const struct mmu_vm_object *obj, uint64_t first)
+{
+	uint64_t pages = (len >> MMU_PAGE_SHIFT) + ((len & (MMU_PAGE_SIZE - 1)) != 0);
+	return (share == MMU_VM_SHARED || share == MMU_VM_PRIVATE) && object_live(obj) &&
+	       obj->mmu == sp->tree.mmu && first <= obj->npages && pages <= obj->npages - first;
+}
+
+mmu_err_t mmu_vm_region_add_object(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,
+				   enum mmu_vm_kind share, struct mmu_vm_object *obj, uint64_t first_page)
+{
+	if (!object_args_ok(sp, len, share, obj, first_page) || !object_hold_live(obj))
+		return MMU_E_INVALID;
+	mmu_err_t err = vm_region_add_held(sp, va, len, prot, share, obj, first_page);
+	struct mmu_vm_region hold = {.obj = obj};
+	vm_region_drop(&hold); /* the added region holds its own */
+	return err;
+}
+
+bool vm_object_fits(const struct mmu_vm_region *r, uint64_t new_len)
+{
+	return !r->obj || (new_len >> MMU_PAGE_SHIFT) <= r->obj->npages - r->first_page;
+}
+
+/* ---- faults ---- */
+
+/* Make page I resident: a zeroed frame, or the pager's; the object takes
+ * its reference. NOMEM, or NOTEXIST when the pager has no such page.
+ * Object lock held. */
+static mmu_err_t object_fill(struct mmu_vm_object *o, uint64_t i)
+{
+	mmu_pa_t pa;
+	mmu_err_t err;
+	if (o->pager) {
+		err = o->pager->get_page(o->pager_ctx, i, &pa);
+		if (err != MMU_OK)
+			return err == MMU_E_NOMEM ? MMU_E_NOMEM : MMU_E_NOTEXIST;
+		vm_frame_get(o->mmu, pa);
+	} else {
+		if (frame_alloc_data(o->mmu, &pa) != MMU_OK)
+			return MMU_E_NOMEM;
+		port_meta(o->mmu, pa)->refcount = 1;
+	}
+	o->slot[i].bits = pa.bits | SLOT_RESIDENT;
+	return MMU_OK;
+}
+
+/* Map the object's page at PAGE of R, filling it first, all under the
+ * object's lock: a racing fault of another space waits, then finds it
+ * resident. A private region maps it read-only (its first write copies).
+ * On NOMEM from the map, a page this fault filled is emptied again, so
+ * nothing changed. */
+mmu_err_t vm_object_fault(struct mmu_vm_space *sp, mmu_vaddr_t page, const struct mmu_vm_region *r)
+{
+	struct mmu_vm_object *o = r->obj;
+	uint64_t i = r->first_page + ((page - r->start) >> MMU_PAGE_SHIFT);
+	unsigned prot = r->kind == MMU_VM_PRIVATE ? r->prot & ~MMU_PROT_W : r->prot;
+	object_lock(o);
+	bool filled = !slot_resident(o, i);
+	mmu_err_t err = filled ? object_fill(o, i) : MMU_OK;
+	if (err == MMU_OK) {
+		mmu_pa_t pa = slot_pa(o, i);
+		vm_frame_get(o->mmu, pa); /* the leaf's */
+		err = mmu_map(&sp->tree, page, pa, MMU_PAGE_SIZE, prot | MMU_PROT_U, NULL, NULL);
+		if (err == MMU_OK)
+			vm_kpti_sync(sp, page);
+		else
+			(void)vm_frame_put(o->mmu, pa); /* never the last: the object has one */
+		if (err != MMU_OK && filled)
+			object_drop_page(o, i);
+	}
+	object_unlock(o);
+	return err;
+}
