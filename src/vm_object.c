@@ -12,6 +12,11 @@ void mmu_vm_frame_ref(struct mmu *mmu, mmu_pa_t pa) { vm_frame_get(mmu, pa); }
 
 bool mmu_vm_frame_unref(struct mmu *mmu, mmu_pa_t pa) { return vm_frame_put(mmu, pa); }
 
+uint32_t mmu_vm_frame_refs(struct mmu *mmu, mmu_pa_t pa)
+{
+	return __atomic_load_n(&port_meta(mmu, pa)->refcount, __ATOMIC_ACQUIRE);
+}
+
 static uint64_t object_live_mark(const struct mmu_vm_object *o)
 {
 	return (uint64_t)(uintptr_t)o ^ 0x6d6d7536346f626aull;

@@ -42,6 +42,7 @@ static void print_region(struct vec_session *s, const struct mmu_vm_region *g)
 {
 	static const char *const kinds[] = {
 		[MMU_VM_ANON] = "anon", [MMU_VM_STACK] = "stack", [MMU_VM_EAGER] = "eager", [MMU_VM_GUARD] = "guard",
+		[MMU_VM_SHARED] = "shared", [MMU_VM_PRIVATE] = "private",
 	};
 	char line[VEC_LINE_MAX];
 	struct vec_buf b;
@@ -54,7 +55,11 @@ static void print_region(struct vec_session *s, const struct mmu_vm_region *g)
 	vb_char(&b, g->prot & MMU_PROT_W ? 'w' : '-');
 	vb_char(&b, g->prot & MMU_PROT_X ? 'x' : '-');
 	vb_str(&b, g->prot & MMU_PROT_R ? "u " : "- "); /* a guard maps no user page */
-	vb_str(&b, g->kind <= MMU_VM_GUARD ? kinds[g->kind] : "?");
+	vb_str(&b, g->kind <= MMU_VM_PRIVATE ? kinds[g->kind] : "?");
+	if (g->obj) {
+		vb_str(&b, " page=");
+		vb_dec(&b, g->first_page);
+	}
 	if (g->kind == MMU_VM_STACK) {
 		vb_str(&b, " max=");
 		vb_hex(&b, g->max);

@@ -21,6 +21,13 @@ void vec_cmd_tlbsan(struct vec_session *s, const struct vec_stmt *st, struct vec
 void vec_cmd_rresize(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_rminaddr(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_rstorage(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+/* Memory objects (cmd_object.c). */
+void vec_cmd_object(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_robject(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_orelease(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_orefs(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+/* Release every object and the store's frames (no process maps them by then). */
+void vec_release_objects(struct vec_session *s);
 
 /* The entries of run.c's handler table. */
 #define VEC_INSPECT_HANDLERS                                                                          \
@@ -30,7 +37,9 @@ void vec_cmd_rstorage(struct vec_session *s, const struct vec_stmt *st, struct v
 	[VEC_OP_REGIONS] = vec_cmd_regions, [VEC_OP_RPROTECT] = vec_cmd_rprotect,                       \
 	[VEC_OP_RREMOVE] = vec_cmd_rremove, [VEC_OP_PROMOTE] = vec_cmd_promote,                         \
 	[VEC_OP_TLBSAN] = vec_cmd_tlbsan, [VEC_OP_RRESIZE] = vec_cmd_rresize,                          \
-	[VEC_OP_RMINADDR] = vec_cmd_rminaddr, [VEC_OP_RSTORAGE] = vec_cmd_rstorage,
+	[VEC_OP_RMINADDR] = vec_cmd_rminaddr, [VEC_OP_RSTORAGE] = vec_cmd_rstorage,                    \
+	[VEC_OP_OBJECT] = vec_cmd_object, [VEC_OP_ROBJECT] = vec_cmd_robject,                          \
+	[VEC_OP_ORELEASE] = vec_cmd_orelease, [VEC_OP_OREFS] = vec_cmd_orefs,
 
 /* Before setup: the reason to skip a file that needs what the executor
  * lacks (a TLB listing, a sanitizer), or NULL. */

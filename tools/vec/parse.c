@@ -16,7 +16,8 @@ struct token {
  *   p PERM        c CPU         b byte            L level     k 32-bit value
  *   s frame size  u `user`      o map options (any number)
  *   K region kind (anon|stack|eager|guard)  m `max=SIZE` (after `stack` only)
- *   H the bits of a harvest (accessed|dirty|both) */
+ *   H the bits of a harvest (accessed|dirty|both)
+ *   Y an object's sort (anon|store)  S a share (shared|private) */
 struct command {
 	const char *name;
 	enum vec_op op;
@@ -36,6 +37,7 @@ struct command {
 #define DOC_DO INSPECT_MD("Doing")
 #define DOC_HARVEST VECTORS_MD("Extension: harvesting A and D")
 #define DOC_REGIONS INSPECT_MD("Regions beyond v1")
+#define DOC_OBJECTS INSPECT_MD("Shared and pager-backed memory")
 #define SEE_MACHINE " (see " VECTORS_MD("The machine line") ")"
 #define SEE_MAP " (see " VECTORS_MD("map") ")"
 #define SEE_LINES " (see " VECTORS_MD("Lines") ")"
@@ -84,6 +86,10 @@ static const struct command commands[] = {
 	{"rresize", VEC_OP_RRESIZE, "Taz", "rresize P VA NEWLEN", DOC_REGIONS},
 	{"rminaddr", VEC_OP_RMINADDR, "Ta", "rminaddr P ADDR", DOC_REGIONS},
 	{"rstorage", VEC_OP_RSTORAGE, "Tz", "rstorage P SLOTS", DOC_REGIONS},
+	{"object", VEC_OP_OBJECT, "NYz", "object O anon|store PAGES", DOC_OBJECTS},
+	{"robject", VEC_OP_ROBJECT, "TazpSTz", "robject P VA LEN PERM shared|private O FIRST", DOC_OBJECTS},
+	{"orelease", VEC_OP_ORELEASE, "T", "orelease O", DOC_OBJECTS},
+	{"orefs", VEC_OP_OREFS, "Tz", "orefs O PAGE", DOC_OBJECTS},
 };
 
 const char *vec_command_usage(unsigned i)
@@ -409,6 +415,14 @@ static enum vec_next parse_arg(struct vec_parser *p, const struct command *c, ch
 		a->num = vec_token_is(t.s, t.n, "on");
 		break;
 	case 'H': ok = parse_harvest_bits(t, &a->num); break;
+	case 'Y':
+		ok = vec_token_is(t.s, t.n, "anon") || vec_token_is(t.s, t.n, "store");
+		a->num = vec_token_is(t.s, t.n, "store");
+		break;
+	case 'S':
+		ok = vec_token_is(t.s, t.n, "shared") || vec_token_is(t.s, t.n, "private");
+		a->num = vec_token_is(t.s, t.n, "shared") ? MMU_VM_SHARED : MMU_VM_PRIVATE;
+		break;
 	case 'c':
 		ok = vec_parse_number(t.s, t.n, &a->num);
 		if (ok && a->num >= p->machine.cpus)
@@ -424,7 +438,7 @@ static enum vec_next parse_arg(struct vec_parser *p, const struct command *c, ch
 			['p'] = "a permission (letters r w x u, or -)", ['s'] = "a frame size (4K 2M 1G)",
 			['c'] = "a CPU number", ['K'] = "a region kind (anon stack eager guard)",
 			['e'] = "entry flags (P,RW,US,PWT,PCD,A,D,PK=N,XD)", ['O'] = "on or off",
-			['H'] = "accessed, dirty or both",
+			['H'] = "accessed, dirty or both", ['Y'] = "anon or store", ['S'] = "shared or private",
 		};
 		return bad_argument(p, c, t, what[(unsigned char)kind] ? what[(unsigned char)kind] : "a value", d);
 	}

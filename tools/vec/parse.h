@@ -19,7 +19,7 @@
 #define VEC_NAME_MAX 31    /* characters in a space or frame name */
 #define VEC_EXPECT_MAX 159 /* characters in an expectation, blanks collapsed */
 #define VEC_MAX_TOKENS 16  /* tokens before `=>` */
-#define VEC_MAX_ARGS 6     /* positional arguments */
+#define VEC_MAX_ARGS 7     /* positional arguments */
 #define VEC_DIAG_MAX 160
 
 enum vec_op {
@@ -69,13 +69,19 @@ enum vec_op {
 	VEC_OP_RRESIZE,
 	VEC_OP_RMINADDR,
 	VEC_OP_RSTORAGE,
+	/* Memory objects (docs/VECTORS-INSPECT.md, "Shared and pager-backed memory"). */
+	VEC_OP_OBJECT,
+	VEC_OP_ROBJECT,
+	VEC_OP_ORELEASE,
+	VEC_OP_OREFS,
 	VEC_OP_COUNT
 };
 
 /* One positional argument. Which field holds the value depends on the
  * argument's kind: a name (tree, frame), a frame reference (name + num as
  * the offset), or a number (address, length, CPU, byte, MMU_PROT_* set,
- * enum mmu_level, enum mmu_size, enum mmu_vm_kind, MMU_HARVEST_* set). */
+ * enum mmu_level, enum mmu_size, enum mmu_vm_kind, MMU_HARVEST_* set, an
+ * object's sort: 1 for store). */
 struct vec_arg {
 	uint64_t num;
 	char name[VEC_NAME_MAX + 1];

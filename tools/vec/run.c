@@ -183,6 +183,7 @@ static void release_all(struct vec_session *s)
 	for (unsigned cpu = 0; cpu < s->machine.cpus; cpu++)
 		s->ops->run_on_cpu(s->ctx, cpu, load_kernel, s->mmu);
 	vec_release_procs(s);
+	vec_release_objects(s);
 	if (s->kpti)
 		mmu_kpti_fini(&s->kpti_template);
 	s->kpti = false;

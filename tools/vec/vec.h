@@ -21,6 +21,8 @@
 #define VEC_MAX_PROCS 16
 #define VEC_PROC_SLOTS 128 /* region slots of a process's own array (`rstorage`) */
 #define VEC_LINE_MAX 320 /* an output line, cut beyond */
+#define VEC_MAX_OBJECTS 8   /* memory objects (`object`, docs/VECTORS-INSPECT.md) */
+#define VEC_OBJECT_PAGES 16 /* pages of one object, at most */
 
 /* Exit statuses of a file (docs/VECTORS.md, "Output and exit status"). */
 enum vec_status {
@@ -67,6 +69,18 @@ struct vec_proc {
 	struct mmu_vm_region slots[VEC_PROC_SLOTS]; /* region storage `rstorage` gives it */
 };
 
+/* A memory object; a `store` one is pager-backed, the interpreter its
+ * pager: page i is a frame it allocates on the first ask, every byte 0xa0
+ * + i (tools/vec/cmd_object.c). */
+struct vec_object {
+	bool used, store;
+	char name[VEC_NAME_MAX + 1];
+	struct mmu_vm_object obj;
+	mmu_pa_t slots[VEC_OBJECT_PAGES];
+	mmu_pa_t page[VEC_OBJECT_PAGES]; /* store: the pager's frames (0: not made yet) */
+	struct vec_session *s;
+};
+
 /* Everything one file run needs; private to the interpreter. */
 struct vec_session {
 	const struct vec_io *io;
@@ -80,6 +94,7 @@ struct vec_session {
 	struct vec_frame frame[VEC_MAX_FRAMES];
 	struct vec_space space[VEC_MAX_SPACES];
 	struct vec_proc proc[VEC_MAX_PROCS];
+	struct vec_object object[VEC_MAX_OBJECTS];
 	struct mmu_tree *active[MMU_MAX_CPUS]; /* loaded by `load`; NULL: kernel */
 	bool kpti;                             /* kpti=1: the template is built */
 	struct mmu_kpti kpti_template;
