@@ -193,6 +193,20 @@ static mmu_err_t map_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct map_op *
 	return err;
 }
 
+mmu_err_t pt_map_2m(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, unsigned prot)
+{
+	const struct mmu_map_opts o = {.size = MMU_SIZE_2M};
+	MMU_ASSERT(tree->mmu, tree->process && mmu_is_aligned(va | pa.bits, mmu_size_bytes(MMU_SIZE_2M)),
+		   "pt_map_2m: %lx -> %lx in tree %lx", (unsigned long)va, (unsigned long)pa.bits,
+		   (unsigned long)tree->root.bits);
+	struct map_op op;
+	map_op_init(&op, tree->mmu, va, pa, mmu_size_bytes(MMU_SIZE_2M), prot, &o);
+	tree_lock(tree);
+	mmu_err_t err = tree->dead ? MMU_E_INVALID : map_walk(tree, va, &op, NULL);
+	tree_unlock(tree);
+	return err;
+}
+
 /* Everything but a single page from the table cache (src/page.c). Not-
  * present entries are never cached, so a map owes the TLBs nothing,
  * unless it promotes (the page size changes). */

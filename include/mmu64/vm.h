@@ -66,6 +66,7 @@ struct mmu_vm_counters {
 struct mmu_vm_space {
 	struct mmu_tree tree;
 	atomic_bool lock; /* serialises regions, faults, fork and exit */
+	bool huge;        /* demand faults may map 2M pages (mmu_vm_space_set_huge) */
 	unsigned nregions;
 	struct mmu_vm_region *region; /* sorted by start: inline_region or the caller's array */
 	unsigned region_cap;          /* slots at `region` */
@@ -116,6 +117,19 @@ mmu_err_t mmu_vm_space_set_region_storage(struct mmu_vm_space *sp, struct mmu_vm
  * DUPLICATED (a region of SP starts below ADDR). A child of fork
  * inherits the parent's. */
 mmu_err_t mmu_vm_space_set_min_addr(struct mmu_vm_space *sp, mmu_vaddr_t addr);
+
+/* Transparent huge pages for SP (Linux's THP "always"; off after create):
+ * with ON, a demand fault in an MMU_VM_ANON region whose 2M-aligned block
+ * around the page lies wholly inside the region, with nothing mapped in
+ * it, maps one zeroed 2M frame (the port's frame_alloc with MMU_SIZE_2M;
+ * when that or a table for it fails, a 4K page as without huge pages, so
+ * the 2M try never makes a fault NOMEM). Such a leaf is shared by fork
+ * (read-only, one reference on the 2M frame), copied whole on a COW write
+ * when a 2M frame is free (else split into 512 4K leaves and the one page
+ * copied), and split when a region remove, resize or protect cuts it.
+ * Pages mapped before keep their size when it is turned off. A child of
+ * fork inherits it. INVALID: SP dead. */
+mmu_err_t mmu_vm_space_set_huge(struct mmu_vm_space *sp, bool on);
 
 /* Add a region of KIND over [VA, VA+LEN) with PROT (MMU_PROT_R required,
  * W and X optional, U ignored: pages are user pages; for MMU_VM_GUARD,
