@@ -20,6 +20,7 @@ void vec_cmd_promote(struct vec_session *s, const struct vec_stmt *st, struct ve
 void vec_cmd_tlbsan(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_rresize(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_rminaddr(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_rhuge(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_rstorage(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 
 /* The entries of run.c's handler table. */
@@ -30,7 +31,8 @@ void vec_cmd_rstorage(struct vec_session *s, const struct vec_stmt *st, struct v
 	[VEC_OP_REGIONS] = vec_cmd_regions, [VEC_OP_RPROTECT] = vec_cmd_rprotect,                       \
 	[VEC_OP_RREMOVE] = vec_cmd_rremove, [VEC_OP_PROMOTE] = vec_cmd_promote,                         \
 	[VEC_OP_TLBSAN] = vec_cmd_tlbsan, [VEC_OP_RRESIZE] = vec_cmd_rresize,                          \
-	[VEC_OP_RMINADDR] = vec_cmd_rminaddr, [VEC_OP_RSTORAGE] = vec_cmd_rstorage,
+	[VEC_OP_RMINADDR] = vec_cmd_rminaddr, [VEC_OP_RSTORAGE] = vec_cmd_rstorage, \
+	[VEC_OP_RHUGE] = vec_cmd_rhuge,
 
 /* Before setup: the reason to skip a file that needs what the executor
  * lacks (a TLB listing, a sanitizer), or NULL. */
