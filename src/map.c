@@ -133,8 +133,8 @@ static mmu_err_t map_check_opts(const struct mmu_tree *tree, const struct mmu_ma
 		       (o->size == MMU_SIZE_1G && tree->mmu->page_1g);
 	if (!size_ok || (unsigned)o->cache > MMU_CACHE_UC || o->pkey > 15)
 		return MMU_E_INVALID;
-	/* A process space's tree holds 4K leaves only: fork, zap, the fault
-	 * handler and region protect count a reference per 4K frame. */
+	/* A process space's tree takes 2M leaves only from its fault handler
+	 * (pt_map_2m), with a data frame's references behind them. */
 	if (tree->process && (o->promote || (o->size != MMU_SIZE_ANY && o->size != MMU_SIZE_4K)))
 		return MMU_E_INVALID;
 	return prot_check(prot);

@@ -5,10 +5,14 @@
  * user memory (copies both ways, strings, in-place windows).
  *
  * Pages of a space are 4K data frames from the port (MMU_FRAME_DATA), user
- * pages always, and its tree holds 4K leaves only: mmu_tree_set_promote
- * refuses it, and a map straight into it with `promote` or a forced 2M/1G
- * size is INVALID (include/mmu64/pt.h). A frame's `refcount` (struct mmu_frame_meta) counts the
- * leaves that map it, over every space; it is freed when the count drops to
+ * pages always, or 2M frames where huge pages are on
+ * (mmu_vm_space_set_huge); the library alone puts a 2M leaf there:
+ * mmu_tree_set_promote refuses the tree, and a map straight into it with
+ * `promote` or a forced 2M/1G size is INVALID (include/mmu64/pt.h). A
+ * frame's `refcount` (struct mmu_frame_meta) counts the leaves that map
+ * it, over every space; for a 2M frame the count is its first 4K piece's
+ * and counts every leaf mapping any part of it (a 2M leaf once, each 4K
+ * leaf of a split one once). A frame is freed when the count drops to
  * zero, after the flush that removed the last leaf. The caller owns the
  * storage of struct mmu_vm_space, as for every mmu64 object, and of its
  * regions: MMU_VM_INLINE_REGIONS slots inside the struct, or an array the
@@ -158,7 +162,8 @@ mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t le
  * max), as region protect's do, so a removal never lets a stack grow
  * further down than before. Errors, in this order: INVALID / UNALIGNED as
  * for add, NOTEXIST (no region overlaps the range), NOSPACE (a region cut
- * in the middle and no slot left). */
+ * in the middle and no slot left), NOMEM (a 2M leaf the range cuts needs
+ * a table for its split and the port has none). */
 mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len);
 
 /* Give the region that starts at START the length NEW_LEN, its start kept
@@ -171,7 +176,8 @@ mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t
  * its end. Errors, in this order: INVALID (START below the min address,
  * START+NEW_LEN outside the user half or wrapping, NEW_LEN 0: use
  * remove), UNALIGNED (START or NEW_LEN), NOTEXIST (no region starts at
- * START), DUPLICATED. Never NOSPACE or NOMEM. */
+ * START), DUPLICATED, NOMEM (only a shrink that cuts a 2M leaf: no table
+ * for its split). Never NOSPACE. */
 mmu_err_t mmu_vm_region_resize(struct mmu_vm_space *sp, mmu_vaddr_t start, uint64_t new_len);
 
 /* Give the parts of the regions inside [VA, VA+LEN) the permissions PROT
@@ -192,7 +198,8 @@ mmu_err_t mmu_vm_region_resize(struct mmu_vm_space *sp, mmu_vaddr_t start, uint6
  * for remove, or a bit other than R W X U in PROT), UNALIGNED,
  * INVALID_PERMISSION (no R; a guard region in the range), NOTEXIST (no
  * region overlaps the range), NOSPACE (the pieces need more slots than
- * the region storage has). */
+ * the region storage has), NOMEM (a 2M leaf the range cuts: no table for
+ * its split). */
 mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot);
 
 /* Locking of the regions. The space lock (taken by every call above, the
