@@ -78,6 +78,30 @@ static void unhog_2m(void)
 	nhog = 0;
 }
 
+/* Every frame and table back, the sanitizer silent. */
+static void back_to_start(uint64_t frames0, uint64_t tables0)
+{
+	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
+	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
+	st_check_sanitizer(vt_sim);
+}
+
+/* From now the port has no table (a split's NOMEM); BEFORE is SP now. */
+static void tables_fail(struct mmu_vm_space *sp, struct state *before)
+{
+	state_take(sp, before);
+	sim_fail_alloc_after(vt_sim, MMU_FRAME_TABLE, 0);
+}
+
+/* Tables again; whether SP is as it was at tables_fail. */
+static bool tables_back(struct mmu_vm_space *sp, struct state *before)
+{
+	sim_fail_alloc_after(vt_sim, MMU_FRAME_TABLE, -1);
+	bool same = state_same(sp, before);
+	st_snapshot_free(&before->snap);
+	return same;
+}
+
 /* One demand fault maps the whole 2M block; not where the block leaves
  * the region, nor with huge pages off, nor where a 4K page is mapped. */
 static void test_demand(void)
@@ -116,9 +140,7 @@ static void test_demand(void)
 	unload(0);
 	CHECK_OK(mmu_vm_space_exit(&sp));
 	CHECK_EQ(mmu_vm_space_set_huge(&sp, true), MMU_E_INVALID);
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	st_check_sanitizer(vt_sim);
+	back_to_start(frames0, tables0);
 }
 
 /* Fork shares the 2M leaf read-only (one reference more on the frame);
@@ -158,9 +180,7 @@ static void test_fork_cow(void)
 	unload(1);
 	CHECK_OK(mmu_vm_space_exit(&c));
 	CHECK_OK(mmu_vm_space_exit(&p));
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	st_check_sanitizer(vt_sim);
+	back_to_start(frames0, tables0);
 }
 
 /* No 2M frame for the copy: the parent's leaf is split, the page copied;
@@ -176,13 +196,10 @@ static void test_cow_split(void)
 	CHECK_EQ(uw(&p, 0, 0x401000, 0x11), R_OK);
 	CHECK_OK(mmu_vm_fork(&p, &c));
 	hog_2m();
-	struct state before;
-	state_take(&p, &before);
-	sim_fail_alloc_after(vt_sim, MMU_FRAME_TABLE, 0);
+	static struct state before;
+	tables_fail(&p, &before);
 	CHECK_EQ(uw(&p, 0, 0x402000, 0x22), R_NOMEM);
-	sim_fail_alloc_after(vt_sim, MMU_FRAME_TABLE, -1);
-	CHECK(state_same(&p, &before));
-	st_snapshot_free(&before.snap);
+	CHECK(tables_back(&p, &before));
 	CHECK_EQ(head_refs(&p, 0x400000), 2);
 	CHECK_EQ(uw(&p, 0, 0x402000, 0x22), R_OK);
 	CHECK_EQ(vt_last, MMU_VM_COW);
@@ -203,9 +220,7 @@ static void test_cow_split(void)
 	CHECK_EQ(head_refs(&p, 0x400000), 510);
 	unload(0);
 	CHECK_OK(mmu_vm_space_exit(&p));
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	st_check_sanitizer(vt_sim);
+	back_to_start(frames0, tables0);
 }
 
 /* Remove and resize cut a 2M leaf: it is split, the inside part goes;
@@ -219,13 +234,10 @@ static void test_remove_split(void)
 	CHECK_EQ(uw(&sp, 0, 0x400000, 1), R_OK);
 	CHECK_EQ(uw(&sp, 0, 0x600000, 2), R_OK);
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0 + 2);
-	struct state before;
-	state_take(&sp, &before);
-	sim_fail_alloc_after(vt_sim, MMU_FRAME_TABLE, 0);
+	static struct state before;
+	tables_fail(&sp, &before);
 	CHECK_EQ(mmu_vm_region_remove(&sp, 0x401000, 2 * PAGE), MMU_E_NOMEM);
-	sim_fail_alloc_after(vt_sim, MMU_FRAME_TABLE, -1);
-	CHECK(state_same(&sp, &before));
-	st_snapshot_free(&before.snap);
+	CHECK(tables_back(&sp, &before));
 	CHECK_OK(mmu_vm_region_remove(&sp, 0x401000, 2 * PAGE));
 	CHECK(!mapped(&sp, 0x401000) && !mapped(&sp, 0x402000));
 	CHECK_EQ(size_at(&sp, 0x400000), MMU_SIZE_4K);
@@ -248,9 +260,7 @@ static void test_remove_split(void)
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	unload(0);
 	CHECK_OK(mmu_vm_space_exit(&sp));
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	st_check_sanitizer(vt_sim);
+	back_to_start(frames0, tables0);
 }
 
 /* Protect on part of a 2M leaf splits it; on all of it, rewrites it. */
@@ -262,13 +272,10 @@ static void test_protect_split(void)
 	st_load(vt_sim, 0, &sp.tree);
 	CHECK_EQ(uw(&sp, 0, 0x400000, 1), R_OK);
 	CHECK_EQ(uw(&sp, 0, 0x600000, 2), R_OK);
-	struct state before;
-	state_take(&sp, &before);
-	sim_fail_alloc_after(vt_sim, MMU_FRAME_TABLE, 0);
+	static struct state before;
+	tables_fail(&sp, &before);
 	CHECK_EQ(mmu_vm_region_protect(&sp, 0x401000, PAGE, MMU_PROT_R), MMU_E_NOMEM);
-	sim_fail_alloc_after(vt_sim, MMU_FRAME_TABLE, -1);
-	CHECK(state_same(&sp, &before));
-	st_snapshot_free(&before.snap);
+	CHECK(tables_back(&sp, &before));
 	CHECK_OK(mmu_vm_region_protect(&sp, 0x401000, PAGE, MMU_PROT_R));
 	CHECK_EQ(size_at(&sp, 0x400000), MMU_SIZE_4K);
 	CHECK_EQ(head_refs(&sp, 0x400000), 512);
@@ -283,9 +290,7 @@ static void test_protect_split(void)
 	CHECK_EQ(ur(&sp, 0, 0x600000), 2);
 	unload(0);
 	CHECK_OK(mmu_vm_space_exit(&sp));
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	st_check_sanitizer(vt_sim);
+	back_to_start(frames0, tables0);
 }
 
 /* The kernel's copies go through a 2M translation like a 4K one. */
@@ -304,8 +309,7 @@ static void test_copy_to_user(void)
 	CHECK_EQ(ur(&sp, 0, 0x600000), 'g');
 	unload(cpu);
 	CHECK_OK(mmu_vm_space_exit(&sp));
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-	st_check_sanitizer(vt_sim);
+	back_to_start(frames0, sim_tables_in_use(vt_sim));
 }
 
 static void all_tests(const struct sim_config *cfg)
