@@ -15,12 +15,6 @@ struct change_op {
 	bool quiet;
 };
 
-static bool covers_entry(enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
-{
-	uint64_t span = mmu_level_span(level);
-	return mmu_is_aligned(va, span) && last - va == span - 1;
-}
-
 static void change_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
 {
 	struct change_op *op = w->op;
@@ -42,7 +36,7 @@ static bool drops_whole_table(const struct pt_walk *w, enum mmu_level level, mmu
 {
 	const struct change_op *op = w->op;
 	bool had_global = atomic_load_explicit(&w->tree->has_global, memory_order_relaxed);
-	return op->unmap && op->quiet && !had_global && level == MMU_LEVEL_PD && covers_entry(level, va, last);
+	return op->unmap && op->quiet && !had_global && level == MMU_LEVEL_PD && pt_entry_covered(level, va, last);
 }
 
 static enum pt_step change_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
@@ -59,7 +53,7 @@ static enum pt_step change_entry(struct pt_walk *w, enum mmu_level level, mmu_pt
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
 	((struct change_op *)w->op)->leaves++;
-	if (!covers_entry(level, va, last)) {
+	if (!pt_entry_covered(level, va, last)) {
 		entry_split_leaf(w, level, e, va);
 		return PT_DESCEND;
 	}

@@ -200,9 +200,6 @@ void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, m
 mmu_pte_t entry_harvest_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t bits);
 /* Point E (empty) at a fresh table from the walk's pool; returns its PA. */
 mmu_pa_t entry_install_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
-/* Turn the huge leaf E at LEVEL into a table of 512 leaves one level down
- * that map the same memory with the same bits (a table from the pool). */
-void entry_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
 /* If the table E (at LEVEL, covering VA) points to holds 512 leaves that
  * one huge leaf can replace, do so and free the table after the flush. */
 bool entry_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);

@@ -72,24 +72,55 @@ static mmu_err_t map_zeroed(struct mmu_vm_space *sp, mmu_vaddr_t page, const str
 	return err;
 }
 
+/* With huge pages on (mmu_vm_space_set_huge): a zeroed 2M frame for the
+ * 2M block around PAGE when the anon region R holds the whole block and
+ * nothing is mapped in it (its PD entry empty or not reached). False when
+ * not tried, or when no 2M frame or no table was there: the caller maps a
+ * 4K page, so the try never makes a fault NOMEM. */
+static bool map_zeroed_huge(struct mmu_vm_space *sp, mmu_vaddr_t page, const struct mmu_vm_region *r)
+{
+	struct mmu *mmu = sp->tree.mmu;
+	const uint64_t size = mmu_size_bytes(MMU_SIZE_2M);
+	mmu_vaddr_t block = page & ~(size - 1);
+	if (!sp->huge || r->kind != MMU_VM_ANON || block < r->start || block + (size - 1) > region_last(r))
+		return false;
+	mmu_pte_t pd;
+	mmu_err_t err = mmu_entry(&sp->tree, block, MMU_LEVEL_PD, &pd);
+	mmu_pa_t pa;
+	if (!(err == MMU_E_NOTEXIST || (err == MMU_OK && pd == 0)) || frame_alloc_data_2m(mmu, &pa) != MMU_OK)
+		return false;
+	port_meta(mmu, pa)->refcount = 1;
+	if (pt_map_2m(&sp->tree, block, pa, r->prot | MMU_PROT_U) != MMU_OK) {
+		port_meta(mmu, pa)->refcount = 0;
+		frame_free_data(mmu, pa);
+		return false;
+	}
+	vm_kpti_sync(sp, block);
+	return true;
+}
+
 mmu_err_t vm_populate(struct mmu_vm_space *sp, const struct mmu_vm_region *r)
 {
 	mmu_vaddr_t last = region_last(r);
 	for (mmu_vaddr_t page = r->start; page < last; page += MMU_PAGE_SIZE) {
 		mmu_err_t err = map_zeroed(sp, page, r);
 		if (err != MMU_OK) {
-			if (page > r->start)
-				vm_zap(sp, r->start, page - 1);
+			/* 4K leaves only: no split, so the zap cannot fail. */
+			mmu_err_t zerr = page > r->start ? vm_zap(sp, r->start, page - 1) : MMU_OK;
+			MMU_ASSERT(sp->tree.mmu, zerr == MMU_OK, "populate: undo of %lx returned %u",
+				   (unsigned long)r->start, (unsigned)zerr);
 			return err;
 		}
 	}
 	return MMU_OK;
 }
 
-/* Rewrite the 4K leaf at a page: clear CLEAR, set SET (A/D kept). */
+/* Rewrite the leaf at a page: clear CLEAR, set SET (A/D kept); with
+ * SPLIT, a 2M leaf there is split first and the page's 4K leaf rewritten. */
 struct leaf_op {
 	uint64_t clear, set;
 	bool invalidate;
+	bool split;
 };
 
 static enum pt_step leaf_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
@@ -101,6 +132,10 @@ static enum pt_step leaf_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_
 	MMU_ASSERT(w->mmu, mmu_pte_present(v), "fault: leaf at %lx vanished under the space lock", (unsigned long)va);
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
+	if (op->split && level > MMU_LEVEL_PT) {
+		vm_split_huge(w, level, e, va);
+		return PT_DESCEND;
+	}
 	entry_rewrite_leaf(w, level, e, va, op->clear, op->set, op->invalidate);
 	return PT_STOP;
 }
@@ -108,35 +143,67 @@ static enum pt_step leaf_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_
 static const struct pt_visitor leaf_visitor = {.entry = leaf_entry};
 
 /* Rewrite the leaf at PAGE; with OP->invalidate, flush before returning.
- * SP is alive: its space lock is held and its tree dies only with it. */
-static void leaf_rewrite(struct mmu_vm_space *sp, mmu_vaddr_t page, struct leaf_op *op)
+ * SP is alive: its space lock is held and its tree dies only with it.
+ * NOMEM only with OP->split (no table): nothing changed. */
+static mmu_err_t leaf_rewrite(struct mmu_vm_space *sp, mmu_vaddr_t page, struct leaf_op *op)
 {
-	mmu_err_t err = pt_change(&sp->tree, &leaf_visitor, op, page, page + (MMU_PAGE_SIZE - 1));
-	MMU_ASSERT(sp->tree.mmu, err == MMU_OK, "fault: leaf rewrite at %lx of a dead space (%u)",
-		   (unsigned long)page, (unsigned)err);
+	mmu_vaddr_t last = page + (MMU_PAGE_SIZE - 1);
+	mmu_err_t err = op->split ? pt_change_splitting(&sp->tree, &leaf_visitor, op, page, last)
+				  : pt_change(&sp->tree, &leaf_visitor, op, page, last);
+	MMU_ASSERT(sp->tree.mmu, err == MMU_OK || (op->split && err == MMU_E_NOMEM),
+		   "fault: leaf rewrite at %lx of a dead space (%u)", (unsigned long)page, (unsigned)err);
+	return err;
+}
+
+/* A write to the shared 2M leaf at PAGE (frame OLD): a copy of the whole
+ * frame when a 2M frame is free. False: none was (break_cow splits the
+ * leaf and copies the one page). */
+static bool copy_huge(struct mmu_vm_space *sp, mmu_vaddr_t page, mmu_pa_t old)
+{
+	struct mmu *mmu = sp->tree.mmu;
+	mmu_pa_t copy;
+	if (frame_alloc_data_2m(mmu, &copy) != MMU_OK)
+		return false;
+	port_meta(mmu, copy)->refcount = 1;
+	for (uint64_t off = 0; off < mmu_size_bytes(MMU_SIZE_2M); off += MMU_PAGE_SIZE)
+		frame_copy(mmu, mmu_pa_add(copy, off), mmu_pa_add(old, off));
+	struct leaf_op swap = {.clear = MMU_PTE_ADDR_MASK, .set = copy.bits | MMU_PTE_RW, .invalidate = true};
+	leaf_rewrite(sp, page, &swap);
+	if (vm_frame_put(mmu, old))
+		frame_free_data(mmu, old);
+	return true;
 }
 
 /* Write fault on the read-only leaf T at PAGE of a writable region: take
- * the frame over when this leaf is its only reference, else copy it. The
- * old leaf is invalidated (flushed) before its reference is dropped. */
+ * the frame over when this leaf is its only reference (a 2M leaf whole),
+ * else copy it: a shared 2M leaf whole when a 2M frame is free, else it
+ * is split and the page copied. The old leaf is invalidated (flushed)
+ * before its reference is dropped. */
 static mmu_err_t break_cow(struct mmu_vm_space *sp, mmu_vaddr_t page, const struct mmu_translation *t)
 {
 	struct mmu *mmu = sp->tree.mmu;
-	mmu_pa_t old = mmu_pa(t->leaf & MMU_PTE_ADDR_MASK);
-	if (__atomic_load_n(&port_meta(mmu, old)->refcount, __ATOMIC_ACQUIRE) == 1) {
+	mmu_pa_t old = mmu_pa(t->pa.bits & ~(MMU_PAGE_SIZE - 1));
+	if (vm_frame_refs(mmu, old) == 1) {
 		/* An upgrade: a stale read-only entry elsewhere only causes a
 		 * spurious fault, so no invalidation. */
 		struct leaf_op take = {.clear = 0, .set = MMU_PTE_RW, .invalidate = false};
 		leaf_rewrite(sp, page, &take);
 		return MMU_OK;
 	}
+	bool huge = t->size == MMU_SIZE_2M;
+	if (huge && copy_huge(sp, page, frame_data_head(mmu, old)))
+		return MMU_OK;
 	mmu_pa_t copy;
 	if (frame_alloc_data(mmu, &copy) != MMU_OK)
 		return MMU_E_NOMEM;
 	port_meta(mmu, copy)->refcount = 1;
 	frame_copy(mmu, copy, old);
-	struct leaf_op swap = {.clear = MMU_PTE_ADDR_MASK, .set = copy.bits | MMU_PTE_RW, .invalidate = true};
-	leaf_rewrite(sp, page, &swap);
+	struct leaf_op swap = {.clear = MMU_PTE_ADDR_MASK, .set = copy.bits | MMU_PTE_RW, .invalidate = true, .split = huge};
+	if (leaf_rewrite(sp, page, &swap) != MMU_OK) {
+		port_meta(mmu, copy)->refcount = 0;
+		frame_free_data(mmu, copy);
+		return MMU_E_NOMEM;
+	}
 	if (vm_frame_put(mmu, old))
 		frame_free_data(mmu, old);
 	return MMU_OK;
@@ -217,7 +284,7 @@ static enum mmu_vm_outcome decide(struct mmu_vm_space *sp, const struct mmu_vm_f
 	if (!present && r && region_allows(r, f) && r->obj)
 		return object_fault(sp, page, r, refused);
 	if (!present && r && region_allows(r, f))
-		return changed(map_zeroed(sp, page, r), MMU_VM_DEMAND);
+		return changed(map_zeroed_huge(sp, page, r) ? MMU_OK : map_zeroed(sp, page, r), MMU_VM_DEMAND);
 	if (present && r && f->write && !f->fetch && (r->prot & MMU_PROT_W) && !(t.prot & MMU_PROT_W))
 		return r->kind == MMU_VM_SHARED ? changed(shared_write(sp, page), MMU_VM_DEMAND)
 						: changed(break_cow(sp, page, &t), MMU_VM_COW);

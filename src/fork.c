@@ -9,9 +9,14 @@
  * flush. A shared frame's reference is dropped only after the flush that
  * removed its leaf from every TLB: until then the other sharer could take
  * the frame over (COW) and write it while a stale translation here still
- * reads it. Those PAs wait in the op, so zap asks for a flush (PT_FLUSH)
- * every ZAP_CHUNK shared leaves and drops them in its `flushed` hook. */
+ * reads it. Those frames wait in the op, so zap asks for a flush
+ * (PT_FLUSH) every ZAP_CHUNK of them and drops them in its `flushed` hook.
+ * A slot holds a frame's head (frame_data_head) and, in its low bits, the
+ * references to drop less one: the 4K leaves of a split 2M frame follow
+ * each other and take one slot. A 2M leaf the range cuts is split first
+ * (its table prepared before anything changes). */
 #define ZAP_CHUNK 32 /* 256 bytes of the stack frame */
+#define ZAP_EXTRA (MMU_PAGE_SIZE - 1) /* the low bits of a slot */
 
 struct zap_op {
 	struct mmu_vm_space *sp;
@@ -19,28 +24,40 @@ struct zap_op {
 	unsigned n;
 };
 
+/* Drop the reference of the shared frame PA after the next flush. */
+static enum pt_step zap_later(struct zap_op *op, mmu_pa_t head)
+{
+	if (op->n && (op->pa[op->n - 1].bits & ~ZAP_EXTRA) == head.bits) {
+		op->pa[op->n - 1].bits++;
+		return PT_NEXT;
+	}
+	op->pa[op->n++] = head;
+	return op->n < ZAP_CHUNK ? PT_NEXT : PT_FLUSH;
+}
+
 static enum pt_step zap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
 			      mmu_vaddr_t last)
 {
-	(void)last;
 	struct zap_op *op = w->op;
 	mmu_pte_t v = pte_load(e);
 	if (!mmu_pte_present(v))
 		return PT_NEXT;
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
-	MMU_ASSERT(w->mmu, level == MMU_LEVEL_PT, "zap: level %u leaf %lx at %lx in a process space", level,
-		   (unsigned long)v, (unsigned long)va);
+	if (!pt_entry_covered(level, va, last)) {
+		vm_split_huge(w, level, e, va);
+		return PT_DESCEND;
+	}
+	if (w->dry)
+		return PT_NEXT;
 	entry_clear_leaf(w, level, e, va);
-	mmu_pa_t pa = mmu_pa(v & MMU_PTE_ADDR_MASK);
-	struct mmu_frame_meta *meta = port_meta(w->mmu, pa);
-	if (__atomic_load_n(&meta->refcount, __ATOMIC_ACQUIRE) == 1) {
-		meta->refcount = 0;
-		frame_free_data_flushed(w, pa);
+	mmu_pa_t head = frame_data_head(w->mmu, mmu_pa(v & mmu_pte_addr_mask(v, level)));
+	if (vm_frame_refs(w->mmu, head) == 1) {
+		port_meta(w->mmu, head)->refcount = 0;
+		frame_free_data_flushed(w, head);
 		return PT_NEXT;
 	}
-	op->pa[op->n++] = pa;
-	return op->n < ZAP_CHUNK ? PT_NEXT : PT_FLUSH;
+	return zap_later(op, head);
 }
 
 /* Emptied tables go (after the flush), the root never. A root entry
@@ -60,20 +77,24 @@ static void zap_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
 static void zap_flushed(struct pt_walk *w)
 {
 	struct zap_op *op = w->op;
-	for (unsigned i = 0; i < op->n; i++)
-		if (vm_frame_put(w->mmu, op->pa[i]))
-			frame_free_data(w->mmu, op->pa[i]);
+	for (unsigned i = 0; i < op->n; i++) {
+		mmu_pa_t head = mmu_pa(op->pa[i].bits & ~ZAP_EXTRA);
+		for (uint64_t k = 0; k <= (op->pa[i].bits & ZAP_EXTRA); k++)
+			if (vm_frame_put(w->mmu, head))
+				frame_free_data(w->mmu, head);
+	}
 	op->n = 0;
 }
 
 static const struct pt_visitor zap_visitor = {.entry = zap_entry, .leave = zap_leave, .flushed = zap_flushed};
 
-void vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
+mmu_err_t vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	struct zap_op op = {.sp = sp, .n = 0};
-	mmu_err_t err = pt_change(&sp->tree, &zap_visitor, &op, va, last);
-	MMU_ASSERT(sp->tree.mmu, err == MMU_OK, "vm_zap: %lx..%lx of a dead space (%u)", (unsigned long)va,
-		   (unsigned long)last, (unsigned)err);
+	mmu_err_t err = pt_change_splitting(&sp->tree, &zap_visitor, &op, va, last);
+	MMU_ASSERT(sp->tree.mmu, err == MMU_OK || err == MMU_E_NOMEM, "vm_zap: %lx..%lx of a dead space (%u)",
+		   (unsigned long)va, (unsigned long)last, (unsigned)err);
+	return err;
 }
 
 mmu_err_t vm_zap_exit(struct mmu_vm_space *sp)
@@ -90,19 +111,6 @@ mmu_err_t vm_zap_exit(struct mmu_vm_space *sp)
  * same indexes (entry_copy_table keeps the child in step with the walk);
  * each leaf is copied as the parent's entry, read-only in both. */
 
-static enum pt_step fork_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-			       mmu_vaddr_t last)
-{
-	(void)last;
-	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v))
-		return PT_NEXT;
-	MMU_ASSERT(w->mmu, !mmu_pte_is_leaf(v, level), "fork: level %u leaf %lx at %lx in a process space", level,
-		   (unsigned long)v, (unsigned long)va);
-	entry_copy_table(w, level, va);
-	return PT_DESCEND;
-}
-
 /* Whether the page at VA of PARENT is in a shared region: its leaf stays
  * as it is, writable too, in both. */
 static bool fork_shares(const struct mmu_vm_space *parent, mmu_vaddr_t va)
@@ -111,22 +119,42 @@ static bool fork_shares(const struct mmu_vm_space *parent, mmu_vaddr_t va)
 	return i >= 0 && parent->region[i].kind == MMU_VM_SHARED;
 }
 
-/* Share the leaf E at VA with the child, copy-on-write (but in a shared
- * region): RW goes in the parent (invalidated), the frame gains the
- * child's reference. */
-static void fork_leaf(struct pt_walk *w, mmu_pte_t *e, mmu_vaddr_t va)
+/* Share the leaf E (LEVEL) at VA with the child, copy-on-write (but in a
+ * shared region): RW goes in the parent (invalidated), the frame gains
+ * the child's reference. */
+static void fork_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
 {
 	mmu_pte_t v = pte_load(e);
 	if (!mmu_pte_present(v))
 		return;
 	if ((v & MMU_PTE_RW) && !fork_shares(w->op, va))
-		entry_rewrite_leaf(w, MMU_LEVEL_PT, e, va, MMU_PTE_RW, 0, true);
-	vm_frame_get(w->mmu, mmu_pa(v & MMU_PTE_ADDR_MASK));
+		entry_rewrite_leaf(w, level, e, va, MMU_PTE_RW, 0, true);
+	vm_frame_get(w->mmu, mmu_pa(v & mmu_pte_addr_mask(v, level)));
 	/* The parent's entry as it is now: A and D set meanwhile included. */
-	entry_copy_leaf(w, MMU_LEVEL_PT, va, pte_load(e));
+	entry_copy_leaf(w, level, va, pte_load(e));
 }
 
-/* A page table's leaves (a process space has 4K leaves only). The prepare
+/* A table is mirrored; a 2M leaf (huge pages, mmu_vm_space_set_huge) is
+ * shared whole, as a page table's 4K leaves are by fork_run. */
+static enum pt_step fork_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+			       mmu_vaddr_t last)
+{
+	(void)last;
+	mmu_pte_t v = pte_load(e);
+	if (!mmu_pte_present(v))
+		return PT_NEXT;
+	if (mmu_pte_is_leaf(v, level)) {
+		MMU_ASSERT(w->mmu, level == MMU_LEVEL_PD, "fork: level %u leaf %lx at %lx in a process space",
+			   level, (unsigned long)v, (unsigned long)va);
+		if (!w->dry)
+			fork_leaf(w, level, e, va);
+		return PT_NEXT;
+	}
+	entry_copy_table(w, level, va);
+	return PT_DESCEND;
+}
+
+/* A page table's 4K leaves. The prepare
  * run skips them: they take no table, and a frame's reference is the
  * visitor's own write, which the entry writer cannot hold back. */
 static enum pt_step fork_run(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_vaddr_t va)
@@ -134,7 +162,7 @@ static enum pt_step fork_run(struct pt_walk *w, mmu_pte_t *entries, unsigned fir
 	if (w->dry)
 		return PT_NEXT;
 	for (unsigned i = 0; i < count; i++)
-		fork_leaf(w, &entries[first + i], va + ((uint64_t)i << MMU_PAGE_SHIFT));
+		fork_leaf(w, MMU_LEVEL_PT, &entries[first + i], va + ((uint64_t)i << MMU_PAGE_SHIFT));
 	return PT_NEXT;
 }
 
@@ -150,6 +178,7 @@ static void fork_finish(struct mmu_vm_space *parent, struct mmu_vm_space *child,
 	for (unsigned i = 0; i < child->nregions; i++)
 		vm_region_hold(&child->region[i]);
 	child->min_addr = parent->min_addr;
+	child->huge = parent->huge;
 }
 
 /* Every check under the parent's lock, before the child is created, so

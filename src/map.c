@@ -133,8 +133,8 @@ static mmu_err_t map_check_opts(const struct mmu_tree *tree, const struct mmu_ma
 		       (o->size == MMU_SIZE_1G && tree->mmu->page_1g);
 	if (!size_ok || (unsigned)o->cache > MMU_CACHE_UC || o->pkey > 15)
 		return MMU_E_INVALID;
-	/* A process space's tree holds 4K leaves only: fork, zap, the fault
-	 * handler and region protect count a reference per 4K frame. */
+	/* A process space's tree takes 2M leaves only from its fault handler
+	 * (pt_map_2m), with a data frame's references behind them. */
 	if (tree->process && (o->promote || (o->size != MMU_SIZE_ANY && o->size != MMU_SIZE_4K)))
 		return MMU_E_INVALID;
 	return prot_check(prot);
@@ -190,6 +190,20 @@ static mmu_err_t map_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct map_op *
 	mmu_err_t err = pt_walk_op(&w, va, op->last);
 	if (op->promote)
 		end_batch(w.batch, &local);
+	return err;
+}
+
+mmu_err_t pt_map_2m(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, unsigned prot)
+{
+	const struct mmu_map_opts o = {.size = MMU_SIZE_2M};
+	MMU_ASSERT(tree->mmu, tree->process && mmu_is_aligned(va | pa.bits, mmu_size_bytes(MMU_SIZE_2M)),
+		   "pt_map_2m: %lx -> %lx in tree %lx", (unsigned long)va, (unsigned long)pa.bits,
+		   (unsigned long)tree->root.bits);
+	struct map_op op;
+	map_op_init(&op, tree->mmu, va, pa, mmu_size_bytes(MMU_SIZE_2M), prot, &o);
+	tree_lock(tree);
+	mmu_err_t err = tree->dead ? MMU_E_INVALID : map_walk(tree, va, &op, NULL);
+	tree_unlock(tree);
 	return err;
 }
 

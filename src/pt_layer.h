@@ -64,6 +64,7 @@ enum {
 	META_TABLE = 1u << 0,  /* a page-table page of some tree */
 	META_PINNED = 1u << 1, /* root or kernel-half top table: never freed by emptiness */
 	META_USER = 1u << 2,   /* belongs to a user tree (counts in `stats`) */
+	META_DATA_2M = 1u << 3, /* a 4K piece of a live 2M data frame (every piece has it) */
 	META_DEFER_SHIFT = 8,  /* deferred free: (use << 2 | size) << shift */
 };
 
@@ -110,12 +111,25 @@ struct table_pool {
 /* Pin table PA: never freed by emptiness (a root). */
 static inline void table_pin(struct mmu *mmu, mmu_pa_t pa) { port_meta(mmu, pa)->flags |= META_PINNED; }
 
-/* Data frames of process spaces, through the port. */
+/* Data frames of process spaces, through the port: 4K, or 2M (a huge
+ * page; each of its 512 pieces' metadata is marked META_DATA_2M while it
+ * lives, and its references are counted at its first piece, the head). */
 mmu_err_t frame_alloc_data(struct mmu *mmu, mmu_pa_t *out);
+mmu_err_t frame_alloc_data_2m(struct mmu *mmu, mmu_pa_t *out);
+
+/* The frame whose metadata counts the references of the data frame
+ * holding PA: the head of its 2M frame, or its own 4K frame. */
+static inline mmu_pa_t frame_data_head(const struct mmu *mmu, mmu_pa_t pa)
+{
+	if (port_meta(mmu, pa)->flags & META_DATA_2M)
+		return mmu_pa(pa.bits & ~(mmu_size_bytes(MMU_SIZE_2M) - 1));
+	return mmu_pa(pa.bits & ~(MMU_PAGE_SIZE - 1));
+}
+
+/* Free the data frame holding PA (the whole 2M frame for a piece of one). */
 void frame_free_data(struct mmu *mmu, mmu_pa_t pa);
-/* Free the data frame PA with the next flush of W's batch, which takes
- * the leaf that mapped it out of every TLB (zap: a frame no other space
- * maps). */
+/* The same with the next flush of W's batch, which takes the leaf that
+ * mapped it out of every TLB (zap: a frame no other space maps). */
 struct pt_walk;
 void frame_free_data_flushed(struct pt_walk *w, mmu_pa_t pa);
 /* Copy the 4K frame SRC to DST. */
@@ -199,6 +213,14 @@ void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const
  * from the next entry (the walk restarts from the root there). */
 void pt_walk_range(struct pt_walk *w, mmu_vaddr_t va, mmu_vaddr_t last);
 
+/* Whether [VA, LAST] covers the whole entry at LEVEL it lies in (a huge
+ * leaf that it does not cover is split before a change). */
+static inline bool pt_entry_covered(enum mmu_level level, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	uint64_t span = mmu_level_span(level);
+	return mmu_is_aligned(va, span) && last - va == span - 1;
+}
+
 /* The metadata of the table holding the current level-LEVEL entries. */
 static inline struct mmu_frame_meta *pt_table_meta(const struct pt_walk *w, enum mmu_level level)
 {
@@ -232,6 +254,16 @@ static inline bool pt_table_is_pinned(const struct pt_walk *w, enum mmu_level le
  * for a visitor that takes no table. */
 mmu_err_t pt_change(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
 		    mmu_vaddr_t last);
+/* The same with a prepare run first (pt_walk_op), for a visitor that
+ * splits huge leaves (entry_split_leaf): the tables the splits take are
+ * allocated before anything changes (NOMEM: nothing changed). */
+mmu_err_t pt_change_splitting(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
+			      mmu_vaddr_t last);
+/* Map the 2M frame PA at VA (2M-aligned, user half) of the process tree
+ * TREE with PROT, the one huge leaf a process tree takes (a demand fault
+ * of a space with huge pages on): DUPLICATED when anything is mapped or a
+ * table sits in the 2M block, NOMEM (no table), nothing changed then. */
+mmu_err_t pt_map_2m(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, unsigned prot);
 /* Visit [VA, LAST] of FROM as one change, the visitor also writing TO,
  * at the same addresses, with entry_copy_table and entry_copy_leaf: a
  * fork's child, a fresh user tree of the same mmu (no entry below its
@@ -262,6 +294,9 @@ void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
  * address bits is recorded as unmapped. */
 void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t clear,
 			uint64_t set, bool invalidate);
+/* Turn the huge leaf E at LEVEL into a table of 512 leaves one level down
+ * that map the same memory with the same bits (a table from the pool). */
+void entry_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
 /* Clear table entry E and free the table after the flush. */
 void entry_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e);
 /* A pt_copy's writes into its other tree, at the entry for VA at LEVEL

@@ -71,14 +71,44 @@ mmu_err_t frame_alloc_data(struct mmu *mmu, mmu_pa_t *out)
 	return mmu->port.ops->frame_alloc(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, out);
 }
 
+/* Mark (or unmark) the 512 pieces of the 2M data frame HEAD. */
+static void frame_mark_2m(struct mmu *mmu, mmu_pa_t head, bool on)
+{
+	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE; i++) {
+		struct mmu_frame_meta *m = port_meta(mmu, mmu_pa_add(head, (uint64_t)i << MMU_PAGE_SHIFT));
+		m->flags = (uint16_t)(on ? m->flags | META_DATA_2M : m->flags & ~META_DATA_2M);
+	}
+}
+
+mmu_err_t frame_alloc_data_2m(struct mmu *mmu, mmu_pa_t *out)
+{
+	mmu_err_t err = mmu->port.ops->frame_alloc(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_2M, out);
+	if (err == MMU_OK)
+		frame_mark_2m(mmu, *out, true);
+	return err;
+}
+
+/* The size of the data frame holding PA, whose head it makes PA; a 2M
+ * frame loses its marks (it is being freed: no lookup of a piece follows). */
+static enum mmu_size frame_data_release(struct mmu *mmu, mmu_pa_t *pa)
+{
+	*pa = frame_data_head(mmu, *pa);
+	if (!(port_meta(mmu, *pa)->flags & META_DATA_2M))
+		return MMU_SIZE_4K;
+	frame_mark_2m(mmu, *pa, false);
+	return MMU_SIZE_2M;
+}
+
 void frame_free_data(struct mmu *mmu, mmu_pa_t pa)
 {
-	mmu->port.ops->frame_free(mmu->port.ctx, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
+	enum mmu_size size = frame_data_release(mmu, &pa);
+	mmu->port.ops->frame_free(mmu->port.ctx, MMU_FRAME_DATA, size, pa);
 }
 
 void frame_free_data_flushed(struct pt_walk *w, mmu_pa_t pa)
 {
-	mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_DATA, MMU_SIZE_4K, pa);
+	enum mmu_size size = frame_data_release(w->mmu, &pa);
+	mmu_tlb_batch_defer_free(w->batch, MMU_FRAME_DATA, size, pa);
 }
 
 void frame_copy(struct mmu *mmu, mmu_pa_t dst, mmu_pa_t src)

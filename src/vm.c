@@ -12,7 +12,7 @@ void vm_unlock(struct mmu_vm_space *sp) { atomic_store_explicit(&sp->lock, false
 
 bool vm_frame_put(struct mmu *mmu, mmu_pa_t pa)
 {
-	struct mmu_frame_meta *meta = port_meta(mmu, pa);
+	struct mmu_frame_meta *meta = port_meta(mmu, frame_data_head(mmu, pa));
 	uint32_t before = __atomic_fetch_sub(&meta->refcount, 1, __ATOMIC_ACQ_REL);
 	MMU_ASSERT(mmu, before > 0, "vm_frame_put: frame %lx has no reference", (unsigned long)pa.bits);
 	return before == 1;
@@ -68,6 +68,26 @@ mmu_err_t mmu_vm_space_set_min_addr(struct mmu_vm_space *sp, mmu_vaddr_t addr)
 		sp->min_addr = addr;
 	vm_unlock(sp);
 	return err;
+}
+
+mmu_err_t mmu_vm_space_set_huge(struct mmu_vm_space *sp, bool on)
+{
+	vm_lock(sp);
+	mmu_err_t err = sp->tree.dead ? MMU_E_INVALID : MMU_OK;
+	if (err == MMU_OK)
+		sp->huge = on;
+	vm_unlock(sp);
+	return err;
+}
+
+void vm_split_huge(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
+{
+	mmu_pte_t v = pte_load(e);
+	MMU_ASSERT(w->mmu, level == MMU_LEVEL_PD, "vm_split_huge: level %u leaf %lx at %lx in a process space", level,
+		   (unsigned long)v, (unsigned long)va);
+	entry_split_leaf(w, level, e, va);
+	if (!w->dry)
+		vm_frame_get_n(w->mmu, mmu_pa(v & mmu_pte_addr_mask(v, level)), MMU_ENTRIES_PER_TABLE - 1);
 }
 
 /* ---- regions ---- */
@@ -182,9 +202,10 @@ static mmu_err_t regions_remove_range(struct mmu_vm_space *sp, mmu_vaddr_t va, m
 	}
 	if (sp->nregions - (hi - lo) + k > sp->region_cap)
 		return MMU_E_NOSPACE;
-	vm_zap(sp, va, last);
-	vm_regions_splice(sp, lo, hi, piece, k);
-	return MMU_OK;
+	mmu_err_t err = vm_zap(sp, va, last);
+	if (err == MMU_OK)
+		vm_regions_splice(sp, lo, hi, piece, k);
+	return err;
 }
 
 mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len)

@@ -29,11 +29,21 @@ static inline bool region_overlaps(const struct mmu_vm_region *r, mmu_vaddr_t va
 	return va <= r->start + (r->len - 1) && r->start <= last;
 }
 
-/* Frame references (meta->refcount counts the leaves mapping a frame). */
-static inline void vm_frame_get(struct mmu *mmu, mmu_pa_t pa)
+/* Frame references: the head's meta->refcount (frame_data_head) counts
+ * the leaves mapping any part of a data frame, so a 2M frame counts its
+ * 2M leaves and, once split, each 4K leaf of a piece; PA is anywhere in
+ * the frame. */
+static inline uint32_t vm_frame_refs(struct mmu *mmu, mmu_pa_t pa)
 {
-	__atomic_fetch_add(&port_meta(mmu, pa)->refcount, 1, __ATOMIC_RELAXED);
+	return __atomic_load_n(&port_meta(mmu, frame_data_head(mmu, pa))->refcount, __ATOMIC_ACQUIRE);
 }
+
+static inline void vm_frame_get_n(struct mmu *mmu, mmu_pa_t pa, uint32_t n)
+{
+	__atomic_fetch_add(&port_meta(mmu, frame_data_head(mmu, pa))->refcount, n, __ATOMIC_RELAXED);
+}
+
+static inline void vm_frame_get(struct mmu *mmu, mmu_pa_t pa) { vm_frame_get_n(mmu, pa, 1); }
 
 /* Drop one reference; true when it was the last: the caller frees the
  * frame at once. That is safe because every reference is dropped after
@@ -43,10 +53,16 @@ static inline void vm_frame_get(struct mmu *mmu, mmu_pa_t pa)
 bool vm_frame_put(struct mmu *mmu, mmu_pa_t pa);
 
 
+/* Split the 2M leaf E (LEVEL PD) of a process tree through the entry
+ * writer (in a prepare run: count its table). Its one reference becomes
+ * the 512 of the new 4K leaves, all counted at the frame's head. */
+void vm_split_huge(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
+
 /* Remove every leaf in [VA, LAST] of SP's tree (alive), dropping its
  * frame's reference (frames left unreferenced are freed after the flush),
- * and free the tables that empties. Space lock held. */
-void vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last);
+ * and free the tables that empties; a 2M leaf the range cuts is split
+ * first. NOMEM (no table for a split): nothing changed. Space lock held. */
+mmu_err_t vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last);
 /* The same for the whole user half, then destroy SP's tree and its KPTI
  * shadow root, as one change (pt_destroy_after_change): INVALID (dead) or
  * BUSY (loaded) with nothing changed. Space lock held. */

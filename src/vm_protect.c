@@ -178,6 +178,7 @@ struct protect_op {
 	const struct mmu_vm_region *region; /* SP's regions, ascending */
 	unsigned n;
 	unsigned next; /* the first region that may still end at or above the walk */
+	unsigned first; /* where NEXT starts, again for the commit after the prepare run */
 };
 
 /* Whether [VA, LAST] overlaps one of OP's regions. The walk goes up the
@@ -202,8 +203,11 @@ static enum pt_step protect_entry(struct pt_walk *w, enum mmu_level level, mmu_p
 		return PT_NEXT;
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
-	MMU_ASSERT(w->mmu, level == MMU_LEVEL_PT, "protect: level %u leaf %lx at %lx in a process space", level,
-		   (unsigned long)v, (unsigned long)va);
+	/* A 2M leaf lies in one old region; the range may cut it. */
+	if (!pt_entry_covered(level, va, last)) {
+		vm_split_huge(w, level, e, va);
+		return PT_DESCEND;
+	}
 	mmu_pte_t nv = (v & ~op->clear) | op->set;
 	if (nv == v)
 		return PT_NEXT;
@@ -212,7 +216,15 @@ static enum pt_step protect_entry(struct pt_walk *w, enum mmu_level level, mmu_p
 	return PT_NEXT;
 }
 
-static const struct pt_visitor protect_visitor = {.entry = protect_entry};
+/* The prepare run (which counts the splits' tables) moved the cursor. */
+static mmu_err_t protect_prepared(const struct pt_walk *w)
+{
+	struct protect_op *op = w->op;
+	op->next = op->first;
+	return MMU_OK;
+}
+
+static const struct pt_visitor protect_visitor = {.entry = protect_entry, .prepared = protect_prepared};
 
 /* The leaves of [VA, LAST] inside SP's regions (still the old regions),
  * one change, one flush. W removed clears RW; W added sets nothing (a
@@ -231,7 +243,8 @@ static mmu_err_t pages_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vadd
 		.n = sp->nregions,
 		.next = vm_region_lower(sp, va),
 	};
-	return pt_change(&sp->tree, &protect_visitor, &op, va, last);
+	op.first = op.next;
+	return pt_change_splitting(&sp->tree, &protect_visitor, &op, va, last);
 }
 
 mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot)

@@ -203,6 +203,14 @@ mmu_err_t pt_change(struct mmu_tree *tree, const struct pt_visitor *visitor, voi
 	return run(&w, va, last, RUN_COMMIT);
 }
 
+mmu_err_t pt_change_splitting(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
+			      mmu_vaddr_t last)
+{
+	struct pt_walk w;
+	pt_walk_init(&w, tree, visitor, op);
+	return run(&w, va, last, RUN_PREPARE_FIRST);
+}
+
 mmu_err_t pt_copy(struct mmu_tree *from, struct mmu_tree *to, const struct pt_visitor *visitor, void *op,
 		  mmu_vaddr_t va, mmu_vaddr_t last)
 {

@@ -78,7 +78,7 @@ struct mmu_tree {
 	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
 	atomic_bool has_global;           /* ever held a G leaf in its user half */
 	bool promote;                     /* promote full tables after map/protect */
-	bool process;                     /* a process space's tree: 4K leaves only, no promotion */
+	bool process;                     /* a process space's tree: no promotion, 2M leaves from its faults only */
 	bool dead;                        /* destroyed: every later call refuses it */
 	bool owes_always;                 /* kernel tree or PCIDs: every leaf change owes the TLBs */
 	struct mmu_leaf_cache leaf_cache[MMU_CACHED_LEVELS]; /* [level - 1], guarded by LOCK */

@@ -49,8 +49,9 @@ struct mmu_map_opts {
 	/* After mapping, promote every table of 512 leaves that the range
 	 * touched and that now maps one aligned, contiguous run with identical
 	 * attributes to a single huge leaf (FreeBSD's rule). A later partial
-	 * unmap or protect demotes it again (a split). A process space's
-	 * tree holds 4K leaves only: there `promote` and a forced 2M/1G size
+	 * unmap or protect demotes it again (a split). In a process
+	 * space's tree only the library's fault handler maps 2M leaves
+	 * (mmu_vm_space_set_huge): there `promote` and a forced 2M/1G size
 	 * are INVALID, and MMU_SIZE_ANY maps 4K leaves. */
 	bool promote;
 };

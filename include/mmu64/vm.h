@@ -5,10 +5,14 @@
  * user memory (copies both ways, strings, in-place windows).
  *
  * Pages of a space are 4K data frames from the port (MMU_FRAME_DATA), user
- * pages always, and its tree holds 4K leaves only: mmu_tree_set_promote
- * refuses it, and a map straight into it with `promote` or a forced 2M/1G
- * size is INVALID (include/mmu64/pt.h). A frame's `refcount` (struct mmu_frame_meta) counts the
- * leaves that map it, over every space; it is freed when the count drops to
+ * pages always, or 2M frames where huge pages are on
+ * (mmu_vm_space_set_huge); the library alone puts a 2M leaf there:
+ * mmu_tree_set_promote refuses the tree, and a map straight into it with
+ * `promote` or a forced 2M/1G size is INVALID (include/mmu64/pt.h). A
+ * frame's `refcount` (struct mmu_frame_meta) counts the leaves that map
+ * it, over every space; for a 2M frame the count is its first 4K piece's
+ * and counts every leaf mapping any part of it (a 2M leaf once, each 4K
+ * leaf of a split one once). A frame is freed when the count drops to
  * zero, after the flush that removed the last leaf. The caller owns the
  * storage of struct mmu_vm_space, as for every mmu64 object, and of its
  * regions: MMU_VM_INLINE_REGIONS slots inside the struct, or an array the
@@ -73,6 +77,7 @@ struct mmu_vm_counters {
 struct mmu_vm_space {
 	struct mmu_tree tree;
 	atomic_bool lock; /* serialises regions, faults, fork and exit */
+	bool huge;        /* demand faults may map 2M pages (mmu_vm_space_set_huge) */
 	unsigned nregions;
 	struct mmu_vm_region *region; /* sorted by start: inline_region or the caller's array */
 	unsigned region_cap;          /* slots at `region` */
@@ -124,6 +129,19 @@ mmu_err_t mmu_vm_space_set_region_storage(struct mmu_vm_space *sp, struct mmu_vm
  * inherits the parent's. */
 mmu_err_t mmu_vm_space_set_min_addr(struct mmu_vm_space *sp, mmu_vaddr_t addr);
 
+/* Transparent huge pages for SP (Linux's THP "always"; off after create):
+ * with ON, a demand fault in an MMU_VM_ANON region whose 2M-aligned block
+ * around the page lies wholly inside the region, with nothing mapped in
+ * it, maps one zeroed 2M frame (the port's frame_alloc with MMU_SIZE_2M;
+ * when that or a table for it fails, a 4K page as without huge pages, so
+ * the 2M try never makes a fault NOMEM). Such a leaf is shared by fork
+ * (read-only, one reference on the 2M frame), copied whole on a COW write
+ * when a 2M frame is free (else split into 512 4K leaves and the one page
+ * copied), and split when a region remove, resize or protect cuts it.
+ * Pages mapped before keep their size when it is turned off. A child of
+ * fork inherits it. INVALID: SP dead. */
+mmu_err_t mmu_vm_space_set_huge(struct mmu_vm_space *sp, bool on);
+
 /* Add a region of KIND over [VA, VA+LEN) with PROT (MMU_PROT_R required,
  * W and X optional, U ignored: pages are user pages; for MMU_VM_GUARD,
  * none of R W X). MAX: the stack's largest size (0:
@@ -151,7 +169,8 @@ mmu_err_t mmu_vm_region_add(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t le
  * max), as region protect's do, so a removal never lets a stack grow
  * further down than before. Errors, in this order: INVALID / UNALIGNED as
  * for add, NOTEXIST (no region overlaps the range), NOSPACE (a region cut
- * in the middle and no slot left). */
+ * in the middle and no slot left), NOMEM (a 2M leaf the range cuts needs
+ * a table for its split and the port has none). */
 mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len);
 
 /* Give the region that starts at START the length NEW_LEN, its start kept
@@ -164,7 +183,8 @@ mmu_err_t mmu_vm_region_remove(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t
  * its end. Errors, in this order: INVALID (START below the min address,
  * START+NEW_LEN outside the user half or wrapping, NEW_LEN 0: use
  * remove), UNALIGNED (START or NEW_LEN), NOTEXIST (no region starts at
- * START), DUPLICATED. Never NOSPACE or NOMEM. */
+ * START), DUPLICATED, NOMEM (only a shrink that cuts a 2M leaf: no table
+ * for its split). Never NOSPACE. */
 mmu_err_t mmu_vm_region_resize(struct mmu_vm_space *sp, mmu_vaddr_t start, uint64_t new_len);
 
 /* Give the parts of the regions inside [VA, VA+LEN) the permissions PROT
@@ -185,7 +205,8 @@ mmu_err_t mmu_vm_region_resize(struct mmu_vm_space *sp, mmu_vaddr_t start, uint6
  * for remove, or a bit other than R W X U in PROT), UNALIGNED,
  * INVALID_PERMISSION (no R; a guard region in the range), NOTEXIST (no
  * region overlaps the range), NOSPACE (the pieces need more slots than
- * the region storage has). */
+ * the region storage has), NOMEM (a 2M leaf the range cuts: no table for
+ * its split). */
 mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot);
 
 /* ---- memory objects: shared and pager-backed memory ----

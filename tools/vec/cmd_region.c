@@ -2,7 +2,7 @@
 /* Inspection and experiment commands on process spaces and trees: shadow
  * (a KPTI shadow's dump and audit), regions (a process's regions),
  * rprotect, rremove and rresize (region protect, remove and resize),
- * rminaddr (the lowest mappable address), rstorage (the region storage),
+ * rminaddr (the lowest mappable address), rhuge (2M pages), rstorage (the region storage),
  * promote (a space's promotion of full tables). docs/VECTORS-INSPECT.md. */
 #include "tools/vec/inspect.h"
 
@@ -104,6 +104,14 @@ void vec_cmd_rminaddr(struct vec_session *s, const struct vec_stmt *st, struct v
 {
 	struct vec_proc *p = vec_find_proc(s, st->arg[0].name);
 	vec_result_err(r, p ? mmu_vm_space_set_min_addr(&p->sp, st->arg[1].num) : MMU_E_INVALID);
+}
+
+/* `rhuge P on|off`: demand faults of P may map 2M pages
+ * (mmu_vm_space_set_huge). */
+void vec_cmd_rhuge(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	struct vec_proc *p = vec_find_proc(s, st->arg[0].name);
+	vec_result_err(r, p ? mmu_vm_space_set_huge(&p->sp, st->arg[1].num != 0) : MMU_E_INVALID);
 }
 
 /* `rstorage P N`: P's regions move to the first N slots of the array the

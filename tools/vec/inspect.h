@@ -20,6 +20,7 @@ void vec_cmd_promote(struct vec_session *s, const struct vec_stmt *st, struct ve
 void vec_cmd_tlbsan(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_rresize(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_rminaddr(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_rhuge(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_rstorage(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 /* Memory objects (cmd_object.c). */
 void vec_cmd_object(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
@@ -39,7 +40,8 @@ void vec_release_objects(struct vec_session *s);
 	[VEC_OP_TLBSAN] = vec_cmd_tlbsan, [VEC_OP_RRESIZE] = vec_cmd_rresize,                          \
 	[VEC_OP_RMINADDR] = vec_cmd_rminaddr, [VEC_OP_RSTORAGE] = vec_cmd_rstorage,                    \
 	[VEC_OP_OBJECT] = vec_cmd_object, [VEC_OP_ROBJECT] = vec_cmd_robject,                          \
-	[VEC_OP_ORELEASE] = vec_cmd_orelease, [VEC_OP_OREFS] = vec_cmd_orefs,
+	[VEC_OP_ORELEASE] = vec_cmd_orelease, [VEC_OP_OREFS] = vec_cmd_orefs,                          \
+	[VEC_OP_RHUGE] = vec_cmd_rhuge,
 
 /* Before setup: the reason to skip a file that needs what the executor
  * lacks (a TLB listing, a sanitizer), or NULL. */

@@ -85,6 +85,7 @@ static const struct command commands[] = {
 	{"harvest", VEC_OP_HARVEST, "TazH", "harvest A VA LEN accessed|dirty|both", DOC_HARVEST},
 	{"rresize", VEC_OP_RRESIZE, "Taz", "rresize P VA NEWLEN", DOC_REGIONS},
 	{"rminaddr", VEC_OP_RMINADDR, "Ta", "rminaddr P ADDR", DOC_REGIONS},
+	{"rhuge", VEC_OP_RHUGE, "TO", "rhuge P on|off", DOC_REGIONS},
 	{"rstorage", VEC_OP_RSTORAGE, "Tz", "rstorage P SLOTS", DOC_REGIONS},
 	{"object", VEC_OP_OBJECT, "NYz", "object O anon|store PAGES", DOC_OBJECTS},
 	{"robject", VEC_OP_ROBJECT, "TazpSTz", "robject P VA LEN PERM shared|private O FIRST", DOC_OBJECTS},

@@ -69,6 +69,7 @@ enum vec_op {
 	VEC_OP_RRESIZE,
 	VEC_OP_RMINADDR,
 	VEC_OP_RSTORAGE,
+	VEC_OP_RHUGE,
 	/* Memory objects (docs/VECTORS-INSPECT.md, "Shared and pager-backed memory"). */
 	VEC_OP_OBJECT,
 	VEC_OP_ROBJECT,
