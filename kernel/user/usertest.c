@@ -2,7 +2,8 @@
 /* The kernel's built-in user-mode test: MIT xv6's COW lab (cowtest:
  * simple, three, file, forkfork) and KeOS's fork/COW grading cases, plus
  * map/unmap/protect, stack growth, the stack guard and the kernel reading
- * user strings (copied and in place), run as real processes in ring 3.
+ * user strings (copied and in place), run as real processes in ring 3,
+ * then memtest.c's process-space tests.
  * Physical pages and entry bits come from the walk debug call. The exit
  * status is the number of failed tests (the kernel reports it and checks
  * that every frame and table came back). */
@@ -442,10 +443,7 @@ static bool kernel_hidden(void)
 	return true;
 }
 
-static const struct {
-	const char *name;
-	bool (*fn)(void);
-} tests[] = {
+static const struct utest tests[] = {
 	{"cowtest simple", simpletest},
 	{"cowtest three", threetest},
 	{"cowtest file", filetest},
@@ -476,6 +474,11 @@ int main(void)
 				printf("usertest: %s: %s\n", tests[i].name, ok ? "ok" : "FAILED");
 			failures += !ok;
 		}
+	}
+	for (unsigned i = 0; i < memtests_count; i++) {
+		bool ok = memtests[i].fn();
+		printf("usertest: %s: %s\n", memtests[i].name, ok ? "ok" : "FAILED");
+		failures += !ok;
 	}
 	printf("usertest: %s (%d failed)\n", failures ? "FAILED" : "ALL OK", failures);
 	return failures;

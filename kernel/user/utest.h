@@ -33,4 +33,13 @@ int64_t wait_status(struct uwait *out);
 /* A child that writes A or calls it as code: its status and fault. */
 int64_t child_touch(volatile uint8_t *a, bool call, struct uwait *w);
 
+struct utest {
+	const char *name;
+	bool (*fn)(void);
+};
+
+/* The process-space tests (memtest.c), run after usertest.c's own. */
+extern const struct utest memtests[];
+extern const unsigned memtests_count;
+
 #endif
