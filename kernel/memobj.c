@@ -107,15 +107,27 @@ mmu_err_t memobj_map_shared(struct mmu_vm_space *sp, uint64_t va, uint64_t len, 
 	return err;
 }
 
+/* A slot another CPU holds (making the object, or sweeping it) is waited
+ * for, not skipped: that sweep may have found the object still mapped by
+ * the very region whose removal called us, and no later sweep may come.
+ * No process is preempted, and a holder's calls (object init, region add,
+ * release) flush nothing, so it never waits for this CPU's shootdown
+ * acknowledgement while we spin with interrupts off. */
+static void sweep_slot(struct shm *s)
+{
+	while (!shm_claim(s, SLOT_LIVE, SLOT_BUSY)) {
+		if (shm_claim(s, SLOT_FREE, SLOT_FREE))
+			return;
+		cpu_pause();
+	}
+	mmu_err_t err = mmu_vm_object_release(&s->obj); /* BUSY while a region maps it */
+	if (err != MMU_OK && err != MMU_E_BUSY)
+		kpanic("memobj: releasing a shared object: %s", mmu_err_name(err));
+	(void)shm_claim(s, SLOT_BUSY, err == MMU_OK ? SLOT_FREE : SLOT_LIVE);
+}
+
 void memobj_sweep(void)
 {
-	for (unsigned i = 0; i < SHM_OBJECTS; i++) {
-		struct shm *s = &shm[i];
-		if (!shm_claim(s, SLOT_LIVE, SLOT_BUSY))
-			continue;
-		mmu_err_t err = mmu_vm_object_release(&s->obj); /* BUSY while a region maps it */
-		if (err != MMU_OK && err != MMU_E_BUSY)
-			kpanic("memobj: releasing a shared object: %s", mmu_err_name(err));
-		(void)shm_claim(s, SLOT_BUSY, err == MMU_OK ? SLOT_FREE : SLOT_LIVE);
-	}
+	for (unsigned i = 0; i < SHM_OBJECTS; i++)
+		sweep_slot(&shm[i]);
 }
