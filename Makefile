@@ -194,7 +194,7 @@ $(BUILD)/kobj/libvec.a: $(VEC_SRC:%.c=$(BUILD)/kobj/%.o)
 USER_FLAGS = -std=c11 -O2 $(WARN) -I. -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie \
              -mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables
 USER_ELF   = $(BUILD)/user/usertest.elf
-USER_OBJ   = $(BUILD)/user/crt0.o $(BUILD)/user/ulib.o $(BUILD)/user/usertest.o
+USER_OBJ   = $(BUILD)/user/crt0.o $(BUILD)/user/ulib.o $(BUILD)/user/utest.o $(BUILD)/user/usertest.o $(BUILD)/user/memtest.o
 
 $(BUILD)/user/%.o: kernel/user/%.c
 	@mkdir -p $(dir $@)

@@ -14,6 +14,7 @@
 #include "kernel/kernel.h"
 #include "kernel/klib.h"
 #include "kernel/layout.h"
+#include "kernel/memobj.h"
 #include "kernel/percpu.h"
 #include "kernel/spinlock.h"
 #include "kernel/user/syscall.h"
@@ -48,6 +49,7 @@ struct proc *proc_alloc(struct proc *parent)
 			p->status = 0;
 			p->fault_va = 0;
 			p->fault_error = 0;
+			p->heap_len = parent ? parent->heap_len : 0; /* fork copies the heap region */
 			live++;
 		}
 	}
@@ -164,6 +166,7 @@ static void finish_exit(struct proc *p)
 	mmu_err_t err = mmu_vm_space_exit(&p->sp);
 	if (err != MMU_OK)
 		kpanic("proc %d: space exit: %s", p->pid, mmu_err_name(err));
+	memobj_sweep(); /* the shared objects only this space still mapped */
 	if (p->pid == 1)
 		proc_first_status = p->status;
 	bool on = spin_lock_irqsave(&proc_lock);

@@ -28,6 +28,7 @@ struct proc {
 	int64_t status;    /* exit status, once a zombie */
 	uint64_t fault_va;    /* the refused access that killed it, else 0 */
 	uint64_t fault_error; /* and its #PF error code */
+	uint64_t heap_len;    /* SYS_SBRK: the break is UHEAP_BASE + heap_len */
 	struct trap_frame tf; /* the user registers while it is not running */
 	struct mmu_vm_space sp;
 };

@@ -10,6 +10,7 @@
 #include "kernel/kernel.h"
 #include "kernel/klib.h"
 #include "kernel/layout.h"
+#include "kernel/memobj.h"
 #include "kernel/percpu.h"
 #include "kernel/pmem.h"
 #include "kernel/user/syscall.h"
@@ -102,6 +103,7 @@ static int64_t sys_walk(struct proc *p, uint64_t va, uint64_t uva)
 		w.pa = mmu_pa_bits(t.pa);
 		w.leaf = t.leaf;
 		w.prot = t.prot;
+		w.size = mmu_size_bytes(t.size);
 	}
 	return copy_to_user(p, uva, &w, sizeof w);
 }
@@ -130,6 +132,41 @@ static int64_t sys_strcopy(struct proc *p, uint64_t src, uint64_t dst, uint64_t 
 	return copy_to_user(p, dst, buf, out) < 0 ? -EFAULT : len;
 }
 
+/* brk: the heap is one anonymous region at UHEAP_BASE, absent while it
+ * is empty (a region is never 0 bytes long). Growth maps nothing; a
+ * shrink frees the pages cut off (mmu_vm_region_resize), so a touch past
+ * the new break faults with no region and kills. */
+static int64_t sys_sbrk(struct proc *p, int64_t increment)
+{
+	uint64_t old = p->heap_len, len = old + (uint64_t)increment;
+	if ((uint64_t)increment % MMU_PAGE_SIZE || (increment < 0 && 0 - (uint64_t)increment > old))
+		return -EINVAL;
+	if (increment > 0 && (uint64_t)increment > UHEAP_MAX - old)
+		return -ENOMEM;
+	mmu_err_t err = MMU_OK;
+	if (len != old && old == 0)
+		err = mmu_vm_region_add(&p->sp, UHEAP_BASE, len, MMU_PROT_R | MMU_PROT_W, MMU_VM_ANON, 0);
+	else if (len != old && len == 0)
+		err = mmu_vm_region_remove(&p->sp, UHEAP_BASE, old);
+	else if (len != old)
+		err = mmu_vm_region_resize(&p->sp, UHEAP_BASE, len);
+	if (err == MMU_E_DUPLICATED)
+		return -ENOMEM; /* a mapping in the way: brk's answer */
+	if (err != MMU_OK)
+		return err_to_errno(err);
+	p->heap_len = len;
+	return (int64_t)(UHEAP_BASE + old);
+}
+
+/* An unmap may have dropped a shared object's last mapping. */
+static int64_t sys_unmap(struct proc *p, uint64_t va, uint64_t len)
+{
+	mmu_err_t err = mmu_vm_region_remove(&p->sp, va, len);
+	if (err == MMU_OK)
+		memobj_sweep();
+	return err_to_errno(err);
+}
+
 static int64_t do_syscall(struct proc *p, struct trap_frame *f)
 {
 	uint64_t a = f->rdi, b = f->rsi, c = f->rdx;
@@ -142,13 +179,17 @@ static int64_t do_syscall(struct proc *p, struct trap_frame *f)
 	case SYS_WAIT: return sys_wait(p, f, a);
 	case SYS_READ: return sys_read(p, a, b, (uint8_t)c);
 	case SYS_MAP: return err_to_errno(mmu_vm_region_add(&p->sp, a, b, (unsigned)c, MMU_VM_ANON, 0));
-	case SYS_UNMAP: return err_to_errno(mmu_vm_region_remove(&p->sp, a, b));
+	case SYS_UNMAP: return sys_unmap(p, a, b);
 	case SYS_PROTECT: return err_to_errno(mmu_vm_region_protect(&p->sp, a, b, (unsigned)c));
 	case SYS_WALK: return sys_walk(p, a, b);
 	case SYS_GETPID: return p->pid;
 	case SYS_MEMINFO: return sys_meminfo(p, a);
 	case SYS_STRCOPY: return sys_strcopy(p, a, b, c);
 	case SYS_STRLEN: return user_strnlen(a, b);
+	case SYS_SBRK: return sys_sbrk(p, (int64_t)a);
+	case SYS_MAPSHARED: return err_to_errno(memobj_map_shared(&p->sp, a, b, (unsigned)c));
+	case SYS_MAPFILE: return err_to_errno(memobj_map_file(&p->sp, a, b, (unsigned)c));
+	case SYS_SETHUGE: return err_to_errno(mmu_vm_space_set_huge(&p->sp, a != 0));
 	default: return -ENOSYS;
 	}
 }

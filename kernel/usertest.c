@@ -13,6 +13,7 @@
 #include "kernel/kernel.h"
 #include "kernel/klib.h"
 #include "kernel/machine.h"
+#include "kernel/memobj.h"
 #include "kernel/percpu.h"
 #include "kernel/pmem.h"
 #include "kernel/proc.h"
@@ -63,6 +64,7 @@ _Noreturn void usertest_run(void)
 		m.levels, m.nx, m.smep, m.smap, kpti ? "on" : "off", (unsigned long)(POOL >> 20));
 	struct proc_config pc = {.mmu = mmu, .kpti = kpti ? isolation_init(mmu) : NULL, .smap = cf.smap};
 	proc_init(&pc);
+	memobj_init(mmu);
 
 	struct usage before = usage_now(mmu);
 	struct proc *first = proc_spawn(usertest_elf, (size_t)(usertest_elf_end - usertest_elf));

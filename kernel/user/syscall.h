@@ -32,6 +32,22 @@ enum {
 	              * length; MAX when no NUL came within MAX; -EFAULT */
 	SYS_STRLEN,  /* (str, max): the length of the string at STR, read by
 	              * the kernel in place (a user-access window); as above */
+	SYS_SBRK,    /* (increment): move the break (the end of the heap at
+	              * UHEAP_BASE) by INCREMENT bytes, a multiple of 4K, either
+	              * way (mmu_vm_region_resize); the old break, -EINVAL
+	              * (unaligned, below UHEAP_BASE) or -ENOMEM (above
+	              * UHEAP_MAX, another region in the way) */
+	SYS_MAPSHARED, /* (va, len, prot): a new anonymous memory object of
+	              * LEN bytes mapped MMU_VM_SHARED: fork's children share
+	              * its pages, never COW; freed once no region maps it;
+	              * 0, -EINVAL, -ENOMEM (no object slot left) */
+	SYS_MAPFILE, /* (va, len, prot): the kernel's read-only file
+	              * (UFILE_PAGES pages, ufile_word) from its start, mapped
+	              * private through the pager hook: a write copies the page,
+	              * the file never changes; 0 or -EINVAL (LEN beyond the
+	              * file's end too) */
+	SYS_SETHUGE, /* (on): 2M pages for the process's anonymous regions
+	              * (mmu_vm_space_set_huge); 0 */
 	SYS_COUNT
 };
 
@@ -44,6 +60,19 @@ enum { EFAULT = 14, ECHILD = 10, ENOMEM = 12, EINVAL = 22, ENOSYS = 38, EAGAIN =
 #define UPROT_R 1u
 #define UPROT_W 2u
 #define UPROT_X 4u
+
+/* The heap: SYS_SBRK's break starts at UHEAP_BASE (no region while the
+ * heap is empty) and stays at most UHEAP_MAX above it. */
+#define UHEAP_BASE 0x0000000040000000ul
+#define UHEAP_MAX (256ul << 20)
+
+/* The kernel's read-only file of SYS_MAPFILE: UFILE_PAGES pages whose
+ * 64-bit word I of page P is ufile_word(P, I). */
+#define UFILE_PAGES 4u
+static inline uint64_t ufile_word(uint64_t page, uint64_t i)
+{
+	return 0x66696c6500000000ul ^ (page << 16) ^ i; /* "file" */
+}
 
 /* Where the kernel puts a program's stack: a stack region of USTACK_SIZE
  * below USTACK_TOP that grows down to mmu64's default maximum (8 MiB). */
@@ -64,6 +93,7 @@ struct uwalk {
 	uint64_t pa;   /* the physical address VA translates to */
 	uint64_t leaf; /* the raw leaf entry */
 	uint64_t prot; /* effective UPROT_* (and 8: user) */
+	uint64_t size; /* bytes the leaf maps: 4K, 2M or 1G */
 };
 
 struct umeminfo {

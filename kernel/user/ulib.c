@@ -27,6 +27,10 @@ int64_t getpid(void) { return syscall3(SYS_GETPID, 0, 0, 0); }
 int64_t meminfo(struct umeminfo *out) { return syscall3(SYS_MEMINFO, (uint64_t)out, 0, 0); }
 int64_t strcopy(const char *src, char *dst, size_t max) { return syscall3(SYS_STRCOPY, (uint64_t)src, (uint64_t)dst, max); }
 int64_t kstrlen(const char *s, size_t max) { return syscall3(SYS_STRLEN, (uint64_t)s, max, 0); }
+int64_t sbrk(int64_t increment) { return syscall3(SYS_SBRK, (uint64_t)increment, 0, 0); }
+int64_t mapshared(uint64_t va, uint64_t len, unsigned prot) { return syscall3(SYS_MAPSHARED, va, len, prot); }
+int64_t mapfile(uint64_t va, uint64_t len, unsigned prot) { return syscall3(SYS_MAPFILE, va, len, prot); }
+int64_t sethuge(int on) { return syscall3(SYS_SETHUGE, (uint64_t)on, 0, 0); }
 
 void *memset(void *dst, int c, size_t n)
 {

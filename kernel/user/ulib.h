@@ -24,6 +24,10 @@ int64_t getpid(void);
 int64_t meminfo(struct umeminfo *out);
 int64_t strcopy(const char *src, char *dst, size_t max);
 int64_t kstrlen(const char *s, size_t max);
+int64_t sbrk(int64_t increment);
+int64_t mapshared(uint64_t va, uint64_t len, unsigned prot);
+int64_t mapfile(uint64_t va, uint64_t len, unsigned prot);
+int64_t sethuge(int on);
 
 void *memset(void *dst, int c, size_t n);
 void *memcpy(void *restrict dst, const void *restrict src, size_t n);

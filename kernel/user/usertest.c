@@ -2,63 +2,18 @@
 /* The kernel's built-in user-mode test: MIT xv6's COW lab (cowtest:
  * simple, three, file, forkfork) and KeOS's fork/COW grading cases, plus
  * map/unmap/protect, stack growth, the stack guard and the kernel reading
- * user strings (copied and in place), run as real processes in ring 3.
+ * user strings (copied and in place), run as real processes in ring 3,
+ * then memtest.c's process-space tests.
  * Physical pages and entry bits come from the walk debug call. The exit
  * status is the number of failed tests (the kernel reports it and checks
  * that every frame and table came back). */
-#include <stdbool.h>
+#include "kernel/user/utest.h"
 
-#include "kernel/user/ulib.h"
-
-#define PAGE 4096ul
 #define HEAP 0x10000000ul  /* sbrk-like area of the xv6 tests */
 #define AREA 0x20000000ul  /* the KeOS-style checks' own mappings */
 #define STRS 0x30000000ul  /* the string checks' own mappings */
-#define MIB (1ul << 20)
 
 static int failures;
-
-#define CHECK(cond, ...)                                       \
-	do {                                                   \
-		if (!(cond)) {                                 \
-			printf("  FAIL %s:%d: ", __func__, __LINE__); \
-			printf(__VA_ARGS__);                   \
-			printf("\n");                          \
-			return false;                          \
-		}                                              \
-	} while (0)
-
-static uint64_t free_bytes(void)
-{
-	struct umeminfo m;
-	meminfo(&m);
-	return (m.pool_frames - m.frames_used) * PAGE;
-}
-
-static uint64_t frames_used(void)
-{
-	struct umeminfo m;
-	meminfo(&m);
-	return m.frames_used;
-}
-
-static struct uwalk walk_of(const volatile void *va)
-{
-	struct uwalk w;
-	walk(va, &w);
-	return w;
-}
-
-/* Wait for one child; its status, or -1000 when there was none. */
-static int64_t wait_status(struct uwait *out)
-{
-	struct uwait w = {0};
-	if (wait(&w) < 0)
-		return -1000;
-	if (out)
-		*out = w;
-	return w.status;
-}
 
 /* ---- xv6 cowtest ---- */
 
@@ -360,21 +315,6 @@ static bool map_unmap(void)
 	return true;
 }
 
-/* A child that writes A or calls it as code: its status and fault. */
-static int64_t child_touch(volatile uint8_t *a, bool call, struct uwait *w)
-{
-	int64_t pid = fork();
-	if (pid < 0)
-		return -1000;
-	if (pid == 0) {
-		if (call)
-			exit(((int (*)(void))(uintptr_t)a)());
-		a[0] = 1;
-		exit(0);
-	}
-	return wait_status(w);
-}
-
 /* protect: a heap page made read-only keeps its frame and kills a
  * writer, its neighbour stays writable; made writable again it is still
  * read-only until the write takes it over; protected back after a fork it
@@ -503,10 +443,7 @@ static bool kernel_hidden(void)
 	return true;
 }
 
-static const struct {
-	const char *name;
-	bool (*fn)(void);
-} tests[] = {
+static const struct utest tests[] = {
 	{"cowtest simple", simpletest},
 	{"cowtest three", threetest},
 	{"cowtest file", filetest},
@@ -537,6 +474,11 @@ int main(void)
 				printf("usertest: %s: %s\n", tests[i].name, ok ? "ok" : "FAILED");
 			failures += !ok;
 		}
+	}
+	for (unsigned i = 0; i < memtests_count; i++) {
+		bool ok = memtests[i].fn();
+		printf("usertest: %s: %s\n", memtests[i].name, ok ? "ok" : "FAILED");
+		failures += !ok;
 	}
 	printf("usertest: %s (%d failed)\n", failures ? "FAILED" : "ALL OK", failures);
 	return failures;
