@@ -137,6 +137,8 @@ static mmu_err_t region_add(struct mmu_vm_space *sp, const struct mmu_vm_region 
 {
 	vm_lock(sp);
 	mmu_err_t err = region_args_check(sp, r->start, r->len, prot, check_kind, max);
+	if (err == MMU_OK && (prot & MMU_PROT_W) && !vm_region_may_write(r))
+		err = MMU_E_INVALID_PERMISSION;
 	unsigned i = err == MMU_OK ? vm_region_lower(sp, r->start) : 0;
 	if (err == MMU_OK && i < sp->nregions && sp->region[i].start <= region_last(r))
 		err = MMU_E_DUPLICATED;

@@ -111,6 +111,9 @@ mmu_err_t vm_region_add_held(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t l
 			     enum mmu_vm_kind share, struct mmu_vm_object *obj, uint64_t first_page);
 /* Whether region R may have the length NEW_LEN: inside its object. */
 bool vm_object_fits(const struct mmu_vm_region *r, uint64_t new_len);
+/* Whether R may have W: not a shared region over a pager that keeps
+ * shared mappings read-only (mmu_vm_pager_ops.shared_writable). */
+bool vm_region_may_write(const struct mmu_vm_region *r);
 /* Map the page at PAGE of object region R (absent in SP's tree). NOMEM;
  * NOTEXIST when the pager has no such page (refused). Space lock held. */
 mmu_err_t vm_object_fault(struct mmu_vm_space *sp, mmu_vaddr_t page, const struct mmu_vm_region *r);

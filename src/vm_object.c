@@ -158,6 +158,11 @@ mmu_err_t mmu_vm_region_add_object(struct mmu_vm_space *sp, mmu_vaddr_t va, uint
 	return err;
 }
 
+bool vm_region_may_write(const struct mmu_vm_region *r)
+{
+	return !(r->kind == MMU_VM_SHARED && r->obj && r->obj->pager && !r->obj->pager->shared_writable);
+}
+
 bool vm_object_fits(const struct mmu_vm_region *r, uint64_t new_len)
 {
 	return !r->obj || (new_len >> MMU_PAGE_SHIFT) <= r->obj->npages - r->first_page;

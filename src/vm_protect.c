@@ -133,15 +133,16 @@ struct protect_plan {
 	unsigned count;          /* what the window becomes */
 };
 
-/* NOTEXIST, INVALID_PERMISSION (a guard region in the range) or NOSPACE
- * for protecting [VA, LAST] of SP; else the plan. Nothing written. */
+/* NOTEXIST, INVALID_PERMISSION (a guard region in the range, or W for a
+ * region that may not write) or NOSPACE for protecting [VA, LAST] of SP;
+ * else the plan. Nothing written. */
 static mmu_err_t protect_plan(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last, unsigned prot,
 			      struct protect_plan *p)
 {
 	p->lo = vm_region_lower(sp, va);
 	p->hi = vm_region_upper(sp, last);
 	for (unsigned i = p->lo; i < p->hi; i++)
-		if (sp->region[i].kind == MMU_VM_GUARD)
+		if (sp->region[i].kind == MMU_VM_GUARD || ((prot & MMU_PROT_W) && !vm_region_may_write(&sp->region[i])))
 			return MMU_E_INVALID_PERMISSION;
 	if (p->lo >= p->hi)
 		return MMU_E_NOTEXIST;

@@ -262,6 +262,13 @@ struct mmu_vm_pager_ops {
 	 * reference on it (see above). Called once per page while it stays
 	 * resident in the object. */
 	mmu_err_t (*get_page)(void *ctx, uint64_t index, mmu_pa_t *out);
+	/* Whether a shared region may write the object's pages (a file
+	 * opened for writing). False, the default (a read-only file, an
+	 * executable): W on a shared region over the object is
+	 * INVALID_PERMISSION at region add and at region protect, as Linux
+	 * refuses PROT_WRITE on a MAP_SHARED mapping of a file opened
+	 * read-only; a private region may still have W (its writes copy). */
+	bool shared_writable;
 };
 
 /* The fields are the library's. */

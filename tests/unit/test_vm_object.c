@@ -168,6 +168,15 @@ static void test_pager(void)
 	CHECK_OK(mmu_vm_space_create(vt_mmu, &b));
 	CHECK_OK(mmu_vm_region_add_object(&a, VA, NPAGES * PAGE, RW, MMU_VM_PRIVATE, &o, 0));
 	CHECK_OK(mmu_vm_region_add_object(&b, VB, PAGE, MMU_PROT_R, MMU_VM_SHARED, &o, 2));
+	/* The store keeps shared mappings read-only (shared_writable false):
+	 * W on a shared region over it is refused at add and at protect,
+	 * with nothing changed. */
+	static struct state before; /* its regions: not on the stack */
+	state_take(&b, &before);
+	CHECK_ERR(mmu_vm_region_add_object(&b, VB + PAGE, PAGE, RW, MMU_VM_SHARED, &o, 3),
+		  MMU_E_INVALID_PERMISSION);
+	CHECK_ERR(mmu_vm_region_protect(&b, VB, PAGE, RW), MMU_E_INVALID_PERMISSION);
+	CHECK(state_same(&b, &before));
 	st_load(vt_sim, 0, &a.tree);
 	st_load(vt_sim, 1, &b.tree);
 	CHECK_EQ(ur(&a, 0, VA + 2 * PAGE + 7), 0xa2);
@@ -198,6 +207,36 @@ static void test_pager(void)
 	CHECK_EQ(frame_refs(st.page[2]), 2);
 	CHECK_OK(mmu_vm_object_release(&o));
 	CHECK_EQ(frame_refs(st.page[2]), 1); /* the pager's: its frame still */
+	store_free(&st);
+	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
+	st_check_sanitizer(vt_sim);
+}
+
+/* A pager that lets shared mappings write (a file opened for writing):
+ * a shared writable region over it, and protect adding W, are allowed;
+ * a write lands in the pager's own frame. */
+static const struct mmu_vm_pager_ops store_ops_writable = {.get_page = store_get, .shared_writable = true};
+
+static void test_pager_writable(void)
+{
+	uint64_t frames0 = sim_frames_in_use(vt_sim);
+	struct store st = {.missing = NPAGES};
+	struct mmu_vm_object o;
+	mmu_pa_t slots[NPAGES];
+	struct mmu_vm_space sp;
+	CHECK_OK(mmu_vm_object_init_pager(vt_mmu, &o, slots, NPAGES, &store_ops_writable, &st));
+	CHECK_OK(mmu_vm_space_create(vt_mmu, &sp));
+	CHECK_OK(mmu_vm_region_add_object(&sp, VA, PAGE, RW, MMU_VM_SHARED, &o, 1));
+	CHECK_OK(mmu_vm_region_add_object(&sp, VB, PAGE, MMU_PROT_R, MMU_VM_SHARED, &o, 2));
+	CHECK_OK(mmu_vm_region_protect(&sp, VB, PAGE, RW));
+	st_load(vt_sim, 0, &sp.tree);
+	CHECK_EQ(uw(&sp, 0, VA + 9, 0x77), R_OK);
+	CHECK_EQ(sim_phys(vt_sim, st.page[1])[9], 0x77);
+	CHECK_EQ(uw(&sp, 0, VB, 0x78), R_OK);
+	CHECK_EQ(*sim_phys(vt_sim, st.page[2]), 0x78);
+	unload(0);
+	CHECK_OK(mmu_vm_space_exit(&sp));
+	CHECK_OK(mmu_vm_object_release(&o));
 	store_free(&st);
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	st_check_sanitizer(vt_sim);
@@ -276,6 +315,7 @@ static void all_tests(const struct sim_config *cfg)
 	test_args();
 	test_shared_fork();
 	test_pager();
+	test_pager_writable();
 	test_split();
 	test_nomem();
 }
