@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-static char msg[256];
+static char msg[400];
 
 void vmc_frames_begin(struct vmc_frames *f, const struct vm_model *model)
 {
@@ -98,10 +98,20 @@ static const char *check_page(struct sim *sim, struct mmu_vm_space *sp, const st
 const char *vmc_check_space(struct sim *sim, struct mmu_vm_space *sp, const struct vm_mspace *m,
 			    const struct vm_model *model, struct vmc_frames *f, struct st_rng *rng, unsigned nrandom)
 {
-	if (sp->nregions != m->nregions || memcmp(sp->region, m->region, m->nregions * sizeof(m->region[0])) != 0) {
-		snprintf(msg, sizeof(msg), "the regions differ from the model's (%u regions, the model %u)",
-			 sp->nregions, m->nregions);
+	if (sp->nregions != m->nregions) {
+		snprintf(msg, sizeof(msg), "%u regions, the model %u", sp->nregions, m->nregions);
 		return msg;
+	}
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct mmu_vm_region *a = &sp->region[i], *b = &m->region[i];
+		if (memcmp(a, b, sizeof(*a)) != 0) {
+			snprintf(msg, sizeof(msg),
+				 "region %u: 0x%" PRIx64 " len 0x%" PRIx64 " prot %u kind %u max 0x%" PRIx64 " page %" PRIu64
+				 ", the model 0x%" PRIx64 " len 0x%" PRIx64 " prot %u kind %u max 0x%" PRIx64 " page %" PRIu64,
+				 i, a->start, a->len, a->prot, a->kind, a->max, a->first_page, b->start, b->len, b->prot,
+				 b->kind, b->max, b->first_page);
+			return msg;
+		}
 	}
 	const char *err = NULL;
 	for (unsigned i = 0; i < m->nregions && !err; i++) {

@@ -295,7 +295,9 @@ mmu_err_t vmm_protect(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, u
 
 /* Brk: the region starting at START gets NEW_LEN. An object region stays
  * inside its object; growth stops at the next region, and the guard gap
- * below it when it is a stack; a shrink drops the pages cut off. */
+ * below it when it is a stack; a shrink drops the pages cut off; a stack
+ * (the driver reaches one only by the start of the region below plus a
+ * page) keeps its growth limit. */
 mmu_err_t vmm_resize(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t start, uint64_t new_len)
 {
 	int i = vmm_region_at(s, start);
@@ -314,6 +316,8 @@ mmu_err_t vmm_resize(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t start,
 	}
 	if (new_len < r->len)
 		drop_pages(m, s, new_end, r->start + r->len - 1);
+	if (r->kind == MMU_VM_STACK) /* the growth limit (end - max) stays */
+		r->max = r->max + new_len - r->len;
 	r->len = new_len;
 	return MMU_OK;
 }
