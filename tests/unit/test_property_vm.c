@@ -2,7 +2,11 @@
 /* Property test of process spaces: random space create / fork / exit,
  * region add / remove / protect / resize, guard regions, region storage
  * moved between arrays of random capacities (NOSPACE at capacity, in
- * fork too; vmprop_regions.c), user
+ * fork too; vmprop_regions.c), memory objects (anonymous and over a
+ * store, a pager whose pages never change) mapped shared and private,
+ * released (BUSY while mapped; vmprop_objects.c), huge pages turned on
+ * and off in some runs (2M demand faults, shared by fork, copied whole or
+ * taken over, split by remove, resize and protect), user
  * accesses through the fault handler (demand-zero, COW with take-over,
  * stack growth, refusals), CPUs switching between spaces and the kernel
  * tree (lazy CPUs with PCIDs), kernel-half pages (global or not) read by
@@ -16,9 +20,11 @@
  * model of vmmodel.c for every outcome (access result and byte, error
  * codes, the fault counters, the regions) and, every few hundred
  * operations, for the translations (which frame each page maps, shared
- * where the model shares it, its W bit, its references, its bytes in
- * memory); data frames in use equal the model's live frames after every
- * operation.
+ * where the model shares it, its size, its W bit, its references, its
+ * bytes in memory) and the objects (resident pages, their frames, the
+ * mapping count; the store's pages byte for byte); data frames in use
+ * equal the model's live frames after every operation (the runs with
+ * huge pages have memory enough that a 2M frame is always free).
  *
  *   test_property_vm               fixed seeds (CI), 8 x 30,000 operations
  *   test_property_vm SEED [OPS]    one run; SEED decides the machine too
@@ -120,7 +126,7 @@ static mmu_vaddr_t pick_user_va(int s)
 		uint64_t pages = r->len / VM_PAGE;
 		/* mostly inside, else just below (stack growth, guard gap) or above */
 		page = r->start + rnd(pages + (chance(10) ? 2 : 0)) * VM_PAGE - (chance(12) ? (1 + rnd(24)) * VM_PAGE : 0);
-		if (page - VM_WIN >= VM_NSLOTS * VM_SLOT)
+		if (page - VM_WIN >= VM_WIN_LEN)
 			page = r->start;
 	} else {
 		page = VM_WIN + rnd(VM_WIN_PAGES) * VM_PAGE;
@@ -250,6 +256,8 @@ static void do_create(void)
 	if (R.kpti)
 		expect_err(mmu_vm_kpti_enable(&R.sp[s], &R.tmpl), MMU_OK);
 	space_begin(s);
+	if (R.huge && chance(70))
+		do_set_huge(s);
 	R.counts[N_CREATE]++;
 }
 
@@ -310,6 +318,7 @@ static void check_translations(void)
 		if (err)
 			FAIL("%s", err);
 	}
+	check_objects(&f);
 	snprintf(R.desc, sizeof(R.desc), "check the frames of every space");
 	const char *err = vmc_frames_end(&f);
 	if (err)
@@ -337,14 +346,16 @@ static void one_op(void)
 			do_load(cpu);
 		else
 			do_user_access(cpu);
-	} else if (k < 550) {
+	} else if (k < 540) {
 		do_load(cpu);
-	} else if (k < 600) {
+	} else if (k < 590) {
 		do_fork();
-	} else if (k < 640) {
+	} else if (k < 630) {
 		do_exit();
-	} else if (k < 710) {
+	} else if (k < 690) {
 		do_region_add(s);
+	} else if (k < 720) {
+		do_region_add_object(s);
 	} else if (k < 780) {
 		do_region_remove(s);
 	} else if (k < 830) {
@@ -353,9 +364,14 @@ static void one_op(void)
 		do_region_resize(s);
 	} else if (k < 865) {
 		do_region_storage(s);
-	} else if (k < 880) {
+	} else if (k < 878) {
 		do_region_invalid(s);
-	} else if (k < 920) {
+	} else if (k < 893) {
+		do_object_change();
+	} else if (k < 900) {
+		if (R.huge)
+			do_set_huge(s);
+	} else if (k < 930) {
 		do_kernel_change();
 	} else {
 		do_kernel_read(cpu);
@@ -378,7 +394,10 @@ static void setup(uint64_t seed)
 	cfg.pcide = chance(60);
 	cfg.no_invpcid = cfg.pcide && chance(50);
 	R.kpti = chance(50);
-	cfg.mem = 256ull << 20;
+	R.huge = chance(50);
+	/* With huge pages, room enough that a 2M frame is always free: the
+	 * model does not follow the 4K fallback. */
+	cfg.mem = (R.huge ? 1024ull : 256ull) << 20;
 	R.sim = st_machine(&cfg);
 	R.mmu = sim_mmu(R.sim);
 	R.ncpus = cfg.ncpus;
@@ -394,8 +413,8 @@ static void setup(uint64_t seed)
 		memset(sim_phys(R.sim, R.kframe[i]), 0x80 + (int)i, VM_PAGE);
 	}
 	R.frames0 = sim_frames_in_use(R.sim);
-	printf("seed 0x%" PRIx64 ": levels=%u cpus=%u pcid=%u invpcid=%u kpti=%u\n", seed, cfg.levels, cfg.ncpus,
-	       cfg.pcide, cfg.pcide && !cfg.no_invpcid, R.kpti);
+	printf("seed 0x%" PRIx64 ": levels=%u cpus=%u pcid=%u invpcid=%u kpti=%u huge=%u\n", seed, cfg.levels,
+	       cfg.ncpus, cfg.pcide, cfg.pcide && !cfg.no_invpcid, R.kpti, R.huge);
 }
 
 static void teardown(void)
@@ -408,10 +427,14 @@ static void teardown(void)
 		if (R.live[s]) {
 			expect_err(mmu_vm_space_exit(&R.sp[s]), MMU_OK);
 			vmm_exit(&R.model, R.ms[s]);
+			R.live[s] = false;
 		}
 		free(R.ms[s]);
 	}
+	objects_teardown();
 	check_frames();
+	if (R.model.live != 0)
+		FAIL("the model holds %" PRIu64 " frames after every space and object went", R.model.live);
 	if (mmu_user_tables(R.mmu) != 0)
 		FAIL("%" PRId64 " user tables left", mmu_user_tables(R.mmu));
 	for (unsigned i = 0; i < KPAGES; i++) {
@@ -438,14 +461,20 @@ static void run(uint64_t seed, unsigned long ops)
 	unsigned long *n = R.counts;
 	printf("  %lu ops: access ok %lu refused %lu, kernel read %lu change %lu, load %lu, create %lu fork %lu "
 	       "exit %lu busy %lu, region add %lu remove %lu protect %lu resize %lu storage %lu NOSPACE %lu "
-	       "refused %lu\n",
+	       "refused %lu, object %lu region %lu release %lu busy %lu, huge on/off %lu\n",
 	       ops, n[N_ACCESS_OK], n[N_ACCESS_REFUSED], n[N_KERNEL_READ], n[N_KERNEL_CHANGE], n[N_LOAD], n[N_CREATE],
 	       n[N_FORK], n[N_EXIT], n[N_BUSY], n[N_ADD], n[N_REMOVE], n[N_PROTECT], n[N_RESIZE], n[N_STORAGE],
-	       n[N_NOSPACE], n[N_REFUSED]);
+	       n[N_NOSPACE], n[N_REFUSED], n[N_OBJECT], n[N_OBJECT_ADD], n[N_RELEASE], n[N_RELEASE_BUSY], n[N_HUGE]);
+	const struct vm_mstats *st = &R.model.stats;
+	printf("  model: 2M demand %lu copy %lu take-over %lu split %lu, object pages filled %lu store refused %lu, "
+	       "shared write %lu private copy %lu\n",
+	       st->huge_demand, st->huge_copy, st->huge_take, st->splits, st->filled, st->store_refused,
+	       st->shared_write, st->private_copy);
 	/* A run that never reached the interesting states proves little. */
 	bool forked = sharing();
 	if (n[N_ACCESS_OK] < ops / 10 || n[N_ACCESS_REFUSED] < ops / 50 || (forked && n[N_FORK] < ops / 100) ||
-	    n[N_EXIT] < ops / 200 || n[N_REMOVE] < ops / 50 || n[N_RESIZE] < ops / 200 || n[N_STORAGE] < ops / 400)
+	    n[N_EXIT] < ops / 200 || n[N_REMOVE] < ops / 50 || n[N_RESIZE] < ops / 200 || n[N_STORAGE] < ops / 400 ||
+	    n[N_OBJECT_ADD] < ops / 200 || n[N_RELEASE] < ops / 2000 || (R.huge && n[N_HUGE] < ops / 1000))
 		FAIL("the run exercised too little");
 	teardown();
 }

@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-static char msg[256];
+static char msg[400];
 
 void vmc_frames_begin(struct vmc_frames *f, const struct vm_model *model)
 {
@@ -41,6 +41,33 @@ const char *vmc_frames_end(struct vmc_frames *f)
 	return err;
 }
 
+/* Model frame ID at PA: where it was seen, its references, its bytes. */
+static const char *check_frame(struct sim *sim, uint64_t pa, int32_t id, const struct vm_model *model,
+			       struct vmc_frames *f, const char *what)
+{
+	const struct vm_mframe *mf = &model->frame[id], *head = &model->frame[mf->head];
+	/* A 2M frame's references are its head's; its pieces lie in order. */
+	uint64_t head_pa = head->big ? pa & ~(VM_HUGE - 1) : pa;
+	uint32_t refs = sim_frame_meta(sim, mmu_pa(head_pa))->refcount;
+	if (f->pa[id] && f->pa[id] != pa)
+		snprintf(msg, sizeof(msg), "%s is at 0x%" PRIx64 ", the frame the model shares there at 0x%" PRIx64, what,
+			 pa, f->pa[id]);
+	else if (pa - head_pa != (uint64_t)(id - mf->head) * VM_PAGE)
+		snprintf(msg, sizeof(msg), "%s is at 0x%" PRIx64 ", piece %d of its 2M frame in the model", what, pa,
+			 id - mf->head);
+	else if (refs != head->refs)
+		snprintf(msg, sizeof(msg), "%s (frame 0x%" PRIx64 ") has %u references, the model %u", what, head_pa, refs,
+			 head->refs);
+	else
+		msg[0] = 0;
+	f->pa[id] = pa;
+	for (unsigned b = 0; b < VM_NBYTES && !msg[0]; b++)
+		if (*sim_phys(sim, mmu_pa(pa + vm_byte_offset(b))) != mf->byte[b])
+			snprintf(msg, sizeof(msg), "byte %u of %s is 0x%02x, the model 0x%02x", b, what,
+				 *sim_phys(sim, mmu_pa(pa + vm_byte_offset(b))), mf->byte[b]);
+	return msg[0] ? msg : NULL;
+}
+
 static const char *check_page(struct sim *sim, struct mmu_vm_space *sp, const struct vm_mspace *m,
 			      const struct vm_model *model, struct vmc_frames *f, mmu_vaddr_t page)
 {
@@ -57,36 +84,34 @@ static const char *check_page(struct sim *sim, struct mmu_vm_space *sp, const st
 	int ri = vmm_region_at(m, page);
 	unsigned prot = MMU_PROT_R | MMU_PROT_U | (pg->wr ? MMU_PROT_W : 0) |
 			(ri >= 0 && (m->region[ri].prot & MMU_PROT_X) ? MMU_PROT_X : 0);
-	uint64_t pa = t.pa.bits;
-	const struct vm_mframe *mf = &model->frame[pg->frame];
-	uint32_t refs = sim_frame_meta(sim, mmu_pa(pa))->refcount;
-	if (t.size != MMU_SIZE_4K || t.prot != prot)
-		snprintf(msg, sizeof(msg), "page 0x%" PRIx64 ": leaf size %u prot 0x%x, the model prot 0x%x", page,
-			 t.size, t.prot, prot);
-	else if (f->pa[pg->frame] && f->pa[pg->frame] != pa)
-		snprintf(msg, sizeof(msg), "page 0x%" PRIx64 " maps 0x%" PRIx64 ", the frame the model shares here is at 0x%" PRIx64,
-			 page, pa, f->pa[pg->frame]);
-	else if (refs != mf->refs)
-		snprintf(msg, sizeof(msg), "frame 0x%" PRIx64 " has %u references, the model %u", pa, refs, mf->refs);
-	else
-		msg[0] = 0;
-	f->pa[pg->frame] = pa;
-	for (unsigned b = 0; b < VM_NBYTES && !msg[0]; b++) {
-		uint8_t have = *sim_phys(sim, mmu_pa(pa + vm_byte_offset(b)));
-		if (have != mf->byte[b])
-			snprintf(msg, sizeof(msg), "byte %u of frame 0x%" PRIx64 " is 0x%02x, the model 0x%02x", b, pa,
-				 have, mf->byte[b]);
+	enum mmu_size size = pg->huge ? MMU_SIZE_2M : MMU_SIZE_4K;
+	if (t.size != size || t.prot != prot) {
+		snprintf(msg, sizeof(msg), "page 0x%" PRIx64 ": leaf size %u prot 0x%x, the model size %u prot 0x%x", page,
+			 t.size, t.prot, size, prot);
+		return msg;
 	}
-	return msg[0] ? msg : NULL;
+	char what[40];
+	snprintf(what, sizeof(what), "page 0x%" PRIx64, page);
+	return check_frame(sim, t.pa.bits, pg->frame, model, f, what);
 }
 
 const char *vmc_check_space(struct sim *sim, struct mmu_vm_space *sp, const struct vm_mspace *m,
 			    const struct vm_model *model, struct vmc_frames *f, struct st_rng *rng, unsigned nrandom)
 {
-	if (sp->nregions != m->nregions || memcmp(sp->region, m->region, m->nregions * sizeof(m->region[0])) != 0) {
-		snprintf(msg, sizeof(msg), "the regions differ from the model's (%u regions, the model %u)",
-			 sp->nregions, m->nregions);
+	if (sp->nregions != m->nregions) {
+		snprintf(msg, sizeof(msg), "%u regions, the model %u", sp->nregions, m->nregions);
 		return msg;
+	}
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct mmu_vm_region *a = &sp->region[i], *b = &m->region[i];
+		if (memcmp(a, b, sizeof(*a)) != 0) {
+			snprintf(msg, sizeof(msg),
+				 "region %u: 0x%" PRIx64 " len 0x%" PRIx64 " prot %u kind %u max 0x%" PRIx64 " page %" PRIu64
+				 ", the model 0x%" PRIx64 " len 0x%" PRIx64 " prot %u kind %u max 0x%" PRIx64 " page %" PRIu64,
+				 i, a->start, a->len, a->prot, a->kind, a->max, a->first_page, b->start, b->len, b->prot,
+				 b->kind, b->max, b->first_page);
+			return msg;
+		}
 	}
 	const char *err = NULL;
 	for (unsigned i = 0; i < m->nregions && !err; i++) {
@@ -97,4 +122,53 @@ const char *vmc_check_space(struct sim *sim, struct mmu_vm_space *sp, const stru
 	for (unsigned i = 0; i < nrandom && !err; i++)
 		err = check_page(sim, sp, m, model, f, VM_WIN + st_rng_below(rng, VM_WIN_PAGES) * VM_PAGE);
 	return err;
+}
+
+const char *vmc_check_object(struct sim *sim, struct mmu_vm_object *obj, const struct vm_mobject *o,
+			     uint64_t mappings, const struct vm_model *model, struct vmc_frames *f)
+{
+	if (obj->mappings != mappings) {
+		snprintf(msg, sizeof(msg), "the object's mapping count is %" PRIu64 ", the model %" PRIu64, obj->mappings,
+			 mappings);
+		return msg;
+	}
+	for (uint32_t i = 0; i < o->npages; i++) {
+		mmu_pa_t pa;
+		mmu_err_t err = mmu_vm_object_page(obj, i, &pa);
+		if ((err == MMU_OK) != (o->page[i] >= 0)) {
+			snprintf(msg, sizeof(msg), "object page %u: %s, the model %s", i, mmu_err_name(err),
+				 o->page[i] >= 0 ? "resident" : "not resident");
+			return msg;
+		}
+		char what[40];
+		snprintf(what, sizeof(what), "object page %u", i);
+		if (err == MMU_OK && check_frame(sim, pa.bits, o->page[i], model, f, what))
+			return msg;
+	}
+	return NULL;
+}
+
+const char *vmc_check_store(struct sim *sim, const mmu_pa_t *pa, const struct vm_model *model, struct vmc_frames *f)
+{
+	for (uint32_t i = 0; i < VM_MOBJ_PAGES; i++) {
+		if ((pa[i].bits != 0) != (model->store[i] >= 0)) {
+			snprintf(msg, sizeof(msg), "store page %u %s, the model's %s", i, pa[i].bits ? "made" : "not made",
+				 model->store[i] >= 0 ? "made" : "not");
+			return msg;
+		}
+		if (!pa[i].bits)
+			continue;
+		char what[40];
+		snprintf(what, sizeof(what), "store page %u", i);
+		if (check_frame(sim, pa[i].bits, model->store[i], model, f, what))
+			return msg;
+		const uint8_t *p = sim_phys(sim, pa[i]);
+		for (unsigned off = 0; off < VM_PAGE; off++)
+			if (p[off] != vm_store_byte(i, off)) {
+				snprintf(msg, sizeof(msg), "store page %u: byte 0x%x is 0x%02x, not 0x%02x", i, off, p[off],
+					 vm_store_byte(i, off));
+				return msg;
+			}
+	}
+	return NULL;
 }

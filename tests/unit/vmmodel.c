@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* The process-space model of test_property_vm.c: see vmmodel.h. */
+/* The process-space model of test_property_vm.c: frames, regions, fork,
+ * exit and objects (the faults are in vmmodel_fault.c); see vmmodel.h. */
 #include "vmmodel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void vmm_init(struct vm_model *m) { *m = (struct vm_model){0}; }
+void vmm_init(struct vm_model *m)
+{
+	*m = (struct vm_model){0};
+	for (unsigned i = 0; i < VM_MOBJ_PAGES; i++)
+		m->store[i] = -1;
+}
 
 void vmm_fini(struct vm_model *m)
 {
@@ -22,9 +28,11 @@ void vmm_space_init(struct vm_mspace *s)
 		s->page[i].frame = -1;
 }
 
-static int32_t frame_new(struct vm_model *m, const uint8_t *bytes)
+/* ---- frames ---- */
+
+static int32_t frames_take(struct vm_model *m, uint32_t n)
 {
-	if (m->nframes == m->cap) {
+	while (m->nframes + n > m->cap) {
 		m->cap = m->cap ? 2 * m->cap : 4096;
 		m->frame = realloc(m->frame, m->cap * sizeof(*m->frame));
 		if (!m->frame) {
@@ -32,25 +40,49 @@ static int32_t frame_new(struct vm_model *m, const uint8_t *bytes)
 			exit(1);
 		}
 	}
-	struct vm_mframe *f = &m->frame[m->nframes];
-	f->refs = 1;
-	if (bytes)
-		memcpy(f->byte, bytes, VM_NBYTES);
-	else
-		memset(f->byte, 0, VM_NBYTES);
+	int32_t first = (int32_t)m->nframes;
+	m->nframes += n;
+	for (uint32_t i = 0; i < n; i++)
+		m->frame[first + (int32_t)i] = (struct vm_mframe){.head = first};
+	m->frame[first].refs = 1;
 	m->live++;
-	return (int32_t)m->nframes++;
+	return first;
 }
 
-static void frame_put(struct vm_model *m, int32_t id)
+int32_t vmm_frame_new(struct vm_model *m, const uint8_t *bytes)
 {
-	if (--m->frame[id].refs == 0)
+	uint8_t copy[VM_NBYTES] = {0};
+	if (bytes) /* before the array may move: BYTES may be in it */
+		memcpy(copy, bytes, VM_NBYTES);
+	int32_t id = frames_take(m, 1);
+	memcpy(m->frame[id].byte, copy, VM_NBYTES);
+	return id;
+}
+
+int32_t vmm_frame_new_2m(struct vm_model *m, int32_t src_head)
+{
+	int32_t head = frames_take(m, VM_HUGE_PAGES);
+	m->frame[head].big = true;
+	for (unsigned i = 0; src_head >= 0 && i < VM_HUGE_PAGES; i++)
+		memcpy(m->frame[head + (int32_t)i].byte, m->frame[src_head + (int32_t)i].byte, VM_NBYTES);
+	return head;
+}
+
+void vmm_frame_get(struct vm_model *m, int32_t id) { m->frame[m->frame[id].head].refs++; }
+
+void vmm_frame_put(struct vm_model *m, int32_t id)
+{
+	if (--m->frame[m->frame[id].head].refs == 0)
 		m->live--;
 }
 
+uint32_t vmm_frame_refs(const struct vm_model *m, int32_t id) { return m->frame[m->frame[id].head].refs; }
+
+/* ---- lookups ---- */
+
 struct vm_mpage *vmm_page(struct vm_mspace *s, mmu_vaddr_t va)
 {
-	if (va - VM_WIN >= VM_NSLOTS * VM_SLOT)
+	if (va - VM_WIN >= VM_WIN_LEN)
 		return NULL;
 	return &s->page[(va - VM_WIN) / VM_PAGE];
 }
@@ -87,16 +119,46 @@ static void insert(struct vm_mspace *s, const struct mmu_vm_region *r)
 	s->region[i] = *r;
 }
 
+/* ---- 2M leaves ---- */
+
+/* The 2M leaf at BLOCK becomes 512 4K leaves: each a reference. */
+static void split_block(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t block)
+{
+	struct vm_mpage *pg = vmm_page(s, block);
+	if (!pg || !pg->huge)
+		return;
+	for (unsigned i = 0; i < VM_HUGE_PAGES; i++)
+		pg[i].huge = false;
+	m->frame[m->frame[pg->frame].head].refs += VM_HUGE_PAGES - 1;
+	m->stats.splits++;
+}
+
+/* Split the 2M leaves that [VA, LAST] covers in part (only its two end
+ * blocks can be). */
+static void split_cut(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	mmu_vaddr_t ends[2] = {va & ~(VM_HUGE - 1), last & ~(VM_HUGE - 1)};
+	for (unsigned i = 0; i < 2; i++)
+		if (ends[i] < va || ends[i] + (VM_HUGE - 1) > last)
+			split_block(m, s, ends[i]);
+}
+
 static void drop_pages(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, mmu_vaddr_t last)
 {
+	split_cut(m, s, va, last);
 	for (mmu_vaddr_t p = va; p <= last && p >= va; p += VM_PAGE) {
 		struct vm_mpage *pg = vmm_page(s, p);
-		if (pg && pg->frame >= 0) {
-			frame_put(m, pg->frame);
-			*pg = (struct vm_mpage){.frame = -1};
-		}
+		if (!pg || pg->frame < 0)
+			continue;
+		vmm_frame_put(m, pg->frame);
+		unsigned n = pg->huge ? VM_HUGE_PAGES : 1; /* a 2M leaf here is whole in the range */
+		for (unsigned i = 0; i < n; i++)
+			pg[i] = (struct vm_mpage){.frame = -1};
+		p += (n - 1) * VM_PAGE;
 	}
 }
+
+/* ---- regions ---- */
 
 mmu_err_t vmm_add(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigned prot,
 		  enum mmu_vm_kind kind, uint64_t max)
@@ -111,8 +173,35 @@ mmu_err_t vmm_add(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, uint6
 	insert(s, &r);
 	if (kind == MMU_VM_EAGER)
 		for (mmu_vaddr_t p = va; p < va + len; p += VM_PAGE)
-			*vmm_page(s, p) = (struct vm_mpage){.frame = frame_new(m, NULL), .wr = (prot & MMU_PROT_W) != 0};
+			*vmm_page(s, p) = (struct vm_mpage){.frame = vmm_frame_new(m, NULL), .wr = (prot & MMU_PROT_W) != 0};
 	return MMU_OK;
+}
+
+mmu_err_t vmm_add_object(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigned prot,
+			 enum mmu_vm_kind share, struct mmu_vm_object *obj, uint64_t first_page)
+{
+	const struct vm_mobject *o = vmm_object_of(m, obj);
+	if (!o || first_page > o->npages || len / VM_PAGE > o->npages - first_page)
+		return MMU_E_INVALID;
+	mmu_err_t err = vmm_add(m, s, va, len, prot, MMU_VM_ANON, 0);
+	if (err == MMU_OK) {
+		struct mmu_vm_region *r = &s->region[vmm_region_at(s, va)];
+		r->kind = share;
+		r->obj = obj;
+		r->first_page = first_page;
+	}
+	return err;
+}
+
+/* The part [LO, HI] of R: an object's pages keep their place. */
+static struct mmu_vm_region piece(const struct mmu_vm_region *r, mmu_vaddr_t lo, mmu_vaddr_t hi)
+{
+	struct mmu_vm_region p = *r;
+	p.start = lo;
+	p.len = hi - lo + 1;
+	if (p.obj)
+		p.first_page += (lo - r->start) / VM_PAGE;
+	return p;
 }
 
 mmu_err_t vmm_remove(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, uint64_t len)
@@ -127,17 +216,10 @@ mmu_err_t vmm_remove(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, ui
 			continue;
 		}
 		touched++;
-		if (r.start < va) {
-			struct mmu_vm_region low = r;
-			low.len = va - r.start;
-			out[n++] = low;
-		}
-		if (last_of(&r) > last) {
-			struct mmu_vm_region high = r;
-			high.start = last + 1;
-			high.len = last_of(&r) - last;
-			out[n++] = high;
-		}
+		if (r.start < va)
+			out[n++] = piece(&r, r.start, va - 1);
+		if (last_of(&r) > last)
+			out[n++] = piece(&r, last + 1, last_of(&r));
 	}
 	if (touched == 0)
 		return MMU_E_NOTEXIST;
@@ -150,10 +232,19 @@ mmu_err_t vmm_remove(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, ui
 	return MMU_OK;
 }
 
-/* Pieces with PROT inside [VA, LAST], the old prot outside; neighbours of
- * the same kind and prot that meet inside the range or at its edges become
- * one. A guard region in the range refuses it. Stacks never come here. */
-mmu_err_t vmm_protect(struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigned prot)
+/* One region would say what A and B say, B right above A (an object's
+ * pages following on in the same object). */
+static bool mergeable(const struct mmu_vm_region *a, const struct mmu_vm_region *b)
+{
+	return a->start + a->len == b->start && a->kind == b->kind && a->prot == b->prot && a->obj == b->obj &&
+	       (!a->obj || a->first_page + a->len / VM_PAGE == b->first_page);
+}
+
+/* Pieces with PROT inside [VA, LAST], the old prot outside; neighbours
+ * that agree and meet inside the range or at its edges become one. A
+ * guard region in the range refuses it. Stacks never come here. 2M
+ * leaves the range cuts are split. */
+mmu_err_t vmm_protect(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigned prot)
 {
 	mmu_vaddr_t last = va + (len - 1);
 	struct mmu_vm_region out[VM_MREGIONS + 2];
@@ -171,20 +262,19 @@ mmu_err_t vmm_protect(struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigne
 		touched++;
 		mmu_vaddr_t lo = r.start > va ? r.start : va, hi = last_of(&r) < last ? last_of(&r) : last;
 		if (r.start < lo)
-			out[n++] = (struct mmu_vm_region){.start = r.start, .len = lo - r.start, .prot = r.prot, .kind = r.kind};
-		out[n++] = (struct mmu_vm_region){.start = lo, .len = hi - lo + 1, .prot = prot, .kind = r.kind};
+			out[n++] = piece(&r, r.start, lo - 1);
+		out[n] = piece(&r, lo, hi);
+		out[n++].prot = prot;
 		if (last_of(&r) > hi)
-			out[n++] = (struct mmu_vm_region){.start = hi + 1, .len = last_of(&r) - hi, .prot = r.prot, .kind = r.kind};
+			out[n++] = piece(&r, hi + 1, last_of(&r));
 	}
 	if (touched == 0)
 		return MMU_E_NOTEXIST;
 	unsigned k = 0;
 	for (unsigned i = 0; i < n; i++) {
-		struct mmu_vm_region *prev = k ? &out[k - 1] : NULL;
-		bool meets = prev && prev->start + prev->len == out[i].start;
 		bool at_range = out[i].start >= va && out[i].start <= last + 1;
-		if (meets && at_range && prev->kind == out[i].kind && prev->prot == out[i].prot)
-			prev->len += out[i].len;
+		if (k && at_range && mergeable(&out[k - 1], &out[i]))
+			out[k - 1].len += out[i].len;
 		else
 			out[k++] = out[i];
 	}
@@ -193,6 +283,7 @@ mmu_err_t vmm_protect(struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigne
 	for (unsigned i = 0; i < VM_MREGIONS; i++)
 		s->region[i] = i < k ? out[i] : (struct mmu_vm_region){0};
 	s->nregions = k;
+	split_cut(m, s, va, last);
 	if (!(prot & MMU_PROT_W))
 		for (mmu_vaddr_t p = va; p <= last && p >= va; p += VM_PAGE) {
 			struct vm_mpage *pg = vmm_page(s, p);
@@ -202,15 +293,20 @@ mmu_err_t vmm_protect(struct vm_mspace *s, mmu_vaddr_t va, uint64_t len, unsigne
 	return MMU_OK;
 }
 
-/* Brk: the region starting at START gets NEW_LEN. Growth stops at the
- * next region, and the guard gap below it when it is a stack; a shrink
- * drops the pages cut off. */
+/* Brk: the region starting at START gets NEW_LEN. An object region stays
+ * inside its object; growth stops at the next region, and the guard gap
+ * below it when it is a stack; a shrink drops the pages cut off; a stack
+ * (the driver reaches one only by the start of the region below plus a
+ * page) keeps its growth limit. */
 mmu_err_t vmm_resize(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t start, uint64_t new_len)
 {
 	int i = vmm_region_at(s, start);
 	if (i < 0 || s->region[i].start != start)
 		return MMU_E_NOTEXIST;
 	struct mmu_vm_region *r = &s->region[i];
+	const struct vm_mobject *o = r->obj ? vmm_object_of(m, r->obj) : NULL;
+	if (o && new_len / VM_PAGE > o->npages - r->first_page)
+		return MMU_E_INVALID;
 	mmu_vaddr_t new_end = start + new_len;
 	if ((unsigned)i + 1 < s->nregions) {
 		const struct mmu_vm_region *next = &s->region[i + 1];
@@ -220,6 +316,8 @@ mmu_err_t vmm_resize(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t start,
 	}
 	if (new_len < r->len)
 		drop_pages(m, s, new_end, r->start + r->len - 1);
+	if (r->kind == MMU_VM_STACK) /* the growth limit (end - max) stays */
+		r->max = r->max + new_len - r->len;
 	r->len = new_len;
 	return MMU_OK;
 }
@@ -232,6 +330,8 @@ mmu_err_t vmm_set_cap(struct vm_mspace *s, unsigned cap)
 	return MMU_OK;
 }
 
+/* Every leaf shared, read-only in both but in a shared region; a 2M leaf
+ * is one reference more, as a 4K leaf is. */
 mmu_err_t vmm_fork(struct vm_model *m, const struct vm_mspace *parent, struct vm_mspace *child, unsigned child_cap)
 {
 	struct vm_mspace *p = (struct vm_mspace *)parent; /* its leaves lose W too */
@@ -239,131 +339,69 @@ mmu_err_t vmm_fork(struct vm_model *m, const struct vm_mspace *parent, struct vm
 		return MMU_E_NOSPACE;
 	vmm_space_init(child);
 	child->cap = child_cap;
+	child->huge = p->huge;
 	child->nregions = p->nregions;
 	memcpy(child->region, p->region, sizeof(p->region));
+	static bool shared[VM_WIN_PAGES];
+	memset(shared, 0, sizeof(shared));
+	for (unsigned i = 0; i < p->nregions; i++)
+		for (mmu_vaddr_t a = p->region[i].start; p->region[i].kind == MMU_VM_SHARED && a <= last_of(&p->region[i]);
+		     a += VM_PAGE)
+			shared[(a - VM_WIN) / VM_PAGE] = true;
 	for (unsigned i = 0; i < VM_WIN_PAGES; i++) {
 		if (p->page[i].frame < 0)
 			continue;
-		p->page[i].wr = false;
+		p->page[i].wr &= shared[i];
 		child->page[i] = p->page[i];
-		m->frame[p->page[i].frame].refs++;
+		if (!p->page[i].huge || i % VM_HUGE_PAGES == 0)
+			vmm_frame_get(m, p->page[i].frame);
 	}
 	return MMU_OK;
 }
 
 void vmm_exit(struct vm_model *m, struct vm_mspace *s)
 {
-	drop_pages(m, s, VM_WIN, VM_WIN + VM_NSLOTS * VM_SLOT - 1);
+	drop_pages(m, s, VM_WIN, VM_WIN + VM_WIN_LEN - 1);
 	s->nregions = 0;
 }
 
-/* ---- faults ---- */
+/* ---- objects ---- */
 
-/* Every access needs R (a guard has none), a write W, a fetch X. */
-static bool region_allows(const struct mmu_vm_region *r, unsigned kind)
+void vmm_object_init(struct vm_model *m, unsigned k, struct mmu_vm_object *obj, bool pager, uint32_t npages)
 {
-	return (r->prot & MMU_PROT_R) && !(kind == 1 && !(r->prot & MMU_PROT_W)) &&
-	       !(kind == 2 && !(r->prot & MMU_PROT_X));
+	struct vm_mobject *o = &m->object[k];
+	*o = (struct vm_mobject){.obj = obj, .live = true, .pager = pager, .npages = npages};
+	for (unsigned i = 0; i < VM_MOBJ_PAGES; i++)
+		o->page[i] = -1;
 }
 
-/* The stack right above PAGE (in no region) may grow down to it: within
- * its limit (end - max) and at least the guard gap above the region below. */
-static int stack_grows_to(const struct vm_mspace *s, mmu_vaddr_t page, unsigned kind)
+struct vm_mobject *vmm_object_of(struct vm_model *m, const struct mmu_vm_object *obj)
 {
-	int above = -1;
-	for (unsigned i = 0; i < s->nregions && above < 0; i++)
-		if (s->region[i].start > page)
-			above = (int)i;
-	if (above < 0)
-		return -1;
-	const struct mmu_vm_region *st = &s->region[above];
-	mmu_vaddr_t end = st->start + st->len;
-	if (st->kind != MMU_VM_STACK || !region_allows(st, kind) || (end > st->max && page < end - st->max))
-		return -1;
-	if (above > 0 && page - (s->region[above - 1].start + s->region[above - 1].len) < MMU_VM_GUARD_GAP)
-		return -1;
-	return above;
+	for (unsigned k = 0; k < VM_MOBJECTS; k++)
+		if (m->object[k].live && m->object[k].obj == obj)
+			return &m->object[k];
+	return NULL;
 }
 
-static uint32_t fault_code(unsigned kind, bool present)
+uint64_t vmm_mappings(struct vm_mspace *const *s, unsigned n, const struct mmu_vm_object *obj)
 {
-	return (present ? 1u : 0u) | (kind == 1 ? 2u : 0u) | 4u | (kind == 2 ? 0x10u : 0u);
+	uint64_t count = 0;
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = 0; j < s[i]->nregions; j++)
+			count += s[i]->region[j].obj == obj;
+	return count;
 }
 
-/* One fault, resolved as the contract says; false when refused. */
-static bool resolve(struct vm_model *m, struct vm_mspace *s, unsigned kind, mmu_vaddr_t page)
+mmu_err_t vmm_object_release(struct vm_model *m, unsigned k, uint64_t mappings)
 {
-	struct vm_mpage *pg = vmm_page(s, page);
-	int ri = vmm_region_at(s, page);
-	const struct mmu_vm_region *r = ri >= 0 ? &s->region[ri] : NULL;
-	if (pg->frame < 0 && r) {
-		if (!region_allows(r, kind))
-			return false;
-		*pg = (struct vm_mpage){.frame = frame_new(m, NULL), .wr = (r->prot & MMU_PROT_W) != 0};
-		s->want.demand++;
-		return true;
-	}
-	if (pg->frame < 0) {
-		int si = stack_grows_to(s, page, kind);
-		if (si < 0)
-			return false;
-		struct mmu_vm_region *st = &s->region[si];
-		st->len += st->start - page;
-		st->start = page;
-		*pg = (struct vm_mpage){.frame = frame_new(m, NULL), .wr = (st->prot & MMU_PROT_W) != 0};
-		s->want.stack++;
-		return true;
-	}
-	if (kind != 1 || !r || !(r->prot & MMU_PROT_W) || pg->wr)
-		return false;
-	struct vm_mframe *f = &m->frame[pg->frame];
-	if (f->refs > 1) {
-		int32_t copy = frame_new(m, m->frame[pg->frame].byte);
-		frame_put(m, pg->frame);
-		pg->frame = copy;
-	}
-	pg->wr = true;
-	s->want.cow++;
-	return true;
-}
-
-static bool allowed(const struct vm_mspace *s, const struct vm_mpage *pg, unsigned kind, mmu_vaddr_t page)
-{
-	if (pg->frame < 0)
-		return false;
-	if (kind == 1)
-		return pg->wr;
-	if (kind == 2) {
-		int ri = vmm_region_at(s, page);
-		return ri >= 0 && (s->region[ri].prot & MMU_PROT_X);
-	}
-	return true;
-}
-
-struct vm_moutcome vmm_access(struct vm_model *m, struct vm_mspace *s, unsigned kind, mmu_vaddr_t va, uint8_t byte)
-{
-	mmu_vaddr_t page = va & ~(VM_PAGE - 1);
-	struct vm_mpage *pg = vmm_page(s, page);
-	struct vm_moutcome o = {0};
-	if (!pg) {
-		fprintf(stderr, "vmmodel: access outside the window at 0x%llx\n", (unsigned long long)va);
-		exit(1);
-	}
-	while (!allowed(s, pg, kind, page)) {
-		bool present = pg->frame >= 0;
-		if (!resolve(m, s, kind, page)) {
-			s->want.segv++;
-			o.code = fault_code(kind, present);
-			return o;
-		}
-	}
-	o.ok = true;
-	unsigned off = (unsigned)(va & (VM_PAGE - 1));
-	struct vm_mframe *f = &m->frame[pg->frame];
-	if (off % 257 == 0 && off / 257 < VM_NBYTES) {
-		if (kind == 1)
-			f->byte[off / 257] = byte;
-		o.byte = f->byte[off / 257];
-	}
-	return o;
+	struct vm_mobject *o = &m->object[k];
+	if (!o->live)
+		return MMU_E_INVALID;
+	if (mappings)
+		return MMU_E_BUSY;
+	for (unsigned i = 0; i < o->npages; i++)
+		if (o->page[i] >= 0)
+			vmm_frame_put(m, o->page[i]);
+	o->live = false;
+	return MMU_OK;
 }

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* The state of the process-space property test, shared by its run
- * (test_property_vm.c) and its region operations (vmprop_regions.c): the
- * machine, the spaces and their model, the random source, and FAIL, which
- * prints the seed, the operation and the command that reruns it. */
+ * (test_property_vm.c), its region operations (vmprop_regions.c) and its
+ * memory objects (vmprop_objects.c): the machine, the spaces, the objects
+ * and the store, their model, the random source, and FAIL, which prints
+ * the seed, the operation and the command that reruns it. */
 #ifndef MMU64_TEST_VMPROP_H
 #define MMU64_TEST_VMPROP_H
 
 #include <inttypes.h>
 
 #include "simtest.h"
+#include "vmcheck.h"
 #include "vmmodel.h"
 
 #define NSPACES 6
@@ -19,7 +21,8 @@
 /* What the run counts (the summary line; a run that reached too little fails). */
 enum {
 	N_ACCESS_OK, N_ACCESS_REFUSED, N_KERNEL_READ, N_KERNEL_CHANGE, N_LOAD, N_CREATE, N_FORK, N_EXIT, N_BUSY,
-	N_ADD, N_NOSPACE, N_REFUSED, N_REMOVE, N_PROTECT, N_RESIZE, N_STORAGE, N_COUNTS
+	N_ADD, N_NOSPACE, N_REFUSED, N_REMOVE, N_PROTECT, N_RESIZE, N_STORAGE, N_OBJECT, N_OBJECT_ADD, N_RELEASE,
+	N_RELEASE_BUSY, N_HUGE, N_COUNTS
 };
 
 struct run {
@@ -31,6 +34,7 @@ struct run {
 	struct mmu *mmu;
 	unsigned ncpus;
 	bool pcid, invpcid, kpti;
+	bool huge; /* mmu_vm_space_set_huge turned on and off in this run */
 	struct mmu_kpti tmpl;
 	struct mmu_vm_space sp[NSPACES];
 	bool live[NSPACES];
@@ -43,6 +47,11 @@ struct run {
 	unsigned long counts[N_COUNTS];
 	/* Region storage the test gives space I: two arrays to move between. */
 	struct mmu_vm_region slots[NSPACES][2][VM_MREGIONS];
+	/* Memory objects (the model's object K is obj[K]) and the store
+	 * behind the pager-backed ones: page I at store[I], 0 until asked. */
+	struct mmu_vm_object obj[VM_MOBJECTS];
+	mmu_pa_t obj_slots[VM_MOBJECTS][VM_MOBJ_PAGES];
+	mmu_pa_t store[VM_MOBJ_PAGES];
 };
 
 extern struct run R;
@@ -76,5 +85,22 @@ void do_region_storage(int s);
 void do_region_invalid(int s);
 /* The storage a fork into space C gets: SLOTS (NULL: inline) and CAP. */
 void fork_storage(int c, struct mmu_vm_region **slots, unsigned *cap);
+
+/* ---- vmprop_objects.c: memory objects and huge pages ---- */
+
+/* Initialise a free object (anonymous or the store's), or release one
+ * (BUSY while a region maps it; INVALID when it is not live). */
+void do_object_change(void);
+/* A region of S over some object's pages, shared or private. */
+void do_region_add_object(int s);
+/* Whether a protect of [VA, VA+LEN) in S may give W: not where a shared
+ * region maps the store (which never changes). */
+bool may_write_store(int s, mmu_vaddr_t va, uint64_t len);
+/* Huge pages on or off for S (runs with R.huge only). */
+void do_set_huge(int s);
+/* Every object and the store against the model (the frames seen in F). */
+void check_objects(struct vmc_frames *f);
+/* Release every object and free the store (every space has exited). */
+void objects_teardown(void);
 
 #endif

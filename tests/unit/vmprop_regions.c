@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The region operations of the process-space property test (vmprop.h):
- * add (anon, stack, eager, guard), remove, protect, resize, storage moves
+ * add (anon, big anon where 2M pages fit, stack, eager, guard), remove,
+ * protect, resize, storage moves
  * and ranges every call refuses, each checked against the model's
  * answer, which then follows. */
 #include <stdio.h>
@@ -25,13 +26,25 @@ static void agree(mmu_err_t got, mmu_err_t want, unsigned ok)
 	R.counts[want == MMU_OK ? ok : want == MMU_E_NOSPACE ? N_NOSPACE : N_REFUSED]++;
 }
 
+/* An anon region of 2M to 4M at the start of a big slot (on a 2M
+ * boundary, or a few pages off), where huge pages fit. */
+static void big_region(mmu_vaddr_t *va, uint64_t *len)
+{
+	*va = VM_WIN + (VM_NSLOTS + rnd(VM_BIG_SLOTS)) * VM_SLOT + (chance(30) ? rnd(16) * VM_PAGE : 0);
+	*len = (VM_HUGE_PAGES + rnd(VM_HUGE_PAGES)) * VM_PAGE;
+	if (*va + *len > VM_WIN + VM_WIN_LEN) /* the model follows the window only */
+		*len = VM_WIN + VM_WIN_LEN - *va;
+}
+
 void do_region_add(int s)
 {
 	mmu_vaddr_t slot = VM_WIN + rnd(VM_NSLOTS) * VM_SLOT;
-	unsigned k = (unsigned)rnd(11);
-	enum mmu_vm_kind kind = k < 6 ? MMU_VM_ANON : k < 8 ? MMU_VM_STACK : k < 10 ? MMU_VM_EAGER : MMU_VM_GUARD;
+	unsigned k = (unsigned)rnd(12);
+	enum mmu_vm_kind kind = k < 7 ? MMU_VM_ANON : k < 9 ? MMU_VM_STACK : k < 11 ? MMU_VM_EAGER : MMU_VM_GUARD;
 	mmu_vaddr_t va = slot + (1ull << 20) + rnd(512) * VM_PAGE;
 	uint64_t len = (1 + rnd(kind == MMU_VM_EAGER ? 4 : 12)) * VM_PAGE;
+	if (k == 6)
+		big_region(&va, &len);
 	uint64_t max = kind == MMU_VM_STACK ? len + rnd(48) * VM_PAGE : 0;
 	unsigned prot = MMU_PROT_R | (chance(70) ? MMU_PROT_W : 0) | (chance(20) ? MMU_PROT_X : 0);
 	if (kind == MMU_VM_GUARD)
@@ -56,7 +69,11 @@ static bool pick_range(int s, bool whole_stacks_only, mmu_vaddr_t *va, uint64_t 
 			return false;
 		*va = r->start;
 		*len = r->len;
-		if (r->kind != MMU_VM_STACK && chance(75)) {
+		if (r->kind != MMU_VM_STACK && r->len >= VM_HUGE && chance(30)) {
+			/* one or two whole 2M blocks, or one and a page */
+			*va = ((r->start + VM_HUGE - 1) & ~(VM_HUGE - 1)) + (chance(20) ? VM_PAGE : 0);
+			*len = (chance(70) ? 1 : 2) * VM_HUGE;
+		} else if (r->kind != MMU_VM_STACK && chance(75)) {
 			*va = r->start + rnd(r->len / VM_PAGE + 2) * VM_PAGE - (chance(30) ? rnd(8) * VM_PAGE : 0);
 			*len = (1 + rnd(chance(80) ? 8 : 1024)) * VM_PAGE;
 		}
@@ -90,10 +107,12 @@ void do_region_protect(int s)
 	if (!pick_range(s, false, &va, &len))
 		return;
 	unsigned prot = MMU_PROT_R | (chance(50) ? MMU_PROT_W : 0) | (chance(20) ? MMU_PROT_X : 0);
+	if (!may_write_store(s, va, len))
+		prot &= ~(unsigned)MMU_PROT_W;
 	snprintf(R.desc, sizeof(R.desc), "region protect space %d va 0x%" PRIx64 " len 0x%" PRIx64 " prot %u", s, va,
 		 len, prot);
 	as_any_cpu();
-	mmu_err_t want = vmm_protect(R.ms[s], va, len, prot);
+	mmu_err_t want = vmm_protect(&R.model, R.ms[s], va, len, prot);
 	agree(mmu_vm_region_protect(&R.sp[s], va, len, prot), want, N_PROTECT);
 }
 
@@ -110,8 +129,8 @@ void do_region_resize(int s)
 		return;
 	mmu_vaddr_t start = chance(90) ? r->start : r->start + VM_PAGE;
 	uint64_t len = (1 + rnd(r->len / VM_PAGE + (chance(50) ? 16 : 300))) * VM_PAGE;
-	if (start + len > VM_WIN + VM_NSLOTS * VM_SLOT) /* the model follows the window only */
-		len = VM_WIN + VM_NSLOTS * VM_SLOT - start;
+	if (start + len > VM_WIN + VM_WIN_LEN) /* the model follows the window only */
+		len = VM_WIN + VM_WIN_LEN - start;
 	snprintf(R.desc, sizeof(R.desc), "region resize space %d start 0x%" PRIx64 " len 0x%" PRIx64, s, start, len);
 	as_any_cpu();
 	mmu_err_t want = vmm_resize(&R.model, R.ms[s], start, len);
