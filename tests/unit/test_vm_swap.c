@@ -8,6 +8,7 @@
  * so a working set twice the machine's memory runs with its data intact.
  * 4 and 5 levels, PCIDs off and on; frames, tables and slots back to the
  * start, the TLB sanitizer silent. */
+#include <stdio.h>
 #include <string.h>
 
 #include "vmtest.h"
@@ -376,6 +377,113 @@ static void test_nomem_pagein(void)
 	CHECK_EQ(slots_used(), 0);
 }
 
+/* ---- a clock page-out under a memory limit ----
+ * The working example of reclaim: a machine whose memory holds 16 pages
+ * runs a process that uses 32. When a fault finds no frame, the clock
+ * harvests the accessed bits (mmu_harvest) and sweeps its hand over the
+ * pages: a page used since the last sweep gets a second chance, a cold
+ * one is paged out. Four hot pages, touched every other access, mostly
+ * stay in (each goes out about once in 20 of its uses); 28 cold ones,
+ * touched in turn, cycle through swap (out before each next use). Every
+ * byte comes back. */
+
+#define CLOCK_PAGES 32
+#define CLOCK_HOT 4
+
+struct clock {
+	struct mmu_vm_space *sp;
+	mmu_vaddr_t base;
+	unsigned hand;
+	bool referenced[CLOCK_PAGES];
+	unsigned outs[CLOCK_PAGES]; /* page-outs per page */
+};
+
+static void clock_saw(void *ctx, mmu_vaddr_t va, const struct mmu_translation *t, unsigned had)
+{
+	(void)t, (void)had;
+	struct clock *c = ctx;
+	c->referenced[(va - c->base) / PAGE] = true;
+}
+
+/* Page out up to WANT cold pages; returns how many went. */
+static unsigned clock_reclaim(struct clock *c, unsigned want)
+{
+	mmu_err_t err = mmu_harvest(&c->sp->tree, c->base, CLOCK_PAGES * PAGE, MMU_HARVEST_ACCESSED, clock_saw, c,
+				    NULL);
+	CHECK(err == MMU_OK || err == MMU_E_NOTEXIST);
+	unsigned freed = 0;
+	for (unsigned step = 0; step < 2 * CLOCK_PAGES && freed < want; step++) {
+		unsigned i = c->hand;
+		c->hand = (c->hand + 1) % CLOCK_PAGES;
+		if (c->referenced[i]) {
+			c->referenced[i] = false; /* a second chance */
+			continue;
+		}
+		if (mmu_vm_page_out(c->sp, c->base + i * PAGE) == MMU_OK) {
+			c->outs[i]++;
+			freed++;
+		}
+	}
+	return freed;
+}
+
+/* A user access that reclaims when the fault finds no frame. */
+static void clock_access(struct clock *c, enum sim_access_kind kind, unsigned i, uint8_t byte, uint8_t *read)
+{
+	unsigned r;
+	while ((r = uaccess(c->sp, 0, kind, c->base + i * PAGE + i, byte, read)) == R_NOMEM)
+		CHECK(clock_reclaim(c, 2) > 0);
+	CHECK_EQ(r, R_OK);
+}
+
+static void test_clock(void)
+{
+	struct sim_config cfg;
+	sim_config_default(&cfg);
+	cfg.ncpus = 1;
+	cfg.mem = 16 * PAGE;
+	vt_sim = st_machine(&cfg);
+	vt_mmu = sim_mmu(vt_sim);
+	uint64_t frames0 = sim_frames_in_use(vt_sim);
+	store_reset(SLOTS);
+	struct mmu_vm_space p;
+	struct clock c = {.sp = &p, .base = 0x400000};
+	CHECK_OK(mmu_vm_space_create(vt_mmu, &p));
+	CHECK_OK(mmu_vm_space_set_swap(&p, &store_ops, &store));
+	CHECK_OK(mmu_vm_region_add(&p, c.base, CLOCK_PAGES * PAGE, MMU_PROT_R | MMU_PROT_W, MMU_VM_ANON, 0));
+	st_load(vt_sim, 0, &p.tree);
+	uint8_t expect[CLOCK_PAGES] = {0};
+	for (unsigned step = 0; step < 40 * CLOCK_PAGES; step++) {
+		unsigned i = step % 2 ? CLOCK_HOT + (step / 2) % (CLOCK_PAGES - CLOCK_HOT) : (step / 2) % CLOCK_HOT;
+		uint8_t got = 0;
+		clock_access(&c, SIM_READ, i, 0, &got);
+		CHECK_EQ(got, expect[i]);
+		expect[i] = (uint8_t)(step * 7 + i);
+		clock_access(&c, SIM_WRITE, i, expect[i], NULL);
+		CHECK(sim_frames_in_use(vt_sim) - frames0 <= 16);
+	}
+	unsigned hot_outs = 0, cold_outs = 0;
+	for (unsigned i = 0; i < CLOCK_PAGES; i++) {
+		uint8_t got = 0;
+		clock_access(&c, SIM_READ, i, 0, &got);
+		CHECK_EQ(got, expect[i]);
+		*(i < CLOCK_HOT ? &hot_outs : &cold_outs) += c.outs[i];
+	}
+	struct mmu_vm_counters k = take(&p);
+	printf("clock: %u page-outs of cold pages, %u of hot ones, %lu page-ins, %lu writes to the store\n",
+	       cold_outs, hot_outs, (unsigned long)k.swapin, (unsigned long)store.writes);
+	CHECK(cold_outs > 20 * (CLOCK_PAGES - CLOCK_HOT));
+	CHECK(hot_outs < cold_outs / 10); /* each hot page out about once in 20 of its uses, every cold one each time */
+	CHECK_EQ(k.swapin, store.reads);
+	unload(0);
+	CHECK_OK(mmu_vm_space_exit(&p));
+	CHECK_EQ(slots_used(), 0);
+	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
+	CHECK_EQ(mmu_user_tables(vt_mmu), 0);
+	st_check_sanitizer(vt_sim);
+	sim_destroy(vt_sim);
+}
+
 static void all_tests(const struct sim_config *cfg)
 {
 	(void)cfg;
@@ -391,5 +499,6 @@ int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
 	vt_on_each_machine(all_tests);
+	test_clock();
 	return 0;
 }
