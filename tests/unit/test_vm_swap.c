@@ -121,14 +121,37 @@ static bool swapped_at(struct mmu_vm_space *sp, mmu_vaddr_t va)
 
 static struct mmu_vm_counters take(struct mmu_vm_space *sp) { return mmu_vm_counters_take(sp); }
 
+/* The machine's figures at a test's start, with the store emptied. */
+struct start {
+	uint64_t frames, tables;
+};
+
+static struct start begin(unsigned slots)
+{
+	store_reset(slots);
+	return (struct start){sim_frames_in_use(vt_sim), sim_tables_in_use(vt_sim)};
+}
+
+/* SP (loaded on CPU 0, and maybe 1) exits; frames, tables and slots are
+ * back at START, the sanitizer silent. */
+static void finish(struct mmu_vm_space *sp, struct start start)
+{
+	unload(0);
+	unload(1);
+	CHECK_OK(mmu_vm_space_exit(sp));
+	CHECK_EQ(slots_used(), 0);
+	CHECK_EQ(sim_frames_in_use(vt_sim), start.frames);
+	CHECK_EQ(sim_tables_in_use(vt_sim), start.tables);
+	st_check_sanitizer(vt_sim);
+}
+
 /* ---- the tests ---- */
 
 /* Page-out while both CPUs cached the page, then page-in by a read, a
  * write, copy-from-user and copy-to-user; the data comes back intact. */
 static void test_roundtrip(void)
 {
-	uint64_t frames0 = sim_frames_in_use(vt_sim), tables0 = sim_tables_in_use(vt_sim);
-	store_reset(SLOTS);
+	struct start start = begin(SLOTS);
 	struct mmu_vm_space p;
 	const mmu_vaddr_t va = 0x400000;
 	space_with_pages(&p, va, 4, 0x30);
@@ -139,7 +162,7 @@ static void test_roundtrip(void)
 	(void)take(&p);
 	for (unsigned i = 0; i < 4; i++)
 		CHECK_OK(mmu_vm_page_out(&p, va + i * PAGE));
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
+	CHECK_EQ(sim_frames_in_use(vt_sim), start.frames);
 	CHECK_EQ(slots_used(), 4);
 	CHECK_EQ(p.swapped, 4);
 	struct mmu_translation t;
@@ -173,12 +196,7 @@ static void test_roundtrip(void)
 	CHECK_EQ(p.swapped, 0);
 	CHECK_EQ(slots_used(), 0);
 	CHECK_EQ(refs(&p, va), 1);
-	unload(0);
-	unload(1);
-	CHECK_OK(mmu_vm_space_exit(&p));
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	st_check_sanitizer(vt_sim);
+	finish(&p, start);
 }
 
 /* Every error, in the contract's order, changes nothing. */
@@ -268,8 +286,7 @@ static void test_huge_and_objects(void)
  * own copy; exit frees the rest. */
 static void test_fork(void)
 {
-	uint64_t frames0 = sim_frames_in_use(vt_sim);
-	store_reset(SLOTS);
+	struct start start = begin(SLOTS);
 	struct mmu_vm_space p, c;
 	const mmu_vaddr_t va = 0x400000;
 	space_with_pages(&p, va, 3, 0x50);
@@ -296,10 +313,7 @@ static void test_fork(void)
 	CHECK_EQ(store.refs[1], 1);
 	CHECK_EQ(ur(&p, 0, va + PAGE), (uint8_t)(0x50 + 7));
 	CHECK(page_intact(&p, va + PAGE, 1, 0x50));
-	CHECK_EQ(slots_used(), 0);
-	unload(0);
-	CHECK_OK(mmu_vm_space_exit(&p));
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
+	finish(&p, start);
 }
 
 /* Remove, shrink and exit free slots and the tables that held only swap
@@ -307,8 +321,7 @@ static void test_fork(void)
  * permissions of then. */
 static void test_zap_and_protect(void)
 {
-	uint64_t frames0 = sim_frames_in_use(vt_sim), tables0 = sim_tables_in_use(vt_sim);
-	store_reset(SLOTS);
+	struct start start = begin(SLOTS);
 	struct mmu_vm_space p;
 	const mmu_vaddr_t va = 0x400000;
 	space_with_pages(&p, va, 8, 0x70);
@@ -341,17 +354,13 @@ static void test_zap_and_protect(void)
 	CHECK_EQ(sim_tables_in_use(vt_sim), tables1 + 1); /* its root only */
 	unload(0);
 	CHECK_OK(mmu_vm_space_exit(&q));
-	CHECK_OK(mmu_vm_space_exit(&p));
-	CHECK_EQ(slots_used(), 0);
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
-	st_check_sanitizer(vt_sim);
+	finish(&p, start);
 }
 
 /* NOMEM at page-in (no frame; the store's read) changes nothing. */
 static void test_nomem_pagein(void)
 {
-	store_reset(SLOTS);
+	struct start start = begin(SLOTS);
 	struct mmu_vm_space p;
 	const mmu_vaddr_t va = 0x400000;
 	space_with_pages(&p, va, 2, 0x21);
@@ -372,9 +381,7 @@ static void test_nomem_pagein(void)
 	struct mmu_vm_counters c = take(&p);
 	CHECK_EQ(c.swapin, 1);
 	st_snapshot_free(&before.snap);
-	unload(0);
-	CHECK_OK(mmu_vm_space_exit(&p));
-	CHECK_EQ(slots_used(), 0);
+	finish(&p, start);
 }
 
 /* ---- a clock page-out under a memory limit ----
