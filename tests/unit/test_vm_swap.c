@@ -225,6 +225,7 @@ static void test_errors(void)
 	/* The store full: NOMEM, the leaf back as it was. */
 	CHECK_EQ(uw(&p, 0, va + PAGE, 2), R_OK);
 	CHECK_OK(mmu_vm_page_out(&p, va));
+	st_snapshot_free(&before.snap);
 	state_take(&p, &before);
 	CHECK_EQ(mmu_vm_page_out(&p, va + PAGE), MMU_E_NOMEM);
 	CHECK_EQ(mmu_vm_page_out(&p, va), MMU_E_NOTEXIST); /* already out */
