@@ -406,7 +406,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
 			o.reps = (unsigned)atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--reps N] [--csv] [--small] [W1 W2 W3 W4 W5 W6 W7 W8 C1]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--reps N] [--csv] [--small] [W1 W2 W3 W4 W5 W6 W7 W8 W9 C1]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -433,6 +433,8 @@ int main(int argc, char **argv)
 		bench_w7(&o);
 	if (wanted(argc, argv, i, "W8"))
 		bench_w8(&o);
+	if (wanted(argc, argv, i, "W9"))
+		bench_w9(&o);
 	if (wanted(argc, argv, i, "C1"))
 		bench_c1(&o);
 	return 0;

@@ -16,6 +16,8 @@ void bench_w6(const struct bench_opts *o);
 /* W7 demand-zero and W8 fork-exit (w7.c). */
 void bench_w7(const struct bench_opts *o);
 void bench_w8(const struct bench_opts *o);
+/* W9 swap: page-out and page-in (w9.c). */
+void bench_w9(const struct bench_opts *o);
 /* C1: the TLB flush ceiling on the machine's cost model (ceiling.c). */
 void bench_c1(const struct bench_opts *o);
 

@@ -88,6 +88,31 @@ void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, m
 		entry_record(w->batch, va, level, old, (clear & MMU_PTE_ADDR_MASK) != 0);
 }
 
+/* Swap entries (include/mmu64/vm.h): not present but not zero, so they
+ * count in the live count as leaves do and keep their table. */
+
+void entry_leaf_to_swap(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_pte_t swap)
+{
+	if (w->dry)
+		return;
+	mmu_pte_t old = pte_load(e);
+	MMU_ASSERT(w->mmu, level == MMU_LEVEL_PT && mmu_pte_present(old) && swap != 0 && !mmu_pte_present(swap),
+		   "entry_leaf_to_swap: level %u entry %lx to %lx", level, (unsigned long)old, (unsigned long)swap);
+	entry_write_walk(w, level, e, swap);
+	entry_record(w->batch, va, level, old, true);
+}
+
+void entry_rewrite_swap(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
+{
+	if (w->dry)
+		return;
+	mmu_pte_t old = pte_load(e);
+	MMU_ASSERT(w->mmu, level == MMU_LEVEL_PT && old != 0 && !mmu_pte_present(old),
+		   "entry_rewrite_swap: level %u entry %lx is not a swap entry", level, (unsigned long)old);
+	/* A not-present entry is never cached by a TLB: nothing owed. */
+	entry_write_walk(w, level, e, value);
+}
+
 /* Clear BITS of *E with one atomic read-modify-write (a lock-prefixed
  * compare-exchange loop on x86) and return the value it replaced: a bit
  * the hardware sets at the same moment is either in that value or set

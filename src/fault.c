@@ -264,6 +264,14 @@ static enum mmu_vm_outcome object_fault(struct mmu_vm_space *sp, mmu_vaddr_t pag
 	return err == MMU_E_NOTEXIST ? refused : changed(err, MMU_VM_DEMAND);
 }
 
+/* A page in swap: DEMAND, NOMEM, or REFUSED (the store could not read it). */
+static enum mmu_vm_outcome swap_in(struct mmu_vm_space *sp, mmu_vaddr_t page, const struct mmu_vm_region *r,
+				   enum mmu_vm_outcome refused)
+{
+	mmu_err_t err = vm_swap_in(sp, page, r);
+	return err == MMU_E_INVALID ? refused : changed(err, MMU_VM_DEMAND);
+}
+
 static enum mmu_vm_outcome decide(struct mmu_vm_space *sp, const struct mmu_vm_fault *f)
 {
 	mmu_vaddr_t page = f->va & ~(MMU_PAGE_SIZE - 1);
@@ -281,6 +289,8 @@ static enum mmu_vm_outcome decide(struct mmu_vm_space *sp, const struct mmu_vm_f
 	const struct mmu_vm_region *r = ri >= 0 ? &sp->region[ri] : NULL;
 	if (present && tables_allow(&t, f))
 		return MMU_VM_SPURIOUS;
+	if (!present && r && region_allows(r, f) && sp->swapped && vm_swapped(sp, page))
+		return swap_in(sp, page, r, refused);
 	if (!present && r && region_allows(r, f) && r->obj)
 		return object_fault(sp, page, r, refused);
 	if (!present && r && region_allows(r, f))

@@ -40,8 +40,11 @@ static enum pt_step zap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t
 {
 	struct zap_op *op = w->op;
 	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v))
+	if (!mmu_pte_present(v)) {
+		if (v)
+			vm_swap_forget(w, op->sp, e);
 		return PT_NEXT;
+	}
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
 	if (!pt_entry_covered(level, va, last)) {
@@ -125,8 +128,11 @@ static bool fork_shares(const struct mmu_vm_space *parent, mmu_vaddr_t va)
 static void fork_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
 {
 	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v))
+	if (!mmu_pte_present(v)) {
+		if (v)
+			vm_swap_copy(w, w->op, va, v);
 		return;
+	}
 	if ((v & MMU_PTE_RW) && !fork_shares(w->op, va))
 		entry_rewrite_leaf(w, level, e, va, MMU_PTE_RW, 0, true);
 	vm_frame_get(w->mmu, mmu_pa(v & mmu_pte_addr_mask(v, level)));
@@ -179,6 +185,9 @@ static void fork_finish(struct mmu_vm_space *parent, struct mmu_vm_space *child,
 		vm_region_hold(&child->region[i]);
 	child->min_addr = parent->min_addr;
 	child->huge = parent->huge;
+	child->swap = parent->swap; /* fork_leaf dup'd the slots of its swap entries */
+	child->swap_ctx = parent->swap_ctx;
+	child->swapped = parent->swapped;
 }
 
 /* Every check under the parent's lock, before the child is created, so

@@ -294,6 +294,13 @@ void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
  * address bits is recorded as unmapped. */
 void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t clear,
 			uint64_t set, bool invalidate);
+/* Swap entries (include/mmu64/vm.h), 4K pages only: replace the present
+ * leaf E by the swap entry SWAP (the live count stays; recorded as
+ * unmapped: the frame may be freed after the flush); or replace the swap
+ * entry E by VALUE, another swap entry, a leaf or 0 (nothing owed: a
+ * not-present entry is never cached). */
+void entry_leaf_to_swap(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_pte_t swap);
+void entry_rewrite_swap(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
 /* Turn the huge leaf E at LEVEL into a table of 512 leaves one level down
  * that map the same memory with the same bits (a table from the pool). */
 void entry_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);

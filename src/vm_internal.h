@@ -118,6 +118,20 @@ bool vm_region_may_write(const struct mmu_vm_region *r);
  * NOTEXIST when the pager has no such page (refused). Space lock held. */
 mmu_err_t vm_object_fault(struct mmu_vm_space *sp, mmu_vaddr_t page, const struct mmu_vm_region *r);
 
+/* ---- swap (src/swap.c), space lock held ---- */
+
+/* Whether PAGE of SP holds a swap entry. */
+bool vm_swapped(struct mmu_vm_space *sp, mmu_vaddr_t page);
+/* Page in the swap entry at PAGE of region R (which allows the access):
+ * NOMEM (nothing changed), INVALID when the store could not read the slot
+ * (the access is refused, nothing changed). Counted in swapin. */
+mmu_err_t vm_swap_in(struct mmu_vm_space *sp, mmu_vaddr_t page, const struct mmu_vm_region *r);
+/* Zap's visit of the not-present, non-zero entry E of a page table: a
+ * swap entry, cleared and its slot freed (nothing in a prepare run). */
+void vm_swap_forget(struct pt_walk *w, struct mmu_vm_space *sp, mmu_pte_t *e);
+/* Fork's: the swap entry V at VA copied to the child, its slot dup'd. */
+void vm_swap_copy(struct pt_walk *w, const struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_pte_t v);
+
 static inline mmu_vaddr_t region_last(const struct mmu_vm_region *r) { return r->start + (r->len - 1); }
 
 /* KPTI (src/kpti.c). Sync: make the shadow's root entry for VA's slot the

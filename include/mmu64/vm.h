@@ -70,6 +70,57 @@ struct mmu_vm_region {
 /* What the fault handler did, per kind, since the last mmu_vm_counters_take. */
 struct mmu_vm_counters {
 	uint64_t demand, cow, stack, spurious, segv;
+	uint64_t swapin; /* of the DEMAND faults, those that paged a page in from swap */
+};
+
+/* ---- swap of anonymous private pages ----
+ * A page paged out (mmu_vm_page_out) leaves a swap entry in its leaf's
+ * place: a not-present entry (P = 0, so the CPU ignores every other bit,
+ * SDM 4.5) with MMU_VM_SWAP_MARK (bit 9, ignored by the hardware) and the
+ * store's slot in bits 12-51 (where a leaf keeps its frame). Nothing else
+ * is set: never P, never PS, so the walker takes it for neither a table
+ * nor a leaf, a walk answers NOTEXIST there, a dump and the KPTI audit
+ * skip it, and a single-page map there finds the entry in use
+ * (DUPLICATED). Slots run from 0 to MMU_VM_SWAP_SLOT_MAX - 1; the last
+ * value is the library's own (a page-out in progress). */
+#define MMU_VM_SWAP_MARK (1ull << 9)
+#define MMU_VM_SWAP_SLOT_SHIFT 12
+#define MMU_VM_SWAP_SLOT_MAX ((1ull << 40) - 1)
+
+static inline uint64_t mmu_vm_swap_entry(uint64_t slot)
+{
+	return MMU_VM_SWAP_MARK | (slot << MMU_VM_SWAP_SLOT_SHIFT);
+}
+
+static inline bool mmu_vm_pte_is_swap(uint64_t pte)
+{
+	return (pte & 1) == 0 && (pte & MMU_VM_SWAP_MARK) != 0;
+}
+
+static inline uint64_t mmu_vm_swap_slot(uint64_t pte)
+{
+	return (pte >> MMU_VM_SWAP_SLOT_SHIFT) & ((1ull << 40) - 1);
+}
+
+/* The kernel's swap store (Linux's swap device and swap_map), given to a
+ * space with mmu_vm_space_set_swap. Slots are reference counted by the
+ * store: write makes one with one reference, dup adds one (fork copies a
+ * swapped page's entry to the child), free drops one (page-in, zap, exit,
+ * region remove and resize); the store reuses a slot when its count drops
+ * to zero. Every hook runs under the space's lock (a spinlock), and zap's
+ * free and fork's dup under its tree's lock too: a hook must not sleep nor
+ * call the library (a kernel with a disk writes into a RAM buffer it
+ * flushes later, or pages out from a thread that may wait between pages). */
+struct mmu_vm_swap_ops {
+	/* Copy the 4K FRAME into a new slot, *SLOT (below
+	 * MMU_VM_SWAP_SLOT_MAX). MMU_OK; any error (the store is full) is
+	 * NOMEM to the caller. */
+	mmu_err_t (*write)(void *ctx, mmu_pa_t frame, uint64_t *slot);
+	/* Copy SLOT into the 4K FRAME. MMU_OK; NOMEM (the fault is NOMEM,
+	 * retry); any other error refuses the access (Linux's SIGBUS). */
+	mmu_err_t (*read)(void *ctx, uint64_t slot, mmu_pa_t frame);
+	void (*dup)(void *ctx, uint64_t slot);
+	void (*free)(void *ctx, uint64_t slot);
 };
 
 /* The fields are the library's (read the regions with mmu_vm_region_at or
@@ -87,6 +138,9 @@ struct mmu_vm_space {
 	struct mmu_kpti *kpti; /* NULL: no shadow tree */
 	mmu_pa_t shadow;       /* the shadow root (KPTI) */
 	uint64_t live;         /* the space's address ^ a constant from create to exit */
+	const struct mmu_vm_swap_ops *swap; /* NULL: no page-out (mmu_vm_space_set_swap) */
+	void *swap_ctx;
+	uint64_t swapped; /* the swap entries in its tree */
 };
 
 /* A new space with an empty user tree and no regions, in SP's storage
@@ -141,6 +195,34 @@ mmu_err_t mmu_vm_space_set_min_addr(struct mmu_vm_space *sp, mmu_vaddr_t addr);
  * Pages mapped before keep their size when it is turned off. A child of
  * fork inherits it. INVALID: SP dead. */
 mmu_err_t mmu_vm_space_set_huge(struct mmu_vm_space *sp, bool on);
+
+/* Give SP the swap store OPS (every hook set) with CTX, or none (OPS
+ * NULL, CTX ignored). A child of fork inherits it. Errors, in this
+ * order: INVALID (SP dead, a hook of OPS NULL), BUSY (SP has pages
+ * swapped out and OPS or CTX differ from its store's: they need it to come
+ * back). */
+mmu_err_t mmu_vm_space_set_swap(struct mmu_vm_space *sp, const struct mmu_vm_swap_ops *ops, void *ctx);
+
+/* Page out the 4K page at VA of SP: write its frame to SP's store (the
+ * write hook, under the space lock), put a swap entry in its leaf's
+ * place, invalidate the old translation on every CPU, then free the
+ * frame. The next access faults and pages it back in (a fresh frame, the
+ * slot read into it, mapped with the region's permissions of then, the
+ * slot's reference dropped; counted DEMAND and swapin); copies to and from
+ * user memory page in the same way; region protect keeps the swap entry;
+ * fork copies it to the child and dups the slot (each space later pages
+ * in its own copy); remove, shrink and exit free the slot. Only a page
+ * the space owns alone: in an anon, stack or eager region, or a private
+ * copy in an MMU_VM_PRIVATE region, a 4K leaf whose frame has one
+ * reference. A frame shared after fork needs a reverse map to unmap from
+ * every space (not in mmu64); a 2M leaf is never paged out (split it
+ * first: not in mmu64 either). Errors, in this order: INVALID (SP dead or
+ * without a store, VA not in the user half, VA in no region or in a
+ * guard or shared region, an object's own page in a private region, a 2M
+ * leaf), UNALIGNED (VA), NOTEXIST (no page mapped at VA, a swap entry
+ * included), BUSY (the frame has other references: shared after fork),
+ * NOMEM (the store's write failed). Every error changes nothing. */
+mmu_err_t mmu_vm_page_out(struct mmu_vm_space *sp, mmu_vaddr_t va);
 
 /* Add a region of KIND over [VA, VA+LEN) with PROT (MMU_PROT_R required,
  * W and X optional, U ignored: pages are user pages; for MMU_VM_GUARD,
@@ -383,7 +465,8 @@ struct mmu_vm_fault mmu_vm_fault_decode(uint32_t error_code, mmu_vaddr_t cr2, en
 enum mmu_vm_outcome {
 	MMU_VM_SPURIOUS,   /* the tables already allow it: nothing changed */
 	MMU_VM_DEMAND,     /* a page was mapped: a zeroed frame, or an object's page (made
-			    * writable too, in a shared region, after protect took W away) */
+			    * writable too, in a shared region, after protect took W away),
+			    * or a page read back from swap (counted in swapin too) */
 	MMU_VM_COW,        /* the frame was copied (or taken over) and mapped writable */
 	MMU_VM_STACK_GROWN, /* the stack region grew to the page, which was mapped */
 	MMU_VM_SEGV,       /* a refused user access: the kernel kills the process */

@@ -175,6 +175,8 @@ void vec_cmd_faults(struct vec_session *s, const struct vec_stmt *st, struct vec
 	print_counter(r, "stack", c.stack);
 	print_counter(r, "spurious", c.spurious);
 	print_counter(r, "segv", c.segv);
+	if (c.swapin) /* mmu64's own: never printed in a file without `pageout` */
+		print_counter(r, "swapin", c.swapin);
 }
 
 /* `ok same` when both addresses are in one physical page. */

@@ -38,6 +38,7 @@ struct command {
 #define DOC_HARVEST VECTORS_MD("Extension: harvesting A and D")
 #define DOC_REGIONS INSPECT_MD("Regions beyond v1")
 #define DOC_OBJECTS INSPECT_MD("Shared and pager-backed memory")
+#define DOC_SWAP INSPECT_MD("Swap")
 #define SEE_MACHINE " (see " VECTORS_MD("The machine line") ")"
 #define SEE_MAP " (see " VECTORS_MD("map") ")"
 #define SEE_LINES " (see " VECTORS_MD("Lines") ")"
@@ -91,6 +92,9 @@ static const struct command commands[] = {
 	{"robject", VEC_OP_ROBJECT, "TazpSTz", "robject P VA LEN PERM shared|private O FIRST", DOC_OBJECTS},
 	{"orelease", VEC_OP_ORELEASE, "T", "orelease O", DOC_OBJECTS},
 	{"orefs", VEC_OP_OREFS, "Tz", "orefs O PAGE", DOC_OBJECTS},
+	{"swap", VEC_OP_SWAP, "Tz", "swap P SLOTS", DOC_SWAP},
+	{"pageout", VEC_OP_PAGEOUT, "Ta", "pageout P VA", DOC_SWAP},
+	{"swapped", VEC_OP_SWAPPED, "T", "swapped P", DOC_SWAP},
 };
 
 const char *vec_command_usage(unsigned i)

@@ -75,6 +75,10 @@ enum vec_op {
 	VEC_OP_ROBJECT,
 	VEC_OP_ORELEASE,
 	VEC_OP_OREFS,
+	/* Swap (docs/VECTORS-INSPECT.md, "Swap"). */
+	VEC_OP_SWAP,
+	VEC_OP_PAGEOUT,
+	VEC_OP_SWAPPED,
 	VEC_OP_COUNT
 };
 

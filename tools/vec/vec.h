@@ -23,6 +23,8 @@
 #define VEC_LINE_MAX 320 /* an output line, cut beyond */
 #define VEC_MAX_OBJECTS 8   /* memory objects (`object`, docs/VECTORS-INSPECT.md) */
 #define VEC_OBJECT_PAGES 16 /* pages of one object, at most */
+#define VEC_SWAP_SLOTS 16   /* pages of the in-memory swap pool (`swap`, docs/VECTORS-INSPECT.md) */
+#define VEC_MAX_STORES 8    /* swap stores (`swap` commands) of a file */
 
 /* Exit statuses of a file (docs/VECTORS.md, "Output and exit status"). */
 enum vec_status {
@@ -81,6 +83,14 @@ struct vec_object {
 	struct vec_session *s;
 };
 
+/* A swap store (`swap P SLOTS`, tools/vec/cmd_swap.c): at most LIMIT
+ * slots of the session's pool; a forked child shares its parent's. */
+struct vec_store {
+	bool used;
+	unsigned limit, in_use;
+	struct vec_session *s;
+};
+
 /* Everything one file run needs; private to the interpreter. */
 struct vec_session {
 	const struct vec_io *io;
@@ -95,6 +105,12 @@ struct vec_session {
 	struct vec_space space[VEC_MAX_SPACES];
 	struct vec_proc proc[VEC_MAX_PROCS];
 	struct vec_object object[VEC_MAX_OBJECTS];
+	struct vec_store store[VEC_MAX_STORES];
+	/* The swap pool: each slot's bytes (outside `mem`: a disk), its
+	 * references and its store. */
+	uint8_t swap_page[VEC_SWAP_SLOTS][MMU_PAGE_SIZE];
+	uint8_t swap_refs[VEC_SWAP_SLOTS];
+	uint8_t swap_store[VEC_SWAP_SLOTS];
 	struct mmu_tree *active[MMU_MAX_CPUS]; /* loaded by `load`; NULL: kernel */
 	bool kpti;                             /* kpti=1: the template is built */
 	struct mmu_kpti kpti_template;
