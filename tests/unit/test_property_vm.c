@@ -4,8 +4,9 @@
  * moved between arrays of random capacities (NOSPACE at capacity, in
  * fork too; vmprop_regions.c), memory objects (anonymous and over a
  * store, a pager whose pages never change) mapped shared and private,
- * released (BUSY while mapped; vmprop_objects.c), huge pages turned on
- * and off in some runs (2M demand faults, shared by fork, copied whole or
+ * released (BUSY while mapped; vmprop_objects.c), swap in three runs of
+ * four (page-out, page-in, stores given and taken; vmprop_swap.c), huge
+ * pages turned on and off in some runs (2M demand faults, shared by fork, copied whole or
  * taken over, split by remove, resize and protect), user
  * accesses through the fault handler (demand-zero, COW with take-over,
  * stack growth, refusals), CPUs switching between spaces and the kernel
@@ -117,31 +118,15 @@ static uint32_t user_access(unsigned cpu, unsigned kind, mmu_vaddr_t va, uint8_t
 	FAIL("six faults in a row");
 }
 
-static mmu_vaddr_t pick_user_va(int s)
-{
-	const struct vm_mspace *m = R.ms[s];
-	mmu_vaddr_t page;
-	if (m->nregions && chance(95)) {
-		const struct mmu_vm_region *r = &m->region[rnd(m->nregions)];
-		uint64_t pages = r->len / VM_PAGE;
-		/* mostly inside, else just below (stack growth, guard gap) or above */
-		page = r->start + rnd(pages + (chance(10) ? 2 : 0)) * VM_PAGE - (chance(12) ? (1 + rnd(24)) * VM_PAGE : 0);
-		if (page - VM_WIN >= VM_WIN_LEN)
-			page = r->start;
-	} else {
-		page = VM_WIN + rnd(VM_WIN_PAGES) * VM_PAGE;
-	}
-	return page + vm_byte_offset((unsigned)rnd(VM_NBYTES));
-}
-
 static void check_counters(int s)
 {
 	struct mmu_vm_counters c = mmu_vm_counters_take(&R.sp[s]);
 	struct mmu_vm_counters *w = &R.ms[s]->want;
-	if (c.demand != w->demand || c.cow != w->cow || c.stack != w->stack || c.segv != w->segv)
-		FAIL("counters demand %" PRIu64 " cow %" PRIu64 " stack %" PRIu64 " segv %" PRIu64
-		     ", model %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
-		     c.demand, c.cow, c.stack, c.segv, w->demand, w->cow, w->stack, w->segv);
+	if (c.demand != w->demand || c.cow != w->cow || c.stack != w->stack || c.segv != w->segv ||
+	    c.swapin != w->swapin)
+		FAIL("counters demand %" PRIu64 " cow %" PRIu64 " stack %" PRIu64 " segv %" PRIu64 " swapin %" PRIu64
+		     ", model %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
+		     c.demand, c.cow, c.stack, c.segv, c.swapin, w->demand, w->cow, w->stack, w->segv, w->swapin);
 	*w = (struct mmu_vm_counters){0};
 }
 
@@ -258,6 +243,8 @@ static void do_create(void)
 	space_begin(s);
 	if (R.huge && chance(70))
 		do_set_huge(s);
+	if (R.swap && chance(85))
+		swap_give(s, true);
 	R.counts[N_CREATE]++;
 }
 
@@ -319,6 +306,7 @@ static void check_translations(void)
 			FAIL("%s", err);
 	}
 	check_objects(&f);
+	check_swap();
 	snprintf(R.desc, sizeof(R.desc), "check the frames of every space");
 	const char *err = vmc_frames_end(&f);
 	if (err)
@@ -373,6 +361,8 @@ static void one_op(void)
 			do_set_huge(s);
 	} else if (k < 930) {
 		do_kernel_change();
+	} else if (k < 970 && R.swap) {
+		do_swap_op(s);
 	} else {
 		do_kernel_read(cpu);
 	}
@@ -380,6 +370,7 @@ static void one_op(void)
 		fprintf(stderr, "  op %lu: %s\n", R.op, R.desc);
 	check_sanitizer();
 	check_frames();
+	check_swap_counts();
 }
 
 static void setup(uint64_t seed)
@@ -413,8 +404,9 @@ static void setup(uint64_t seed)
 		memset(sim_phys(R.sim, R.kframe[i]), 0x80 + (int)i, VM_PAGE);
 	}
 	R.frames0 = sim_frames_in_use(R.sim);
-	printf("seed 0x%" PRIx64 ": levels=%u cpus=%u pcid=%u invpcid=%u kpti=%u huge=%u\n", seed, cfg.levels,
-	       cfg.ncpus, cfg.pcide, cfg.pcide && !cfg.no_invpcid, R.kpti, R.huge);
+	swap_setup();
+	printf("seed 0x%" PRIx64 ": levels=%u cpus=%u pcid=%u invpcid=%u kpti=%u huge=%u swap slots=%u\n", seed,
+	       cfg.levels, cfg.ncpus, cfg.pcide, cfg.pcide && !cfg.no_invpcid, R.kpti, R.huge, R.model.slot_limit);
 }
 
 static void teardown(void)
@@ -433,6 +425,9 @@ static void teardown(void)
 	}
 	objects_teardown();
 	check_frames();
+	check_swap_counts();
+	if (R.model.slots_used != 0)
+		FAIL("%u swap slots in use after every space went", R.model.slots_used);
 	if (R.model.live != 0)
 		FAIL("the model holds %" PRIu64 " frames after every space and object went", R.model.live);
 	if (mmu_user_tables(R.mmu) != 0)
@@ -470,11 +465,16 @@ static void run(uint64_t seed, unsigned long ops)
 	       "shared write %lu private copy %lu\n",
 	       st->huge_demand, st->huge_copy, st->huge_take, st->splits, st->filled, st->store_refused,
 	       st->shared_write, st->private_copy);
+	if (R.swap)
+		printf("  swap: page-out %lu (refused %lu: busy %lu store full %lu), page-in %lu, store on/off %lu\n",
+		       n[N_PAGE_OUT], n[N_PAGE_OUT_REFUSED], st->pageout_busy, st->pageout_full, st->page_in,
+		       n[N_SWAP_STORE]);
 	/* A run that never reached the interesting states proves little. */
 	bool forked = sharing();
 	if (n[N_ACCESS_OK] < ops / 10 || n[N_ACCESS_REFUSED] < ops / 50 || (forked && n[N_FORK] < ops / 100) ||
 	    n[N_EXIT] < ops / 200 || n[N_REMOVE] < ops / 50 || n[N_RESIZE] < ops / 200 || n[N_STORAGE] < ops / 400 ||
-	    n[N_OBJECT_ADD] < ops / 200 || n[N_RELEASE] < ops / 2000 || (R.huge && n[N_HUGE] < ops / 1000))
+	    n[N_OBJECT_ADD] < ops / 200 || n[N_RELEASE] < ops / 2000 || (R.huge && n[N_HUGE] < ops / 1000) ||
+	    (R.swap && (n[N_PAGE_OUT] < ops / 400 || st->page_in < ops / 800)))
 		FAIL("the run exercised too little");
 	teardown();
 }

@@ -148,6 +148,8 @@ static void drop_pages(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va, 
 	split_cut(m, s, va, last);
 	for (mmu_vaddr_t p = va; p <= last && p >= va; p += VM_PAGE) {
 		struct vm_mpage *pg = vmm_page(s, p);
+		if (pg && pg->slot1)
+			vmm_swap_forget(m, s, pg);
 		if (!pg || pg->frame < 0)
 			continue;
 		vmm_frame_put(m, pg->frame);
@@ -340,6 +342,7 @@ mmu_err_t vmm_fork(struct vm_model *m, const struct vm_mspace *parent, struct vm
 	vmm_space_init(child);
 	child->cap = child_cap;
 	child->huge = p->huge;
+	child->swap = p->swap;
 	child->nregions = p->nregions;
 	memcpy(child->region, p->region, sizeof(p->region));
 	static bool shared[VM_WIN_PAGES];
@@ -349,6 +352,11 @@ mmu_err_t vmm_fork(struct vm_model *m, const struct vm_mspace *parent, struct vm
 		     a += VM_PAGE)
 			shared[(a - VM_WIN) / VM_PAGE] = true;
 	for (unsigned i = 0; i < VM_WIN_PAGES; i++) {
+		if (p->page[i].slot1) { /* the entry copied, its slot dup'd */
+			child->page[i] = p->page[i];
+			child->swapped++;
+			m->slot[p->page[i].slot1 - 1].refs++;
+		}
 		if (p->page[i].frame < 0)
 			continue;
 		p->page[i].wr &= shared[i];

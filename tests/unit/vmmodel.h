@@ -41,6 +41,7 @@
 #define VM_MOBJECTS 4
 #define VM_MOBJ_PAGES 48    /* the largest object, and the store's pages */
 #define VM_STORE_MISSING 13 /* the store's page that does not exist */
+#define VM_SWAP_SLOTS 64    /* the swap store's slots (a run uses a limit of them) */
 
 static inline unsigned vm_byte_offset(unsigned i) { return i * 257u; }
 
@@ -58,14 +59,17 @@ struct vm_mpage {
 	int32_t frame; /* -1: no leaf */
 	bool wr;
 	bool huge; /* mapped by a 2M leaf (all 512 pages of its block are) */
+	uint32_t slot1; /* paged out (frame -1): its swap slot + 1; 0: not */
 };
 
 struct vm_mspace {
 	unsigned nregions, cap; /* cap: slots of the space's region storage */
 	bool huge;              /* mmu_vm_space_set_huge */
+	bool swap;              /* has the swap store (mmu_vm_space_set_swap) */
+	uint64_t swapped;       /* its pages in swap (mmu_vm_space.swapped) */
 	struct mmu_vm_region region[VM_MREGIONS];
 	struct vm_mpage page[VM_WIN_PAGES];
-	struct mmu_vm_counters want; /* demand, cow, stack, segv since the last check */
+	struct mmu_vm_counters want; /* demand, cow, stack, segv, swapin since the last check */
 };
 
 struct vm_mobject {
@@ -79,6 +83,14 @@ struct vm_mobject {
  * summary; a run with too few of them proves little). */
 struct vm_mstats {
 	unsigned long huge_demand, huge_copy, huge_take, splits, filled, store_refused, shared_write, private_copy;
+	unsigned long page_out, page_in, pageout_busy, pageout_full;
+};
+
+/* A slot of the swap store: the references of the swap entries holding
+ * it and the bytes of the page written there. */
+struct vm_mslot {
+	uint32_t refs;
+	uint8_t byte[VM_NBYTES];
 };
 
 struct vm_model {
@@ -88,6 +100,10 @@ struct vm_model {
 	uint64_t live; /* frames with refs > 0 (a 2M frame once) */
 	struct vm_mobject object[VM_MOBJECTS];
 	int32_t store[VM_MOBJ_PAGES]; /* the pager's frames (it keeps a reference), -1 until first asked */
+	/* The swap store: it writes a page into its lowest free slot below
+	 * slot_limit (NOMEM when none is free). */
+	struct vm_mslot slot[VM_SWAP_SLOTS];
+	unsigned slot_limit, slots_used;
 };
 
 /* What a user access ends in. */
@@ -120,6 +136,12 @@ mmu_err_t vmm_set_cap(struct vm_mspace *s, unsigned cap);
 /* CHILD gets PARENT's regions in storage of CHILD_CAP slots. */
 mmu_err_t vmm_fork(struct vm_model *m, const struct vm_mspace *parent, struct vm_mspace *child, unsigned child_cap);
 void vmm_exit(struct vm_model *m, struct vm_mspace *s);
+/* mmu_vm_page_out of VA in S (vmmodel_swap.c), past the checks the test
+ * makes itself (VA in the window). */
+mmu_err_t vmm_page_out(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va);
+/* mmu_vm_space_set_swap with the store (ON) or none: BUSY when S has
+ * pages in swap and loses its store. */
+mmu_err_t vmm_set_swap(struct vm_mspace *s, bool on);
 
 /* Object K of the model becomes OBJ, just initialised (no page resident). */
 void vmm_object_init(struct vm_model *m, unsigned k, struct mmu_vm_object *obj, bool pager, uint32_t npages);
@@ -144,6 +166,11 @@ int32_t vmm_frame_new_2m(struct vm_model *m, int32_t src_head);
 /* A reference more, or one less, on the frame holding piece ID. */
 void vmm_frame_get(struct vm_model *m, int32_t id);
 void vmm_frame_put(struct vm_model *m, int32_t id);
+/* The swapped page at PG of S paged in: a new frame with its slot's
+ * bytes, mapped with R's permissions of now; the slot's reference dropped. */
+void vmm_swap_in(struct vm_model *m, struct vm_mspace *s, struct vm_mpage *pg, const struct mmu_vm_region *r);
+/* The swap entry at PG of S gone (remove, shrink, exit): its slot's reference dropped. */
+void vmm_swap_forget(struct vm_model *m, struct vm_mspace *s, struct vm_mpage *pg);
 /* The references of the frame holding piece ID. */
 uint32_t vmm_frame_refs(const struct vm_model *m, int32_t id);
 

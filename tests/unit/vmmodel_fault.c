@@ -89,7 +89,7 @@ static bool huge_demand(struct vm_model *m, struct vm_mspace *s, const struct mm
 		return false;
 	struct vm_mpage *pg = vmm_page(s, block);
 	for (unsigned i = 0; i < VM_HUGE_PAGES; i++)
-		if (pg[i].frame >= 0)
+		if (pg[i].frame >= 0 || pg[i].slot1) /* a swap entry keeps its table */
 			return false;
 	int32_t head = vmm_frame_new_2m(m, -1);
 	for (unsigned i = 0; i < VM_HUGE_PAGES; i++)
@@ -135,7 +135,13 @@ static bool resolve(struct vm_model *m, struct vm_mspace *s, unsigned kind, mmu_
 	int ri = vmm_region_at(s, page);
 	const struct mmu_vm_region *r = ri >= 0 ? &s->region[ri] : NULL;
 	if (pg->frame < 0 && r) {
-		if (!region_allows(r, kind) || !demand(m, s, pg, r, page))
+		if (!region_allows(r, kind))
+			return false;
+		if (pg->slot1) {
+			vmm_swap_in(m, s, pg, r);
+			return true;
+		}
+		if (!demand(m, s, pg, r, page))
 			return false;
 		s->want.demand++;
 		return true;

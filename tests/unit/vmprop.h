@@ -22,7 +22,7 @@
 enum {
 	N_ACCESS_OK, N_ACCESS_REFUSED, N_KERNEL_READ, N_KERNEL_CHANGE, N_LOAD, N_CREATE, N_FORK, N_EXIT, N_BUSY,
 	N_ADD, N_NOSPACE, N_REFUSED, N_REMOVE, N_PROTECT, N_RESIZE, N_STORAGE, N_OBJECT, N_OBJECT_ADD, N_RELEASE,
-	N_RELEASE_BUSY, N_HUGE, N_COUNTS
+	N_RELEASE_BUSY, N_HUGE, N_PAGE_OUT, N_PAGE_OUT_REFUSED, N_SWAP_STORE, N_COUNTS
 };
 
 struct run {
@@ -35,6 +35,7 @@ struct run {
 	unsigned ncpus;
 	bool pcid, invpcid, kpti;
 	bool huge; /* mmu_vm_space_set_huge turned on and off in this run */
+	bool swap; /* spaces have the swap store, pages are paged out (vmprop_swap.c) */
 	struct mmu_kpti tmpl;
 	struct mmu_vm_space sp[NSPACES];
 	bool live[NSPACES];
@@ -71,6 +72,10 @@ static inline bool chance(unsigned percent) { return rnd(100) < percent; }
 void expect_err(mmu_err_t got, mmu_err_t want);
 /* Library calls run as a random CPU (shootdowns then go everywhere). */
 void as_any_cpu(void);
+/* A user address of live space S: mostly in its regions, now and then
+ * just below or above one (stack growth, guard gaps), else anywhere in
+ * the window. */
+mmu_vaddr_t pick_user_va(int s);
 
 /* ---- vmprop_regions.c: one operation on the regions of live space S ---- */
 
@@ -102,5 +107,18 @@ void do_set_huge(int s);
 void check_objects(struct vmc_frames *f);
 /* Release every object and free the store (every space has exited). */
 void objects_teardown(void);
+
+/* ---- vmprop_swap.c: the swap store and page-out (runs with R.swap) ---- */
+
+/* The store emptied; whether this run has swap (from the seed), its limit. */
+void swap_setup(void);
+/* The store for S (ON) or none: BUSY while S has pages in swap. */
+void swap_give(int s, bool on);
+/* A page-out of a random page of S, or a change of its store. */
+void do_swap_op(int s);
+/* Slots in use and each space's swapped pages against the model (every operation). */
+void check_swap_counts(void);
+/* Every slot's references and bytes, every swap entry, against the model. */
+void check_swap(void);
 
 #endif

@@ -18,6 +18,23 @@ void expect_err(mmu_err_t got, mmu_err_t want)
 
 void as_any_cpu(void) { sim_set_cpu(R.sim, (unsigned)rnd(R.ncpus)); }
 
+mmu_vaddr_t pick_user_va(int s)
+{
+	const struct vm_mspace *m = R.ms[s];
+	mmu_vaddr_t page;
+	if (m->nregions && chance(95)) {
+		const struct mmu_vm_region *r = &m->region[rnd(m->nregions)];
+		uint64_t pages = r->len / VM_PAGE;
+		/* mostly inside, else just below (stack growth, guard gap) or above */
+		page = r->start + rnd(pages + (chance(10) ? 2 : 0)) * VM_PAGE - (chance(12) ? (1 + rnd(24)) * VM_PAGE : 0);
+		if (page - VM_WIN >= VM_WIN_LEN)
+			page = r->start;
+	} else {
+		page = VM_WIN + rnd(VM_WIN_PAGES) * VM_PAGE;
+	}
+	return page + vm_byte_offset((unsigned)rnd(VM_NBYTES));
+}
+
 /* The call returned GOT where the model says WANT; count it under OK (a
  * success), N_NOSPACE or N_REFUSED. */
 static void agree(mmu_err_t got, mmu_err_t want, unsigned ok)
