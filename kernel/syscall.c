@@ -9,6 +9,7 @@
 #include "kernel/cpu.h"
 #include "kernel/kernel.h"
 #include "kernel/klib.h"
+#include "kernel/kswap.h"
 #include "kernel/layout.h"
 #include "kernel/memobj.h"
 #include "kernel/percpu.h"
@@ -114,6 +115,7 @@ static int64_t sys_meminfo(struct proc *p, uint64_t uva)
 		.pool_frames = pmem_data_pool_frames(),
 		.frames_used = pmem_data_in_use(),
 		.kpti = proc_cfg->kpti != NULL,
+		.swap_slots = kswap_slots_used(),
 	};
 	return copy_to_user(p, uva, &m, sizeof m);
 }
@@ -167,6 +169,12 @@ static int64_t sys_unmap(struct proc *p, uint64_t va, uint64_t len)
 	return err_to_errno(err);
 }
 
+/* The swap calls' errors: BUSY and NOTEXIST mean something here. */
+static int64_t swap_errno(mmu_err_t err)
+{
+	return err == MMU_E_BUSY ? -EBUSY : err == MMU_E_NOTEXIST ? -ENOENT : err_to_errno(err);
+}
+
 static int64_t do_syscall(struct proc *p, struct trap_frame *f)
 {
 	uint64_t a = f->rdi, b = f->rsi, c = f->rdx;
@@ -190,6 +198,8 @@ static int64_t do_syscall(struct proc *p, struct trap_frame *f)
 	case SYS_MAPSHARED: return err_to_errno(memobj_map_shared(&p->sp, a, b, (unsigned)c));
 	case SYS_MAPFILE: return err_to_errno(memobj_map_file(&p->sp, a, b, (unsigned)c));
 	case SYS_SETHUGE: return err_to_errno(mmu_vm_space_set_huge(&p->sp, a != 0));
+	case SYS_SETSWAP: return swap_errno(kswap_set(&p->sp, a != 0));
+	case SYS_PAGEOUT: return swap_errno(mmu_vm_page_out(&p->sp, a));
 	default: return -ENOSYS;
 	}
 }

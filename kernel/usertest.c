@@ -12,6 +12,7 @@
 #include "kernel/isolation.h"
 #include "kernel/kernel.h"
 #include "kernel/klib.h"
+#include "kernel/kswap.h"
 #include "kernel/machine.h"
 #include "kernel/memobj.h"
 #include "kernel/percpu.h"
@@ -23,7 +24,7 @@
 extern const char usertest_elf[], usertest_elf_end[];
 
 struct usage {
-	uint64_t frames;
+	uint64_t frames, swap_slots;
 	int64_t user_tables, kernel_tables;
 };
 
@@ -31,6 +32,7 @@ static struct usage usage_now(struct mmu *mmu)
 {
 	return (struct usage){
 		.frames = pmem_data_in_use(),
+		.swap_slots = kswap_slots_used(),
 		.user_tables = mmu_user_tables(mmu),
 		.kernel_tables = mmu_kernel_tables(mmu),
 	};
@@ -82,12 +84,12 @@ _Noreturn void usertest_run(void)
 	for (unsigned cpu = 0; cpu < m.cpus; cpu++)
 		kprintf("usertest: cpu %u ran a process %lu times\n", cpu, proc_slices(cpu));
 
-	kprintf("usertest: accounting: data frames %lu -> %lu, user-tree tables %ld -> %ld, kernel-half tables %ld -> %ld"
-		" (before the first process -> after the last)\n",
-		before.frames, after.frames, before.user_tables, after.user_tables, before.kernel_tables,
-		after.kernel_tables);
-	bool same = before.frames == after.frames && before.user_tables == after.user_tables &&
-		    before.kernel_tables == after.kernel_tables;
+	kprintf("usertest: accounting: data frames %lu -> %lu, swap slots %lu -> %lu, user-tree tables %ld -> %ld,"
+		" kernel-half tables %ld -> %ld (before the first process -> after the last)\n",
+		before.frames, after.frames, before.swap_slots, after.swap_slots, before.user_tables, after.user_tables,
+		before.kernel_tables, after.kernel_tables);
+	bool same = before.frames == after.frames && before.swap_slots == after.swap_slots &&
+		    before.user_tables == after.user_tables && before.kernel_tables == after.kernel_tables;
 	bool passed = proc_first_status == 0 && same && violations == 0;
 	kprintf("usertest: program exit status %ld, accounting %s, KPTI %s: %s\n", proc_first_status,
 		same ? "balanced" : "UNBALANCED", kpti ? "on" : "off", passed ? "PASSED" : "FAILED");

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Process-space features beyond anonymous memory, as a user program sees
  * them: the break (sbrk), memory shared between parent and child, the
- * kernel's file mapped through the pager hook, and 2M anonymous pages.
+ * kernel's file mapped through the pager hook, 2M anonymous pages, and
+ * swap (page-out to the kernel's store, page-in on touch).
  * Each test puts back every frame it took (the kernel's figures after
  * the last process must match the ones before the first). */
 #include "kernel/user/utest.h"
@@ -10,6 +11,8 @@
 #define PRIV 0x58000000ul  /* and its private page, for contrast */
 #define FILE 0x60000000ul  /* the file's mapping */
 #define HUGE 0x80000000ul  /* 2M-aligned: the huge-page test's region */
+#define SWAP 0x68000000ul  /* the swap test's pages */
+#define SWAP_PAGES 8ul
 #define MIB2 (2ul << 20)
 
 /* ---- sbrk ---- */
@@ -250,10 +253,116 @@ static bool huge_pages(void)
 	return ok;
 }
 
+/* ---- swap ---- */
+
+static uint64_t swap_slots(void)
+{
+	struct umeminfo m;
+	meminfo(&m);
+	return m.swap_slots;
+}
+
+/* Word W of page I of the swap region holds swap_word(I, W): every page
+ * written (WRITE), or checked; false on the first word that differs. */
+static uint64_t swap_word(uint64_t i, uint64_t w) { return 0x7377617000000000ul ^ (i << 20) ^ w; } /* "swap" */
+
+static bool swap_pattern(bool write)
+{
+	for (uint64_t i = 0; i < SWAP_PAGES; i++) {
+		volatile uint64_t *p = (volatile uint64_t *)(SWAP + i * PAGE);
+		for (uint64_t w = 0; w < PAGE / 8; w++) {
+			if (write)
+				p[w] = swap_word(i, w);
+			else if (p[w] != swap_word(i, w))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Page out pages [0, N) of the region: false on the first refusal. */
+static bool swap_out(uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (pageout((void *)(SWAP + i * PAGE)) != 0)
+			return false;
+	return true;
+}
+
+/* A child of a parent whose pages are resident: they are shared, page-out
+ * refuses them (the parent waits, so they stay shared); exit 0 when so. */
+static void swap_busy_child(void)
+{
+	exit(pageout((void *)SWAP) == -EBUSY && swap_pattern(false) ? 0 : 1);
+}
+
+/* Fork with every page out: each side pages in its own copy. */
+static bool swap_fork(uint64_t slots, uint64_t mapped)
+{
+	CHECK(swap_out(SWAP_PAGES), "page-out before fork");
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0)
+		exit(swap_pattern(false) ? 0 : 1);
+	CHECK(swap_pattern(false), "the parent's data after fork");
+	struct uwait w = {0};
+	CHECK(wait_status(&w) == 0, "child: status %ld", w.status);
+	CHECK(swap_slots() == slots && frames_used() == mapped, "after fork: %lu slots, %ld frames more",
+	      swap_slots() - slots, (int64_t)(frames_used() - mapped));
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0)
+		swap_busy_child();
+	CHECK(wait_status(&w) == 0, "a shared page paged out by the child: status %ld", w.status);
+	return true;
+}
+
+static bool swap_checks(uint64_t slots)
+{
+	CHECK(map(SWAP, SWAP_PAGES * PAGE, UPROT_R | UPROT_W) == 0, "map");
+	CHECK(pageout((void *)SWAP) == -ENOENT, "page-out of an untouched page");
+	CHECK(swap_pattern(true), "write");
+	uint64_t mapped = frames_used();
+	CHECK(swap_out(SWAP_PAGES), "page-out");
+	CHECK(frames_used() == mapped - SWAP_PAGES, "after page-out: %ld frames fewer",
+	      (int64_t)(mapped - frames_used()));
+	CHECK(swap_slots() == slots + SWAP_PAGES, "%lu slots taken", swap_slots() - slots);
+	CHECK(walk_of((void *)SWAP).err != 0, "a page out still mapped");
+	CHECK(pageout((void *)SWAP) == -ENOENT, "a second page-out");
+	CHECK(pageout((void *)(SWAP + PAGE + 8)) == -EINVAL, "an unaligned page-out");
+	CHECK(setswap(0) == -EBUSY, "the store taken while pages are out");
+	CHECK(swap_pattern(false), "the data after page-in");
+	CHECK(frames_used() == mapped && swap_slots() == slots, "after page-in: %ld frames, %lu slots more",
+	      (int64_t)(frames_used() - mapped), swap_slots() - slots);
+	if (!swap_fork(slots, mapped))
+		return false;
+	CHECK(swap_out(SWAP_PAGES / 2), "page-out before unmap");
+	CHECK(unmap(SWAP, SWAP_PAGES * PAGE) == 0, "unmap");
+	CHECK(swap_slots() == slots, "unmap left %lu slots", swap_slots() - slots);
+	return true;
+}
+
+/* Swap: pages written, paged out (their frames freed, slots taken), read
+ * back intact on the next touch; fork with pages out, a shared page
+ * refused; unmap frees the slots; the store given and taken. */
+static bool swap_pages(void)
+{
+	uint64_t used = frames_used(), slots = swap_slots();
+	CHECK(pageout((void *)SWAP) == -EINVAL, "page-out without a store");
+	CHECK(setswap(1) == 0, "setswap");
+	bool ok = swap_checks(slots);
+	(void)unmap(SWAP, SWAP_PAGES * PAGE);
+	CHECK(setswap(0) == 0, "setswap off");
+	CHECK(frames_used() == used && swap_slots() == slots, "at the end: %ld frames, %lu slots more",
+	      (int64_t)(frames_used() - used), swap_slots() - slots);
+	return ok;
+}
+
 const struct utest memtests[] = {
 	{"sbrk: grow, shrink (a touch past the break kills), grow over zeroed pages", sbrk_grow_shrink},
 	{"shared memory between parent and child, private memory COW beside it", shared_vs_private},
 	{"a file through the pager hook, mapped private: a write copies, the file stays", file_private},
 	{"2M anonymous pages: mapped on touch, copied by a write after fork, split by protect", huge_pages},
+	{"swap: page-out frees frames, page-in on touch intact, fork with pages out, BUSY when shared", swap_pages},
 };
 const unsigned memtests_count = sizeof memtests / sizeof memtests[0];

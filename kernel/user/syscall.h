@@ -48,13 +48,22 @@ enum {
 	              * file's end too) */
 	SYS_SETHUGE, /* (on): 2M pages for the process's anonymous regions
 	              * (mmu_vm_space_set_huge); 0 */
+	SYS_SETSWAP, /* (on): the kernel's swap store for the process
+	              * (mmu_vm_space_set_swap; a fork child inherits it) or
+	              * none; 0, -EBUSY (pages are out and would lose it) */
+	SYS_PAGEOUT, /* (va): page out the 4K page at VA (mmu_vm_page_out):
+	              * its frame freed, the next access pages it back in; 0,
+	              * -ENOENT (nothing mapped there, or already out),
+	              * -EBUSY (shared after fork), -ENOMEM (the store is
+	              * full), -EINVAL (no store, not an anonymous page, a 2M
+	              * leaf, unaligned) */
 	SYS_COUNT
 };
 
 #define USTR_MAX 256 /* the longest string SYS_STRCOPY takes */
 
 /* Errors (negated in RAX). */
-enum { EFAULT = 14, ECHILD = 10, ENOMEM = 12, EINVAL = 22, ENOSYS = 38, EAGAIN = 11 };
+enum { ENOENT = 2, EFAULT = 14, ECHILD = 10, ENOMEM = 12, EBUSY = 16, EINVAL = 22, ENOSYS = 38, EAGAIN = 11 };
 
 /* Protection bits of SYS_MAP and SYS_PROTECT (mmu64's MMU_PROT_R/W/X). */
 #define UPROT_R 1u
@@ -100,6 +109,7 @@ struct umeminfo {
 	uint64_t pool_frames; /* 4K frames of the data pool */
 	uint64_t frames_used; /* in use now */
 	uint64_t kpti;        /* 1: user mode runs on a shadow tree */
+	uint64_t swap_slots;  /* the swap store's slots in use now */
 };
 
 /* x86 paging-entry bits the tests look at. */

@@ -31,6 +31,8 @@ int64_t sbrk(int64_t increment) { return syscall3(SYS_SBRK, (uint64_t)increment,
 int64_t mapshared(uint64_t va, uint64_t len, unsigned prot) { return syscall3(SYS_MAPSHARED, va, len, prot); }
 int64_t mapfile(uint64_t va, uint64_t len, unsigned prot) { return syscall3(SYS_MAPFILE, va, len, prot); }
 int64_t sethuge(int on) { return syscall3(SYS_SETHUGE, (uint64_t)on, 0, 0); }
+int64_t setswap(int on) { return syscall3(SYS_SETSWAP, (uint64_t)on, 0, 0); }
+int64_t pageout(const volatile void *va) { return syscall3(SYS_PAGEOUT, (uint64_t)va, 0, 0); }
 
 void *memset(void *dst, int c, size_t n)
 {

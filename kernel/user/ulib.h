@@ -28,6 +28,8 @@ int64_t sbrk(int64_t increment);
 int64_t mapshared(uint64_t va, uint64_t len, unsigned prot);
 int64_t mapfile(uint64_t va, uint64_t len, unsigned prot);
 int64_t sethuge(int on);
+int64_t setswap(int on);
+int64_t pageout(const volatile void *va);
 
 void *memset(void *dst, int c, size_t n);
 void *memcpy(void *restrict dst, const void *restrict src, size_t n);
