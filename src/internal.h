@@ -134,11 +134,6 @@ static inline mmu_pte_t *pt_cache_entry(struct mmu_tree *tree, enum mmu_level le
 {
 	return &pt_cache(tree, level)->entries[mmu_va_index(va, level)];
 }
-/* The entry for VA at LEVEL when the cache covers it, else NULL. */
-static inline mmu_pte_t *pt_cache_lookup(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
-{
-	return pt_cache_covers(tree, level, va) ? pt_cache_entry(tree, level, va) : NULL;
-}
 static inline void pt_cache_drop(struct mmu_tree *tree, enum mmu_level level)
 {
 	*pt_cache(tree, level) = (struct mmu_leaf_cache){.base = PT_CACHE_EMPTY};
