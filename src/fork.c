@@ -224,6 +224,15 @@ mmu_err_t mmu_vm_fork_with_storage(struct mmu_vm_space *parent, struct mmu_vm_sp
 	else if (shadow.bits)
 		table_free_now(mmu, shadow);
 	vm_unlock(parent);
+	/* Linked after the parent's lock went (the family lock comes first):
+	 * meanwhile a page-out of a frame the child shares finds fewer leaves
+	 * than references and refuses (BUSY). The parent cannot exit in
+	 * between: it is the caller's, busy forking. */
+	if (err == MMU_OK) {
+		vm_family_lock(mmu);
+		vm_family_link(parent, child);
+		vm_family_unlock(mmu);
+	}
 	if (err != MMU_OK && created) {
 		child->live = 0;
 		mmu_err_t derr = mmu_tree_destroy(&child->tree);

@@ -73,6 +73,7 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 		mmu->cpu[cpu].pcid_next = 1;
 	}
 	atomic_init(&mmu->kernel.locked, false);
+	atomic_init(&mmu->vm_family_lock, false);
 	mmu->kernel.mmu = mmu;
 	pt_cache_init(&mmu->kernel);
 	mmu->kernel.is_kernel = true;

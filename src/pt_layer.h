@@ -259,6 +259,19 @@ mmu_err_t pt_change(struct mmu_tree *tree, const struct pt_visitor *visitor, voi
  * allocated before anything changes (NOMEM: nothing changed). */
 mmu_err_t pt_change_splitting(struct mmu_tree *tree, const struct pt_visitor *visitor, void *op, mmu_vaddr_t va,
 			      mmu_vaddr_t last);
+/* One change of several trees of one mmu, with ONE shootdown (a page-out
+ * of a frame that several spaces map: src/swap.c): begin, a change of
+ * [VA, LAST] of each tree by VISITOR (a visitor that takes no table and
+ * never asks PT_FLUSH; INVALID for a dead tree, nothing visited), then
+ * the flush: a full non-global flush on every CPU. The caller holds
+ * every space lock of the trees throughout. */
+struct pt_multi {
+	struct mmu_tlb_batch batch;
+};
+void pt_multi_begin(struct pt_multi *m, struct mmu_tree *first);
+mmu_err_t pt_multi_change(struct pt_multi *m, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op,
+			  mmu_vaddr_t va, mmu_vaddr_t last);
+void pt_multi_flush(struct pt_multi *m);
 /* Map the 2M frame PA at VA (2M-aligned, user half) of the process tree
  * TREE with PROT, the one huge leaf a process tree takes (a demand fault
  * of a space with huge pages on): DUPLICATED when anything is mapped or a

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Swap of anonymous private pages: page-out of a page that one leaf maps
- * (no reverse map needed), page-in on fault, and the slot references that
+/* Swap of anonymous private pages: page-out of a page that one leaf maps,
+ * or that the spaces of a fork family map (the reverse map below),
+ * page-in on fault, and the slot references that
  * fork, zap and exit owe the kernel's store. The swap entry's encoding is
  * include/mmu64/vm.h's. Every entry change goes through the entry writer
  * (entry_leaf_to_swap, entry_rewrite_swap) inside a runner. */
@@ -151,9 +152,10 @@ static mmu_err_t pageout_store(struct mmu_vm_space *sp, mmu_vaddr_t page, mmu_pt
 	return MMU_OK;
 }
 
-mmu_err_t mmu_vm_page_out(struct mmu_vm_space *sp, mmu_vaddr_t va)
+/* The page-out of one space's page, space lock held: BUSY with *OLD the
+ * 4K leaf when its frame has other references. */
+static mmu_err_t pageout_try(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_pte_t *old)
 {
-	vm_lock(sp);
 	const struct mmu_vm_region *r = NULL;
 	mmu_err_t err = pageout_check(sp, va, &r);
 	struct unmap_op op = {.old = 0, .err = MMU_E_NOTEXIST};
@@ -165,7 +167,173 @@ mmu_err_t mmu_vm_page_out(struct mmu_vm_space *sp, mmu_vaddr_t va)
 		err = MMU_E_INVALID;
 	if (err == MMU_OK)
 		err = pageout_store(sp, va, op.old);
+	*old = op.old;
+	return err;
+}
+
+/* ---- page-out of a shared frame: the reverse map ----
+ * A private anonymous frame shared by fork is mapped at the same VA in
+ * the spaces of one fork family (COW never moves a page), read-only in
+ * all (fork cleared RW; a write fault copies or, at one reference,
+ * reuses; protect never sets RW). So the frame's mappers are the family
+ * members whose leaf at VA maps it: with the family lock and every
+ * member's space lock held, the frame proceeds only when they account
+ * for all its references (else BUSY: a fork not yet linked, a mapper
+ * elsewhere), and none can change meanwhile. Read-only everywhere, its
+ * contents are stable: the store copies it first (prepare: a failed write
+ * changes nothing), then every leaf becomes the slot's swap entry with
+ * one shootdown for all the trees, and the frame goes. */
+
+/* The present 4K leaf at PAGE of SP (space lock held), else 0. */
+static mmu_pte_t leaf_at(struct mmu_vm_space *sp, mmu_vaddr_t page)
+{
+	mmu_pte_t v;
+	if (!vm_space_live(sp) || mmu_entry(&sp->tree, page, MMU_LEVEL_PT, &v) != MMU_OK || !mmu_pte_present(v))
+		return 0;
+	return v;
+}
+
+/* Whether member M's leaf V at PAGE is one this page-out of SP may take:
+ * read-only, in a region page-out takes, with SP's store (the slot's
+ * references go to it: page-in and zap of M free it there). */
+static bool member_ok(const struct mmu_vm_space *sp, const struct mmu_vm_space *m, mmu_vaddr_t page, mmu_pte_t v)
+{
+	int i = vm_region_find(m, page);
+	return !(v & MMU_PTE_RW) && i >= 0 && region_swappable(&m->region[i]) &&
+	       !object_page(&m->region[i], page, v) && m->swap == sp->swap && m->swap_ctx == sp->swap_ctx;
+}
+
+/* The family members of SP mapping FRAME at PAGE, or 0 when one may not
+ * be taken. */
+static uint32_t family_mappers(struct mmu_vm_space *sp, mmu_vaddr_t page, mmu_pa_t frame)
+{
+	uint32_t n = 0;
+	struct mmu_vm_space *m = sp;
+	do {
+		mmu_pte_t v = leaf_at(m, page);
+		if (v && (v & MMU_PTE_ADDR_MASK) == frame.bits) {
+			if (!member_ok(sp, m, page, v))
+				return 0;
+			n++;
+		}
+		m = m->family_next;
+	} while (m != sp);
+	return n;
+}
+
+/* The leaf at the page (of FRAME, checked) becomes the swap entry *OP,
+ * recorded into the multi-tree batch. */
+struct family_unmap_op {
+	mmu_pa_t frame;
+	mmu_pte_t swap;
+};
+
+static enum pt_step family_unmap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				       mmu_vaddr_t last)
+{
+	(void)last;
+	const struct family_unmap_op *op = w->op;
+	mmu_pte_t v = pte_load(e);
+	if (level > MMU_LEVEL_PT)
+		return PT_DESCEND; /* a table: family_mappers found a 4K leaf below */
+	MMU_ASSERT(w->mmu, mmu_pte_present(v) && (v & MMU_PTE_ADDR_MASK) == op->frame.bits,
+		   "page-out: leaf %lx at %lx is not frame %lx's", (unsigned long)v, (unsigned long)va,
+		   (unsigned long)op->frame.bits);
+	entry_leaf_to_swap(w, level, e, va, op->swap);
+	return PT_STOP;
+}
+
+static const struct pt_visitor family_unmap_visitor = {.entry = family_unmap_entry};
+
+/* The N mappers of the family of SP (every space lock held) write FRAME
+ * to one slot; NOMEM (the store) changes nothing. */
+static mmu_err_t pageout_family(struct mmu_vm_space *sp, mmu_vaddr_t page, mmu_pa_t frame, uint32_t n)
+{
+	struct mmu *mmu = sp->tree.mmu;
+	uint64_t slot = 0;
+	mmu_err_t err = sp->swap->write(sp->swap_ctx, frame, &slot);
+	if (err == MMU_OK && slot >= MMU_VM_SWAP_SLOT_MAX) {
+		sp->swap->free(sp->swap_ctx, slot);
+		err = MMU_E_NOMEM;
+	}
+	if (err != MMU_OK)
+		return MMU_E_NOMEM;
+	for (uint32_t i = 1; i < n; i++)
+		sp->swap->dup(sp->swap_ctx, slot);
+	struct family_unmap_op op = {.frame = frame, .swap = mmu_vm_swap_entry(slot)};
+	struct pt_multi multi;
+	pt_multi_begin(&multi, &sp->tree);
+	struct mmu_vm_space *m = sp;
+	do {
+		mmu_pte_t v = leaf_at(m, page);
+		if (v && (v & MMU_PTE_ADDR_MASK) == frame.bits) {
+			err = pt_multi_change(&multi, &m->tree, &family_unmap_visitor, &op, page,
+					      page + (MMU_PAGE_SIZE - 1));
+			MMU_ASSERT(mmu, err == MMU_OK, "page-out: tree of a live space refused (%u)", (unsigned)err);
+			m->swapped++;
+		}
+		m = m->family_next;
+	} while (m != sp);
+	pt_multi_flush(&multi);
+	/* Out of every TLB now: the references go, the last frees it. */
+	for (uint32_t i = 1; i < n; i++)
+		MMU_ASSERT(mmu, !vm_frame_put(mmu, frame), "page-out: frame %lx lost a reference", (unsigned long)frame.bits);
+	MMU_ASSERT(mmu, vm_frame_put(mmu, frame), "page-out: frame %lx gained a reference", (unsigned long)frame.bits);
+	frame_free_data(mmu, frame);
+	return MMU_OK;
+}
+
+/* Take every space lock of SP's family (family lock held: the order does
+ * not matter, nobody else holds two), or drop them. */
+static void family_lock_all(struct mmu_vm_space *sp)
+{
+	struct mmu_vm_space *m = sp;
+	do {
+		vm_lock(m);
+		m = m->family_next;
+	} while (m != sp);
+}
+
+static void family_unlock_all(struct mmu_vm_space *sp)
+{
+	struct mmu_vm_space *m = sp;
+	do {
+		struct mmu_vm_space *next = m->family_next;
+		vm_unlock(m);
+		m = next;
+	} while (m != sp);
+}
+
+/* The page-out of a page found shared: again under the family's locks
+ * (it may be alone now, or gone), then from every mapper. */
+static mmu_err_t pageout_shared(struct mmu_vm_space *sp, mmu_vaddr_t va)
+{
+	struct mmu *mmu = sp->tree.mmu;
+	vm_family_lock(mmu);
+	family_lock_all(sp);
+	mmu_pte_t old = 0;
+	mmu_err_t err = pageout_try(sp, va, &old);
+	mmu_pa_t frame = mmu_pa(old & MMU_PTE_ADDR_MASK);
+	/* A piece of a 2M frame counts its references at the head: not this. */
+	if (err == MMU_E_BUSY && frame_data_head(mmu, frame).bits == frame.bits) {
+		uint32_t n = family_mappers(sp, va, frame);
+		if (n > 1 && n == vm_frame_refs(mmu, frame))
+			err = pageout_family(sp, va, frame, n);
+	}
+	family_unlock_all(sp);
+	vm_family_unlock(mmu);
+	return err;
+}
+
+mmu_err_t mmu_vm_page_out(struct mmu_vm_space *sp, mmu_vaddr_t va)
+{
+	vm_lock(sp);
+	mmu_pte_t old = 0;
+	mmu_err_t err = pageout_try(sp, va, &old);
 	vm_unlock(sp);
+	/* The family lock comes before the space lock: taken afresh. */
+	if (err == MMU_E_BUSY)
+		err = pageout_shared(sp, va);
 	return err;
 }
 

@@ -10,6 +10,26 @@ void vm_lock(struct mmu_vm_space *sp)
 
 void vm_unlock(struct mmu_vm_space *sp) { atomic_store_explicit(&sp->lock, false, memory_order_release); }
 
+void vm_family_lock(struct mmu *mmu) { lock_spin(mmu, &mmu->vm_family_lock); }
+
+void vm_family_unlock(struct mmu *mmu) { atomic_store_explicit(&mmu->vm_family_lock, false, memory_order_release); }
+
+void vm_family_link(struct mmu_vm_space *parent, struct mmu_vm_space *child)
+{
+	child->family_prev = parent;
+	child->family_next = parent->family_next;
+	parent->family_next->family_prev = child;
+	parent->family_next = child;
+}
+
+/* Family lock held. */
+static void vm_family_unlink(struct mmu_vm_space *sp)
+{
+	sp->family_prev->family_next = sp->family_next;
+	sp->family_next->family_prev = sp->family_prev;
+	sp->family_prev = sp->family_next = sp;
+}
+
 bool vm_frame_put(struct mmu *mmu, mmu_pa_t pa)
 {
 	struct mmu_frame_meta *meta = port_meta(mmu, frame_data_head(mmu, pa));
@@ -29,6 +49,7 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp)
 	{
 		sp->tree.process = true;
 		sp->live = vm_live_mark(sp);
+		sp->family_prev = sp->family_next = sp;
 	}
 	return err;
 }
@@ -38,8 +59,14 @@ mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp)
  * takes to join the tree: a load either came first (BUSY, nothing
  * released) or finds the tree dead and panics (a space loaded while it
  * exits is the caller's race). */
+/* The family lock is held from before the space lock until SP is out of
+ * its family: a page-out of a shared frame walks the family under it, so
+ * once exit returns no list points at SP's storage; an exit refused
+ * (BUSY) leaves SP in its family. */
 mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp)
 {
+	struct mmu *mmu = sp->tree.mmu;
+	vm_family_lock(mmu);
 	vm_lock(sp);
 	mmu_err_t err = vm_zap_exit(sp);
 	if (err == MMU_OK) {
@@ -49,8 +76,10 @@ mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp)
 		sp->nregions = 0;
 		vm_regions_use_inline(sp); /* the caller's array is its own again */
 		sp->live = 0;
+		vm_family_unlink(sp);
 	}
 	vm_unlock(sp);
+	vm_family_unlock(mmu);
 	return err;
 }
 

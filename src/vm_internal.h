@@ -12,6 +12,14 @@
  * before the tree lock, never while holding it. */
 void vm_lock(struct mmu_vm_space *sp);
 void vm_unlock(struct mmu_vm_space *sp);
+/* The fork families' lock (struct mmu's vm_family_lock): taken before any
+ * space lock, never while holding one. Under it: the family links, and
+ * whoever holds several space locks at once (a page-out of a shared
+ * frame), so those may be taken in any order. Link: CHILD (fresh from
+ * fork) into PARENT's family, family lock held. */
+void vm_family_lock(struct mmu *mmu);
+void vm_family_unlock(struct mmu *mmu);
+void vm_family_link(struct mmu_vm_space *parent, struct mmu_vm_space *child);
 
 /* What mmu_vm_space_create stores in sp->live: tied to the address, so a
  * copy of a space's bytes or leftover garbage is not taken for a live

@@ -211,6 +211,41 @@ mmu_err_t pt_change_splitting(struct mmu_tree *tree, const struct pt_visitor *vi
 	return run(&w, va, last, RUN_PREPARE_FIRST);
 }
 
+/* Each tree's walk records into M's one batch, flushed by pt_multi_flush
+ * only: the trees' locks are dropped before that flush, which is safe as
+ * the caller holds every space lock meanwhile (no other change of these
+ * trees), and a CPU that loads one of them after its walk reads the new
+ * entries through the tree lock it takes to join. */
+void pt_multi_begin(struct pt_multi *m, struct mmu_tree *first) { mmu_tlb_batch_init(&m->batch, first); }
+
+mmu_err_t pt_multi_change(struct pt_multi *m, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op,
+			  mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	MMU_ASSERT(tree->mmu, tree->mmu == m->batch.tree->mmu && !tree->is_kernel,
+		   "pt_multi_change: tree %lx is not a user tree of the batch's mmu", (unsigned long)tree->root.bits);
+	struct pt_walk w;
+	pt_walk_init(&w, tree, visitor, op);
+	w.batch = &m->batch;
+	tree_lock(tree);
+	mmu_err_t err = tree->dead ? MMU_E_INVALID : MMU_OK;
+	if (err == MMU_OK)
+		pt_walk_range(&w, va, last);
+	tree_unlock(tree);
+	return err;
+}
+
+/* The batch names one tree, but its entries came from several: a full
+ * non-global flush on every CPU (all_cpus) reaches every PCID of every
+ * CPU, running or lazy, KPTI user PCIDs included, whatever tree each
+ * runs; the batch's ranges are dropped for it. */
+void pt_multi_flush(struct pt_multi *m)
+{
+	if (mmu_tlb_batch_pending(&m->batch))
+		tlb_batch_want_full(&m->batch, false, true);
+	mmu_tlb_flush(&m->batch);
+	mmu_tlb_batch_done(&m->batch);
+}
+
 mmu_err_t pt_copy(struct mmu_tree *from, struct mmu_tree *to, const struct pt_visitor *visitor, void *op,
 		  mmu_vaddr_t va, mmu_vaddr_t last)
 {

@@ -166,6 +166,9 @@ struct mmu {
 	struct mmu_counters reported;      /* totals at the previous mmu_counters_take */
 	struct mmu_user_window user_window[MMU_KERNEL_USER_WINDOWS];
 	unsigned nuser_windows;
+	/* The fork families' lock (include/mmu64/vm.h, struct mmu_vm_space's
+	 * family links): taken before any space lock. */
+	atomic_bool vm_family_lock;
 	struct mmu_cpu cpu[MMU_MAX_CPUS];
 };
 

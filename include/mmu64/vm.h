@@ -141,6 +141,13 @@ struct mmu_vm_space {
 	const struct mmu_vm_swap_ops *swap; /* NULL: no page-out (mmu_vm_space_set_swap) */
 	void *swap_ctx;
 	uint64_t swapped; /* the swap entries in its tree */
+	/* Its fork family: the spaces that forked from one another, a
+	 * circular list (a space alone: itself both ways, or NULL before
+	 * create), under the mmu's vm_family_lock. The reverse map of an
+	 * anonymous private frame (mmu_vm_page_out of a frame shared after
+	 * fork): COW never moves a page, so every leaf of that frame is at
+	 * the same VA in a space of the family. */
+	struct mmu_vm_space *family_prev, *family_next;
 };
 
 /* A new space with an empty user tree and no regions, in SP's storage
@@ -214,13 +221,19 @@ mmu_err_t mmu_vm_space_set_swap(struct mmu_vm_space *sp, const struct mmu_vm_swa
  * in its own copy); remove, shrink and exit free the slot. Only a page
  * the space owns alone: in an anon, stack or eager region, or a private
  * copy in an MMU_VM_PRIVATE region, a 4K leaf whose frame has one
- * reference. A frame shared after fork needs a reverse map to unmap from
- * every space (not in mmu64); a 2M leaf is never paged out (split it
+ * reference, or a frame shared after fork: then every space of SP's fork
+ * family that maps it (at VA: COW never moves a page) loses it with one
+ * shootdown (a full non-global flush on every CPU) and gets a swap entry
+ * of one slot written once (dup'd for each extra mapper), provided they
+ * account for all its references, each leaf read-only in a region
+ * page-out takes with SP's store (else BUSY: a fork in flight, a
+ * mapper elsewhere); object pages have no reverse map. A 2M leaf is never paged out (split it
  * first: not in mmu64 either). Errors, in this order: INVALID (SP dead or
  * without a store, VA not in the user half, VA in no region or in a
  * guard or shared region, an object's own page in a private region, a 2M
  * leaf), UNALIGNED (VA), NOTEXIST (no page mapped at VA, a swap entry
- * included), BUSY (the frame has other references: shared after fork),
+ * included), BUSY (the frame has references its family's leaves at VA do
+ * not account for, or one of them may not be taken; a piece of a 2M frame),
  * NOMEM (the store's write failed). Every error changes nothing. */
 mmu_err_t mmu_vm_page_out(struct mmu_vm_space *sp, mmu_vaddr_t va);
 

@@ -233,10 +233,13 @@ static void test_errors(void)
 	CHECK_EQ(ur(&p, 0, va + PAGE), 2);
 	/* A store with pages out stays until they are back. */
 	CHECK_EQ(mmu_vm_space_set_swap(&p, NULL, NULL), MMU_E_BUSY);
-	/* Shared after fork: BUSY (a reverse map's job). */
+	/* Shared after fork: the store is written first and is full: NOMEM,
+	 * nothing changed in either space. */
 	CHECK_OK(mmu_vm_fork(&p, &c));
-	CHECK_EQ(mmu_vm_page_out(&p, va + PAGE), MMU_E_BUSY);
-	CHECK_EQ(mmu_vm_page_out(&c, va + PAGE), MMU_E_BUSY);
+	CHECK_EQ(mmu_vm_page_out(&p, va + PAGE), MMU_E_NOMEM);
+	CHECK_EQ(mmu_vm_page_out(&c, va + PAGE), MMU_E_NOMEM);
+	CHECK_EQ(refs(&p, va + PAGE), 2);
+	CHECK_EQ(pa_of(&p, va + PAGE).bits, pa_of(&c, va + PAGE).bits);
 	CHECK_EQ(store.refs[0], 2);
 	CHECK_OK(mmu_vm_space_exit(&c));
 	CHECK_EQ(store.refs[0], 1);
@@ -314,6 +317,74 @@ static void test_fork(void)
 	CHECK_EQ(store.refs[1], 1);
 	CHECK_EQ(ur(&p, 0, va + PAGE), (uint8_t)(0x50 + 7));
 	CHECK(page_intact(&p, va + PAGE, 1, 0x50));
+	finish(&p, start);
+}
+
+/* The reverse map: a page shared by a parent, its child and grandchild,
+ * cached on both CPUs (the grandchild's lazily under PCIDs), paged out
+ * from any of them: one slot with three references, the frame freed, each
+ * pages in its own copy. BUSY while a mapper is not in the family or not
+ * acceptable (another store; an extra reference); exit unlinks. */
+static void test_family(void)
+{
+	struct start start = begin(SLOTS);
+	struct mmu_vm_space p, c, g;
+	const mmu_vaddr_t va = 0x400000;
+	space_with_pages(&p, va, 3, 0x30);
+	CHECK_OK(mmu_vm_fork(&p, &c));
+	CHECK_OK(mmu_vm_fork(&c, &g));
+	CHECK_EQ(refs(&p, va), 3);
+	st_load(vt_sim, 1, &g.tree);
+	CHECK_EQ(ur(&g, 1, va + 1), (uint8_t)(0x30 + 13));
+	st_load(vt_sim, 1, &c.tree);
+	CHECK_EQ(ur(&c, 1, va + 1), (uint8_t)(0x30 + 13));
+	CHECK_EQ(ur(&p, 0, va + 1), (uint8_t)(0x30 + 13));
+	uint64_t frames = sim_frames_in_use(vt_sim);
+	CHECK_OK(mmu_vm_page_out(&c, va));
+	CHECK(swapped_at(&p, va) && swapped_at(&c, va) && swapped_at(&g, va));
+	CHECK_EQ(store.refs[0], 3);
+	CHECK_EQ(store.writes, 1);
+	CHECK_EQ(p.swapped + c.swapped + g.swapped, 3);
+	CHECK_EQ(sim_frames_in_use(vt_sim), frames - 1);
+	CHECK_EQ(mmu_vm_page_out(&p, va), MMU_E_NOTEXIST);
+	st_check_sanitizer(vt_sim);
+	/* Each pages in its own copy, the slot's references dropping. */
+	CHECK_EQ(ur(&p, 0, va + 1), (uint8_t)(0x30 + 13));
+	CHECK(page_intact(&p, va, 0, 0x30));
+	CHECK_EQ(store.refs[0], 2);
+	CHECK_EQ(uw(&c, 1, va, 0x77), R_OK);
+	CHECK_EQ(*sim_phys(vt_sim, pa_of(&c, va)), 0x77);
+	CHECK_EQ(store.refs[0], 1);
+	st_load(vt_sim, 1, &g.tree);
+	CHECK_EQ(ur(&g, 1, va + 1), (uint8_t)(0x30 + 13));
+	CHECK(page_intact(&g, va, 0, 0x30));
+	CHECK_EQ(store.refs[0], 0);
+	/* A reference nobody in the family holds (a mapper elsewhere, a fork
+	 * not yet linked): BUSY, nothing changed. */
+	sim_frame_meta(vt_sim, pa_of(&p, va + PAGE))->refcount++;
+	CHECK_EQ(mmu_vm_page_out(&p, va + PAGE), MMU_E_BUSY);
+	sim_frame_meta(vt_sim, pa_of(&p, va + PAGE))->refcount--;
+	CHECK_EQ(refs(&p, va + PAGE), 3);
+	/* A member with another store: BUSY (its entry would name a slot of
+	 * a store it does not use). */
+	static struct store other;
+	CHECK_OK(mmu_vm_space_set_swap(&g, &store_ops, &other));
+	CHECK_EQ(mmu_vm_page_out(&p, va + PAGE), MMU_E_BUSY);
+	CHECK(!swapped_at(&p, va + PAGE) && !swapped_at(&g, va + PAGE));
+	CHECK_OK(mmu_vm_space_set_swap(&g, &store_ops, &store));
+	/* The child exits: out of the family, the grandchild still in it. */
+	unload(1);
+	CHECK_OK(mmu_vm_space_exit(&c));
+	CHECK(p.family_next == &g && g.family_next == &p && p.family_prev == &g);
+	CHECK_EQ(refs(&p, va + PAGE), 2);
+	CHECK_OK(mmu_vm_page_out(&g, va + PAGE));
+	CHECK(swapped_at(&p, va + PAGE) && swapped_at(&g, va + PAGE));
+	CHECK_EQ(store.refs[0], 2);
+	CHECK_EQ(ur(&p, 0, va + PAGE + 2), (uint8_t)(0x30 + 7 + 26));
+	CHECK(page_intact(&p, va + PAGE, 1, 0x30));
+	CHECK_OK(mmu_vm_space_exit(&g));
+	CHECK(p.family_next == &p && p.family_prev == &p);
+	CHECK_EQ(store.refs[0], 0);
 	finish(&p, start);
 }
 
@@ -499,6 +570,7 @@ static void all_tests(const struct sim_config *cfg)
 	test_errors();
 	test_huge_and_objects();
 	test_fork();
+	test_family();
 	test_zap_and_protect();
 	test_nomem_pagein();
 }

@@ -138,7 +138,10 @@ mmu_err_t vmm_fork(struct vm_model *m, const struct vm_mspace *parent, struct vm
 void vmm_exit(struct vm_model *m, struct vm_mspace *s);
 /* mmu_vm_page_out of VA in S (vmmodel_swap.c), past the checks the test
  * makes itself (VA in the window). */
-mmu_err_t vmm_page_out(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va);
+/* ALL (N spaces, LIVE[i] whether ALL[i] is): the spaces that may share
+ * S's frames (its fork family; the store is the same for all). */
+mmu_err_t vmm_page_out(struct vm_model *m, struct vm_mspace *const *all, const bool *live, unsigned n,
+		       struct vm_mspace *s, mmu_vaddr_t va);
 /* mmu_vm_space_set_swap with the store (ON) or none: BUSY when S has
  * pages in swap and loses its store. */
 mmu_err_t vmm_set_swap(struct vm_mspace *s, bool on);

@@ -24,7 +24,32 @@ static int free_slot(const struct vm_model *m)
 	return -1;
 }
 
-mmu_err_t vmm_page_out(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va)
+/* The mappers of the 4K frame F at VA that a page-out may take (the
+ * reverse map: COW shares a frame at one VA only), 0 when one may not be
+ * taken: a 2M leaf, a writable leaf, no store, a region page-out refuses,
+ * the object's own page. */
+static uint32_t mappers(struct vm_model *m, struct vm_mspace *const *all, const bool *live, unsigned n,
+			mmu_vaddr_t va, int32_t f)
+{
+	uint32_t k = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (!live[i])
+			continue;
+		struct vm_mpage *pg = vmm_page(all[i], va);
+		if (pg->frame != f)
+			continue;
+		int ri = vmm_region_at(all[i], va);
+		const struct mmu_vm_region *r = ri >= 0 ? &all[i]->region[ri] : NULL;
+		if (pg->huge || pg->wr || !all[i]->swap || !r || r->kind == MMU_VM_GUARD || r->kind == MMU_VM_SHARED ||
+		    object_own_page(m, r, va, pg))
+			return 0;
+		k++;
+	}
+	return k;
+}
+
+mmu_err_t vmm_page_out(struct vm_model *m, struct vm_mspace *const *all, const bool *live, unsigned n,
+		       struct vm_mspace *s, mmu_vaddr_t va)
 {
 	int ri = vmm_region_at(s, va);
 	if (!s->swap || ri < 0 || s->region[ri].kind == MMU_VM_GUARD || s->region[ri].kind == MMU_VM_SHARED)
@@ -36,23 +61,33 @@ mmu_err_t vmm_page_out(struct vm_model *m, struct vm_mspace *s, mmu_vaddr_t va)
 		return MMU_E_NOTEXIST;
 	if (pg->huge)
 		return MMU_E_INVALID;
-	if (vmm_frame_refs(m, pg->frame) != 1) {
+	int32_t f = pg->frame;
+	uint32_t refs = vmm_frame_refs(m, f), k = 1;
+	if (refs != 1) {
 		if (object_own_page(m, &s->region[ri], va, pg))
 			return MMU_E_INVALID;
-		m->stats.pageout_busy++;
-		return MMU_E_BUSY;
+		k = m->frame[f].head == f ? mappers(m, all, live, n, va, f) : 0;
+		if (k != refs) {
+			m->stats.pageout_busy++;
+			return MMU_E_BUSY;
+		}
 	}
 	int slot = free_slot(m);
 	if (slot < 0) {
 		m->stats.pageout_full++;
 		return MMU_E_NOMEM;
 	}
-	m->slot[slot].refs = 1;
-	memcpy(m->slot[slot].byte, m->frame[pg->frame].byte, VM_NBYTES);
+	m->slot[slot].refs = k;
+	memcpy(m->slot[slot].byte, m->frame[f].byte, VM_NBYTES);
 	m->slots_used++;
-	vmm_frame_put(m, pg->frame);
-	*pg = (struct vm_mpage){.frame = -1, .slot1 = (uint32_t)slot + 1};
-	s->swapped++;
+	for (unsigned i = 0; i < n; i++) {
+		struct vm_mpage *q = live[i] ? vmm_page(all[i], va) : NULL;
+		if (!q || q->frame != f)
+			continue;
+		vmm_frame_put(m, f);
+		*q = (struct vm_mpage){.frame = -1, .slot1 = (uint32_t)slot + 1};
+		all[i]->swapped++;
+	}
 	m->stats.page_out++;
 	return MMU_OK;
 }

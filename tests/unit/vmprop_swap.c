@@ -97,7 +97,7 @@ void do_swap_op(int s)
 		va += 8;
 	snprintf(R.desc, sizeof(R.desc), "page out space %d va 0x%" PRIx64, s, va);
 	as_any_cpu();
-	mmu_err_t want = vmm_page_out(&R.model, R.ms[s], va);
+	mmu_err_t want = vmm_page_out(&R.model, R.ms, R.live, NSPACES, R.ms[s], va);
 	expect_err(mmu_vm_page_out(&R.sp[s], va), want);
 	R.counts[want == MMU_OK ? N_PAGE_OUT : N_PAGE_OUT_REFUSED]++;
 }
