@@ -289,11 +289,13 @@ static bool swap_out(uint64_t n)
 	return true;
 }
 
-/* A child of a parent whose pages are resident: they are shared, page-out
- * refuses them (the parent waits, so they stay shared); exit 0 when so. */
-static void swap_busy_child(void)
+/* A child of a parent whose pages are resident: they are shared, and the
+ * child's page-out of one takes it out of the parent too (the fork
+ * family's reverse map); the child then pages its own copy in. Exit 0
+ * when so. */
+static void swap_shared_child(void)
 {
-	exit(pageout((void *)SWAP) == -EBUSY && swap_pattern(false) ? 0 : 1);
+	exit(pageout((void *)SWAP) == 0 && swap_pattern(false) ? 0 : 1);
 }
 
 /* Fork with every page out: each side pages in its own copy. */
@@ -312,8 +314,12 @@ static bool swap_fork(uint64_t slots, uint64_t mapped)
 	pid = fork();
 	CHECK(pid >= 0, "fork");
 	if (pid == 0)
-		swap_busy_child();
+		swap_shared_child();
 	CHECK(wait_status(&w) == 0, "a shared page paged out by the child: status %ld", w.status);
+	CHECK(walk_of((void *)SWAP).err != 0, "the parent's page still mapped after the child paged it out");
+	CHECK(swap_pattern(false), "the parent's data after the child's page-out");
+	CHECK(swap_slots() == slots && frames_used() == mapped, "after the shared page-out: %lu slots, %ld frames more",
+	      swap_slots() - slots, (int64_t)(frames_used() - mapped));
 	return true;
 }
 
