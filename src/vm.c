@@ -40,6 +40,9 @@ bool vm_frame_put(struct mmu *mmu, mmu_pa_t pa)
 
 mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp)
 {
+	/* A live space stays: its root, and its neighbours' family links. */
+	if (vm_space_live(sp))
+		return MMU_E_INVALID;
 	__builtin_memset(sp, 0, sizeof *sp); /* no 1.7 KiB temporary at -O0 */
 	atomic_init(&sp->lock, false);
 	vm_regions_use_inline(sp);

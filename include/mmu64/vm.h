@@ -151,10 +151,12 @@ struct mmu_vm_space {
 };
 
 /* A new space with an empty user tree and no regions, in SP's storage
- * (its previous contents are ignored: a live space there is lost, with its
- * root). Its regions go in the MMU_VM_INLINE_REGIONS slots inside SP until
+ * (its previous contents are ignored, but for a live space there: INVALID,
+ * exit it first, or its root would be lost and its fork family's list
+ * left pointing at reinitialised storage). Its regions go in the MMU_VM_INLINE_REGIONS slots inside SP until
  * mmu_vm_space_set_region_storage gives it an array; its lowest mappable
- * address is MMU_VM_MIN_ADDR_DEFAULT. NOMEM: no root. */
+ * address is MMU_VM_MIN_ADDR_DEFAULT. INVALID: SP is live; NOMEM: no
+ * root. */
 mmu_err_t mmu_vm_space_create(struct mmu *mmu, struct mmu_vm_space *sp);
 
 /* Release SP: every leaf's frame reference (frames still mapped by other

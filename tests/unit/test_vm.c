@@ -266,6 +266,28 @@ static void test_decisions_stack(void)
 	decision_space_exit(&sp, frames0, tables0);
 }
 
+/* Create over a live space is refused: it would lose the root and leave
+ * the fork family's list pointing at reinitialised storage. After exit
+ * the storage is the caller's again. */
+static void test_create_over_live(void)
+{
+	uint64_t tables0 = sim_tables_in_use(vt_sim);
+	struct mmu_vm_space sp, child;
+	CHECK_OK(mmu_vm_space_create(vt_mmu, &sp));
+	CHECK_OK(mmu_vm_fork(&sp, &child));
+	mmu_pa_t root = sp.tree.root;
+	CHECK_ERR(mmu_vm_space_create(vt_mmu, &sp), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_space_create(vt_mmu, &child), MMU_E_INVALID);
+	CHECK_EQ(sp.tree.root.bits, root.bits);
+	CHECK(sp.family_next == &child && child.family_next == &sp);
+	CHECK_OK(mmu_vm_space_exit(&child));
+	CHECK(sp.family_next == &sp);
+	CHECK_OK(mmu_vm_space_create(vt_mmu, &child));
+	CHECK_OK(mmu_vm_space_exit(&child));
+	CHECK_OK(mmu_vm_space_exit(&sp));
+	CHECK_EQ(sim_tables_in_use(vt_sim), tables0);
+}
+
 static void all_tests(const struct sim_config *cfg)
 {
 	(void)cfg;
@@ -275,6 +297,7 @@ static void all_tests(const struct sim_config *cfg)
 	test_decisions_resolved();
 	test_decisions_refused();
 	test_decisions_stack();
+	test_create_over_live();
 }
 
 int test_main(int argc, char **argv)
