@@ -46,6 +46,19 @@ ENTRY_INLINE unsigned entry_prot(const struct mmu *mmu, uint64_t upper, mmu_pte_
 	return prot_of_bits(mmu, entry_fold(upper, leaf));
 }
 
+/* What VA translates to through the present LEAF at LEVEL, UPPER what the
+ * levels above allow: the answer of mmu_walk, mmu_leaves and mmu_harvest. */
+ENTRY_INLINE struct mmu_translation entry_translation(const struct mmu *mmu, enum mmu_level level, mmu_pte_t leaf,
+						      uint64_t upper, mmu_vaddr_t va)
+{
+	return (struct mmu_translation){
+		.pa = mmu_pa((leaf & mmu_pte_addr_mask(leaf, level)) | (va & (mmu_level_span(level) - 1))),
+		.size = (enum mmu_size)level,
+		.prot = entry_prot(mmu, upper, leaf),
+		.leaf = leaf,
+	};
+}
+
 /* UPPER of the walk's current path above LEVEL. */
 ENTRY_INLINE uint64_t entry_path_upper(const struct pt_walk *w, enum mmu_level level)
 {

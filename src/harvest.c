@@ -35,12 +35,7 @@ static void harvest_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, 
 	if (!op->fn)
 		return;
 	mmu_vaddr_t base = va & ~(mmu_level_span(level) - 1);
-	struct mmu_translation t = {
-		.pa = mmu_pa(old & mmu_pte_addr_mask(old, level)),
-		.size = (enum mmu_size)level,
-		.prot = entry_prot(w->mmu, upper, old),
-		.leaf = old,
-	};
+	struct mmu_translation t = entry_translation(w->mmu, level, old, upper, base);
 	op->fn(op->ctx, base, &t, harvest_had(old & op->bits));
 }
 

@@ -4,19 +4,6 @@
  * translate. */
 #include "internal.h"
 
-/* What VA translates to through the present LEAF at LEVEL, UPPER the fold
- * of the entries above it: mmu_walk's answer. */
-static struct mmu_translation translation_at(const struct mmu *mmu, enum mmu_level level, mmu_pte_t leaf,
-					     uint64_t upper, mmu_vaddr_t va)
-{
-	return (struct mmu_translation){
-		.pa = mmu_pa((leaf & mmu_pte_addr_mask(leaf, level)) + (va & (mmu_level_span(level) - 1))),
-		.size = (enum mmu_size)level,
-		.prot = entry_prot(mmu, upper, leaf),
-		.leaf = leaf,
-	};
-}
-
 struct lookup_op {
 	enum mmu_level want; /* the level asked for by mmu_entry; 0 for the leaf */
 	bool found;
@@ -72,7 +59,7 @@ mmu_err_t walk_general(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct 
 	struct lookup_op op = {0};
 	mmu_err_t err = lookup(tree, held, va, &op);
 	if (err == MMU_OK)
-		*out = translation_at(tree->mmu, op.level, op.entry, op.upper, va);
+		*out = entry_translation(tree->mmu, op.level, op.entry, op.upper, va);
 	return err;
 }
 
@@ -100,7 +87,7 @@ static bool leaves_report(struct pt_walk *w, enum mmu_level level, mmu_pte_t lea
 			  mmu_vaddr_t va)
 {
 	const struct leaves_op *op = w->op;
-	struct mmu_translation t = translation_at(w->mmu, level, leaf, upper, va);
+	struct mmu_translation t = entry_translation(w->mmu, level, leaf, upper, va);
 	return op->fn(op->ctx, va, &t);
 }
 

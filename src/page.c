@@ -139,12 +139,7 @@ PAGE_INLINE mmu_err_t walk_at(const struct mmu *mmu, enum mmu_level level, mmu_v
 		return PAGE_MISS;
 	if (!mmu_pte_present(v))
 		return MMU_E_NOTEXIST;
-	*out = (struct mmu_translation){
-		.pa = mmu_pa((v & mmu_pte_addr_mask(v, level)) | (va & (mmu_level_span(level) - 1))),
-		.size = (enum mmu_size)level,
-		.prot = entry_prot(mmu, upper, v),
-		.leaf = v,
-	};
+	*out = entry_translation(mmu, level, v, upper, va);
 	return MMU_OK;
 }
 

@@ -12,10 +12,7 @@ void mmu_vm_frame_ref(struct mmu *mmu, mmu_pa_t pa) { vm_frame_get(mmu, pa); }
 
 bool mmu_vm_frame_unref(struct mmu *mmu, mmu_pa_t pa) { return vm_frame_put(mmu, pa); }
 
-uint32_t mmu_vm_frame_refs(struct mmu *mmu, mmu_pa_t pa)
-{
-	return __atomic_load_n(&port_meta(mmu, pa)->refcount, __ATOMIC_ACQUIRE);
-}
+uint32_t mmu_vm_frame_refs(struct mmu *mmu, mmu_pa_t pa) { return vm_frame_refs(mmu, pa); }
 
 static uint64_t object_live_mark(const struct mmu_vm_object *o)
 {

@@ -351,7 +351,8 @@ mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_
  * frame, frees it). */
 void mmu_vm_frame_ref(struct mmu *mmu, mmu_pa_t pa);
 bool mmu_vm_frame_unref(struct mmu *mmu, mmu_pa_t pa);
-/* The references PA has now (a figure for tests and debuggers). */
+/* The references PA has now (a figure for tests and debuggers); for a
+ * piece of a 2M frame, the whole frame's, counted at its head. */
 uint32_t mmu_vm_frame_refs(struct mmu *mmu, mmu_pa_t pa);
 
 struct mmu_vm_pager_ops {
