@@ -76,13 +76,15 @@ PAGE_INLINE bool page_trylock(struct mmu_tree *tree, bool held)
 	return !atomic_exchange_explicit(&tree->locked, true, memory_order_acquire);
 }
 
-/* VA is in TREE's own half: canonical, and its sign is the tree's. A hit
- * in the table cache proves it too: the cache holds tables of the tree's
- * own half, and its base keeps every VA bit above the table's span. */
-static inline bool page_in_half(const struct mmu_tree *tree, mmu_vaddr_t va)
+/* VA is TREE's to walk from the root: TREE is alive and VA in its own
+ * half (canonical, its sign the tree's). A hit in the table cache proves
+ * it too: a dead tree caches nothing, the cache holds tables of the
+ * tree's own half, and its base keeps every VA bit above the table's
+ * span. */
+static inline bool page_walkable(const struct mmu_tree *tree, mmu_vaddr_t va)
 {
 	unsigned shift = mmu_va_bits(tree->mmu->levels) - 1;
-	return (va >> shift) == (-(uint64_t)tree->is_kernel >> shift);
+	return (va >> shift) == (-(uint64_t)tree->is_kernel >> shift) && !tree->dead;
 }
 
 /* PROT is valid and readable: the general path reports the others. */
@@ -249,7 +251,7 @@ PAGE_INLINE mmu_err_t walk_descending(struct mmu_tree *tree, const struct page_a
 PAGE_INLINE mmu_err_t read_descending(struct mmu_tree *tree, bool held, const struct page_args *a)
 {
 	struct descent_port port = descent_port_of(tree->mmu);
-	if (!port.direct_map || !page_in_half(tree, a->va) || tree->dead)
+	if (!port.direct_map || !page_walkable(tree, a->va))
 		return PAGE_MISS;
 	mmu_err_t err = walk_descending(tree, a, port);
 	op_unlock(tree, held);
@@ -310,7 +312,7 @@ PAGE_INLINE mmu_err_t page_along_path(struct mmu_tree *tree, const struct page_o
 PAGE_INLINE mmu_err_t page_slow_locked(struct mmu_tree *tree, const struct page_op *op, enum mmu_level level,
 				       const struct page_args *a)
 {
-	if ((op->may_promote && tree->promote) || !page_in_half(tree, a->va) || tree->dead)
+	if ((op->may_promote && tree->promote) || !page_walkable(tree, a->va))
 		return PAGE_DECLINED;
 	if (op->reads_only)
 		return walk_descending(tree, a, (struct descent_port){NULL, NULL});
