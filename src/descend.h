@@ -22,7 +22,6 @@ struct descent {
 	mmu_pte_t *entries; /* its entries */
 	mmu_pte_t *e;       /* the entry the last step read */
 	mmu_pte_t v;        /* its value */
-	enum mmu_level level;
 	uint64_t upper;     /* what the levels above E allow */
 };
 
@@ -44,7 +43,6 @@ DESCEND_INLINE bool descend_step(struct mmu *mmu, struct descent_port port, stru
 				  struct pt_path *p, enum mmu_level level)
 {
 	d->e = &d->entries[mmu_va_index(va, level)];
-	d->level = level;
 	if (p) {
 		p->table[level] = d->table;
 		p->entry[level] = d->e;
@@ -58,14 +56,32 @@ DESCEND_INLINE bool descend_step(struct mmu *mmu, struct descent_port port, stru
 	return true;
 }
 
-/* Cache the table D ended in (the table the next single-page call at VA
- * wants), unless it came from the cache. */
+/* Cache the table D ended in at LEVEL (the table the next single-page
+ * call at VA wants). */
 DESCEND_INLINE void descent_cache(struct mmu_tree *tree, struct descent_port port, const struct descent *d,
-				  mmu_vaddr_t va)
+				  mmu_vaddr_t va, enum mmu_level level)
 {
 	struct mmu_frame_meta *meta =
 		port.meta_map ? &port.meta_map[d->table.bits >> MMU_PAGE_SHIFT] : port_meta(tree->mmu, d->table);
-	pt_cache_set(tree, d->level, meta, d->entries, va, d->upper);
+	pt_cache_set(tree, level, meta, d->entries, va, d->upper);
+}
+
+/* Where the descent D ends, at LEVEL (a constant: each level has its
+ * own end, so that nothing after it tests a level held in a register):
+ * cache the table it ended in unless it came from the cache (FROM_PD),
+ * and hand over what descend_from returns. */
+DESCEND_INLINE mmu_pte_t *descent_end(struct mmu_tree *tree, struct descent_port port, const struct descent *d,
+				      mmu_vaddr_t va, struct pt_path *p, bool from_pd, enum mmu_level level,
+				      enum mmu_level *level_out, mmu_pte_t *value, uint64_t *upper)
+{
+	if (level <= MMU_CACHED_LEVELS && !(from_pd && level == MMU_LEVEL_PD))
+		descent_cache(tree, port, d, va, level);
+	if (p)
+		p->level = level;
+	*level_out = level;
+	*value = d->v;
+	*upper = d->upper;
+	return d->e;
 }
 
 /* The walker's single-address form, one body for all of its uses:
@@ -85,6 +101,7 @@ DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, st
 	struct mmu *mmu = tree->mmu;
 	struct descent d;
 	bool from_pd = !p && pt_cache_covers(tree, MMU_LEVEL_PD, va);
+#define DESCENT_END(l) descent_end(tree, port, &d, va, p, from_pd, l, level, value, upper)
 	if (from_pd) {
 		const struct mmu_leaf_cache *pd = pt_cache(tree, MMU_LEVEL_PD);
 		d = (struct descent){.entries = pd->entries, .upper = pd->upper};
@@ -92,22 +109,17 @@ DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, st
 		d = (struct descent){.table = tree->root, .upper = ENTRY_UPPER_ALL};
 		d.entries = descent_table(mmu, port, d.table);
 		if (mmu->levels == 5 && !descend_step(mmu, port, &d, va, p, MMU_LEVEL_PML5))
-			goto end;
-		if (!descend_step(mmu, port, &d, va, p, MMU_LEVEL_PML4) ||
-		    !descend_step(mmu, port, &d, va, p, MMU_LEVEL_PDPT))
-			goto end;
+			return DESCENT_END(MMU_LEVEL_PML5);
+		if (!descend_step(mmu, port, &d, va, p, MMU_LEVEL_PML4))
+			return DESCENT_END(MMU_LEVEL_PML4);
+		if (!descend_step(mmu, port, &d, va, p, MMU_LEVEL_PDPT))
+			return DESCENT_END(MMU_LEVEL_PDPT);
 	}
-	if (descend_step(mmu, port, &d, va, p, MMU_LEVEL_PD))
-		descend_step(mmu, port, &d, va, p, MMU_LEVEL_PT);
-end:
-	if (d.level <= MMU_CACHED_LEVELS && !(from_pd && d.level == MMU_LEVEL_PD))
-		descent_cache(tree, port, &d, va);
-	if (p)
-		p->level = d.level;
-	*level = d.level;
-	*value = d.v;
-	*upper = d.upper;
-	return d.e;
+	if (!descend_step(mmu, port, &d, va, p, MMU_LEVEL_PD))
+		return DESCENT_END(MMU_LEVEL_PD);
+	descend_step(mmu, port, &d, va, p, MMU_LEVEL_PT);
+	return DESCENT_END(MMU_LEVEL_PT);
+#undef DESCENT_END
 }
 
 /* The port a descent of TREE uses: its direct map and metadata array, or
