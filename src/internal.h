@@ -116,6 +116,21 @@ static inline unsigned prot_of_bits(const struct mmu *mmu, uint64_t folded)
 	return mmu->pte_prot[((folded >> 1) & 3) | ((folded >> 61) & 4)];
 }
 
+/* TREE's half, the kernel's (IS_KERNEL) or the user one, set once where
+ * the tree is made: VA is in it iff its bits from the half's top bit up
+ * (VA >> half_shift) all equal that bit, half_top. A dead tree's half_top
+ * is one no VA has (TREE_HALF_DEAD: VA >> half_shift is below 2^17), so
+ * the one test also refuses every VA of a dead tree (src/page.c,
+ * page_walkable). */
+#define TREE_HALF_DEAD UINT32_MAX
+static inline void tree_set_half(struct mmu_tree *tree, bool is_kernel)
+{
+	unsigned shift = mmu_va_bits(tree->mmu->levels) - 1;
+	tree->is_kernel = is_kernel;
+	tree->half_shift = (uint8_t)shift;
+	tree->half_top = is_kernel ? (uint32_t)(~0ull >> shift) : 0;
+}
+
 /* ---- the table cache (struct mmu_leaf_cache), under the tree lock ---- */
 static inline struct mmu_leaf_cache *pt_cache(struct mmu_tree *tree, enum mmu_level level)
 {

@@ -77,14 +77,14 @@ PAGE_INLINE bool page_trylock(struct mmu_tree *tree, bool held)
 }
 
 /* VA is TREE's to walk from the root: TREE is alive and VA in its own
- * half (canonical, its sign the tree's). A hit in the table cache proves
- * it too: a dead tree caches nothing, the cache holds tables of the
- * tree's own half, and its base keeps every VA bit above the table's
- * span. */
+ * half (canonical, its sign the tree's), one test of what tree_set_half
+ * computed when the tree was made (a dead tree's half_top matches no VA).
+ * A hit in the table cache proves it too: a dead tree caches nothing,
+ * the cache holds tables of the tree's own half, and its base keeps
+ * every VA bit above the table's span. */
 static inline bool page_walkable(const struct mmu_tree *tree, mmu_vaddr_t va)
 {
-	unsigned shift = mmu_va_bits(tree->mmu->levels) - 1;
-	return (va >> shift) == (-(uint64_t)tree->is_kernel >> shift) && !tree->dead;
+	return va >> tree->half_shift == tree->half_top;
 }
 
 /* PROT is valid and readable: the general path reports the others. */

@@ -75,6 +75,12 @@ struct mmu_tree {
 	mmu_pa_t root;
 	bool is_kernel;
 	atomic_bool locked;
+	/* Private, in what was padding: VA >> half_shift is half_top for
+	 * every VA of the tree's own half (0 for a user tree, all ones for
+	 * the kernel's) and for no VA once the tree is dead (src/internal.h,
+	 * tree_set_half). */
+	uint8_t half_shift;
+	uint32_t half_top;
 	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
 	atomic_bool has_global;           /* ever held a G leaf in its user half */
 	bool promote;                     /* promote full tables after map/protect */
