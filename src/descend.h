@@ -3,8 +3,8 @@
  * descent of the single-page calls. Written once, inlined where a
  * constant form of it is wanted: src/walk.c instantiates pt_path_find
  * (from the root, recording the path, for a change's slow path) and
- * src/page.c's walk inlines the form that starts at the cached page
- * directory. Included after src/internal.h. */
+ * src/page.c's walk inlines the forms that start at the root or at the
+ * cached page directory. Included after src/internal.h. */
 #ifndef MMU64_DESCEND_H
 #define MMU64_DESCEND_H
 
@@ -66,6 +66,12 @@ DESCEND_INLINE void descent_cache(struct mmu_tree *tree, struct descent_port por
 	pt_cache_set(tree, level, meta, d->entries, va, d->upper);
 }
 
+/* Where a descent starts: at the root, or (without a path to record) at
+ * the cached page directory, which its caller found to cover VA (FROM_PD)
+ * or which it tests (FROM_CACHE: the page directory when it covers VA,
+ * else the root). */
+enum descent_start { DESCEND_FROM_ROOT, DESCEND_FROM_PD, DESCEND_FROM_CACHE };
+
 /* Where the descent D ends, at LEVEL (a constant: each level has its
  * own end, so that nothing after it tests a level held in a register):
  * cache the table it ended in unless it came from the cache (FROM_PD),
@@ -88,19 +94,20 @@ DESCEND_INLINE mmu_pte_t *descent_end(struct mmu_tree *tree, struct descent_port
  * follow VA (in TREE's own half) down to the first entry that is not a
  * table (a hole, a leaf) or to its page-table entry, a few instructions a
  * level and no visitor, and cache the page directory or page table that
- * holds the entry it ends at. With P, it starts at the root and records
- * every table and entry on the way (a change's slow path: it may
- * allocate or release tables along the path); without, it starts at the
- * cached page directory when that covers VA (a walk). Returns the entry
- * it ends at, with its level, the value it read there and what the
- * levels above allow. Writes nothing else. */
-DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p,
-				       enum mmu_level *level, mmu_pte_t *value, uint64_t *upper,
+ * holds the entry it ends at. It starts where START says (a constant).
+ * With P (START is DESCEND_FROM_ROOT) it records every table and entry
+ * on the way (a change's slow path: it may allocate or release tables
+ * along the path). Returns the entry it ends at, with its level, the
+ * value it read there and what the levels above allow. Writes nothing
+ * else. */
+DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, enum descent_start start,
+				       struct pt_path *p, enum mmu_level *level, mmu_pte_t *value, uint64_t *upper,
 				       struct descent_port port)
 {
 	struct mmu *mmu = tree->mmu;
 	struct descent d;
-	bool from_pd = !p && pt_cache_covers(tree, MMU_LEVEL_PD, va);
+	bool from_pd = start == DESCEND_FROM_PD ||
+		       (start == DESCEND_FROM_CACHE && pt_cache_covers(tree, MMU_LEVEL_PD, va));
 #define DESCENT_END(l) descent_end(tree, port, &d, va, p, from_pd, l, level, value, upper)
 	if (from_pd) {
 		const struct mmu_leaf_cache *pd = pt_cache(tree, MMU_LEVEL_PD);
@@ -138,8 +145,8 @@ DESCEND_INLINE mmu_pte_t *pt_descend(struct mmu_tree *tree, mmu_vaddr_t va, stru
 {
 	struct descent_port port = descent_port_of(tree->mmu);
 	if (port.direct_map)
-		return descend_from(tree, va, p, level, value, upper, port);
-	return descend_from(tree, va, p, level, value, upper, (struct descent_port){NULL, NULL});
+		return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, port);
+	return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, (struct descent_port){NULL, NULL});
 }
 
 #endif

@@ -33,6 +33,8 @@
  * gives up (never returned by a public call): */
 #define PAGE_BUSY ((mmu_err_t)0x7d)     /* another CPU holds the lock: the slow path waits */
 #define PAGE_MISS ((mmu_err_t)0x7e)     /* the slow path goes on under the lock the fast path took */
+#define PAGE_BELOW ((mmu_err_t)0x7c)    /* a read's cached page directory holds a table at VA: the
+					 * descent goes on from it, under the lock the fast path took */
 #define PAGE_DECLINED ((mmu_err_t)0x7f) /* the general path must answer */
 
 /* ---- the operations ---- */
@@ -133,12 +135,12 @@ PAGE_INLINE mmu_err_t map_at(struct mmu_tree *tree, enum mmu_level level, mmu_pt
 
 /* A walk: the translation of leaf V, UPPER what the levels above allow;
  * a table below (only where the cache answered: the descent ends at the
- * first entry that is not one) is the slow path's. */
+ * first entry that is not one) is PAGE_BELOW. */
 PAGE_INLINE mmu_err_t walk_at(const struct mmu *mmu, enum mmu_level level, mmu_vaddr_t va, mmu_pte_t v,
 			      uint64_t upper, struct mmu_translation *out)
 {
 	if (pt_entry_goes_on(v, level))
-		return PAGE_MISS;
+		return PAGE_BELOW;
 	if (!mmu_pte_present(v))
 		return MMU_E_NOTEXIST;
 	*out = entry_translation(mmu, level, v, upper, va);
@@ -224,19 +226,20 @@ PAGE_INLINE mmu_err_t page_fast_at(struct mmu_tree *tree, bool held, const struc
 				   mmu_pte_t *e, const struct page_args *a)
 {
 	mmu_err_t err = page_at(tree, op, level, e, a, NULL, true);
-	if (err != PAGE_MISS)
+	if (err != PAGE_MISS && err != PAGE_BELOW)
 		op_unlock(tree, held);
 	return err;
 }
 
-/* A walk: the descent (src/descend.h) from the cached page directory or
- * the root, through PORT. */
-PAGE_INLINE mmu_err_t walk_descending(struct mmu_tree *tree, const struct page_args *a, struct descent_port port)
+/* A walk: the descent (src/descend.h) from where START says, through
+ * PORT. */
+PAGE_INLINE mmu_err_t walk_descending(struct mmu_tree *tree, const struct page_args *a, enum descent_start start,
+				      struct descent_port port)
 {
 	enum mmu_level level;
 	mmu_pte_t v;
 	uint64_t upper;
-	descend_from(tree, a->va, NULL, &level, &v, &upper, port);
+	descend_from(tree, a->va, start, NULL, &level, &v, &upper, port);
 	if (level == MMU_LEVEL_PT)
 		return walk_at(tree->mmu, MMU_LEVEL_PT, a->va, v, upper, a->out);
 	if (level == MMU_LEVEL_PD)
@@ -244,16 +247,17 @@ PAGE_INLINE mmu_err_t walk_descending(struct mmu_tree *tree, const struct page_a
 	return walk_at(tree->mmu, level, a->va, v, upper, a->out);
 }
 
-/* A read the fast path left under the lock: the descent from the deepest
- * cached table, where it calls nothing (a port with a direct map and a
- * metadata array) and VA is the tree's to walk; else PAGE_MISS, the lock
- * still held. */
-PAGE_INLINE mmu_err_t read_descending(struct mmu_tree *tree, bool held, const struct page_args *a)
+/* A read the fast path left under the lock: the descent from where
+ * START says (the fast path found the page directory cached or not),
+ * where it calls nothing (a port with a direct map and a metadata array)
+ * and VA is the tree's to walk; else PAGE_MISS, the lock still held. */
+PAGE_INLINE mmu_err_t read_descending(struct mmu_tree *tree, bool held, enum descent_start start,
+				      const struct page_args *a)
 {
 	struct descent_port port = descent_port_of(tree->mmu);
 	if (!port.direct_map || !page_walkable(tree, a->va))
 		return PAGE_MISS;
-	mmu_err_t err = walk_descending(tree, a, port);
+	mmu_err_t err = walk_descending(tree, a, start, port);
 	op_unlock(tree, held);
 	return err;
 }
@@ -261,7 +265,8 @@ PAGE_INLINE mmu_err_t read_descending(struct mmu_tree *tree, bool held, const st
 /* The fast path of OP on the page at LEVEL: the engine at VA's entry in
  * the table the cache holds for LEVEL (a read: or in the cached page
  * directory). PAGE_BUSY: another CPU holds the lock; PAGE_MISS: the slow
- * path goes on under it. */
+ * path goes on under it; PAGE_BELOW (a read): the descent goes on under
+ * it from the cached page directory. */
 PAGE_INLINE mmu_err_t page_fast(struct mmu_tree *tree, bool held, const struct page_op *op, enum mmu_level level,
 				const struct page_args *a)
 {
@@ -315,7 +320,7 @@ PAGE_INLINE mmu_err_t page_slow_locked(struct mmu_tree *tree, const struct page_
 	if ((op->may_promote && tree->promote) || !page_walkable(tree, a->va))
 		return PAGE_DECLINED;
 	if (op->reads_only)
-		return walk_descending(tree, a, (struct descent_port){NULL, NULL});
+		return walk_descending(tree, a, DESCEND_FROM_CACHE, (struct descent_port){NULL, NULL});
 	if (pt_cache_covers(tree, level, a->va))
 		return page_at(tree, op, level, pt_cache_entry(tree, level, a->va), a, NULL, false);
 	return page_along_path(tree, op, level, a);
@@ -395,19 +400,47 @@ PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, unsigned how, mmu_vaddr_t v
 	return err != PAGE_DECLINED ? err : walk_general(tree, how & PAGE_HELD, va, out);
 }
 
-/* A walk the fast path left under the lock: the descent, out of line
- * and calling nothing (read_descending), else the slow path. */
-PAGE_SLOW mmu_err_t walk_missed(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
+/* A walk the fast path left under the lock: the descent from START,
+ * out of line and calling nothing (read_descending), else the slow path.
+ * One instance for each start and each way the lock was had (HELD: a
+ * _locked call), the fast path knowing both: with HELD a constant the
+ * descent has a register more. */
+PAGE_INLINE mmu_err_t walk_missed(struct mmu_tree *tree, bool held, enum descent_start start, mmu_vaddr_t va,
+				  struct mmu_translation *out)
 {
-	mmu_err_t err = read_descending(tree, held, &(struct page_args){.va = va, .out = out});
+	mmu_err_t err = read_descending(tree, held, start, &(struct page_args){.va = va, .out = out});
 	return err == PAGE_MISS ? walk_slow(tree, held | PAGE_TAKEN, va, out) : err;
+}
+
+/* After PAGE_MISS: no cached table covers VA. */
+PAGE_SLOW mmu_err_t walk_missed_root(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	return walk_missed(tree, false, DESCEND_FROM_ROOT, va, out);
+}
+
+PAGE_SLOW mmu_err_t walk_missed_root_held(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	return walk_missed(tree, true, DESCEND_FROM_ROOT, va, out);
+}
+
+/* After PAGE_BELOW: the cached page directory covers VA. */
+PAGE_SLOW mmu_err_t walk_missed_pd(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	return walk_missed(tree, false, DESCEND_FROM_PD, va, out);
+}
+
+PAGE_SLOW mmu_err_t walk_missed_pd_held(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	return walk_missed(tree, true, DESCEND_FROM_PD, va, out);
 }
 
 PAGE_INLINE mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
 {
 	mmu_err_t err = page_fast(tree, held, &op_walk, MMU_LEVEL_PT, &(struct page_args){.va = va, .out = out});
 	if (err == PAGE_MISS)
-		return walk_missed(tree, held, va, out);
+		return held ? walk_missed_root_held(tree, va, out) : walk_missed_root(tree, va, out);
+	if (err == PAGE_BELOW)
+		return held ? walk_missed_pd_held(tree, va, out) : walk_missed_pd(tree, va, out);
 	return err == PAGE_BUSY ? walk_slow(tree, held, va, out) : err;
 }
 
