@@ -181,14 +181,14 @@ void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p);
 
 /* The single-address descent shares these with the single-page calls and
  * the range walker: whether a descent goes on below entry V at LEVEL (a
- * present table entry: PS is a leaf in a PDPTE or PDE and never set
- * higher up); and the caching of a page table or page directory (LEVEL,
+ * present entry that is not a leaf: mmu_pte_is_leaf, PS only in a PDPTE
+ * or PDE, so a PML4 or PML5 entry tests P alone); and the caching of a page table or page directory (LEVEL,
  * at TABLE whose ENTRIES the caller has mapped already) on VA's path, with
  * UPPER, what the levels above allow (a user tree never caches the kernel
  * half: the kernel tree's lock guards those tables). */
 static inline bool pt_entry_goes_on(mmu_pte_t v, enum mmu_level level)
 {
-	return level > MMU_LEVEL_PT && mmu_pte_present(v) && !(v & MMU_PTE_PS);
+	return level > MMU_LEVEL_PT && mmu_pte_present(v) && !mmu_pte_is_leaf(v, level);
 }
 static inline void pt_cache_set(struct mmu_tree *tree, enum mmu_level level, struct mmu_frame_meta *meta,
 				mmu_pte_t *entries, mmu_vaddr_t va, uint64_t upper)
