@@ -25,16 +25,18 @@ struct descent {
 	uint64_t upper;     /* what the levels above E allow */
 };
 
-/* The port's direct map and metadata array when it has both (a descent
- * that calls nothing), else NULLs (each table through the port's hooks). */
+/* DIRECT: the port's direct map and metadata array, which it has both
+ * (a descent that calls nothing); else each table through the port's
+ * hooks. */
 struct descent_port {
+	bool direct;
 	uint8_t *direct_map;
 	struct mmu_frame_meta *meta_map;
 };
 
 DESCEND_INLINE mmu_pte_t *descent_table(struct mmu *mmu, struct descent_port port, mmu_pa_t table)
 {
-	return port.direct_map ? (mmu_pte_t *)(port.direct_map + table.bits) : table_of(mmu, table);
+	return port.direct ? (mmu_pte_t *)(port.direct_map + table.bits) : table_of(mmu, table);
 }
 
 /* One level of the descent, LEVEL a constant: read VA's entry in D's
@@ -62,7 +64,7 @@ DESCEND_INLINE void descent_cache(struct mmu_tree *tree, struct descent_port por
 				  mmu_vaddr_t va, enum mmu_level level)
 {
 	struct mmu_frame_meta *meta =
-		port.meta_map ? &port.meta_map[d->table.bits >> MMU_PAGE_SHIFT] : port_meta(tree->mmu, d->table);
+		port.direct ? &port.meta_map[d->table.bits >> MMU_PAGE_SHIFT] : port_meta(tree->mmu, d->table);
 	pt_cache_set(tree, level, meta, d->entries, va, d->upper);
 }
 
@@ -133,9 +135,9 @@ DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, en
  * none when it lacks either. */
 DESCEND_INLINE struct descent_port descent_port_of(const struct mmu *mmu)
 {
-	if (mmu->port.direct_map && mmu->port.meta_map)
-		return (struct descent_port){mmu->port.direct_map, mmu->port.meta_map};
-	return (struct descent_port){NULL, NULL};
+	if (mmu->port_direct)
+		return (struct descent_port){true, mmu->port.direct_map, mmu->port.meta_map};
+	return (struct descent_port){false, NULL, NULL};
 }
 
 /* The descent above, in one form for a port with a direct map and a
@@ -144,9 +146,9 @@ DESCEND_INLINE mmu_pte_t *pt_descend(struct mmu_tree *tree, mmu_vaddr_t va, stru
 				     enum mmu_level *level, mmu_pte_t *value, uint64_t *upper)
 {
 	struct descent_port port = descent_port_of(tree->mmu);
-	if (port.direct_map)
+	if (port.direct)
 		return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, port);
-	return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, (struct descent_port){NULL, NULL});
+	return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, (struct descent_port){false, NULL, NULL});
 }
 
 #endif

@@ -53,6 +53,7 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 	 * the stack (docs/PORTING.md, "Stack"). */
 	__builtin_memset(mmu, 0, sizeof *mmu);
 	mmu->port = *port;
+	mmu->port_direct = port->direct_map && port->meta_map;
 	mmu->levels = cfg->levels;
 	mmu->ncpus = cfg->ncpus;
 	mmu->nx = cfg->nx;

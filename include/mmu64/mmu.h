@@ -160,6 +160,7 @@ struct mmu {
 	unsigned flush_ceiling;
 	bool pcid, invpcid;
 	bool kpti; /* a KPTI template exists: kernel-half leaves are never global */
+	bool port_direct; /* private: the port has a direct map and a metadata array (src/descend.h) */
 	uint64_t pa_reserved;  /* physical address bits at or above MAXPHYADDR */
 	bool page_1g;
 	uint64_t prot_pte[16]; /* the RW, US and XD bits of each MMU_PROT_* combination */
