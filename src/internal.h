@@ -136,14 +136,22 @@ static inline struct mmu_leaf_cache *pt_cache(struct mmu_tree *tree, enum mmu_le
 {
 	return &tree->leaf_cache[level - 1];
 }
-/* The base of a cache that holds nothing: no VA masked to a table's span
- * equals it, so a lookup needs no test of its own for emptiness. */
-#define PT_CACHE_EMPTY ((mmu_vaddr_t)1)
+/* The base of a cache that holds nothing: bits 12 and 21, which no VA
+ * masked by either test below keeps (each clears the bits of the
+ * table's span above the page: 12..20 for a page table, 21..29 for a page
+ * directory), so a lookup needs no test of its own for emptiness. */
+#define PT_CACHE_EMPTY ((mmu_vaddr_t)(1ull << 12 | 1ull << 21))
 /* Whether VA lies in TREE's cached table at LEVEL (PT or PD), and its
  * entry there when it does. */
 static inline bool pt_cache_covers(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
 {
 	return (va & ~(mmu_level_span(level + 1) - 1)) == pt_cache(tree, level)->base;
+}
+/* The same, and VA is aligned to the page at LEVEL: one test. */
+static inline bool pt_cache_covers_page(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
+{
+	uint64_t mask = ~(mmu_level_span(level + 1) - 1) | (mmu_level_span(level) - 1);
+	return (va & mask) == pt_cache(tree, level)->base;
 }
 static inline mmu_pte_t *pt_cache_entry(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
 {

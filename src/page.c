@@ -48,12 +48,13 @@ struct page_op {
 	bool reads_only;  /* changes no entry (a walk): answers from a page directory's leaf too */
 	bool allocates;   /* fills a hole, allocating the tables on its way first (a map) */
 	bool may_promote; /* in a tree that promotes, the general path decides (it may promote) */
+	bool aligned_by_cache; /* VA's alignment to the page is tested with the cache: an unaligned VA misses */
 };
 
 static const struct page_op op_map = {.kind = PAGE_MAP, .allocates = true, .may_promote = true};
 static const struct page_op op_walk = {.kind = PAGE_WALK, .reads_only = true};
-static const struct page_op op_unmap = {.kind = PAGE_UNMAP};
-static const struct page_op op_protect = {.kind = PAGE_PROTECT, .may_promote = true};
+static const struct page_op op_unmap = {.kind = PAGE_UNMAP, .aligned_by_cache = true};
+static const struct page_op op_protect = {.kind = PAGE_PROTECT, .may_promote = true, .aligned_by_cache = true};
 
 /* One call's arguments. */
 struct page_args {
@@ -274,7 +275,7 @@ PAGE_INLINE mmu_err_t page_fast(struct mmu_tree *tree, bool held, const struct p
 		return PAGE_BUSY;
 	if (op->may_promote && tree->promote)
 		return PAGE_MISS;
-	if (pt_cache_covers(tree, level, a->va))
+	if (op->aligned_by_cache ? pt_cache_covers_page(tree, level, a->va) : pt_cache_covers(tree, level, a->va))
 		return page_fast_at(tree, held, op, level, pt_cache_entry(tree, level, a->va), a);
 	if (op->reads_only && pt_cache_covers(tree, MMU_LEVEL_PD, a->va))
 		return page_fast_at(tree, held, op, MMU_LEVEL_PD, pt_cache_entry(tree, MMU_LEVEL_PD, a->va), a);
@@ -451,11 +452,14 @@ PAGE_INLINE mmu_err_t change_slow(struct mmu_tree *tree, unsigned how, const str
 	bool unmap = op->kind == PAGE_UNMAP;
 	mmu_err_t err = PAGE_DECLINED;
 	enum mmu_level level = page_level(len);
-	if (level && (unmap || page_prot_ok(prot)) && mmu_is_aligned(va, mmu_level_span(level)))
+	bool single = level && (unmap || page_prot_ok(prot));
+	if (single && mmu_is_aligned(va, mmu_level_span(level)))
 		err = page_slow(tree, how, op, level,
 				&(struct page_args){.va = va,
 						    .bits = unmap ? 0 : prot_to_pte(tree->mmu, prot),
 						    .given = given});
+	else if (single && (how & PAGE_TAKEN))
+		op_unlock(tree, how & PAGE_HELD); /* unaligned: the fast path's cache test (aligned_by_cache) missed */
 	else
 		page_assert_not_taken(tree, how, va, len);
 	if (err != PAGE_DECLINED)
@@ -479,8 +483,6 @@ PAGE_SLOW mmu_err_t protect_slow(struct mmu_tree *tree, unsigned how, mmu_vaddr_
 PAGE_INLINE mmu_err_t change_fast(struct mmu_tree *tree, bool held, const struct page_op *op, enum mmu_level level,
 				  mmu_vaddr_t va, uint64_t perm_bits, struct mmu_tlb_batch *given)
 {
-	if (!mmu_is_aligned(va, mmu_level_span(level)))
-		return PAGE_DECLINED;
 	return page_fast(tree, held, op, level, &(struct page_args){.va = va, .bits = perm_bits, .given = given});
 }
 

@@ -61,7 +61,7 @@ struct mmu_tree_pcid {
  * the root. A table's cache is dropped whenever an entry above it changes. */
 #define MMU_CACHED_LEVELS 2
 struct mmu_leaf_cache {
-	mmu_vaddr_t base;             /* VA the table's first entry maps; 1: nothing cached */
+	mmu_vaddr_t base;             /* VA the table's first entry maps; 0x201000: nothing cached */
 	mmu_pte_t *entries;
 	struct mmu_frame_meta *meta;  /* its metadata, which holds the live count */
 	uint64_t upper;               /* the entries above: RW, US and not-XD ANDed */
