@@ -65,7 +65,8 @@ struct page_args {
 };
 
 /* How a slow path is entered (one argument, so that the fast path's call
- * to it is a jump): the caller holds the lock (a _locked call), the fast
+ * to it is a jump, and its last, so that the call's own arguments stay in
+ * their registers): the caller holds the lock (a _locked call), the fast
  * path took it for this call (after PAGE_MISS). */
 enum { PAGE_HELD = 1, PAGE_TAKEN = 2 };
 
@@ -362,8 +363,8 @@ static inline bool page_gave_up(mmu_err_t err)
 	return __builtin_expect(err == PAGE_MISS || err == PAGE_DECLINED || err == PAGE_BUSY, 0);
 }
 
-PAGE_SLOW mmu_err_t map_slow(struct mmu_tree *tree, unsigned how, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len,
-			     unsigned prot, const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
+PAGE_SLOW mmu_err_t map_slow(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+			     const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch, unsigned how)
 {
 	mmu_err_t err = PAGE_DECLINED;
 	enum mmu_level level = page_level(len);
@@ -392,10 +393,10 @@ PAGE_INLINE mmu_err_t page_map(struct mmu_tree *tree, bool held, mmu_vaddr_t va,
 		err = map_fast(tree, held, MMU_LEVEL_PT, va, pa, prot);
 	else if (!opts && len == mmu_level_span(MMU_LEVEL_PD))
 		err = map_fast(tree, held, MMU_LEVEL_PD, va, pa, prot);
-	return page_gave_up(err) ? map_slow(tree, page_how(held, err), va, pa, len, prot, opts, batch) : err;
+	return page_gave_up(err) ? map_slow(tree, va, pa, len, prot, opts, batch, page_how(held, err)) : err;
 }
 
-PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, unsigned how, mmu_vaddr_t va, struct mmu_translation *out)
+PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out, unsigned how)
 {
 	mmu_err_t err = page_slow(tree, how, &op_walk, MMU_LEVEL_PT, &(struct page_args){.va = va, .out = out});
 	return err != PAGE_DECLINED ? err : walk_general(tree, how & PAGE_HELD, va, out);
@@ -410,7 +411,7 @@ PAGE_INLINE mmu_err_t walk_missed(struct mmu_tree *tree, bool held, enum descent
 				  struct mmu_translation *out)
 {
 	mmu_err_t err = read_descending(tree, held, start, &(struct page_args){.va = va, .out = out});
-	return err == PAGE_MISS ? walk_slow(tree, held | PAGE_TAKEN, va, out) : err;
+	return err == PAGE_MISS ? walk_slow(tree, va, out, held | PAGE_TAKEN) : err;
 }
 
 /* After PAGE_MISS: no cached table covers VA. */
@@ -442,7 +443,7 @@ PAGE_INLINE mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va
 		return held ? walk_missed_root_held(tree, va, out) : walk_missed_root(tree, va, out);
 	if (err == PAGE_BELOW)
 		return held ? walk_missed_pd_held(tree, va, out) : walk_missed_pd(tree, va, out);
-	return err == PAGE_BUSY ? walk_slow(tree, held, va, out) : err;
+	return err == PAGE_BUSY ? walk_slow(tree, va, out, held) : err;
 }
 
 /* An unmap (OP: op_unmap) or a protect to PROT (op_protect). */
@@ -468,14 +469,14 @@ PAGE_INLINE mmu_err_t change_slow(struct mmu_tree *tree, unsigned how, const str
 	return unmap ? unmap_general(tree, held, va, len, given) : protect_general(tree, held, va, len, prot, given);
 }
 
-PAGE_SLOW mmu_err_t unmap_slow(struct mmu_tree *tree, unsigned how, mmu_vaddr_t va, uint64_t len,
-			       struct mmu_tlb_batch *given)
+PAGE_SLOW mmu_err_t unmap_slow(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *given,
+			       unsigned how)
 {
 	return change_slow(tree, how, &op_unmap, va, len, 0, given);
 }
 
-PAGE_SLOW mmu_err_t protect_slow(struct mmu_tree *tree, unsigned how, mmu_vaddr_t va, uint64_t len, unsigned prot,
-				 struct mmu_tlb_batch *given)
+PAGE_SLOW mmu_err_t protect_slow(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
+				 struct mmu_tlb_batch *given, unsigned how)
 {
 	return change_slow(tree, how, &op_protect, va, len, prot, given);
 }
@@ -506,14 +507,14 @@ PAGE_INLINE mmu_err_t page_unmap(struct mmu_tree *tree, bool held, mmu_vaddr_t v
 				 struct mmu_tlb_batch *batch)
 {
 	mmu_err_t err = change_page_fast(tree, held, &op_unmap, va, len, 0, batch);
-	return page_gave_up(err) ? unmap_slow(tree, page_how(held, err), va, len, batch) : err;
+	return page_gave_up(err) ? unmap_slow(tree, va, len, batch, page_how(held, err)) : err;
 }
 
 PAGE_INLINE mmu_err_t page_protect(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
 				   struct mmu_tlb_batch *batch)
 {
 	mmu_err_t err = change_page_fast(tree, held, &op_protect, va, len, prot, batch);
-	return page_gave_up(err) ? protect_slow(tree, page_how(held, err), va, len, prot, batch) : err;
+	return page_gave_up(err) ? protect_slow(tree, va, len, prot, batch, page_how(held, err)) : err;
 }
 
 /* ---- the public calls: each instantiates its path for a plain call
