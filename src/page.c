@@ -498,7 +498,10 @@ PAGE_INLINE mmu_err_t change_page_fast(struct mmu_tree *tree, bool held, const s
 	uint64_t perm_bits = unmap ? 0 : prot_to_pte(tree->mmu, prot);
 	if (len == mmu_level_span(MMU_LEVEL_PT))
 		return change_fast(tree, held, op, MMU_LEVEL_PT, va, perm_bits, given);
-	if (len == mmu_level_span(MMU_LEVEL_PD))
+	/* Likely: any other length goes on to the general path, next to which
+	 * a branch taken costs nothing, and the 2M page's path then does not
+	 * set up the slow path's call before its test. */
+	if (__builtin_expect(len == mmu_level_span(MMU_LEVEL_PD), 1))
 		return change_fast(tree, held, op, MMU_LEVEL_PD, va, perm_bits, given);
 	return PAGE_DECLINED;
 }
