@@ -481,12 +481,6 @@ PAGE_SLOW mmu_err_t protect_slow(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t
 	return change_slow(tree, how, &op_protect, va, len, prot, given);
 }
 
-PAGE_INLINE mmu_err_t change_fast(struct mmu_tree *tree, bool held, const struct page_op *op, enum mmu_level level,
-				  mmu_vaddr_t va, uint64_t perm_bits, struct mmu_tlb_batch *given)
-{
-	return page_fast(tree, held, op, level, &(struct page_args){.va = va, .bits = perm_bits, .given = given});
-}
-
 /* The fast path of an unmap or a protect of LEN bytes: a valid single
  * page, else PAGE_DECLINED. */
 PAGE_INLINE mmu_err_t change_page_fast(struct mmu_tree *tree, bool held, const struct page_op *op, mmu_vaddr_t va,
@@ -495,14 +489,14 @@ PAGE_INLINE mmu_err_t change_page_fast(struct mmu_tree *tree, bool held, const s
 	bool unmap = op->kind == PAGE_UNMAP;
 	if (!unmap && !page_prot_ok(prot))
 		return PAGE_DECLINED;
-	uint64_t perm_bits = unmap ? 0 : prot_to_pte(tree->mmu, prot);
+	const struct page_args a = {.va = va, .bits = unmap ? 0 : prot_to_pte(tree->mmu, prot), .given = given};
 	if (len == mmu_level_span(MMU_LEVEL_PT))
-		return change_fast(tree, held, op, MMU_LEVEL_PT, va, perm_bits, given);
+		return page_fast(tree, held, op, MMU_LEVEL_PT, &a);
 	/* Likely: any other length goes on to the general path, next to which
 	 * a branch taken costs nothing, and the 2M page's path then does not
 	 * set up the slow path's call before its test. */
 	if (__builtin_expect(len == mmu_level_span(MMU_LEVEL_PD), 1))
-		return change_fast(tree, held, op, MMU_LEVEL_PD, va, perm_bits, given);
+		return page_fast(tree, held, op, MMU_LEVEL_PD, &a);
 	return PAGE_DECLINED;
 }
 
