@@ -25,13 +25,13 @@ struct descent {
 	uint64_t upper;     /* what the levels above E allow */
 };
 
-/* DIRECT: the port's direct map and metadata array, which it has both
- * (a descent that calls nothing); else each table through the port's
- * hooks. */
+/* DIRECT: the port has a direct map (DIRECT_MAP) and a metadata array
+ * (read where the descent ends, so that it holds no register on the
+ * way), and the descent calls nothing; else each table through the
+ * port's hooks. */
 struct descent_port {
 	bool direct;
 	uint8_t *direct_map;
-	struct mmu_frame_meta *meta_map;
 };
 
 DESCEND_INLINE mmu_pte_t *descent_table(struct mmu *mmu, struct descent_port port, mmu_pa_t table)
@@ -63,8 +63,9 @@ DESCEND_INLINE bool descend_step(struct mmu *mmu, struct descent_port port, stru
 DESCEND_INLINE void descent_cache(struct mmu_tree *tree, struct descent_port port, const struct descent *d,
 				  mmu_vaddr_t va, enum mmu_level level)
 {
+	struct mmu *mmu = tree->mmu;
 	struct mmu_frame_meta *meta =
-		port.direct ? &port.meta_map[d->table.bits >> MMU_PAGE_SHIFT] : port_meta(tree->mmu, d->table);
+		port.direct ? &mmu->port.meta_map[d->table.bits >> MMU_PAGE_SHIFT] : port_meta(mmu, d->table);
 	pt_cache_set(tree, level, meta, d->entries, va, d->upper);
 }
 
@@ -131,13 +132,13 @@ DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, en
 #undef DESCENT_END
 }
 
-/* The port a descent of TREE uses: its direct map and metadata array, or
- * none when it lacks either. */
+/* The port a descent of TREE uses: direct, with its direct map, when it
+ * has a direct map and a metadata array; else through its hooks. */
 DESCEND_INLINE struct descent_port descent_port_of(const struct mmu *mmu)
 {
 	if (mmu->port_direct)
-		return (struct descent_port){true, mmu->port.direct_map, mmu->port.meta_map};
-	return (struct descent_port){false, NULL, NULL};
+		return (struct descent_port){true, mmu->port.direct_map};
+	return (struct descent_port){false, NULL};
 }
 
 /* The descent above, in one form for a port with a direct map and a
@@ -148,7 +149,7 @@ DESCEND_INLINE mmu_pte_t *pt_descend(struct mmu_tree *tree, mmu_vaddr_t va, stru
 	struct descent_port port = descent_port_of(tree->mmu);
 	if (port.direct)
 		return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, port);
-	return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, (struct descent_port){false, NULL, NULL});
+	return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, (struct descent_port){false, NULL});
 }
 
 #endif

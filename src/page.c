@@ -322,7 +322,7 @@ PAGE_INLINE mmu_err_t page_slow_locked(struct mmu_tree *tree, const struct page_
 	if ((op->may_promote && tree->promote) || !page_walkable(tree, a->va))
 		return PAGE_DECLINED;
 	if (op->reads_only)
-		return walk_descending(tree, a, DESCEND_FROM_CACHE, (struct descent_port){false, NULL, NULL});
+		return walk_descending(tree, a, DESCEND_FROM_CACHE, (struct descent_port){false, NULL});
 	if (pt_cache_covers(tree, level, a->va))
 		return page_at(tree, op, level, pt_cache_entry(tree, level, a->va), a, NULL, false);
 	return page_along_path(tree, op, level, a);
