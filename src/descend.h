@@ -3,8 +3,8 @@
  * descent of the single-page calls. Written once, inlined where a
  * constant form of it is wanted: src/walk.c instantiates pt_path_find
  * (from the root, recording the path, for a change's slow path) and
- * src/page.c's walk inlines the form that starts at the cached page
- * directory. Included after src/internal.h. */
+ * src/page.c's walk inlines the forms that start at the root or at the
+ * cached page directory. Included after src/internal.h. */
 #ifndef MMU64_DESCEND_H
 #define MMU64_DESCEND_H
 
@@ -22,20 +22,21 @@ struct descent {
 	mmu_pte_t *entries; /* its entries */
 	mmu_pte_t *e;       /* the entry the last step read */
 	mmu_pte_t v;        /* its value */
-	enum mmu_level level;
 	uint64_t upper;     /* what the levels above E allow */
 };
 
-/* The port's direct map and metadata array when it has both (a descent
- * that calls nothing), else NULLs (each table through the port's hooks). */
+/* DIRECT: the port has a direct map (DIRECT_MAP) and a metadata array
+ * (read where the descent ends, so that it holds no register on the
+ * way), and the descent calls nothing; else each table through the
+ * port's hooks. */
 struct descent_port {
+	bool direct;
 	uint8_t *direct_map;
-	struct mmu_frame_meta *meta_map;
 };
 
 DESCEND_INLINE mmu_pte_t *descent_table(struct mmu *mmu, struct descent_port port, mmu_pa_t table)
 {
-	return port.direct_map ? (mmu_pte_t *)(port.direct_map + table.bits) : table_of(mmu, table);
+	return port.direct ? (mmu_pte_t *)(port.direct_map + table.bits) : table_of(mmu, table);
 }
 
 /* One level of the descent, LEVEL a constant: read VA's entry in D's
@@ -44,7 +45,6 @@ DESCEND_INLINE bool descend_step(struct mmu *mmu, struct descent_port port, stru
 				  struct pt_path *p, enum mmu_level level)
 {
 	d->e = &d->entries[mmu_va_index(va, level)];
-	d->level = level;
 	if (p) {
 		p->table[level] = d->table;
 		p->entry[level] = d->e;
@@ -58,33 +58,60 @@ DESCEND_INLINE bool descend_step(struct mmu *mmu, struct descent_port port, stru
 	return true;
 }
 
-/* Cache the table D ended in (the table the next single-page call at VA
- * wants), unless it came from the cache. */
+/* Cache the table D ended in at LEVEL (the table the next single-page
+ * call at VA wants). */
 DESCEND_INLINE void descent_cache(struct mmu_tree *tree, struct descent_port port, const struct descent *d,
-				  mmu_vaddr_t va)
+				  mmu_vaddr_t va, enum mmu_level level)
 {
+	struct mmu *mmu = tree->mmu;
 	struct mmu_frame_meta *meta =
-		port.meta_map ? &port.meta_map[d->table.bits >> MMU_PAGE_SHIFT] : port_meta(tree->mmu, d->table);
-	pt_cache_set(tree, d->level, meta, d->entries, va, d->upper);
+		port.direct ? &mmu->port.meta_map[d->table.bits >> MMU_PAGE_SHIFT] : port_meta(mmu, d->table);
+	pt_cache_set(tree, level, meta, d->entries, va, d->upper);
+}
+
+/* Where a descent starts: at the root, or (without a path to record) at
+ * the cached page directory, which its caller found to cover VA (FROM_PD)
+ * or which it tests (FROM_CACHE: the page directory when it covers VA,
+ * else the root). */
+enum descent_start { DESCEND_FROM_ROOT, DESCEND_FROM_PD, DESCEND_FROM_CACHE };
+
+/* Where the descent D ends, at LEVEL (a constant: each level has its
+ * own end, so that nothing after it tests a level held in a register):
+ * cache the table it ended in unless it came from the cache (FROM_PD),
+ * and hand over what descend_from returns. */
+DESCEND_INLINE mmu_pte_t *descent_end(struct mmu_tree *tree, struct descent_port port, const struct descent *d,
+				      mmu_vaddr_t va, struct pt_path *p, bool from_pd, enum mmu_level level,
+				      enum mmu_level *level_out, mmu_pte_t *value, uint64_t *upper)
+{
+	if (level <= MMU_CACHED_LEVELS && !(from_pd && level == MMU_LEVEL_PD))
+		descent_cache(tree, port, d, va, level);
+	if (p)
+		p->level = level;
+	*level_out = level;
+	*value = d->v;
+	*upper = d->upper;
+	return d->e;
 }
 
 /* The walker's single-address form, one body for all of its uses:
  * follow VA (in TREE's own half) down to the first entry that is not a
  * table (a hole, a leaf) or to its page-table entry, a few instructions a
  * level and no visitor, and cache the page directory or page table that
- * holds the entry it ends at. With P, it starts at the root and records
- * every table and entry on the way (a change's slow path: it may
- * allocate or release tables along the path); without, it starts at the
- * cached page directory when that covers VA (a walk). Returns the entry
- * it ends at, with its level, the value it read there and what the
- * levels above allow. Writes nothing else. */
-DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p,
-				       enum mmu_level *level, mmu_pte_t *value, uint64_t *upper,
+ * holds the entry it ends at. It starts where START says (a constant).
+ * With P (START is DESCEND_FROM_ROOT) it records every table and entry
+ * on the way (a change's slow path: it may allocate or release tables
+ * along the path). Returns the entry it ends at, with its level, the
+ * value it read there and what the levels above allow. Writes nothing
+ * else. */
+DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, enum descent_start start,
+				       struct pt_path *p, enum mmu_level *level, mmu_pte_t *value, uint64_t *upper,
 				       struct descent_port port)
 {
 	struct mmu *mmu = tree->mmu;
 	struct descent d;
-	bool from_pd = !p && pt_cache_covers(tree, MMU_LEVEL_PD, va);
+	bool from_pd = start == DESCEND_FROM_PD ||
+		       (start == DESCEND_FROM_CACHE && pt_cache_covers(tree, MMU_LEVEL_PD, va));
+#define DESCENT_END(l) descent_end(tree, port, &d, va, p, from_pd, l, level, value, upper)
 	if (from_pd) {
 		const struct mmu_leaf_cache *pd = pt_cache(tree, MMU_LEVEL_PD);
 		d = (struct descent){.entries = pd->entries, .upper = pd->upper};
@@ -92,31 +119,26 @@ DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, st
 		d = (struct descent){.table = tree->root, .upper = ENTRY_UPPER_ALL};
 		d.entries = descent_table(mmu, port, d.table);
 		if (mmu->levels == 5 && !descend_step(mmu, port, &d, va, p, MMU_LEVEL_PML5))
-			goto end;
-		if (!descend_step(mmu, port, &d, va, p, MMU_LEVEL_PML4) ||
-		    !descend_step(mmu, port, &d, va, p, MMU_LEVEL_PDPT))
-			goto end;
+			return DESCENT_END(MMU_LEVEL_PML5);
+		if (!descend_step(mmu, port, &d, va, p, MMU_LEVEL_PML4))
+			return DESCENT_END(MMU_LEVEL_PML4);
+		if (!descend_step(mmu, port, &d, va, p, MMU_LEVEL_PDPT))
+			return DESCENT_END(MMU_LEVEL_PDPT);
 	}
-	if (descend_step(mmu, port, &d, va, p, MMU_LEVEL_PD))
-		descend_step(mmu, port, &d, va, p, MMU_LEVEL_PT);
-end:
-	if (d.level <= MMU_CACHED_LEVELS && !(from_pd && d.level == MMU_LEVEL_PD))
-		descent_cache(tree, port, &d, va);
-	if (p)
-		p->level = d.level;
-	*level = d.level;
-	*value = d.v;
-	*upper = d.upper;
-	return d.e;
+	if (!descend_step(mmu, port, &d, va, p, MMU_LEVEL_PD))
+		return DESCENT_END(MMU_LEVEL_PD);
+	descend_step(mmu, port, &d, va, p, MMU_LEVEL_PT);
+	return DESCENT_END(MMU_LEVEL_PT);
+#undef DESCENT_END
 }
 
-/* The port a descent of TREE uses: its direct map and metadata array, or
- * none when it lacks either. */
+/* The port a descent of TREE uses: direct, with its direct map, when it
+ * has a direct map and a metadata array; else through its hooks. */
 DESCEND_INLINE struct descent_port descent_port_of(const struct mmu *mmu)
 {
-	if (mmu->port.direct_map && mmu->port.meta_map)
-		return (struct descent_port){mmu->port.direct_map, mmu->port.meta_map};
-	return (struct descent_port){NULL, NULL};
+	if (mmu->port_direct)
+		return (struct descent_port){true, mmu->port.direct_map};
+	return (struct descent_port){false, NULL};
 }
 
 /* The descent above, in one form for a port with a direct map and a
@@ -125,9 +147,9 @@ DESCEND_INLINE mmu_pte_t *pt_descend(struct mmu_tree *tree, mmu_vaddr_t va, stru
 				     enum mmu_level *level, mmu_pte_t *value, uint64_t *upper)
 {
 	struct descent_port port = descent_port_of(tree->mmu);
-	if (port.direct_map)
-		return descend_from(tree, va, p, level, value, upper, port);
-	return descend_from(tree, va, p, level, value, upper, (struct descent_port){NULL, NULL});
+	if (port.direct)
+		return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, port);
+	return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, (struct descent_port){false, NULL});
 }
 
 #endif

@@ -116,19 +116,42 @@ static inline unsigned prot_of_bits(const struct mmu *mmu, uint64_t folded)
 	return mmu->pte_prot[((folded >> 1) & 3) | ((folded >> 61) & 4)];
 }
 
+/* TREE's half, the kernel's (IS_KERNEL) or the user one, set once where
+ * the tree is made: VA is in it iff its bits from the half's top bit up
+ * (VA >> half_shift) all equal that bit, half_top. A dead tree's half_top
+ * is one no VA has (TREE_HALF_DEAD: VA >> half_shift is below 2^17), so
+ * the one test also refuses every VA of a dead tree (src/page.c,
+ * page_walkable). */
+#define TREE_HALF_DEAD UINT32_MAX
+static inline void tree_set_half(struct mmu_tree *tree, bool is_kernel)
+{
+	unsigned shift = mmu_va_bits(tree->mmu->levels) - 1;
+	tree->is_kernel = is_kernel;
+	tree->half_shift = (uint8_t)shift;
+	tree->half_top = is_kernel ? (uint32_t)(~0ull >> shift) : 0;
+}
+
 /* ---- the table cache (struct mmu_leaf_cache), under the tree lock ---- */
 static inline struct mmu_leaf_cache *pt_cache(struct mmu_tree *tree, enum mmu_level level)
 {
 	return &tree->leaf_cache[level - 1];
 }
-/* The base of a cache that holds nothing: no VA masked to a table's span
- * equals it, so a lookup needs no test of its own for emptiness. */
-#define PT_CACHE_EMPTY ((mmu_vaddr_t)1)
+/* The base of a cache that holds nothing: bits 12 and 21, which no VA
+ * masked by either test below keeps (each clears the bits of the
+ * table's span above the page: 12..20 for a page table, 21..29 for a page
+ * directory), so a lookup needs no test of its own for emptiness. */
+#define PT_CACHE_EMPTY ((mmu_vaddr_t)(1ull << 12 | 1ull << 21))
 /* Whether VA lies in TREE's cached table at LEVEL (PT or PD), and its
  * entry there when it does. */
 static inline bool pt_cache_covers(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
 {
 	return (va & ~(mmu_level_span(level + 1) - 1)) == pt_cache(tree, level)->base;
+}
+/* The same, and VA is aligned to the page at LEVEL: one test. */
+static inline bool pt_cache_covers_page(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
+{
+	uint64_t mask = ~(mmu_level_span(level + 1) - 1) | (mmu_level_span(level) - 1);
+	return (va & mask) == pt_cache(tree, level)->base;
 }
 static inline mmu_pte_t *pt_cache_entry(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va)
 {
@@ -166,14 +189,14 @@ void pt_path_find(struct mmu_tree *tree, mmu_vaddr_t va, struct pt_path *p);
 
 /* The single-address descent shares these with the single-page calls and
  * the range walker: whether a descent goes on below entry V at LEVEL (a
- * present table entry: PS is a leaf in a PDPTE or PDE and never set
- * higher up); and the caching of a page table or page directory (LEVEL,
+ * present entry that is not a leaf: mmu_pte_is_leaf, PS only in a PDPTE
+ * or PDE, so a PML4 or PML5 entry tests P alone); and the caching of a page table or page directory (LEVEL,
  * at TABLE whose ENTRIES the caller has mapped already) on VA's path, with
  * UPPER, what the levels above allow (a user tree never caches the kernel
  * half: the kernel tree's lock guards those tables). */
 static inline bool pt_entry_goes_on(mmu_pte_t v, enum mmu_level level)
 {
-	return level > MMU_LEVEL_PT && mmu_pte_present(v) && !(v & MMU_PTE_PS);
+	return level > MMU_LEVEL_PT && mmu_pte_present(v) && !mmu_pte_is_leaf(v, level);
 }
 static inline void pt_cache_set(struct mmu_tree *tree, enum mmu_level level, struct mmu_frame_meta *meta,
 				mmu_pte_t *entries, mmu_vaddr_t va, uint64_t upper)

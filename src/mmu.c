@@ -53,6 +53,7 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 	 * the stack (docs/PORTING.md, "Stack"). */
 	__builtin_memset(mmu, 0, sizeof *mmu);
 	mmu->port = *port;
+	mmu->port_direct = port->direct_map && port->meta_map;
 	mmu->levels = cfg->levels;
 	mmu->ncpus = cfg->ncpus;
 	mmu->nx = cfg->nx;
@@ -76,7 +77,7 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 	atomic_init(&mmu->vm_family_lock, false);
 	mmu->kernel.mmu = mmu;
 	pt_cache_init(&mmu->kernel);
-	mmu->kernel.is_kernel = true;
+	tree_set_half(&mmu->kernel, true);
 	mmu->kernel.owes_always = true; /* its half is live on every CPU */
 	err = table_alloc(mmu, false, &mmu->kernel.root);
 	if (err != MMU_OK)

@@ -33,6 +33,8 @@
  * gives up (never returned by a public call): */
 #define PAGE_BUSY ((mmu_err_t)0x7d)     /* another CPU holds the lock: the slow path waits */
 #define PAGE_MISS ((mmu_err_t)0x7e)     /* the slow path goes on under the lock the fast path took */
+#define PAGE_BELOW ((mmu_err_t)0x7c)    /* a read's cached page directory holds a table at VA: the
+					 * descent goes on from it, under the lock the fast path took */
 #define PAGE_DECLINED ((mmu_err_t)0x7f) /* the general path must answer */
 
 /* ---- the operations ---- */
@@ -46,12 +48,13 @@ struct page_op {
 	bool reads_only;  /* changes no entry (a walk): answers from a page directory's leaf too */
 	bool allocates;   /* fills a hole, allocating the tables on its way first (a map) */
 	bool may_promote; /* in a tree that promotes, the general path decides (it may promote) */
+	bool aligned_by_cache; /* VA's alignment to the page is tested with the cache: an unaligned VA misses */
 };
 
 static const struct page_op op_map = {.kind = PAGE_MAP, .allocates = true, .may_promote = true};
 static const struct page_op op_walk = {.kind = PAGE_WALK, .reads_only = true};
-static const struct page_op op_unmap = {.kind = PAGE_UNMAP};
-static const struct page_op op_protect = {.kind = PAGE_PROTECT, .may_promote = true};
+static const struct page_op op_unmap = {.kind = PAGE_UNMAP, .aligned_by_cache = true};
+static const struct page_op op_protect = {.kind = PAGE_PROTECT, .may_promote = true, .aligned_by_cache = true};
 
 /* One call's arguments. */
 struct page_args {
@@ -62,7 +65,8 @@ struct page_args {
 };
 
 /* How a slow path is entered (one argument, so that the fast path's call
- * to it is a jump): the caller holds the lock (a _locked call), the fast
+ * to it is a jump, and its last, so that the call's own arguments stay in
+ * their registers): the caller holds the lock (a _locked call), the fast
  * path took it for this call (after PAGE_MISS). */
 enum { PAGE_HELD = 1, PAGE_TAKEN = 2 };
 
@@ -77,14 +81,14 @@ PAGE_INLINE bool page_trylock(struct mmu_tree *tree, bool held)
 }
 
 /* VA is TREE's to walk from the root: TREE is alive and VA in its own
- * half (canonical, its sign the tree's). A hit in the table cache proves
- * it too: a dead tree caches nothing, the cache holds tables of the
- * tree's own half, and its base keeps every VA bit above the table's
- * span. */
+ * half (canonical, its sign the tree's), one test of what tree_set_half
+ * computed when the tree was made (a dead tree's half_top matches no VA).
+ * A hit in the table cache proves it too: a dead tree caches nothing,
+ * the cache holds tables of the tree's own half, and its base keeps
+ * every VA bit above the table's span. */
 static inline bool page_walkable(const struct mmu_tree *tree, mmu_vaddr_t va)
 {
-	unsigned shift = mmu_va_bits(tree->mmu->levels) - 1;
-	return (va >> shift) == (-(uint64_t)tree->is_kernel >> shift) && !tree->dead;
+	return va >> tree->half_shift == tree->half_top;
 }
 
 /* PROT is valid and readable: the general path reports the others. */
@@ -133,12 +137,12 @@ PAGE_INLINE mmu_err_t map_at(struct mmu_tree *tree, enum mmu_level level, mmu_pt
 
 /* A walk: the translation of leaf V, UPPER what the levels above allow;
  * a table below (only where the cache answered: the descent ends at the
- * first entry that is not one) is the slow path's. */
+ * first entry that is not one) is PAGE_BELOW. */
 PAGE_INLINE mmu_err_t walk_at(const struct mmu *mmu, enum mmu_level level, mmu_vaddr_t va, mmu_pte_t v,
 			      uint64_t upper, struct mmu_translation *out)
 {
 	if (pt_entry_goes_on(v, level))
-		return PAGE_MISS;
+		return PAGE_BELOW;
 	if (!mmu_pte_present(v))
 		return MMU_E_NOTEXIST;
 	*out = entry_translation(mmu, level, v, upper, va);
@@ -224,19 +228,20 @@ PAGE_INLINE mmu_err_t page_fast_at(struct mmu_tree *tree, bool held, const struc
 				   mmu_pte_t *e, const struct page_args *a)
 {
 	mmu_err_t err = page_at(tree, op, level, e, a, NULL, true);
-	if (err != PAGE_MISS)
+	if (err != PAGE_MISS && err != PAGE_BELOW)
 		op_unlock(tree, held);
 	return err;
 }
 
-/* A walk: the descent (src/descend.h) from the cached page directory or
- * the root, through PORT. */
-PAGE_INLINE mmu_err_t walk_descending(struct mmu_tree *tree, const struct page_args *a, struct descent_port port)
+/* A walk: the descent (src/descend.h) from where START says, through
+ * PORT. */
+PAGE_INLINE mmu_err_t walk_descending(struct mmu_tree *tree, const struct page_args *a, enum descent_start start,
+				      struct descent_port port)
 {
 	enum mmu_level level;
 	mmu_pte_t v;
 	uint64_t upper;
-	descend_from(tree, a->va, NULL, &level, &v, &upper, port);
+	descend_from(tree, a->va, start, NULL, &level, &v, &upper, port);
 	if (level == MMU_LEVEL_PT)
 		return walk_at(tree->mmu, MMU_LEVEL_PT, a->va, v, upper, a->out);
 	if (level == MMU_LEVEL_PD)
@@ -244,16 +249,17 @@ PAGE_INLINE mmu_err_t walk_descending(struct mmu_tree *tree, const struct page_a
 	return walk_at(tree->mmu, level, a->va, v, upper, a->out);
 }
 
-/* A read the fast path left under the lock: the descent from the deepest
- * cached table, where it calls nothing (a port with a direct map and a
- * metadata array) and VA is the tree's to walk; else PAGE_MISS, the lock
- * still held. */
-PAGE_INLINE mmu_err_t read_descending(struct mmu_tree *tree, bool held, const struct page_args *a)
+/* A read the fast path left under the lock: the descent from where
+ * START says (the fast path found the page directory cached or not),
+ * where it calls nothing (a port with a direct map and a metadata array)
+ * and VA is the tree's to walk; else PAGE_MISS, the lock still held. */
+PAGE_INLINE mmu_err_t read_descending(struct mmu_tree *tree, bool held, enum descent_start start,
+				      const struct page_args *a)
 {
 	struct descent_port port = descent_port_of(tree->mmu);
-	if (!port.direct_map || !page_walkable(tree, a->va))
+	if (!port.direct || !page_walkable(tree, a->va))
 		return PAGE_MISS;
-	mmu_err_t err = walk_descending(tree, a, port);
+	mmu_err_t err = walk_descending(tree, a, start, port);
 	op_unlock(tree, held);
 	return err;
 }
@@ -261,7 +267,8 @@ PAGE_INLINE mmu_err_t read_descending(struct mmu_tree *tree, bool held, const st
 /* The fast path of OP on the page at LEVEL: the engine at VA's entry in
  * the table the cache holds for LEVEL (a read: or in the cached page
  * directory). PAGE_BUSY: another CPU holds the lock; PAGE_MISS: the slow
- * path goes on under it. */
+ * path goes on under it; PAGE_BELOW (a read): the descent goes on under
+ * it from the cached page directory. */
 PAGE_INLINE mmu_err_t page_fast(struct mmu_tree *tree, bool held, const struct page_op *op, enum mmu_level level,
 				const struct page_args *a)
 {
@@ -269,7 +276,7 @@ PAGE_INLINE mmu_err_t page_fast(struct mmu_tree *tree, bool held, const struct p
 		return PAGE_BUSY;
 	if (op->may_promote && tree->promote)
 		return PAGE_MISS;
-	if (pt_cache_covers(tree, level, a->va))
+	if (op->aligned_by_cache ? pt_cache_covers_page(tree, level, a->va) : pt_cache_covers(tree, level, a->va))
 		return page_fast_at(tree, held, op, level, pt_cache_entry(tree, level, a->va), a);
 	if (op->reads_only && pt_cache_covers(tree, MMU_LEVEL_PD, a->va))
 		return page_fast_at(tree, held, op, MMU_LEVEL_PD, pt_cache_entry(tree, MMU_LEVEL_PD, a->va), a);
@@ -315,7 +322,7 @@ PAGE_INLINE mmu_err_t page_slow_locked(struct mmu_tree *tree, const struct page_
 	if ((op->may_promote && tree->promote) || !page_walkable(tree, a->va))
 		return PAGE_DECLINED;
 	if (op->reads_only)
-		return walk_descending(tree, a, (struct descent_port){NULL, NULL});
+		return walk_descending(tree, a, DESCEND_FROM_CACHE, (struct descent_port){false, NULL});
 	if (pt_cache_covers(tree, level, a->va))
 		return page_at(tree, op, level, pt_cache_entry(tree, level, a->va), a, NULL, false);
 	return page_along_path(tree, op, level, a);
@@ -356,8 +363,8 @@ static inline bool page_gave_up(mmu_err_t err)
 	return __builtin_expect(err == PAGE_MISS || err == PAGE_DECLINED || err == PAGE_BUSY, 0);
 }
 
-PAGE_SLOW mmu_err_t map_slow(struct mmu_tree *tree, unsigned how, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len,
-			     unsigned prot, const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
+PAGE_SLOW mmu_err_t map_slow(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+			     const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch, unsigned how)
 {
 	mmu_err_t err = PAGE_DECLINED;
 	enum mmu_level level = page_level(len);
@@ -386,29 +393,57 @@ PAGE_INLINE mmu_err_t page_map(struct mmu_tree *tree, bool held, mmu_vaddr_t va,
 		err = map_fast(tree, held, MMU_LEVEL_PT, va, pa, prot);
 	else if (!opts && len == mmu_level_span(MMU_LEVEL_PD))
 		err = map_fast(tree, held, MMU_LEVEL_PD, va, pa, prot);
-	return page_gave_up(err) ? map_slow(tree, page_how(held, err), va, pa, len, prot, opts, batch) : err;
+	return page_gave_up(err) ? map_slow(tree, va, pa, len, prot, opts, batch, page_how(held, err)) : err;
 }
 
-PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, unsigned how, mmu_vaddr_t va, struct mmu_translation *out)
+PAGE_SLOW mmu_err_t walk_slow(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out, unsigned how)
 {
 	mmu_err_t err = page_slow(tree, how, &op_walk, MMU_LEVEL_PT, &(struct page_args){.va = va, .out = out});
 	return err != PAGE_DECLINED ? err : walk_general(tree, how & PAGE_HELD, va, out);
 }
 
-/* A walk the fast path left under the lock: the descent, out of line
- * and calling nothing (read_descending), else the slow path. */
-PAGE_SLOW mmu_err_t walk_missed(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
+/* A walk the fast path left under the lock: the descent from START,
+ * out of line and calling nothing (read_descending), else the slow path.
+ * One instance for each start and each way the lock was had (HELD: a
+ * _locked call), the fast path knowing both: with HELD a constant the
+ * descent has a register more. */
+PAGE_INLINE mmu_err_t walk_missed(struct mmu_tree *tree, bool held, enum descent_start start, mmu_vaddr_t va,
+				  struct mmu_translation *out)
 {
-	mmu_err_t err = read_descending(tree, held, &(struct page_args){.va = va, .out = out});
-	return err == PAGE_MISS ? walk_slow(tree, held | PAGE_TAKEN, va, out) : err;
+	mmu_err_t err = read_descending(tree, held, start, &(struct page_args){.va = va, .out = out});
+	return err == PAGE_MISS ? walk_slow(tree, va, out, held | PAGE_TAKEN) : err;
+}
+
+/* After PAGE_MISS: no cached table covers VA. */
+PAGE_SLOW mmu_err_t walk_missed_root(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	return walk_missed(tree, false, DESCEND_FROM_ROOT, va, out);
+}
+
+PAGE_SLOW mmu_err_t walk_missed_root_held(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	return walk_missed(tree, true, DESCEND_FROM_ROOT, va, out);
+}
+
+/* After PAGE_BELOW: the cached page directory covers VA. */
+PAGE_SLOW mmu_err_t walk_missed_pd(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	return walk_missed(tree, false, DESCEND_FROM_PD, va, out);
+}
+
+PAGE_SLOW mmu_err_t walk_missed_pd_held(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
+{
+	return walk_missed(tree, true, DESCEND_FROM_PD, va, out);
 }
 
 PAGE_INLINE mmu_err_t page_walk(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct mmu_translation *out)
 {
 	mmu_err_t err = page_fast(tree, held, &op_walk, MMU_LEVEL_PT, &(struct page_args){.va = va, .out = out});
 	if (err == PAGE_MISS)
-		return walk_missed(tree, held, va, out);
-	return err == PAGE_BUSY ? walk_slow(tree, held, va, out) : err;
+		return held ? walk_missed_root_held(tree, va, out) : walk_missed_root(tree, va, out);
+	if (err == PAGE_BELOW)
+		return held ? walk_missed_pd_held(tree, va, out) : walk_missed_pd(tree, va, out);
+	return err == PAGE_BUSY ? walk_slow(tree, va, out, held) : err;
 }
 
 /* An unmap (OP: op_unmap) or a protect to PROT (op_protect). */
@@ -418,11 +453,14 @@ PAGE_INLINE mmu_err_t change_slow(struct mmu_tree *tree, unsigned how, const str
 	bool unmap = op->kind == PAGE_UNMAP;
 	mmu_err_t err = PAGE_DECLINED;
 	enum mmu_level level = page_level(len);
-	if (level && (unmap || page_prot_ok(prot)) && mmu_is_aligned(va, mmu_level_span(level)))
+	bool single = level && (unmap || page_prot_ok(prot));
+	if (single && mmu_is_aligned(va, mmu_level_span(level)))
 		err = page_slow(tree, how, op, level,
 				&(struct page_args){.va = va,
 						    .bits = unmap ? 0 : prot_to_pte(tree->mmu, prot),
 						    .given = given});
+	else if (single && (how & PAGE_TAKEN))
+		op_unlock(tree, how & PAGE_HELD); /* unaligned: the fast path's cache test (aligned_by_cache) missed */
 	else
 		page_assert_not_taken(tree, how, va, len);
 	if (err != PAGE_DECLINED)
@@ -431,24 +469,16 @@ PAGE_INLINE mmu_err_t change_slow(struct mmu_tree *tree, unsigned how, const str
 	return unmap ? unmap_general(tree, held, va, len, given) : protect_general(tree, held, va, len, prot, given);
 }
 
-PAGE_SLOW mmu_err_t unmap_slow(struct mmu_tree *tree, unsigned how, mmu_vaddr_t va, uint64_t len,
-			       struct mmu_tlb_batch *given)
+PAGE_SLOW mmu_err_t unmap_slow(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *given,
+			       unsigned how)
 {
 	return change_slow(tree, how, &op_unmap, va, len, 0, given);
 }
 
-PAGE_SLOW mmu_err_t protect_slow(struct mmu_tree *tree, unsigned how, mmu_vaddr_t va, uint64_t len, unsigned prot,
-				 struct mmu_tlb_batch *given)
+PAGE_SLOW mmu_err_t protect_slow(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
+				 struct mmu_tlb_batch *given, unsigned how)
 {
 	return change_slow(tree, how, &op_protect, va, len, prot, given);
-}
-
-PAGE_INLINE mmu_err_t change_fast(struct mmu_tree *tree, bool held, const struct page_op *op, enum mmu_level level,
-				  mmu_vaddr_t va, uint64_t perm_bits, struct mmu_tlb_batch *given)
-{
-	if (!mmu_is_aligned(va, mmu_level_span(level)))
-		return PAGE_DECLINED;
-	return page_fast(tree, held, op, level, &(struct page_args){.va = va, .bits = perm_bits, .given = given});
 }
 
 /* The fast path of an unmap or a protect of LEN bytes: a valid single
@@ -459,11 +489,14 @@ PAGE_INLINE mmu_err_t change_page_fast(struct mmu_tree *tree, bool held, const s
 	bool unmap = op->kind == PAGE_UNMAP;
 	if (!unmap && !page_prot_ok(prot))
 		return PAGE_DECLINED;
-	uint64_t perm_bits = unmap ? 0 : prot_to_pte(tree->mmu, prot);
+	const struct page_args a = {.va = va, .bits = unmap ? 0 : prot_to_pte(tree->mmu, prot), .given = given};
 	if (len == mmu_level_span(MMU_LEVEL_PT))
-		return change_fast(tree, held, op, MMU_LEVEL_PT, va, perm_bits, given);
-	if (len == mmu_level_span(MMU_LEVEL_PD))
-		return change_fast(tree, held, op, MMU_LEVEL_PD, va, perm_bits, given);
+		return page_fast(tree, held, op, MMU_LEVEL_PT, &a);
+	/* Likely: any other length goes on to the general path, next to which
+	 * a branch taken costs nothing, and the 2M page's path then does not
+	 * set up the slow path's call before its test. */
+	if (__builtin_expect(len == mmu_level_span(MMU_LEVEL_PD), 1))
+		return page_fast(tree, held, op, MMU_LEVEL_PD, &a);
 	return PAGE_DECLINED;
 }
 
@@ -471,14 +504,14 @@ PAGE_INLINE mmu_err_t page_unmap(struct mmu_tree *tree, bool held, mmu_vaddr_t v
 				 struct mmu_tlb_batch *batch)
 {
 	mmu_err_t err = change_page_fast(tree, held, &op_unmap, va, len, 0, batch);
-	return page_gave_up(err) ? unmap_slow(tree, page_how(held, err), va, len, batch) : err;
+	return page_gave_up(err) ? unmap_slow(tree, va, len, batch, page_how(held, err)) : err;
 }
 
 PAGE_INLINE mmu_err_t page_protect(struct mmu_tree *tree, bool held, mmu_vaddr_t va, uint64_t len, unsigned prot,
 				   struct mmu_tlb_batch *batch)
 {
 	mmu_err_t err = change_page_fast(tree, held, &op_protect, va, len, prot, batch);
-	return page_gave_up(err) ? protect_slow(tree, page_how(held, err), va, len, prot, batch) : err;
+	return page_gave_up(err) ? protect_slow(tree, va, len, prot, batch, page_how(held, err)) : err;
 }
 
 /* ---- the public calls: each instantiates its path for a plain call

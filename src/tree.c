@@ -27,6 +27,7 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 	tree->mmu = mmu;
 	tree->root = root;
 	pt_cache_init(tree);
+	tree_set_half(tree, false);
 	/* With PCIDs a lazy CPU may keep the tree's entries: a change owes
 	 * the TLBs even while no CPU runs it (entry_owes). */
 	tree->owes_always = mmu->pcid;
@@ -63,7 +64,7 @@ void tree_init_template(struct mmu_tree *tree, struct mmu *mmu, mmu_pa_t root)
 	tree->mmu = mmu;
 	tree->root = root;
 	pt_cache_init(tree);
-	tree->is_kernel = true;
+	tree_set_half(tree, true);
 	tree->owes_always = true;
 	atomic_init(&tree->locked, false);
 	atomic_init(&tree->active_cpus, 0);
@@ -111,6 +112,7 @@ void tree_destroy_locked(struct mmu_tree *tree, mmu_pa_t also)
 	 * it through this one. With an empty cache every single-page call
 	 * takes its miss path, which is where the flag is checked. */
 	tree->dead = true;
+	tree->half_top = TREE_HALF_DEAD;
 	tree->root = mmu_pa(0);
 	pt_cache_drop_below(tree, mmu_top_level(mmu));
 }

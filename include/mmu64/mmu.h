@@ -61,7 +61,7 @@ struct mmu_tree_pcid {
  * the root. A table's cache is dropped whenever an entry above it changes. */
 #define MMU_CACHED_LEVELS 2
 struct mmu_leaf_cache {
-	mmu_vaddr_t base;             /* VA the table's first entry maps; 1: nothing cached */
+	mmu_vaddr_t base;             /* VA the table's first entry maps; 0x201000: nothing cached */
 	mmu_pte_t *entries;
 	struct mmu_frame_meta *meta;  /* its metadata, which holds the live count */
 	uint64_t upper;               /* the entries above: RW, US and not-XD ANDed */
@@ -75,6 +75,12 @@ struct mmu_tree {
 	mmu_pa_t root;
 	bool is_kernel;
 	atomic_bool locked;
+	/* Private, in what was padding: VA >> half_shift is half_top for
+	 * every VA of the tree's own half (0 for a user tree, all ones for
+	 * the kernel's) and for no VA once the tree is dead (src/internal.h,
+	 * tree_set_half). */
+	uint8_t half_shift;
+	uint32_t half_top;
 	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
 	atomic_bool has_global;           /* ever held a G leaf in its user half */
 	bool promote;                     /* promote full tables after map/protect */
@@ -154,6 +160,7 @@ struct mmu {
 	unsigned flush_ceiling;
 	bool pcid, invpcid;
 	bool kpti; /* a KPTI template exists: kernel-half leaves are never global */
+	bool port_direct; /* private: the port has a direct map and a metadata array (src/descend.h) */
 	uint64_t pa_reserved;  /* physical address bits at or above MAXPHYADDR */
 	bool page_1g;
 	uint64_t prot_pte[16]; /* the RW, US and XD bits of each MMU_PROT_* combination */

@@ -216,6 +216,14 @@ static void test_errors(void)
 	CHECK_ERR(mmu_map(&t, 0x5000000, g, PAGE, r, &o2m, NULL), MMU_E_UNALIGNED);
 	CHECK_ERR(mmu_unmap(&t, 0x1234800, PAGE, NULL), MMU_E_UNALIGNED);
 	CHECK_ERR(mmu_protect(&t, 0x1234000, 0x800, r, NULL), MMU_E_UNALIGNED);
+	/* The same in the cached page table (the fast path's cache test is
+	 * its alignment test too), and under the caller's lock. */
+	CHECK_ERR(mmu_protect(&t, 0x1234008, PAGE, r, NULL), MMU_E_UNALIGNED);
+	struct mmu_tree_locked h = mmu_tree_lock(&t);
+	CHECK_ERR(mmu_unmap_locked(h, 0x1234800, PAGE, NULL), MMU_E_UNALIGNED);
+	CHECK_ERR(mmu_protect_locked(h, 0x1234008, PAGE, r, NULL), MMU_E_UNALIGNED);
+	CHECK_ERR(mmu_unmap_locked(h, 0x1200800, 0x200000, NULL), MMU_E_UNALIGNED);
+	mmu_tree_unlock(h);
 	/* NOTEXIST. */
 	CHECK_ERR(mmu_unmap(&t, 0x5000000, PAGE, NULL), MMU_E_NOTEXIST);
 	CHECK_ERR(mmu_protect(&t, 0x5000000, PAGE, r, NULL), MMU_E_NOTEXIST);
