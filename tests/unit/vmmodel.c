@@ -413,3 +413,32 @@ mmu_err_t vmm_object_release(struct vm_model *m, unsigned k, uint64_t mappings)
 	o->live = false;
 	return MMU_OK;
 }
+
+mmu_err_t vmm_object_page_out(struct vm_model *m, struct vm_mspace *const *all, const bool *live, unsigned n,
+			      unsigned k, uint64_t i)
+{
+	struct vm_mobject *o = &m->object[k];
+	if (!o->pager || i >= o->npages)
+		return MMU_E_INVALID;
+	int32_t f = o->page[i];
+	if (f < 0)
+		return MMU_E_NOTEXIST;
+	/* The leaves at the page's place in each region over the object (the
+	 * store's frame may be another object's page too: those stay). */
+	for (unsigned s = 0; s < n; s++)
+		for (unsigned j = 0; live[s] && j < all[s]->nregions; j++) {
+			const struct mmu_vm_region *r = &all[s]->region[j];
+			if (r->obj != o->obj || i < r->first_page || i - r->first_page >= r->len / VM_PAGE)
+				continue;
+			struct vm_mpage *pg = vmm_page(all[s], r->start + (i - r->first_page) * VM_PAGE);
+			if (pg->frame != f)
+				continue;
+			*pg = (struct vm_mpage){.frame = -1};
+			vmm_frame_put(m, f);
+			m->stats.object_leaves_out++;
+		}
+	o->page[i] = -1;
+	vmm_frame_put(m, f);
+	m->stats.object_page_out++;
+	return MMU_OK;
+}
