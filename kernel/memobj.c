@@ -15,6 +15,7 @@
 #include "kernel/kernel.h"
 #include "kernel/klib.h"
 #include "kernel/pmem.h"
+#include "kernel/proc.h"
 #include "kernel/spinlock.h"
 #include "kernel/user/syscall.h"
 
@@ -36,6 +37,7 @@ static struct mmu *shm_mmu;
 static struct {
 	struct mmu_vm_object obj;
 	mmu_pa_t slots[UFILE_PAGES];
+	struct mmu_vm_object_mapper mapper[NPROC]; /* one per process at most */
 	mmu_pa_t frame[UFILE_PAGES]; /* the file's contents, the kernel's for good */
 } file;
 
@@ -63,6 +65,13 @@ void memobj_init(struct mmu *mmu)
 	}
 	if (mmu_vm_object_init_pager(mmu, &file.obj, file.slots, UFILE_PAGES, &file_pager, NULL) != MMU_OK)
 		kpanic("memobj: the file's object");
+	if (mmu_vm_object_set_mapper_storage(&file.obj, file.mapper, NPROC) != MMU_OK)
+		kpanic("memobj: the file's mapper records");
+}
+
+mmu_err_t memobj_file_page_out(uint64_t page, bool *dirty)
+{
+	return mmu_vm_object_page_out(&file.obj, page, dirty);
 }
 
 mmu_err_t memobj_map_file(struct mmu_vm_space *sp, uint64_t va, uint64_t len, unsigned prot)

@@ -186,6 +186,48 @@ static bool file_private(void)
 	return true;
 }
 
+/* The child's half of file_pageout: the page out of both processes
+ * (retried while the parent is inside a library call on another CPU),
+ * gone here, then read back through the pager. */
+static int file_pageout_child(void)
+{
+	int64_t r;
+	while ((r = filepageout(1)) == -EBUSY)
+		;
+	if (r != 0)
+		return 1; /* read only: clean */
+	if (walk_of((void *)(FILE + PAGE)).err == 0)
+		return 2;
+	if (!file_intact(0))
+		return 3;
+	return walk_of((void *)(FILE + PAGE)).err == 0 ? 0 : 4;
+}
+
+/* The file's page 1 paged out of a parent and its child at once (the
+ * file object's reverse map): the parent's leaf went too, and both read
+ * the page back intact, in the pager's frame; frames as before. */
+static bool file_pageout(void)
+{
+	uint64_t used = frames_used(), len = UFILE_PAGES * PAGE;
+	CHECK(mapfile(FILE, len, UPROT_R) == 0, "mapfile");
+	CHECK(file_intact(0), "content");
+	uint64_t pa = walk_of((void *)(FILE + PAGE)).pa;
+	CHECK(filepageout(UFILE_PAGES) == -EINVAL, "a page beyond the file");
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0)
+		exit(file_pageout_child());
+	struct uwait w = {0};
+	CHECK(wait_status(&w) == 0, "child: status %ld", w.status);
+	CHECK(walk_of((void *)(FILE + PAGE)).err != 0, "the parent's leaf stayed");
+	CHECK(walk_of((void *)FILE).err == 0, "page 0 went too");
+	CHECK(file_intact(0), "the file read back");
+	CHECK(walk_of((void *)(FILE + PAGE)).pa == pa, "page 1 in another frame");
+	CHECK(unmap(FILE, len) == 0, "unmap");
+	CHECK(frames_used() == used, "frames at the end: %ld more", (int64_t)(frames_used() - used));
+	return true;
+}
+
 /* ---- 2M pages ---- */
 
 /* Every 4K page of the huge region holds its offset, but at SKIP. */
@@ -368,6 +410,7 @@ const struct utest memtests[] = {
 	{"sbrk: grow, shrink (a touch past the break kills), grow over zeroed pages", sbrk_grow_shrink},
 	{"shared memory between parent and child, private memory COW beside it", shared_vs_private},
 	{"a file through the pager hook, mapped private: a write copies, the file stays", file_private},
+	{"a file page paged out of parent and child at once, read back through the pager", file_pageout},
 	{"2M anonymous pages: mapped on touch, copied by a write after fork, split by protect", huge_pages},
 	{"swap: page-out frees frames, page-in on touch intact, fork with pages out, BUSY when shared", swap_pages},
 };
