@@ -89,6 +89,22 @@ mmu_pte_t entry_take_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e,
 	return old;
 }
 
+mmu_pte_t entry_leaf_to_pending(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				mmu_pte_t mark)
+{
+	mmu_pte_t old = pte_load(e), marked;
+	if (w->dry)
+		return old;
+	do {
+		MMU_ASSERT(w->mmu, level == MMU_LEVEL_PT && mmu_pte_present(old) && !mmu_pte_present(mark),
+			   "entry_leaf_to_pending: level %u entry %lx to mark %lx", level, (unsigned long)old,
+			   (unsigned long)mark);
+		marked = (old & ~(MMU_PTE_ADDR_MASK | MMU_PTE_P | mark)) | mark;
+	} while (!__atomic_compare_exchange_n(e, &old, marked, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	entry_record(w->batch, va, level, old, true);
+	return old;
+}
+
 void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t clear,
 			uint64_t set, bool invalidate)
 {

@@ -310,6 +310,13 @@ void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
  * exchange, so an A or D bit a CPU sets up to that moment is in it (the
  * page-out of an object page reports D for writeback). */
 mmu_pte_t entry_take_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
+/* Make the present 4K leaf E not present, with MARK (a swap entry) in
+ * its P, bit 9 and address bits and its other bits kept, in one
+ * compare-exchange (recorded as unmapped; the live count stays); returns
+ * the leaf as it was. Its inverse, once the flush is done, is
+ * entry_rewrite_swap with the leaf rebuilt (a swap-out that failed). */
+mmu_pte_t entry_leaf_to_pending(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				mmu_pte_t mark);
 /* Replace the CLEAR bits of the present leaf E by SET (A and D kept);
  * INVALIDATE: record the old translation (an upgrade need not: a stale
  * entry that allows less only causes a spurious fault). A change of the

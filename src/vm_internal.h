@@ -113,8 +113,14 @@ void vm_regions_adopt(struct mmu_vm_space *sp, struct mmu_vm_region *slots, unsi
 
 /* ---- memory objects (src/vm_object.c) ---- */
 
+/* The slot of a page-out in progress (the last slot value: the
+ * library's own), in a not-present entry while the store copies the
+ * frame: src/swap.c, and an anonymous object's page (src/vm_rmap.c). */
+#define VM_SWAP_PENDING MMU_VM_SWAP_SLOT_MAX
+
 /* The object's lock, its liveness, its slots (src/vm_object.c). */
 #define VM_SLOT_RESIDENT 1ull /* in a slot: the PA (4K-aligned) | this bit */
+#define VM_SLOT_SWAPPED 2ull  /* an anonymous page in the object's store: its slot << 12 | this bit */
 bool vm_object_live(const struct mmu_vm_object *o);
 static inline void vm_object_lock(struct mmu_vm_object *o) { lock_spin(o->mmu, &o->lock); }
 static inline void vm_object_unlock(struct mmu_vm_object *o)
@@ -132,6 +138,9 @@ static inline mmu_pa_t vm_slot_pa(const struct mmu_vm_object *o, uint64_t i)
 /* Drop the object's reference on page I's frame and empty the slot (the
  * frame freed when anonymous and unmapped). Object lock held. */
 void vm_object_drop_page(struct mmu_vm_object *o, uint64_t i);
+/* Page I, resident and mapped nowhere, is in the store's SLOT now: the
+ * frame freed, the slot kept in the object's. Object lock held. */
+void vm_object_swap_page(struct mmu_vm_object *o, uint64_t i, uint64_t slot);
 
 /* ---- the reverse map of objects (src/vm_rmap.c), space lock held ---- */
 

@@ -65,9 +65,47 @@ void vm_object_drop_page(struct mmu_vm_object *o, uint64_t i)
 		frame_free_data(o->mmu, pa);
 }
 
+void vm_object_swap_page(struct mmu_vm_object *o, uint64_t i, uint64_t slot)
+{
+	mmu_pa_t pa = vm_slot_pa(o, i);
+	bool last = vm_frame_put(o->mmu, pa);
+	MMU_ASSERT(o->mmu, last && !o->pager, "object: page %lu went to the store with frame %lx still referenced",
+		   (unsigned long)i, (unsigned long)pa.bits);
+	frame_free_data(o->mmu, pa);
+	o->slot[i].bits = (slot << MMU_PAGE_SHIFT) | VM_SLOT_SWAPPED;
+	o->swapped++;
+}
+
+static uint64_t slot_swap_slot(const struct mmu_vm_object *o, uint64_t i) { return o->slot[i].bits >> MMU_PAGE_SHIFT; }
+
+/* Forget the store's slot of page I (object lock held). */
+static void object_swap_free(struct mmu_vm_object *o, uint64_t i)
+{
+	o->swap->free(o->swap_ctx, slot_swap_slot(o, i));
+	o->slot[i].bits = 0;
+	o->swapped--;
+}
+
+mmu_err_t mmu_vm_object_set_swap(struct mmu_vm_object *obj, const struct mmu_vm_swap_ops *ops, void *ctx)
+{
+	if (!ops)
+		ctx = NULL;
+	bool complete = !ops || (ops->write && ops->read && ops->dup && ops->free);
+	if (!vm_object_live(obj) || !complete || obj->pager)
+		return MMU_E_INVALID;
+	vm_object_lock(obj);
+	mmu_err_t err = obj->swapped && (ops != obj->swap || ctx != obj->swap_ctx) ? MMU_E_BUSY : MMU_OK;
+	if (err == MMU_OK) {
+		obj->swap = ops;
+		obj->swap_ctx = ctx;
+	}
+	vm_object_unlock(obj);
+	return err;
+}
+
 /* No region maps the object (mappings 0, read under its lock, where a
  * region add takes its first hold), so no leaf does: each reference
- * dropped here is the object's. */
+ * dropped here is the object's, and each slot in the store its own. */
 mmu_err_t mmu_vm_object_release(struct mmu_vm_object *obj)
 {
 	if (!vm_object_live(obj))
@@ -75,9 +113,12 @@ mmu_err_t mmu_vm_object_release(struct mmu_vm_object *obj)
 	vm_object_lock(obj);
 	mmu_err_t err = __atomic_load_n(&obj->mappings, __ATOMIC_ACQUIRE) ? MMU_E_BUSY : MMU_OK;
 	if (err == MMU_OK) {
-		for (uint64_t i = 0; i < obj->npages; i++)
+		for (uint64_t i = 0; i < obj->npages; i++) {
 			if (vm_slot_resident(obj, i))
 				vm_object_drop_page(obj, i);
+			else if (obj->slot[i].bits & VM_SLOT_SWAPPED)
+				object_swap_free(obj, i);
+		}
 		obj->live = 0;
 	}
 	vm_object_unlock(obj);
@@ -150,14 +191,34 @@ bool vm_object_fits(const struct mmu_vm_region *r, uint64_t new_len)
 
 /* ---- faults ---- */
 
-/* Make page I resident: a zeroed frame, or the pager's; the object takes
- * its reference. NOMEM, or NOTEXIST when the pager has no such page.
- * Object lock held. */
+/* A fresh frame with the store's copy of page I: NOMEM, or NOTEXIST when
+ * the store cannot read it (the access is refused, as for a pager). The
+ * slot stays the store's until the page is mapped. */
+static mmu_err_t object_swap_in(struct mmu_vm_object *o, uint64_t i, mmu_pa_t *pa)
+{
+	if (frame_alloc_data(o->mmu, pa) != MMU_OK)
+		return MMU_E_NOMEM;
+	mmu_err_t err = o->swap->read(o->swap_ctx, slot_swap_slot(o, i), *pa);
+	if (err != MMU_OK) {
+		frame_free_data(o->mmu, *pa);
+		return err == MMU_E_NOMEM ? MMU_E_NOMEM : MMU_E_NOTEXIST;
+	}
+	return MMU_OK;
+}
+
+/* Make page I resident: a zeroed frame, the store's copy, or the pager's;
+ * the object takes its reference. NOMEM, or NOTEXIST when the pager (or
+ * the store) has no such page. Object lock held. */
 static mmu_err_t object_fill(struct mmu_vm_object *o, uint64_t i)
 {
 	mmu_pa_t pa;
 	mmu_err_t err;
-	if (o->pager) {
+	if (o->slot[i].bits & VM_SLOT_SWAPPED) {
+		err = object_swap_in(o, i, &pa);
+		if (err != MMU_OK)
+			return err;
+		port_meta(o->mmu, pa)->refcount = 1;
+	} else if (o->pager) {
 		err = o->pager->get_page(o->pager_ctx, i, &pa);
 		if (err != MMU_OK)
 			return err == MMU_E_NOMEM ? MMU_E_NOMEM : MMU_E_NOTEXIST;
@@ -182,6 +243,7 @@ mmu_err_t vm_object_fault(struct mmu_vm_space *sp, mmu_vaddr_t page, const struc
 	uint64_t i = r->first_page + ((page - r->start) >> MMU_PAGE_SHIFT);
 	unsigned prot = r->kind == MMU_VM_PRIVATE ? r->prot & ~MMU_PROT_W : r->prot;
 	vm_object_lock(o);
+	uint64_t before = o->slot[i].bits; /* a page in the store: its slot */
 	bool filled = !vm_slot_resident(o, i);
 	mmu_err_t err = filled ? object_fill(o, i) : MMU_OK;
 	if (err == MMU_OK) {
@@ -192,8 +254,14 @@ mmu_err_t vm_object_fault(struct mmu_vm_space *sp, mmu_vaddr_t page, const struc
 			vm_kpti_sync(sp, page);
 		else
 			(void)vm_frame_put(o->mmu, pa); /* never the last: the object has one */
-		if (err != MMU_OK && filled)
+		if (err != MMU_OK && filled) {
 			vm_object_drop_page(o, i);
+			o->slot[i].bits = before;
+		}
+	}
+	if (err == MMU_OK && (before & VM_SLOT_SWAPPED)) {
+		o->swap->free(o->swap_ctx, before >> MMU_PAGE_SHIFT);
+		o->swapped--;
 	}
 	vm_object_unlock(o);
 	return err;

@@ -160,58 +160,89 @@ static void mappers_unlock(struct mmu_vm_object *o)
 		vm_unlock(o->mapper[i].space);
 }
 
-/* The present 4K leaf at PAGE of SP, else 0. */
-static mmu_pte_t leaf_at(struct mmu_vm_space *sp, mmu_vaddr_t page)
+/* The 4K page table entry at PAGE of SP (present or not), else 0. */
+static mmu_pte_t entry_at(struct mmu_vm_space *sp, mmu_vaddr_t page)
 {
 	mmu_pte_t v;
-	if (mmu_entry(&sp->tree, page, MMU_LEVEL_PT, &v) != MMU_OK || !mmu_pte_present(v))
-		return 0;
-	return v;
+	return mmu_entry(&sp->tree, page, MMU_LEVEL_PT, &v) == MMU_OK ? v : 0;
 }
 
-/* What a visit of the leaves of one object page does, and gathers. */
-struct rmap_op {
-	mmu_pa_t frame;
-	uint32_t leaves;  /* the leaves found */
-	mmu_pte_t bits;   /* their bits OR-ed (D, A) as taken or read */
-	struct pt_multi *multi; /* NULL: count and read only */
-	bool take;        /* with MULTI: remove them (else: take A) */
+/* What a visit of the leaves of one object page does to each. */
+enum rmap_step {
+	RMAP_READ,    /* count them, OR their bits */
+	RMAP_YOUNG,   /* take A (mmu_harvest's visitor) */
+	RMAP_TAKE,    /* remove them, their final bits kept */
+	RMAP_PEND,    /* make them pending entries (an anonymous page's swap-out) */
+	RMAP_UNPEND,  /* the pending entries cleared: the page is in the store */
+	RMAP_RESTORE, /* the pending entries back to the leaves they were */
 };
 
-/* The page-out's change of one leaf: removed, its final bits kept (the
- * exchange catches a D the hardware sets up to that moment). */
-static enum pt_step take_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+struct rmap_op {
+	enum rmap_step step;
+	mmu_pa_t frame;
+	uint32_t leaves;        /* the leaves (or pending entries) visited */
+	mmu_pte_t bits;         /* their bits OR-ed, as read or taken */
+	struct pt_multi *multi; /* the one batch of the changing steps */
+};
+
+/* A pending entry (entry_leaf_to_pending): not present (the CPU ignores
+ * the rest, and a fault there waits for the space lock we hold), the swap
+ * mark and the library's pending slot where the frame was, the leaf's
+ * other bits kept so that it can come back as it was. */
+static bool is_pending(mmu_pte_t v) { return mmu_vm_pte_is_swap(v) && mmu_vm_swap_slot(v) == VM_SWAP_PENDING; }
+
+static mmu_pte_t leaf_of(mmu_pte_t pending, mmu_pa_t frame)
+{
+	return (pending & ~(MMU_PTE_ADDR_MASK | MMU_VM_SWAP_MARK)) | MMU_PTE_P | frame.bits;
+}
+
+/* Whether entry V at a page is one step OP visits. */
+static bool rmap_match(const struct rmap_op *op, mmu_pte_t v)
+{
+	if (op->step == RMAP_UNPEND || op->step == RMAP_RESTORE)
+		return is_pending(v);
+	return mmu_pte_present(v) && (v & MMU_PTE_ADDR_MASK) == op->frame.bits;
+}
+
+/* The change of one entry, as one of the pt_multi batch. TAKE's
+ * exchange catches a D the hardware sets up to that moment. */
+static enum pt_step rmap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
 			       mmu_vaddr_t last)
 {
 	(void)last;
 	struct rmap_op *op = w->op;
 	if (level > MMU_LEVEL_PT)
-		return PT_DESCEND; /* a table: leaf_at found a 4K leaf below */
+		return PT_DESCEND; /* a table: entry_at found the entry below */
 	mmu_pte_t v = pte_load(e);
-	MMU_ASSERT(w->mmu, mmu_pte_present(v) && (v & MMU_PTE_ADDR_MASK) == op->frame.bits,
-		   "rmap: leaf %lx at %lx is not frame %lx's", (unsigned long)v, (unsigned long)va,
-		   (unsigned long)op->frame.bits);
-	op->bits |= entry_take_leaf(w, level, e, va);
+	MMU_ASSERT(w->mmu, rmap_match(op, v), "rmap: entry %lx at %lx is not frame %lx's (step %u)", (unsigned long)v,
+		   (unsigned long)va, (unsigned long)op->frame.bits, (unsigned)op->step);
+	if (op->step == RMAP_TAKE) {
+		op->bits |= entry_take_leaf(w, level, e, va);
+	} else if (op->step == RMAP_PEND) {
+		op->bits |= entry_leaf_to_pending(w, level, e, va, mmu_vm_swap_entry(VM_SWAP_PENDING));
+	} else {
+		entry_rewrite_swap(w, level, e, op->step == RMAP_RESTORE ? leaf_of(v, op->frame) : 0);
+	}
 	return PT_STOP;
 }
 
-static const struct pt_visitor take_visitor = {.entry = take_entry};
+static const struct pt_visitor rmap_visitor = {.entry = rmap_entry};
 
-/* The leaf V at PAGE of SP maps the page: count it, or change it. */
-static void visit_leaf(struct rmap_op *op, struct mmu_vm_space *sp, mmu_vaddr_t page, mmu_pte_t v)
+/* Entry V at PAGE of SP is one OP visits: read it, or change it. */
+static void visit_entry(struct rmap_op *op, struct mmu_vm_space *sp, mmu_vaddr_t page, mmu_pte_t v)
 {
 	op->leaves++;
 	mmu_err_t err = MMU_OK;
-	if (!op->multi)
+	if (op->step == RMAP_READ)
 		op->bits |= v;
-	else if (op->take)
-		err = pt_multi_change(op->multi, &sp->tree, &take_visitor, op, page, page + (MMU_PAGE_SIZE - 1));
-	else
+	else if (op->step == RMAP_YOUNG)
 		op->bits |= pt_multi_harvest(op->multi, &sp->tree, page, op->frame, MMU_PTE_A);
+	else
+		err = pt_multi_change(op->multi, &sp->tree, &rmap_visitor, op, page, page + (MMU_PAGE_SIZE - 1));
 	MMU_ASSERT(sp->tree.mmu, err == MMU_OK, "rmap: tree of a live space refused (%u)", (unsigned)err);
 }
 
-/* Visit each leaf of page INDEX of O (its frame OP->frame) in SP. */
+/* Visit each entry of page INDEX of O that OP's step takes in SP. */
 static void visit_space(struct mmu_vm_object *o, uint64_t index, struct mmu_vm_space *sp, struct rmap_op *op)
 {
 	for (unsigned i = 0; i < sp->nregions; i++) {
@@ -219,9 +250,9 @@ static void visit_space(struct mmu_vm_object *o, uint64_t index, struct mmu_vm_s
 		if (r->obj != o || index < r->first_page || index - r->first_page >= r->len >> MMU_PAGE_SHIFT)
 			continue;
 		mmu_vaddr_t page = r->start + ((index - r->first_page) << MMU_PAGE_SHIFT);
-		mmu_pte_t v = leaf_at(sp, page);
-		if (v && (v & MMU_PTE_ADDR_MASK) == op->frame.bits)
-			visit_leaf(op, sp, page, v);
+		mmu_pte_t v = entry_at(sp, page);
+		if (v && rmap_match(op, v))
+			visit_entry(op, sp, page, v);
 	}
 }
 
@@ -232,41 +263,98 @@ static void visit_mappers(struct mmu_vm_object *o, uint64_t index, struct rmap_o
 }
 
 /* The checks under the object's lock, in the contract's order; then the
- * mappers' locks (BUSY). */
-static mmu_err_t rmap_begin(struct mmu_vm_object *o, uint64_t index, bool need_pager)
+ * mappers' locks (BUSY). NEED_HOME: the page must have somewhere to go
+ * (a pager, or a store for an anonymous object). */
+static mmu_err_t rmap_begin(struct mmu_vm_object *o, uint64_t index, bool need_home)
 {
-	if (!o->mapper || (need_pager && !o->pager))
+	if (!o->mapper || (need_home && !o->pager && !o->swap))
 		return MMU_E_INVALID;
 	if (!vm_slot_resident(o, index))
 		return MMU_E_NOTEXIST;
 	return mappers_trylock(o);
 }
 
-/* Every leaf of page INDEX goes with one shootdown, then its reference,
- * then the object's slot; whether one had D. Every lock held. */
+/* One changing STEP over the entries of page INDEX (frame FRAME) in
+ * every mapper, one batch, one flush. */
+static struct rmap_op rmap_change(struct mmu_vm_object *o, uint64_t index, enum rmap_step step, mmu_pa_t frame)
+{
+	struct rmap_op op = {.step = step, .frame = frame};
+	if (o->nmappers == 0)
+		return op;
+	struct pt_multi multi;
+	op.multi = &multi;
+	pt_multi_begin(&multi, &o->mapper[0].space->tree);
+	visit_mappers(o, index, &op);
+	pt_multi_flush(&multi);
+	op.multi = NULL;
+	return op;
+}
+
+/* The references of N leaves gone from every TLB; never the last (the
+ * object holds one). */
+static void leaves_put(struct mmu_vm_object *o, mmu_pa_t frame, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		MMU_ASSERT(o->mmu, !vm_frame_put(o->mmu, frame), "rmap: frame %lx lost its last reference",
+			   (unsigned long)frame.bits);
+}
+
+/* A pager's page: every leaf goes with one shootdown, then its
+ * reference, then the object's slot; whether one had D. Every lock
+ * held. */
 static bool pageout_commit(struct mmu_vm_object *o, uint64_t index)
 {
 	struct mmu *mmu = o->mmu;
-	struct rmap_op count = {.frame = vm_slot_pa(o, index)};
+	struct rmap_op count = {.step = RMAP_READ, .frame = vm_slot_pa(o, index)};
 	visit_mappers(o, index, &count); /* first: the references it will drop */
 	MMU_ASSERT(mmu, vm_frame_refs(mmu, count.frame) > count.leaves + 1,
 		   "rmap: frame %lx has %u references for %u leaves, the object's and the pager's",
 		   (unsigned long)count.frame.bits, vm_frame_refs(mmu, count.frame), count.leaves);
-	struct rmap_op take = {.frame = count.frame, .take = true};
-	if (count.leaves) {
-		struct pt_multi multi;
-		take.multi = &multi;
-		pt_multi_begin(&multi, &o->mapper[0].space->tree);
-		visit_mappers(o, index, &take);
-		pt_multi_flush(&multi);
-	}
+	struct rmap_op take = rmap_change(o, index, RMAP_TAKE, count.frame);
 	MMU_ASSERT(mmu, take.leaves == count.leaves, "rmap: %u leaves counted, %u taken", count.leaves, take.leaves);
-	/* Out of every TLB now: the leaves' references, then the object's. */
-	for (uint32_t i = 0; i < take.leaves; i++)
-		MMU_ASSERT(mmu, !vm_frame_put(mmu, take.frame), "rmap: frame %lx lost its last reference",
-			   (unsigned long)take.frame.bits);
+	leaves_put(o, take.frame, take.leaves);
 	vm_object_drop_page(o, index);
 	return (take.bits & MMU_PTE_D) != 0;
+}
+
+/* The store's write of FRAME into a new slot: NOMEM when it fails or
+ * gives a slot an entry cannot hold. */
+static mmu_err_t store_write(struct mmu_vm_object *o, mmu_pa_t frame, uint64_t *slot)
+{
+	mmu_err_t err = o->swap->write(o->swap_ctx, frame, slot);
+	if (err == MMU_OK && *slot >= VM_SWAP_PENDING) {
+		o->swap->free(o->swap_ctx, *slot);
+		err = MMU_E_NOMEM;
+	}
+	return err == MMU_OK ? MMU_OK : MMU_E_NOMEM;
+}
+
+/* An anonymous page into the object's store: its leaves become pending
+ * entries (one shootdown: nobody writes the frame any more), the store
+ * copies the frame, then the entries are cleared, the references
+ * dropped, the frame freed and the slot kept in the object's. NOMEM (the
+ * store is full): the leaves back as they were (an upgrade from not
+ * present: nothing owed). BUSY when the leaves do not account for the
+ * frame's references. Every lock held. */
+static mmu_err_t swapout_commit(struct mmu_vm_object *o, uint64_t index, bool *dirty)
+{
+	struct mmu *mmu = o->mmu;
+	struct rmap_op count = {.step = RMAP_READ, .frame = vm_slot_pa(o, index)};
+	visit_mappers(o, index, &count);
+	if (vm_frame_refs(mmu, count.frame) != count.leaves + 1)
+		return MMU_E_BUSY;
+	struct rmap_op pend = rmap_change(o, index, RMAP_PEND, count.frame);
+	uint64_t slot = 0;
+	mmu_err_t err = store_write(o, count.frame, &slot);
+	struct rmap_op end = rmap_change(o, index, err == MMU_OK ? RMAP_UNPEND : RMAP_RESTORE, count.frame);
+	MMU_ASSERT(mmu, pend.leaves == count.leaves && end.leaves == count.leaves,
+		   "rmap: %u leaves counted, %u made pending, %u finished", count.leaves, pend.leaves, end.leaves);
+	if (err != MMU_OK)
+		return err;
+	leaves_put(o, count.frame, count.leaves);
+	vm_object_swap_page(o, index, slot);
+	*dirty = (pend.bits & MMU_PTE_D) != 0;
+	return MMU_OK;
 }
 
 mmu_err_t mmu_vm_object_page_out(struct mmu_vm_object *obj, uint64_t index, bool *dirty)
@@ -276,8 +364,12 @@ mmu_err_t mmu_vm_object_page_out(struct mmu_vm_object *obj, uint64_t index, bool
 	vm_object_lock(obj);
 	mmu_err_t err = rmap_begin(obj, index, true);
 	if (err == MMU_OK) {
-		bool was_dirty = pageout_commit(obj, index);
-		if (dirty)
+		bool was_dirty = false;
+		if (obj->pager)
+			was_dirty = pageout_commit(obj, index);
+		else
+			err = swapout_commit(obj, index, &was_dirty);
+		if (err == MMU_OK && dirty)
 			*dirty = was_dirty;
 		mappers_unlock(obj);
 	}
@@ -289,16 +381,11 @@ mmu_err_t mmu_vm_object_page_out(struct mmu_vm_object *obj, uint64_t index, bool
  * held. */
 static bool referenced_visit(struct mmu_vm_object *o, uint64_t index, bool clear)
 {
-	struct rmap_op op = {.frame = vm_slot_pa(o, index)};
-	if (!clear || !o->nmappers) {
+	struct rmap_op op = {.step = RMAP_READ, .frame = vm_slot_pa(o, index)};
+	if (clear)
+		op = rmap_change(o, index, RMAP_YOUNG, op.frame);
+	else
 		visit_mappers(o, index, &op);
-		return (op.bits & MMU_PTE_A) != 0;
-	}
-	struct pt_multi multi;
-	op.multi = &multi;
-	pt_multi_begin(&multi, &o->mapper[0].space->tree);
-	visit_mappers(o, index, &op);
-	pt_multi_flush(&multi);
 	return (op.bits & MMU_PTE_A) != 0;
 }
 

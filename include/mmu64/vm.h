@@ -385,7 +385,9 @@ struct mmu_vm_object {
 	struct mmu *mmu;
 	atomic_bool lock;                     /* guards slot[] and mapper[] */
 	uint64_t npages;
-	mmu_pa_t *slot;                       /* the caller's array; a resident page: its PA | 1 */
+	/* The caller's array; a resident page: its PA | 1; an anonymous
+	 * page in the object's store: its slot << 12 | 2. */
+	mmu_pa_t *slot;
 	const struct mmu_vm_pager_ops *pager; /* NULL: anonymous */
 	void *pager_ctx;
 	uint64_t mappings; /* regions mapping it, over every space (atomic) */
@@ -394,6 +396,11 @@ struct mmu_vm_object {
 	 * array (NULL: none kept, no page-out). */
 	struct mmu_vm_object_mapper *mapper;
 	unsigned mapper_cap, nmappers;
+	/* An anonymous object's store (mmu_vm_object_set_swap), and its
+	 * pages there. */
+	const struct mmu_vm_swap_ops *swap;
+	void *swap_ctx;
+	uint64_t swapped;
 };
 
 /* An anonymous object of NPAGES pages in OBJ's storage, none resident,
@@ -416,7 +423,7 @@ mmu_err_t mmu_vm_object_init_pager(struct mmu *mmu, struct mmu_vm_object *obj, m
 mmu_err_t mmu_vm_object_release(struct mmu_vm_object *obj);
 
 /* The frame of OBJ's page INDEX: MMU_OK with *OUT when resident,
- * NOTEXIST when not, INVALID for an index beyond the object or an
+ * NOTEXIST when not (in the store included), INVALID for an index beyond the object or an
  * object not live. Takes the object's lock. */
 mmu_err_t mmu_vm_object_page(struct mmu_vm_object *obj, uint64_t index, mmu_pa_t *out);
 
@@ -455,23 +462,41 @@ mmu_err_t mmu_vm_object_page(struct mmu_vm_object *obj, uint64_t index, mmu_pa_t
 mmu_err_t mmu_vm_object_set_mapper_storage(struct mmu_vm_object *obj, struct mmu_vm_object_mapper *records,
 					   unsigned capacity);
 
-/* Page out page INDEX of the pager-backed OBJ (Linux's try_to_unmap,
- * FreeBSD's pmap_remove_all): every leaf mapping its frame, in every
- * space of OBJ's records (shared regions, and private regions where the
- * page was not copied yet), is removed, all with one shootdown (a full
- * non-global flush on every CPU), each leaf's frame reference dropped;
- * then OBJ's slot is emptied and its reference dropped, so the next fault
- * on the page asks the pager's get_page again. The frame stays the
- * pager's (its own reference keeps it). *DIRTY (may be NULL) is set
- * when one of those leaves had D (the shadow of a KPTI space shares the
- * leaves), else cleared: the caller writes the frame back then, which is
- * safe now that no TLB holds it. Errors, in this order (each changes
- * nothing): INVALID (OBJ not live, INDEX beyond it, OBJ without mapper
- * storage, OBJ anonymous: its pages have no home but the frame; page
- * them out through a pager object), NOTEXIST (the page is not resident),
- * BUSY (a mapper's space lock is held elsewhere, or fork is building a
- * mapper). Takes the object's lock, tries the mappers' space locks, then
- * takes their tree locks. */
+/* Give the anonymous OBJ the swap store OPS (every hook set; the same
+ * struct spaces take, mmu_vm_space_set_swap) with CTX, or none (OPS
+ * NULL): where mmu_vm_object_page_out puts its pages. Errors, in this
+ * order: INVALID (OBJ not live or pager-backed, a hook of OPS NULL), BUSY
+ * (pages of OBJ are in the store and OPS or CTX differ from its store's).
+ * Its hooks run under OBJ's lock (write and free also under the mappers'
+ * space locks): they must not sleep nor call the library. */
+mmu_err_t mmu_vm_object_set_swap(struct mmu_vm_object *obj, const struct mmu_vm_swap_ops *ops, void *ctx);
+
+/* Page out page INDEX of OBJ (Linux's try_to_unmap, FreeBSD's
+ * pmap_remove_all): every leaf mapping its frame, in every space of OBJ's
+ * records (shared regions, and private regions where the page was not
+ * copied yet), is removed, all with one shootdown (a full non-global
+ * flush on every CPU), each leaf's frame reference dropped; then OBJ's
+ * slot gives up the frame, so the next fault on the page brings it back.
+ * A pager object: the slot is emptied and OBJ's reference dropped, the
+ * frame stays the pager's (its own reference keeps it), and the next
+ * fault asks get_page again. An anonymous object with a store
+ * (mmu_vm_object_set_swap): the leaves are made not-present first (one
+ * shootdown: nobody writes the frame any more), the store's write copies
+ * the frame into a slot, then the leaves are cleared and the frame freed;
+ * OBJ's slot keeps the store's slot, and the next fault reads it into a
+ * fresh frame (DEMAND; NOMEM changes nothing; a read error refuses the
+ * access) and frees it; release frees the slots of pages still out.
+ * *DIRTY (may be NULL) is set when one of those leaves had D (the shadow
+ * of a KPTI space shares the leaves), else cleared: for a pager, the
+ * caller writes the frame back then, which is safe now that no TLB holds
+ * it. Errors, in this order (each changes nothing): INVALID (OBJ not
+ * live, INDEX beyond it, OBJ without mapper storage, OBJ anonymous
+ * without a store), NOTEXIST (the page is not resident, or in the store
+ * already), BUSY (a mapper's space lock is held elsewhere, or fork is
+ * building a mapper; an anonymous frame with references its leaves do
+ * not account for), NOMEM (the store's write failed: the leaves are back
+ * as they were). Takes the object's lock, tries the mappers' space
+ * locks, then takes their tree locks. */
 mmu_err_t mmu_vm_object_page_out(struct mmu_vm_object *obj, uint64_t index, bool *dirty);
 
 /* Whether a leaf of page INDEX of OBJ (in any space of its records) had

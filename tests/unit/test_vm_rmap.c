@@ -126,7 +126,7 @@ static void test_args(void)
 	CHECK_ERR(mmu_vm_object_page_out(&f.o, NPAGES, &dirty), MMU_E_INVALID);
 	CHECK_ERR(mmu_vm_object_page_out(&f.o, 0, &dirty), MMU_E_NOTEXIST);
 	CHECK_ERR(mmu_vm_object_page_referenced(&f.o, 0, false, &ref), MMU_E_NOTEXIST);
-	/* An anonymous object's pages have no home but their frames. */
+	/* An anonymous object without a store: its pages have nowhere to go. */
 	CHECK_OK(mmu_vm_object_set_mapper_storage(&anon, rec, NREC));
 	CHECK_ERR(mmu_vm_object_page_out(&anon, 0, &dirty), MMU_E_INVALID);
 	CHECK_OK(mmu_vm_space_exit(&sp));
@@ -398,6 +398,120 @@ static void test_referenced(void)
 	fixture_release(&f);
 }
 
+/* ---- an anonymous object's pages in a store ---- */
+
+#define SLOTS 4
+
+static struct {
+	uint8_t page[SLOTS][PAGE];
+	unsigned refs[SLOTS];
+	unsigned limit; /* slots it may hold: the store is full beyond */
+} store;
+
+static mmu_err_t store_write(void *ctx, mmu_pa_t frame, uint64_t *slot)
+{
+	(void)ctx;
+	for (unsigned i = 0; i < store.limit; i++)
+		if (!store.refs[i]) {
+			memcpy(store.page[i], sim_phys(vt_sim, frame), PAGE);
+			store.refs[i] = 1;
+			*slot = i;
+			return MMU_OK;
+		}
+	return MMU_E_NOMEM;
+}
+
+static mmu_err_t store_read(void *ctx, uint64_t slot, mmu_pa_t frame)
+{
+	(void)ctx;
+	memcpy(sim_phys(vt_sim, frame), store.page[slot], PAGE);
+	return MMU_OK;
+}
+
+static void store_dup(void *ctx, uint64_t slot) { (void)ctx, store.refs[slot]++; }
+static void store_slot_free(void *ctx, uint64_t slot) { (void)ctx, store.refs[slot]--; }
+
+static const struct mmu_vm_swap_ops swap_ops = {
+	.write = store_write, .read = store_read, .dup = store_dup, .free = store_slot_free};
+
+static unsigned store_used(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < SLOTS; i++)
+		n += store.refs[i] != 0;
+	return n;
+}
+
+/* Two spaces share an anonymous object's page: out to the store with one
+ * shootdown (the frame freed), back in on the next touch of either, the
+ * bytes intact; a full store is NOMEM with the leaves as they were; a
+ * frame for the page-in missing is NOMEM with the page still out;
+ * release frees the slots of pages still out. */
+static void test_anon_swap(void)
+{
+	uint64_t frames0 = sim_frames_in_use(vt_sim);
+	static struct state snap_a, snap_b;
+	struct mmu_vm_object o;
+	mmu_pa_t slots[NPAGES];
+	struct mmu_vm_object_mapper rec[NREC];
+	struct mmu_vm_space a, b;
+	bool dirty = false;
+	memset(&store, 0, sizeof store);
+	store.limit = SLOTS;
+	CHECK_OK(mmu_vm_object_init_anon(vt_mmu, &o, slots, NPAGES));
+	CHECK_OK(mmu_vm_object_set_mapper_storage(&o, rec, NREC));
+	CHECK_OK(mmu_vm_space_create(vt_mmu, &a));
+	CHECK_OK(mmu_vm_space_create(vt_mmu, &b));
+	CHECK_OK(mmu_vm_region_add_object(&a, VA, 4 * PAGE, RW, MMU_VM_SHARED, &o, 0));
+	CHECK_OK(mmu_vm_region_add_object(&b, VB, 4 * PAGE, RW, MMU_VM_PRIVATE, &o, 0));
+	st_load(vt_sim, 0, &a.tree);
+	st_load(vt_sim, 1, &b.tree);
+	CHECK_EQ(uw(&a, 0, VA + PAGE + 3, 0x11), R_OK);
+	CHECK_EQ(ur(&b, 1, VB + PAGE + 3), 0x11);
+	CHECK_ERR(mmu_vm_object_page_out(&o, 1, &dirty), MMU_E_INVALID); /* no store yet */
+	CHECK_OK(mmu_vm_object_set_swap(&o, &swap_ops, NULL));
+	/* A full store: NOMEM, the leaves as they were. */
+	store.limit = 0;
+	state_take(&a, &snap_a);
+	state_take(&b, &snap_b);
+	CHECK_ERR(mmu_vm_object_page_out(&o, 1, &dirty), MMU_E_NOMEM);
+	CHECK(state_same(&a, &snap_a) && state_same(&b, &snap_b));
+	st_snapshot_free(&snap_a.snap);
+	st_snapshot_free(&snap_b.snap);
+	CHECK_EQ(ur(&b, 1, VB + PAGE + 3), 0x11);
+	store.limit = SLOTS;
+	uint64_t frames = sim_frames_in_use(vt_sim);
+	CHECK_OK(mmu_vm_object_page_out(&o, 1, &dirty));
+	CHECK(dirty);
+	CHECK(!mapped(&a, VA + PAGE) && !mapped(&b, VB + PAGE));
+	CHECK_EQ(sim_frames_in_use(vt_sim), frames - 1);
+	CHECK_EQ(store_used(), 1u);
+	CHECK_EQ(resident(&o, 1), 0);
+	CHECK_ERR(mmu_vm_object_page_out(&o, 1, &dirty), MMU_E_NOTEXIST);
+	CHECK_ERR(mmu_vm_object_set_swap(&o, NULL, NULL), MMU_E_BUSY);
+	/* No frame for the page-in: NOMEM, the page still out. */
+	sim_fail_alloc_after(vt_sim, MMU_FRAME_DATA, 0);
+	CHECK_EQ(uaccess(&b, 1, SIM_READ, VB + PAGE, 0, NULL), R_NOMEM);
+	sim_fail_alloc_after(vt_sim, MMU_FRAME_DATA, -1);
+	CHECK(store_used() == 1 && resident(&o, 1) == 0);
+	CHECK_EQ(ur(&b, 1, VB + PAGE + 3), 0x11); /* back in: the store's slot freed */
+	CHECK_EQ(vt_last, MMU_VM_DEMAND);
+	CHECK_EQ(store_used(), 0u);
+	CHECK_EQ(ur(&a, 0, VA + PAGE + 3), 0x11);
+	CHECK_EQ(pa_of(&a, VA + PAGE).bits, pa_of(&b, VB + PAGE).bits);
+	/* Out again, and released while out: the slot goes with it. */
+	CHECK_OK(mmu_vm_object_page_out(&o, 1, NULL));
+	CHECK_EQ(store_used(), 1u);
+	unload(0);
+	unload(1);
+	CHECK_OK(mmu_vm_space_exit(&a));
+	CHECK_OK(mmu_vm_space_exit(&b));
+	CHECK_OK(mmu_vm_object_release(&o));
+	CHECK_EQ(store_used(), 0u);
+	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
+	st_check_sanitizer(vt_sim);
+}
+
 static void all_tests(const struct sim_config *cfg)
 {
 	(void)cfg;
@@ -408,6 +522,7 @@ static void all_tests(const struct sim_config *cfg)
 	test_busy();
 	test_records();
 	test_referenced();
+	test_anon_swap();
 }
 
 int test_main(int argc, char **argv)
