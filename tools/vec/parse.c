@@ -96,6 +96,7 @@ static const struct command commands[] = {
 	{"omappers", VEC_OP_OMAPPERS, "Tz", "omappers O RECORDS", DOC_OBJECTS},
 	{"opageout", VEC_OP_OPAGEOUT, "Tz", "opageout O PAGE", DOC_OBJECTS},
 	{"oaccessed", VEC_OP_OACCESSED, "TzC", "oaccessed O PAGE keep|clear", DOC_OBJECTS},
+	{"oswap", VEC_OP_OSWAP, "Tz", "oswap O SLOTS", DOC_OBJECTS},
 	{"swap", VEC_OP_SWAP, "Tz", "swap P SLOTS", DOC_SWAP},
 	{"pageout", VEC_OP_PAGEOUT, "Ta", "pageout P VA", DOC_SWAP},
 	{"swapped", VEC_OP_SWAPPED, "T", "swapped P", DOC_SWAP},

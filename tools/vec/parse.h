@@ -78,6 +78,7 @@ enum vec_op {
 	VEC_OP_OMAPPERS,
 	VEC_OP_OPAGEOUT,
 	VEC_OP_OACCESSED,
+	VEC_OP_OSWAP,
 	/* Swap (docs/VECTORS-INSPECT.md, "Swap"). */
 	VEC_OP_SWAP,
 	VEC_OP_PAGEOUT,
