@@ -115,6 +115,8 @@ void objects_teardown(void);
 
 /* The store emptied; whether this run has swap (from the seed), its limit. */
 void swap_setup(void);
+/* The store for anonymous object K (new: no page of it in swap). */
+void swap_give_object(unsigned k);
 /* The store for S (ON) or none: BUSY while S has pages in swap. */
 void swap_give(int s, bool on);
 /* A page-out of a random page of S, or a change of its store. */

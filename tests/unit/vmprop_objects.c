@@ -53,6 +53,8 @@ static void object_init(unsigned k)
 	expect_err(err, MMU_OK);
 	expect_err(mmu_vm_object_set_mapper_storage(&R.obj[k], R.obj_mappers[k], NSPACES), MMU_OK);
 	vmm_object_init(&R.model, k, &R.obj[k], pager, npages);
+	if (R.swap && !pager && chance(70))
+		swap_give_object(k); /* its pages go to the spaces' store */
 	R.counts[N_OBJECT]++;
 }
 
@@ -84,7 +86,7 @@ void do_object_change(void)
 	unsigned k = (unsigned)rnd(VM_MOBJECTS);
 	if (!R.model.object[k].live && chance(80))
 		object_init(k);
-	else if (R.model.object[k].live && chance(70))
+	else if (R.model.object[k].live && chance(50))
 		object_page_out(k);
 	else
 		object_release(k);
