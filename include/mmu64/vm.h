@@ -417,7 +417,9 @@ mmu_err_t mmu_vm_object_init_pager(struct mmu *mmu, struct mmu_vm_object *obj, m
  * page's frame is freed then (no leaf maps it any more: removing a region,
  * exit and fork's failures drop leaf references before they return); a
  * pager's frame keeps the pager's reference, and the pager frees it when
- * it drops that. SLOTS is the caller's again. Errors (nothing changed):
+ * it drops that. A page in the object's swap store has its slot freed
+ * (the store's free hook). SLOTS, and the mapper records, are the
+ * caller's again. Errors (nothing changed):
  * INVALID (OBJ not initialised or released), BUSY (a region of some
  * space maps it: remove those regions or exit those spaces first). */
 mmu_err_t mmu_vm_object_release(struct mmu_vm_object *obj);
