@@ -31,6 +31,11 @@ mmu_err_t memobj_map_file(struct mmu_vm_space *sp, uint64_t va, uint64_t len, un
  * frame; the next touch maps it again through the pager. */
 mmu_err_t memobj_file_page_out(uint64_t page, bool *dirty);
 
+/* The page of the memory object SP maps at VA (the file, or a shared
+ * object, whose pages go to the swap pool) out of every process:
+ * INVALID when no object is mapped there. */
+mmu_err_t memobj_page_out_at(struct mmu_vm_space *sp, uint64_t va, bool *dirty);
+
 /* Release every pool object that no region maps any more (after an
  * unmap or a space's exit: nothing can map such an object again). */
 void memobj_sweep(void);

@@ -183,6 +183,14 @@ static int64_t sys_filepageout(uint64_t page)
 	return err == MMU_OK ? (int64_t)dirty : swap_errno(err);
 }
 
+/* The page of the object mapped at VA out of every process. */
+static int64_t sys_opageout(struct proc *p, uint64_t va)
+{
+	bool dirty = false;
+	mmu_err_t err = memobj_page_out_at(&p->sp, va, &dirty);
+	return err == MMU_OK ? (int64_t)dirty : swap_errno(err);
+}
+
 static int64_t do_syscall(struct proc *p, struct trap_frame *f)
 {
 	uint64_t a = f->rdi, b = f->rsi, c = f->rdx;
@@ -209,6 +217,7 @@ static int64_t do_syscall(struct proc *p, struct trap_frame *f)
 	case SYS_SETSWAP: return swap_errno(kswap_set(&p->sp, a != 0));
 	case SYS_PAGEOUT: return swap_errno(mmu_vm_page_out(&p->sp, a));
 	case SYS_FILEPAGEOUT: return sys_filepageout(a);
+	case SYS_OPAGEOUT: return sys_opageout(p, a);
 	default: return -ENOSYS;
 	}
 }

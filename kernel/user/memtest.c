@@ -406,6 +406,56 @@ static bool swap_pages(void)
 	return ok;
 }
 
+/* The child's half of shared_pageout: the page out of both processes
+ * (the parent wrote it: dirty), gone here, read back from the pool, and
+ * written for the parent to read. */
+static int shared_pageout_child(void)
+{
+	volatile uint64_t *shm = (volatile uint64_t *)SHM;
+	int64_t r;
+	while ((r = opageout(SHM)) == -EBUSY)
+		;
+	if (r != 1)
+		return 1;
+	if (walk_of((void *)SHM).err == 0)
+		return 2;
+	if (shm[0] != 0x5151)
+		return 3;
+	shm[1] = 0x5252;
+	return 0;
+}
+
+/* An anonymous shared object's page paged out of a parent and its child
+ * at once (the object's reverse map) into the swap pool, its frame
+ * freed; the child reads it back and writes, the parent reads both
+ * words. Out again and unmapped while out: the object's release frees
+ * the slot; frames and slots as before. */
+static bool shared_pageout(void)
+{
+	uint64_t used = frames_used(), slots = swap_slots();
+	volatile uint64_t *shm = (volatile uint64_t *)SHM;
+	CHECK(opageout(SHM) == -EINVAL, "a page-out where no object is mapped");
+	CHECK(mapshared(SHM, 2 * PAGE, UPROT_R | UPROT_W) == 0, "mapshared");
+	CHECK(opageout(SHM) == -ENOENT, "a page-out of a page never touched");
+	shm[0] = 0x5151;
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0)
+		exit(shared_pageout_child());
+	struct uwait w = {0};
+	CHECK(wait_status(&w) == 0, "child: status %ld", w.status);
+	CHECK(shm[0] == 0x5151 && shm[1] == 0x5252, "after the child: %lx %lx", shm[0], shm[1]);
+	CHECK(swap_slots() == slots, "the slot kept after the page came back");
+	int64_t r;
+	while ((r = opageout(SHM)) == -EBUSY)
+		;
+	CHECK(r == 0 && swap_slots() == slots + 1, "out again: %ld, %lu slots more", r, swap_slots() - slots);
+	CHECK(unmap(SHM, 2 * PAGE) == 0, "unmap");
+	CHECK(frames_used() == used && swap_slots() == slots, "at the end: %ld frames, %lu slots more",
+	      (int64_t)(frames_used() - used), swap_slots() - slots);
+	return true;
+}
+
 const struct utest memtests[] = {
 	{"sbrk: grow, shrink (a touch past the break kills), grow over zeroed pages", sbrk_grow_shrink},
 	{"shared memory between parent and child, private memory COW beside it", shared_vs_private},
@@ -413,5 +463,6 @@ const struct utest memtests[] = {
 	{"a file page paged out of parent and child at once, read back through the pager", file_pageout},
 	{"2M anonymous pages: mapped on touch, copied by a write after fork, split by protect", huge_pages},
 	{"swap: page-out frees frames, page-in on touch intact, fork with pages out, BUSY when shared", swap_pages},
+	{"a shared object's page paged out of parent and child into the swap pool, read back by both", shared_pageout},
 };
 const unsigned memtests_count = sizeof memtests / sizeof memtests[0];
