@@ -81,6 +81,8 @@ mmu_err_t kswap_set(struct mmu_vm_space *sp, bool on)
 	return mmu_vm_space_set_swap(sp, on ? &kswap_ops : NULL, NULL);
 }
 
+mmu_err_t kswap_set_object(struct mmu_vm_object *obj) { return mmu_vm_object_set_swap(obj, &kswap_ops, NULL); }
+
 uint64_t kswap_slots_used(void)
 {
 	bool on = spin_lock_irqsave(&pool_lock);

@@ -14,6 +14,8 @@
 
 /* The store for SP (ON) or none: mmu_vm_space_set_swap's answer. */
 mmu_err_t kswap_set(struct mmu_vm_space *sp, bool on);
+/* The store for the anonymous object OBJ (mmu_vm_object_set_swap). */
+mmu_err_t kswap_set_object(struct mmu_vm_object *obj);
 /* Slots in use now (a figure for SYS_MEMINFO and the accounting). */
 uint64_t kswap_slots_used(void);
 

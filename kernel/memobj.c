@@ -14,7 +14,9 @@
 #include "kernel/bootinfo.h"
 #include "kernel/kernel.h"
 #include "kernel/klib.h"
+#include "kernel/kswap.h"
 #include "kernel/pmem.h"
+#include "kernel/proc.h"
 #include "kernel/spinlock.h"
 #include "kernel/user/syscall.h"
 
@@ -27,6 +29,7 @@ struct shm {
 	enum slot_state state;
 	struct mmu_vm_object obj;
 	mmu_pa_t slots[SHM_PAGES];
+	struct mmu_vm_object_mapper mapper[NPROC]; /* one per process at most */
 };
 
 static struct shm shm[SHM_OBJECTS];
@@ -36,6 +39,7 @@ static struct mmu *shm_mmu;
 static struct {
 	struct mmu_vm_object obj;
 	mmu_pa_t slots[UFILE_PAGES];
+	struct mmu_vm_object_mapper mapper[NPROC]; /* one per process at most */
 	mmu_pa_t frame[UFILE_PAGES]; /* the file's contents, the kernel's for good */
 } file;
 
@@ -63,6 +67,23 @@ void memobj_init(struct mmu *mmu)
 	}
 	if (mmu_vm_object_init_pager(mmu, &file.obj, file.slots, UFILE_PAGES, &file_pager, NULL) != MMU_OK)
 		kpanic("memobj: the file's object");
+	if (mmu_vm_object_set_mapper_storage(&file.obj, file.mapper, NPROC) != MMU_OK)
+		kpanic("memobj: the file's mapper records");
+}
+
+mmu_err_t memobj_file_page_out(uint64_t page, bool *dirty)
+{
+	return mmu_vm_object_page_out(&file.obj, page, dirty);
+}
+
+/* SP is the caller's, inside its system call: its regions stay, so the
+ * object stays mapped (and live) throughout. */
+mmu_err_t memobj_page_out_at(struct mmu_vm_space *sp, uint64_t va, bool *dirty)
+{
+	struct mmu_vm_region r;
+	if (!mmu_vm_region_get(sp, va, &r) || !r.obj)
+		return MMU_E_INVALID;
+	return mmu_vm_object_page_out(r.obj, r.first_page + ((va - r.start) >> MMU_PAGE_SHIFT), dirty);
 }
 
 mmu_err_t memobj_map_file(struct mmu_vm_space *sp, uint64_t va, uint64_t len, unsigned prot)
@@ -98,6 +119,10 @@ mmu_err_t memobj_map_shared(struct mmu_vm_space *sp, uint64_t va, uint64_t len, 
 	if (!s)
 		return MMU_E_NOSPACE;
 	mmu_err_t err = mmu_vm_object_init_anon(shm_mmu, &s->obj, s->slots, len / MMU_PAGE_SIZE);
+	if (err == MMU_OK)
+		err = mmu_vm_object_set_mapper_storage(&s->obj, s->mapper, NPROC);
+	if (err == MMU_OK)
+		err = kswap_set_object(&s->obj); /* its pages may go to the swap pool */
 	if (err == MMU_OK) {
 		err = mmu_vm_region_add_object(sp, va, len, prot, MMU_VM_SHARED, &s->obj, 0);
 		if (err != MMU_OK)

@@ -6,6 +6,7 @@
 #ifndef KERNEL_MEMOBJ_H
 #define KERNEL_MEMOBJ_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mmu64/mmu64.h"
@@ -24,6 +25,16 @@ mmu_err_t memobj_map_shared(struct mmu_vm_space *sp, uint64_t va, uint64_t len, 
  * protect could later give it W; Linux's VM_MAYWRITE has no counterpart
  * here.) */
 mmu_err_t memobj_map_file(struct mmu_vm_space *sp, uint64_t va, uint64_t len, unsigned prot);
+
+/* Page PAGE of the file out of every process that maps it
+ * (mmu_vm_object_page_out): *DIRTY when a leaf had D. The file keeps its
+ * frame; the next touch maps it again through the pager. */
+mmu_err_t memobj_file_page_out(uint64_t page, bool *dirty);
+
+/* The page of the memory object SP maps at VA (the file, or a shared
+ * object, whose pages go to the swap pool) out of every process:
+ * INVALID when no object is mapped there. */
+mmu_err_t memobj_page_out_at(struct mmu_vm_space *sp, uint64_t va, bool *dirty);
 
 /* Release every pool object that no region maps any more (after an
  * unmap or a space's exit: nothing can map such an object again). */

@@ -175,6 +175,22 @@ static int64_t swap_errno(mmu_err_t err)
 	return err == MMU_E_BUSY ? -EBUSY : err == MMU_E_NOTEXIST ? -ENOENT : err_to_errno(err);
 }
 
+/* The file's page out of every process: 1 when a leaf had D. */
+static int64_t sys_filepageout(uint64_t page)
+{
+	bool dirty = false;
+	mmu_err_t err = memobj_file_page_out(page, &dirty);
+	return err == MMU_OK ? (int64_t)dirty : swap_errno(err);
+}
+
+/* The page of the object mapped at VA out of every process. */
+static int64_t sys_opageout(struct proc *p, uint64_t va)
+{
+	bool dirty = false;
+	mmu_err_t err = memobj_page_out_at(&p->sp, va, &dirty);
+	return err == MMU_OK ? (int64_t)dirty : swap_errno(err);
+}
+
 static int64_t do_syscall(struct proc *p, struct trap_frame *f)
 {
 	uint64_t a = f->rdi, b = f->rsi, c = f->rdx;
@@ -200,6 +216,8 @@ static int64_t do_syscall(struct proc *p, struct trap_frame *f)
 	case SYS_SETHUGE: return err_to_errno(mmu_vm_space_set_huge(&p->sp, a != 0));
 	case SYS_SETSWAP: return swap_errno(kswap_set(&p->sp, a != 0));
 	case SYS_PAGEOUT: return swap_errno(mmu_vm_page_out(&p->sp, a));
+	case SYS_FILEPAGEOUT: return sys_filepageout(a);
+	case SYS_OPAGEOUT: return sys_opageout(p, a);
 	default: return -ENOSYS;
 	}
 }

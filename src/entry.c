@@ -75,6 +75,36 @@ void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
 	entry_record(w->batch, va, level, old, true);
 }
 
+mmu_pte_t entry_take_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
+{
+	if (w->dry)
+		return pte_load(e);
+	struct mmu_frame_meta *meta = pt_table_meta(w, level);
+	pt_cache_drop_below(w->tree, level);
+	mmu_pte_t old = __atomic_exchange_n(e, 0, __ATOMIC_RELAXED);
+	MMU_ASSERT(w->mmu, mmu_pte_present(old) && mmu_pte_is_leaf(old, level) && meta->live > 0,
+		   "entry_take_leaf: level %u entry %lx (live %u) is not a leaf", level, (unsigned long)old, meta->live);
+	meta->live--;
+	entry_record(w->batch, va, level, old, true);
+	return old;
+}
+
+mmu_pte_t entry_leaf_to_pending(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				mmu_pte_t mark)
+{
+	mmu_pte_t old = pte_load(e), marked;
+	if (w->dry)
+		return old;
+	do {
+		MMU_ASSERT(w->mmu, level == MMU_LEVEL_PT && mmu_pte_present(old) && !mmu_pte_present(mark),
+			   "entry_leaf_to_pending: level %u entry %lx to mark %lx", level, (unsigned long)old,
+			   (unsigned long)mark);
+		marked = (old & ~(MMU_PTE_ADDR_MASK | MMU_PTE_P | mark)) | mark;
+	} while (!__atomic_compare_exchange_n(e, &old, marked, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	entry_record(w->batch, va, level, old, true);
+	return old;
+}
+
 void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t clear,
 			uint64_t set, bool invalidate)
 {

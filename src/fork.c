@@ -180,9 +180,8 @@ static void fork_finish(struct mmu_vm_space *parent, struct mmu_vm_space *child,
 	if (parent->kpti)
 		vm_kpti_attach(child, parent->kpti, shadow);
 	vm_regions_move(child->region, parent->region, parent->nregions);
-	child->nregions = parent->nregions;
-	for (unsigned i = 0; i < child->nregions; i++)
-		vm_region_hold(&child->region[i]);
+	child->nregions = parent->nregions; /* counted in their objects before the copy */
+	vm_regions_forked(child);
 	child->min_addr = parent->min_addr;
 	child->huge = parent->huge;
 	child->swap = parent->swap; /* fork_leaf dup'd the slots of its swap entries */
@@ -207,6 +206,11 @@ mmu_err_t mmu_vm_fork_with_storage(struct mmu_vm_space *parent, struct mmu_vm_sp
 	mmu_err_t err = parent->tree.dead || overlap ? MMU_E_INVALID : MMU_OK;
 	if (err == MMU_OK && parent->nregions > (slots ? capacity : MMU_VM_INLINE_REGIONS))
 		err = MMU_E_NOSPACE;
+	/* The child's records in the objects it will map (NOSPACE), marked
+	 * as a fork's: an object's page-out waits until the child is built. */
+	if (err == MMU_OK)
+		err = vm_regions_claim(child, parent->region, parent->nregions, true);
+	bool claimed = err == MMU_OK;
 	if (err == MMU_OK)
 		err = mmu_vm_space_create(mmu, child);
 	bool created = err == MMU_OK;
@@ -223,6 +227,8 @@ mmu_err_t mmu_vm_fork_with_storage(struct mmu_vm_space *parent, struct mmu_vm_sp
 		fork_finish(parent, child, shadow);
 	else if (shadow.bits)
 		table_free_now(mmu, shadow);
+	if (err != MMU_OK && claimed)
+		vm_regions_drop(child, parent->region, parent->nregions);
 	vm_unlock(parent);
 	/* Linked after the parent's lock went (the family lock comes first):
 	 * meanwhile a page-out of a frame the child shares finds fewer leaves

@@ -14,6 +14,9 @@ struct harvest_op {
 	mmu_harvest_fn fn;
 	void *ctx;
 	uint64_t leaves; /* present leaves met (NOTEXIST when none) */
+	uint64_t had;    /* the bits of BITS taken, over every leaf */
+	bool only_frame; /* only leaves of FRAME (pt_multi_harvest) */
+	mmu_pa_t frame;
 };
 
 static uint64_t harvest_bits(unsigned what)
@@ -32,6 +35,7 @@ static void harvest_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, 
 {
 	struct harvest_op *op = w->op;
 	mmu_pte_t old = entry_harvest_leaf(w, level, e, va, op->bits);
+	op->had |= old & op->bits;
 	if (!op->fn)
 		return;
 	mmu_vaddr_t base = va & ~(mmu_level_span(level) - 1);
@@ -49,6 +53,8 @@ static enum pt_step harvest_entry(struct pt_walk *w, enum mmu_level level, mmu_p
 		return PT_NEXT;
 	if (!mmu_pte_is_leaf(v, level))
 		return PT_DESCEND;
+	if (op->only_frame && (v & mmu_pte_addr_mask(v, level)) != op->frame.bits)
+		return PT_NEXT;
 	op->leaves++;
 	/* Only the hardware sets A and D, and only we clear them (under the
 	 * lock): a bit seen clear here may be set meanwhile, and is then
@@ -76,6 +82,18 @@ static enum pt_step harvest_run(struct pt_walk *w, mmu_pte_t *entries, unsigned 
 }
 
 static const struct pt_visitor harvest_visitor = {.entry = harvest_entry, .pt_run = harvest_run};
+/* One page's leaf, of one frame: no run loop (the frame test stays out
+ * of mmu_harvest's). */
+static const struct pt_visitor harvest_frame_visitor = {.entry = harvest_entry};
+
+uint64_t pt_multi_harvest(struct pt_multi *m, struct mmu_tree *tree, mmu_vaddr_t page, mmu_pa_t frame, uint64_t bits)
+{
+	struct harvest_op op = {.bits = bits, .only_frame = true, .frame = frame};
+	mmu_err_t err = pt_multi_change(m, tree, &harvest_frame_visitor, &op, page, page + (MMU_PAGE_SIZE - 1));
+	MMU_ASSERT(tree->mmu, err == MMU_OK, "pt_multi_harvest: tree %lx refused (%u)", (unsigned long)tree->root.bits,
+		   (unsigned)err);
+	return op.had;
+}
 
 /* INVALID (the range as for unmap and protect, or WHAT), UNALIGNED. */
 static mmu_err_t harvest_check(const struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned what)

@@ -272,6 +272,11 @@ void pt_multi_begin(struct pt_multi *m, struct mmu_tree *first);
 mmu_err_t pt_multi_change(struct pt_multi *m, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op,
 			  mmu_vaddr_t va, mmu_vaddr_t last);
 void pt_multi_flush(struct pt_multi *m);
+/* mmu_harvest's test and clear of BITS (MMU_PTE_A and/or MMU_PTE_D) as
+ * one change of pt_multi M: the 4K page PAGE of TREE, when its leaf maps
+ * FRAME (another frame's is left alone: a private copy). Returns the bits
+ * of BITS the leaf had. */
+uint64_t pt_multi_harvest(struct pt_multi *m, struct mmu_tree *tree, mmu_vaddr_t page, mmu_pa_t frame, uint64_t bits);
 /* Map the 2M frame PA at VA (2M-aligned, user half) of the process tree
  * TREE with PROT, the one huge leaf a process tree takes (a demand fault
  * of a space with huge pages on): DUPLICATED when anything is mapped or a
@@ -301,6 +306,17 @@ mmu_err_t pt_destroy_after_change(struct mmu_tree *tree, const struct pt_visitor
 
 /* Remove the present leaf E (recorded as unmapped). */
 void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
+/* The same, returning the leaf as it was when it went: one atomic
+ * exchange, so an A or D bit a CPU sets up to that moment is in it (the
+ * page-out of an object page reports D for writeback). */
+mmu_pte_t entry_take_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
+/* Make the present 4K leaf E not present, with MARK (a swap entry) in
+ * its P, bit 9 and address bits and its other bits kept, in one
+ * compare-exchange (recorded as unmapped; the live count stays); returns
+ * the leaf as it was. Its inverse, once the flush is done, is
+ * entry_rewrite_swap with the leaf rebuilt (a swap-out that failed). */
+mmu_pte_t entry_leaf_to_pending(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				mmu_pte_t mark);
 /* Replace the CLEAR bits of the present leaf E by SET (A and D kept);
  * INVALIDATE: record the old translation (an upgrade need not: a stale
  * entry that allows less only causes a spurious fault). A change of the

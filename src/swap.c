@@ -12,7 +12,7 @@
  * entry holds this until the store gave the slot (or failed: the leaf
  * comes back). Seen by nobody else: the space lock is held throughout,
  * and a fault there waits for it. */
-#define SWAP_PENDING MMU_VM_SWAP_SLOT_MAX
+#define SWAP_PENDING VM_SWAP_PENDING
 
 mmu_err_t mmu_vm_space_set_swap(struct mmu_vm_space *sp, const struct mmu_vm_swap_ops *ops, void *ctx)
 {

@@ -10,6 +10,12 @@ void vm_lock(struct mmu_vm_space *sp)
 
 void vm_unlock(struct mmu_vm_space *sp) { atomic_store_explicit(&sp->lock, false, memory_order_release); }
 
+bool vm_trylock(struct mmu_vm_space *sp)
+{
+	return !atomic_load_explicit(&sp->lock, memory_order_relaxed) &&
+	       !atomic_exchange_explicit(&sp->lock, true, memory_order_acquire);
+}
+
 void vm_family_lock(struct mmu *mmu) { lock_spin(mmu, &mmu->vm_family_lock); }
 
 void vm_family_unlock(struct mmu *mmu) { atomic_store_explicit(&mmu->vm_family_lock, false, memory_order_release); }
@@ -74,8 +80,7 @@ mmu_err_t mmu_vm_space_exit(struct mmu_vm_space *sp)
 	mmu_err_t err = vm_zap_exit(sp);
 	if (err == MMU_OK) {
 		vm_kpti_detach(sp);
-		for (unsigned i = 0; i < sp->nregions; i++)
-			vm_region_drop(&sp->region[i]);
+		vm_regions_drop(sp, sp->region, sp->nregions);
 		sp->nregions = 0;
 		vm_regions_use_inline(sp); /* the caller's array is its own again */
 		sp->live = 0;
@@ -176,10 +181,17 @@ static mmu_err_t region_add(struct mmu_vm_space *sp, const struct mmu_vm_region 
 		err = MMU_E_DUPLICATED;
 	if (err == MMU_OK && sp->nregions == sp->region_cap)
 		err = MMU_E_NOSPACE;
+	/* An object region's record in its object first (NOSPACE there
+	 * too); the splice counts the region, then this claim goes. */
+	if (err == MMU_OK)
+		err = vm_regions_claim(sp, r, 1, false);
+	bool claimed = err == MMU_OK;
 	if (err == MMU_OK && r->kind == MMU_VM_EAGER)
 		err = vm_populate(sp, r);
 	if (err == MMU_OK)
 		vm_regions_splice(sp, i, i, r, 1);
+	if (claimed)
+		vm_region_drop(sp, r);
 	vm_unlock(sp);
 	return err;
 }

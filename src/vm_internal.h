@@ -12,6 +12,10 @@
  * before the tree lock, never while holding it. */
 void vm_lock(struct mmu_vm_space *sp);
 void vm_unlock(struct mmu_vm_space *sp);
+/* Take SP's lock if it is free: the reverse map of an object, which holds
+ * the object's lock (after the space lock in the order), never waits for
+ * a space. */
+bool vm_trylock(struct mmu_vm_space *sp);
 /* The fork families' lock (struct mmu's vm_family_lock): taken before any
  * space lock, never while holding one. Under it: the family links, and
  * whoever holds several space locks at once (a page-out of a shared
@@ -109,10 +113,54 @@ void vm_regions_adopt(struct mmu_vm_space *sp, struct mmu_vm_region *slots, unsi
 
 /* ---- memory objects (src/vm_object.c) ---- */
 
-/* Count region R (a piece of one) among its object's mappings, or stop
- * counting it; no-ops for a region without an object. Space lock held. */
-void vm_region_hold(const struct mmu_vm_region *r);
-void vm_region_drop(const struct mmu_vm_region *r);
+/* The slot of a page-out in progress (the last slot value: the
+ * library's own), in a not-present entry while the store copies the
+ * frame: src/swap.c, and an anonymous object's page (src/vm_rmap.c). */
+#define VM_SWAP_PENDING MMU_VM_SWAP_SLOT_MAX
+
+/* The object's lock, its liveness, its slots (src/vm_object.c). */
+#define VM_SLOT_RESIDENT 1ull /* in a slot: the PA (4K-aligned) | this bit */
+#define VM_SLOT_SWAPPED 2ull  /* an anonymous page in the object's store: its slot << 12 | this bit */
+bool vm_object_live(const struct mmu_vm_object *o);
+static inline void vm_object_lock(struct mmu_vm_object *o) { lock_spin(o->mmu, &o->lock); }
+static inline void vm_object_unlock(struct mmu_vm_object *o)
+{
+	atomic_store_explicit(&o->lock, false, memory_order_release);
+}
+static inline bool vm_slot_resident(const struct mmu_vm_object *o, uint64_t i)
+{
+	return (o->slot[i].bits & VM_SLOT_RESIDENT) != 0;
+}
+static inline mmu_pa_t vm_slot_pa(const struct mmu_vm_object *o, uint64_t i)
+{
+	return mmu_pa(o->slot[i].bits & ~VM_SLOT_RESIDENT);
+}
+/* Drop the object's reference on page I's frame and empty the slot (the
+ * frame freed when anonymous and unmapped). Object lock held. */
+void vm_object_drop_page(struct mmu_vm_object *o, uint64_t i);
+/* Page I, resident and mapped nowhere, is in the store's SLOT now: the
+ * frame freed, the slot kept in the object's. Object lock held. */
+void vm_object_swap_page(struct mmu_vm_object *o, uint64_t i, uint64_t slot);
+
+/* ---- the reverse map of objects (src/vm_rmap.c), space lock held ---- */
+
+/* Count the N regions at R (pieces of SP's, or about to be) among their
+ * objects' mappings and in SP's record of each object, making the record
+ * when SP has none (FORKING: SP is a child fork is building, and a
+ * page-out waits for vm_regions_forked). NOSPACE when an object's records
+ * are all taken: nothing counted. No-ops for regions without an object. */
+mmu_err_t vm_regions_claim(struct mmu_vm_space *sp, const struct mmu_vm_region *r, unsigned n, bool forking);
+/* The same for one region that SP's record already counts (a piece of a
+ * split, or a region claimed before): cannot fail. */
+void vm_region_hold(struct mmu_vm_space *sp, const struct mmu_vm_region *r);
+/* Stop counting N regions at R (SP's record goes with its last). */
+void vm_regions_drop(struct mmu_vm_space *sp, const struct mmu_vm_region *r, unsigned n);
+static inline void vm_region_drop(struct mmu_vm_space *sp, const struct mmu_vm_region *r)
+{
+	vm_regions_drop(sp, r, 1);
+}
+/* Fork built SP, the child: its records are usable. */
+void vm_regions_forked(struct mmu_vm_space *sp);
 /* Region add (vm.c) for an object region, OBJ already held once by the
  * caller (so it cannot be released meanwhile). */
 mmu_err_t vm_region_add_held(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_t len, unsigned prot,

@@ -5,7 +5,6 @@
  * and the fault that maps one of its pages. */
 #include "vm_internal.h"
 
-#define SLOT_RESIDENT 1ull /* in a slot: the PA (4K-aligned) | this bit */
 #define OBJECT_MAX_PAGES (1ull << 36) /* the pages of a 48-bit user half, and then some */
 
 void mmu_vm_frame_ref(struct mmu *mmu, mmu_pa_t pa) { vm_frame_get(mmu, pa); }
@@ -19,15 +18,7 @@ static uint64_t object_live_mark(const struct mmu_vm_object *o)
 	return (uint64_t)(uintptr_t)o ^ 0x6d6d7536346f626aull;
 }
 
-static bool object_live(const struct mmu_vm_object *o) { return o && o->live == object_live_mark(o); }
-
-static void object_lock(struct mmu_vm_object *o) { lock_spin(o->mmu, &o->lock); }
-
-static void object_unlock(struct mmu_vm_object *o) { atomic_store_explicit(&o->lock, false, memory_order_release); }
-
-static bool slot_resident(const struct mmu_vm_object *o, uint64_t i) { return (o->slot[i].bits & SLOT_RESIDENT) != 0; }
-
-static mmu_pa_t slot_pa(const struct mmu_vm_object *o, uint64_t i) { return mmu_pa(o->slot[i].bits & ~SLOT_RESIDENT); }
+bool vm_object_live(const struct mmu_vm_object *o) { return o && o->live == object_live_mark(o); }
 
 /* ---- life ---- */
 
@@ -61,12 +52,11 @@ mmu_err_t mmu_vm_object_init_pager(struct mmu *mmu, struct mmu_vm_object *obj, m
 	return object_init(mmu, obj, slots, npages, ops, ctx);
 }
 
-/* Drop the object's reference on page I's frame and empty the slot. An
- * anonymous frame goes with its last reference; a pager's never may (the
- * pager keeps one). Object lock held. */
-static void object_drop_page(struct mmu_vm_object *o, uint64_t i)
+/* An anonymous frame goes with its last reference; a pager's never may
+ * (the pager keeps one). */
+void vm_object_drop_page(struct mmu_vm_object *o, uint64_t i)
 {
-	mmu_pa_t pa = slot_pa(o, i);
+	mmu_pa_t pa = vm_slot_pa(o, i);
 	o->slot[i].bits = 0;
 	bool last = vm_frame_put(o->mmu, pa);
 	MMU_ASSERT(o->mmu, !last || !o->pager, "object: the pager's frame %lx had no reference of the pager's",
@@ -75,63 +65,98 @@ static void object_drop_page(struct mmu_vm_object *o, uint64_t i)
 		frame_free_data(o->mmu, pa);
 }
 
+void vm_object_swap_page(struct mmu_vm_object *o, uint64_t i, uint64_t slot)
+{
+	mmu_pa_t pa = vm_slot_pa(o, i);
+	bool last = vm_frame_put(o->mmu, pa);
+	MMU_ASSERT(o->mmu, last && !o->pager, "object: page %lu went to the store with frame %lx still referenced",
+		   (unsigned long)i, (unsigned long)pa.bits);
+	frame_free_data(o->mmu, pa);
+	o->slot[i].bits = (slot << MMU_PAGE_SHIFT) | VM_SLOT_SWAPPED;
+	o->swapped++;
+}
+
+static uint64_t slot_swap_slot(const struct mmu_vm_object *o, uint64_t i) { return o->slot[i].bits >> MMU_PAGE_SHIFT; }
+
+/* Forget the store's slot of page I (object lock held). */
+static void object_swap_free(struct mmu_vm_object *o, uint64_t i)
+{
+	o->swap->free(o->swap_ctx, slot_swap_slot(o, i));
+	o->slot[i].bits = 0;
+	o->swapped--;
+}
+
+mmu_err_t mmu_vm_object_set_swap(struct mmu_vm_object *obj, const struct mmu_vm_swap_ops *ops, void *ctx)
+{
+	if (!ops)
+		ctx = NULL;
+	bool complete = !ops || (ops->write && ops->read && ops->dup && ops->free);
+	if (!vm_object_live(obj) || !complete || obj->pager)
+		return MMU_E_INVALID;
+	vm_object_lock(obj);
+	mmu_err_t err = obj->swapped && (ops != obj->swap || ctx != obj->swap_ctx) ? MMU_E_BUSY : MMU_OK;
+	if (err == MMU_OK) {
+		obj->swap = ops;
+		obj->swap_ctx = ctx;
+	}
+	vm_object_unlock(obj);
+	return err;
+}
+
 /* No region maps the object (mappings 0, read under its lock, where a
  * region add takes its first hold), so no leaf does: each reference
- * dropped here is the object's. */
+ * dropped here is the object's, and each slot in the store its own. */
 mmu_err_t mmu_vm_object_release(struct mmu_vm_object *obj)
 {
-	if (!object_live(obj))
+	if (!vm_object_live(obj))
 		return MMU_E_INVALID;
-	object_lock(obj);
+	vm_object_lock(obj);
 	mmu_err_t err = __atomic_load_n(&obj->mappings, __ATOMIC_ACQUIRE) ? MMU_E_BUSY : MMU_OK;
 	if (err == MMU_OK) {
-		for (uint64_t i = 0; i < obj->npages; i++)
-			if (slot_resident(obj, i))
-				object_drop_page(obj, i);
+		for (uint64_t i = 0; i < obj->npages; i++) {
+			if (vm_slot_resident(obj, i))
+				vm_object_drop_page(obj, i);
+			else if (obj->slot[i].bits & VM_SLOT_SWAPPED)
+				object_swap_free(obj, i);
+		}
 		obj->live = 0;
 	}
-	object_unlock(obj);
+	vm_object_unlock(obj);
 	return err;
 }
 
 mmu_err_t mmu_vm_object_page(struct mmu_vm_object *obj, uint64_t index, mmu_pa_t *out)
 {
-	if (!object_live(obj) || index >= obj->npages)
+	if (!vm_object_live(obj) || index >= obj->npages)
 		return MMU_E_INVALID;
-	object_lock(obj);
-	bool resident = slot_resident(obj, index);
+	vm_object_lock(obj);
+	bool resident = vm_slot_resident(obj, index);
 	if (resident)
-		*out = slot_pa(obj, index);
-	object_unlock(obj);
+		*out = vm_slot_pa(obj, index);
+	vm_object_unlock(obj);
 	return resident ? MMU_OK : MMU_E_NOTEXIST;
 }
 
 /* ---- the regions mapping an object ---- */
 
-void vm_region_hold(const struct mmu_vm_region *r)
-{
-	if (r->obj)
-		__atomic_fetch_add(&r->obj->mappings, 1, __ATOMIC_RELAXED);
-}
-
-void vm_region_drop(const struct mmu_vm_region *r)
-{
-	if (!r->obj)
-		return;
-	uint64_t before = __atomic_fetch_sub(&r->obj->mappings, 1, __ATOMIC_RELEASE);
-	MMU_ASSERT(r->obj->mmu, before > 0, "object: a region dropped that was not counted");
-}
-
 /* The first hold of a region being added: under the object's lock, where
- * release looks, so an object is never released with a region on it. */
+ * release looks, so an object is never released with a region on it.
+ * The added region counts itself (vm_regions_claim); this hold goes
+ * when the add returns. */
 static bool object_hold_live(struct mmu_vm_object *o)
 {
-	object_lock(o);
-	bool live = object_live(o);
+	vm_object_lock(o);
+	bool live = vm_object_live(o);
 	if (live)
 		__atomic_fetch_add(&o->mappings, 1, __ATOMIC_RELAXED);
-	object_unlock(o);
+	vm_object_unlock(o);
 	return live;
+}
+
+static void object_unhold(struct mmu_vm_object *o)
+{
+	uint64_t before = __atomic_fetch_sub(&o->mappings, 1, __ATOMIC_RELEASE);
+	MMU_ASSERT(o->mmu, before > 0, "object: a hold dropped that was not counted");
 }
 
 /* INVALID for an object region's own arguments: the share, the object,
@@ -140,7 +165,7 @@ static bool object_args_ok(const struct mmu_vm_space *sp, uint64_t len, enum mmu
 			   const struct mmu_vm_object *obj, uint64_t first)
 {
 	uint64_t pages = (len >> MMU_PAGE_SHIFT) + ((len & (MMU_PAGE_SIZE - 1)) != 0);
-	return (share == MMU_VM_SHARED || share == MMU_VM_PRIVATE) && object_live(obj) &&
+	return (share == MMU_VM_SHARED || share == MMU_VM_PRIVATE) && vm_object_live(obj) &&
 	       obj->mmu == sp->tree.mmu && first <= obj->npages && pages <= obj->npages - first;
 }
 
@@ -150,8 +175,7 @@ mmu_err_t mmu_vm_region_add_object(struct mmu_vm_space *sp, mmu_vaddr_t va, uint
 	if (!object_args_ok(sp, len, share, obj, first_page) || !object_hold_live(obj))
 		return MMU_E_INVALID;
 	mmu_err_t err = vm_region_add_held(sp, va, len, prot, share, obj, first_page);
-	struct mmu_vm_region hold = {.obj = obj};
-	vm_region_drop(&hold); /* the added region holds its own */
+	object_unhold(obj); /* the added region holds its own */
 	return err;
 }
 
@@ -167,14 +191,34 @@ bool vm_object_fits(const struct mmu_vm_region *r, uint64_t new_len)
 
 /* ---- faults ---- */
 
-/* Make page I resident: a zeroed frame, or the pager's; the object takes
- * its reference. NOMEM, or NOTEXIST when the pager has no such page.
- * Object lock held. */
+/* A fresh frame with the store's copy of page I: NOMEM, or NOTEXIST when
+ * the store cannot read it (the access is refused, as for a pager). The
+ * slot stays the store's until the page is mapped. */
+static mmu_err_t object_swap_in(struct mmu_vm_object *o, uint64_t i, mmu_pa_t *pa)
+{
+	if (frame_alloc_data(o->mmu, pa) != MMU_OK)
+		return MMU_E_NOMEM;
+	mmu_err_t err = o->swap->read(o->swap_ctx, slot_swap_slot(o, i), *pa);
+	if (err != MMU_OK) {
+		frame_free_data(o->mmu, *pa);
+		return err == MMU_E_NOMEM ? MMU_E_NOMEM : MMU_E_NOTEXIST;
+	}
+	return MMU_OK;
+}
+
+/* Make page I resident: a zeroed frame, the store's copy, or the pager's;
+ * the object takes its reference. NOMEM, or NOTEXIST when the pager (or
+ * the store) has no such page. Object lock held. */
 static mmu_err_t object_fill(struct mmu_vm_object *o, uint64_t i)
 {
 	mmu_pa_t pa;
 	mmu_err_t err;
-	if (o->pager) {
+	if (o->slot[i].bits & VM_SLOT_SWAPPED) {
+		err = object_swap_in(o, i, &pa);
+		if (err != MMU_OK)
+			return err;
+		port_meta(o->mmu, pa)->refcount = 1;
+	} else if (o->pager) {
 		err = o->pager->get_page(o->pager_ctx, i, &pa);
 		if (err != MMU_OK)
 			return err == MMU_E_NOMEM ? MMU_E_NOMEM : MMU_E_NOTEXIST;
@@ -184,7 +228,7 @@ static mmu_err_t object_fill(struct mmu_vm_object *o, uint64_t i)
 			return MMU_E_NOMEM;
 		port_meta(o->mmu, pa)->refcount = 1;
 	}
-	o->slot[i].bits = pa.bits | SLOT_RESIDENT;
+	o->slot[i].bits = pa.bits | VM_SLOT_RESIDENT;
 	return MMU_OK;
 }
 
@@ -198,20 +242,27 @@ mmu_err_t vm_object_fault(struct mmu_vm_space *sp, mmu_vaddr_t page, const struc
 	struct mmu_vm_object *o = r->obj;
 	uint64_t i = r->first_page + ((page - r->start) >> MMU_PAGE_SHIFT);
 	unsigned prot = r->kind == MMU_VM_PRIVATE ? r->prot & ~MMU_PROT_W : r->prot;
-	object_lock(o);
-	bool filled = !slot_resident(o, i);
+	vm_object_lock(o);
+	uint64_t before = o->slot[i].bits; /* a page in the store: its slot */
+	bool filled = !vm_slot_resident(o, i);
 	mmu_err_t err = filled ? object_fill(o, i) : MMU_OK;
 	if (err == MMU_OK) {
-		mmu_pa_t pa = slot_pa(o, i);
+		mmu_pa_t pa = vm_slot_pa(o, i);
 		vm_frame_get(o->mmu, pa); /* the leaf's */
 		err = mmu_map(&sp->tree, page, pa, MMU_PAGE_SIZE, prot | MMU_PROT_U, NULL, NULL);
 		if (err == MMU_OK)
 			vm_kpti_sync(sp, page);
 		else
 			(void)vm_frame_put(o->mmu, pa); /* never the last: the object has one */
-		if (err != MMU_OK && filled)
-			object_drop_page(o, i);
+		if (err != MMU_OK && filled) {
+			vm_object_drop_page(o, i);
+			o->slot[i].bits = before;
+		}
 	}
-	object_unlock(o);
+	if (err == MMU_OK && (before & VM_SLOT_SWAPPED)) {
+		o->swap->free(o->swap_ctx, before >> MMU_PAGE_SHIFT);
+		o->swapped--;
+	}
+	vm_object_unlock(o);
 	return err;
 }

@@ -79,7 +79,7 @@ static void emit(struct rewrite *w, const struct mmu_vm_region *p)
 	w->held = *p;
 	w->holding = true;
 	if (w->write)
-		vm_region_hold(p); /* a new region; what merges into it is counted in it */
+		vm_region_hold(w->sp, p); /* a new region; what merges into it is counted in it */
 }
 
 static void emit_pieces(struct rewrite *w, const struct mmu_vm_region *r)
@@ -120,7 +120,7 @@ static unsigned rewrite_window(struct rewrite *w, unsigned first, unsigned end)
 		}
 		emit_pieces(w, &cur);
 		if (w->write)
-			vm_region_drop(&cur); /* after its pieces were counted */
+			vm_region_drop(w->sp, &cur); /* after its pieces were counted */
 		cur = ahead;
 	}
 	put_held(w);

@@ -80,9 +80,8 @@ void vm_regions_splice(struct mmu_vm_space *sp, unsigned lo, unsigned hi, const 
 	/* Objects count the new pieces before they lose the old regions, so a
 	 * count never passes through 0 while a region still maps its object. */
 	for (unsigned i = 0; i < k; i++)
-		vm_region_hold(&piece[i]);
-	for (unsigned i = lo; i < hi; i++)
-		vm_region_drop(&sp->region[i]);
+		vm_region_hold(sp, &piece[i]);
+	vm_regions_drop(sp, &sp->region[lo], hi - lo);
 	vm_regions_move(&sp->region[lo + k], &sp->region[hi], sp->nregions - hi);
 	for (unsigned i = 0; i < k; i++)
 		sp->region[lo + i] = piece[i];

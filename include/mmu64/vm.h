@@ -20,8 +20,8 @@
  *
  * Every call that returns an error changed nothing. Errors come in one
  * order: INVALID, UNALIGNED, INVALID_PERMISSION, DUPLICATED / NOTEXIST,
- * NOSPACE (the region storage is full: a bigger array fixes it), NOMEM
- * (no frame or table from the port). */
+ * NOSPACE (the region storage, or an object's mapper records, full: a
+ * bigger array fixes it), BUSY, NOMEM (no frame or table from the port). */
 #ifndef MMU64_VM_H
 #define MMU64_VM_H
 
@@ -229,7 +229,8 @@ mmu_err_t mmu_vm_space_set_swap(struct mmu_vm_space *sp, const struct mmu_vm_swa
  * of one slot written once (dup'd for each extra mapper), provided they
  * account for all its references, each leaf read-only in a region
  * page-out takes with SP's store (else BUSY: a fork in flight, a
- * mapper elsewhere); object pages have no reverse map. A 2M leaf is never paged out (split it
+ * mapper elsewhere); an object's own pages go out through
+ * mmu_vm_object_page_out. A 2M leaf is never paged out (split it
  * first: not in mmu64 either). Errors, in this order: INVALID (SP dead or
  * without a store, VA not in the user half, VA in no region or in a
  * guard or shared region, an object's own page in a private region, a 2M
@@ -343,8 +344,9 @@ mmu_err_t mmu_vm_region_protect(struct mmu_vm_space *sp, mmu_vaddr_t va, uint64_
  * under the object's lock, so when faults of two spaces race for an absent
  * page, the second finds it resident and maps the same frame. The
  * object's mapping count (the regions, over every space, that map it:
- * pieces of a split region count once each) changes under the lock of the
- * space whose regions change, atomically. */
+ * pieces of a split region count once each) and its mapper records
+ * change under the lock of the space whose regions change and the
+ * object's. */
 
 /* Frame references for pagers: take one on PA, a 4K data frame of MMU's
  * port; drop one (true when it was the last: the caller, who owns the
@@ -369,16 +371,36 @@ struct mmu_vm_pager_ops {
 	bool shared_writable;
 };
 
+/* One record of an object's reverse map: a space with regions over the
+ * object (mmu_vm_object_set_mapper_storage). The fields are the
+ * library's. */
+struct mmu_vm_object_mapper {
+	struct mmu_vm_space *space;
+	unsigned regions; /* SPACE's regions over the object (each piece of a split one) */
+	bool forking;     /* SPACE is a child that fork is still building */
+};
+
 /* The fields are the library's. */
 struct mmu_vm_object {
 	struct mmu *mmu;
-	atomic_bool lock;                     /* guards slot[] */
+	atomic_bool lock;                     /* guards slot[] and mapper[] */
 	uint64_t npages;
-	mmu_pa_t *slot;                       /* the caller's array; a resident page: its PA | 1 */
+	/* The caller's array; a resident page: its PA | 1; an anonymous
+	 * page in the object's store: its slot << 12 | 2. */
+	mmu_pa_t *slot;
 	const struct mmu_vm_pager_ops *pager; /* NULL: anonymous */
 	void *pager_ctx;
 	uint64_t mappings; /* regions mapping it, over every space (atomic) */
 	uint64_t live;     /* the object's address ^ a constant from init to release */
+	/* The reverse map: one record per space mapping it, in the caller's
+	 * array (NULL: none kept, no page-out). */
+	struct mmu_vm_object_mapper *mapper;
+	unsigned mapper_cap, nmappers;
+	/* An anonymous object's store (mmu_vm_object_set_swap), and its
+	 * pages there. */
+	const struct mmu_vm_swap_ops *swap;
+	void *swap_ctx;
+	uint64_t swapped;
 };
 
 /* An anonymous object of NPAGES pages in OBJ's storage, none resident,
@@ -395,15 +417,99 @@ mmu_err_t mmu_vm_object_init_pager(struct mmu *mmu, struct mmu_vm_object *obj, m
  * page's frame is freed then (no leaf maps it any more: removing a region,
  * exit and fork's failures drop leaf references before they return); a
  * pager's frame keeps the pager's reference, and the pager frees it when
- * it drops that. SLOTS is the caller's again. Errors (nothing changed):
+ * it drops that. A page in the object's swap store has its slot freed
+ * (the store's free hook). SLOTS, and the mapper records, are the
+ * caller's again. Errors (nothing changed):
  * INVALID (OBJ not initialised or released), BUSY (a region of some
  * space maps it: remove those regions or exit those spaces first). */
 mmu_err_t mmu_vm_object_release(struct mmu_vm_object *obj);
 
 /* The frame of OBJ's page INDEX: MMU_OK with *OUT when resident,
- * NOTEXIST when not, INVALID for an index beyond the object or an
+ * NOTEXIST when not (in the store included), INVALID for an index beyond the object or an
  * object not live. Takes the object's lock. */
 mmu_err_t mmu_vm_object_page(struct mmu_vm_object *obj, uint64_t index, mmu_pa_t *out);
+
+/* ---- reclaim of object pages: the reverse map ----
+ *
+ * An object given mapper storage keeps one record per space that has a
+ * region over it (struct mmu_vm_object_mapper: the space, how many of its
+ * regions), kept by every call that changes regions: region add (a new
+ * record for a space's first region over OBJ), fork (the child's), region
+ * protect, remove and resize (the pieces of a split), exit (a space with
+ * no region over OBJ left loses its record). From a record the page-out
+ * finds each leaf of an object page: the space's regions over OBJ that
+ * hold the page give the VAs (a private region's copy is another frame,
+ * and stays). Region add and fork that need a record when every one is
+ * taken fail with NOSPACE (a bigger array fixes it) and change nothing.
+ * The records are guarded by the object's lock.
+ *
+ * Locking. The order is space lock, object lock, tree lock; a page-out
+ * or a test starts from the object, so it holds the object's lock and
+ * only tries the space locks of the mappers: when one is held elsewhere
+ * (a fault, a region call, exit, a fork building a child) the call
+ * answers BUSY and changes nothing, and the kernel's reclaim moves on to
+ * another page (Linux's reclaim skips a page the same way). */
+
+/* Give OBJ the array RECORDS of CAPACITY records (the caller's, the
+ * library's until OBJ is released or given another array), or none
+ * (NULL and 0). Grow by giving a bigger array: the records move into
+ * it, and the old one is the caller's again; RECORDS may be the array
+ * OBJ uses now (a capacity grown in place) but must not overlap it
+ * otherwise. Without records an object works as before, but its pages
+ * cannot be paged out. Errors, in this order: INVALID (OBJ not live;
+ * RECORDS NULL with CAPACITY not 0, or CAPACITY 0 with RECORDS), BUSY
+ * (regions map OBJ and it keeps no records: they were never counted; or
+ * RECORDS NULL while records are in use), NOSPACE (CAPACITY below the
+ * records in use). Takes the object's lock. */
+mmu_err_t mmu_vm_object_set_mapper_storage(struct mmu_vm_object *obj, struct mmu_vm_object_mapper *records,
+					   unsigned capacity);
+
+/* Give the anonymous OBJ the swap store OPS (every hook set; the same
+ * struct spaces take, mmu_vm_space_set_swap) with CTX, or none (OPS
+ * NULL): where mmu_vm_object_page_out puts its pages. Errors, in this
+ * order: INVALID (OBJ not live or pager-backed, a hook of OPS NULL), BUSY
+ * (pages of OBJ are in the store and OPS or CTX differ from its store's).
+ * Its hooks run under OBJ's lock (write and free also under the mappers'
+ * space locks): they must not sleep nor call the library. */
+mmu_err_t mmu_vm_object_set_swap(struct mmu_vm_object *obj, const struct mmu_vm_swap_ops *ops, void *ctx);
+
+/* Page out page INDEX of OBJ (Linux's try_to_unmap, FreeBSD's
+ * pmap_remove_all): every leaf mapping its frame, in every space of OBJ's
+ * records (shared regions, and private regions where the page was not
+ * copied yet), is removed, all with one shootdown (a full non-global
+ * flush on every CPU), each leaf's frame reference dropped; then OBJ's
+ * slot gives up the frame, so the next fault on the page brings it back.
+ * A pager object: the slot is emptied and OBJ's reference dropped, the
+ * frame stays the pager's (its own reference keeps it), and the next
+ * fault asks get_page again. An anonymous object with a store
+ * (mmu_vm_object_set_swap): the leaves are made not-present first (one
+ * shootdown: nobody writes the frame any more), the store's write copies
+ * the frame into a slot, then the leaves are cleared and the frame freed;
+ * OBJ's slot keeps the store's slot, and the next fault reads it into a
+ * fresh frame (DEMAND; NOMEM changes nothing; a read error refuses the
+ * access) and frees it; release frees the slots of pages still out.
+ * *DIRTY (may be NULL) is set when one of those leaves had D (the shadow
+ * of a KPTI space shares the leaves), else cleared: for a pager, the
+ * caller writes the frame back then, which is safe now that no TLB holds
+ * it. Errors, in this order (each changes nothing): INVALID (OBJ not
+ * live, INDEX beyond it, OBJ without mapper storage, OBJ anonymous
+ * without a store), NOTEXIST (the page is not resident, or in the store
+ * already), BUSY (a mapper's space lock is held elsewhere, or fork is
+ * building a mapper; an anonymous frame with references its leaves do
+ * not account for), NOMEM (the store's write failed: the leaves are back
+ * as they were). Takes the object's lock, tries the mappers' space
+ * locks, then takes their tree locks. */
+mmu_err_t mmu_vm_object_page_out(struct mmu_vm_object *obj, uint64_t index, bool *dirty);
+
+/* Whether a leaf of page INDEX of OBJ (in any space of its records) had
+ * the Accessed bit, in *REFERENCED; with CLEAR, the bit is also taken
+ * from each of them (one atomic read-modify-write each, as mmu_harvest
+ * does), the invalidations batched into one flush before the return: the
+ * test of a clock over object pages. Anonymous objects too. Errors, in
+ * this order (nothing changed): INVALID (OBJ not live, INDEX beyond it,
+ * no mapper storage), NOTEXIST (not resident), BUSY (as for page-out).
+ * Locks as page-out. */
+mmu_err_t mmu_vm_object_page_referenced(struct mmu_vm_object *obj, uint64_t index, bool clear, bool *referenced);
 
 /* Add a region over [VA, VA+LEN) mapping OBJ's pages from FIRST_PAGE on,
  * SHARE being MMU_VM_SHARED or MMU_VM_PRIVATE, PROT as for
@@ -411,7 +517,8 @@ mmu_err_t mmu_vm_object_page(struct mmu_vm_object *obj, uint64_t index, mmu_pa_t
  * object's page, filling it first when absent). Errors, in this order:
  * INVALID (as region add's; SHARE another kind; OBJ NULL, not live or of
  * another mmu; the range beyond the object's end), UNALIGNED,
- * INVALID_PERMISSION, DUPLICATED, NOSPACE.
+ * INVALID_PERMISSION, DUPLICATED, NOSPACE (the region storage, or OBJ's
+ * mapper records when SP has none yet and every one is taken).
  *
  * Object regions under the other calls: remove, resize (shrinking) and
  * exit drop the leaves' references only, never the object's; protect
@@ -534,7 +641,10 @@ struct mmu_vm_counters mmu_vm_counters_take(struct mmu_vm_space *sp);
  * PARENT or a live space (created and not exited: its root would leak).
  * CHILD's counters start at zero. Errors, in this order: INVALID,
  * NOSPACE, NOMEM; with any of them nothing changed and CHILD is not
- * created. Like every vm call, it runs on one CPU from start to end. */
+ * created. NOSPACE also when an object PARENT maps has no mapper record
+ * left for CHILD (mmu_vm_object_set_mapper_storage); meanwhile CHILD's
+ * records say it is being built, and a page-out of those objects is
+ * BUSY. Like every vm call, it runs on one CPU from start to end. */
 mmu_err_t mmu_vm_fork(struct mmu_vm_space *parent, struct mmu_vm_space *child);
 
 /* ---- kernel access to user memory ----

@@ -186,6 +186,48 @@ static bool file_private(void)
 	return true;
 }
 
+/* The child's half of file_pageout: the page out of both processes
+ * (retried while the parent is inside a library call on another CPU),
+ * gone here, then read back through the pager. */
+static int file_pageout_child(void)
+{
+	int64_t r;
+	while ((r = filepageout(1)) == -EBUSY)
+		;
+	if (r != 0)
+		return 1; /* read only: clean */
+	if (walk_of((void *)(FILE + PAGE)).err == 0)
+		return 2;
+	if (!file_intact(0))
+		return 3;
+	return walk_of((void *)(FILE + PAGE)).err == 0 ? 0 : 4;
+}
+
+/* The file's page 1 paged out of a parent and its child at once (the
+ * file object's reverse map): the parent's leaf went too, and both read
+ * the page back intact, in the pager's frame; frames as before. */
+static bool file_pageout(void)
+{
+	uint64_t used = frames_used(), len = UFILE_PAGES * PAGE;
+	CHECK(mapfile(FILE, len, UPROT_R) == 0, "mapfile");
+	CHECK(file_intact(0), "content");
+	uint64_t pa = walk_of((void *)(FILE + PAGE)).pa;
+	CHECK(filepageout(UFILE_PAGES) == -EINVAL, "a page beyond the file");
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0)
+		exit(file_pageout_child());
+	struct uwait w = {0};
+	CHECK(wait_status(&w) == 0, "child: status %ld", w.status);
+	CHECK(walk_of((void *)(FILE + PAGE)).err != 0, "the parent's leaf stayed");
+	CHECK(walk_of((void *)FILE).err == 0, "page 0 went too");
+	CHECK(file_intact(0), "the file read back");
+	CHECK(walk_of((void *)(FILE + PAGE)).pa == pa, "page 1 in another frame");
+	CHECK(unmap(FILE, len) == 0, "unmap");
+	CHECK(frames_used() == used, "frames at the end: %ld more", (int64_t)(frames_used() - used));
+	return true;
+}
+
 /* ---- 2M pages ---- */
 
 /* Every 4K page of the huge region holds its offset, but at SKIP. */
@@ -364,11 +406,63 @@ static bool swap_pages(void)
 	return ok;
 }
 
+/* The child's half of shared_pageout: the page out of both processes
+ * (the parent wrote it: dirty), gone here, read back from the pool, and
+ * written for the parent to read. */
+static int shared_pageout_child(void)
+{
+	volatile uint64_t *shm = (volatile uint64_t *)SHM;
+	int64_t r;
+	while ((r = opageout(SHM)) == -EBUSY)
+		;
+	if (r != 1)
+		return 1;
+	if (walk_of((void *)SHM).err == 0)
+		return 2;
+	if (shm[0] != 0x5151)
+		return 3;
+	shm[1] = 0x5252;
+	return 0;
+}
+
+/* An anonymous shared object's page paged out of a parent and its child
+ * at once (the object's reverse map) into the swap pool, its frame
+ * freed; the child reads it back and writes, the parent reads both
+ * words. Out again and unmapped while out: the object's release frees
+ * the slot; frames and slots as before. */
+static bool shared_pageout(void)
+{
+	uint64_t used = frames_used(), slots = swap_slots();
+	volatile uint64_t *shm = (volatile uint64_t *)SHM;
+	CHECK(opageout(SHM) == -EINVAL, "a page-out where no object is mapped");
+	CHECK(mapshared(SHM, 2 * PAGE, UPROT_R | UPROT_W) == 0, "mapshared");
+	CHECK(opageout(SHM) == -ENOENT, "a page-out of a page never touched");
+	shm[0] = 0x5151;
+	int64_t pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0)
+		exit(shared_pageout_child());
+	struct uwait w = {0};
+	CHECK(wait_status(&w) == 0, "child: status %ld", w.status);
+	CHECK(shm[0] == 0x5151 && shm[1] == 0x5252, "after the child: %lx %lx", shm[0], shm[1]);
+	CHECK(swap_slots() == slots, "the slot kept after the page came back");
+	int64_t r;
+	while ((r = opageout(SHM)) == -EBUSY)
+		;
+	CHECK(r == 0 && swap_slots() == slots + 1, "out again: %ld, %lu slots more", r, swap_slots() - slots);
+	CHECK(unmap(SHM, 2 * PAGE) == 0, "unmap");
+	CHECK(frames_used() == used && swap_slots() == slots, "at the end: %ld frames, %lu slots more",
+	      (int64_t)(frames_used() - used), swap_slots() - slots);
+	return true;
+}
+
 const struct utest memtests[] = {
 	{"sbrk: grow, shrink (a touch past the break kills), grow over zeroed pages", sbrk_grow_shrink},
 	{"shared memory between parent and child, private memory COW beside it", shared_vs_private},
 	{"a file through the pager hook, mapped private: a write copies, the file stays", file_private},
+	{"a file page paged out of parent and child at once, read back through the pager", file_pageout},
 	{"2M anonymous pages: mapped on touch, copied by a write after fork, split by protect", huge_pages},
 	{"swap: page-out frees frames, page-in on touch intact, fork with pages out, BUSY when shared", swap_pages},
+	{"a shared object's page paged out of parent and child into the swap pool, read back by both", shared_pageout},
 };
 const unsigned memtests_count = sizeof memtests / sizeof memtests[0];

@@ -57,6 +57,20 @@ enum {
 	              * -EBUSY (shared after fork), -ENOMEM (the store is
 	              * full), -EINVAL (no store, not an anonymous page, a 2M
 	              * leaf, unaligned) */
+	SYS_FILEPAGEOUT, /* (page): page PAGE of SYS_MAPFILE's file out of
+	              * every process that maps it (mmu_vm_object_page_out,
+	              * one shootdown): the next touch in each maps it again
+	              * through the pager; 0 (clean), 1 (dirty), -ENOENT (not
+	              * resident), -EBUSY (a mapper is inside a call of the
+	              * library on another CPU: try again), -EINVAL (PAGE
+	              * beyond the file) */
+	SYS_OPAGEOUT, /* (va): the page of the memory object mapped at VA
+	              * (SYS_MAPSHARED's, whose pages go to the swap pool, or
+	              * the file's) out of every process that maps it
+	              * (mmu_vm_object_page_out); the next touch in each brings
+	              * it back; 0 (clean), 1 (dirty), -ENOENT (not resident),
+	              * -EBUSY (try again), -ENOMEM (the pool is full),
+	              * -EINVAL (no object there) */
 	SYS_COUNT
 };
 

@@ -33,6 +33,8 @@ int64_t mapfile(uint64_t va, uint64_t len, unsigned prot) { return syscall3(SYS_
 int64_t sethuge(int on) { return syscall3(SYS_SETHUGE, (uint64_t)on, 0, 0); }
 int64_t setswap(int on) { return syscall3(SYS_SETSWAP, (uint64_t)on, 0, 0); }
 int64_t pageout(const volatile void *va) { return syscall3(SYS_PAGEOUT, (uint64_t)va, 0, 0); }
+int64_t filepageout(uint64_t page) { return syscall3(SYS_FILEPAGEOUT, page, 0, 0); }
+int64_t opageout(uint64_t va) { return syscall3(SYS_OPAGEOUT, va, 0, 0); }
 
 void *memset(void *dst, int c, size_t n)
 {

@@ -30,6 +30,8 @@ int64_t mapfile(uint64_t va, uint64_t len, unsigned prot);
 int64_t sethuge(int on);
 int64_t setswap(int on);
 int64_t pageout(const volatile void *va);
+int64_t filepageout(uint64_t page);
+int64_t opageout(uint64_t va);
 
 void *memset(void *dst, int c, size_t n);
 void *memcpy(void *restrict dst, const void *restrict src, size_t n);

@@ -462,9 +462,10 @@ static void run(uint64_t seed, unsigned long ops)
 	       n[N_NOSPACE], n[N_REFUSED], n[N_OBJECT], n[N_OBJECT_ADD], n[N_RELEASE], n[N_RELEASE_BUSY], n[N_HUGE]);
 	const struct vm_mstats *st = &R.model.stats;
 	printf("  model: 2M demand %lu copy %lu take-over %lu split %lu, object pages filled %lu store refused %lu, "
-	       "shared write %lu private copy %lu\n",
+	       "shared write %lu private copy %lu, object page-out %lu (leaves %lu; swap out %lu in %lu)\n",
 	       st->huge_demand, st->huge_copy, st->huge_take, st->splits, st->filled, st->store_refused,
-	       st->shared_write, st->private_copy);
+	       st->shared_write, st->private_copy, st->object_page_out, st->object_leaves_out, st->object_swap_out,
+	       st->object_swap_in);
 	if (R.swap)
 		printf("  swap: page-out %lu (refused %lu: busy %lu store full %lu), page-in %lu, store on/off %lu\n",
 		       n[N_PAGE_OUT], n[N_PAGE_OUT_REFUSED], st->pageout_busy, st->pageout_full, st->page_in,
@@ -473,7 +474,7 @@ static void run(uint64_t seed, unsigned long ops)
 	bool forked = sharing();
 	if (n[N_ACCESS_OK] < ops / 10 || n[N_ACCESS_REFUSED] < ops / 50 || (forked && n[N_FORK] < ops / 100) ||
 	    n[N_EXIT] < ops / 200 || n[N_REMOVE] < ops / 50 || n[N_RESIZE] < ops / 200 || n[N_STORAGE] < ops / 400 ||
-	    n[N_OBJECT_ADD] < ops / 200 || n[N_RELEASE] < ops / 2000 || (R.huge && n[N_HUGE] < ops / 1000) ||
+	    n[N_OBJECT_ADD] < ops / 200 || n[N_RELEASE] < ops / 2000 || st->object_page_out < ops / 4000 || (R.huge && n[N_HUGE] < ops / 1000) ||
 	    (R.swap && (n[N_PAGE_OUT] < ops / 400 || st->page_in < ops / 800)))
 		FAIL("the run exercised too little");
 	teardown();

@@ -20,6 +20,10 @@
  * the address asked and ends where the stack ends (the space lock keeps
  * them whole; TSan checks nobody reads without it).
  *
+ * Phase 4, object page-outs racing faults: three spaces write and read a
+ * store's object shared while CPU 0 pages its pages out of all of them
+ * and takes their A bits (OK or BUSY, no write lost).
+ *
  * Checks are counted per thread and summed after the join. */
 #include <stdatomic.h>
 
@@ -203,6 +207,133 @@ static void phase3(struct sim *sim, struct shared *sh)
 	CHECK_EQ(sim_frames_in_use(sim), frames0);
 }
 
+/* ---- phase 4: object page-outs racing faults ----
+ * A store's object (its frames made up front, kept by the store) mapped
+ * shared by three spaces, each on its own CPU: CPU c writes its byte at
+ * offset c of every page and reads it back, round after round, while CPU
+ * 0 pages the object's pages out of all three and takes their A bits.
+ * Each call is MMU_OK or BUSY (a space lock held by a fault), never
+ * anything else; no write is lost (the frames are the store's, paged out
+ * or not), and some page-outs went through. */
+
+#define OPAGES 16
+#define ROUNDS 40
+#define VA4 0x40000000ull
+
+static struct {
+	mmu_pa_t frame[OPAGES];
+	struct mmu_vm_object obj;
+	mmu_pa_t slots[OPAGES];
+	struct mmu_vm_object_mapper rec[NCPUS];
+	atomic_uint done, outs, busy, sweeps;
+	atomic_uint round[NCPUS]; /* writer c is in round round[c] - 1 */
+	uint8_t last[NCPUS]; /* the byte CPU c wrote last */
+} obj4;
+
+static mmu_err_t store4_get(void *ctx, uint64_t i, mmu_pa_t *out)
+{
+	(void)ctx;
+	*out = obj4.frame[i];
+	return MMU_OK;
+}
+
+static const struct mmu_vm_pager_ops store4_ops = {.get_page = store4_get, .shared_writable = true};
+
+/* Whether every writer started round R (or finished). */
+static bool writers_in(unsigned r)
+{
+	for (unsigned c = 1; c < NCPUS; c++)
+		if (atomic_load(&obj4.round[c]) < r + 1 && atomic_load(&obj4.done) < NCPUS - 1)
+			return false;
+	return true;
+}
+
+/* Sweep S over every page once the writers are in their round S, so
+ * that the two overlap round after round (with more CPU threads than
+ * host cores, a free-running loop would mostly run alone). */
+static void reclaim_loop(struct sim *sim, unsigned cpu)
+{
+	bool dirty, ref;
+	for (unsigned s = 0; atomic_load(&obj4.done) < NCPUS - 1; s++) {
+		while (!writers_in(s))
+			sim_poll(sim);
+		for (unsigned i = 0; i < OPAGES; i++) {
+			mmu_err_t err = ((s + i) % 3) ? mmu_vm_object_page_out(&obj4.obj, i, &dirty)
+						      : mmu_vm_object_page_referenced(&obj4.obj, i, true, &ref);
+			TCHECK(err == MMU_OK || err == MMU_E_BUSY || err == MMU_E_NOTEXIST);
+			atomic_fetch_add(err == MMU_OK ? &obj4.outs : &obj4.busy, err != MMU_E_NOTEXIST);
+		}
+		atomic_store(&obj4.sweeps, s + 1);
+	}
+}
+
+static void run_cpu_objects(struct sim *sim, unsigned cpu, void *arg)
+{
+	struct shared *sh = arg;
+	struct mmu_vm_space *sp = &sh->sp[cpu];
+	if (cpu)
+		mmu_tree_load(&sp->tree);
+	barrier(sim, sh);
+	if (cpu == 0) {
+		reclaim_loop(sim, cpu);
+	} else {
+		uint8_t b = 0;
+		for (unsigned r = 0; r < ROUNDS; r++) {
+			/* Round R while CPU 0 sweeps R, after its sweep R - 1
+			 * (answering its shootdowns meanwhile). */
+			while (atomic_load(&obj4.sweeps) < r)
+				sim_poll(sim);
+			atomic_store(&obj4.round[cpu], r + 1);
+			for (unsigned i = 0; i < OPAGES; i++) {
+				mmu_vaddr_t va = VA4 + i * PAGE + cpu;
+				TCHECK_EQ(uaccess(sim, sp, cpu, SIM_WRITE, va, (uint8_t)(r + cpu), NULL), true);
+				TCHECK_EQ(uaccess(sim, sp, cpu, SIM_READ, va, 0, &b), true);
+				TCHECK_EQ(b, (uint8_t)(r + cpu));
+				obj4.last[cpu] = (uint8_t)(r + cpu); /* read after the join */
+				sim_poll(sim); /* an interrupt between instructions: CPU 0's shootdown */
+			}
+		}
+		atomic_fetch_add(&obj4.done, 1);
+	}
+	barrier(sim, sh);
+	mmu_tree_load(mmu_kernel_tree(sp->tree.mmu));
+}
+
+static void phase4(struct sim *sim, struct shared *sh)
+{
+	struct mmu *mmu = sim_mmu(sim);
+	uint64_t frames0 = sim_frames_in_use(sim);
+	sim_set_cpu(sim, 0);
+	for (unsigned i = 0; i < OPAGES; i++) {
+		CHECK_OK(sim_frame_alloc(sim, MMU_SIZE_4K, &obj4.frame[i]));
+		mmu_vm_frame_ref(mmu, obj4.frame[i]);
+	}
+	CHECK_OK(mmu_vm_object_init_pager(mmu, &obj4.obj, obj4.slots, OPAGES, &store4_ops, NULL));
+	CHECK_OK(mmu_vm_object_set_mapper_storage(&obj4.obj, obj4.rec, NCPUS));
+	for (unsigned c = 1; c < NCPUS; c++) {
+		CHECK_OK(mmu_vm_space_create(mmu, &sh->sp[c]));
+		CHECK_OK(mmu_vm_region_add_object(&sh->sp[c], VA4, OPAGES * PAGE, MMU_PROT_R | MMU_PROT_W,
+						  MMU_VM_SHARED, &obj4.obj, 0));
+	}
+	sim_run_cpus(sim, run_cpu_objects, sh);
+	CHECK(atomic_load(&obj4.outs) >= ROUNDS);
+	uint64_t demand = 0;
+	for (unsigned c = 1; c < NCPUS; c++)
+		demand += mmu_vm_counters_take(&sh->sp[c]).demand;
+	CHECK(demand > (NCPUS - 1) * OPAGES); /* pages paged out faulted back in */
+	for (unsigned i = 0; i < OPAGES; i++)
+		for (unsigned c = 1; c < NCPUS; c++)
+			CHECK_EQ(sim_phys(sim, obj4.frame[i])[c], obj4.last[c]);
+	for (unsigned c = 1; c < NCPUS; c++)
+		CHECK_OK(mmu_vm_space_exit(&sh->sp[c]));
+	CHECK_OK(mmu_vm_object_release(&obj4.obj));
+	for (unsigned i = 0; i < OPAGES; i++) {
+		CHECK(mmu_vm_frame_unref(mmu, obj4.frame[i]));
+		sim_frame_free(sim, MMU_SIZE_4K, obj4.frame[i]);
+	}
+	CHECK_EQ(sim_frames_in_use(sim), frames0);
+}
+
 int test_main(int argc, char **argv)
 {
 	(void)argc, (void)argv;
@@ -218,6 +349,10 @@ int test_main(int argc, char **argv)
 		phase1(sim, &sh);
 		phase2(sim, &sh);
 		phase3(sim, &sh);
+		obj4.done = obj4.outs = obj4.busy = obj4.sweeps = 0;
+		for (unsigned c = 0; c < NCPUS; c++)
+			obj4.round[c] = 0;
+		phase4(sim, &sh);
 		CHECK_EQ(sim_tlbsan_audit(sim), 0);
 		st_check_sanitizer(sim);
 		sim_destroy(sim);

@@ -144,6 +144,12 @@ const char *vmc_check_object(struct sim *sim, struct mmu_vm_object *obj, const s
 		snprintf(what, sizeof(what), "object page %u", i);
 		if (err == MMU_OK && check_frame(sim, pa.bits, o->page[i], model, f, what))
 			return msg;
+		uint64_t in_store = o->slot1[i] ? ((uint64_t)(o->slot1[i] - 1) << 12) | 2 : 0;
+		if (err != MMU_OK && obj->slot[i].bits != in_store) {
+			snprintf(msg, sizeof(msg), "object page %u: slot %" PRIx64 ", the model's swap slot %d", i,
+				 obj->slot[i].bits, (int)o->slot1[i] - 1);
+			return msg;
+		}
 	}
 	return NULL;
 }

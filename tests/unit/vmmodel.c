@@ -407,9 +407,64 @@ mmu_err_t vmm_object_release(struct vm_model *m, unsigned k, uint64_t mappings)
 		return MMU_E_INVALID;
 	if (mappings)
 		return MMU_E_BUSY;
-	for (unsigned i = 0; i < o->npages; i++)
+	for (unsigned i = 0; i < o->npages; i++) {
 		if (o->page[i] >= 0)
 			vmm_frame_put(m, o->page[i]);
+		else if (o->slot1[i])
+			vmm_slot_put(m, o->slot1[i] - 1);
+	}
 	o->live = false;
+	return MMU_OK;
+}
+
+/* Visit the leaves of frame F at page I of object O in the N spaces ALL
+ * (LIVE[s]): count them, and with TAKE remove them (their references). */
+static uint32_t object_leaves(struct vm_model *m, struct vm_mspace *const *all, const bool *live, unsigned n,
+			      const struct vm_mobject *o, uint64_t i, int32_t f, bool take)
+{
+	uint32_t leaves = 0;
+	/* The leaves at the page's place in each region over the object (the
+	 * store's frame may be another object's page too: those stay). */
+	for (unsigned s = 0; s < n; s++)
+		for (unsigned j = 0; live[s] && j < all[s]->nregions; j++) {
+			const struct mmu_vm_region *r = &all[s]->region[j];
+			if (r->obj != o->obj || i < r->first_page || i - r->first_page >= r->len / VM_PAGE)
+				continue;
+			struct vm_mpage *pg = vmm_page(all[s], r->start + (i - r->first_page) * VM_PAGE);
+			if (pg->frame != f)
+				continue;
+			leaves++;
+			if (!take)
+				continue;
+			*pg = (struct vm_mpage){.frame = -1};
+			vmm_frame_put(m, f);
+			m->stats.object_leaves_out++;
+		}
+	return leaves;
+}
+
+mmu_err_t vmm_object_page_out(struct vm_model *m, struct vm_mspace *const *all, const bool *live, unsigned n,
+			      unsigned k, uint64_t i)
+{
+	struct vm_mobject *o = &m->object[k];
+	if ((!o->pager && !o->swap) || i >= o->npages)
+		return MMU_E_INVALID;
+	int32_t f = o->page[i];
+	if (f < 0)
+		return MMU_E_NOTEXIST;
+	int slot = -1;
+	if (!o->pager) {
+		if (vmm_frame_refs(m, f) != object_leaves(m, all, live, n, o, i, f, false) + 1)
+			return MMU_E_BUSY;
+		slot = vmm_slot_take(m, m->frame[f].byte);
+		if (slot < 0)
+			return MMU_E_NOMEM;
+		o->slot1[i] = (uint32_t)slot + 1;
+		m->stats.object_swap_out++;
+	}
+	(void)object_leaves(m, all, live, n, o, i, f, true);
+	o->page[i] = -1;
+	vmm_frame_put(m, f);
+	m->stats.object_page_out++;
 	return MMU_OK;
 }

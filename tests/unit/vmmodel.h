@@ -75,8 +75,10 @@ struct vm_mspace {
 struct vm_mobject {
 	struct mmu_vm_object *obj; /* the library's, as regions name it */
 	bool live, pager;
+	bool swap; /* anonymous, with the swap store (mmu_vm_object_set_swap) */
 	uint32_t npages;
 	int32_t page[VM_MOBJ_PAGES]; /* the resident page's frame, -1 */
+	uint32_t slot1[VM_MOBJ_PAGES]; /* a page in the store (page -1): its slot + 1; 0: not */
 };
 
 /* How often the model went where huge pages and objects lead (the run's
@@ -84,6 +86,7 @@ struct vm_mobject {
 struct vm_mstats {
 	unsigned long huge_demand, huge_copy, huge_take, splits, filled, store_refused, shared_write, private_copy;
 	unsigned long page_out, page_in, pageout_busy, pageout_full;
+	unsigned long object_page_out, object_leaves_out, object_swap_out, object_swap_in;
 };
 
 /* A slot of the swap store: the references of the swap entries holding
@@ -154,6 +157,16 @@ struct vm_mobject *vmm_object_of(struct vm_model *m, const struct mmu_vm_object 
 uint64_t vmm_mappings(struct vm_mspace *const *s, unsigned n, const struct mmu_vm_object *obj);
 /* Release object K, which MAPPINGS regions map: INVALID, BUSY or MMU_OK. */
 mmu_err_t vmm_object_release(struct vm_model *m, unsigned k, uint64_t mappings);
+/* mmu_vm_object_page_out of page I of object K (every space's 4K leaf of
+ * its frame goes, in ALL, the N spaces, LIVE[i] whether ALL[i] is; then
+ * the object's reference): INVALID (an anonymous object, I beyond it),
+ * NOTEXIST (not resident) or MMU_OK. */
+mmu_err_t vmm_object_page_out(struct vm_model *m, struct vm_mspace *const *all, const bool *live, unsigned n,
+			      unsigned k, uint64_t i);
+/* The swap store's lowest free slot below its limit, taken with BYTES
+ * (one reference): -1 when full. A reference of SLOT dropped. */
+int vmm_slot_take(struct vm_model *m, const uint8_t *bytes);
+void vmm_slot_put(struct vm_model *m, unsigned slot);
 
 /* A user access of KIND (SIM_READ/WRITE/EXEC as 0/1/2) at VA in the user
  * half of S, with the fault handler resolving what it may (NX on). Writes

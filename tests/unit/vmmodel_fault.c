@@ -66,6 +66,12 @@ static bool object_demand(struct vm_model *m, struct vm_mpage *pg, const struct 
 		exit(1);
 	}
 	uint64_t i = r->first_page + (page - r->start) / VM_PAGE;
+	if (o->page[i] < 0 && o->slot1[i]) { /* back from the swap store */
+		o->page[i] = vmm_frame_new(m, m->slot[o->slot1[i] - 1].byte);
+		vmm_slot_put(m, o->slot1[i] - 1);
+		o->slot1[i] = 0;
+		m->stats.object_swap_in++;
+	}
 	if (o->page[i] < 0) {
 		int32_t f = o->pager ? store_page(m, i) : vmm_frame_new(m, NULL);
 		if (f < 0)

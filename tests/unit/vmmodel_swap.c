@@ -100,11 +100,26 @@ mmu_err_t vmm_set_swap(struct vm_mspace *s, bool on)
 	return MMU_OK;
 }
 
+int vmm_slot_take(struct vm_model *m, const uint8_t *bytes)
+{
+	int slot = free_slot(m);
+	if (slot < 0)
+		return -1;
+	m->slot[slot].refs = 1;
+	memcpy(m->slot[slot].byte, bytes, VM_NBYTES);
+	m->slots_used++;
+	return slot;
+}
+
+void vmm_slot_put(struct vm_model *m, unsigned slot)
+{
+	if (--m->slot[slot].refs == 0)
+		m->slots_used--;
+}
+
 static void slot_put(struct vm_model *m, struct vm_mspace *s, struct vm_mpage *pg)
 {
-	struct vm_mslot *sl = &m->slot[pg->slot1 - 1];
-	if (--sl->refs == 0)
-		m->slots_used--;
+	vmm_slot_put(m, pg->slot1 - 1);
 	s->swapped--;
 	*pg = (struct vm_mpage){.frame = -1};
 }

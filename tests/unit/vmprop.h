@@ -22,7 +22,7 @@
 enum {
 	N_ACCESS_OK, N_ACCESS_REFUSED, N_KERNEL_READ, N_KERNEL_CHANGE, N_LOAD, N_CREATE, N_FORK, N_EXIT, N_BUSY,
 	N_ADD, N_NOSPACE, N_REFUSED, N_REMOVE, N_PROTECT, N_RESIZE, N_STORAGE, N_OBJECT, N_OBJECT_ADD, N_RELEASE,
-	N_RELEASE_BUSY, N_HUGE, N_PAGE_OUT, N_PAGE_OUT_REFUSED, N_SWAP_STORE, N_COUNTS
+	N_RELEASE_BUSY, N_HUGE, N_PAGE_OUT, N_PAGE_OUT_REFUSED, N_SWAP_STORE, N_OBJECT_PAGE_OUT, N_COUNTS
 };
 
 struct run {
@@ -52,6 +52,7 @@ struct run {
 	 * behind the pager-backed ones: page I at store[I], 0 until asked. */
 	struct mmu_vm_object obj[VM_MOBJECTS];
 	mmu_pa_t obj_slots[VM_MOBJECTS][VM_MOBJ_PAGES];
+	struct mmu_vm_object_mapper obj_mappers[VM_MOBJECTS][NSPACES]; /* never NOSPACE */
 	mmu_pa_t store[VM_MOBJ_PAGES];
 };
 
@@ -93,8 +94,10 @@ void fork_storage(int c, struct mmu_vm_region **slots, unsigned *cap);
 
 /* ---- vmprop_objects.c: memory objects and huge pages ---- */
 
-/* Initialise a free object (anonymous or the store's), or release one
- * (BUSY while a region maps it; INVALID when it is not live). */
+/* Initialise a free object (anonymous or the store's, with a mapper
+ * record for every space), release one (BUSY while a region maps it;
+ * INVALID when it is not live), or page one of its pages out of every
+ * space (mmu_vm_object_page_out). */
 void do_object_change(void);
 /* A region of S over some object's pages, shared or private. */
 void do_region_add_object(int s);
@@ -112,6 +115,8 @@ void objects_teardown(void);
 
 /* The store emptied; whether this run has swap (from the seed), its limit. */
 void swap_setup(void);
+/* The store for anonymous object K (new: no page of it in swap). */
+void swap_give_object(unsigned k);
 /* The store for S (ON) or none: BUSY while S has pages in swap. */
 void swap_give(int s, bool on);
 /* A page-out of a random page of S, or a change of its store. */

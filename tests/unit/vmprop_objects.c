@@ -51,7 +51,10 @@ static void object_init(unsigned k)
 	mmu_err_t err = pager ? mmu_vm_object_init_pager(R.mmu, &R.obj[k], R.obj_slots[k], npages, &store_ops, NULL)
 			      : mmu_vm_object_init_anon(R.mmu, &R.obj[k], R.obj_slots[k], npages);
 	expect_err(err, MMU_OK);
+	expect_err(mmu_vm_object_set_mapper_storage(&R.obj[k], R.obj_mappers[k], NSPACES), MMU_OK);
 	vmm_object_init(&R.model, k, &R.obj[k], pager, npages);
+	if (R.swap && !pager && chance(70))
+		swap_give_object(k); /* its pages go to the spaces' store */
 	R.counts[N_OBJECT]++;
 }
 
@@ -65,11 +68,26 @@ static void object_release(unsigned k)
 	R.counts[want == MMU_OK ? N_RELEASE : want == MMU_E_BUSY ? N_RELEASE_BUSY : N_REFUSED]++;
 }
 
+/* A page of live object K (now and then beyond its end) out of every
+ * space that maps it; the dirty answer is not modelled (no D bits). */
+static void object_page_out(unsigned k)
+{
+	uint64_t i = rnd(R.model.object[k].npages + (chance(5) ? 2 : 0));
+	snprintf(R.desc, sizeof(R.desc), "object %u page %" PRIu64 " out", k, i);
+	as_any_cpu();
+	mmu_err_t want = vmm_object_page_out(&R.model, R.ms, R.live, NSPACES, k, i);
+	bool dirty;
+	expect_err(mmu_vm_object_page_out(&R.obj[k], i, &dirty), want);
+	R.counts[want == MMU_OK ? N_OBJECT_PAGE_OUT : N_REFUSED]++;
+}
+
 void do_object_change(void)
 {
 	unsigned k = (unsigned)rnd(VM_MOBJECTS);
 	if (!R.model.object[k].live && chance(80))
 		object_init(k);
+	else if (R.model.object[k].live && chance(50))
+		object_page_out(k);
 	else
 		object_release(k);
 }

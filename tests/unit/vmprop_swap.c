@@ -76,6 +76,12 @@ void swap_give(int s, bool on)
 	R.counts[N_SWAP_STORE]++;
 }
 
+void swap_give_object(unsigned k)
+{
+	expect_err(mmu_vm_object_set_swap(&R.obj[k], &store_ops, &store), MMU_OK);
+	R.model.object[k].swap = true;
+}
+
 /* Whether the model has a 4K page at VA of S whose frame S has alone. */
 static bool alone(int s, mmu_vaddr_t va)
 {

@@ -55,6 +55,17 @@ static const struct mmu_vm_swap_ops store_ops = {store_write, store_read, store_
 
 /* ---- the commands ---- */
 
+/* A free store of SLOTS pool pages, NULL when every one is taken. */
+static struct vec_store *store_new(struct vec_session *s, uint64_t slots)
+{
+	for (unsigned i = 0; i < VEC_MAX_STORES; i++)
+		if (!s->store[i].used) {
+			s->store[i] = (struct vec_store){.limit = (unsigned)slots, .s = s};
+			return &s->store[i];
+		}
+	return NULL;
+}
+
 /* `swap P SLOTS`: a new store of SLOTS (1 .. VEC_SWAP_SLOTS) pool pages
  * for P (mmu_vm_space_set_swap). INVALID for SLOTS or an unknown P, NOMEM
  * when every store is taken, BUSY as the library says. */
@@ -63,14 +74,28 @@ void vec_cmd_swap(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 	struct vec_proc *p = vec_find_proc(s, st->arg[0].name);
 	uint64_t slots = st->arg[1].num;
 	struct vec_store *store = NULL;
-	for (unsigned i = 0; i < VEC_MAX_STORES && !store; i++)
-		if (!s->store[i].used)
-			store = &s->store[i];
-	mmu_err_t err = !p || slots == 0 || slots > VEC_SWAP_SLOTS ? MMU_E_INVALID : !store ? MMU_E_NOMEM : MMU_OK;
-	if (err == MMU_OK) {
-		*store = (struct vec_store){.limit = (unsigned)slots, .s = s};
+	mmu_err_t err = !p || slots == 0 || slots > VEC_SWAP_SLOTS ? MMU_E_INVALID : MMU_OK;
+	if (err == MMU_OK && !(store = store_new(s, slots)))
+		err = MMU_E_NOMEM;
+	if (err == MMU_OK)
 		err = mmu_vm_space_set_swap(&p->sp, &store_ops, store);
-	}
+	if (err == MMU_OK)
+		store->used = true;
+	vec_result_err(r, err);
+}
+
+/* `oswap O SLOTS`: a new store for the anonymous object O
+ * (mmu_vm_object_set_swap), as `swap` gives one to a process. */
+void vec_cmd_oswap(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
+{
+	struct vec_object *o = vec_find_object(s, st->arg[0].name);
+	uint64_t slots = st->arg[1].num;
+	struct vec_store *store = NULL;
+	mmu_err_t err = !o || slots == 0 || slots > VEC_SWAP_SLOTS ? MMU_E_INVALID : MMU_OK;
+	if (err == MMU_OK && !(store = store_new(s, slots)))
+		err = MMU_E_NOMEM;
+	if (err == MMU_OK)
+		err = mmu_vm_object_set_swap(&o->obj, &store_ops, store);
 	if (err == MMU_OK)
 		store->used = true;
 	vec_result_err(r, err);

@@ -27,6 +27,13 @@ void vec_cmd_object(struct vec_session *s, const struct vec_stmt *st, struct vec
 void vec_cmd_robject(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_orelease(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_orefs(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+/* The object named NAME, NULL when none (cmd_object.c). */
+struct vec_object *vec_find_object(struct vec_session *s, const char *name);
+/* The reverse map of objects (cmd_object.c), an object's store (cmd_swap.c). */
+void vec_cmd_oswap(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_omappers(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_opageout(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
+void vec_cmd_oaccessed(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 /* Swap (cmd_swap.c). */
 void vec_cmd_swap(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
 void vec_cmd_pageout(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r);
@@ -46,7 +53,9 @@ void vec_release_objects(struct vec_session *s);
 	[VEC_OP_OBJECT] = vec_cmd_object, [VEC_OP_ROBJECT] = vec_cmd_robject,                          \
 	[VEC_OP_ORELEASE] = vec_cmd_orelease, [VEC_OP_OREFS] = vec_cmd_orefs,                          \
 	[VEC_OP_RHUGE] = vec_cmd_rhuge, [VEC_OP_SWAP] = vec_cmd_swap, [VEC_OP_PAGEOUT] = vec_cmd_pageout,  \
-	[VEC_OP_SWAPPED] = vec_cmd_swapped,
+	[VEC_OP_SWAPPED] = vec_cmd_swapped, [VEC_OP_OMAPPERS] = vec_cmd_omappers,                        \
+	[VEC_OP_OPAGEOUT] = vec_cmd_opageout, [VEC_OP_OACCESSED] = vec_cmd_oaccessed,                    \
+	[VEC_OP_OSWAP] = vec_cmd_oswap,
 
 /* Before setup: the reason to skip a file that needs what the executor
  * lacks (a TLB listing, a sanitizer), or NULL. */

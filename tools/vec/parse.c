@@ -17,7 +17,8 @@ struct token {
  *   s frame size  u `user`      o map options (any number)
  *   K region kind (anon|stack|eager|guard)  m `max=SIZE` (after `stack` only)
  *   H the bits of a harvest (accessed|dirty|both)
- *   Y an object's sort (anon|store)  S a share (shared|private) */
+ *   Y an object's sort (anon|store|wstore)  S a share (shared|private)
+ *   C keep|clear (an Accessed test) */
 struct command {
 	const char *name;
 	enum vec_op op;
@@ -88,10 +89,14 @@ static const struct command commands[] = {
 	{"rminaddr", VEC_OP_RMINADDR, "Ta", "rminaddr P ADDR", DOC_REGIONS},
 	{"rhuge", VEC_OP_RHUGE, "TO", "rhuge P on|off", DOC_REGIONS},
 	{"rstorage", VEC_OP_RSTORAGE, "Tz", "rstorage P SLOTS", DOC_REGIONS},
-	{"object", VEC_OP_OBJECT, "NYz", "object O anon|store PAGES", DOC_OBJECTS},
+	{"object", VEC_OP_OBJECT, "NYz", "object O anon|store|wstore PAGES", DOC_OBJECTS},
 	{"robject", VEC_OP_ROBJECT, "TazpSTz", "robject P VA LEN PERM shared|private O FIRST", DOC_OBJECTS},
 	{"orelease", VEC_OP_ORELEASE, "T", "orelease O", DOC_OBJECTS},
 	{"orefs", VEC_OP_OREFS, "Tz", "orefs O PAGE", DOC_OBJECTS},
+	{"omappers", VEC_OP_OMAPPERS, "Tz", "omappers O RECORDS", DOC_OBJECTS},
+	{"opageout", VEC_OP_OPAGEOUT, "Tz", "opageout O PAGE", DOC_OBJECTS},
+	{"oaccessed", VEC_OP_OACCESSED, "TzC", "oaccessed O PAGE keep|clear", DOC_OBJECTS},
+	{"oswap", VEC_OP_OSWAP, "Tz", "oswap O SLOTS", DOC_OBJECTS},
 	{"swap", VEC_OP_SWAP, "Tz", "swap P SLOTS", DOC_SWAP},
 	{"pageout", VEC_OP_PAGEOUT, "Ta", "pageout P VA", DOC_SWAP},
 	{"swapped", VEC_OP_SWAPPED, "T", "swapped P", DOC_SWAP},
@@ -421,8 +426,13 @@ static enum vec_next parse_arg(struct vec_parser *p, const struct command *c, ch
 		break;
 	case 'H': ok = parse_harvest_bits(t, &a->num); break;
 	case 'Y':
-		ok = vec_token_is(t.s, t.n, "anon") || vec_token_is(t.s, t.n, "store");
-		a->num = vec_token_is(t.s, t.n, "store");
+		ok = vec_token_is(t.s, t.n, "anon") || vec_token_is(t.s, t.n, "store") ||
+		     vec_token_is(t.s, t.n, "wstore");
+		a->num = vec_token_is(t.s, t.n, "store") ? 1 : vec_token_is(t.s, t.n, "wstore") ? 2 : 0;
+		break;
+	case 'C':
+		ok = vec_token_is(t.s, t.n, "keep") || vec_token_is(t.s, t.n, "clear");
+		a->num = vec_token_is(t.s, t.n, "clear");
 		break;
 	case 'S':
 		ok = vec_token_is(t.s, t.n, "shared") || vec_token_is(t.s, t.n, "private");
@@ -443,7 +453,8 @@ static enum vec_next parse_arg(struct vec_parser *p, const struct command *c, ch
 			['p'] = "a permission (letters r w x u, or -)", ['s'] = "a frame size (4K 2M 1G)",
 			['c'] = "a CPU number", ['K'] = "a region kind (anon stack eager guard)",
 			['e'] = "entry flags (P,RW,US,PWT,PCD,A,D,PK=N,XD)", ['O'] = "on or off",
-			['H'] = "accessed, dirty or both", ['Y'] = "anon or store", ['S'] = "shared or private",
+			['H'] = "accessed, dirty or both", ['Y'] = "anon, store or wstore", ['S'] = "shared or private",
+			['C'] = "keep or clear",
 		};
 		return bad_argument(p, c, t, what[(unsigned char)kind] ? what[(unsigned char)kind] : "a value", d);
 	}

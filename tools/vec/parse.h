@@ -75,6 +75,10 @@ enum vec_op {
 	VEC_OP_ROBJECT,
 	VEC_OP_ORELEASE,
 	VEC_OP_OREFS,
+	VEC_OP_OMAPPERS,
+	VEC_OP_OPAGEOUT,
+	VEC_OP_OACCESSED,
+	VEC_OP_OSWAP,
 	/* Swap (docs/VECTORS-INSPECT.md, "Swap"). */
 	VEC_OP_SWAP,
 	VEC_OP_PAGEOUT,
@@ -86,7 +90,7 @@ enum vec_op {
  * argument's kind: a name (tree, frame), a frame reference (name + num as
  * the offset), or a number (address, length, CPU, byte, MMU_PROT_* set,
  * enum mmu_level, enum mmu_size, enum mmu_vm_kind, MMU_HARVEST_* set, an
- * object's sort: 1 for store). */
+ * object's sort: 1 for store, 2 for wstore; 1 for `clear`). */
 struct vec_arg {
 	uint64_t num;
 	char name[VEC_NAME_MAX + 1];

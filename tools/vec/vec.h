@@ -23,6 +23,7 @@
 #define VEC_LINE_MAX 320 /* an output line, cut beyond */
 #define VEC_MAX_OBJECTS 8   /* memory objects (`object`, docs/VECTORS-INSPECT.md) */
 #define VEC_OBJECT_PAGES 16 /* pages of one object, at most */
+#define VEC_OBJECT_MAPPERS 8 /* mapper records of one object (`omappers`), at most */
 #define VEC_SWAP_SLOTS 16   /* pages of the in-memory swap pool (`swap`, docs/VECTORS-INSPECT.md) */
 #define VEC_MAX_STORES 8    /* swap stores (`swap` commands) of a file */
 
@@ -80,6 +81,7 @@ struct vec_object {
 	struct mmu_vm_object obj;
 	mmu_pa_t slots[VEC_OBJECT_PAGES];
 	mmu_pa_t page[VEC_OBJECT_PAGES]; /* store: the pager's frames (0: not made yet) */
+	struct mmu_vm_object_mapper mapper[VEC_OBJECT_MAPPERS];
 	struct vec_session *s;
 };
 
