@@ -66,16 +66,10 @@ void entry_set_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_p
 		entry_write_walk(w, level, e, value);
 }
 
-void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
-{
-	if (w->dry)
-		return;
-	mmu_pte_t old = pte_load(e);
-	entry_write_walk(w, level, e, 0);
-	entry_record(w->batch, va, level, old, true);
-}
-
-mmu_pte_t entry_take_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
+/* One atomic exchange, so the leaf returned carries an A or D bit a CPU
+ * set up to the moment it went (an object page's page-out reports D for
+ * writeback, as Linux's ptep_get_and_clear). */
+mmu_pte_t entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va)
 {
 	if (w->dry)
 		return pte_load(e);
@@ -83,7 +77,7 @@ mmu_pte_t entry_take_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e,
 	pt_cache_drop_below(w->tree, level);
 	mmu_pte_t old = __atomic_exchange_n(e, 0, __ATOMIC_RELAXED);
 	MMU_ASSERT(w->mmu, mmu_pte_present(old) && mmu_pte_is_leaf(old, level) && meta->live > 0,
-		   "entry_take_leaf: level %u entry %lx (live %u) is not a leaf", level, (unsigned long)old, meta->live);
+		   "entry_clear_leaf: level %u entry %lx (live %u) is not a leaf", level, (unsigned long)old, meta->live);
 	meta->live--;
 	entry_record(w->batch, va, level, old, true);
 	return old;

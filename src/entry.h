@@ -199,8 +199,8 @@ ENTRY_INLINE void entry_link_path(struct mmu_tree *tree, struct pt_path *p, enum
 /* Write leaf VALUE into the empty entry E (a map): a not-present entry is
  * never cached by a TLB, so nothing is owed. */
 void entry_set_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
-/* Remove the present leaf E. */
-void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
+/* Remove the present leaf E; returns it as it went (one exchange). */
+mmu_pte_t entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
 /* Replace the CLEAR bits of the present leaf E by SET (A and D kept);
  * INVALIDATE: record the old translation (an upgrade need not: a stale
  * entry that allows less only causes a spurious fault). A change of the

@@ -304,12 +304,11 @@ mmu_err_t pt_destroy_after_change(struct mmu_tree *tree, const struct pt_visitor
  * Each keeps the live count and the table cache and records what it owes
  * into w->batch. VA is an address inside the entry. */
 
-/* Remove the present leaf E (recorded as unmapped). */
-void entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
-/* The same, returning the leaf as it was when it went: one atomic
- * exchange, so an A or D bit a CPU sets up to that moment is in it (the
- * page-out of an object page reports D for writeback). */
-mmu_pte_t entry_take_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
+/* Remove the present leaf E (recorded as unmapped); returns the leaf as
+ * it was when it went: one atomic exchange, so an A or D bit a CPU sets
+ * up to that moment is in it (the page-out of an object page reports D
+ * for writeback). */
+mmu_pte_t entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
 /* Make the present 4K leaf E not present, with MARK (a swap entry) in
  * its P, bit 9 and address bits and its other bits kept, in one
  * compare-exchange (recorded as unmapped; the live count stays); returns

@@ -217,7 +217,7 @@ static enum pt_step rmap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_
 	MMU_ASSERT(w->mmu, rmap_match(op, v), "rmap: entry %lx at %lx is not frame %lx's (step %u)", (unsigned long)v,
 		   (unsigned long)va, (unsigned long)op->frame.bits, (unsigned)op->step);
 	if (op->step == RMAP_TAKE) {
-		op->bits |= entry_take_leaf(w, level, e, va);
+		op->bits |= entry_clear_leaf(w, level, e, va);
 	} else if (op->step == RMAP_PEND) {
 		op->bits |= entry_leaf_to_pending(w, level, e, va, mmu_vm_swap_entry(VM_SWAP_PENDING));
 	} else {
