@@ -795,17 +795,6 @@ size_t mmu_vm_kpti_audit(struct mmu_vm_space *sp, mmu_line_fn out, void *ctx);
  * kernel half the template's. NOTEXIST without KPTI. */
 mmu_err_t mmu_vm_kpti_dump(struct mmu_vm_space *sp, mmu_vaddr_t start, mmu_vaddr_t end, mmu_line_fn out, void *ctx);
 
-/* The region containing VA, or NULL. Takes no lock: it reads SP's region
- * array as it is. The pointer is into that array and describes the region
- * only until SP's regions next change: a region add, remove or protect, a
- * fault that grows a stack (a user fault, a copy's or a window's), exit.
- * So call it, and use the pointer, only where the caller keeps those out
- * of SP (its own per-process lock held around them, or one thread);
- * racing a change is a data race (the library's space lock is internal).
- * The fault handler looks regions up itself, under the space lock. */
-const struct mmu_vm_region *mmu_vm_region_at(const struct mmu_vm_space *sp, mmu_vaddr_t va);
-
-
 #ifdef __cplusplus
 }
 #endif
