@@ -84,14 +84,10 @@ static void dump_leaf(struct dump_op *op, const struct run_attrs *a, mmu_vaddr_t
 	op->attrs = *a;
 }
 
-static enum pt_step dump_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-			       mmu_vaddr_t last)
+static enum pt_step dump_present_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t v,
+				      mmu_vaddr_t va, mmu_vaddr_t last)
 {
-	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v))
-		return PT_NEXT;
-	if (!mmu_pte_is_leaf(v, level))
-		return PT_DESCEND;
+	(void)e;
 	uint64_t flags = mmu_pte_leaf_flags_for(mmu_pte_flags(v, level), level, MMU_LEVEL_PT);
 	struct run_attrs a = {
 		.prot = entry_prot(w->mmu, entry_path_upper(w, level), v),
@@ -106,7 +102,7 @@ static enum pt_step dump_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_
 	return PT_NEXT;
 }
 
-static const struct pt_visitor dump_visitor = {.entry = dump_entry};
+static const struct pt_visitor dump_visitor = {.leaf = dump_present_leaf};
 
 static size_t dump_range(struct mmu_tree *tree, mmu_vaddr_t start, mmu_vaddr_t end, struct dump_op *op)
 {

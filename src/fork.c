@@ -45,12 +45,8 @@ static enum pt_step zap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t
 			vm_swap_forget(w, op->sp, e);
 		return PT_NEXT;
 	}
-	if (!mmu_pte_is_leaf(v, level))
+	if (!mmu_pte_is_leaf(v, level) || vm_split_if_cut(w, level, e, va, last))
 		return PT_DESCEND;
-	if (!pt_entry_covered(level, va, last)) {
-		vm_split_huge(w, level, e, va);
-		return PT_DESCEND;
-	}
 	if (w->dry)
 		return PT_NEXT;
 	entry_clear_leaf(w, level, e, va);

@@ -43,16 +43,11 @@ static void harvest_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, 
 	op->fn(op->ctx, base, &t, harvest_had(old & op->bits));
 }
 
-static enum pt_step harvest_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				  mmu_vaddr_t last)
+static enum pt_step harvest_present_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t v,
+					 mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	(void)last;
 	struct harvest_op *op = w->op;
-	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v))
-		return PT_NEXT;
-	if (!mmu_pte_is_leaf(v, level))
-		return PT_DESCEND;
 	if (op->only_frame && (v & mmu_pte_addr_mask(v, level)) != op->frame.bits)
 		return PT_NEXT;
 	op->leaves++;
@@ -81,10 +76,10 @@ static enum pt_step harvest_run(struct pt_walk *w, mmu_pte_t *entries, unsigned 
 	return PT_NEXT;
 }
 
-static const struct pt_visitor harvest_visitor = {.entry = harvest_entry, .pt_run = harvest_run};
+static const struct pt_visitor harvest_visitor = {.leaf = harvest_present_leaf, .pt_run = harvest_run};
 /* One page's leaf, of one frame: no run loop (the frame test stays out
  * of mmu_harvest's). */
-static const struct pt_visitor harvest_frame_visitor = {.entry = harvest_entry};
+static const struct pt_visitor harvest_frame_visitor = {.leaf = harvest_present_leaf};
 
 uint64_t pt_multi_harvest(struct pt_multi *m, struct mmu_tree *tree, mmu_vaddr_t page, mmu_pa_t frame, uint64_t bits)
 {

@@ -91,17 +91,12 @@ static bool leaves_report(struct pt_walk *w, enum mmu_level level, mmu_pte_t lea
 	return op->fn(op->ctx, va, &t);
 }
 
-/* Above the page tables: into tables, a huge leaf reported once (VA is
- * where the walk's range enters it). */
-static enum pt_step leaves_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				 mmu_vaddr_t last)
+/* Above the page tables: a huge leaf reported once (VA is where the
+ * walk's range enters it). */
+static enum pt_step leaves_huge(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t v, mmu_vaddr_t va,
+				mmu_vaddr_t last)
 {
-	(void)last;
-	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v))
-		return PT_NEXT;
-	if (!mmu_pte_is_leaf(v, level))
-		return PT_DESCEND;
+	(void)e, (void)last;
 	return leaves_report(w, level, v, entry_path_upper(w, level), va) ? PT_NEXT : PT_STOP;
 }
 
@@ -119,7 +114,7 @@ static enum pt_step leaves_run(struct pt_walk *w, mmu_pte_t *entries, unsigned f
 	return PT_NEXT;
 }
 
-static const struct pt_visitor leaves_visitor = {.entry = leaves_entry, .pt_run = leaves_run};
+static const struct pt_visitor leaves_visitor = {.leaf = leaves_huge, .pt_run = leaves_run};
 
 /* The checks of a range call, in VECTORS.md's order (INVALID, then
  * UNALIGNED), then the walk under TREE's lock unless HELD. */

@@ -24,21 +24,16 @@ static void map_op_drop_global(struct map_op *op)
 		op->leaf_flags[l] &= ~MMU_PTE_G;
 }
 
-static enum pt_step drop_global_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				      mmu_vaddr_t last)
+static enum pt_step drop_global_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t v,
+				     mmu_vaddr_t va, mmu_vaddr_t last)
 {
 	(void)last;
-	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v))
-		return PT_NEXT;
-	if (!mmu_pte_is_leaf(v, level))
-		return PT_DESCEND;
 	if (v & MMU_PTE_G)
 		entry_rewrite_leaf(w, level, e, va, MMU_PTE_G, 0, true);
 	return PT_NEXT;
 }
 
-static const struct pt_visitor drop_global_visitor = {.entry = drop_global_entry};
+static const struct pt_visitor drop_global_visitor = {.leaf = drop_global_leaf};
 
 /* From now on kernel maps drop G (map_op_drop_global); the leaves made
  * before lose it here, and every CPU drops the global entries it cached

@@ -158,6 +158,12 @@ struct pt_visitor {
 	 * range. Only PT_DESCEND on a present non-leaf entry. */
 	enum pt_step (*entry)(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
 			      mmu_vaddr_t last);
+	/* In place of ENTRY (which stays NULL), for a visitor of present
+	 * leaves only: the walk skips holes and descends tables itself, and
+	 * calls this for E, a present leaf at LEVEL whose value it read as V.
+	 * PT_DESCEND only after splitting E. */
+	enum pt_step (*leaf)(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t v, mmu_vaddr_t va,
+			     mmu_vaddr_t last);
 	/* Optional: called after the walk came back up from the table E points
 	 * to (post-order: unmap frees tables it emptied here). */
 	void (*leave)(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last);
@@ -179,6 +185,10 @@ struct pt_walk {
 	struct mmu *mmu;
 	struct mmu_tree *tree;
 	const struct pt_visitor *visitor;
+	/* Called for each entry: the visitor's `entry` hook, or the walker's
+	 * own that calls its `leaf` hook (chosen once, in pt_walk_init). */
+	enum pt_step (*entry)(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+			      mmu_vaddr_t last);
 	void *op;                           /* the operation's own state */
 	struct mmu_tlb_batch *batch;        /* where invalidations go (may be NULL for reads) */
 	struct table_pool pool;             /* tables prepared for the commit */

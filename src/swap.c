@@ -36,22 +36,18 @@ mmu_err_t mmu_vm_space_set_swap(struct mmu_vm_space *sp, const struct mmu_vm_swa
 /* Page-out's first step: the present 4K leaf at the page, whose frame has
  * no other reference, becomes the pending swap entry (flushed by the
  * runner). ERR says why not: NOTEXIST (nothing there, a swap entry
- * too), INVALID (a 2M leaf), BUSY (a shared frame; OLD is the leaf). */
+ * too: the walk skips it and never calls the visitor), INVALID (a 2M
+ * leaf), BUSY (a shared frame; OLD is the leaf). */
 struct unmap_op {
 	mmu_pte_t old;
 	mmu_err_t err;
 };
 
-static enum pt_step unmap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				mmu_vaddr_t last)
+static enum pt_step unmap_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t v, mmu_vaddr_t va,
+			       mmu_vaddr_t last)
 {
 	(void)last;
 	struct unmap_op *op = w->op;
-	mmu_pte_t v = pte_load(e);
-	if (!mmu_pte_present(v))
-		return PT_STOP; /* op->err stays NOTEXIST */
-	if (!mmu_pte_is_leaf(v, level))
-		return PT_DESCEND;
 	op->old = v;
 	if (level != MMU_LEVEL_PT)
 		op->err = MMU_E_INVALID;
@@ -64,7 +60,7 @@ static enum pt_step unmap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte
 	return PT_STOP;
 }
 
-static const struct pt_visitor unmap_visitor = {.entry = unmap_entry};
+static const struct pt_visitor unmap_visitor = {.leaf = unmap_leaf};
 
 /* Replace the swap entry at the page by *OP: the slot's swap entry, the
  * leaf back, a paged-in leaf. */

@@ -127,6 +127,14 @@ void vm_split_huge(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_va
 		vm_frame_get_n(w->mmu, mmu_pa(v & mmu_pte_addr_mask(v, level)), MMU_ENTRIES_PER_TABLE - 1);
 }
 
+bool vm_split_if_cut(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	if (pt_entry_covered(level, va, last))
+		return false;
+	vm_split_huge(w, level, e, va);
+	return true;
+}
+
 /* ---- regions ---- */
 
 /* INVALID / UNALIGNED for a range of a space: below its min address, the

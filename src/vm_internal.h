@@ -69,6 +69,9 @@ bool vm_frame_put(struct mmu *mmu, mmu_pa_t pa);
  * writer (in a prepare run: count its table). Its one reference becomes
  * the 512 of the new 4K leaves, all counted at the frame's head. */
 void vm_split_huge(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
+/* The same for the leaf E when a range walk's [VA, LAST] cuts it, which
+ * must then go into its 4K leaves: true if it split E. */
+bool vm_split_if_cut(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_vaddr_t last);
 
 /* Remove every leaf in [VA, LAST] of SP's tree (alive), dropping its
  * frame's reference (frames left unreferenced are freed after the flush),

@@ -202,13 +202,9 @@ static enum pt_step protect_entry(struct pt_walk *w, enum mmu_level level, mmu_p
 	mmu_pte_t v = pte_load(e);
 	if (!mmu_pte_present(v) || !in_regions(op, va, last))
 		return PT_NEXT;
-	if (!mmu_pte_is_leaf(v, level))
-		return PT_DESCEND;
 	/* A 2M leaf lies in one old region; the range may cut it. */
-	if (!pt_entry_covered(level, va, last)) {
-		vm_split_huge(w, level, e, va);
+	if (!mmu_pte_is_leaf(v, level) || vm_split_if_cut(w, level, e, va, last))
 		return PT_DESCEND;
-	}
 	mmu_pte_t nv = (v & ~op->clear) | op->set;
 	if (nv == v)
 		return PT_NEXT;

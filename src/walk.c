@@ -8,9 +8,29 @@
 #include "internal.h"
 #include "descend.h"
 
+/* The entry hook of a visitor of leaves (its `leaf` hook): the walk's own
+ * step for a hole (skipped) and a table (descended), the visitor's for a
+ * present leaf. */
+static enum pt_step walk_leaf_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
+				    mmu_vaddr_t last)
+{
+	mmu_pte_t v = pte_load(e);
+	if (!mmu_pte_present(v))
+		return PT_NEXT;
+	if (!mmu_pte_is_leaf(v, level))
+		return PT_DESCEND;
+	return w->visitor->leaf(w, level, e, v, va, last);
+}
+
 void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visitor *visitor, void *op)
 {
 	*w = (struct pt_walk){.mmu = tree->mmu, .tree = tree, .visitor = visitor, .op = op, .root = tree->root};
+	if (!visitor)
+		return; /* pt_destroy_after_change without a change: no walk */
+	MMU_ASSERT(tree->mmu, !visitor->entry != !visitor->leaf,
+		   "pt_walk_init: visitor %lx has not exactly one of entry and leaf", (unsigned long)(uintptr_t)visitor);
+	/* Chosen once here rather than tested at each entry of the walk. */
+	w->entry = visitor->leaf ? walk_leaf_entry : visitor->entry;
 }
 
 void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const struct pt_visitor *visitor, void *op)
@@ -92,7 +112,7 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, const mmu_pte_t *entri
 	for (unsigned i = mmu_va_index(va, level);; i++) {
 		mmu_vaddr_t e_last = pt_entry_last(va, level, last);
 		mmu_pte_t *e = (mmu_pte_t *)&entries[i];
-		enum pt_step step = w->visitor->entry(w, level, e, va, e_last);
+		enum pt_step step = w->entry(w, level, e, va, e_last);
 		walk_obey(w, step, e_last);
 		if (step == PT_DESCEND) {
 			/* Into the table E points to or, in a prepare run, the
