@@ -377,26 +377,27 @@ mmu_err_t mmu_vm_object_page_out(struct mmu_vm_object *obj, uint64_t index, bool
 	return err;
 }
 
-/* Test (and with CLEAR take) A of every leaf of page INDEX. Every lock
- * held. */
-static bool referenced_visit(struct mmu_vm_object *o, uint64_t index, bool clear)
+/* Test (and with HOW CLEAR take) A of every leaf of page INDEX. Every
+ * lock held. */
+static bool referenced_visit(struct mmu_vm_object *o, uint64_t index, enum mmu_vm_accessed how)
 {
 	struct rmap_op op = {.step = RMAP_READ, .frame = vm_slot_pa(o, index)};
-	if (clear)
+	if (how == MMU_VM_ACCESSED_CLEAR)
 		op = rmap_change(o, index, RMAP_YOUNG, op.frame);
 	else
 		visit_mappers(o, index, &op);
 	return (op.bits & MMU_PTE_A) != 0;
 }
 
-mmu_err_t mmu_vm_object_page_referenced(struct mmu_vm_object *obj, uint64_t index, bool clear, bool *referenced)
+mmu_err_t mmu_vm_object_page_referenced(struct mmu_vm_object *obj, uint64_t index, enum mmu_vm_accessed how,
+					bool *referenced)
 {
-	if (!vm_object_live(obj) || index >= obj->npages)
+	if (!vm_object_live(obj) || index >= obj->npages || (how != MMU_VM_ACCESSED_KEEP && how != MMU_VM_ACCESSED_CLEAR))
 		return MMU_E_INVALID;
 	vm_object_lock(obj);
 	mmu_err_t err = rmap_begin(obj, index, false);
 	if (err == MMU_OK) {
-		bool had = referenced_visit(obj, index, clear);
+		bool had = referenced_visit(obj, index, how);
 		if (referenced)
 			*referenced = had;
 		mappers_unlock(obj);

@@ -501,15 +501,22 @@ mmu_err_t mmu_vm_object_set_swap(struct mmu_vm_object *obj, const struct mmu_vm_
  * locks, then takes their tree locks. */
 mmu_err_t mmu_vm_object_page_out(struct mmu_vm_object *obj, uint64_t index, bool *dirty);
 
+/* What mmu_vm_object_page_referenced does to the Accessed bits it reads. */
+enum mmu_vm_accessed {
+	MMU_VM_ACCESSED_KEEP,  /* test only: no leaf changes */
+	MMU_VM_ACCESSED_CLEAR, /* test and clear (a clock's hand passing) */
+};
+
 /* Whether a leaf of page INDEX of OBJ (in any space of its records) had
- * the Accessed bit, in *REFERENCED; with CLEAR, the bit is also taken
+ * the Accessed bit, in *REFERENCED; with MMU_VM_ACCESSED_CLEAR, the bit is also taken
  * from each of them (one atomic read-modify-write each, as mmu_harvest
  * does), the invalidations batched into one flush before the return: the
  * test of a clock over object pages. Anonymous objects too. Errors, in
  * this order (nothing changed): INVALID (OBJ not live, INDEX beyond it,
- * no mapper storage), NOTEXIST (not resident), BUSY (as for page-out).
+ * HOW neither of the two, no mapper storage), NOTEXIST (not resident), BUSY (as for page-out).
  * Locks as page-out. */
-mmu_err_t mmu_vm_object_page_referenced(struct mmu_vm_object *obj, uint64_t index, bool clear, bool *referenced);
+mmu_err_t mmu_vm_object_page_referenced(struct mmu_vm_object *obj, uint64_t index, enum mmu_vm_accessed how,
+					bool *referenced);
 
 /* Add a region over [VA, VA+LEN) mapping OBJ's pages from FIRST_PAGE on,
  * SHARE being MMU_VM_SHARED or MMU_VM_PRIVATE, PROT as for

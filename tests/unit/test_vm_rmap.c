@@ -109,7 +109,7 @@ static void test_args(void)
 	CHECK_ERR(mmu_vm_object_set_mapper_storage(&f.o, rec, 0), MMU_E_INVALID);
 	/* Without records: no page-out, no test. */
 	CHECK_ERR(mmu_vm_object_page_out(&f.o, 0, &dirty), MMU_E_INVALID);
-	CHECK_ERR(mmu_vm_object_page_referenced(&f.o, 0, true, &ref), MMU_E_INVALID);
+	CHECK_ERR(mmu_vm_object_page_referenced(&f.o, 0, MMU_VM_ACCESSED_CLEAR, &ref), MMU_E_INVALID);
 	/* Mapped before it kept records: they were never counted. */
 	CHECK_OK(mmu_vm_space_create(vt_mmu, &sp));
 	CHECK_OK(mmu_vm_region_add_object(&sp, VA, PAGE, RW, MMU_VM_SHARED, &f.o, 0));
@@ -125,7 +125,9 @@ static void test_args(void)
 	CHECK_OK(mmu_vm_object_set_mapper_storage(&f.o, f.rec, NREC));
 	CHECK_ERR(mmu_vm_object_page_out(&f.o, NPAGES, &dirty), MMU_E_INVALID);
 	CHECK_ERR(mmu_vm_object_page_out(&f.o, 0, &dirty), MMU_E_NOTEXIST);
-	CHECK_ERR(mmu_vm_object_page_referenced(&f.o, 0, false, &ref), MMU_E_NOTEXIST);
+	CHECK_ERR(mmu_vm_object_page_referenced(&f.o, 0, MMU_VM_ACCESSED_KEEP, &ref), MMU_E_NOTEXIST);
+	/* A HOW that is neither: INVALID before anything else is looked at. */
+	CHECK_ERR(mmu_vm_object_page_referenced(&f.o, 0, (enum mmu_vm_accessed)2, &ref), MMU_E_INVALID);
 	/* An anonymous object without a store: its pages have nowhere to go. */
 	CHECK_OK(mmu_vm_object_set_mapper_storage(&anon, rec, NREC));
 	CHECK_ERR(mmu_vm_object_page_out(&anon, 0, &dirty), MMU_E_INVALID);
@@ -299,7 +301,7 @@ static void test_busy(void)
 	uint64_t frame = resident(&f.o, 0);
 	atomic_store(&b.lock, true); /* a fault of B's, say, in flight */
 	CHECK_ERR(mmu_vm_object_page_out(&f.o, 0, &dirty), MMU_E_BUSY);
-	CHECK_ERR(mmu_vm_object_page_referenced(&f.o, 0, true, &ref), MMU_E_BUSY);
+	CHECK_ERR(mmu_vm_object_page_referenced(&f.o, 0, MMU_VM_ACCESSED_CLEAR, &ref), MMU_E_BUSY);
 	CHECK(dirty && !ref);
 	CHECK(mapped(&a, VA) && resident(&f.o, 0) == frame);
 	CHECK(!atomic_load(&a.lock)); /* the lock it had taken, dropped */
@@ -368,25 +370,25 @@ static void test_referenced(void)
 	st_load(vt_sim, 1, &b.tree);
 	CHECK_EQ(ur(&a, 0, VA), 0xa0);
 	CHECK_EQ(ur(&b, 1, VB), 0xa0);
-	CHECK_OK(mmu_vm_object_page_referenced(&f.o, 0, false, &ref));
+	CHECK_OK(mmu_vm_object_page_referenced(&f.o, 0, MMU_VM_ACCESSED_KEEP, &ref));
 	CHECK(ref);
 	(void)mmu_counters_take(vt_mmu);
-	CHECK_OK(mmu_vm_object_page_referenced(&f.o, 0, true, &ref));
+	CHECK_OK(mmu_vm_object_page_referenced(&f.o, 0, MMU_VM_ACCESSED_CLEAR, &ref));
 	struct mmu_counters c = mmu_counters_take(vt_mmu);
 	CHECK(ref);
 	CHECK_EQ(c.ipis, 1); /* both leaves' A, one shootdown */
-	CHECK_OK(mmu_vm_object_page_referenced(&f.o, 0, false, &ref));
+	CHECK_OK(mmu_vm_object_page_referenced(&f.o, 0, MMU_VM_ACCESSED_KEEP, &ref));
 	CHECK(!ref);
-	CHECK_OK(mmu_vm_object_page_referenced(&f.o, 0, true, &ref));
+	CHECK_OK(mmu_vm_object_page_referenced(&f.o, 0, MMU_VM_ACCESSED_CLEAR, &ref));
 	CHECK(!ref);
 	CHECK_EQ(mmu_counters_take(vt_mmu).ipis, 0); /* nothing taken: nothing owed */
 	/* The flush took the cached translations: the next use sets A. */
 	CHECK_EQ(ur(&b, 1, VB), 0xa0);
-	CHECK_OK(mmu_vm_object_page_referenced(&f.o, 0, false, &ref));
+	CHECK_OK(mmu_vm_object_page_referenced(&f.o, 0, MMU_VM_ACCESSED_KEEP, &ref));
 	CHECK(ref);
 	/* B's copy is not the object's page: its A is not reported. */
 	CHECK_EQ(uw(&b, 1, VB + PAGE, 0x77), R_OK);
-	CHECK_OK(mmu_vm_object_page_referenced(&f.o, 1, true, &ref));
+	CHECK_OK(mmu_vm_object_page_referenced(&f.o, 1, MMU_VM_ACCESSED_CLEAR, &ref));
 	CHECK(!ref);
 	mmu_pte_t leaf;
 	CHECK_OK(mmu_entry(&b.tree, VB + PAGE, MMU_LEVEL_PT, &leaf));

@@ -259,7 +259,7 @@ static void reclaim_loop(struct sim *sim, unsigned cpu)
 			sim_poll(sim);
 		for (unsigned i = 0; i < OPAGES; i++) {
 			mmu_err_t err = ((s + i) % 3) ? mmu_vm_object_page_out(&obj4.obj, i, &dirty)
-						      : mmu_vm_object_page_referenced(&obj4.obj, i, true, &ref);
+						      : mmu_vm_object_page_referenced(&obj4.obj, i, MMU_VM_ACCESSED_CLEAR, &ref);
 			TCHECK(err == MMU_OK || err == MMU_E_BUSY || err == MMU_E_NOTEXIST);
 			atomic_fetch_add(err == MMU_OK ? &obj4.outs : &obj4.busy, err != MMU_E_NOTEXIST);
 		}

@@ -153,7 +153,8 @@ void vec_cmd_oaccessed(struct vec_session *s, const struct vec_stmt *st, struct 
 {
 	struct vec_object *o = vec_find_object(s, st->arg[0].name);
 	bool ref = false;
-	mmu_err_t err = o ? mmu_vm_object_page_referenced(&o->obj, st->arg[1].num, st->arg[2].num != 0, &ref)
+	mmu_err_t err = o ? mmu_vm_object_page_referenced(&o->obj, st->arg[1].num,
+							  st->arg[2].num ? MMU_VM_ACCESSED_CLEAR : MMU_VM_ACCESSED_KEEP, &ref)
 			  : MMU_E_INVALID;
 	if (err != MMU_OK) {
 		vec_result_err(r, err);
