@@ -9,17 +9,26 @@ static atomic_int_fast64_t *table_counter(struct mmu *mmu, bool user)
 	return user ? &mmu->user_tables : &mmu->kernel_tables;
 }
 
-mmu_err_t table_alloc(struct mmu *mmu, bool user, mmu_pa_t *out)
+/* A table page from the port, its metadata set (LINK: the pool's chain),
+ * not yet counted. */
+static inline mmu_err_t table_take_frame(struct mmu *mmu, bool user, uint64_t link, mmu_pa_t *out)
 {
 	mmu_err_t err = mmu->port.ops->frame_alloc(mmu->port.ctx, MMU_FRAME_TABLE, MMU_SIZE_4K, out);
 	if (err != MMU_OK)
 		return err;
 	struct mmu_frame_meta *meta = port_meta(mmu, *out);
 	meta->live = 0;
-	meta->link = 0;
+	meta->link = link;
 	meta->flags = META_TABLE | (user ? META_USER : 0);
-	atomic_fetch_add_explicit(table_counter(mmu, user), 1, memory_order_relaxed);
 	return MMU_OK;
+}
+
+mmu_err_t table_alloc(struct mmu *mmu, bool user, mmu_pa_t *out)
+{
+	mmu_err_t err = table_take_frame(mmu, user, 0, out);
+	if (err == MMU_OK)
+		atomic_fetch_add_explicit(table_counter(mmu, user), 1, memory_order_relaxed);
+	return err;
 }
 
 void table_free_now(struct mmu *mmu, mmu_pa_t pa)
@@ -34,17 +43,25 @@ void table_free_now(struct mmu *mmu, mmu_pa_t pa)
 	mmu->port.ops->frame_free(mmu->port.ctx, MMU_FRAME_TABLE, MMU_SIZE_4K, pa);
 }
 
+/* The tables are counted once for the pool (one atomic add a fill, not
+ * one a table), before a failure drains them. */
 mmu_err_t table_pool_fill(struct mmu *mmu, struct table_pool *pool, uint64_t n, bool user)
 {
-	for (uint64_t i = 0; i < n; i++) {
+	uint64_t i;
+	mmu_err_t err = MMU_OK;
+	for (i = 0; i < n; i++) {
 		mmu_pa_t pa;
-		if (table_alloc(mmu, user, &pa) != MMU_OK) {
-			table_pool_drain(mmu, pool);
-			return MMU_E_NOMEM;
-		}
-		port_meta(mmu, pa)->link = pool->head;
+		err = table_take_frame(mmu, user, pool->head, &pa);
+		if (err != MMU_OK)
+			break;
 		pool->head = pa.bits;
 		pool->count++;
+	}
+	if (i)
+		atomic_fetch_add_explicit(table_counter(mmu, user), (int_fast64_t)i, memory_order_relaxed);
+	if (err != MMU_OK) {
+		table_pool_drain(mmu, pool);
+		return MMU_E_NOMEM;
 	}
 	return MMU_OK;
 }
