@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* Allocate FRAMES data frames, write each once, free them: a freed 4K
@@ -39,6 +40,17 @@ struct sim *bench_vm_machine(const char *work, uint64_t frames)
 	sim_set_cpu(sim, 0);
 	pretouch(work, sim, frames);
 	return sim;
+}
+
+void *bench_vm_backed(const char *work, size_t len)
+{
+	void *p = malloc(len);
+	if (!p) {
+		fprintf(stderr, "bench %s: out of memory\n", work);
+		exit(1);
+	}
+	memset(p, 0xa5, len); /* not 0: see vmbench.h */
+	return p;
 }
 
 void bench_vm_must(const char *work, mmu_err_t err, const char *what)

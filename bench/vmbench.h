@@ -5,6 +5,7 @@
 #ifndef MMU64_BENCH_VMBENCH_H
 #define MMU64_BENCH_VMBENCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bench/bench.h"
@@ -21,6 +22,11 @@ uint64_t bench_vm_pages(const struct bench_opts *o, uint64_t mib);
  * fault, which no kernel pays. WORK names the workload in error messages,
  * as in every helper below. */
 struct sim *bench_vm_machine(const char *work, uint64_t frames);
+/* LEN bytes of host memory, every page of it written before any timing,
+ * or exit(1). (A malloc followed by a memset to 0 would not do: the
+ * compiler turns the pair into calloc, whose fresh pages the host backs
+ * only at their first write, inside a timed phase.) */
+void *bench_vm_backed(const char *work, size_t len);
 /* exit(1) with a message unless ERR is MMU_OK. */
 void bench_vm_must(const char *work, mmu_err_t err, const char *what);
 double bench_vm_now_ns(void);

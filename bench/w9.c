@@ -247,13 +247,13 @@ static void w9_obj_once(struct sim *sim, struct w9_pager *pg, struct w9_store *s
  * anonymous one with ST as its store (page-out, page-in). */
 static void w9_obj(const struct bench_opts *o, struct sim *sim, struct w9_store *st, uint64_t pages)
 {
-	struct w9_pager pg = {.sim = sim, .page = malloc(pages * 4096), .frame = calloc(pages, sizeof(mmu_pa_t))};
+	struct w9_pager pg = {.sim = sim, .page = bench_vm_backed("W9", pages * 4096),
+			      .frame = calloc(pages, sizeof(mmu_pa_t))};
 	mmu_pa_t *slots = malloc(pages * sizeof(mmu_pa_t));
-	if (!pg.page || !pg.frame || !slots) {
+	if (!pg.frame || !slots) {
 		fprintf(stderr, "bench W9: no memory for the object\n");
 		exit(1);
 	}
-	memset(pg.page, 0, pages * 4096); /* backed before any timing */
 	double clock[1024], out[1024], in[1024];
 	unsigned n = bench_vm_reps(o);
 	struct w9_obj_result res = {0};
