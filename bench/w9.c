@@ -293,12 +293,12 @@ void bench_w9(const struct bench_opts *o)
 {
 	const uint64_t pages = bench_vm_pages(o, 16);
 	struct sim *sim = bench_vm_machine("W9", pages + 1024);
-	struct w9_store st = {.sim = sim, .page = malloc(pages * 4096), .free_slot = malloc(pages * sizeof(uint64_t))};
-	if (!st.page || !st.free_slot) {
+	struct w9_store st = {.sim = sim, .page = bench_vm_backed("W9", pages * 4096),
+			      .free_slot = malloc(pages * sizeof(uint64_t))};
+	if (!st.free_slot) {
 		fprintf(stderr, "bench W9: no memory for the store\n");
 		exit(1);
 	}
-	memset(st.page, 0, pages * 4096); /* backed before any timing */
 	for (uint64_t i = 0; i < pages; i++)
 		st.free_slot[st.nfree++] = pages - 1 - i;
 	double out[1024], in[1024];
