@@ -317,7 +317,7 @@ static struct gen_ref any_tree(struct gen *g)
 	int p = live_proc(g), s = live_space(g);
 	if (roll < 15)
 		return (struct gen_ref){GEN_T_KERNEL, 0};
-	if (roll < (g->procs_heavy ? 80 : 55) && p >= 0)
+	if (roll < (g->procs_heavy ? 80 : 55) && p >= 0 && !g->proc[p].ghost)
 		return (struct gen_ref){GEN_T_PROC, p};
 	if (s >= 0 && !errors(g, 5))
 		return (struct gen_ref){GEN_T_SPACE, s};
