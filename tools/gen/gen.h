@@ -24,6 +24,8 @@
 #define GEN_SPANS 48   /* modelled mappings per tree */
 #define GEN_REGIONS 20 /* modelled regions per process */
 #define GEN_MAX_CPUS 4
+#define GEN_OBJECTS 8   /* the interpreter's objects at a time: O0..O7 */
+#define GEN_OREGIONS 8  /* modelled object regions per process */
 
 /* Features `--no` can leave out (the default generates all of them). */
 enum gen_feature {
@@ -40,6 +42,7 @@ enum gen_feature {
 	GEN_F_ERRORS = 1u << 10,  /* bad arguments: unknown names, misaligned, ... */
 	GEN_F_SMALLMEM = 1u << 11, /* small mem= (NOMEM) */
 	GEN_F_PROTECTIONS = 1u << 12, /* nx smep smap wp off */
+	GEN_F_OBJECTS = 1u << 13, /* object robject omappers opageout ... (with procs) */
 };
 
 struct gen_machine {
@@ -72,11 +75,30 @@ struct gen_region {
 	bool doubtful; /* may or may not exist; never an exec target */
 };
 
+/* A region over an object (robject), kept apart from the others: never
+ * an exec target, and it makes every region that overlaps it doubtful.
+ * It may not exist (a refused robject): it only occupies. */
+struct gen_oregion {
+	uint64_t va, len;
+	unsigned obj, first;
+};
+
 struct gen_proc {
 	bool live;
+	bool ghost; /* may not exist (a fork that may have been refused): never loaded */
 	unsigned nregions;
 	bool chaos;
 	struct gen_region region[GEN_REGIONS];
+	unsigned noregions;
+	struct gen_oregion oregion[GEN_OREGIONS];
+};
+
+/* A memory object as the model believes it is (for aiming only). */
+enum gen_okind { GEN_O_ANON, GEN_O_STORE, GEN_O_WSTORE };
+struct gen_object {
+	bool live;
+	enum gen_okind kind;
+	unsigned pages;
 };
 
 struct gen_frame {
@@ -93,6 +115,7 @@ struct gen_ref {
 
 struct gen {
 	uint64_t rng;
+	uint64_t orng; /* the object commands' own stream: the rest of a seed's file keeps its choices */
 	unsigned features; /* enum gen_feature bits left on */
 	bool force_pcid;  /* --pcid: every file has pcid=1 */
 	bool procs_heavy; /* this file's mix: mostly processes, several CPUs on them */
@@ -105,6 +128,7 @@ struct gen {
 	struct gen_tree space[GEN_SPACES];
 	struct gen_proc proc[GEN_PROCS];
 	struct gen_ref active[GEN_MAX_CPUS];
+	struct gen_object object[GEN_OBJECTS];
 };
 
 /* ---- gen.c: randomness, names, addresses ---- */
@@ -128,7 +152,7 @@ const struct gen_span *gen_spans_pick(struct gen *g, const struct gen_tree *t);
 int gen_regions_overlap(const struct gen_proc *p, uint64_t va, uint64_t len);
 void gen_regions_add(struct gen_proc *p, uint64_t va, uint64_t len, enum gen_kind kind, unsigned perm,
 		     bool doubtful);
-void gen_regions_cut(struct gen_proc *p, uint64_t va, uint64_t len);
+void gen_regions_cut(struct gen_proc *p, uint64_t va, uint64_t len); /* object regions too */
 void gen_regions_doubt(struct gen_proc *p, uint64_t va, uint64_t len);
 const struct gen_region *gen_regions_pick(struct gen *g, const struct gen_proc *p);
 
@@ -149,9 +173,14 @@ void gen_cmd_proc(struct gen *g);
 void gen_cmd_region(struct gen *g);
 void gen_cmd_region_change(struct gen *g);
 void gen_cmd_fork(struct gen *g);
+void gen_fork_model(struct gen *g, int parent, int child);
 void gen_cmd_exit(struct gen *g);
 void gen_cmd_kwrite(struct gen *g);
 void gen_cmd_faults(struct gen *g);
+/* gen_object.c: the memory-object commands, drawn from g->orng. Whether
+ * the next command is one of them (before the usual draw), and one. */
+bool gen_object_turn(struct gen *g);
+void gen_cmd_object(struct gen *g);
 /* exec on CPU, which runs a process: false when nothing there is sure. */
 bool gen_exec_proc(struct gen *g, unsigned cpu, const char *user);
 

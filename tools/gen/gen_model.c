@@ -66,6 +66,9 @@ int gen_regions_overlap(const struct gen_proc *p, uint64_t va, uint64_t len)
 		else if (overlaps(lo, rlen, va, len) && worst < 1)
 			worst = 1;
 	}
+	for (unsigned i = 0; i < p->noregions; i++)
+		if (overlaps(p->oregion[i].va, p->oregion[i].len, va, len) && worst < 1)
+			worst = 1;
 	return worst;
 }
 
@@ -102,6 +105,15 @@ void gen_regions_cut(struct gen_proc *p, uint64_t va, uint64_t len)
 			gen_regions_add(p, r.va, va - r.va, r.kind, r.perm, r.doubtful);
 		if (rend > end)
 			gen_regions_add(p, end, rend - end, r.kind, r.perm, r.doubtful);
+	}
+	/* An object region cut in two keeps both parts in one entry: it
+	 * only occupies, so a range too wide does no harm. */
+	for (unsigned i = 0; i < p->noregions;) {
+		const struct gen_oregion *o = &p->oregion[i];
+		if (va <= o->va && end >= o->va + o->len)
+			p->oregion[i] = p->oregion[--p->noregions];
+		else
+			i++;
 	}
 }
 

@@ -142,7 +142,7 @@ static void region_model(struct gen *g, struct gen_proc *p, const struct region_
 	int clash = gen_regions_overlap(p, a->va, a->len);
 	if (clash == 2)
 		return;
-	bool doubtful = clash == 1 || p->nregions >= MAX_REGIONS - 1 || (a->kind == GEN_EAGER && g->m.mem < (1ull << 30));
+	bool doubtful = clash == 1 || p->nregions + p->noregions >= MAX_REGIONS - 1 || (a->kind == GEN_EAGER && g->m.mem < (1ull << 30));
 	gen_regions_add(p, a->va, a->len, a->kind, a->perm, doubtful);
 }
 
@@ -190,7 +190,7 @@ void gen_cmd_region_change(struct gen *g)
 		gen_line(g, "rremove %s 0x%llx 0x%llx", name, (unsigned long long)va, (unsigned long long)len);
 		/* Near the 16 slots a split may be refused (NOMEM): the regions
 		 * may stay, so they become doubtful rather than gone. */
-		if (p >= 0 && g->proc[p].nregions >= MAX_REGIONS - 2)
+		if (p >= 0 && g->proc[p].nregions + g->proc[p].noregions >= MAX_REGIONS - 2)
 			gen_regions_doubt(&g->proc[p], va, len);
 		else if (p >= 0 && !(va & (K4 - 1)))
 			gen_regions_cut(&g->proc[p], va, len);
@@ -216,7 +216,19 @@ void gen_cmd_fork(struct gen *g)
 	}
 	gen_line(g, "fork %s P%d", name, q);
 	if (p >= 0)
-		g->proc[q] = g->proc[p];
+		gen_fork_model(g, p, q);
+}
+
+/* The child as the model sees it. A parent with object regions may be
+ * refused (NOSPACE: the object's mapper records are all taken): the
+ * child is a ghost, which may not exist and is never loaded, so that
+ * the model still knows exactly what each CPU runs (and which processes
+ * live: `exit` of a loaded one is BUSY). */
+void gen_fork_model(struct gen *g, int p, int q)
+{
+	g->proc[q] = g->proc[p];
+	if (g->proc[p].noregions)
+		g->proc[q].ghost = true;
 }
 
 void gen_cmd_exit(struct gen *g)

@@ -304,8 +304,10 @@ static uint64_t aim(struct gen *g, const struct gen_ref *r)
 		s = gen_spans_pick(g, &g->kernel);
 	if (s)
 		return s->va + (gen_next(g) % s->len);
-	if (roll < 95)
-		return gen_zone_va(g, gen_chance(g, 15), K4) + gen_below(g, 4096);
+	if (roll < 95) { /* two statements: the order of the draws is fixed */
+		uint64_t zone = gen_zone_va(g, gen_chance(g, 15), K4);
+		return zone + gen_below(g, 4096);
+	}
 	return g->m.levels == 5 ? 0x0100000000001000ull : 0x0000800000001000ull; /* #GP */
 }
 
@@ -315,7 +317,7 @@ static struct gen_ref any_tree(struct gen *g)
 	int p = live_proc(g), s = live_space(g);
 	if (roll < 15)
 		return (struct gen_ref){GEN_T_KERNEL, 0};
-	if (roll < (g->procs_heavy ? 80 : 55) && p >= 0)
+	if (roll < (g->procs_heavy ? 80 : 55) && p >= 0 && !g->proc[p].ghost)
 		return (struct gen_ref){GEN_T_PROC, p};
 	if (s >= 0 && !errors(g, 5))
 		return (struct gen_ref){GEN_T_SPACE, s};
@@ -444,7 +446,8 @@ void gen_cmd_poke(struct gen *g)
 	int f = live_frame(g);
 	unsigned i = f < 0 || errors(g, 5) ? gen_below(g, GEN_FRAMES) : (unsigned)f;
 	uint64_t size = g->frame[i].live ? g->frame[i].size : K4;
-	uint64_t off = gen_next(g) % (size + (errors(g, 5) ? size : 0));
+	uint64_t raw = gen_next(g); /* drawn first, in a statement of its own (no unsequenced draws) */
+	uint64_t off = raw % (size + (errors(g, 5) ? size : 0));
 	if (gen_chance(g, 50))
 		gen_line(g, "poke F%u+0x%llx 0x%02x", i, (unsigned long long)off, gen_below(g, 256));
 	else
