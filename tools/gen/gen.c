@@ -151,6 +151,10 @@ static unsigned weight(const struct gen *g, const struct gen_cmd *c)
 
 static void gen_one(struct gen *g)
 {
+	if (gen_swap_turn(g)) {
+		gen_cmd_swap(g);
+		return;
+	}
 	if (gen_object_turn(g)) {
 		gen_cmd_object(g);
 		return;
@@ -195,6 +199,7 @@ static const struct {
 	{"pcid", GEN_F_PCID},     {"procs", GEN_F_PROCS},     {"kernel", GEN_F_KERNEL},
 	{"outside", GEN_F_OUTSIDE}, {"errors", GEN_F_ERRORS}, {"smallmem", GEN_F_SMALLMEM},
 	{"protections", GEN_F_PROTECTIONS}, {"objects", GEN_F_OBJECTS},
+	{"swap", GEN_F_SWAP},
 };
 
 static void gen_usage(FILE *to)
@@ -202,7 +207,8 @@ static void gen_usage(FILE *to)
 	fputs("usage: mmu64 gen --seed N [--commands N] [--cpus N] [--pcid] [--no FEATURE,...]\n"
 	      "Writes a random vector file (no expectations) to stdout; the same\n"
 	      "arguments give the same file. --pcid: always pcid=1. FEATURE: global pkeys cache sizes levels5\n"
-	      "kpti pcid procs kernel outside errors smallmem protections objects (all on by default).\n",
+	      "kpti pcid procs kernel outside errors smallmem protections objects swap\n"
+	      "(all on by default).\n",
 	      to);
 }
 
@@ -271,6 +277,7 @@ int gen_main(int argc, char **argv)
 	memset(&g, 0, sizeof g);
 	g.rng = seed;
 	g.orng = seed ^ 0x6f626a6563747321ull; /* the object commands' stream */
+	g.srng = seed ^ 0x73776170706f7574ull; /* the swap commands' stream */
 	g.out = stdout;
 	g.features = ~off;
 	g.force_pcid = force_pcid;

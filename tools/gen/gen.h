@@ -43,6 +43,7 @@ enum gen_feature {
 	GEN_F_SMALLMEM = 1u << 11, /* small mem= (NOMEM) */
 	GEN_F_PROTECTIONS = 1u << 12, /* nx smep smap wp off */
 	GEN_F_OBJECTS = 1u << 13, /* object robject omappers opageout ... (with procs) */
+	GEN_F_SWAP = 1u << 14,    /* swap pageout swapped (with procs) */
 };
 
 struct gen_machine {
@@ -91,6 +92,7 @@ struct gen_proc {
 	struct gen_region region[GEN_REGIONS];
 	unsigned noregions;
 	struct gen_oregion oregion[GEN_OREGIONS];
+	bool swap; /* a `swap` store was asked for (it or a fork parent's): aiming only */
 };
 
 /* A memory object as the model believes it is (for aiming only). */
@@ -116,6 +118,9 @@ struct gen_ref {
 struct gen {
 	uint64_t rng;
 	uint64_t orng; /* the object commands' own stream: the rest of a seed's file keeps its choices */
+	uint64_t srng; /* the swap commands' own stream, likewise */
+	struct { int proc; uint64_t va; } pagedout[8]; /* recent pageouts (gen_swap.c), to page in */
+	unsigned npagedout;
 	unsigned features; /* enum gen_feature bits left on */
 	bool force_pcid;  /* --pcid: every file has pcid=1 */
 	bool procs_heavy; /* this file's mix: mostly processes, several CPUs on them */
@@ -181,6 +186,9 @@ void gen_cmd_faults(struct gen *g);
  * the next command is one of them (before the usual draw), and one. */
 bool gen_object_turn(struct gen *g);
 void gen_cmd_object(struct gen *g);
+/* gen_swap.c: the process-swap commands, drawn from g->srng; as above. */
+bool gen_swap_turn(struct gen *g);
+void gen_cmd_swap(struct gen *g);
 /* exec on CPU, which runs a process: false when nothing there is sure. */
 bool gen_exec_proc(struct gen *g, unsigned cpu, const char *user);
 
