@@ -20,6 +20,29 @@ uint64_t gen_next(struct gen *g)
 unsigned gen_below(struct gen *g, unsigned n) { return n ? (unsigned)(gen_next(g) % n) : 0; }
 bool gen_chance(struct gen *g, unsigned percent) { return gen_below(g, 100) < percent; }
 bool gen_has(const struct gen *g, unsigned feature) { return (g->features & feature) != 0; }
+bool gen_error(struct gen *g, unsigned percent) { return gen_has(g, GEN_F_ERRORS) && gen_chance(g, percent); }
+
+/* ---- a group's own stream: its draws leave the main stream's as they were ---- */
+
+void gen_with_stream(struct gen *g, uint64_t *stream, void (*fn)(struct gen *g))
+{
+	uint64_t main = g->rng;
+	g->rng = *stream;
+	fn(g);
+	*stream = g->rng;
+	g->rng = main;
+}
+
+bool gen_stream_turn(struct gen *g, uint64_t *stream, unsigned weight)
+{
+	unsigned w = g->procs_heavy ? 2 * weight : weight;
+	uint64_t main = g->rng;
+	g->rng = *stream;
+	bool turn = gen_below(g, 96 + w) < w;
+	*stream = g->rng;
+	g->rng = main;
+	return turn;
+}
 
 unsigned gen_cpu(struct gen *g)
 {

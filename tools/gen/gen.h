@@ -141,6 +141,14 @@ uint64_t gen_next(struct gen *g);
 unsigned gen_below(struct gen *g, unsigned n); /* 0 .. n-1 */
 bool gen_chance(struct gen *g, unsigned percent);
 bool gen_has(const struct gen *g, unsigned feature);
+/* An error case, PERCENT of the time, when the file has errors. */
+bool gen_error(struct gen *g, unsigned percent);
+/* FN drawing from STREAM (a command group's own) as g's randomness. */
+void gen_with_stream(struct gen *g, uint64_t *stream, void (*fn)(struct gen *g));
+/* Whether the next command is STREAM's group's: WEIGHT per 96 of the
+ * other commands' weights (twice that in a processes-heavy file), drawn
+ * from STREAM. */
+bool gen_stream_turn(struct gen *g, uint64_t *stream, unsigned weight);
 /* A CPU for an access; in a processes-heavy file mostly one running a process. */
 unsigned gen_cpu(struct gen *g);
 void gen_line(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

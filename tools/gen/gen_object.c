@@ -18,34 +18,9 @@
 #define OBJECT_VA 0xa00000ull /* above the other regions' slots, below nothing that grows */
 #define WEIGHT 9 /* per 96 of the other commands' weights */
 
-static bool errors(struct gen *g, unsigned percent) { return gen_has(g, GEN_F_ERRORS) && gen_chance(g, percent); }
-
 static bool enabled(const struct gen *g) { return gen_has(g, GEN_F_PROCS) && gen_has(g, GEN_F_OBJECTS); }
 
-/* Run FN with the object stream as g's randomness. */
-static void with_stream(struct gen *g, void (*fn)(struct gen *g))
-{
-	uint64_t main = g->rng;
-	g->rng = g->orng;
-	fn(g);
-	g->orng = g->rng;
-	g->rng = main;
-}
-
-static bool turn;
-static void draw_turn(struct gen *g)
-{
-	unsigned w = g->procs_heavy ? 2 * WEIGHT : WEIGHT;
-	turn = gen_below(g, 96 + w) < w;
-}
-
-bool gen_object_turn(struct gen *g)
-{
-	if (!enabled(g))
-		return false;
-	with_stream(g, draw_turn);
-	return turn;
-}
+bool gen_object_turn(struct gen *g) { return enabled(g) && gen_stream_turn(g, &g->orng, WEIGHT); }
 
 /* ---- picks ---- */
 
@@ -64,7 +39,7 @@ static int pick_object(struct gen *g, bool live)
 static int target_object(struct gen *g, char *name, size_t n)
 {
 	int o = pick_object(g, true);
-	if (o < 0 || errors(g, 4)) {
+	if (o < 0 || gen_error(g, 4)) {
 		snprintf(name, n, "O9");
 		return -1;
 	}
@@ -106,7 +81,7 @@ static unsigned object_page(struct gen *g, int o)
 					return p->oregion[i].first + (unsigned)(gen_next(g) % (p->oregion[i].len / K4));
 		}
 	}
-	if (errors(g, 5))
+	if (gen_error(g, 5))
 		return pages + gen_below(g, 2); /* beyond O: INVALID */
 	return gen_below(g, pages ? pages : 1);
 }
@@ -132,7 +107,7 @@ static void cmd_object(struct gen *g)
 	unsigned roll = gen_below(g, 100);
 	enum gen_okind kind = roll < 40 ? GEN_O_ANON : roll < 65 ? GEN_O_STORE : GEN_O_WSTORE;
 	unsigned pages = gen_chance(g, 75) ? 1 + gen_below(g, 4) : 1 + gen_below(g, OBJECT_PAGES);
-	if (o < 0 || errors(g, 6)) { /* every slot taken (NOMEM), a name taken, a bad size */
+	if (o < 0 || gen_error(g, 6)) { /* every slot taken (NOMEM), a name taken, a bad size */
 		int taken = pick_object(g, true);
 		if (taken >= 0 && gen_chance(g, 50))
 			o = taken;
@@ -156,7 +131,7 @@ static void cmd_omappers(struct gen *g)
 	char name[16];
 	target_object(g, name, sizeof name);
 	unsigned n = gen_chance(g, 15) ? 0 : 1 + gen_below(g, 5);
-	if (errors(g, 5))
+	if (gen_error(g, 5))
 		n = 9;
 	gen_line(g, "omappers %s %u", name, n);
 }
@@ -164,7 +139,7 @@ static void cmd_omappers(struct gen *g)
 static const char *object_perm(struct gen *g)
 {
 	static const char *const perms[] = {"r", "rw", "rw", "rw", "rx", "rwx"};
-	return errors(g, 3) ? "w" : perms[gen_below(g, 6)];
+	return gen_error(g, 3) ? "w" : perms[gen_below(g, 6)];
 }
 
 static void cmd_robject(struct gen *g)
@@ -183,7 +158,7 @@ static void cmd_robject(struct gen *g)
 				       : OBJECT_VA + (uint64_t)gen_below(g, 4) * (1ull << 20);
 		va += K4 * gen_below(g, 8); /* a statement of its own: the order of draws is fixed */
 	}
-	if (errors(g, 5)) { /* beyond O's end */
+	if (gen_error(g, 5)) { /* beyond O's end */
 		len = K4 * (pages - first + 1);
 	}
 	const char *kind = gen_chance(g, 60) ? "shared" : "private";
@@ -272,7 +247,7 @@ static void cmd_oswap(struct gen *g)
 	char name[16];
 	int o = target_object(g, name, sizeof name);
 	unsigned slots = 1 + gen_below(g, 6);
-	if (errors(g, 6))
+	if (gen_error(g, 6))
 		slots = gen_chance(g, 50) ? 0 : 17;
 	(void)o;
 	gen_line(g, "oswap %s %u", name, slots);
@@ -349,4 +324,4 @@ static void one(struct gen *g)
 	}
 }
 
-void gen_cmd_object(struct gen *g) { with_stream(g, one); }
+void gen_cmd_object(struct gen *g) { gen_with_stream(g, &g->orng, one); }

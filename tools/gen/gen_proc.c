@@ -6,8 +6,6 @@
 #define K4 0x1000ull
 #define MAX_REGIONS 16 /* the library's MMU_VM_MAX_REGIONS */
 
-static bool errors(struct gen *g, unsigned percent) { return gen_has(g, GEN_F_ERRORS) && gen_chance(g, percent); }
-
 static int pick_proc(struct gen *g, bool live)
 {
 	unsigned start = gen_below(g, GEN_PROCS);
@@ -44,7 +42,7 @@ static void taken_name(struct gen *g, char *name, size_t n)
 static int target_proc(struct gen *g, char *name, size_t n)
 {
 	int p = pick_proc(g, true);
-	if (p < 0 || errors(g, 5)) {
+	if (p < 0 || gen_error(g, 5)) {
 		not_a_proc(g, name, n);
 		return -1;
 	}
@@ -63,7 +61,7 @@ static bool loaded_anywhere(const struct gen *g, int p)
 void gen_cmd_proc(struct gen *g)
 {
 	int p = pick_proc(g, false);
-	if (p < 0 || errors(g, 5)) {
+	if (p < 0 || gen_error(g, 5)) {
 		char name[16];
 		taken_name(g, name, sizeof name);
 		gen_line(g, "proc %s", name);
@@ -91,7 +89,7 @@ static const char *perm_text(unsigned bits)
 
 static unsigned region_perm(struct gen *g)
 {
-	unsigned bits = errors(g, 4) ? 0 : 1;
+	unsigned bits = gen_error(g, 4) ? 0 : 1;
 	if (gen_chance(g, 75))
 		bits |= 2;
 	if (gen_chance(g, 35))
@@ -158,7 +156,7 @@ void gen_cmd_region(struct gen *g)
 	a.perm = region_perm(g);
 	if (a.kind == GEN_STACK && gen_chance(g, 40))
 		a.max = a.len + K4 * gen_below(g, 64);
-	if (errors(g, 8))
+	if (gen_error(g, 8))
 		region_spoil(g, &a);
 	if (a.kind == GEN_STACK && (a.max || (a.bad && gen_chance(g, 30))))
 		snprintf(max, sizeof max, " max=0x%llx", (unsigned long long)a.max);
@@ -184,7 +182,7 @@ void gen_cmd_region_change(struct gen *g)
 	} else if (gen_chance(g, 20)) {
 		len += 1ull << 20; /* across the next slot */
 	}
-	if (errors(g, 5))
+	if (gen_error(g, 5))
 		va += 0x10;
 	if (gen_chance(g, 45)) {
 		gen_line(g, "rremove %s 0x%llx 0x%llx", name, (unsigned long long)va, (unsigned long long)len);
@@ -208,7 +206,7 @@ void gen_cmd_fork(struct gen *g)
 	char name[16];
 	int p = target_proc(g, name, sizeof name);
 	int q = pick_proc(g, false);
-	if (q < 0 || errors(g, 5)) {
+	if (q < 0 || gen_error(g, 5)) {
 		char child[16];
 		taken_name(g, child, sizeof child);
 		gen_line(g, "fork %s %s", name, child);
@@ -249,7 +247,7 @@ void gen_cmd_kwrite(struct gen *g)
 	uint64_t va = reg ? reg->va + gen_next(g) % reg->len : region_va(g, GEN_ANON);
 	if (reg && reg->kind == GEN_STACK && gen_chance(g, 40))
 		va = reg->va - K4 * (1 + gen_below(g, 4));
-	if (errors(g, 5))
+	if (gen_error(g, 5))
 		va = gen_chance(g, 50) ? 0xffffc80000000000ull : 0;
 	gen_line(g, "kwrite %u 0x%llx 0x%02x", cpu, (unsigned long long)va, gen_below(g, 256));
 }

@@ -11,8 +11,6 @@
 
 static const char *size_name(uint64_t size) { return size == G1 ? "1G" : size == M2 ? "2M" : "4K"; }
 
-static bool errors(struct gen *g, unsigned percent) { return gen_has(g, GEN_F_ERRORS) && gen_chance(g, percent); }
-
 /* PERM: r almost always (the page-table layer requires it), the others at
  * random; U mostly for user trees. */
 static const char *gen_perm(struct gen *g, bool user_tree, unsigned *bits)
@@ -20,7 +18,7 @@ static const char *gen_perm(struct gen *g, bool user_tree, unsigned *bits)
 	static char buf[8];
 	unsigned n = 0;
 	*bits = 0;
-	if (!errors(g, 4))
+	if (!gen_error(g, 4))
 		buf[n++] = 'r', *bits |= 1;
 	if (gen_chance(g, 60))
 		buf[n++] = 'w', *bits |= 2;
@@ -65,7 +63,7 @@ static struct gen_ref pick_tree(struct gen *g, bool any_kind)
 		if (p >= 0)
 			return (struct gen_ref){GEN_T_PROC, p};
 	}
-	if (s < 0 || errors(g, 4))
+	if (s < 0 || gen_error(g, 4))
 		return (struct gen_ref){GEN_T_SPACE, (int)gen_below(g, GEN_SPACES)};
 	return (struct gen_ref){GEN_T_SPACE, s};
 }
@@ -83,7 +81,7 @@ static struct gen_tree *model_tree(struct gen *g, const struct gen_ref *r)
 void gen_cmd_space(struct gen *g)
 {
 	unsigned i = gen_below(g, GEN_SPACES);
-	if (errors(g, 3)) {
+	if (gen_error(g, 3)) {
 		gen_line(g, "space kernel");
 		return;
 	}
@@ -103,7 +101,7 @@ static bool loaded_anywhere(const struct gen *g, enum gen_tree_kind kind, int i)
 void gen_cmd_drop(struct gen *g)
 {
 	int s = live_space(g);
-	if (s < 0 || errors(g, 10)) {
+	if (s < 0 || gen_error(g, 10)) {
 		gen_line(g, "drop %s", gen_chance(g, 50) ? "kernel" : "S9");
 		return;
 	}
@@ -212,7 +210,7 @@ void gen_cmd_map(struct gen *g)
 	struct map_args a = {.ref = pick_tree(g, false)};
 	char tree[16], opts[64];
 	int f = live_frame(g);
-	a.frame = f < 0 || errors(g, 3) ? (int)gen_below(g, GEN_FRAMES) : f;
+	a.frame = f < 0 || gen_error(g, 3) ? (int)gen_below(g, GEN_FRAMES) : f;
 	if (gen_has(g, GEN_F_OUTSIDE) && gen_below(g, 400) == 0) {
 		/* The format allows other kernel-half addresses only where they
 		 * must fail: the runner must refuse them, not crash. */
@@ -220,7 +218,7 @@ void gen_cmd_map(struct gen *g)
 		return;
 	}
 	map_pick(g, &a);
-	if (errors(g, 8))
+	if (gen_error(g, 8))
 		map_spoil(g, &a);
 	map_options(g, &a, opts, sizeof opts);
 	const char *perm = gen_perm(g, a.ref.kind != GEN_T_KERNEL, &a.perm);
@@ -248,7 +246,7 @@ static void pick_range(struct gen *g, const struct gen_ref *ref, uint64_t *va, u
 		*va = gen_zone_va(g, ref->kind == GEN_T_KERNEL, align);
 		*len = (1 + gen_below(g, 8)) * align;
 	}
-	if (errors(g, 6)) {
+	if (gen_error(g, 6)) {
 		if (gen_chance(g, 50))
 			*va += 0x10;
 		else
@@ -319,7 +317,7 @@ static struct gen_ref any_tree(struct gen *g)
 		return (struct gen_ref){GEN_T_KERNEL, 0};
 	if (roll < (g->procs_heavy ? 80 : 55) && p >= 0 && !g->proc[p].ghost)
 		return (struct gen_ref){GEN_T_PROC, p};
-	if (s >= 0 && !errors(g, 5))
+	if (s >= 0 && !gen_error(g, 5))
 		return (struct gen_ref){GEN_T_SPACE, s};
 	return (struct gen_ref){GEN_T_SPACE, (int)gen_below(g, GEN_SPACES)};
 }
@@ -444,10 +442,10 @@ void gen_cmd_exec(struct gen *g)
 void gen_cmd_poke(struct gen *g)
 {
 	int f = live_frame(g);
-	unsigned i = f < 0 || errors(g, 5) ? gen_below(g, GEN_FRAMES) : (unsigned)f;
+	unsigned i = f < 0 || gen_error(g, 5) ? gen_below(g, GEN_FRAMES) : (unsigned)f;
 	uint64_t size = g->frame[i].live ? g->frame[i].size : K4;
 	uint64_t raw = gen_next(g); /* drawn first, in a statement of its own (no unsequenced draws) */
-	uint64_t off = raw % (size + (errors(g, 5) ? size : 0));
+	uint64_t off = raw % (size + (gen_error(g, 5) ? size : 0));
 	if (gen_chance(g, 50))
 		gen_line(g, "poke F%u+0x%llx 0x%02x", i, (unsigned long long)off, gen_below(g, 256));
 	else

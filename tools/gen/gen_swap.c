@@ -17,34 +17,9 @@
 #define K4 0x1000ull
 #define WEIGHT 6 /* per 96 of the other commands' weights */
 
-static bool errors(struct gen *g, unsigned percent) { return gen_has(g, GEN_F_ERRORS) && gen_chance(g, percent); }
-
 static bool enabled(const struct gen *g) { return gen_has(g, GEN_F_PROCS) && gen_has(g, GEN_F_SWAP); }
 
-/* Run FN with the swap stream as g's randomness. */
-static void with_stream(struct gen *g, void (*fn)(struct gen *g))
-{
-	uint64_t main = g->rng;
-	g->rng = g->srng;
-	fn(g);
-	g->srng = g->rng;
-	g->rng = main;
-}
-
-static bool turn;
-static void draw_turn(struct gen *g)
-{
-	unsigned w = g->procs_heavy ? 2 * WEIGHT : WEIGHT;
-	turn = gen_below(g, 96 + w) < w;
-}
-
-bool gen_swap_turn(struct gen *g)
-{
-	if (!enabled(g))
-		return false;
-	with_stream(g, draw_turn);
-	return turn;
-}
+bool gen_swap_turn(struct gen *g) { return enabled(g) && gen_stream_turn(g, &g->srng, WEIGHT); }
 
 /* ---- picks ---- */
 
@@ -80,7 +55,7 @@ static int target_proc(struct gen *g, bool with_store, char *name, size_t n)
 	int p = with_store ? pick_proc_aim(g) : pick_proc_where(g, false, false, false);
 	if (p < 0)
 		p = pick_proc_where(g, false, false, false);
-	if (p < 0 || errors(g, 4)) {
+	if (p < 0 || gen_error(g, 4)) {
 		int free_slot = -1;
 		for (unsigned i = 0; i < GEN_PROCS && free_slot < 0; i++)
 			if (!g->proc[i].live)
@@ -153,12 +128,12 @@ static void cmd_swap(struct gen *g)
 			}
 	}
 	char name[16];
-	if (p < 0 || errors(g, 4))
+	if (p < 0 || gen_error(g, 4))
 		snprintf(name, sizeof name, "kernel");
 	else
 		snprintf(name, sizeof name, "P%d", p);
 	unsigned slots = gen_chance(g, 70) ? 1 + gen_below(g, 4) : 1 + gen_below(g, 16);
-	if (errors(g, 6))
+	if (gen_error(g, 6))
 		slots = gen_chance(g, 50) ? 0 : 17;
 	gen_line(g, "swap %s %u", name, slots);
 	if (p >= 0 && name[0] == 'P' && slots >= 1 && slots <= 16)
@@ -188,7 +163,7 @@ static void cmd_pageout(struct gen *g)
 		uint64_t va = region_page(g, pr);
 		if (loadable && gen_chance(g, 75))
 			touch(g, p, va);
-		if (errors(g, 4))
+		if (gen_error(g, 4))
 			va += gen_chance(g, 50) ? 0x800 : 0x10;
 		gen_line(g, "pageout P%d 0x%llx", p, (unsigned long long)va);
 		if (gen_chance(g, 10)) /* already out: NOTEXIST */
@@ -308,4 +283,4 @@ static void one(struct gen *g)
 	}
 }
 
-void gen_cmd_swap(struct gen *g) { with_stream(g, one); }
+void gen_cmd_swap(struct gen *g) { gen_with_stream(g, &g->srng, one); }
