@@ -66,17 +66,25 @@ static struct vec_store *store_new(struct vec_session *s, uint64_t slots)
 	return NULL;
 }
 
-/* `swap P SLOTS`: a new store of SLOTS (1 .. VEC_SWAP_SLOTS) pool pages
- * for P (mmu_vm_space_set_swap). INVALID for SLOTS or an unknown P, NOMEM
- * when every store is taken, BUSY as the library says. */
+/* A free store of SLOTS for `swap` or `oswap`, its owner FOUND: INVALID
+ * for SLOTS (1 .. VEC_SWAP_SLOTS) or an unknown owner, NOMEM when every
+ * store is taken. It counts as used once the library took it. */
+static mmu_err_t store_take(struct vec_session *s, bool found, uint64_t slots, struct vec_store **out)
+{
+	if (!found || slots == 0 || slots > VEC_SWAP_SLOTS)
+		return MMU_E_INVALID;
+	*out = store_new(s, slots);
+	return *out ? MMU_OK : MMU_E_NOMEM;
+}
+
+/* `swap P SLOTS`: a new store of SLOTS pool pages for P
+ * (mmu_vm_space_set_swap); errors as store_take's, then BUSY as the
+ * library says. */
 void vec_cmd_swap(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
 {
 	struct vec_proc *p = vec_find_proc(s, st->arg[0].name);
-	uint64_t slots = st->arg[1].num;
 	struct vec_store *store = NULL;
-	mmu_err_t err = !p || slots == 0 || slots > VEC_SWAP_SLOTS ? MMU_E_INVALID : MMU_OK;
-	if (err == MMU_OK && !(store = store_new(s, slots)))
-		err = MMU_E_NOMEM;
+	mmu_err_t err = store_take(s, p != NULL, st->arg[1].num, &store);
 	if (err == MMU_OK)
 		err = mmu_vm_space_set_swap(&p->sp, &store_ops, store);
 	if (err == MMU_OK)
@@ -89,11 +97,8 @@ void vec_cmd_swap(struct vec_session *s, const struct vec_stmt *st, struct vec_b
 void vec_cmd_oswap(struct vec_session *s, const struct vec_stmt *st, struct vec_buf *r)
 {
 	struct vec_object *o = vec_find_object(s, st->arg[0].name);
-	uint64_t slots = st->arg[1].num;
 	struct vec_store *store = NULL;
-	mmu_err_t err = !o || slots == 0 || slots > VEC_SWAP_SLOTS ? MMU_E_INVALID : MMU_OK;
-	if (err == MMU_OK && !(store = store_new(s, slots)))
-		err = MMU_E_NOMEM;
+	mmu_err_t err = store_take(s, o != NULL, st->arg[1].num, &store);
 	if (err == MMU_OK)
 		err = mmu_vm_object_set_swap(&o->obj, &store_ops, store);
 	if (err == MMU_OK)
