@@ -83,22 +83,6 @@ mmu_pte_t entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e
 	return old;
 }
 
-mmu_pte_t entry_leaf_to_pending(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				mmu_pte_t mark)
-{
-	mmu_pte_t old = pte_load(e), marked;
-	if (w->dry)
-		return old;
-	do {
-		MMU_ASSERT(w->mmu, level == MMU_LEVEL_PT && mmu_pte_present(old) && !mmu_pte_present(mark),
-			   "entry_leaf_to_pending: level %u entry %lx to mark %lx", level, (unsigned long)old,
-			   (unsigned long)mark);
-		marked = (old & ~(MMU_PTE_ADDR_MASK | MMU_PTE_P | mark)) | mark;
-	} while (!__atomic_compare_exchange_n(e, &old, marked, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	entry_record(w->batch, va, level, old, true);
-	return old;
-}
-
 void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t clear,
 			uint64_t set, bool invalidate)
 {
@@ -115,15 +99,25 @@ void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, m
 /* Swap entries (include/mmu64/vm.h): not present but not zero, so they
  * count in the live count as leaves do and keep their table. */
 
-void entry_leaf_to_swap(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_pte_t swap)
+mmu_pte_t entry_leaf_to_swap(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_pte_t swap,
+			     mmu_pte_t keep)
 {
+	mmu_pte_t old = pte_load(e), value;
 	if (w->dry)
-		return;
-	mmu_pte_t old = pte_load(e);
-	MMU_ASSERT(w->mmu, level == MMU_LEVEL_PT && mmu_pte_present(old) && swap != 0 && !mmu_pte_present(swap),
-		   "entry_leaf_to_swap: level %u entry %lx to %lx", level, (unsigned long)old, (unsigned long)swap);
-	entry_write_walk(w, level, e, swap);
+		return old;
+	/* A compare-exchange: KEEP's bits are the leaf's as it went, A and D
+	 * set up to that moment included. Non-zero to non-zero: the live
+	 * count stays, and a 4K leaf has no cached table below it. */
+	do {
+		MMU_ASSERT(w->mmu,
+			   level == MMU_LEVEL_PT && mmu_pte_present(old) && swap != 0 && !mmu_pte_present(swap) &&
+				   !(keep & (swap | MMU_PTE_ADDR_MASK | MMU_PTE_P)),
+			   "entry_leaf_to_swap: level %u entry %lx to %lx keeping %lx", level, (unsigned long)old,
+			   (unsigned long)swap, (unsigned long)keep);
+		value = (old & keep) | swap;
+	} while (!__atomic_compare_exchange_n(e, &old, value, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 	entry_record(w->batch, va, level, old, true);
+	return old;
 }
 
 void entry_rewrite_swap(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)

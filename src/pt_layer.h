@@ -319,13 +319,6 @@ mmu_err_t pt_destroy_after_change(struct mmu_tree *tree, const struct pt_visitor
  * up to that moment is in it (the page-out of an object page reports D
  * for writeback). */
 mmu_pte_t entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va);
-/* Make the present 4K leaf E not present, with MARK (a swap entry) in
- * its P, bit 9 and address bits and its other bits kept, in one
- * compare-exchange (recorded as unmapped; the live count stays); returns
- * the leaf as it was. Its inverse, once the flush is done, is
- * entry_rewrite_swap with the leaf rebuilt (a swap-out that failed). */
-mmu_pte_t entry_leaf_to_pending(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
-				mmu_pte_t mark);
 /* Replace the CLEAR bits of the present leaf E by SET (A and D kept);
  * INVALIDATE: record the old translation (an upgrade need not: a stale
  * entry that allows less only causes a spurious fault). A change of the
@@ -333,11 +326,15 @@ mmu_pte_t entry_leaf_to_pending(struct pt_walk *w, enum mmu_level level, mmu_pte
 void entry_rewrite_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, uint64_t clear,
 			uint64_t set, bool invalidate);
 /* Swap entries (include/mmu64/vm.h), 4K pages only: replace the present
- * leaf E by the swap entry SWAP (the live count stays; recorded as
- * unmapped: the frame may be freed after the flush); or replace the swap
- * entry E by VALUE, another swap entry, a leaf or 0 (nothing owed: a
- * not-present entry is never cached). */
-void entry_leaf_to_swap(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_pte_t swap);
+ * leaf E by the swap entry SWAP with the leaf's KEEP bits (0: the swap
+ * entry alone; a pending entry keeps the rest of the leaf, so that it can
+ * come back as it was), in one compare-exchange, returning the leaf as it
+ * went (the live count stays; recorded as unmapped: the frame may be
+ * freed after the flush); or replace the swap entry E by VALUE, another
+ * swap entry, a leaf or 0 (nothing owed: a not-present entry is never
+ * cached). */
+mmu_pte_t entry_leaf_to_swap(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va, mmu_pte_t swap,
+			     mmu_pte_t keep);
 void entry_rewrite_swap(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value);
 /* Turn the huge leaf E at LEVEL into a table of 512 leaves one level down
  * that map the same memory with the same bits (a table from the pool). */

@@ -7,12 +7,11 @@
  * (entry_leaf_to_swap, entry_rewrite_swap) inside a runner. */
 #include "vm_internal.h"
 
-/* The slot of a page-out in progress: the leaf is gone from every TLB
- * before the store copies the frame, so no CPU writes it meanwhile; the
- * entry holds this until the store gave the slot (or failed: the leaf
- * comes back). Seen by nobody else: the space lock is held throughout,
- * and a fault there waits for it. */
-#define SWAP_PENDING VM_SWAP_PENDING
+/* A page-out in progress holds VM_SWAP_PENDING in its entry: the leaf is
+ * gone from every TLB before the store copies the frame, so no CPU
+ * writes it meanwhile; the entry holds it until the store gave the slot
+ * (or failed: the leaf comes back). Seen by nobody else: the space lock
+ * is held throughout, and a fault there waits for it. */
 
 mmu_err_t mmu_vm_space_set_swap(struct mmu_vm_space *sp, const struct mmu_vm_swap_ops *ops, void *ctx)
 {
@@ -56,7 +55,7 @@ static enum pt_step unmap_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_
 	else
 		op->err = MMU_OK;
 	if (op->err == MMU_OK)
-		entry_leaf_to_swap(w, level, e, va, mmu_vm_swap_entry(SWAP_PENDING));
+		entry_leaf_to_swap(w, level, e, va, mmu_vm_swap_entry(VM_SWAP_PENDING), 0);
 	return PT_STOP;
 }
 
@@ -235,7 +234,7 @@ static enum pt_step family_unmap_entry(struct pt_walk *w, enum mmu_level level, 
 	MMU_ASSERT(w->mmu, mmu_pte_present(v) && (v & MMU_PTE_ADDR_MASK) == op->frame.bits,
 		   "page-out: leaf %lx at %lx is not frame %lx's", (unsigned long)v, (unsigned long)va,
 		   (unsigned long)op->frame.bits);
-	entry_leaf_to_swap(w, level, e, va, op->swap);
+	entry_leaf_to_swap(w, level, e, va, op->swap, 0);
 	return PT_STOP;
 }
 

@@ -185,10 +185,13 @@ struct rmap_op {
 	struct pt_multi *multi; /* the one batch of the changing steps */
 };
 
-/* A pending entry (entry_leaf_to_pending): not present (the CPU ignores
- * the rest, and a fault there waits for the space lock we hold), the swap
- * mark and the library's pending slot where the frame was, the leaf's
- * other bits kept so that it can come back as it was. */
+/* A pending entry (entry_leaf_to_swap keeping PENDING_KEEPS): not
+ * present (the CPU ignores the rest, and a fault there waits for the
+ * space lock we hold), the swap mark and the library's pending slot where
+ * the frame was, the leaf's other bits kept so that it can come back as
+ * it was. */
+#define PENDING_KEEPS (~(MMU_PTE_ADDR_MASK | MMU_PTE_P | MMU_VM_SWAP_MARK))
+
 static bool is_pending(mmu_pte_t v) { return mmu_vm_pte_is_swap(v) && mmu_vm_swap_slot(v) == VM_SWAP_PENDING; }
 
 static mmu_pte_t leaf_of(mmu_pte_t pending, mmu_pa_t frame)
@@ -219,7 +222,7 @@ static enum pt_step rmap_entry(struct pt_walk *w, enum mmu_level level, mmu_pte_
 	if (op->step == RMAP_TAKE) {
 		op->bits |= entry_clear_leaf(w, level, e, va);
 	} else if (op->step == RMAP_PEND) {
-		op->bits |= entry_leaf_to_pending(w, level, e, va, mmu_vm_swap_entry(VM_SWAP_PENDING));
+		op->bits |= entry_leaf_to_swap(w, level, e, va, mmu_vm_swap_entry(VM_SWAP_PENDING), PENDING_KEEPS);
 	} else {
 		entry_rewrite_swap(w, level, e, op->step == RMAP_RESTORE ? leaf_of(v, op->frame) : 0);
 	}
