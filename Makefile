@@ -2,7 +2,8 @@
 # mmu64 — see README.md. `make test` runs everything CI runs.
 #
 # Variables: BUILD (output directory), SAN=asan|tsan (sanitizer build into
-# build/asan or build/tsan), CC.
+# build/asan or build/tsan), LTO=1 (link-time optimization, into build/lto:
+# `make bench LTO=1` builds the benchmark as docs/BENCH.md's peer was), CC.
 
 CC      ?= cc
 SAN     ?=
@@ -12,6 +13,10 @@ SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 else ifeq ($(SAN),tsan)
 BUILD   ?= build/tsan
 SANFLAGS = -fsanitize=thread -fno-omit-frame-pointer
+else ifeq ($(LTO),1)
+BUILD   ?= build/lto
+SANFLAGS =
+LTOFLAGS = -flto=auto
 else
 BUILD   ?= build
 SANFLAGS =
@@ -19,8 +24,8 @@ endif
 
 OPT      ?= -O2
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CFLAGS   = -std=c11 $(OPT) -g $(WARN) $(SANFLAGS) -Iinclude -I. -D_GNU_SOURCE
-LDFLAGS  = $(SANFLAGS) -pthread
+CFLAGS   = -std=c11 $(OPT) -g $(WARN) $(SANFLAGS) $(LTOFLAGS) -Iinclude -I. -D_GNU_SOURCE
+LDFLAGS  = $(SANFLAGS) $(LTOFLAGS) -pthread
 # The library must also build as kernel code.
 KFLAGS   = -std=c11 -O2 $(WARN) -Iinclude -ffreestanding -fno-builtin -nostdlib -mno-red-zone \
            -mgeneral-regs-only -mcmodel=kernel -fno-pic -fno-stack-protector

@@ -27,31 +27,48 @@ __attribute__((noinline)) void entry_invalidate_page(struct mmu_tree *tree, stru
 
 /* ---- the single-page calls' rarer paths ---- */
 
-__attribute__((noinline)) void entry_clear_releasing(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va,
-						     mmu_pte_t old, const struct pt_path *path,
-						     struct mmu_tlb_batch *given)
+/* Clear the leaf at the end of path P (LEVEL) and the entries of the
+ * tables that leaves empty, bottom up; each table goes to B's flush, or,
+ * with no B, back to the port at once. */
+static void clear_emptied(struct mmu_tree *tree, const struct pt_path *p, enum mmu_level level, struct mmu_tlb_batch *b)
 {
 	struct mmu *mmu = tree->mmu;
-	struct pt_path found;
-	if (!path) {
-		pt_path_find(tree, va, &found);
-		path = &found;
-	}
-	const struct pt_path *p = path;
-	MMU_ASSERT(mmu, p->level == level && pte_load(p->entry[level]) == old,
-		   "entry_clear_releasing: va %lx reached level %u, expected the leaf %lx at %u", (unsigned long)va,
-		   p->level, (unsigned long)old, level);
-	struct mmu_tlb_batch local;
-	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
 	entry_write(tree, port_meta(mmu, p->table[level]), level, p->entry[level], 0);
-	entry_record(b, va, level, old, true);
 	for (enum mmu_level l = level; l < mmu_top_level(mmu); l++) {
 		const struct mmu_frame_meta *meta = port_meta(mmu, p->table[l]);
 		if (meta->live || (meta->flags & META_PINNED))
 			break;
 		entry_write(tree, port_meta(mmu, p->table[l + 1]), l + 1, p->entry[l + 1], 0);
-		mmu_tlb_batch_defer_free(b, MMU_FRAME_TABLE, MMU_SIZE_4K, p->table[l]);
+		if (b)
+			mmu_tlb_batch_defer_free(b, MMU_FRAME_TABLE, MMU_SIZE_4K, p->table[l]);
+		else
+			table_free_now(mmu, p->table[l]);
 	}
+}
+
+__attribute__((noinline)) void entry_clear_releasing(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va,
+						     mmu_pte_t old, const struct pt_path *path,
+						     struct mmu_tlb_batch *given)
+{
+	struct pt_path found;
+	if (!path) {
+		pt_path_find(tree, va, &found);
+		path = &found;
+	}
+	MMU_ASSERT(tree->mmu, path->level == level && pte_load(path->entry[level]) == old,
+		   "entry_clear_releasing: va %lx reached level %u, expected the leaf %lx at %u", (unsigned long)va,
+		   path->level, (unsigned long)old, level);
+	if (!entry_owes(tree, given, old)) {
+		/* No batch, and no TLB can hold the tree (no CPU runs it, no
+		 * PCID keeps it): nothing to invalidate, so the tables need no
+		 * flush to wait for. */
+		clear_emptied(tree, path, level, NULL);
+		return;
+	}
+	struct mmu_tlb_batch local;
+	struct mmu_tlb_batch *b = begin_batch(tree, given, &local);
+	clear_emptied(tree, path, level, b);
+	entry_record(b, va, level, old, true);
 	end_batch(b, &local);
 }
 

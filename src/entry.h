@@ -173,7 +173,9 @@ void entry_invalidate_page(struct mmu_tree *tree, struct mmu_tlb_batch *given, m
 /* Clear the leaf OLD at VA (LEVEL), the last entry of its table, then
  * release each table that leaves empty, bottom up, until one still holds
  * entries or is pinned. P: VA's path (NULL: found here). Records into
- * GIVEN or flushes; the tables are freed after the flush. */
+ * GIVEN or flushes; the tables are freed after the flush, or at once
+ * where the change owes nothing (no batch given, and no TLB can hold the
+ * tree: entry_owes). */
 void entry_clear_releasing(struct mmu_tree *tree, enum mmu_level level, mmu_vaddr_t va, mmu_pte_t old,
 			   const struct pt_path *p, struct mmu_tlb_batch *given);
 
