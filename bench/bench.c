@@ -81,7 +81,16 @@ static int64_t tables_without_root(struct mmu *mmu) { return mmu_user_tables(mmu
 
 /* One call per page: plain calls, each taking and dropping the tree lock,
  * or the _locked calls under one hold of it (mmu_tree_lock), the same
- * exclusive access the peer's `&mut` page table gives it. */
+ * exclusive access the peer's `&mut` page table gives it.
+ *
+ * The loops are inlined where each workload runs them, with the page size
+ * and the kind of call constants there (BENCH_LOOP), so that every
+ * workload has its own loop, as the peer's harness has (its page size is
+ * a type): a shared loop would read the size and the kind from memory on
+ * every page, and, in a build with link-time optimization (`make bench
+ * LTO=1`), keep the library's test of the size that the constant folds. */
+#define BENCH_LOOP static inline __attribute__((always_inline))
+
 struct pages {
 	struct mmu_tree *tree;
 	bool locked;
@@ -90,59 +99,58 @@ struct pages {
 };
 
 /* The hold a locked run takes around its calls (none for plain calls). */
-static struct mmu_tree_locked pages_hold(const struct pages *p)
+BENCH_LOOP struct mmu_tree_locked pages_hold(const struct pages p)
 {
-	return p->locked ? mmu_tree_lock(p->tree) : (struct mmu_tree_locked){0};
+	return p.locked ? mmu_tree_lock(p.tree) : (struct mmu_tree_locked){0};
 }
 
-static void pages_release(const struct pages *p, struct mmu_tree_locked h)
+BENCH_LOOP void pages_release(const struct pages p, struct mmu_tree_locked h)
 {
-	if (p->locked)
+	if (p.locked)
 		mmu_tree_unlock(h);
 }
 
-static void map_pages(const struct pages *p)
+BENCH_LOOP void map_pages(const struct pages p)
 {
 	struct mmu_tree_locked h = pages_hold(p);
-	for (uint64_t i = 0; i < p->n; i++) {
-		mmu_vaddr_t va = p->va0 + i * p->size;
-		mmu_pa_t pa = mmu_pa(p->pa0 + i * p->size);
-		must(p->locked ? mmu_map_locked(h, va, pa, p->size, RWU, NULL, NULL)
-			       : mmu_map(p->tree, va, pa, p->size, RWU, NULL, NULL),
+	for (uint64_t i = 0; i < p.n; i++) {
+		mmu_vaddr_t va = p.va0 + i * p.size;
+		mmu_pa_t pa = mmu_pa(p.pa0 + i * p.size);
+		must(p.locked ? mmu_map_locked(h, va, pa, p.size, RWU, NULL, NULL)
+			      : mmu_map(p.tree, va, pa, p.size, RWU, NULL, NULL),
 		     "map");
 	}
 	pages_release(p, h);
 }
 
-static void walk_pages(const struct pages *p)
+BENCH_LOOP void walk_pages(const struct pages p)
 {
 	struct mmu_tree_locked h = pages_hold(p);
 	struct mmu_translation tr;
-	for (uint64_t i = 0; i < p->n; i++) {
-		mmu_vaddr_t va = p->va0 + i * p->size;
-		must(p->locked ? mmu_walk_locked(h, va, &tr) : mmu_walk(p->tree, va, &tr), "walk");
+	for (uint64_t i = 0; i < p.n; i++) {
+		mmu_vaddr_t va = p.va0 + i * p.size;
+		must(p.locked ? mmu_walk_locked(h, va, &tr) : mmu_walk(p.tree, va, &tr), "walk");
 	}
 	pages_release(p, h);
 }
 
-static void unmap_pages(const struct pages *p)
+BENCH_LOOP void unmap_pages(const struct pages p)
 {
 	struct mmu_tree_locked h = pages_hold(p);
-	for (uint64_t i = 0; i < p->n; i++) {
-		mmu_vaddr_t va = p->va0 + i * p->size;
-		must(p->locked ? mmu_unmap_locked(h, va, p->size, NULL) : mmu_unmap(p->tree, va, p->size, NULL),
-		     "unmap");
+	for (uint64_t i = 0; i < p.n; i++) {
+		mmu_vaddr_t va = p.va0 + i * p.size;
+		must(p.locked ? mmu_unmap_locked(h, va, p.size, NULL) : mmu_unmap(p.tree, va, p.size, NULL), "unmap");
 	}
 	pages_release(p, h);
 }
 
-static void protect_pages(const struct pages *p, unsigned prot)
+BENCH_LOOP void protect_pages(const struct pages p, unsigned prot)
 {
 	struct mmu_tree_locked h = pages_hold(p);
-	for (uint64_t i = 0; i < p->n; i++) {
-		mmu_vaddr_t va = p->va0 + i * p->size;
-		must(p->locked ? mmu_protect_locked(h, va, p->size, prot, NULL)
-			       : mmu_protect(p->tree, va, p->size, prot, NULL),
+	for (uint64_t i = 0; i < p.n; i++) {
+		mmu_vaddr_t va = p.va0 + i * p.size;
+		must(p.locked ? mmu_protect_locked(h, va, p.size, prot, NULL)
+			      : mmu_protect(p.tree, va, p.size, prot, NULL),
 		     "protect");
 	}
 	pages_release(p, h);
@@ -153,20 +161,24 @@ struct page_phases {
 	struct samples map[2], walk[2], unmap[2];
 };
 
-static void run_page_phases(struct pages *p, struct page_phases *s)
+BENCH_LOOP void run_page_phases_as(struct pages p, bool locked, struct page_phases *s)
 {
-	for (unsigned locked = 0; locked < 2; locked++) {
-		p->locked = locked;
-		double t0 = now_ns();
-		map_pages(p);
-		sample(&s->map[locked], t0, p->n);
-		t0 = now_ns();
-		walk_pages(p);
-		sample(&s->walk[locked], t0, p->n);
-		t0 = now_ns();
-		unmap_pages(p);
-		sample(&s->unmap[locked], t0, p->n);
-	}
+	p.locked = locked;
+	double t0 = now_ns();
+	map_pages(p);
+	sample(&s->map[locked], t0, p.n);
+	t0 = now_ns();
+	walk_pages(p);
+	sample(&s->walk[locked], t0, p.n);
+	t0 = now_ns();
+	unmap_pages(p);
+	sample(&s->unmap[locked], t0, p.n);
+}
+
+BENCH_LOOP void run_page_phases(const struct pages p, struct page_phases *s)
+{
+	run_page_phases_as(p, false, s);
+	run_page_phases_as(p, true, s);
 }
 
 static void report_page_phases(const struct bench_opts *o, const char *work, struct page_phases *s,
@@ -197,7 +209,7 @@ static void bench_w1(const struct bench_opts *o, struct mmu *mmu)
 		struct mmu_tree t;
 		must(mmu_tree_create(mmu, &t), "tree");
 		struct pages p = {.tree = &t, .va0 = W1_VA, .pa0 = W1_PA, .size = 4096, .n = pages};
-		run_page_phases(&p, &ph);
+		run_page_phases(p, &ph);
 		tables_unmapped = tables_without_root(mmu);
 		double t0 = now_ns();
 		must(mmu_map(&t, W1_VA, mmu_pa(W1_PA), pages * 4096, RWU, &o4k, NULL), "maprange");
@@ -216,6 +228,16 @@ static void bench_w1(const struct bench_opts *o, struct mmu *mmu)
 	report(o, "W1", "unmaprange", &unmaprange, unmapped);
 }
 
+/* One timed W4 pass over P's pages (writable again first), LOCKED or not. */
+BENCH_LOOP void time_protect(struct pages p, bool locked, unsigned prot, struct samples *s)
+{
+	must(mmu_protect(p.tree, p.va0, p.n * p.size, RWU, NULL), "protect back");
+	p.locked = locked;
+	double t0 = now_ns();
+	protect_pages(p, prot);
+	sample(s, t0, p.n);
+}
+
 /* W4 protect: W1's mapping (not timed) made read-only. */
 static void bench_w4(const struct bench_opts *o, struct mmu *mmu)
 {
@@ -229,13 +251,8 @@ static void bench_w4(const struct bench_opts *o, struct mmu *mmu)
 		must(mmu_tree_create(mmu, &t), "tree");
 		must(mmu_map(&t, W1_VA, mmu_pa(W1_PA), pages * 4096, RWU, &o4k, NULL), "map");
 		struct pages p = {.tree = &t, .va0 = W1_VA, .pa0 = W1_PA, .size = 4096, .n = pages};
-		for (unsigned locked = 0; locked < 2; locked++) {
-			must(mmu_protect(&t, W1_VA, pages * 4096, RWU, NULL), "protect back");
-			p.locked = locked;
-			double t0 = now_ns();
-			protect_pages(&p, ro);
-			sample(&prot[locked], t0, pages);
-		}
+		time_protect(p, false, ro, &prot[0]);
+		time_protect(p, true, ro, &prot[1]);
 		must(mmu_protect(&t, W1_VA, pages * 4096, RWU, NULL), "protect back");
 		double t0 = now_ns();
 		must(mmu_protect(&t, W1_VA, pages * 4096, ro, NULL), "protectrange");
@@ -378,7 +395,7 @@ static void bench_w3(const struct bench_opts *o, struct mmu *mmu)
 		must(mmu_tree_create(mmu, &t), "tree");
 		struct pages p = {
 			.tree = &t, .va0 = 0x0000200000000000ull, .pa0 = 0x200000000ull, .size = 2ull << 20, .n = 512};
-		run_page_phases(&p, &ph);
+		run_page_phases(p, &ph);
 		must(mmu_tree_destroy(&t), "destroy");
 	}
 	report_page_phases(o, "W3", &ph, "", "");

@@ -68,7 +68,7 @@ static void change_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, 
 {
 	(void)va, (void)last;
 	struct change_op *op = w->op;
-	if (op->unmap && pt_table_meta(w, level - 1)->live == 0 && !pt_table_is_pinned(w, level - 1))
+	if (op->unmap && table_empty(pt_table_meta(w, level - 1)) && !pt_table_is_pinned(w, level - 1))
 		entry_release_table(w, level, e);
 	else if (!op->unmap && w->tree->promote)
 		entry_try_promote(w, level, e, va);

@@ -36,7 +36,7 @@ static void clear_emptied(struct mmu_tree *tree, const struct pt_path *p, enum m
 	entry_write(tree, port_meta(mmu, p->table[level]), level, p->entry[level], 0);
 	for (enum mmu_level l = level; l < mmu_top_level(mmu); l++) {
 		const struct mmu_frame_meta *meta = port_meta(mmu, p->table[l]);
-		if (meta->live || (meta->flags & META_PINNED))
+		if (!table_empty(meta) || (meta->flags & META_PINNED))
 			break;
 		entry_write(tree, port_meta(mmu, p->table[l + 1]), l + 1, p->entry[l + 1], 0);
 		if (b)
@@ -93,9 +93,9 @@ mmu_pte_t entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e
 	struct mmu_frame_meta *meta = pt_table_meta(w, level);
 	pt_cache_drop_below(w->tree, level);
 	mmu_pte_t old = __atomic_exchange_n(e, 0, __ATOMIC_RELAXED);
-	MMU_ASSERT(w->mmu, mmu_pte_present(old) && mmu_pte_is_leaf(old, level) && meta->live > 0,
-		   "entry_clear_leaf: level %u entry %lx (live %u) is not a leaf", level, (unsigned long)old, meta->live);
-	meta->live--;
+	MMU_ASSERT(w->mmu, mmu_pte_present(old) && mmu_pte_is_leaf(old, level),
+		   "entry_clear_leaf: level %u entry %lx is not a leaf", level, (unsigned long)old);
+	entry_count(w->mmu, meta, level, e, false);
 	entry_record(w->batch, va, level, old, true);
 	return old;
 }
@@ -235,7 +235,7 @@ void entry_split_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
 	/* A fresh table no CPU can walk yet: plain stores. */
 	for (unsigned i = 0; i < MMU_ENTRIES_PER_TABLE; i++)
 		entries[i] = (addr + ((uint64_t)i << mmu_level_shift(child))) | flags;
-	port_meta(mmu, table)->live = MMU_ENTRIES_PER_TABLE;
+	table_live_set_word(port_meta(mmu, table), TABLE_LIVE_FULL);
 	pt_cache_drop_below(w->tree, level);
 	entry_store(e, table.bits | table_entry_flags(!w->tree->is_kernel));
 	/* The page size changes: the SDM asks for the old entry to go even
@@ -277,7 +277,7 @@ bool entry_try_promote(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mm
 	if (level > top_leaf || mmu_pte_next_table(pte_load(e), level, &table) != MMU_OK)
 		return false;
 	struct mmu_frame_meta *meta = port_meta(w->mmu, table);
-	if (meta->live != MMU_ENTRIES_PER_TABLE || (meta->flags & META_PINNED))
+	if (table_live_word(meta) != TABLE_LIVE_FULL || (meta->flags & META_PINNED))
 		return false;
 	mmu_pte_t leaf = promoted_leaf(table_of(w->mmu, table), level - 1);
 	if (!leaf)
@@ -306,14 +306,35 @@ void entry_release_table(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e)
 
 /* ---- runs of a page table ---- */
 
-/* Adjust the live count of the walk's page table by DELTA, for a run that
- * wrote its entries itself. */
-static void run_add_live(struct pt_walk *w, int delta)
+/* A run's entries that became non-zero, or zero: N[k] of them at the
+ * offsets k, k + 4, k + 8, ... from the run's first entry, so that each
+ * counts in its lane of the live count. */
+struct run_lanes {
+	unsigned n[4];
+};
+
+static bool run_lanes_any(const struct run_lanes *d) { return (d->n[0] | d->n[1] | d->n[2] | d->n[3]) != 0; }
+
+/* The COUNT entries from the run's first: every lane its share. */
+static struct run_lanes run_lanes_all(unsigned count)
+{
+	struct run_lanes d;
+	for (unsigned k = 0; k < 4; k++)
+		d.n[k] = count / 4 + (k < count % 4);
+	return d;
+}
+
+/* Add (ADD) or take D from the live count of the walk's page table, for a
+ * run from FIRST that wrote its entries itself. */
+static void run_count(struct pt_walk *w, const mmu_pte_t *first, const struct run_lanes *d, bool add)
 {
 	struct mmu_frame_meta *meta = pt_table_meta(w, MMU_LEVEL_PT);
-	int live = (int)meta->live + delta;
-	MMU_ASSERT(w->mmu, live >= 0 && live <= (int)MMU_ENTRIES_PER_TABLE, "entry run: live %u%+d", meta->live, delta);
-	meta->live = (uint16_t)live;
+	for (unsigned k = 0; k < 4; k++) {
+		unsigned lane = (table_lane_of(first) + k) % 4, n = d->n[k], now = meta->live[lane];
+		MMU_ASSERT(w->mmu, add ? now + n <= TABLE_LANE_MAX : now >= n, "entry run: lane %u holds %u, %c%u", lane,
+			   now, add ? '+' : '-', n);
+		meta->live[lane] = (uint8_t)(add ? now + n : now - n);
+	}
 }
 
 bool entry_run_fill(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsigned count, mmu_pte_t leaf)
@@ -327,7 +348,8 @@ bool entry_run_fill(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsig
 	}
 	for (unsigned i = 0; i < count; i++)
 		entry_store(&entries[first + i], leaf + ((uint64_t)i << MMU_PAGE_SHIFT));
-	run_add_live(w, (int)count);
+	struct run_lanes d = run_lanes_all(count);
+	run_count(w, &entries[first], &d, true);
 	return true;
 }
 
@@ -340,13 +362,21 @@ static bool run_change_quiet(struct pt_walk *w, mmu_pte_t *entries, unsigned cou
 {
 	uint64_t seen = 0;
 	if (unmap) {
-		unsigned present = 0;
-		for (unsigned i = 0; i < count; i++) {
+		struct run_lanes present = {{0}};
+		unsigned i = 0;
+		for (; i + 4 <= count; i += 4) {
+			for (unsigned k = 0; k < 4; k++) {
+				seen |= entries[i + k];
+				present.n[k] += entries[i + k] != 0;
+				entries[i + k] = 0;
+			}
+		}
+		for (unsigned k = 0; i < count; i++, k++) {
 			seen |= entries[i];
-			present += entries[i] != 0;
+			present.n[k] += entries[i] != 0;
 			entries[i] = 0;
 		}
-		run_add_live(w, -(int)present);
+		run_count(w, entries, &present, false);
 	} else {
 		const uint64_t keep = ~MMU_PTE_PERM_MASK, set = perm_bits;
 #pragma GCC unroll 4
@@ -376,7 +406,8 @@ bool entry_run_change(struct pt_walk *w, mmu_pte_t *entries, unsigned first, uns
 	}
 	if (quiet)
 		return run_change_quiet(w, &entries[first], count, va, unmap, perm_bits);
-	unsigned run = 0, removed = 0, present = 0;
+	unsigned run = 0, present = 0;
+	struct run_lanes removed = {{0}};
 	bool run_global = false, idle = tree_idle(w->tree);
 	for (unsigned i = 0; i <= count; i++) {
 		mmu_pte_t *e = &entries[first + i];
@@ -393,16 +424,17 @@ bool entry_run_change(struct pt_walk *w, mmu_pte_t *entries, unsigned first, uns
 		}
 		if (unmap) {
 			entry_store(e, 0);
-			removed++;
+			removed.n[i % 4]++;
 		} else {
 			entry_store_bits(e, MMU_PTE_PERM_MASK, perm_bits, idle);
 		}
 		run++;
 		run_global |= (v & MMU_PTE_G) != 0;
 	}
-	if (removed)
+	if (run_lanes_any(&removed)) {
 		tlb_batch_note_unmapped(w->batch);
-	run_add_live(w, -(int)removed);
+		run_count(w, &entries[first], &removed, false);
+	}
 	return present != 0;
 }
 

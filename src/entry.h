@@ -90,6 +90,22 @@ ENTRY_INLINE void entry_store_bits(mmu_pte_t *e, uint64_t clear, uint64_t set, b
 
 /* ---- writes that keep the live count and the cache ---- */
 
+/* E, an entry of the table whose metadata is META, becomes non-zero
+ * (COUNT) or zero (!COUNT): its lane of the live count follows. */
+ENTRY_INLINE void entry_count(const struct mmu *mmu, struct mmu_frame_meta *meta, enum mmu_level level,
+			      const mmu_pte_t *e, bool count)
+{
+	uint8_t *lane = &meta->live[table_lane_of(e)];
+	if (count) {
+		MMU_ASSERT(mmu, *lane < TABLE_LANE_MAX, "entry_write: lane %u full (%u) at level %u", table_lane_of(e),
+			   *lane, level);
+		++*lane;
+	} else {
+		MMU_ASSERT(mmu, *lane > 0, "entry_write: lane %u empty at level %u", table_lane_of(e), level);
+		--*lane;
+	}
+}
+
 /* Write entry E (at LEVEL) of the table whose metadata is META, keeping
  * its live count and forgetting the cached tables below E. The caller
  * records the invalidation (entry_invalidate_page, or a batch below). */
@@ -98,14 +114,8 @@ ENTRY_INLINE void entry_write(struct mmu_tree *tree, struct mmu_frame_meta *meta
 {
 	pt_cache_drop_below(tree, level);
 	mmu_pte_t old = pte_load(e);
-	if (old == 0 && value != 0) {
-		MMU_ASSERT(tree->mmu, meta->live < MMU_ENTRIES_PER_TABLE, "entry_write: live %u at level %u", meta->live,
-			   level);
-		meta->live++;
-	} else if (old != 0 && value == 0) {
-		MMU_ASSERT(tree->mmu, meta->live > 0, "entry_write: live count underflow at level %u", level);
-		meta->live--;
-	}
+	if ((old == 0) != (value == 0))
+		entry_count(tree->mmu, meta, level, e, value != 0);
 	entry_store(e, value);
 }
 
@@ -115,15 +125,23 @@ ENTRY_INLINE void entry_write_cached(struct mmu_tree *tree, enum mmu_level level
 	entry_write(tree, pt_cache(tree, level)->meta, level, e, value);
 }
 
-/* Clear the present leaf E of the cached table at LEVEL, which holds
- * other entries too (entry_write without its tests of the old value). A
- * leaf has no table below it, so the cached tables stay. */
-ENTRY_INLINE void entry_clear_cached(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e)
+/* Clear the present leaf E of the cached table at LEVEL unless it is the
+ * table's last entry (false: nothing changed; the caller's slow path
+ * releases the table). entry_write without its tests of the old value,
+ * and the count taken first: one decrement of E's lane in memory, whose
+ * result says whether the rest of the table must be looked at. A leaf has
+ * no table below it, so the cached tables stay. (E, a present leaf,
+ * counts in its lane: the lane is at least 1.) */
+ENTRY_INLINE bool entry_clear_cached_unless_last(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e)
 {
 	struct mmu_frame_meta *meta = pt_cache(tree, level)->meta;
-	MMU_ASSERT(tree->mmu, meta->live > 1, "entry_clear_cached: live %u at level %u", meta->live, level);
-	meta->live--;
+	uint8_t *lane = &meta->live[table_lane_of(e)];
+	if (__builtin_expect(--*lane == 0, 0) && table_empty(meta)) {
+		++*lane;
+		return false;
+	}
 	entry_store(e, 0);
+	return true;
 }
 
 /* The same for the walk's current table at LEVEL. */

@@ -65,7 +65,7 @@ static void zap_leave(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu
 {
 	(void)last;
 	struct zap_op *op = w->op;
-	if (pt_table_meta(w, level - 1)->live != 0 || pt_table_is_pinned(w, level - 1))
+	if (!table_empty(pt_table_meta(w, level - 1)) || pt_table_is_pinned(w, level - 1))
 		return;
 	entry_release_table(w, level, e);
 	if (level == mmu_top_level(w->mmu))

@@ -96,7 +96,7 @@ void mmu_fini(struct mmu *mmu)
 		mmu_pa_t top;
 		if (mmu_pte_next_table(root[i], mmu_top_level(mmu), &top) != MMU_OK)
 			continue;
-		unsigned live = port_meta(mmu, top)->live;
+		unsigned live = table_live(port_meta(mmu, top));
 		MMU_ASSERT(mmu, live == 0, "mmu_fini: kernel slot %u still maps %u entries", i, live);
 	}
 	int64_t user = mmu_user_tables(mmu);

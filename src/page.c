@@ -76,8 +76,8 @@ enum { PAGE_HELD = 1, PAGE_TAKEN = 2 };
 PAGE_INLINE bool page_trylock(struct mmu_tree *tree, bool held)
 {
 	if (held)
-		return atomic_load_explicit(&tree->locked, memory_order_relaxed);
-	return !atomic_exchange_explicit(&tree->locked, true, memory_order_acquire);
+		return __builtin_expect(atomic_load_explicit(&tree->locked, memory_order_relaxed), true);
+	return __builtin_expect(!atomic_exchange_explicit(&tree->locked, true, memory_order_acquire), true);
 }
 
 /* VA is TREE's to walk from the root: TREE is alive and VA in its own
@@ -156,18 +156,15 @@ PAGE_INLINE mmu_err_t change_quick(struct mmu_tree *tree, enum mmu_level level, 
 				   const struct page_args *a)
 {
 	/* A present leaf that is not global (a global one always owes): one
-	 * test; the owes test before the live count, since its atomic load
-	 * would make the compiler read the count again after it. */
+	 * test. */
 	mmu_pte_t leaf = MMU_PTE_P | (level > MMU_LEVEL_PT ? MMU_PTE_PS : 0);
-	if ((v & (leaf | MMU_PTE_G)) != leaf || entry_owes_local(tree, a->given) ||
-	    (unmap && pt_cache(tree, level)->meta->live <= 1))
+	if ((v & (leaf | MMU_PTE_G)) != leaf || entry_owes_local(tree, a->given))
 		return PAGE_MISS;
+	if (unmap)
+		return entry_clear_cached_unless_last(tree, level, e) ? MMU_OK : PAGE_MISS;
 	/* A protect to the same bits stores them again: that costs less
 	 * than testing for it, and owes nothing. */
-	if (unmap)
-		entry_clear_cached(tree, level, e);
-	else
-		entry_rewrite_leaf_idle(e, (v & ~MMU_PTE_PERM_MASK) | a->bits);
+	entry_rewrite_leaf_idle(e, (v & ~MMU_PTE_PERM_MASK) | a->bits);
 	return MMU_OK;
 }
 
@@ -188,7 +185,7 @@ PAGE_INLINE mmu_err_t change_at(struct mmu_tree *tree, enum mmu_level level, mmu
 	mmu_pte_t nv = unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | a->bits;
 	if (nv == v)
 		return MMU_OK;
-	if (unmap && pt_cache(tree, level)->meta->live <= 1) {
+	if (unmap && table_live(pt_cache(tree, level)->meta) <= 1) {
 		/* The last leaf of its table: the tables it empties go too. */
 		entry_clear_releasing(tree, level, a->va, v, p, a->given);
 		return MMU_OK;

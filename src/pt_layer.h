@@ -99,6 +99,36 @@ void tree_destroy_template(struct mmu_tree *tree);
 void tree_kernel_not_global(struct mmu *mmu);
 
 /* ---- table pages ---- */
+
+/* A table's live count (struct mmu_frame_meta): its non-zero entries, in
+ * four lanes, entry E counting in lane table_lane_of(E): bits 3-4 of its
+ * address, its index mod 4 (a table is a page-aligned frame where the
+ * library sees it). A lane holds at most a quarter of the entries. */
+#define TABLE_LANE_MAX (MMU_ENTRIES_PER_TABLE / 4)
+#define TABLE_LIVE_FULL 0x80808080u /* every lane at TABLE_LANE_MAX */
+
+static inline unsigned table_lane_of(const mmu_pte_t *e) { return (unsigned)((uintptr_t)e / sizeof(*e)) % 4; }
+
+/* The four lanes as one word (0: empty, TABLE_LIVE_FULL: full). */
+static inline uint32_t table_live_word(const struct mmu_frame_meta *meta)
+{
+	uint32_t w;
+	__builtin_memcpy(&w, meta->live, sizeof(w));
+	return w;
+}
+
+static inline void table_live_set_word(struct mmu_frame_meta *meta, uint32_t w)
+{
+	__builtin_memcpy(meta->live, &w, sizeof(w));
+}
+
+static inline unsigned table_live(const struct mmu_frame_meta *meta)
+{
+	return (unsigned)meta->live[0] + meta->live[1] + meta->live[2] + meta->live[3];
+}
+
+static inline bool table_empty(const struct mmu_frame_meta *meta) { return table_live_word(meta) == 0; }
+
 mmu_err_t table_alloc(struct mmu *mmu, bool user, mmu_pa_t *out);
 void table_free_now(struct mmu *mmu, mmu_pa_t pa);
 

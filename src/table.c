@@ -17,7 +17,7 @@ static inline mmu_err_t table_take_frame(struct mmu *mmu, bool user, uint64_t li
 	if (err != MMU_OK)
 		return err;
 	struct mmu_frame_meta *meta = port_meta(mmu, *out);
-	meta->live = 0;
+	table_live_set_word(meta, 0);
 	meta->link = link;
 	meta->flags = META_TABLE | (user ? META_USER : 0);
 	return MMU_OK;
@@ -38,7 +38,7 @@ void table_free_now(struct mmu *mmu, mmu_pa_t pa)
 		   (unsigned long)pa.bits, meta->flags);
 	bool user = (meta->flags & META_USER) != 0;
 	meta->flags = 0;
-	meta->live = 0;
+	table_live_set_word(meta, 0);
 	atomic_fetch_sub_explicit(table_counter(mmu, user), 1, memory_order_relaxed);
 	mmu->port.ops->frame_free(mmu->port.ctx, MMU_FRAME_TABLE, MMU_SIZE_4K, pa);
 }

@@ -28,14 +28,23 @@ extern "C" {
 /* Per-frame metadata the port keeps for every 4K frame (like struct page).
  * The library owns the fields while it owns the frame:
  *  - for a page-table page: LIVE counts its non-zero entries, so an emptied
- *    table is found without scanning 512 entries;
+ *    table is found without scanning 512 entries. The count is kept in
+ *    four one-byte lanes, an entry counting in the lane its address picks
+ *    (bits 3-4: index mod 4), so that a run of single-page calls over
+ *    neighbouring entries updates four counters in turn instead of one, and
+ *    no call waits for the previous call's store of the same counter;
  *  - LINK chains frames on the library's lists (a batch's frames to free
  *    after the shootdown), so freeing needs no memory of its own;
- *  - REFCOUNT counts the mappings of a shared data frame (copy-on-write). */
+ *  - REFCOUNT counts the mappings of a shared data frame (copy-on-write).
+ * A frame is a table or a data frame, never both: LIVE and REFCOUNT share
+ * their bytes. */
 struct mmu_frame_meta {
 	uint64_t link;
-	uint32_t refcount;
-	uint16_t live;
+	union {
+		uint32_t refcount; /* a data frame */
+		uint8_t live[4];   /* a page-table page */
+	};
+	uint16_t reserved;
 	uint16_t flags;
 };
 

@@ -123,13 +123,15 @@ static void test_table_pool(void)
 	CHECK_EQ(sim_tables_in_use(sim), 2);
 	CHECK_EQ(sim_frames_in_use(sim), 0); /* tables are not data */
 	memset(sim_phys(sim, a), 0xff, 4096);
-	sim_frame_meta(sim, a)->live = 3;
+	sim_frame_meta(sim, a)->live[2] = 3;
+	sim_frame_meta(sim, a)->flags = 1;
 	sim_release_frame(sim, MMU_FRAME_TABLE, MMU_SIZE_4K, a);
 	CHECK_EQ(sim_tables_in_use(sim), 1);
 	CHECK_OK(sim_alloc_frame(sim, MMU_FRAME_TABLE, MMU_SIZE_4K, &c));
 	CHECK_EQ(mmu_pa_bits(c), mmu_pa_bits(a));
 	CHECK_EQ(((uint64_t *)(void *)sim_phys(sim, c))[511], 0);
-	CHECK_EQ(sim_frame_meta(sim, c)->live, 0);
+	CHECK_EQ(sim_frame_meta(sim, c)->live[2], 0);
+	CHECK_EQ(sim_frame_meta(sim, c)->flags, 0);
 	sim_destroy_bare(sim);
 }
 
