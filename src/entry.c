@@ -346,6 +346,8 @@ bool entry_run_fill(struct pt_walk *w, mmu_pte_t *entries, unsigned first, unsig
 		}
 		return true;
 	}
+	/* Unrolled: a store a cycle wherever the loop happens to be placed. */
+#pragma GCC unroll 8
 	for (unsigned i = 0; i < count; i++)
 		entry_store(&entries[first + i], leaf + ((uint64_t)i << MMU_PAGE_SHIFT));
 	struct run_lanes d = run_lanes_all(count);
