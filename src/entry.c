@@ -95,7 +95,9 @@ mmu_pte_t entry_clear_leaf(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e
 	mmu_pte_t old = __atomic_exchange_n(e, 0, __ATOMIC_RELAXED);
 	MMU_ASSERT(w->mmu, mmu_pte_present(old) && mmu_pte_is_leaf(old, level),
 		   "entry_clear_leaf: level %u entry %lx is not a leaf", level, (unsigned long)old);
-	entry_count(w->mmu, meta, level, e, false);
+	uint8_t *lane = &meta->live[table_lane_of(e)];
+	MMU_ASSERT(w->mmu, *lane > 0, "entry_clear_leaf: lane %u empty at level %u", table_lane_of(e), level);
+	--*lane;
 	entry_record(w->batch, va, level, old, true);
 	return old;
 }

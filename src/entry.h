@@ -90,32 +90,24 @@ ENTRY_INLINE void entry_store_bits(mmu_pte_t *e, uint64_t clear, uint64_t set, b
 
 /* ---- writes that keep the live count and the cache ---- */
 
-/* E, an entry of the table whose metadata is META, becomes non-zero
- * (COUNT) or zero (!COUNT): its lane of the live count follows. */
-ENTRY_INLINE void entry_count(const struct mmu *mmu, struct mmu_frame_meta *meta, enum mmu_level level,
-			      const mmu_pte_t *e, bool count)
-{
-	uint8_t *lane = &meta->live[table_lane_of(e)];
-	if (count) {
-		MMU_ASSERT(mmu, *lane < TABLE_LANE_MAX, "entry_write: lane %u full (%u) at level %u", table_lane_of(e),
-			   *lane, level);
-		++*lane;
-	} else {
-		MMU_ASSERT(mmu, *lane > 0, "entry_write: lane %u empty at level %u", table_lane_of(e), level);
-		--*lane;
-	}
-}
-
 /* Write entry E (at LEVEL) of the table whose metadata is META, keeping
- * its live count and forgetting the cached tables below E. The caller
- * records the invalidation (entry_invalidate_page, or a batch below). */
+ * its live count (E's lane) and forgetting the cached tables below E. The
+ * caller records the invalidation (entry_invalidate_page, or a batch
+ * below). */
 ENTRY_INLINE void entry_write(struct mmu_tree *tree, struct mmu_frame_meta *meta, enum mmu_level level, mmu_pte_t *e,
 			      mmu_pte_t value)
 {
 	pt_cache_drop_below(tree, level);
 	mmu_pte_t old = pte_load(e);
-	if ((old == 0) != (value == 0))
-		entry_count(tree->mmu, meta, level, e, value != 0);
+	uint8_t *lane = &meta->live[table_lane_of(e)];
+	if (old == 0 && value != 0) {
+		MMU_ASSERT(tree->mmu, *lane < TABLE_LANE_MAX, "entry_write: lane %u full (%u) at level %u",
+			   table_lane_of(e), *lane, level);
+		++*lane;
+	} else if (old != 0 && value == 0) {
+		MMU_ASSERT(tree->mmu, *lane > 0, "entry_write: lane %u empty at level %u", table_lane_of(e), level);
+		--*lane;
+	}
 	entry_store(e, value);
 }
 
