@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/* A table's live count, kept in four lanes by entry index mod 4
+ * (struct mmu_frame_meta, docs/DESIGN.md "Table lifetime"), checked
+ * against the tables themselves: after every step, each table reached from
+ * the root holds in lane k exactly its non-zero entries of index k mod 4,
+ * counted here by reading the table from physical memory. And the count
+ * does its job: a single-page unmap that empties one lane while the others
+ * hold entries keeps the table, the unmap of the last entry frees it (at
+ * once with nothing owed, after the flush with a batch or a CPU running
+ * the tree), and a run that starts at any index mod 4 moves each lane by
+ * its share. */
+#include "simtest.h"
+
+#define PAGE 0x1000ull
+#define M2 (2ull << 20)
+#define G1 (1ull << 30)
+#define RU (MMU_PROT_R | MMU_PROT_U)
+#define RWU (MMU_PROT_R | MMU_PROT_W | MMU_PROT_U)
+#define ADDR_MASK 0x000ffffffffff000ull
+
+static unsigned checked_tables;
+
+/* Every table below TABLE (at LEVEL, 4 = PML4) within [FIRST, LAST) of its
+ * entries: its lanes against its entries, then its tables below. */
+static void check_table(struct sim *sim, uint64_t table, unsigned level, unsigned first, unsigned last)
+{
+	const uint64_t *e = (const uint64_t *)(void *)sim_phys(sim, mmu_pa(table));
+	unsigned lane[4] = {0};
+	for (unsigned i = 0; i < 512; i++)
+		lane[i % 4] += e[i] != 0;
+	const struct mmu_frame_meta *meta = sim_frame_meta(sim, mmu_pa(table));
+	if (level < 4) { /* the root counts only what the library wrote, not the kernel half it copied */
+		for (unsigned k = 0; k < 4; k++) {
+			if (meta->live[k] != lane[k]) {
+				fprintf(stderr, "table %#llx (level %u): lane %u holds %u, the table %u entries of index %u mod 4\n",
+					(unsigned long long)table, level, k, meta->live[k], lane[k], k);
+				check_failures++;
+			}
+		}
+		checked_tables++;
+	}
+	for (unsigned i = first; i < last && level > 1; i++) {
+		bool huge = level <= 3 && (e[i] & 0x80);
+		if ((e[i] & 1) && !huge)
+			check_table(sim, e[i] & ADDR_MASK, level - 1, 0, 512);
+	}
+}
+
+static void check_lanes(struct sim *sim, struct mmu_tree *t)
+{
+	check_table(sim, mmu_pa_bits(t->root), 4, 0, 256);
+}
+
+/* Single 4K pages in one page table: lane 1 (indices 1, 5, 9) is emptied
+ * while the other lanes hold entries, then the rest, in an order that
+ * empties each lane in turn; the table goes only with its last entry. */
+static void single_pages(struct sim *sim, struct mmu_tree *t, struct mmu_tlb_batch *b)
+{
+	struct mmu *mmu = sim_mmu(sim);
+	const mmu_vaddr_t va = 8 * G1;
+	const unsigned idx[] = {1, 5, 9, 0, 2, 3, 4, 6, 511, 510};
+	const unsigned n = sizeof(idx) / sizeof(idx[0]);
+	int64_t before = mmu_user_tables(mmu);
+	for (unsigned i = 0; i < n; i++)
+		CHECK_OK(mmu_map(t, va + idx[i] * PAGE, mmu_pa(0x100000000ull + idx[i] * PAGE), PAGE, RWU, NULL, NULL));
+	check_lanes(sim, t);
+	int64_t mapped = mmu_user_tables(mmu);
+	CHECK_EQ(mapped, before + 3); /* PDPT, PD, PT */
+	for (unsigned i = 0; i < n; i++) {
+		CHECK_OK(mmu_unmap(t, va + idx[i] * PAGE, PAGE, b));
+		if (b)
+			mmu_tlb_flush(b);
+		check_lanes(sim, t);
+		CHECK_EQ(mmu_user_tables(mmu), i + 1 < n ? mapped : before);
+	}
+	CHECK_EQ(st_count_tables(sim, t), (uint64_t)before);
+}
+
+/* The same for 2M leaves in one page directory. */
+static void single_huge_pages(struct sim *sim, struct mmu_tree *t)
+{
+	struct mmu *mmu = sim_mmu(sim);
+	const mmu_vaddr_t va = 16 * G1;
+	const unsigned idx[] = {3, 7, 2, 6, 10, 1};
+	const unsigned n = sizeof(idx) / sizeof(idx[0]);
+	int64_t before = mmu_user_tables(mmu);
+	for (unsigned i = 0; i < n; i++)
+		CHECK_OK(mmu_map(t, va + idx[i] * M2, mmu_pa(0x200000000ull + idx[i] * M2), M2, RWU, NULL, NULL));
+	check_lanes(sim, t);
+	int64_t mapped = mmu_user_tables(mmu);
+	for (unsigned i = 0; i < n; i++) {
+		CHECK_OK(mmu_unmap(t, va + idx[i] * M2, M2, NULL));
+		check_lanes(sim, t);
+		CHECK_EQ(mmu_user_tables(mmu), i + 1 < n ? mapped : before);
+	}
+}
+
+/* Runs from every start mod 4 and of every length mod 4: a range map, a
+ * range protect, a range unmap cutting it in the middle, a split of a 2M
+ * leaf (a full table: every lane 128), and the rest unmapped. */
+static void runs(struct sim *sim, struct mmu_tree *t)
+{
+	struct mmu *mmu = sim_mmu(sim);
+	struct mmu_map_opts o4 = {.size = MMU_SIZE_4K};
+	int64_t before = mmu_user_tables(mmu);
+	for (unsigned start = 0; start < 4; start++) {
+		for (unsigned len = 1; len <= 9; len++) {
+			const mmu_vaddr_t va = 24 * G1 + start * PAGE;
+			CHECK_OK(mmu_map(t, va, mmu_pa(0x100000000ull), len * 8 * PAGE, RWU, &o4, NULL));
+			check_lanes(sim, t);
+			CHECK_OK(mmu_protect(t, va + PAGE, len * 3 * PAGE, RU, NULL));
+			check_lanes(sim, t);
+			CHECK_OK(mmu_unmap(t, va + (start + 1) * PAGE, len * 5 * PAGE, NULL));
+			check_lanes(sim, t);
+			CHECK_OK(mmu_unmap(t, va, len * 8 * PAGE, NULL));
+			check_lanes(sim, t);
+			CHECK_EQ(mmu_user_tables(mmu), before);
+		}
+	}
+	const mmu_vaddr_t va = 24 * G1;
+	struct mmu_map_opts o2 = {.size = MMU_SIZE_2M};
+	CHECK_OK(mmu_map(t, va, mmu_pa(0x200000000ull), M2, RWU, &o2, NULL));
+	CHECK_OK(mmu_protect(t, va + 5 * PAGE, PAGE, RU, NULL)); /* splits: 512 entries */
+	check_lanes(sim, t);
+	CHECK_OK(mmu_unmap(t, va + 6 * PAGE, M2 - 7 * PAGE, NULL)); /* leaves indices 0-5, 511 */
+	check_lanes(sim, t);
+	for (unsigned i = 0; i <= 5; i++) {
+		CHECK_OK(mmu_unmap(t, va + i * PAGE, PAGE, NULL));
+		check_lanes(sim, t);
+	}
+	CHECK_OK(mmu_unmap(t, va + M2 - PAGE, PAGE, NULL));
+	check_lanes(sim, t);
+	CHECK_EQ(mmu_user_tables(mmu), before);
+}
+
+static void run(bool loaded, bool pcid)
+{
+	struct sim_config cfg;
+	sim_config_default(&cfg);
+	cfg.mem = 3ull << 30;
+	cfg.pcide = pcid;
+	struct sim *sim = st_machine(&cfg);
+	struct mmu *mmu = sim_mmu(sim);
+	struct mmu_tree t;
+	CHECK_OK(mmu_tree_create(mmu, &t));
+	if (loaded)
+		st_load(sim, 1, &t);
+	struct mmu_tlb_batch b;
+	mmu_tlb_batch_init(&b, &t);
+	single_pages(sim, &t, NULL);
+	single_pages(sim, &t, &b);
+	single_huge_pages(sim, &t);
+	runs(sim, &t);
+	CHECK_EQ(mmu_user_tables(mmu), 1);
+	if (loaded)
+		st_load(sim, 1, mmu_kernel_tree(mmu));
+	CHECK_OK(mmu_tree_destroy(&t));
+	st_check_sanitizer(sim);
+	sim_destroy(sim);
+}
+
+int test_main(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	for (unsigned v = 0; v < 4; v++)
+		run(v & 1, v & 2);
+	CHECK(checked_tables > 1000); /* the checks above looked at tables */
+	return 0;
+}
