@@ -334,6 +334,7 @@ static void bench_w2(const struct bench_opts *o, struct sim *sim)
 	w2_addresses(n, va, order);
 	struct mmu *mmu = sim_mmu(sim);
 	struct samples map = {0}, walk = {0}, walklocked = {0}, rawwalk = {0}, unmap = {0};
+	struct samples maplocked = {0}, unmaplocked = {0};
 	int64_t tables_mapped = 0, tables_unmapped = 0;
 	uint64_t sum = 0;
 	for (unsigned r = 0; r < o->reps; r++) {
@@ -365,11 +366,24 @@ static void bench_w2(const struct bench_opts *o, struct sim *sim)
 			must(mmu_unmap(&t, va[i], 4096, NULL), "unmap");
 		sample(&unmap, t0, n);
 		tables_unmapped = tables_without_root(mmu);
+		/* The same map and unmap as _locked calls under one hold. */
+		h = mmu_tree_lock(&t);
+		t0 = now_ns();
+		for (uint64_t i = 0; i < n; i++)
+			must(mmu_map_locked(h, va[i], mmu_pa(0x100000000ull + i * 4096), 4096, RWU, NULL, NULL), "map");
+		sample(&maplocked, t0, n);
+		t0 = now_ns();
+		for (uint64_t i = 0; i < n; i++)
+			must(mmu_unmap_locked(h, va[i], 4096, NULL), "unmap");
+		sample(&unmaplocked, t0, n);
+		mmu_tree_unlock(h);
+		must(tables_without_root(mmu) == tables_unmapped ? MMU_OK : MMU_E_INVALID, "tables after unmap-locked");
 		must(mmu_tree_destroy(&t), "destroy");
 	}
 	char extra[64];
 	snprintf(extra, sizeof(extra), "tables=%lld", (long long)tables_mapped);
 	report(o, "W2", "map", &map, extra);
+	report(o, "W2", "map-locked", &maplocked, extra);
 	report(o, "W2", "walk", &walk, "");
 	report(o, "W2", "walk-locked", &walklocked, "");
 	if (rawwalk.n) {
@@ -379,6 +393,7 @@ static void bench_w2(const struct bench_opts *o, struct sim *sim)
 	}
 	snprintf(extra, sizeof(extra), "tables=%lld", (long long)tables_unmapped);
 	report(o, "W2", "unmap", &unmap, extra);
+	report(o, "W2", "unmap-locked", &unmaplocked, extra);
 	free(va);
 	free(order);
 }
