@@ -51,48 +51,29 @@ static void check_lanes(struct sim *sim, struct mmu_tree *t)
 	check_table(sim, mmu_pa_bits(t->root), 4, 0, 256);
 }
 
-/* Single 4K pages in one page table: lane 1 (indices 1, 5, 9) is emptied
- * while the other lanes hold entries, then the rest, in an order that
- * empties each lane in turn; the table goes only with its last entry. */
-static void single_pages(struct sim *sim, struct mmu_tree *t, struct mmu_tlb_batch *b)
+/* Single pages of SIZE (4K in one page table, 2M in one page directory)
+ * at the indices IDX, mapped, then unmapped in that order (with batch B
+ * when given, flushed after each): the table's lanes empty one at a time,
+ * and the tables go only with the last entry. */
+static void single_pages(struct sim *sim, struct mmu_tree *t, uint64_t size, const unsigned *idx, unsigned n,
+			 struct mmu_tlb_batch *b)
 {
 	struct mmu *mmu = sim_mmu(sim);
-	const mmu_vaddr_t va = 8 * G1;
-	const unsigned idx[] = {1, 5, 9, 0, 2, 3, 4, 6, 511, 510};
-	const unsigned n = sizeof(idx) / sizeof(idx[0]);
+	const mmu_vaddr_t va = (size == PAGE ? 8 : 16) * G1;
 	int64_t before = mmu_user_tables(mmu);
 	for (unsigned i = 0; i < n; i++)
-		CHECK_OK(mmu_map(t, va + idx[i] * PAGE, mmu_pa(0x100000000ull + idx[i] * PAGE), PAGE, RWU, NULL, NULL));
+		CHECK_OK(mmu_map(t, va + idx[i] * size, mmu_pa(0x200000000ull + idx[i] * size), size, RWU, NULL, NULL));
 	check_lanes(sim, t);
 	int64_t mapped = mmu_user_tables(mmu);
-	CHECK_EQ(mapped, before + 3); /* PDPT, PD, PT */
+	CHECK_EQ(mapped, before + (size == PAGE ? 3 : 2)); /* PDPT, PD (and PT) */
 	for (unsigned i = 0; i < n; i++) {
-		CHECK_OK(mmu_unmap(t, va + idx[i] * PAGE, PAGE, b));
+		CHECK_OK(mmu_unmap(t, va + idx[i] * size, size, b));
 		if (b)
 			mmu_tlb_flush(b);
 		check_lanes(sim, t);
 		CHECK_EQ(mmu_user_tables(mmu), i + 1 < n ? mapped : before);
 	}
 	CHECK_EQ(st_count_tables(sim, t), (uint64_t)before);
-}
-
-/* The same for 2M leaves in one page directory. */
-static void single_huge_pages(struct sim *sim, struct mmu_tree *t)
-{
-	struct mmu *mmu = sim_mmu(sim);
-	const mmu_vaddr_t va = 16 * G1;
-	const unsigned idx[] = {3, 7, 2, 6, 10, 1};
-	const unsigned n = sizeof(idx) / sizeof(idx[0]);
-	int64_t before = mmu_user_tables(mmu);
-	for (unsigned i = 0; i < n; i++)
-		CHECK_OK(mmu_map(t, va + idx[i] * M2, mmu_pa(0x200000000ull + idx[i] * M2), M2, RWU, NULL, NULL));
-	check_lanes(sim, t);
-	int64_t mapped = mmu_user_tables(mmu);
-	for (unsigned i = 0; i < n; i++) {
-		CHECK_OK(mmu_unmap(t, va + idx[i] * M2, M2, NULL));
-		check_lanes(sim, t);
-		CHECK_EQ(mmu_user_tables(mmu), i + 1 < n ? mapped : before);
-	}
 }
 
 /* Runs from every start mod 4 and of every length mod 4: a range map, a
@@ -147,9 +128,13 @@ static void run(bool loaded, bool pcid)
 		st_load(sim, 1, &t);
 	struct mmu_tlb_batch b;
 	mmu_tlb_batch_init(&b, &t);
-	single_pages(sim, &t, NULL);
-	single_pages(sim, &t, &b);
-	single_huge_pages(sim, &t);
+	/* Lane 1 (indices 1, 5, 9) empties first while the others hold
+	 * entries, then each lane in turn. */
+	const unsigned small[] = {1, 5, 9, 0, 2, 3, 4, 6, 511, 510}, huge[] = {3, 7, 2, 6, 10, 1};
+	single_pages(sim, &t, PAGE, small, 10, NULL);
+	single_pages(sim, &t, PAGE, small, 10, &b);
+	single_pages(sim, &t, M2, huge, 6, NULL);
+	single_pages(sim, &t, M2, huge, 6, &b);
 	runs(sim, &t);
 	CHECK_EQ(mmu_user_tables(mmu), 1);
 	if (loaded)
