@@ -516,47 +516,53 @@ PAGE_INLINE mmu_err_t page_protect(struct mmu_tree *tree, bool held, mmu_vaddr_t
 }
 
 /* ---- the public calls: each instantiates its path for a plain call
- * (the lock taken and dropped here) and for a _locked one (HELD) ---- */
+ * (the lock taken and dropped here) and for a _locked one (HELD) ----
+ * Defined `inline` (external definitions all the same: include/mmu64/pt.h
+ * declares them without it), so that a build with link-time optimization
+ * weighs inlining their fast paths into the caller by the limits of
+ * functions meant to be inlined (in the benchmark, gcc 12 inlines unmap
+ * and protect at every call site; map and walk, larger, only where they
+ * have few). */
 
-mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+inline mmu_err_t mmu_map(struct mmu_tree *tree, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
 		  const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
 	return page_map(tree, false, va, pa, len, prot, opts, batch);
 }
 
-mmu_err_t mmu_map_locked(struct mmu_tree_locked held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
+inline mmu_err_t mmu_map_locked(struct mmu_tree_locked held, mmu_vaddr_t va, mmu_pa_t pa, uint64_t len, unsigned prot,
 			 const struct mmu_map_opts *opts, struct mmu_tlb_batch *batch)
 {
 	return page_map(held.tree, true, va, pa, len, prot, opts, batch);
 }
 
-mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
+inline mmu_err_t mmu_walk(struct mmu_tree *tree, mmu_vaddr_t va, struct mmu_translation *out)
 {
 	return page_walk(tree, false, va, out);
 }
 
-mmu_err_t mmu_walk_locked(struct mmu_tree_locked held, mmu_vaddr_t va, struct mmu_translation *out)
+inline mmu_err_t mmu_walk_locked(struct mmu_tree_locked held, mmu_vaddr_t va, struct mmu_translation *out)
 {
 	return page_walk(held.tree, true, va, out);
 }
 
-mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
+inline mmu_err_t mmu_unmap(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
 {
 	return page_unmap(tree, false, va, len, batch);
 }
 
-mmu_err_t mmu_unmap_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
+inline mmu_err_t mmu_unmap_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, struct mmu_tlb_batch *batch)
 {
 	return page_unmap(held.tree, true, va, len, batch);
 }
 
-mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
+inline mmu_err_t mmu_protect(struct mmu_tree *tree, mmu_vaddr_t va, uint64_t len, unsigned prot,
 		      struct mmu_tlb_batch *batch)
 {
 	return page_protect(tree, false, va, len, prot, batch);
 }
 
-mmu_err_t mmu_protect_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, unsigned prot,
+inline mmu_err_t mmu_protect_locked(struct mmu_tree_locked held, mmu_vaddr_t va, uint64_t len, unsigned prot,
 			     struct mmu_tlb_batch *batch)
 {
 	return page_protect(held.tree, true, va, len, prot, batch);
