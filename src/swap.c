@@ -13,6 +13,29 @@
  * (or failed: the leaf comes back). Seen by nobody else: the space lock
  * is held throughout, and a fault there waits for it. */
 
+mmu_err_t vm_swap_write(const struct mmu_vm_swap_ops *ops, void *ctx, mmu_pa_t frame, uint64_t *slot)
+{
+	mmu_err_t err = ops->write(ctx, frame, slot);
+	if (err == MMU_OK && *slot >= VM_SWAP_PENDING) {
+		ops->free(ctx, *slot); /* a slot the entry cannot hold */
+		err = MMU_E_NOMEM;
+	}
+	return err == MMU_OK ? MMU_OK : MMU_E_NOMEM;
+}
+
+mmu_err_t vm_swap_read(struct mmu *mmu, const struct mmu_vm_swap_ops *ops, void *ctx, uint64_t slot, mmu_pa_t *pa)
+{
+	if (frame_alloc_data(mmu, pa) != MMU_OK)
+		return MMU_E_NOMEM;
+	mmu_err_t err = ops->read(ctx, slot, *pa);
+	if (err != MMU_OK) {
+		frame_free_data(mmu, *pa);
+		return err == MMU_E_NOMEM ? MMU_E_NOMEM : MMU_E_NOTEXIST;
+	}
+	port_meta(mmu, *pa)->refcount = 1;
+	return MMU_OK;
+}
+
 mmu_err_t mmu_vm_space_set_swap(struct mmu_vm_space *sp, const struct mmu_vm_swap_ops *ops, void *ctx)
 {
 	if (!ops)
@@ -130,12 +153,7 @@ static mmu_err_t pageout_store(struct mmu_vm_space *sp, mmu_vaddr_t page, mmu_pt
 	struct mmu *mmu = sp->tree.mmu;
 	mmu_pa_t frame = mmu_pa(old & MMU_PTE_ADDR_MASK);
 	uint64_t slot = 0;
-	mmu_err_t err = sp->swap->write(sp->swap_ctx, frame, &slot);
-	if (err == MMU_OK && slot >= MMU_VM_SWAP_SLOT_MAX) {
-		sp->swap->free(sp->swap_ctx, slot); /* a slot the entry cannot hold */
-		err = MMU_E_NOMEM;
-	}
-	if (err != MMU_OK) {
+	if (vm_swap_write(sp->swap, sp->swap_ctx, frame, &slot) != MMU_OK) {
 		swap_rewrite(sp, page, old); /* an upgrade from not-present: nothing owed */
 		return MMU_E_NOMEM;
 	}
@@ -246,13 +264,9 @@ static mmu_err_t pageout_family(struct mmu_vm_space *sp, mmu_vaddr_t page, mmu_p
 {
 	struct mmu *mmu = sp->tree.mmu;
 	uint64_t slot = 0;
-	mmu_err_t err = sp->swap->write(sp->swap_ctx, frame, &slot);
-	if (err == MMU_OK && slot >= MMU_VM_SWAP_SLOT_MAX) {
-		sp->swap->free(sp->swap_ctx, slot);
-		err = MMU_E_NOMEM;
-	}
+	mmu_err_t err = vm_swap_write(sp->swap, sp->swap_ctx, frame, &slot);
 	if (err != MMU_OK)
-		return MMU_E_NOMEM;
+		return err;
 	for (uint32_t i = 1; i < n; i++)
 		sp->swap->dup(sp->swap_ctx, slot);
 	struct family_unmap_op op = {.frame = frame, .swap = mmu_vm_swap_entry(slot)};
@@ -349,14 +363,9 @@ mmu_err_t vm_swap_in(struct mmu_vm_space *sp, mmu_vaddr_t page, const struct mmu
 		   (unsigned long)page);
 	uint64_t slot = mmu_vm_swap_slot(v);
 	mmu_pa_t pa;
-	if (frame_alloc_data(mmu, &pa) != MMU_OK)
-		return MMU_E_NOMEM;
-	mmu_err_t err = sp->swap->read(sp->swap_ctx, slot, pa);
-	if (err != MMU_OK) {
-		frame_free_data(mmu, pa);
-		return err == MMU_E_NOMEM ? MMU_E_NOMEM : MMU_E_INVALID;
-	}
-	port_meta(mmu, pa)->refcount = 1;
+	mmu_err_t err = vm_swap_read(mmu, sp->swap, sp->swap_ctx, slot, &pa);
+	if (err != MMU_OK)
+		return err == MMU_E_NOTEXIST ? MMU_E_INVALID : err;
 	/* The region's permissions of now, as a demand fault maps (the
 	 * frame is this space's alone: W too where the region has it). */
 	swap_rewrite(sp, page, pa.bits | MMU_PTE_P | prot_to_pte(mmu, r->prot | MMU_PROT_U));

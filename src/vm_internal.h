@@ -121,6 +121,14 @@ void vm_regions_adopt(struct mmu_vm_space *sp, struct mmu_vm_region *slots, unsi
  * frame: src/swap.c, and an anonymous object's page (src/vm_rmap.c). */
 #define VM_SWAP_PENDING MMU_VM_SWAP_SLOT_MAX
 
+/* The store OPS/CTX's copy of FRAME into a new *SLOT (src/swap.c): NOMEM
+ * when it fails or gives a slot a swap entry cannot hold (freed again). */
+mmu_err_t vm_swap_write(const struct mmu_vm_swap_ops *ops, void *ctx, mmu_pa_t frame, uint64_t *slot);
+/* A new data frame (*PA, one reference) holding the store's copy of
+ * SLOT: NOMEM (no frame, or the store says so), NOTEXIST when the store
+ * cannot read the slot. The slot stays the store's. */
+mmu_err_t vm_swap_read(struct mmu *mmu, const struct mmu_vm_swap_ops *ops, void *ctx, uint64_t slot, mmu_pa_t *pa);
+
 /* The object's lock, its liveness, its slots (src/vm_object.c). */
 #define VM_SLOT_RESIDENT 1ull /* in a slot: the PA (4K-aligned) | this bit */
 #define VM_SLOT_SWAPPED 2ull  /* an anonymous page in the object's store: its slot << 12 | this bit */

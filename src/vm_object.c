@@ -78,11 +78,10 @@ void vm_object_swap_page(struct mmu_vm_object *o, uint64_t i, uint64_t slot)
 
 static uint64_t slot_swap_slot(const struct mmu_vm_object *o, uint64_t i) { return o->slot[i].bits >> MMU_PAGE_SHIFT; }
 
-/* Forget the store's slot of page I (object lock held). */
-static void object_swap_free(struct mmu_vm_object *o, uint64_t i)
+/* Give the store's SLOT back (object lock held). */
+static void object_store_free(struct mmu_vm_object *o, uint64_t slot)
 {
-	o->swap->free(o->swap_ctx, slot_swap_slot(o, i));
-	o->slot[i].bits = 0;
+	o->swap->free(o->swap_ctx, slot);
 	o->swapped--;
 }
 
@@ -116,8 +115,10 @@ mmu_err_t mmu_vm_object_release(struct mmu_vm_object *obj)
 		for (uint64_t i = 0; i < obj->npages; i++) {
 			if (vm_slot_resident(obj, i))
 				vm_object_drop_page(obj, i);
-			else if (obj->slot[i].bits & VM_SLOT_SWAPPED)
-				object_swap_free(obj, i);
+			else if (obj->slot[i].bits & VM_SLOT_SWAPPED) {
+				object_store_free(obj, slot_swap_slot(obj, i));
+				obj->slot[i].bits = 0;
+			}
 		}
 		obj->live = 0;
 	}
@@ -191,21 +192,6 @@ bool vm_object_fits(const struct mmu_vm_region *r, uint64_t new_len)
 
 /* ---- faults ---- */
 
-/* A fresh frame with the store's copy of page I: NOMEM, or NOTEXIST when
- * the store cannot read it (the access is refused, as for a pager). The
- * slot stays the store's until the page is mapped. */
-static mmu_err_t object_swap_in(struct mmu_vm_object *o, uint64_t i, mmu_pa_t *pa)
-{
-	if (frame_alloc_data(o->mmu, pa) != MMU_OK)
-		return MMU_E_NOMEM;
-	mmu_err_t err = o->swap->read(o->swap_ctx, slot_swap_slot(o, i), *pa);
-	if (err != MMU_OK) {
-		frame_free_data(o->mmu, *pa);
-		return err == MMU_E_NOMEM ? MMU_E_NOMEM : MMU_E_NOTEXIST;
-	}
-	return MMU_OK;
-}
-
 /* Make page I resident: a zeroed frame, the store's copy, or the pager's;
  * the object takes its reference. NOMEM, or NOTEXIST when the pager (or
  * the store) has no such page. Object lock held. */
@@ -214,10 +200,10 @@ static mmu_err_t object_fill(struct mmu_vm_object *o, uint64_t i)
 	mmu_pa_t pa;
 	mmu_err_t err;
 	if (o->slot[i].bits & VM_SLOT_SWAPPED) {
-		err = object_swap_in(o, i, &pa);
+		/* The store's copy; the slot stays the store's until the page is mapped. */
+		err = vm_swap_read(o->mmu, o->swap, o->swap_ctx, slot_swap_slot(o, i), &pa);
 		if (err != MMU_OK)
 			return err;
-		port_meta(o->mmu, pa)->refcount = 1;
 	} else if (o->pager) {
 		err = o->pager->get_page(o->pager_ctx, i, &pa);
 		if (err != MMU_OK)
@@ -259,10 +245,8 @@ mmu_err_t vm_object_fault(struct mmu_vm_space *sp, mmu_vaddr_t page, const struc
 			o->slot[i].bits = before;
 		}
 	}
-	if (err == MMU_OK && (before & VM_SLOT_SWAPPED)) {
-		o->swap->free(o->swap_ctx, before >> MMU_PAGE_SHIFT);
-		o->swapped--;
-	}
+	if (err == MMU_OK && (before & VM_SLOT_SWAPPED))
+		object_store_free(o, before >> MMU_PAGE_SHIFT);
 	vm_object_unlock(o);
 	return err;
 }

@@ -320,18 +320,6 @@ static bool pageout_commit(struct mmu_vm_object *o, uint64_t index)
 	return (take.bits & MMU_PTE_D) != 0;
 }
 
-/* The store's write of FRAME into a new slot: NOMEM when it fails or
- * gives a slot an entry cannot hold. */
-static mmu_err_t store_write(struct mmu_vm_object *o, mmu_pa_t frame, uint64_t *slot)
-{
-	mmu_err_t err = o->swap->write(o->swap_ctx, frame, slot);
-	if (err == MMU_OK && *slot >= VM_SWAP_PENDING) {
-		o->swap->free(o->swap_ctx, *slot);
-		err = MMU_E_NOMEM;
-	}
-	return err == MMU_OK ? MMU_OK : MMU_E_NOMEM;
-}
-
 /* An anonymous page into the object's store: its leaves become pending
  * entries (one shootdown: nobody writes the frame any more), the store
  * copies the frame, then the entries are cleared, the references
@@ -348,7 +336,7 @@ static mmu_err_t swapout_commit(struct mmu_vm_object *o, uint64_t index, bool *d
 		return MMU_E_BUSY;
 	struct rmap_op pend = rmap_change(o, index, RMAP_PEND, count.frame);
 	uint64_t slot = 0;
-	mmu_err_t err = store_write(o, count.frame, &slot);
+	mmu_err_t err = vm_swap_write(o->swap, o->swap_ctx, count.frame, &slot);
 	struct rmap_op end = rmap_change(o, index, err == MMU_OK ? RMAP_UNPEND : RMAP_RESTORE, count.frame);
 	MMU_ASSERT(mmu, pend.leaves == count.leaves && end.leaves == count.leaves,
 		   "rmap: %u leaves counted, %u made pending, %u finished", count.leaves, pend.leaves, end.leaves);
