@@ -147,12 +147,6 @@ static void gen_machine(struct gen *g, int cpus)
 
 /* ---- the command mix ---- */
 
-struct gen_cmd {
-	void (*fn)(struct gen *g);
-	unsigned weight;
-	unsigned needs; /* a feature, or 0 */
-};
-
 static const struct gen_cmd mix[] = {
 	{gen_cmd_space, 3, 0},          {gen_cmd_drop, 1, 0},         {gen_cmd_frame, 4, 0},
 	{gen_cmd_map, 14, 0},           {gen_cmd_unmap, 5, 0},        {gen_cmd_protect, 5, 0},
@@ -172,6 +166,21 @@ static unsigned weight(const struct gen *g, const struct gen_cmd *c)
 	return c->needs == GEN_F_PROCS && g->procs_heavy ? 3 * c->weight : c->weight;
 }
 
+void gen_run_mix(struct gen *g, const struct gen_cmd *cmds, size_t n)
+{
+	unsigned total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += weight(g, &cmds[i]);
+	unsigned pick = gen_below(g, total);
+	for (size_t i = 0; i < n; i++) {
+		if (pick < weight(g, &cmds[i])) {
+			cmds[i].fn(g);
+			return;
+		}
+		pick -= weight(g, &cmds[i]);
+	}
+}
+
 static void gen_one(struct gen *g)
 {
 	if (gen_swap_turn(g)) {
@@ -182,17 +191,7 @@ static void gen_one(struct gen *g)
 		gen_cmd_object(g);
 		return;
 	}
-	unsigned total = 0;
-	for (size_t i = 0; i < sizeof mix / sizeof mix[0]; i++)
-		total += weight(g, &mix[i]);
-	unsigned pick = gen_below(g, total);
-	for (size_t i = 0; i < sizeof mix / sizeof mix[0]; i++) {
-		if (pick < weight(g, &mix[i])) {
-			mix[i].fn(g);
-			return;
-		}
-		pick -= weight(g, &mix[i]);
-	}
+	gen_run_mix(g, mix, sizeof mix / sizeof mix[0]);
 }
 
 /* Something to work with first: frames, spaces, processes, mappings. */

@@ -149,6 +149,18 @@ void gen_with_stream(struct gen *g, uint64_t *stream, void (*fn)(struct gen *g))
  * other commands' weights (twice that in a processes-heavy file), drawn
  * from STREAM. */
 bool gen_stream_turn(struct gen *g, uint64_t *stream, unsigned weight);
+
+/* A command of a random mix, drawn with WEIGHT among its mix's (0 when
+ * the feature NEEDS, if any, is off; three times as likely in a
+ * processes-heavy file when it needs processes). */
+struct gen_cmd {
+	void (*fn)(struct gen *g);
+	unsigned weight;
+	unsigned needs;
+};
+/* Run one command of MIX (N of them), drawn by weight: one draw. */
+void gen_run_mix(struct gen *g, const struct gen_cmd *mix, size_t n);
+
 /* A CPU for an access; in a processes-heavy file mostly one running a process. */
 unsigned gen_cpu(struct gen *g);
 void gen_line(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -300,28 +300,15 @@ static void cmd_fork(struct gen *g)
 
 static void one(struct gen *g)
 {
-	static const struct {
-		void (*fn)(struct gen *g);
-		unsigned weight;
-	} mix[] = {
-		{cmd_object, 12}, {cmd_omappers, 6}, {cmd_robject, 18}, {cmd_touch, 28}, {cmd_page, 24},
-		{cmd_oswap, 4},   {cmd_orelease, 4}, {cmd_rremove, 3},  {cmd_fork, 3},
+	static const struct gen_cmd mix[] = {
+		{cmd_object, 12, 0}, {cmd_omappers, 6, 0}, {cmd_robject, 18, 0}, {cmd_touch, 28, 0}, {cmd_page, 24, 0},
+		{cmd_oswap, 4, 0},   {cmd_orelease, 4, 0}, {cmd_rremove, 3, 0},  {cmd_fork, 3, 0},
 	};
-	unsigned total = 0;
-	for (size_t i = 0; i < sizeof mix / sizeof mix[0]; i++)
-		total += mix[i].weight;
 	if (pick_object(g, true) < 0) { /* something to work with first */
 		cmd_object(g);
 		return;
 	}
-	unsigned pick = gen_below(g, total);
-	for (size_t i = 0; i < sizeof mix / sizeof mix[0]; i++) {
-		if (pick < mix[i].weight) {
-			mix[i].fn(g);
-			return;
-		}
-		pick -= mix[i].weight;
-	}
+	gen_run_mix(g, mix, sizeof mix / sizeof mix[0]);
 }
 
 void gen_cmd_object(struct gen *g) { gen_with_stream(g, &g->orng, one); }

@@ -258,29 +258,16 @@ static void cmd_exit(struct gen *g)
 
 static void one(struct gen *g)
 {
-	static const struct {
-		void (*fn)(struct gen *g);
-		unsigned weight;
-	} mix[] = {
-		{cmd_swap, 8}, {cmd_pageout, 42}, {cmd_touch, 22}, {cmd_swapped, 10},
-		{cmd_faults, 4}, {cmd_fork, 8},   {cmd_exit, 4},
+	static const struct gen_cmd mix[] = {
+		{cmd_swap, 8, 0}, {cmd_pageout, 42, 0}, {cmd_touch, 22, 0}, {cmd_swapped, 10, 0},
+		{cmd_faults, 4, 0}, {cmd_fork, 8, 0},   {cmd_exit, 4, 0},
 	};
-	unsigned total = 0;
-	for (size_t i = 0; i < sizeof mix / sizeof mix[0]; i++)
-		total += mix[i].weight;
 	if (pick_proc_where(g, true, false, false) < 0) { /* a store to work with first */
 		if (pick_proc_where(g, false, false, false) >= 0)
 			cmd_swap(g);
 		return;
 	}
-	unsigned pick = gen_below(g, total);
-	for (size_t i = 0; i < sizeof mix / sizeof mix[0]; i++) {
-		if (pick < mix[i].weight) {
-			mix[i].fn(g);
-			return;
-		}
-		pick -= mix[i].weight;
-	}
+	gen_run_mix(g, mix, sizeof mix / sizeof mix[0]);
 }
 
 void gen_cmd_swap(struct gen *g) { gen_with_stream(g, &g->srng, one); }
