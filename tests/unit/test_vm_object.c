@@ -13,7 +13,7 @@
 #define RW (MMU_PROT_R | MMU_PROT_W)
 #define VA 0x400000ull
 #define VB 0x800000ull
-#define NPAGES 8
+#define NPAGES VT_PAGER_PAGES
 
 static uint64_t resident(struct mmu_vm_object *o, uint64_t i)
 {
@@ -22,41 +22,6 @@ static uint64_t resident(struct mmu_vm_object *o, uint64_t i)
 }
 
 static uint32_t frame_refs(mmu_pa_t pa) { return vt_mmu->port.ops->frame_meta(vt_mmu->port.ctx, pa)->refcount; }
-
-/* ---- a pager: page i is a frame of bytes 0xa0 + i, made on first ask ---- */
-
-struct store {
-	mmu_pa_t page[NPAGES];
-	unsigned asked;
-	uint64_t missing; /* an index the store refuses (NOTEXIST), or NPAGES */
-};
-
-static mmu_err_t store_get(void *ctx, uint64_t i, mmu_pa_t *out)
-{
-	struct store *st = ctx;
-	st->asked++;
-	if (i == st->missing)
-		return MMU_E_NOTEXIST;
-	if (!st->page[i].bits) {
-		if (sim_frame_alloc(vt_sim, MMU_SIZE_4K, &st->page[i]) != MMU_OK)
-			return MMU_E_NOMEM;
-		memset(sim_phys(vt_sim, st->page[i]), 0xa0 + (int)i, PAGE);
-		mmu_vm_frame_ref(vt_mmu, st->page[i]); /* the pager's own */
-	}
-	*out = st->page[i];
-	return MMU_OK;
-}
-
-static const struct mmu_vm_pager_ops store_ops = {.get_page = store_get};
-
-static void store_free(struct store *st)
-{
-	for (unsigned i = 0; i < NPAGES; i++)
-		if (st->page[i].bits) {
-			CHECK(mmu_vm_frame_unref(vt_mmu, st->page[i]));
-			sim_frame_free(vt_sim, MMU_SIZE_4K, st->page[i]);
-		}
-}
 
 /* ---- arguments ---- */
 
@@ -159,11 +124,11 @@ static void test_shared_fork(void)
 static void test_pager(void)
 {
 	uint64_t frames0 = sim_frames_in_use(vt_sim);
-	struct store st = {.missing = 5};
+	struct vt_pager st = {.missing = 5};
 	struct mmu_vm_object o;
 	mmu_pa_t slots[NPAGES];
 	struct mmu_vm_space a, b;
-	CHECK_OK(mmu_vm_object_init_pager(vt_mmu, &o, slots, NPAGES, &store_ops, &st));
+	CHECK_OK(mmu_vm_object_init_pager(vt_mmu, &o, slots, NPAGES, &vt_pager_ops, &st));
 	CHECK_OK(mmu_vm_space_create(vt_mmu, &a));
 	CHECK_OK(mmu_vm_space_create(vt_mmu, &b));
 	CHECK_OK(mmu_vm_region_add_object(&a, VA, NPAGES * PAGE, RW, MMU_VM_PRIVATE, &o, 0));
@@ -207,7 +172,7 @@ static void test_pager(void)
 	CHECK_EQ(frame_refs(st.page[2]), 2);
 	CHECK_OK(mmu_vm_object_release(&o));
 	CHECK_EQ(frame_refs(st.page[2]), 1); /* the pager's: its frame still */
-	store_free(&st);
+	vt_pager_free(&st);
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	st_check_sanitizer(vt_sim);
 }
@@ -215,16 +180,15 @@ static void test_pager(void)
 /* A pager that lets shared mappings write (a file opened for writing):
  * a shared writable region over it, and protect adding W, are allowed;
  * a write lands in the pager's own frame. */
-static const struct mmu_vm_pager_ops store_ops_writable = {.get_page = store_get, .shared_writable = true};
 
 static void test_pager_writable(void)
 {
 	uint64_t frames0 = sim_frames_in_use(vt_sim);
-	struct store st = {.missing = NPAGES};
+	struct vt_pager st = {.missing = NPAGES};
 	struct mmu_vm_object o;
 	mmu_pa_t slots[NPAGES];
 	struct mmu_vm_space sp;
-	CHECK_OK(mmu_vm_object_init_pager(vt_mmu, &o, slots, NPAGES, &store_ops_writable, &st));
+	CHECK_OK(mmu_vm_object_init_pager(vt_mmu, &o, slots, NPAGES, &vt_pager_ops_writable, &st));
 	CHECK_OK(mmu_vm_space_create(vt_mmu, &sp));
 	CHECK_OK(mmu_vm_region_add_object(&sp, VA, PAGE, RW, MMU_VM_SHARED, &o, 1));
 	CHECK_OK(mmu_vm_region_add_object(&sp, VB, PAGE, MMU_PROT_R, MMU_VM_SHARED, &o, 2));
@@ -237,7 +201,7 @@ static void test_pager_writable(void)
 	unload(0);
 	CHECK_OK(mmu_vm_space_exit(&sp));
 	CHECK_OK(mmu_vm_object_release(&o));
-	store_free(&st);
+	vt_pager_free(&st);
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	st_check_sanitizer(vt_sim);
 }

@@ -14,45 +14,12 @@
 #define RW (MMU_PROT_R | MMU_PROT_W)
 #define VA 0x400000ull
 #define VB 0x800000ull
-#define NPAGES 8
+#define NPAGES VT_PAGER_PAGES
 #define NREC 4
-
-/* ---- a pager: page i is a frame of bytes 0xa0 + i, made on first ask;
- * shared mappings may write it (a file opened for writing) ---- */
-
-struct store {
-	mmu_pa_t page[NPAGES];
-	unsigned asked;
-};
-
-static mmu_err_t store_get(void *ctx, uint64_t i, mmu_pa_t *out)
-{
-	struct store *st = ctx;
-	st->asked++;
-	if (!st->page[i].bits) {
-		if (sim_frame_alloc(vt_sim, MMU_SIZE_4K, &st->page[i]) != MMU_OK)
-			return MMU_E_NOMEM;
-		memset(sim_phys(vt_sim, st->page[i]), 0xa0 + (int)i, PAGE);
-		mmu_vm_frame_ref(vt_mmu, st->page[i]); /* the pager's own */
-	}
-	*out = st->page[i];
-	return MMU_OK;
-}
-
-static const struct mmu_vm_pager_ops store_ops = {.get_page = store_get, .shared_writable = true};
-
-static void store_free(struct store *st)
-{
-	for (unsigned i = 0; i < NPAGES; i++)
-		if (st->page[i].bits) {
-			CHECK(mmu_vm_frame_unref(vt_mmu, st->page[i]));
-			sim_frame_free(vt_sim, MMU_SIZE_4K, st->page[i]);
-		}
-}
 
 /* A pager object with NREC records, and its store. */
 struct fixture {
-	struct store st;
+	struct vt_pager st;
 	struct mmu_vm_object o;
 	mmu_pa_t slots[NPAGES];
 	struct mmu_vm_object_mapper rec[NREC];
@@ -61,7 +28,8 @@ struct fixture {
 static void fixture_init(struct fixture *f, unsigned records)
 {
 	memset(f, 0, sizeof *f);
-	CHECK_OK(mmu_vm_object_init_pager(vt_mmu, &f->o, f->slots, NPAGES, &store_ops, &f->st));
+	f->st.missing = VT_PAGER_PAGES; /* no page refused; shared regions may write */
+	CHECK_OK(mmu_vm_object_init_pager(vt_mmu, &f->o, f->slots, NPAGES, &vt_pager_ops_writable, &f->st));
 	CHECK_OK(mmu_vm_object_set_mapper_storage(&f->o, f->rec, records));
 }
 
@@ -69,7 +37,16 @@ static void fixture_release(struct fixture *f)
 {
 	CHECK_EQ(f->o.nmappers, 0u);
 	CHECK_OK(mmu_vm_object_release(&f->o));
-	store_free(&f->st);
+	vt_pager_free(&f->st);
+}
+
+/* The two spaces of a test, loaded on CPUs 0 and 1, unloaded and exited. */
+static void exit_both(struct mmu_vm_space *a, struct mmu_vm_space *b)
+{
+	unload(0);
+	unload(1);
+	CHECK_OK(mmu_vm_space_exit(a));
+	CHECK_OK(mmu_vm_space_exit(b));
 }
 
 /* SP's record in O: its region count (0: no record). */
@@ -103,7 +80,8 @@ static void test_args(void)
 	struct mmu_vm_object_mapper rec[NREC];
 	struct mmu_vm_space sp;
 	bool dirty = true, ref = true;
-	CHECK_OK(mmu_vm_object_init_pager(vt_mmu, &f.o, f.slots, NPAGES, &store_ops, &f.st));
+	f.st.missing = VT_PAGER_PAGES;
+	CHECK_OK(mmu_vm_object_init_pager(vt_mmu, &f.o, f.slots, NPAGES, &vt_pager_ops_writable, &f.st));
 	CHECK_OK(mmu_vm_object_init_anon(vt_mmu, &anon, slots, NPAGES));
 	CHECK_ERR(mmu_vm_object_set_mapper_storage(&f.o, NULL, 2), MMU_E_INVALID);
 	CHECK_ERR(mmu_vm_object_set_mapper_storage(&f.o, rec, 0), MMU_E_INVALID);
@@ -191,10 +169,7 @@ static void test_pageout_shared(void)
 	CHECK_OK(mmu_vm_region_remove(&a, VA + 3 * PAGE, PAGE));
 	CHECK_OK(mmu_vm_object_page_out(&f.o, 3, &dirty));
 	CHECK(!dirty);
-	unload(0);
-	unload(1);
-	CHECK_OK(mmu_vm_space_exit(&a));
-	CHECK_OK(mmu_vm_space_exit(&b));
+	exit_both(&a, &b);
 	fixture_release(&f);
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	st_check_sanitizer(vt_sim);
@@ -231,10 +206,7 @@ static void test_private(void)
 	/* The private page comes back read-only, and copies on write. */
 	CHECK_EQ(uw(&a, 0, VA + 2 * PAGE, 0x66), R_OK);
 	CHECK_EQ(ur(&b, 1, VB + 2 * PAGE), 0xa2);
-	unload(0);
-	unload(1);
-	CHECK_OK(mmu_vm_space_exit(&a));
-	CHECK_OK(mmu_vm_space_exit(&b));
+	exit_both(&a, &b);
 	fixture_release(&f);
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 	st_check_sanitizer(vt_sim);
@@ -393,10 +365,7 @@ static void test_referenced(void)
 	mmu_pte_t leaf;
 	CHECK_OK(mmu_entry(&b.tree, VB + PAGE, MMU_LEVEL_PT, &leaf));
 	CHECK(leaf & MMU_PTE_A);
-	unload(0);
-	unload(1);
-	CHECK_OK(mmu_vm_space_exit(&a));
-	CHECK_OK(mmu_vm_space_exit(&b));
+	exit_both(&a, &b);
 	fixture_release(&f);
 }
 
@@ -504,10 +473,7 @@ static void test_anon_swap(void)
 	/* Out again, and released while out: the slot goes with it. */
 	CHECK_OK(mmu_vm_object_page_out(&o, 1, NULL));
 	CHECK_EQ(store_used(), 1u);
-	unload(0);
-	unload(1);
-	CHECK_OK(mmu_vm_space_exit(&a));
-	CHECK_OK(mmu_vm_space_exit(&b));
+	exit_both(&a, &b);
 	CHECK_OK(mmu_vm_object_release(&o));
 	CHECK_EQ(store_used(), 0u);
 	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);

@@ -150,3 +150,33 @@ void vt_on_each_machine(void (*tests)(const struct sim_config *cfg))
 		sim_destroy(vt_sim);
 	}
 }
+
+/* ---- the test pager ---- */
+
+static mmu_err_t vt_pager_get(void *ctx, uint64_t i, mmu_pa_t *out)
+{
+	struct vt_pager *p = ctx;
+	p->asked++;
+	if (i == p->missing)
+		return MMU_E_NOTEXIST;
+	if (!p->page[i].bits) {
+		if (sim_frame_alloc(vt_sim, MMU_SIZE_4K, &p->page[i]) != MMU_OK)
+			return MMU_E_NOMEM;
+		memset(sim_phys(vt_sim, p->page[i]), 0xa0 + (int)i, PAGE);
+		mmu_vm_frame_ref(vt_mmu, p->page[i]); /* the pager's own */
+	}
+	*out = p->page[i];
+	return MMU_OK;
+}
+
+const struct mmu_vm_pager_ops vt_pager_ops = {.get_page = vt_pager_get};
+const struct mmu_vm_pager_ops vt_pager_ops_writable = {.get_page = vt_pager_get, .shared_writable = true};
+
+void vt_pager_free(struct vt_pager *p)
+{
+	for (unsigned i = 0; i < VT_PAGER_PAGES; i++)
+		if (p->page[i].bits) {
+			CHECK(mmu_vm_frame_unref(vt_mmu, p->page[i]));
+			sim_frame_free(vt_sim, MMU_SIZE_4K, p->page[i]);
+		}
+}

@@ -58,4 +58,19 @@ void unload(unsigned cpu);
  * silent. */
 void vt_on_each_machine(void (*tests)(const struct sim_config *cfg));
 
+/* A pager for the memory-object tests (test_vm_object.c, test_vm_rmap.c):
+ * page i is a frame of bytes 0xa0 + i, made on the first ask, which the
+ * pager holds a reference on; ASKED counts the asks; MISSING is an index
+ * it refuses (NOTEXIST), VT_PAGER_PAGES for none. vt_pager_ops keeps
+ * shared mappings read-only, vt_pager_ops_writable lets them write (a
+ * file opened for writing). vt_pager_free drops its frames. */
+#define VT_PAGER_PAGES 8
+struct vt_pager {
+	mmu_pa_t page[VT_PAGER_PAGES];
+	unsigned asked;
+	uint64_t missing;
+};
+extern const struct mmu_vm_pager_ops vt_pager_ops, vt_pager_ops_writable;
+void vt_pager_free(struct vt_pager *p);
+
 #endif
