@@ -117,8 +117,7 @@ static void runs(struct sim *sim, struct mmu_tree *t)
 static void run(bool loaded, bool pcid)
 {
 	struct sim_config cfg;
-	sim_config_default(&cfg);
-	cfg.mem = 3ull << 30;
+	sim_config_default(&cfg); /* the data PAs mapped are never touched: no memory behind them needed */
 	cfg.pcide = pcid;
 	struct sim *sim = st_machine(&cfg);
 	struct mmu *mmu = sim_mmu(sim);
