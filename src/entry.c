@@ -367,17 +367,10 @@ static bool run_change_quiet(struct pt_walk *w, mmu_pte_t *entries, unsigned cou
 	uint64_t seen = 0;
 	if (unmap) {
 		struct run_lanes present = {{0}};
-		unsigned i = 0;
-		for (; i + 4 <= count; i += 4) {
-			for (unsigned k = 0; k < 4; k++) {
-				seen |= entries[i + k];
-				present.n[k] += entries[i + k] != 0;
-				entries[i + k] = 0;
-			}
-		}
-		for (unsigned k = 0; i < count; i++, k++) {
+#pragma GCC unroll 4
+		for (unsigned i = 0; i < count; i++) {
 			seen |= entries[i];
-			present.n[k] += entries[i] != 0;
+			present.n[i % 4] += entries[i] != 0;
 			entries[i] = 0;
 		}
 		run_count(w, entries, &present, false);
