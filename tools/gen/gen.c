@@ -55,6 +55,25 @@ unsigned gen_cpu(struct gen *g)
 	return cpu;
 }
 
+int gen_cpu_with(const struct gen *g, enum gen_tree_kind kind, int i)
+{
+	for (unsigned cpu = 0; cpu < g->m.cpus; cpu++)
+		if (g->active[cpu].kind == kind && g->active[cpu].i == i)
+			return (int)cpu;
+	return -1;
+}
+
+unsigned gen_cpu_running(struct gen *g, int p)
+{
+	int running = gen_cpu_with(g, GEN_T_PROC, p);
+	if (running >= 0)
+		return (unsigned)running;
+	unsigned cpu = gen_below(g, g->m.cpus);
+	gen_line(g, "load %u P%d", cpu, p);
+	g->active[cpu] = (struct gen_ref){GEN_T_PROC, p};
+	return cpu;
+}
+
 void gen_line(struct gen *g, const char *fmt, ...)
 {
 	va_list ap;

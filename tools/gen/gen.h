@@ -163,6 +163,10 @@ void gen_run_mix(struct gen *g, const struct gen_cmd *mix, size_t n);
 
 /* A CPU for an access; in a processes-heavy file mostly one running a process. */
 unsigned gen_cpu(struct gen *g);
+/* The first CPU with tree I of KIND loaded, or -1. */
+int gen_cpu_with(const struct gen *g, enum gen_tree_kind kind, int i);
+/* A CPU that runs process P: one that does, or one made to (`load`). */
+unsigned gen_cpu_running(struct gen *g, int p);
 void gen_line(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A user (or kernel-window) VA in one of the zones, aligned to ALIGN. */
 uint64_t gen_zone_va(struct gen *g, bool kernel, uint64_t align);

@@ -86,18 +86,6 @@ static unsigned object_page(struct gen *g, int o)
 	return gen_below(g, pages ? pages : 1);
 }
 
-/* A CPU that runs process P: one that does, or one made to (`load`). */
-static unsigned cpu_running(struct gen *g, int p)
-{
-	for (unsigned cpu = 0; cpu < g->m.cpus; cpu++)
-		if (g->active[cpu].kind == GEN_T_PROC && g->active[cpu].i == p)
-			return cpu;
-	unsigned cpu = gen_below(g, g->m.cpus);
-	gen_line(g, "load %u P%d", cpu, p);
-	g->active[cpu] = (struct gen_ref){GEN_T_PROC, p};
-	return cpu;
-}
-
 /* ---- the commands ---- */
 
 static void cmd_object(struct gen *g)
@@ -190,7 +178,7 @@ static void cmd_touch(struct gen *g)
 	if (!r)
 		return;
 	uint64_t va = r->va + gen_next(g) % r->len;
-	unsigned cpu = cpu_running(g, p);
+	unsigned cpu = gen_cpu_running(g, p);
 	const char *user = gen_chance(g, 80) ? " user" : "";
 	unsigned roll = gen_below(g, 100);
 	if (roll < 45)
@@ -206,7 +194,7 @@ static void cmd_touch(struct gen *g)
 static void touch_page(struct gen *g, int p, const struct gen_oregion *r, unsigned page)
 {
 	uint64_t va = r->va + (uint64_t)(page - r->first) * K4 + gen_below(g, 4096);
-	unsigned cpu = cpu_running(g, p);
+	unsigned cpu = gen_cpu_running(g, p);
 	if (gen_chance(g, 50))
 		gen_line(g, "read %u 0x%llx user", cpu, (unsigned long long)va);
 	else

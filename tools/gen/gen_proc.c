@@ -50,14 +50,6 @@ static int target_proc(struct gen *g, char *name, size_t n)
 	return p;
 }
 
-static bool loaded_anywhere(const struct gen *g, int p)
-{
-	for (unsigned cpu = 0; cpu < g->m.cpus; cpu++)
-		if (g->active[cpu].kind == GEN_T_PROC && g->active[cpu].i == p)
-			return true;
-	return false;
-}
-
 void gen_cmd_proc(struct gen *g)
 {
 	int p = pick_proc(g, false);
@@ -234,7 +226,7 @@ void gen_cmd_exit(struct gen *g)
 	char name[16];
 	int p = target_proc(g, name, sizeof name);
 	gen_line(g, "exit %s", name);
-	if (p >= 0 && !loaded_anywhere(g, p))
+	if (p >= 0 && gen_cpu_with(g, GEN_T_PROC, p) < 0)
 		g->proc[p].live = false;
 }
 

@@ -90,14 +90,6 @@ void gen_cmd_space(struct gen *g)
 		g->space[i] = (struct gen_tree){.live = true};
 }
 
-static bool loaded_anywhere(const struct gen *g, enum gen_tree_kind kind, int i)
-{
-	for (unsigned cpu = 0; cpu < g->m.cpus; cpu++)
-		if (g->active[cpu].kind == kind && g->active[cpu].i == i)
-			return true;
-	return false;
-}
-
 void gen_cmd_drop(struct gen *g)
 {
 	int s = live_space(g);
@@ -106,7 +98,7 @@ void gen_cmd_drop(struct gen *g)
 		return;
 	}
 	gen_line(g, "drop S%d", s);
-	if (!loaded_anywhere(g, GEN_T_SPACE, s))
+	if (gen_cpu_with(g, GEN_T_SPACE, s) < 0)
 		g->space[s].live = false;
 }
 

@@ -70,18 +70,6 @@ static int target_proc(struct gen *g, bool with_store, char *name, size_t n)
 	return p;
 }
 
-/* A CPU that runs process P: one that does, or one made to (`load`). */
-static unsigned cpu_running(struct gen *g, int p)
-{
-	for (unsigned cpu = 0; cpu < g->m.cpus; cpu++)
-		if (g->active[cpu].kind == GEN_T_PROC && g->active[cpu].i == p)
-			return cpu;
-	unsigned cpu = gen_below(g, g->m.cpus);
-	gen_line(g, "load %u P%d", cpu, p);
-	g->active[cpu] = (struct gen_ref){GEN_T_PROC, p};
-	return cpu;
-}
-
 /* A page of one of P's regions (or just below a stack, where it grew;
  * now and then an object region's page, which cannot go out). */
 static uint64_t region_page(struct gen *g, const struct gen_proc *p)
@@ -102,7 +90,7 @@ static uint64_t region_page(struct gen *g, const struct gen_proc *p)
  * resident, or pages it back in. */
 static void touch(struct gen *g, int p, uint64_t va)
 {
-	unsigned cpu = cpu_running(g, p);
+	unsigned cpu = gen_cpu_running(g, p);
 	va += gen_below(g, 4096);
 	unsigned roll = gen_below(g, 100);
 	if (roll < 45)
