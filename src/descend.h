@@ -28,10 +28,14 @@ struct descent {
 /* DIRECT: the port has a direct map (DIRECT_MAP) and a metadata array
  * (read where the descent ends, so that it holds no register on the
  * way), and the descent calls nothing; else each table through the
- * port's hooks. */
+ * port's hooks. FOUR (direct only): the tree has four levels and ROOT
+ * is its root's entries (tree->direct_root), so that a descent from the
+ * root neither reads the level count nor finds the root's entries. */
 struct descent_port {
 	bool direct;
+	bool four;
 	uint8_t *direct_map;
+	mmu_pte_t *root;
 };
 
 DESCEND_INLINE mmu_pte_t *descent_table(struct mmu *mmu, struct descent_port port, mmu_pa_t table)
@@ -67,7 +71,7 @@ DESCEND_INLINE void descent_cache(struct mmu_tree *tree, struct descent_port por
 {
 	struct mmu *mmu = tree->mmu;
 	struct mmu_frame_meta *meta =
-		port.direct ? &mmu->port.meta_map[d->table.bits >> MMU_PAGE_SHIFT] : port_meta(mmu, d->table);
+		port.direct ? table_meta_direct(mmu, d->table) : port_meta(mmu, d->table);
 	pt_cache_set(tree, level, meta, d->entries, va, d->upper);
 }
 
@@ -119,8 +123,8 @@ DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, en
 		d = (struct descent){.entries = pd->entries, .upper = pd->upper};
 	} else {
 		d = (struct descent){.table = tree->root, .upper = ENTRY_UPPER_ALL};
-		d.entries = descent_table(mmu, port, d.table);
-		if (mmu->levels == 5 && !descend_step(mmu, port, &d, va, p, MMU_LEVEL_PML5))
+		d.entries = port.four ? port.root : descent_table(mmu, port, d.table);
+		if (!port.four && mmu->levels == 5 && !descend_step(mmu, port, &d, va, p, MMU_LEVEL_PML5))
 			return DESCENT_END(MMU_LEVEL_PML5);
 		if (!descend_step(mmu, port, &d, va, p, MMU_LEVEL_PML4))
 			return DESCENT_END(MMU_LEVEL_PML4);
@@ -139,8 +143,8 @@ DESCEND_INLINE mmu_pte_t *descend_from(struct mmu_tree *tree, mmu_vaddr_t va, en
 DESCEND_INLINE struct descent_port descent_port_of(const struct mmu *mmu)
 {
 	if (mmu->port_direct)
-		return (struct descent_port){true, mmu->port.direct_map};
-	return (struct descent_port){false, NULL};
+		return (struct descent_port){true, false, mmu->port.direct_map, NULL};
+	return (struct descent_port){false, false, NULL, NULL};
 }
 
 /* The descent above, in one form for a port with a direct map and a
@@ -151,7 +155,7 @@ DESCEND_INLINE mmu_pte_t *pt_descend(struct mmu_tree *tree, mmu_vaddr_t va, stru
 	struct descent_port port = descent_port_of(tree->mmu);
 	if (port.direct)
 		return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, port);
-	return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, (struct descent_port){false, NULL});
+	return descend_from(tree, va, DESCEND_FROM_ROOT, p, level, value, upper, (struct descent_port){false, false, NULL, NULL});
 }
 
 #endif

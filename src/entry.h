@@ -33,8 +33,11 @@
  * and in the XD position "executable", the AND of every level's XD
  * inverted (so one AND folds all three: the SDM ORs XD across levels). It
  * starts at ENTRY_UPPER_ALL, gains entry V with entry_fold, and with the
- * leaf gives the MMU_PROT_* of the page. */
-#define ENTRY_UPPER_ALL (MMU_PTE_RW | MMU_PTE_US | MMU_PTE_XD)
+ * leaf gives the MMU_PROT_* of the page. Only those three bits are ever
+ * read (prot_of_bits), so the fold starts at all ones rather than at
+ * their mask: a descent's first level then takes its entry as it is,
+ * with no mask to load and apply. */
+#define ENTRY_UPPER_ALL (~(uint64_t)0)
 
 ENTRY_INLINE uint64_t entry_fold(uint64_t upper, mmu_pte_t v)
 {

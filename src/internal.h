@@ -108,12 +108,22 @@ static inline mmu_vaddr_t pt_entry_last(mmu_vaddr_t va, enum mmu_level level, mm
 	return end < last ? end : last;
 }
 
+/* Where the fold of a leaf's path (src/entry.h) finds its MMU_PROT_* in
+ * mmu->pte_prot: its three bits rotated left by 3, so that not-XD (bit
+ * 63) lands on bit 2, RW on 4 and US on 5 (a rotate and a mask, where
+ * gathering them into 0..7 takes two shifts, two masks and an OR). */
+#define PROT_INDEX_MASK 0x34u
+static inline unsigned prot_index(uint64_t folded)
+{
+	_Static_assert(MMU_PTE_RW == 2 && MMU_PTE_US == 4 && MMU_PTE_XD == 1ull << 63, "pte_prot index");
+	return (unsigned)((folded << 3 | folded >> 61) & PROT_INDEX_MASK);
+}
+
 /* MMU_PROT_* from the fold of a leaf's path (src/entry.h): RW and US
  * ANDed, and in the XD position whether no level set XD. */
 static inline unsigned prot_of_bits(const struct mmu *mmu, uint64_t folded)
 {
-	_Static_assert(MMU_PTE_RW == 2 && MMU_PTE_US == 4 && MMU_PTE_XD == 1ull << 63, "pte_prot index");
-	return mmu->pte_prot[((folded >> 1) & 3) | ((folded >> 61) & 4)];
+	return mmu->pte_prot[prot_index(folded)];
 }
 
 /* TREE's half, the kernel's (IS_KERNEL) or the user one, set once where
@@ -129,6 +139,22 @@ static inline void tree_set_half(struct mmu_tree *tree, bool is_kernel)
 	tree->is_kernel = is_kernel;
 	tree->half_shift = (uint8_t)shift;
 	tree->half_top = is_kernel ? (uint32_t)(~0ull >> shift) : 0;
+}
+
+/* TREE's root is ROOT (its own table, made with it), after its half is
+ * set: a walk that misses the table cache may start from the root's
+ * entries with no hook where the port maps tables directly and the tree
+ * has four levels (src/page.c, read_descending); then direct_top is
+ * half_top, else it is TREE_HALF_DEAD, so that one test of VA refuses
+ * both a VA outside the half and a tree that must descend otherwise.
+ * ROOT 0: the tree has none (dead). */
+static inline void tree_set_root(struct mmu_tree *tree, mmu_pa_t root)
+{
+	const struct mmu *mmu = tree->mmu;
+	bool direct = root.bits && mmu->port_direct && mmu->levels == 4;
+	tree->root = root;
+	tree->direct_root = direct ? (mmu_pte_t *)(mmu->port.direct_map + root.bits) : NULL;
+	tree->direct_top = direct ? tree->half_top : TREE_HALF_DEAD;
 }
 
 /* ---- the table cache (struct mmu_leaf_cache), under the tree lock ---- */

@@ -61,9 +61,12 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 	for (unsigned prot = 0; prot < 16; prot++)
 		mmu->prot_pte[prot] = ((prot & MMU_PROT_W) ? MMU_PTE_RW : 0) | ((prot & MMU_PROT_U) ? MMU_PTE_US : 0) |
 				      (!(prot & MMU_PROT_X) && cfg->nx ? MMU_PTE_XD : 0);
-	for (unsigned i = 0; i < 8; i++)
-		mmu->pte_prot[i] = (uint8_t)(MMU_PROT_R | ((i & 1) ? MMU_PROT_W : 0) | ((i & 2) ? MMU_PROT_U : 0) |
-					     ((i & 4) || !cfg->nx ? MMU_PROT_X : 0));
+	for (unsigned i = 0; i < 8; i++) {
+		uint64_t folded = ((i & 1) ? MMU_PTE_RW : 0) | ((i & 2) ? MMU_PTE_US : 0) | ((i & 4) ? MMU_PTE_XD : 0);
+		mmu->pte_prot[prot_index(folded)] =
+			(uint8_t)(MMU_PROT_R | ((i & 1) ? MMU_PROT_W : 0) | ((i & 2) ? MMU_PROT_U : 0) |
+				  ((i & 4) || !cfg->nx ? MMU_PROT_X : 0));
+	}
 	mmu->flush_ceiling = cfg->flush_ceiling ? cfg->flush_ceiling : MMU_TLB_CEILING_DEFAULT;
 	mmu->pcid = cfg->pcid;
 	mmu->invpcid = cfg->invpcid;
@@ -79,9 +82,11 @@ mmu_err_t mmu_init(struct mmu *mmu, const struct mmu_port *port, const struct mm
 	pt_cache_init(&mmu->kernel);
 	tree_set_half(&mmu->kernel, true);
 	mmu->kernel.owes_always = true; /* its half is live on every CPU */
-	err = table_alloc(mmu, false, &mmu->kernel.root);
+	mmu_pa_t root;
+	err = table_alloc(mmu, false, &root);
 	if (err != MMU_OK)
 		return err;
+	tree_set_root(&mmu->kernel, root);
 	port_meta(mmu, mmu->kernel.root)->flags |= META_PINNED;
 	err = kernel_build_tops(mmu);
 	if (err != MMU_OK)

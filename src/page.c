@@ -248,15 +248,27 @@ PAGE_INLINE mmu_err_t walk_descending(struct mmu_tree *tree, const struct page_a
 
 /* A read the fast path left under the lock: the descent from where
  * START says (the fast path found the page directory cached or not),
- * where it calls nothing (a port with a direct map and a metadata array)
- * and VA is the tree's to walk; else PAGE_MISS, the lock still held. */
+ * where it calls nothing and VA is the tree's to walk; else PAGE_MISS,
+ * the lock still held. From the root that is a 4-level tree of a port
+ * with a direct map and a metadata array (tree->direct_top): the case a
+ * walk over a large, sparse space takes each time, with the level count
+ * and the half test's shift (page_walkable) constants. Any other tree
+ * descends in the slow path. */
 PAGE_INLINE mmu_err_t read_descending(struct mmu_tree *tree, bool held, enum descent_start start,
 				      const struct page_args *a)
 {
-	struct descent_port port = descent_port_of(tree->mmu);
-	if (!port.direct || !page_walkable(tree, a->va))
-		return PAGE_MISS;
-	mmu_err_t err = walk_descending(tree, a, start, port);
+	mmu_err_t err;
+	if (start == DESCEND_FROM_ROOT) {
+		if (a->va >> (mmu_va_bits(4) - 1) != tree->direct_top)
+			return PAGE_MISS;
+		struct descent_port port = {true, true, tree->mmu->port.direct_map, tree->direct_root};
+		err = walk_descending(tree, a, start, port);
+	} else {
+		struct descent_port port = descent_port_of(tree->mmu);
+		if (!port.direct || !page_walkable(tree, a->va))
+			return PAGE_MISS;
+		err = walk_descending(tree, a, start, port);
+	}
 	op_unlock(tree, held);
 	return err;
 }
@@ -318,8 +330,10 @@ PAGE_INLINE mmu_err_t page_slow_locked(struct mmu_tree *tree, const struct page_
 {
 	if ((op->may_promote && tree->promote) || !page_walkable(tree, a->va))
 		return PAGE_DECLINED;
+	if (op->reads_only && tree->mmu->port_direct)
+		return walk_descending(tree, a, DESCEND_FROM_CACHE, descent_port_of(tree->mmu));
 	if (op->reads_only)
-		return walk_descending(tree, a, DESCEND_FROM_CACHE, (struct descent_port){false, NULL});
+		return walk_descending(tree, a, DESCEND_FROM_CACHE, (struct descent_port){false, false, NULL, NULL});
 	if (pt_cache_covers(tree, level, a->va))
 		return page_at(tree, op, level, pt_cache_entry(tree, level, a->va), a, NULL, false);
 	return page_along_path(tree, op, level, a);

@@ -51,6 +51,15 @@ static inline struct mmu_frame_meta *port_meta(const struct mmu *mmu, mmu_pa_t p
 	return mmu->port.ops->frame_meta(mmu->port.ctx, pa);
 }
 
+/* The metadata of TABLE, a page-aligned PA, in the port's metadata array
+ * (which the caller knows it has): 16 bytes a frame, so its offset is
+ * the PA shifted right by 8, one shift where port_meta's index takes two. */
+static inline struct mmu_frame_meta *table_meta_direct(const struct mmu *mmu, mmu_pa_t table)
+{
+	_Static_assert(sizeof(struct mmu_frame_meta) << 8 == 1u << MMU_PAGE_SHIFT, "a frame's metadata is 16 bytes");
+	return (struct mmu_frame_meta *)((uint8_t *)mmu->port.meta_map + (table.bits >> 8));
+}
+
 static inline mmu_pte_t *table_of(const struct mmu *mmu, mmu_pa_t pa) { return (mmu_pte_t *)port_p2v(mmu, pa); }
 
 /* ---- entries as the hardware sees them ----

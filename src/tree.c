@@ -25,9 +25,9 @@ mmu_err_t mmu_tree_create(struct mmu *mmu, struct mmu_tree *tree)
 	 * temporary of the whole tree (1.2 KiB) through the stack. */
 	__builtin_memset(tree, 0, sizeof *tree);
 	tree->mmu = mmu;
-	tree->root = root;
-	pt_cache_init(tree);
 	tree_set_half(tree, false);
+	tree_set_root(tree, root);
+	pt_cache_init(tree);
 	/* With PCIDs a lazy CPU may keep the tree's entries: a change owes
 	 * the TLBs even while no CPU runs it (entry_owes). */
 	tree->owes_always = mmu->pcid;
@@ -62,9 +62,9 @@ void tree_init_template(struct mmu_tree *tree, struct mmu *mmu, mmu_pa_t root)
 	table_pin(mmu, root);
 	__builtin_memset(tree, 0, sizeof *tree); /* no 1.2 KiB temporary at -O0 */
 	tree->mmu = mmu;
-	tree->root = root;
-	pt_cache_init(tree);
 	tree_set_half(tree, true);
+	tree_set_root(tree, root);
+	pt_cache_init(tree);
 	tree->owes_always = true;
 	atomic_init(&tree->locked, false);
 	atomic_init(&tree->active_cpus, 0);
@@ -113,7 +113,7 @@ void tree_destroy_locked(struct mmu_tree *tree, mmu_pa_t also)
 	 * takes its miss path, which is where the flag is checked. */
 	tree->dead = true;
 	tree->half_top = TREE_HALF_DEAD;
-	tree->root = mmu_pa(0);
+	tree_set_root(tree, mmu_pa(0));
 	pt_cache_drop_below(tree, mmu_top_level(mmu));
 }
 

@@ -81,6 +81,13 @@ struct mmu_tree {
 	 * tree_set_half). */
 	uint8_t half_shift;
 	uint32_t half_top;
+	/* Private: the root's entries through the port's direct map, where a
+	 * single-page walk may descend from them with no hook and a constant
+	 * four levels (a 4-level tree of a port with a direct map and a
+	 * metadata array), and then half_top; otherwise direct_top matches
+	 * no VA (src/internal.h, tree_set_root). */
+	uint32_t direct_top;
+	mmu_pte_t *direct_root;
 	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
 	atomic_bool has_global;           /* ever held a G leaf in its user half */
 	bool promote;                     /* promote full tables after map/protect */
@@ -164,7 +171,7 @@ struct mmu {
 	uint64_t pa_reserved;  /* physical address bits at or above MAXPHYADDR */
 	bool page_1g;
 	uint64_t prot_pte[16]; /* the RW, US and XD bits of each MMU_PROT_* combination */
-	uint8_t pte_prot[8];   /* the reverse: MMU_PROT_* of RW | US << 1 | !XD << 2 */
+	uint8_t pte_prot[64];  /* the reverse: MMU_PROT_* of RW << 4 | US << 5 | !XD << 2 (src/internal.h) */
 	struct mmu_tree kernel;
 	atomic_int_fast64_t user_tables;   /* table pages of user trees, roots included */
 	atomic_int_fast64_t kernel_tables; /* table pages of the kernel half */

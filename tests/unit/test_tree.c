@@ -42,6 +42,95 @@ static uint32_t wr(unsigned cpu, mmu_vaddr_t va, bool user)
 	return st_result(sim_access(sim, cpu, SIM_WRITE, va, user, false, 0x77));
 }
 
+/* A walk the table cache cannot answer descends from the root: in a
+ * 4-level tree of a port with a direct map (this machine) the descent with
+ * four constant levels and a root found when the tree was made, in a
+ * 5-level one the slow path's. Each answer is checked against what a CPU
+ * reads through the tree; a hole at each level is NOTEXIST and a VA that
+ * is not canonical INVALID, in a user tree and the kernel's, and a dead
+ * tree refuses every VA. */
+static void walk_after_far(struct mmu_tree *t, mmu_vaddr_t far, mmu_vaddr_t va, struct mmu_translation *tr,
+			   mmu_err_t want)
+{
+	struct mmu_translation f;
+	CHECK_OK(mmu_walk(t, far, &f)); /* the cache now holds FAR's table: VA's walk starts at the root */
+	CHECK_ERR(mmu_walk(t, va, tr), want);
+	struct mmu_tree_locked h = mmu_tree_lock(t);
+	struct mmu_translation again;
+	CHECK_OK(mmu_walk_locked(h, far, &f));
+	CHECK_ERR(mmu_walk_locked(h, va, &again), want);
+	mmu_tree_unlock(h);
+	if (want == MMU_OK)
+		CHECK(memcmp(tr, &again, sizeof again) == 0);
+}
+
+static void test_walk_from_root(void)
+{
+	const unsigned r = MMU_PROT_R, w = MMU_PROT_W, u = MMU_PROT_U, x = MMU_PROT_X;
+	const mmu_vaddr_t va4k = 0x7f0000003000ull, va2m = 3 * SZ_1G + SZ_2M, far = 5 * SZ_1G;
+	const mmu_vaddr_t outside = 1ull << (mmu_va_bits(mmu->levels) - 1); /* not canonical */
+	struct mmu_tree t;
+	CHECK_OK(mmu_tree_create(mmu, &t));
+	mmu_pa_t f4k = data_frame(MMU_SIZE_4K), f2m = data_frame(MMU_SIZE_2M), ffar = data_frame(MMU_SIZE_4K);
+	CHECK_OK(mmu_map(&t, va4k, f4k, PAGE, r | w | u, NULL, NULL));
+	CHECK_OK(mmu_map(&t, va2m, f2m, SZ_2M, r | u | x, NULL, NULL));
+	CHECK_OK(mmu_map(&t, far, ffar, PAGE, r | u, NULL, NULL));
+	*sim_phys(sim, mmu_pa_add(f4k, 0x123)) = 0x5a;
+	*sim_phys(sim, mmu_pa_add(f2m, 0x12345)) = 0xa5;
+	st_load(sim, 0, &t);
+	const struct {
+		mmu_vaddr_t va;
+		mmu_pa_t pa;
+		enum mmu_size size;
+		unsigned prot;
+		uint8_t byte;
+	} want[] = {
+		{va4k + 0x123, mmu_pa_add(f4k, 0x123), MMU_SIZE_4K, r | w | u | (mmu->nx ? 0 : x), 0x5a},
+		{va2m + 0x12345, mmu_pa_add(f2m, 0x12345), MMU_SIZE_2M, r | u | x, 0xa5},
+	};
+	struct mmu_translation tr;
+	for (unsigned i = 0; i < sizeof want / sizeof want[0]; i++) {
+		walk_after_far(&t, far, want[i].va, &tr, MMU_OK);
+		CHECK_EQ(tr.pa.bits, want[i].pa.bits);
+		CHECK_EQ(tr.size, want[i].size);
+		CHECK_EQ(tr.prot, want[i].prot);
+		struct sim_access a = sim_access(sim, 0, SIM_READ, want[i].va, true, false, 0);
+		CHECK_EQ(a.outcome, SIM_OK);
+		CHECK_EQ(a.byte, want[i].byte);
+	}
+	walk_after_far(&t, far, va4k + PAGE, &tr, MMU_E_NOTEXIST);           /* a hole in a page table */
+	walk_after_far(&t, far, va4k + SZ_2M, &tr, MMU_E_NOTEXIST);          /* in a page directory */
+	walk_after_far(&t, far, va4k + 7 * SZ_1G, &tr, MMU_E_NOTEXIST);      /* in a PDPT */
+	walk_after_far(&t, far, 0x100000000000ull, &tr, MMU_E_NOTEXIST);     /* in the root */
+	walk_after_far(&t, far, outside, &tr, MMU_E_INVALID);
+	walk_after_far(&t, far, outside | PAGE, &tr, MMU_E_INVALID);
+	/* The kernel tree descends from its own root the same way. */
+	struct mmu_tree *k = mmu_kernel_tree(mmu);
+	const mmu_vaddr_t kva = KWIN + 9 * SZ_1G + 0x7000, kfar = KWIN + 11 * SZ_1G;
+	mmu_pa_t fk = data_frame(MMU_SIZE_4K), fkfar = data_frame(MMU_SIZE_4K);
+	CHECK_OK(mmu_map(k, kva, fk, PAGE, r | w, NULL, NULL));
+	CHECK_OK(mmu_map(k, kfar, fkfar, PAGE, r, NULL, NULL));
+	walk_after_far(k, kfar, kva + 0x45, &tr, MMU_OK);
+	CHECK_EQ(tr.pa.bits, fk.bits + 0x45);
+	CHECK_EQ(tr.prot, r | w | (mmu->nx ? 0 : x));
+	walk_after_far(k, kfar, kva + PAGE, &tr, MMU_E_NOTEXIST);
+	/* Outside the kernel's half: the general path answers, from the
+	 * kernel root, whose user half maps nothing. */
+	walk_after_far(k, kfar, va4k, &tr, MMU_E_NOTEXIST);
+	walk_after_far(k, kfar, outside, &tr, MMU_E_INVALID);
+	CHECK_OK(mmu_unmap(k, kva, PAGE, NULL));
+	CHECK_OK(mmu_unmap(k, kfar, PAGE, NULL));
+	unload_all();
+	CHECK_OK(mmu_tree_destroy(&t));
+	CHECK_ERR(mmu_walk(&t, va4k, &tr), MMU_E_INVALID); /* dead */
+	CHECK_ERR(mmu_walk(&t, far, &tr), MMU_E_INVALID);
+	sim_frame_free(sim, MMU_SIZE_4K, f4k);
+	sim_frame_free(sim, MMU_SIZE_2M, f2m);
+	sim_frame_free(sim, MMU_SIZE_4K, ffar);
+	sim_frame_free(sim, MMU_SIZE_4K, fk);
+	sim_frame_free(sim, MMU_SIZE_4K, fkfar);
+}
+
 static void test_busy(void)
 {
 	struct mmu_tree t;
@@ -549,6 +638,7 @@ int test_main(int argc, char **argv)
 			test_global_user();
 			test_counters();
 			test_alloc_failure();
+			test_walk_from_root();
 			CHECK_EQ(mmu_user_tables(mmu), 0);
 			CHECK_EQ(sim_tables_in_use(sim), tables0);
 			CHECK_EQ(sim_frames_in_use(sim), 0);
