@@ -109,14 +109,17 @@ static inline mmu_vaddr_t pt_entry_last(mmu_vaddr_t va, enum mmu_level level, mm
 }
 
 /* Where the fold of a leaf's path (src/entry.h) finds its MMU_PROT_* in
- * mmu->pte_prot: its three bits rotated left by 3, so that not-XD (bit
- * 63) lands on bit 2, RW on 4 and US on 5 (a rotate and a mask, where
- * gathering them into 0..7 takes two shifts, two masks and an OR). */
-#define PROT_INDEX_MASK 0x34u
-static inline unsigned prot_index(uint64_t folded)
+ * mmu->pte_prot: its three bits rotated left by one, so that not-XD (bit
+ * 63) lands on bit 0, RW on 2 and US on 3 (one rotate and one mask, where
+ * gathering them into 0..7 takes two shifts, two masks and an OR). The
+ * rotation and the mask are 64-bit so that the compiler keeps them a
+ * rotate. */
+#define PROT_INDEX_MASK 0xdu
+static inline uint64_t prot_index(uint64_t folded)
 {
 	_Static_assert(MMU_PTE_RW == 2 && MMU_PTE_US == 4 && MMU_PTE_XD == 1ull << 63, "pte_prot index");
-	return (unsigned)((folded << 3 | folded >> 61) & PROT_INDEX_MASK);
+	uint64_t rotated = folded << 1 | folded >> 63;
+	return rotated & PROT_INDEX_MASK;
 }
 
 /* MMU_PROT_* from the fold of a leaf's path (src/entry.h): RW and US

@@ -171,7 +171,7 @@ struct mmu {
 	uint64_t pa_reserved;  /* physical address bits at or above MAXPHYADDR */
 	bool page_1g;
 	uint64_t prot_pte[16]; /* the RW, US and XD bits of each MMU_PROT_* combination */
-	uint8_t pte_prot[64];  /* the reverse: MMU_PROT_* of RW << 4 | US << 5 | !XD << 2 (src/internal.h) */
+	uint8_t pte_prot[16];  /* the reverse: MMU_PROT_* of !XD | RW << 2 | US << 3 (src/internal.h) */
 	struct mmu_tree kernel;
 	atomic_int_fast64_t user_tables;   /* table pages of user trees, roots included */
 	atomic_int_fast64_t kernel_tables; /* table pages of the kernel half */
