@@ -65,13 +65,17 @@ DESCEND_INLINE bool descend_step(struct mmu *mmu, struct descent_port port, stru
 }
 
 /* Cache the table D ended in at LEVEL (the table the next single-page
- * call at VA wants). */
+ * call at VA wants). A read (READ) through the direct map caches a page
+ * table without its metadata, which only a change needs: the change
+ * finds it (pt_cache_meta). */
 DESCEND_INLINE void descent_cache(struct mmu_tree *tree, struct descent_port port, const struct descent *d,
-				  mmu_vaddr_t va, enum mmu_level level)
+				  mmu_vaddr_t va, enum mmu_level level, bool read)
 {
 	struct mmu *mmu = tree->mmu;
-	struct mmu_frame_meta *meta =
-		port.direct ? table_meta_direct(mmu, d->table) : port_meta(mmu, d->table);
+	struct mmu_frame_meta *meta = NULL;
+	if (!(read && port.direct && level == MMU_LEVEL_PT))
+		meta = port.direct ? table_meta_direct(mmu, mmu_pa((uint64_t)((uint8_t *)d->entries - port.direct_map)))
+				   : port_meta(mmu, d->table);
 	pt_cache_set(tree, level, meta, d->entries, va, d->upper);
 }
 
@@ -84,13 +88,14 @@ enum descent_start { DESCEND_FROM_ROOT, DESCEND_FROM_PD, DESCEND_FROM_CACHE };
 /* Where the descent D ends, at LEVEL (a constant: each level has its
  * own end, so that nothing after it tests a level held in a register):
  * cache the table it ended in unless it came from the cache (FROM_PD),
- * and hand over what descend_from returns. */
+ * as a read's unless it records a path P (a change's), and hand over
+ * what descend_from returns. */
 DESCEND_INLINE mmu_pte_t *descent_end(struct mmu_tree *tree, struct descent_port port, const struct descent *d,
 				      mmu_vaddr_t va, struct pt_path *p, bool from_pd, enum mmu_level level,
 				      enum mmu_level *level_out, mmu_pte_t *value, uint64_t *upper)
 {
 	if (level <= MMU_CACHED_LEVELS && !(from_pd && level == MMU_LEVEL_PD))
-		descent_cache(tree, port, d, va, level);
+		descent_cache(tree, port, d, va, level, !p);
 	if (p)
 		p->level = level;
 	*level_out = level;

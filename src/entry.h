@@ -117,7 +117,7 @@ ENTRY_INLINE void entry_write(struct mmu_tree *tree, struct mmu_frame_meta *meta
 /* The same for entry E of the cached table at LEVEL. */
 ENTRY_INLINE void entry_write_cached(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e, mmu_pte_t value)
 {
-	entry_write(tree, pt_cache(tree, level)->meta, level, e, value);
+	entry_write(tree, pt_cache_meta(tree, level), level, e, value);
 }
 
 /* Clear the present leaf E of the cached table at LEVEL unless it is the
@@ -129,7 +129,7 @@ ENTRY_INLINE void entry_write_cached(struct mmu_tree *tree, enum mmu_level level
  * counts in its lane: the lane is at least 1.) */
 ENTRY_INLINE bool entry_clear_cached_unless_last(struct mmu_tree *tree, enum mmu_level level, mmu_pte_t *e)
 {
-	struct mmu_frame_meta *meta = pt_cache(tree, level)->meta;
+	struct mmu_frame_meta *meta = pt_cache_meta(tree, level);
 	uint8_t *lane = &meta->live[table_lane_of(e)];
 	if (__builtin_expect(--*lane == 0, 0) && table_empty(meta)) {
 		++*lane;

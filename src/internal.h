@@ -148,9 +148,10 @@ static inline void tree_set_half(struct mmu_tree *tree, bool is_kernel)
  * set: a walk that misses the table cache may start from the root's
  * entries with no hook where the port maps tables directly and the tree
  * has four levels (src/page.c, read_descending); then direct_top is
- * half_top, else it is TREE_HALF_DEAD, so that one test of VA refuses
- * both a VA outside the half and a tree that must descend otherwise.
- * ROOT 0: the tree has none (dead). */
+ * half_top, else it is TREE_HALF_DEAD, so that one test of VA (against a
+ * 64-bit field: a compare with memory) refuses both a VA outside the
+ * half and a tree that must descend otherwise. ROOT 0: the tree has none
+ * (dead). */
 static inline void tree_set_root(struct mmu_tree *tree, mmu_pa_t root)
 {
 	const struct mmu *mmu = tree->mmu;
@@ -158,6 +159,7 @@ static inline void tree_set_root(struct mmu_tree *tree, mmu_pa_t root)
 	tree->root = root;
 	tree->direct_root = direct ? (mmu_pte_t *)(mmu->port.direct_map + root.bits) : NULL;
 	tree->direct_top = direct ? tree->half_top : TREE_HALF_DEAD;
+	tree->direct_map = direct ? mmu->port.direct_map : NULL;
 }
 
 /* ---- the table cache (struct mmu_leaf_cache), under the tree lock ---- */
@@ -237,6 +239,19 @@ static inline void pt_cache_set(struct mmu_tree *tree, enum mmu_level level, str
 		.upper = upper,
 	};
 }
+/* The metadata of the table TREE caches at LEVEL. A walk through the
+ * direct map caches a page table without it (a read needs none, and
+ * finding it was a twentieth of the instructions of a walk that misses
+ * the cache: src/descend.h, descent_cache); the first change through the
+ * table finds it then, from the table's address in the direct map. */
+static inline struct mmu_frame_meta *pt_cache_meta(struct mmu_tree *tree, enum mmu_level level)
+{
+	struct mmu_leaf_cache *c = pt_cache(tree, level);
+	if (level == MMU_LEVEL_PT && __builtin_expect(!c->meta, 0))
+		c->meta = table_meta_of_entries(tree->mmu, c->entries);
+	return c->meta;
+}
+
 #include "entry.h"
 
 /* Take BATCH if given, else start LOCAL; end_batch flushes LOCAL. */

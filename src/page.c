@@ -185,7 +185,7 @@ PAGE_INLINE mmu_err_t change_at(struct mmu_tree *tree, enum mmu_level level, mmu
 	mmu_pte_t nv = unmap ? 0 : (v & ~MMU_PTE_PERM_MASK) | a->bits;
 	if (nv == v)
 		return MMU_OK;
-	if (unmap && table_live(pt_cache(tree, level)->meta) <= 1) {
+	if (unmap && table_live(pt_cache_meta(tree, level)) <= 1) {
 		/* The last leaf of its table: the tables it empties go too. */
 		entry_clear_releasing(tree, level, a->va, v, p, a->given);
 		return MMU_OK;
@@ -261,7 +261,7 @@ PAGE_INLINE mmu_err_t read_descending(struct mmu_tree *tree, bool held, enum des
 	if (start == DESCEND_FROM_ROOT) {
 		if (a->va >> (mmu_va_bits(4) - 1) != tree->direct_top)
 			return PAGE_MISS;
-		struct descent_port port = {true, true, tree->mmu->port.direct_map, tree->direct_root};
+		struct descent_port port = {true, true, tree->direct_map, tree->direct_root};
 		err = walk_descending(tree, a, start, port);
 	} else {
 		struct descent_port port = descent_port_of(tree->mmu);

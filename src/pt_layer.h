@@ -60,6 +60,12 @@ static inline struct mmu_frame_meta *table_meta_direct(const struct mmu *mmu, mm
 	return (struct mmu_frame_meta *)((uint8_t *)mmu->port.meta_map + (table.bits >> 8));
 }
 
+/* The same for the table whose entries are ENTRIES in the direct map. */
+static inline struct mmu_frame_meta *table_meta_of_entries(const struct mmu *mmu, const mmu_pte_t *entries)
+{
+	return table_meta_direct(mmu, mmu_pa((uint64_t)((const uint8_t *)entries - mmu->port.direct_map)));
+}
+
 static inline mmu_pte_t *table_of(const struct mmu *mmu, mmu_pa_t pa) { return (mmu_pte_t *)port_p2v(mmu, pa); }
 
 /* ---- entries as the hardware sees them ----

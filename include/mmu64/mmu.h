@@ -63,7 +63,8 @@ struct mmu_tree_pcid {
 struct mmu_leaf_cache {
 	mmu_vaddr_t base;             /* VA the table's first entry maps; 0x201000: nothing cached */
 	mmu_pte_t *entries;
-	struct mmu_frame_meta *meta;  /* its metadata, which holds the live count */
+	struct mmu_frame_meta *meta;  /* its metadata, which holds the live count; NULL in a page
+				       * table a walk cached (the first change finds it) */
 	uint64_t upper;               /* the entries above: RW, US and not-XD ANDed */
 };
 
@@ -81,13 +82,15 @@ struct mmu_tree {
 	 * tree_set_half). */
 	uint8_t half_shift;
 	uint32_t half_top;
-	/* Private: the root's entries through the port's direct map, where a
-	 * single-page walk may descend from them with no hook and a constant
-	 * four levels (a 4-level tree of a port with a direct map and a
-	 * metadata array), and then half_top; otherwise direct_top matches
-	 * no VA (src/internal.h, tree_set_root). */
-	uint32_t direct_top;
+	/* Private: where a single-page walk may descend from the root with
+	 * no hook and a constant four levels (a 4-level tree of a port with a
+	 * direct map and a metadata array), the root's entries and the
+	 * port's direct map, and direct_top is half_top; otherwise
+	 * direct_top matches no VA (src/internal.h, tree_set_root). Kept in
+	 * the tree so that the descent needs no register for the mmu. */
+	uint64_t direct_top;
 	mmu_pte_t *direct_root;
+	uint8_t *direct_map;
 	atomic_uint_fast64_t active_cpus; /* bit N: loaded on CPU N */
 	atomic_bool has_global;           /* ever held a G leaf in its user half */
 	bool promote;                     /* promote full tables after map/protect */

@@ -8,7 +8,9 @@
  * hold entries keeps the table, the unmap of the last entry frees it (at
  * once with nothing owed, after the flush with a batch or a CPU running
  * the tree), and a run that starts at any index mod 4 moves each lane by
- * its share. */
+ * its share. Each single-page case runs twice: the second time each call
+ * finds its table cached by a walk, which leaves the metadata for the
+ * change to find. */
 #include "simtest.h"
 
 #define PAGE 0x1000ull
@@ -51,22 +53,48 @@ static void check_lanes(struct sim *sim, struct mmu_tree *t)
 	check_table(sim, mmu_pa_bits(t->root), 4, 0, 256);
 }
 
+/* A 4K and a 2M page mapped far from the others (a PDPT of their own),
+ * whose walks make the table cache hold their page table or page
+ * directory. */
+#define FAR (1024 * G1)
+#define FAR_2M (FAR + G1)
+
+/* With WALKED, make the table cache hold the table of VA's page of SIZE
+ * as a walk caches it (a page table without its metadata: src/descend.h),
+ * so that the next single-page call at VA changes it through that entry
+ * of the cache. */
+static void cache_by_walk(struct mmu_tree *t, mmu_vaddr_t va, uint64_t size, bool walked)
+{
+	struct mmu_translation tr;
+	if (!walked)
+		return;
+	CHECK_OK(mmu_walk(t, size == PAGE ? FAR : FAR_2M, &tr));
+	mmu_err_t err = mmu_walk(t, va, &tr);
+	CHECK(err == MMU_OK || err == MMU_E_NOTEXIST);
+}
+
 /* Single pages of SIZE (4K in one page table, 2M in one page directory)
  * at the indices IDX, mapped, then unmapped in that order (with batch B
  * when given, flushed after each): the table's lanes empty one at a time,
- * and the tables go only with the last entry. */
+ * and the tables go only with the last entry. WALKED: each call after the
+ * first finds its table cached by a walk (cache_by_walk). */
 static void single_pages(struct sim *sim, struct mmu_tree *t, uint64_t size, const unsigned *idx, unsigned n,
-			 struct mmu_tlb_batch *b)
+			 struct mmu_tlb_batch *b, bool walked)
 {
 	struct mmu *mmu = sim_mmu(sim);
 	const mmu_vaddr_t va = (size == PAGE ? 8 : 16) * G1;
 	int64_t before = mmu_user_tables(mmu);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		cache_by_walk(t, va + idx[i] * size, size, walked && i > 0);
 		CHECK_OK(mmu_map(t, va + idx[i] * size, mmu_pa(0x200000000ull + idx[i] * size), size, RWU, NULL, NULL));
+		if (walked)
+			check_lanes(sim, t);
+	}
 	check_lanes(sim, t);
 	int64_t mapped = mmu_user_tables(mmu);
 	CHECK_EQ(mapped, before + (size == PAGE ? 3 : 2)); /* PDPT, PD (and PT) */
 	for (unsigned i = 0; i < n; i++) {
+		cache_by_walk(t, va + idx[i] * size, size, walked);
 		CHECK_OK(mmu_unmap(t, va + idx[i] * size, size, b));
 		if (b)
 			mmu_tlb_flush(b);
@@ -130,10 +158,16 @@ static void run(bool loaded, bool pcid)
 	/* Lane 1 (indices 1, 5, 9) empties first while the others hold
 	 * entries, then each lane in turn. */
 	const unsigned small[] = {1, 5, 9, 0, 2, 3, 4, 6, 511, 510}, huge[] = {3, 7, 2, 6, 10, 1};
-	single_pages(sim, &t, PAGE, small, 10, NULL);
-	single_pages(sim, &t, PAGE, small, 10, &b);
-	single_pages(sim, &t, M2, huge, 6, NULL);
-	single_pages(sim, &t, M2, huge, 6, &b);
+	CHECK_OK(mmu_map(&t, FAR, mmu_pa(0x300000000ull), PAGE, RU, NULL, NULL));
+	CHECK_OK(mmu_map(&t, FAR_2M, mmu_pa(0x300200000ull), M2, RU, NULL, NULL));
+	for (unsigned walked = 0; walked < 2; walked++) {
+		single_pages(sim, &t, PAGE, small, 10, NULL, walked);
+		single_pages(sim, &t, PAGE, small, 10, &b, walked);
+		single_pages(sim, &t, M2, huge, 6, NULL, walked);
+		single_pages(sim, &t, M2, huge, 6, &b, walked);
+	}
+	CHECK_OK(mmu_unmap(&t, FAR, PAGE, NULL));
+	CHECK_OK(mmu_unmap(&t, FAR_2M, M2, NULL));
 	runs(sim, &t);
 	CHECK_EQ(mmu_user_tables(mmu), 1);
 	if (loaded)
