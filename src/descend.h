@@ -74,8 +74,7 @@ DESCEND_INLINE void descent_cache(struct mmu_tree *tree, struct descent_port por
 	struct mmu *mmu = tree->mmu;
 	struct mmu_frame_meta *meta = NULL;
 	if (!(read && port.direct && level == MMU_LEVEL_PT))
-		meta = port.direct ? table_meta_direct(mmu, mmu_pa((uint64_t)((uint8_t *)d->entries - port.direct_map)))
-				   : port_meta(mmu, d->table);
+		meta = port.direct ? table_meta_of_entries(mmu, d->entries) : port_meta(mmu, d->table);
 	pt_cache_set(tree, level, meta, d->entries, va, d->upper);
 }
 

@@ -142,6 +142,7 @@ static inline void tree_set_half(struct mmu_tree *tree, bool is_kernel)
 	tree->is_kernel = is_kernel;
 	tree->half_shift = (uint8_t)shift;
 	tree->half_top = is_kernel ? (uint32_t)(~0ull >> shift) : 0;
+	tree->direct_top = TREE_HALF_DEAD; /* until it has a root (tree_set_root) */
 }
 
 /* TREE's root is ROOT (its own table, made with it), after its half is
@@ -240,10 +241,11 @@ static inline void pt_cache_set(struct mmu_tree *tree, enum mmu_level level, str
 	};
 }
 /* The metadata of the table TREE caches at LEVEL. A walk through the
- * direct map caches a page table without it (a read needs none, and
- * finding it was a twentieth of the instructions of a walk that misses
- * the cache: src/descend.h, descent_cache); the first change through the
- * table finds it then, from the table's address in the direct map. */
+ * direct map caches a page table without it (src/descend.h,
+ * descent_cache): a read needs none, and a walk over a large sparse
+ * space misses the cache on every call, so it would pay for finding it
+ * every time. The first change through the table finds it then, from
+ * the table's address in the direct map. */
 static inline struct mmu_frame_meta *pt_cache_meta(struct mmu_tree *tree, enum mmu_level level)
 {
 	struct mmu_leaf_cache *c = pt_cache(tree, level);
