@@ -330,10 +330,8 @@ PAGE_INLINE mmu_err_t page_slow_locked(struct mmu_tree *tree, const struct page_
 {
 	if ((op->may_promote && tree->promote) || !page_walkable(tree, a->va))
 		return PAGE_DECLINED;
-	if (op->reads_only && tree->mmu->port_direct)
+	if (op->reads_only) /* a rare walk (5 levels, a port with hooks): one form, the port tested at each level */
 		return walk_descending(tree, a, DESCEND_FROM_CACHE, descent_port_of(tree->mmu));
-	if (op->reads_only)
-		return walk_descending(tree, a, DESCEND_FROM_CACHE, (struct descent_port){false, false, NULL, NULL});
 	if (pt_cache_covers(tree, level, a->va))
 		return page_at(tree, op, level, pt_cache_entry(tree, level, a->va), a, NULL, false);
 	return page_along_path(tree, op, level, a);
