@@ -74,6 +74,14 @@ unsigned gen_cpu_running(struct gen *g, int p)
 	return cpu;
 }
 
+int gen_first_free_proc(const struct gen *g)
+{
+	for (unsigned i = 0; i < GEN_PROCS; i++)
+		if (!g->proc[i].live)
+			return (int)i;
+	return -1;
+}
+
 void gen_line(struct gen *g, const char *fmt, ...)
 {
 	va_list ap;

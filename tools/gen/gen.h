@@ -167,6 +167,9 @@ unsigned gen_cpu(struct gen *g);
 int gen_cpu_with(const struct gen *g, enum gen_tree_kind kind, int i);
 /* A CPU that runs process P: one that does, or one made to (`load`). */
 unsigned gen_cpu_running(struct gen *g, int p);
+/* The first process slot not in use (a child's, a name sure to be no
+ * process's), or -1. */
+int gen_first_free_proc(const struct gen *g);
 void gen_line(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A user (or kernel-window) VA in one of the zones, aligned to ALIGN. */
 uint64_t gen_zone_va(struct gen *g, bool kernel, uint64_t align);

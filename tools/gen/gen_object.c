@@ -276,10 +276,7 @@ static void cmd_rremove(struct gen *g)
 static void cmd_fork(struct gen *g)
 {
 	int p = pick_proc_where(g, true, false);
-	int q = -1;
-	for (unsigned i = 0; i < GEN_PROCS && q < 0; i++)
-		if (!g->proc[i].live)
-			q = (int)i;
+	int q = gen_first_free_proc(g);
 	if (p < 0 || q < 0)
 		return;
 	gen_line(g, "fork P%d P%d", p, q);

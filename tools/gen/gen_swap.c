@@ -56,10 +56,7 @@ static int target_proc(struct gen *g, bool with_store, char *name, size_t n)
 	if (p < 0)
 		p = pick_proc_where(g, false, false, false);
 	if (p < 0 || gen_error(g, 4)) {
-		int free_slot = -1;
-		for (unsigned i = 0; i < GEN_PROCS && free_slot < 0; i++)
-			if (!g->proc[i].live)
-				free_slot = (int)i;
+		int free_slot = gen_first_free_proc(g);
 		if (free_slot < 0)
 			snprintf(name, n, "kernel");
 		else
@@ -206,10 +203,7 @@ static void cmd_faults(struct gen *g)
 static void cmd_fork(struct gen *g)
 {
 	int p = pick_proc_where(g, true, false, true);
-	int q = -1;
-	for (unsigned i = 0; i < GEN_PROCS && q < 0; i++)
-		if (!g->proc[i].live)
-			q = (int)i;
+	int q = gen_first_free_proc(g);
 	if (p < 0 || q < 0)
 		return;
 	if (gen_chance(g, 50)) {
