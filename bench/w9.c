@@ -57,6 +57,20 @@ static void w9_free(void *ctx, uint64_t slot)
 
 static const struct mmu_vm_swap_ops w9_ops = {w9_write, w9_read, w9_dup, w9_free};
 
+/* Write byte (uint8_t)(i + ADD) at OFFSET into each page i of SP's
+ * PAGES, each a fault that pages it back in (WHAT names the pages in the
+ * message of one that did not). */
+static void w9_fault_in(struct sim *sim, struct mmu_vm_space *sp, uint64_t pages, uint64_t offset, uint64_t add,
+			const char *what)
+{
+	for (uint64_t i = 0; i < pages; i++) {
+		if (bench_vm_write("W9", sim, sp, BENCH_VM_VA + i * 4096 + offset, (uint8_t)(i + add)) != MMU_VM_DEMAND) {
+			fprintf(stderr, "bench W9: %s %llu did not page in\n", what, (unsigned long long)i);
+			exit(1);
+		}
+	}
+}
+
 struct w9_result {
 	double out_ns, in_ns;
 	uint64_t frames_out, frames_in;
@@ -79,12 +93,7 @@ static void w9_once(struct sim *sim, struct w9_store *st, uint64_t pages, struct
 		bench_vm_must("W9", mmu_vm_page_out(&sp, BENCH_VM_VA + i * 4096), "page-out");
 	double t1 = bench_vm_now_ns();
 	res->frames_out = sim_frames_in_use(sim) - frames0;
-	for (uint64_t i = 0; i < pages; i++) {
-		if (bench_vm_write("W9", sim, &sp, BENCH_VM_VA + i * 4096, (uint8_t)(i + 1)) != MMU_VM_DEMAND) {
-			fprintf(stderr, "bench W9: page %llu did not page in\n", (unsigned long long)i);
-			exit(1);
-		}
-	}
+	w9_fault_in(sim, &sp, pages, 0, 1, "page");
 	double t2 = bench_vm_now_ns();
 	res->frames_in = sim_frames_in_use(sim) - frames0;
 	res->out_ns = (t1 - t0) / (double)pages;
@@ -205,12 +214,7 @@ static void w9_obj_once(struct sim *sim, struct w9_pager *pg, struct w9_store *s
 	}
 	double t2 = bench_vm_now_ns();
 	res->frames_out = sim_frames_in_use(sim) - frames0;
-	for (uint64_t i = 0; i < pages; i++) {
-		if (bench_vm_write("W9", sim, &sp[1], BENCH_VM_VA + i * 4096 + 1, (uint8_t)i) != MMU_VM_DEMAND) {
-			fprintf(stderr, "bench W9: object page %llu did not page in\n", (unsigned long long)i);
-			exit(1);
-		}
-	}
+	w9_fault_in(sim, &sp[1], pages, 1, 0, "object page");
 	double t3 = bench_vm_now_ns();
 	res->frames_in = sim_frames_in_use(sim) - frames0;
 	res->clock_ns = (t1 - t0) / (double)pages;
