@@ -54,6 +54,15 @@ void st_load(struct sim *sim, unsigned cpu, struct mmu_tree *tree)
 	sim_set_cpu(sim, self);
 }
 
+struct sim *st_machine_tree(const struct sim_config *cfg, struct mmu_tree *tree, bool loaded)
+{
+	struct sim *sim = st_machine(cfg);
+	CHECK_OK(mmu_tree_create(sim_mmu(sim), tree));
+	if (loaded)
+		st_load(sim, 1, tree);
+	return sim;
+}
+
 uint32_t st_result(struct sim_access a)
 {
 	return a.outcome == SIM_OK ? ST_OK : a.outcome == SIM_GP ? ST_GP : a.error_code;

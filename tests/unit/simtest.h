@@ -28,6 +28,9 @@ struct sim *st_threaded(unsigned ncpus, uint64_t mem);
 /* Load TREE on CPU (the library call runs as CPU), then act again as the
  * CPU that was current before. */
 void st_load(struct sim *sim, unsigned cpu, struct mmu_tree *tree);
+/* A machine of CFG with a new user tree TREE, loaded on CPU 1 when LOADED
+ * (a CPU runs it: its changes owe the TLBs), or exit(1). */
+struct sim *st_machine_tree(const struct sim_config *cfg, struct mmu_tree *tree, bool loaded);
 
 /* Outcome of an access as one number, so CHECK_EQ prints all three: OK, GP
  * or the #PF error code. */

@@ -147,12 +147,9 @@ static void run(bool loaded, bool pcid)
 	struct sim_config cfg;
 	sim_config_default(&cfg); /* the data PAs mapped are never touched: no memory behind them needed */
 	cfg.pcide = pcid;
-	struct sim *sim = st_machine(&cfg);
-	struct mmu *mmu = sim_mmu(sim);
 	struct mmu_tree t;
-	CHECK_OK(mmu_tree_create(mmu, &t));
-	if (loaded)
-		st_load(sim, 1, &t);
+	struct sim *sim = st_machine_tree(&cfg, &t, loaded);
+	struct mmu *mmu = sim_mmu(sim);
 	struct mmu_tlb_batch b;
 	mmu_tlb_batch_init(&b, &t);
 	/* Lane 1 (indices 1, 5, 9) empties first while the others hold

@@ -19,12 +19,9 @@ static void run(bool loaded, bool promote, bool pcid)
 	sim_config_default(&cfg);
 	cfg.mem = 3ull << 30;
 	cfg.pcide = pcid;
-	struct sim *sim = st_machine(&cfg);
-	struct mmu *mmu = sim_mmu(sim);
 	struct mmu_tree t;
-	CHECK_OK(mmu_tree_create(mmu, &t));
-	if (loaded)
-		st_load(sim, 1, &t);
+	struct sim *sim = st_machine_tree(&cfg, &t, loaded);
+	struct mmu *mmu = sim_mmu(sim);
 	CHECK_OK(mmu_tree_set_promote(&t, promote));
 	mmu_pa_t g;
 	CHECK_OK(sim_frame_alloc(sim, MMU_SIZE_1G, &g));
