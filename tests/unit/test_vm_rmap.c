@@ -17,27 +17,34 @@
 #define NPAGES VT_PAGER_PAGES
 #define NREC 4
 
-/* A pager object with NREC records, and its store. */
+/* A pager object with NREC records, and its store; the data frames in
+ * use when it was made. */
 struct fixture {
 	struct vt_pager st;
 	struct mmu_vm_object o;
 	mmu_pa_t slots[NPAGES];
 	struct mmu_vm_object_mapper rec[NREC];
+	uint64_t frames0;
 };
 
 static void fixture_init(struct fixture *f, unsigned records)
 {
 	memset(f, 0, sizeof *f);
+	f->frames0 = sim_frames_in_use(vt_sim);
 	f->st.missing = VT_PAGER_PAGES; /* no page refused; shared regions may write */
 	CHECK_OK(mmu_vm_object_init_pager(vt_mmu, &f->o, f->slots, NPAGES, &vt_pager_ops_writable, &f->st));
 	CHECK_OK(mmu_vm_object_set_mapper_storage(&f->o, f->rec, records));
 }
 
+/* The end of a test: the object released (no record left), and every
+ * frame back, the sanitizer silent. */
 static void fixture_release(struct fixture *f)
 {
 	CHECK_EQ(f->o.nmappers, 0u);
 	CHECK_OK(mmu_vm_object_release(&f->o));
 	vt_pager_free(&f->st);
+	CHECK_EQ(sim_frames_in_use(vt_sim), f->frames0);
+	st_check_sanitizer(vt_sim);
 }
 
 /* The two spaces of a test, loaded on CPUs 0 and 1, unloaded and exited. */
@@ -121,7 +128,6 @@ static void test_args(void)
 
 static void test_pageout_shared(void)
 {
-	uint64_t frames0 = sim_frames_in_use(vt_sim);
 	static struct fixture f;
 	fixture_init(&f, NREC);
 	struct mmu_vm_space a, b;
@@ -171,15 +177,12 @@ static void test_pageout_shared(void)
 	CHECK(!dirty);
 	exit_both(&a, &b);
 	fixture_release(&f);
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-	st_check_sanitizer(vt_sim);
 }
 
 /* ---- a private region: its copy stays, its uncopied page goes ---- */
 
 static void test_private(void)
 {
-	uint64_t frames0 = sim_frames_in_use(vt_sim);
 	static struct fixture f;
 	fixture_init(&f, NREC);
 	struct mmu_vm_space a, b;
@@ -208,15 +211,12 @@ static void test_private(void)
 	CHECK_EQ(ur(&b, 1, VB + 2 * PAGE), 0xa2);
 	exit_both(&a, &b);
 	fixture_release(&f);
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
-	st_check_sanitizer(vt_sim);
 }
 
 /* ---- NOSPACE when the records are full: nothing changed ---- */
 
 static void test_nospace(void)
 {
-	uint64_t frames0 = sim_frames_in_use(vt_sim);
 	static struct fixture f;
 	static struct state snap;
 	fixture_init(&f, 1);
@@ -253,7 +253,6 @@ static void test_nospace(void)
 	CHECK_OK(mmu_vm_space_exit(&b));
 	CHECK_OK(mmu_vm_space_exit(&a));
 	fixture_release(&f);
-	CHECK_EQ(sim_frames_in_use(vt_sim), frames0);
 }
 
 /* ---- BUSY while a mapper's space lock is held elsewhere ---- */
