@@ -247,6 +247,20 @@ static void w9_obj_once(struct sim *sim, struct w9_pager *pg, struct w9_store *s
 		pg->asked = 0;
 }
 
+/* The page-out and page-in lines of an object's phases (OUT_NAME,
+ * IN_NAME), with the frames before and after each from RES. */
+static void w9_obj_report_out_in(const struct bench_opts *o, const char *out_name, const char *in_name,
+				 double *out, double *in, unsigned n, const struct w9_obj_result *res)
+{
+	char extra[160];
+	snprintf(extra, sizeof extra, "pages/s=%.0f frames before=%llu after=%llu", 1e9 / bench_vm_median(out, n),
+		 (unsigned long long)res->frames_touched, (unsigned long long)res->frames_out);
+	bench_vm_report(o, "W9", out_name, "ns/page", out, n, extra);
+	snprintf(extra, sizeof extra, "pages/s=%.0f frames before=%llu after=%llu", 1e9 / bench_vm_median(in, n),
+		 (unsigned long long)res->frames_out, (unsigned long long)res->frames_in);
+	bench_vm_report(o, "W9", in_name, "ns/page", in, n, extra);
+}
+
 /* The object phases: a pager object (clock, page-out, page-in), then an
  * anonymous one with ST as its store (page-out, page-in). */
 static void w9_obj(const struct bench_opts *o, struct sim *sim, struct w9_store *st, uint64_t pages)
@@ -271,23 +285,13 @@ static void w9_obj(const struct bench_opts *o, struct sim *sim, struct w9_store 
 	snprintf(extra, sizeof extra, "pages/s=%.0f referenced=%llu", 1e9 / bench_vm_median(clock, n),
 		 (unsigned long long)pages);
 	bench_vm_report(o, "W9", "obj-clock", "ns/page", clock, n, extra);
-	snprintf(extra, sizeof extra, "pages/s=%.0f frames before=%llu after=%llu", 1e9 / bench_vm_median(out, n),
-		 (unsigned long long)res.frames_touched, (unsigned long long)res.frames_out);
-	bench_vm_report(o, "W9", "obj-page-out", "ns/page", out, n, extra);
-	snprintf(extra, sizeof extra, "pages/s=%.0f frames before=%llu after=%llu", 1e9 / bench_vm_median(in, n),
-		 (unsigned long long)res.frames_out, (unsigned long long)res.frames_in);
-	bench_vm_report(o, "W9", "obj-page-in", "ns/page", in, n, extra);
+	w9_obj_report_out_in(o, "obj-page-out", "obj-page-in", out, in, n, &res);
 	for (unsigned r = 0; r < n; r++) {
 		w9_obj_once(sim, NULL, st, slots, pages, &res);
 		out[r] = res.out_ns;
 		in[r] = res.in_ns;
 	}
-	snprintf(extra, sizeof extra, "pages/s=%.0f frames before=%llu after=%llu", 1e9 / bench_vm_median(out, n),
-		 (unsigned long long)res.frames_touched, (unsigned long long)res.frames_out);
-	bench_vm_report(o, "W9", "obj-anon-out", "ns/page", out, n, extra);
-	snprintf(extra, sizeof extra, "pages/s=%.0f frames before=%llu after=%llu", 1e9 / bench_vm_median(in, n),
-		 (unsigned long long)res.frames_out, (unsigned long long)res.frames_in);
-	bench_vm_report(o, "W9", "obj-anon-in", "ns/page", in, n, extra);
+	w9_obj_report_out_in(o, "obj-anon-out", "obj-anon-in", out, in, n, &res);
 	free(pg.page);
 	free(pg.frame);
 	free(slots);
