@@ -104,6 +104,7 @@ test-docs: $(BUILD)/mmu64
 # figures mean nothing.
 test-bench: $(BUILD)/bench/mmu64-bench
 	@$(BUILD)/bench/mmu64-bench --small --reps 1 >/dev/null 2>&1 && echo "PASS bench --small"
+	@$(BUILD)/bench/mmu64-bench --small --reps 1 --clear-tables W1 W2 >/dev/null 2>&1 && echo "PASS bench --small --clear-tables"
 	@$(MAKE) --no-print-directory LTO=1 build/lto/bench/mmu64-bench >/dev/null 2>&1 || \
 		{ echo "FAIL the LTO build (make LTO=1 build/lto/bench/mmu64-bench)"; exit 1; }
 	@build/lto/bench/mmu64-bench --small --reps 1 >/dev/null 2>&1 && echo "PASS bench --small, LTO build"

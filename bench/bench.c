@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* make bench: the fixed workloads of docs/BENCH.md on the software
  * machine, then C1 (the TLB flush ceiling on the machine's cost model).
- * Usage: mmu64-bench [--reps N] [--csv] [--small] [W1 W2 ... W8 C1]
+ * Usage: mmu64-bench [--reps N] [--csv] [--small] [--clear-tables] [W1 W2 ... W8 C1]
  * --small shrinks every workload (make test runs it that way to check that
- * the benchmark still works; its figures mean nothing). */
+ * the benchmark still works; its figures mean nothing). --clear-tables
+ * makes W1-W4's machine clear every table page it hands out, those the
+ * library gave back zeroed too. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,12 +50,17 @@ static void report(const struct bench_opts *o, const char *work, const char *pha
 
 static void sample(struct samples *s, double t0, uint64_t pages) { s->v[s->n++] = (now_ns() - t0) / pages; }
 
-static struct sim *bench_machine(unsigned cpus, bool threaded, bool pretouch)
+/* CLEAR_TABLES: the machine clears every table page it hands out, as a
+ * port without table_free_zeroed (a peer's harness that clears each
+ * table it creates is compared with this). */
+static struct sim *bench_machine(unsigned cpus, bool threaded, bool pretouch, bool clear_tables)
 {
 	struct sim_config cfg;
 	sim_config_default(&cfg);
 	cfg.ncpus = cpus;
 	cfg.threaded = threaded;
+	cfg.skip_zero_check = true; /* timed as a kernel without its invariant checks */
+	cfg.clear_every_table = clear_tables;
 	struct sim *sim = sim_create(&cfg);
 	if (!sim) {
 		fprintf(stderr, "bench: cannot create the software machine\n");
@@ -435,10 +442,12 @@ int main(int argc, char **argv)
 			o.csv = true;
 		else if (strcmp(argv[i], "--small") == 0)
 			o.small = true;
+		else if (strcmp(argv[i], "--clear-tables") == 0)
+			o.clear_tables = true;
 		else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
 			o.reps = (unsigned)atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--reps N] [--csv] [--small] [W1 W2 W3 W4 W5 W6 W7 W8 W9 C1]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--reps N] [--csv] [--small] [--clear-tables] [W1 W2 W3 W4 W5 W6 W7 W8 W9 C1]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -446,7 +455,7 @@ int main(int argc, char **argv)
 		o.reps = 5;
 	if (o.csv)
 		printf("workload,phase,median,min,max,extra\n");
-	struct sim *sim = bench_machine(1, false, !o.small);
+	struct sim *sim = bench_machine(1, false, !o.small, o.clear_tables);
 	struct mmu *mmu = sim_mmu(sim);
 	if (wanted(argc, argv, i, "W1"))
 		bench_w1(&o, mmu);

@@ -9,6 +9,7 @@ struct bench_opts {
 	unsigned reps;
 	bool csv;
 	bool small; /* tiny sizes: checks the benchmark runs, figures mean nothing */
+	bool clear_tables; /* W1-W4: every table page cleared when handed out */
 };
 
 void bench_w5(const struct bench_opts *o);

@@ -24,6 +24,7 @@ static struct {
 	struct spinlock lock;
 	uint64_t bump, bump_end;
 	uint64_t table_free; /* PA of a free table page; the next PA is in its first word */
+	uint64_t table_zeroed; /* the same for pages given back all zero, but the link word */
 	struct mmu_frame_meta *low_meta;
 	/* The data pool: frame REL (a pool index) lives in chunk REL >> 18. */
 	uint64_t nframes;
@@ -73,20 +74,35 @@ uint64_t pmem_boot_alloc(uint64_t bytes)
 
 /* ---- page-table pages ---- */
 
+/* Unlink the first page of the free list at *HEAD (0: none). */
+static uint64_t table_list_pop(uint64_t *head)
+{
+	uint64_t pa = *head;
+	if (pa)
+		*head = *(uint64_t *)phys_to_virt(pa);
+	return pa;
+}
+
 mmu_err_t pmem_table_alloc(mmu_pa_t *out)
 {
 	bool on = spin_lock_irqsave(&pm.lock);
-	uint64_t pa = pm.table_free;
-	if (pa) {
-		pm.table_free = *(uint64_t *)phys_to_virt(pa);
-	} else if (pm.bump_end - pm.bump >= PAGE) {
+	bool zeroed = true;
+	uint64_t pa = table_list_pop(&pm.table_zeroed);
+	if (!pa) {
+		zeroed = false;
+		pa = table_list_pop(&pm.table_free);
+	}
+	if (!pa && pm.bump_end - pm.bump >= PAGE) {
 		pa = pm.bump;
 		pm.bump += PAGE;
 	}
 	spin_unlock_irqrestore(&pm.lock, on);
 	if (!pa)
 		return MMU_E_NOMEM;
-	memset(phys_to_virt(pa), 0, PAGE);
+	if (zeroed)
+		*(uint64_t *)phys_to_virt(pa) = 0; /* the link */
+	else
+		memset(phys_to_virt(pa), 0, PAGE);
 	pm.low_meta[pa / PAGE] = (struct mmu_frame_meta){0};
 	*out = mmu_pa(pa);
 	return MMU_OK;
@@ -97,6 +113,21 @@ void pmem_table_free(mmu_pa_t pa)
 	bool on = spin_lock_irqsave(&pm.lock);
 	*(uint64_t *)phys_to_virt(pa.bits) = pm.table_free;
 	pm.table_free = pa.bits;
+	spin_unlock_irqrestore(&pm.lock, on);
+}
+
+void pmem_table_free_zeroed(mmu_pa_t pa)
+{
+	/* The library's promise is checked: a page handed out again without
+	 * clearing would carry one tree's entries into the next. */
+	const uint64_t *word = phys_to_virt(pa.bits);
+	for (unsigned i = 0; i < PAGE / sizeof(*word); i++)
+		if (word[i])
+			kpanic("pmem: table %lx given back as zeroed holds %lx at offset %x", (unsigned long)pa.bits,
+			       (unsigned long)word[i], i * (unsigned)sizeof(*word));
+	bool on = spin_lock_irqsave(&pm.lock);
+	*(uint64_t *)phys_to_virt(pa.bits) = pm.table_zeroed;
+	pm.table_zeroed = pa.bits;
 	spin_unlock_irqrestore(&pm.lock, on);
 }
 

@@ -27,6 +27,9 @@ uint64_t pmem_boot_alloc(uint64_t bytes);
 /* Page-table pages (4K, zeroed). */
 mmu_err_t pmem_table_alloc(mmu_pa_t *out);
 void pmem_table_free(mmu_pa_t pa);
+/* The port's table_free_zeroed: PA is checked to be all zero (a panic
+ * if not) and handed out again without clearing. */
+void pmem_table_free_zeroed(mmu_pa_t pa);
 
 /* The data pool: false when RAM has no room for MEM bytes. */
 bool pmem_data_init(uint64_t mem);

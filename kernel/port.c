@@ -88,6 +88,12 @@ static void kp_frame_free(void *ctx, enum mmu_frame_use use, enum mmu_size size,
 		pmem_data_free(size, pa);
 }
 
+static void kp_table_free_zeroed(void *ctx, mmu_pa_t pa)
+{
+	(void)ctx;
+	pmem_table_free_zeroed(pa);
+}
+
 static void *kp_phys_to_virt(void *ctx, mmu_pa_t pa)
 {
 	(void)ctx;
@@ -115,6 +121,7 @@ static const struct mmu_port_ops kernel_port_ops = {
 	.cpu_relax = kp_cpu_relax,
 	.frame_alloc = kp_frame_alloc,
 	.frame_free = kp_frame_free,
+	.table_free_zeroed = kp_table_free_zeroed,
 	.phys_to_virt = kp_phys_to_virt,
 	.frame_meta = kp_frame_meta,
 	.panic = kp_panic,

@@ -37,10 +37,39 @@ void sim_release_frame(struct sim *sim, enum mmu_frame_use use, enum mmu_size si
 	check_size(use, size);
 	sim_tlbsan_check_free(sim, use, size, pa);
 	if (use == MMU_FRAME_TABLE)
-		sim_table_free(&sim->pm, pa);
+		sim_table_free(&sim->pm, pa, false);
 	else if (!sim_data_free(&sim->pm, size, pa))
 		sim_die("free of data frame 0x%llx size %u: not an allocated frame of that size",
 			(unsigned long long)mmu_pa_bits(pa), (unsigned)size);
+}
+
+/* The first non-zero 8 bytes of the 4K page at P, or NULL. Read as the
+ * machine's walkers read entries (relaxed atomic loads): once the page
+ * is handed out again, another CPU's walk may set A in it. */
+static const uint64_t *first_nonzero(const uint8_t *p)
+{
+	const uint64_t *q = (const uint64_t *)p;
+	for (unsigned i = 0; i < MMU_PAGE_SIZE / sizeof(*q); i++)
+		if (__atomic_load_n(&q[i], __ATOMIC_RELAXED))
+			return &q[i];
+	return NULL;
+}
+
+void sim_release_table_zeroed(struct sim *sim, mmu_pa_t pa)
+{
+	sim_tlbsan_check_free(sim, MMU_FRAME_TABLE, MMU_SIZE_4K, pa);
+	const uint8_t *page = sim_phys(sim, pa);
+	if (!page)
+		sim_die("table free of 0x%llx: outside physical memory", (unsigned long long)mmu_pa_bits(pa));
+	/* The promise is checked, as a kernel built with its invariants
+	 * would: a page handed out again without clearing it would carry
+	 * this tree's entries into the next. */
+	const uint64_t *bad = sim->cfg.skip_zero_check ? NULL : first_nonzero(page);
+	if (bad)
+		sim_die("table 0x%llx given back as zeroed holds 0x%llx at offset 0x%x",
+			(unsigned long long)mmu_pa_bits(pa), (unsigned long long)*bad,
+			(unsigned)((const uint8_t *)bad - page));
+	sim_table_free(&sim->pm, pa, !sim->cfg.clear_every_table);
 }
 
 mmu_err_t sim_frame_alloc(struct sim *sim, enum mmu_size size, mmu_pa_t *out)

@@ -141,8 +141,10 @@ struct sim_physmem {
 	 * or once it was ever (table_ever); the lowest free frame is handed
 	 * out first (table_hint: no free bit below that word), so tables
 	 * freed together are reused in address order. Bitmaps rather than
-	 * struct sim_frame: 64 frames per cache line. */
-	uint64_t *table_used, *table_ever;
+	 * struct sim_frame: 64 frames per cache line. table_zeroed: a free
+	 * table frame the library gave back all zero (table_free_zeroed),
+	 * handed out again without clearing it. */
+	uint64_t *table_used, *table_ever, *table_zeroed;
 	uint64_t table_hint;
 	uint64_t data_in_use, tables_in_use;
 	uint64_t written_free; /* free frames that must be zeroed again */
@@ -156,7 +158,8 @@ void sim_physmem_fini(struct sim_physmem *pm);
 /* The allocations count an attempt and fail with NOMEM when injection
  * says so (pm->inject). */
 mmu_err_t sim_table_alloc(struct sim_physmem *pm, mmu_pa_t *out);
-void sim_table_free(struct sim_physmem *pm, mmu_pa_t pa);
+/* ZEROED: the library said the page is all zero (table_free_zeroed). */
+void sim_table_free(struct sim_physmem *pm, mmu_pa_t pa, bool zeroed);
 mmu_err_t sim_data_alloc(struct sim_physmem *pm, enum mmu_size size, mmu_pa_t *out);
 /* False (nothing freed) when PA is not an allocated data frame of SIZE. */
 bool sim_data_free(struct sim_physmem *pm, enum mmu_size size, mmu_pa_t pa);
@@ -352,6 +355,10 @@ void sim_flush_all_tlbs(struct sim *sim);
 mmu_err_t sim_alloc_frame(struct sim *sim, enum mmu_frame_use use, enum mmu_size size, mmu_pa_t *out);
 /* Release after the sanitizer's free check; aborts on a bad free. */
 void sim_release_frame(struct sim *sim, enum mmu_frame_use use, enum mmu_size size, mmu_pa_t pa);
+/* The port's table_free_zeroed: the page's zeros are checked (unless
+ * cfg.skip_zero_check) and it is handed out again as it is (unless
+ * cfg.clear_every_table). */
+void sim_release_table_zeroed(struct sim *sim, mmu_pa_t pa);
 
 extern const struct mmu_port_ops sim_port_ops;
 

@@ -13,7 +13,7 @@
  * written is an access through a stale translation (a sanitizer report):
  * such frames are noted and released again before they are handed out.
  * Table pages are 4K, handed out lowest first (a bitmap) and cleared on
- * allocation. */
+ * allocation, unless the library gave the page back known to be zero. */
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +91,8 @@ bool sim_physmem_init(struct sim_physmem *pm, uint64_t mem)
 	atomic_init(&pm->lock.held, false);
 	pm->table_used = calloc(SIM_TABLE_FRAMES / 64, sizeof(uint64_t));
 	pm->table_ever = calloc(SIM_TABLE_FRAMES / 64, sizeof(uint64_t));
-	if (!pm->table_used || !pm->table_ever) {
+	pm->table_zeroed = calloc(SIM_TABLE_FRAMES / 64, sizeof(uint64_t));
+	if (!pm->table_used || !pm->table_ever || !pm->table_zeroed) {
 		sim_physmem_fini(pm);
 		return false;
 	}
@@ -112,6 +113,7 @@ void sim_physmem_fini(struct sim_physmem *pm)
 		munmap(pm->frames, pm->nframes * sizeof(*pm->frames));
 	free(pm->table_used);
 	free(pm->table_ever);
+	free(pm->table_zeroed);
 	memset(pm, 0, sizeof(*pm));
 }
 
@@ -147,10 +149,11 @@ static void zero_frame(uint8_t *p)
 
 static bool table_bit(const uint64_t *bits, uint64_t frame) { return (bits[frame / 64] >> (frame % 64)) & 1; }
 
-/* The lowest free table frame, marked used. Lowest first keeps a tree's
- * tables close together, in the order it made them (a kernel's page
- * allocator does much the same with a fresh free list). */
-static bool take_lowest_table(struct sim_physmem *pm, uint64_t *frame)
+/* The lowest free table frame, marked used; *ZEROED: it is known to be
+ * all zero. Lowest first keeps a tree's tables close together, in the
+ * order it made them (a kernel's page allocator does much the same with
+ * a fresh free list). */
+static bool take_lowest_table(struct sim_physmem *pm, uint64_t *frame, bool *zeroed)
 {
 	for (uint64_t w = pm->table_hint; w < SIM_TABLE_FRAMES / 64; w++) {
 		uint64_t free_bits = ~pm->table_used[w];
@@ -158,8 +161,11 @@ static bool take_lowest_table(struct sim_physmem *pm, uint64_t *frame)
 			continue;
 		pm->table_hint = w;
 		unsigned bit = (unsigned)__builtin_ctzll(free_bits);
-		pm->table_used[w] |= 1ull << bit;
-		pm->table_ever[w] |= 1ull << bit;
+		uint64_t mask = 1ull << bit;
+		pm->table_used[w] |= mask;
+		pm->table_ever[w] |= mask;
+		*zeroed = (pm->table_zeroed[w] & mask) != 0;
+		pm->table_zeroed[w] &= ~mask;
 		*frame = w * 64 + bit;
 		return true;
 	}
@@ -182,19 +188,21 @@ mmu_err_t sim_table_alloc(struct sim_physmem *pm, mmu_pa_t *out)
 {
 	sim_spin_lock(&pm->lock);
 	uint64_t frame;
-	if (!injection_allows(&pm->inject[MMU_FRAME_TABLE]) || !take_lowest_table(pm, &frame)) {
+	bool zeroed;
+	if (!injection_allows(&pm->inject[MMU_FRAME_TABLE]) || !take_lowest_table(pm, &frame, &zeroed)) {
 		sim_spin_unlock(&pm->lock);
 		return MMU_E_NOMEM;
 	}
 	pm->tables_in_use++;
 	sim_spin_unlock(&pm->lock);
-	zero_frame(pm->arena + (frame << MMU_PAGE_SHIFT));
+	if (!zeroed)
+		zero_frame(pm->arena + (frame << MMU_PAGE_SHIFT));
 	clear_meta(pm, frame, 1);
 	*out = mmu_pa(frame << MMU_PAGE_SHIFT);
 	return MMU_OK;
 }
 
-void sim_table_free(struct sim_physmem *pm, mmu_pa_t pa)
+void sim_table_free(struct sim_physmem *pm, mmu_pa_t pa, bool zeroed)
 {
 	uint64_t frame = mmu_pa_bits(pa) >> MMU_PAGE_SHIFT;
 	sim_spin_lock(&pm->lock);
@@ -202,6 +210,8 @@ void sim_table_free(struct sim_physmem *pm, mmu_pa_t pa)
 	    !table_bit(pm->table_used, frame))
 		sim_die("table free of 0x%llx: not an allocated table page", (unsigned long long)mmu_pa_bits(pa));
 	pm->table_used[frame / 64] &= ~(1ull << (frame % 64));
+	if (zeroed)
+		pm->table_zeroed[frame / 64] |= 1ull << (frame % 64);
 	if (frame / 64 < pm->table_hint)
 		pm->table_hint = frame / 64;
 	pm->tables_in_use--;
@@ -305,7 +315,15 @@ enum sim_frame_status sim_frame_status(struct sim_physmem *pm, mmu_pa_t pa)
 void sim_note_written_free(struct sim_physmem *pm, mmu_pa_t pa)
 {
 	uint64_t frame = mmu_pa_bits(pa) >> MMU_PAGE_SHIFT;
-	if (mmu_pa_bits(pa) < SIM_DATA_BASE || mmu_pa_bits(pa) >= pm->arena_bytes)
+	if (mmu_pa_bits(pa) < SIM_DATA_BASE) {
+		/* A table page: allocation clears it again. */
+		sim_spin_lock(&pm->lock);
+		if (!table_bit(pm->table_used, frame))
+			pm->table_zeroed[frame / 64] &= ~(1ull << (frame % 64));
+		sim_spin_unlock(&pm->lock);
+		return;
+	}
+	if (mmu_pa_bits(pa) >= pm->arena_bytes)
 		return;
 	sim_spin_lock(&pm->lock);
 	if (!data_allocated(pm, frame) && !pm->frames[frame].written_free) {

@@ -48,6 +48,8 @@ static void port_frame_free(void *ctx, enum mmu_frame_use use, enum mmu_size siz
 	sim_release_frame(ctx, use, size, pa);
 }
 
+static void port_table_free_zeroed(void *ctx, mmu_pa_t pa) { sim_release_table_zeroed(ctx, pa); }
+
 static void *port_phys_to_virt(void *ctx, mmu_pa_t pa)
 {
 	uint8_t *p = sim_phys(ctx, pa);
@@ -81,6 +83,7 @@ const struct mmu_port_ops sim_port_ops = {
 	.cpu_relax = port_cpu_relax,
 	.frame_alloc = port_frame_alloc,
 	.frame_free = port_frame_free,
+	.table_free_zeroed = port_table_free_zeroed,
 	.phys_to_virt = port_phys_to_virt,
 	.frame_meta = port_frame_meta,
 	.panic = port_panic,

@@ -47,6 +47,15 @@ struct sim_config {
 	unsigned flush_ceiling; /* passed to mmu_init; 0 = library default */
 	bool threaded;          /* one thread per CPU (sim_run_cpus); IPIs queued */
 	bool no_invpcid;        /* with pcide: the CPU lacks INVPCID (the library's fallback runs) */
+	/* A table page the library gives back as all zero (the port's
+	 * table_free_zeroed) is handed out again without clearing it. The
+	 * machine reads it first and dies if a byte is not zero, unless this
+	 * is set: the benchmark's setting, as a kernel built without its
+	 * invariant checks. */
+	bool skip_zero_check;
+	/* Clear every table page handed out, those given back as zero too:
+	 * the machine as a port without table_free_zeroed. */
+	bool clear_every_table;
 };
 
 /* levels=4 cpus=2 mem=2G nx smep smap wp pge, no pke/pcide, maxphyaddr 46. */

@@ -31,16 +31,30 @@ mmu_err_t table_alloc(struct mmu *mmu, bool user, mmu_pa_t *out)
 	return err;
 }
 
+/* Whether the table page META describes holds only zero entries. The
+ * live count counts the entries that are not zero, so an empty count
+ * says it, except for a pinned table: a root's kernel-half entries, which
+ * every tree shares, are not counted in it. */
+static bool table_known_zero(const struct mmu_frame_meta *meta)
+{
+	return table_empty(meta) && !(meta->flags & META_PINNED);
+}
+
 void table_free_now(struct mmu *mmu, mmu_pa_t pa)
 {
 	struct mmu_frame_meta *meta = port_meta(mmu, pa);
 	MMU_ASSERT(mmu, meta->flags & META_TABLE, "table_free_now: pa %lx flags %x is not a table",
 		   (unsigned long)pa.bits, meta->flags);
 	bool user = (meta->flags & META_USER) != 0;
+	bool zeroed = table_known_zero(meta);
 	meta->flags = 0;
 	table_live_set_word(meta, 0);
 	atomic_fetch_sub_explicit(table_counter(mmu, user), 1, memory_order_relaxed);
-	mmu->port.ops->frame_free(mmu->port.ctx, MMU_FRAME_TABLE, MMU_SIZE_4K, pa);
+	const struct mmu_port_ops *ops = mmu->port.ops;
+	if (zeroed && ops->table_free_zeroed)
+		ops->table_free_zeroed(mmu->port.ctx, pa);
+	else
+		ops->frame_free(mmu->port.ctx, MMU_FRAME_TABLE, MMU_SIZE_4K, pa);
 }
 
 /* The tables are counted once for the pool (one atomic add a fill, not

@@ -95,7 +95,9 @@ struct mmu_port_ops {
 	/* Give back a frame frame_alloc returned (same USE and SIZE), once no
 	 * TLB can hold it. Same context as frame_alloc: must not sleep. A
 	 * freed table page may still hold entries: an unmap of a whole page
-	 * table no CPU runs drops it without clearing it (frame_alloc zeroes). */
+	 * table no CPU runs drops it without clearing it, and a destroyed
+	 * tree's tables keep theirs (frame_alloc zeroes). A table page known
+	 * to be all zero goes to table_free_zeroed instead, where set. */
 	void (*frame_free)(void *ctx, enum mmu_frame_use use, enum mmu_size size, mmu_pa_t pa);
 	/* A pointer through which the library reads and writes frame PA (any
 	 * frame frame_alloc returned, and every frame it maps for a process
@@ -113,6 +115,15 @@ struct mmu_port_ops {
 	/* A broken invariant: never returns. MSG names the values involved.
 	 * May be called with any lock held and interrupts in any state. */
 	void (*panic)(void *ctx, const char *msg);
+	/* Optional. Give back the table page PA as frame_free(ctx,
+	 * MMU_FRAME_TABLE, MMU_SIZE_4K, pa) does, with the promise that all
+	 * its 4,096 bytes are zero: the library cleared its entries one by
+	 * one until none was left (an unmap that emptied it) or never wrote
+	 * one. A port that keeps such pages apart may hand one out again
+	 * without zeroing it, as FreeBSD's allocator does with the page-table
+	 * pages its pmap frees marked PG_ZERO: a kernel that unmaps and maps
+	 * again then zeroes no table twice. NULL: frame_free gets them. */
+	void (*table_free_zeroed)(void *ctx, mmu_pa_t pa);
 };
 
 struct mmu_port {

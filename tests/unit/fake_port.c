@@ -39,6 +39,13 @@ static mmu_err_t fake_alloc(void *ctx, enum mmu_frame_use use, enum mmu_size siz
 	if (fp->fail_after > 0)
 		fp->fail_after--;
 	uint64_t frame;
+	if (fp->nzeroed) {
+		*out = mmu_pa(fp->zeroed_list[--fp->nzeroed] * MMU_PAGE_SIZE);
+		fp->zeroed_reused++;
+		fp->allocs++;
+		fp->in_use++;
+		return MMU_OK;
+	}
 	if (fp->nfree)
 		frame = fp->free_list[--fp->nfree];
 	else if (fp->next < fp->frames)
@@ -62,6 +69,17 @@ static void fake_free(void *ctx, enum mmu_frame_use use, enum mmu_size size, mmu
 	fp->in_use--;
 }
 
+static void fake_free_zeroed(void *ctx, mmu_pa_t pa)
+{
+	struct fake_port *fp = ctx;
+	const unsigned char *page = fp->arena + pa.bits;
+	for (unsigned i = 0; i < MMU_PAGE_SIZE; i++)
+		fp->zeroed_bad += page[i] != 0;
+	fp->zeroed_list[fp->nzeroed++] = pa.bits / MMU_PAGE_SIZE;
+	fp->zeroed_frees++;
+	fp->in_use--;
+}
+
 static void *fake_p2v(void *ctx, mmu_pa_t pa) { return ((struct fake_port *)ctx)->arena + pa.bits; }
 static struct mmu_frame_meta *fake_meta(void *ctx, mmu_pa_t pa)
 {
@@ -81,6 +99,15 @@ static const struct mmu_port_ops fake_ops = {
 	.frame_meta = fake_meta, .panic = fake_panic,
 };
 
+static const struct mmu_port_ops fake_ops_zeroed = {
+	.write_cr3 = fake_write_cr3, .invlpg = fake_invlpg, .flush_tlb = fake_flush,
+	.cpu_id = fake_cpu_id, .send_ipi = fake_send_ipi, .cpu_relax = fake_relax,
+	.frame_alloc = fake_alloc, .frame_free = fake_free, .phys_to_virt = fake_p2v,
+	.frame_meta = fake_meta, .panic = fake_panic, .table_free_zeroed = fake_free_zeroed,
+};
+
+void fake_port_take_zeroed(struct fake_port *fp) { fp->port.ops = &fake_ops_zeroed; }
+
 struct fake_port *fake_port_create(uint64_t frames)
 {
 	struct fake_port *fp = calloc(1, sizeof(*fp));
@@ -88,6 +115,7 @@ struct fake_port *fake_port_create(uint64_t frames)
 	fp->arena = aligned_alloc(MMU_PAGE_SIZE, frames * MMU_PAGE_SIZE);
 	fp->meta = calloc(frames, sizeof(*fp->meta));
 	fp->free_list = calloc(frames, sizeof(*fp->free_list));
+	fp->zeroed_list = calloc(frames, sizeof(*fp->zeroed_list));
 	fp->next = 1; /* frame 0 is never handed out */
 	fp->fail_after = -1;
 	fp->port = (struct mmu_port){.ops = &fake_ops, .ctx = fp};
@@ -99,6 +127,7 @@ void fake_port_destroy(struct fake_port *fp)
 	free(fp->arena);
 	free(fp->meta);
 	free(fp->free_list);
+	free(fp->zeroed_list);
 	free(fp);
 }
 

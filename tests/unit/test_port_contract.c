@@ -2,7 +2,8 @@
 /* The porting contract's fixes (docs/PORTING.md): the 1G-page capability
  * of struct mmu_config, user-accessible pages of the kernel half
  * (mmu_kernel_map_user) with and without KPTI, and fork refusing a child
- * that is already a space. User-mode reachability is decided by the
+ * that is already a space, and the table pages the library promises are
+ * zero (table_free_zeroed). User-mode reachability is decided by the
  * software machine's walker, entries are read raw from physical memory. */
 #include <string.h>
 
@@ -226,6 +227,53 @@ static void test_kernel_user_windows(void)
 	sim_destroy(sim);
 }
 
+/* ---- table pages given back zeroed ---- */
+
+/* The tables an unmap empties reach the port through table_free_zeroed,
+ * every byte zero (the fake port reads them), and serve the next map as
+ * they are; a table that still holds entries when freed (a destroyed
+ * tree's page table) goes to frame_free, which poisons it. A port without the hook
+ * (the fake port's default) gets every table through frame_free. */
+static void test_table_free_zeroed(unsigned levels, bool hook)
+{
+	struct fake_port *fp = fake_port_create(4096);
+	if (hook)
+		fake_port_take_zeroed(fp);
+	static struct mmu mmu;
+	fake_mmu_init(&mmu, fp, levels, 1);
+	struct mmu_tree t;
+	CHECK_OK(mmu_tree_create(&mmu, &t));
+	const mmu_vaddr_t a = 0x7f0000201000ull, b = 0x100000003000ull;
+	const unsigned below_root = levels - 1;
+	CHECK_OK(mmu_map(&t, a, mmu_pa(0x1000000), PAGE, MMU_PROT_R | MMU_PROT_W | MMU_PROT_U, NULL, NULL));
+	uint64_t in_use = fp->in_use;
+	CHECK_OK(mmu_unmap(&t, a, PAGE, NULL));
+	CHECK_EQ(fp->in_use, in_use - below_root);
+	CHECK_EQ(fp->zeroed_frees, hook ? below_root : 0);
+	CHECK_EQ(fp->zeroed_bad, 0);
+	/* Another path: every table it needs comes back uncleared, and only
+	 * B's leaf is there. */
+	CHECK_OK(mmu_map(&t, b, mmu_pa(0x2000000), PAGE, MMU_PROT_R | MMU_PROT_U, NULL, NULL));
+	CHECK_EQ(fp->zeroed_reused, hook ? below_root : 0);
+	struct mmu_translation tr;
+	CHECK_OK(mmu_walk(&t, b, &tr));
+	CHECK_EQ(mmu_pa_bits(tr.pa), 0x2000000);
+	CHECK_ERR(mmu_walk(&t, a, &tr), MMU_E_NOTEXIST);
+	uint64_t root = mmu_tree_cr3(&t);
+	CHECK_EQ(raw_leaf_level(fake_raw, fp, root, levels, a), 0);
+	CHECK_EQ(raw_leaf_level(fake_raw, fp, root, levels, b), 1);
+	/* A tree destroyed with B mapped: B's page table holds its leaf;
+	 * the tables above it held only the links the destroy clears on its
+	 * way up, so they are zero when they go. */
+	uint64_t frees = fp->zeroed_frees;
+	CHECK_OK(mmu_tree_destroy(&t));
+	CHECK_EQ(fp->zeroed_frees, frees + (hook ? below_root - 1 : 0));
+	CHECK_EQ(fp->zeroed_bad, 0);
+	mmu_fini(&mmu);
+	CHECK_EQ(fp->in_use, 0);
+	fake_port_destroy(fp);
+}
+
 /* ---- fork's child ---- */
 
 static void test_fork_child_must_not_exist(void)
@@ -265,6 +313,10 @@ int test_main(int argc, char **argv)
 	test_kernel_user_pages(4);
 	test_kernel_user_pages(5);
 	test_kernel_user_windows();
+	for (unsigned levels = 4; levels <= 5; levels++) {
+		test_table_free_zeroed(levels, true);
+		test_table_free_zeroed(levels, false);
+	}
 	test_fork_child_must_not_exist();
 	return 0;
 }

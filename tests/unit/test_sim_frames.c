@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Physical memory: frame alignment, exhaustion, merging, zeroing, the
- * table pool, metadata, failure injection, and the hash map under the TLB. */
+ * table pool and its pages given back zeroed, metadata, failure injection, and the hash map under the TLB. */
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_sim_helpers.h"
 
@@ -135,6 +138,62 @@ static void test_table_pool(void)
 	sim_destroy_bare(sim);
 }
 
+/* A table page given back as zeroed (the port's table_free_zeroed) is
+ * the next table handed out, not cleared again: a byte written into it
+ * while free, which only a stale translation could do, would survive,
+ * so the sanitizer's note of such a write makes it cleared again. */
+static void test_table_pool_zeroed(void)
+{
+	struct sim *sim = machine_with(16ull << 20);
+	mmu_pa_t a, b;
+	CHECK_OK(sim_alloc_frame(sim, MMU_FRAME_TABLE, MMU_SIZE_4K, &a));
+	sim_release_table_zeroed(sim, a);
+	CHECK_EQ(sim_tables_in_use(sim), 0);
+	sim_phys(sim, a)[100] = 0x77; /* written while free, unnoticed */
+	CHECK_OK(sim_alloc_frame(sim, MMU_FRAME_TABLE, MMU_SIZE_4K, &b));
+	CHECK_EQ(mmu_pa_bits(b), mmu_pa_bits(a));
+	CHECK_EQ(sim_phys(sim, b)[100], 0x77);
+	sim_phys(sim, b)[100] = 0;
+	sim_release_table_zeroed(sim, b);
+	sim_phys(sim, a)[200] = 0x77;
+	sim_note_written_free(&sim->pm, a);
+	CHECK_OK(sim_alloc_frame(sim, MMU_FRAME_TABLE, MMU_SIZE_4K, &b));
+	CHECK_EQ(mmu_pa_bits(b), mmu_pa_bits(a));
+	CHECK_EQ(sim_phys(sim, b)[200], 0);
+	sim_destroy_bare(sim);
+}
+
+/* A page given back as zeroed that is not: the machine dies, naming it
+ * (run in a child process), unless cfg.skip_zero_check. */
+static bool zeroed_release_dies(bool skip_check)
+{
+	fflush(NULL);
+	pid_t child = fork();
+	if (child == 0) {
+		fclose(stderr); /* the expected message is not a failure */
+		struct sim_config cfg;
+		sim_config_default(&cfg);
+		cfg.mem = 16ull << 20;
+		cfg.skip_zero_check = skip_check;
+		struct sim *sim = th_machine(&cfg);
+		mmu_pa_t a;
+		if (sim_alloc_frame(sim, MMU_FRAME_TABLE, MMU_SIZE_4K, &a) != MMU_OK)
+			_exit(2);
+		sim_phys(sim, a)[4095] = 1;
+		sim_release_table_zeroed(sim, a);
+		_exit(0);
+	}
+	int status = 0;
+	CHECK(waitpid(child, &status, 0) == child);
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+static void test_zeroed_release_checked(void)
+{
+	CHECK(zeroed_release_dies(false));
+	CHECK(!zeroed_release_dies(true));
+}
+
 static void test_failure_injection(void)
 {
 	struct sim *sim = machine_with(16ull << 20);
@@ -217,6 +276,8 @@ int test_main(int argc, char **argv)
 	test_merge_after_churn();
 	test_zeroed_and_meta();
 	test_table_pool();
+	test_table_pool_zeroed();
+	test_zeroed_release_checked();
 	test_failure_injection();
 	test_bad_config();
 	test_u64map();
