@@ -55,20 +55,26 @@ static const uint64_t *first_nonzero(const uint8_t *p)
 	return NULL;
 }
 
-void sim_release_table_zeroed(struct sim *sim, mmu_pa_t pa)
+/* The promise of table_free_zeroed, checked as a kernel built with its
+ * invariants would: a page handed out again without clearing it would
+ * carry one tree's entries into the next. */
+static void check_zeroed(struct sim *sim, mmu_pa_t pa)
 {
-	sim_tlbsan_check_free(sim, MMU_FRAME_TABLE, MMU_SIZE_4K, pa);
 	const uint8_t *page = sim_phys(sim, pa);
 	if (!page)
 		sim_die("table free of 0x%llx: outside physical memory", (unsigned long long)mmu_pa_bits(pa));
-	/* The promise is checked, as a kernel built with its invariants
-	 * would: a page handed out again without clearing it would carry
-	 * this tree's entries into the next. */
-	const uint64_t *bad = sim->cfg.skip_zero_check ? NULL : first_nonzero(page);
+	const uint64_t *bad = first_nonzero(page);
 	if (bad)
 		sim_die("table 0x%llx given back as zeroed holds 0x%llx at offset 0x%x",
 			(unsigned long long)mmu_pa_bits(pa), (unsigned long long)*bad,
 			(unsigned)((const uint8_t *)bad - page));
+}
+
+void sim_release_table_zeroed(struct sim *sim, mmu_pa_t pa)
+{
+	sim_tlbsan_check_free(sim, MMU_FRAME_TABLE, MMU_SIZE_4K, pa);
+	if (!sim->cfg.skip_zero_check)
+		check_zeroed(sim, pa);
 	sim_table_free(&sim->pm, pa, !sim->cfg.clear_every_table);
 }
 
