@@ -73,6 +73,12 @@ extern atomic_int check_thread_failures;
 		}                                                                        \
 	} while (0)
 
+/* Whether FN(ARG) ends in abort() (a panic, a machine's sim_die), run in
+ * a child process with its standard error closed: the expected message
+ * is not a failure. A child that returns exits 0: not aborted. */
+#include <stdbool.h>
+bool check_aborts(void (*fn)(void *), void *arg);
+
 /* Each test file defines test_main(); check.c's main runs it and reports. */
 int test_main(int argc, char **argv);
 

@@ -9,11 +9,6 @@
 #include "fake_port.h"
 #include "vmtest.h"
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#undef R_OK /* unistd's access() mode; vmtest.h's access result is meant */
-
 #define SZ_2M 0x200000ull
 #define RW (MMU_PROT_R | MMU_PROT_W)
 #define RWU (MMU_PROT_R | MMU_PROT_W | MMU_PROT_U)
@@ -30,20 +25,6 @@ static mmu_pa_t data_frame(enum mmu_size size)
 	mmu_pa_t pa = mmu_pa(0);
 	CHECK_OK(sim_frame_alloc(vt_sim, size, &pa));
 	return pa;
-}
-
-/* FN aborts through the port's panic hook (run in a child process). */
-static bool panics(void (*fn)(void *), void *arg)
-{
-	fflush(NULL);
-	pid_t child = fork();
-	if (child == 0) {
-		fclose(stderr); /* the expected panic message is not a failure */
-		fn(arg);
-		_exit(0);
-	}
-	int status = 0;
-	return waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
 }
 
 /* ---- process spaces hold 4K leaves only ---- */
@@ -136,7 +117,7 @@ static void check_dead(struct mmu_tree *a, mmu_pa_t f)
 	CHECK_ERR(mmu_protect_locked(held, 0x10000, PAGE, MMU_PROT_R, NULL), MMU_E_INVALID);
 	mmu_tree_unlock(held);
 	CHECK_EQ(mmu_tree_cr3(a), 0);
-	CHECK(panics(load_tree, a));
+	CHECK(check_aborts(load_tree, a));
 }
 
 /* A destroyed twice after its root page became B's root (B mapped and
