@@ -50,16 +50,21 @@ static void report(const struct bench_opts *o, const char *work, const char *pha
 
 static void sample(struct samples *s, double t0, uint64_t pages) { s->v[s->n++] = (now_ns() - t0) / pages; }
 
+void bench_sim_config(struct sim_config *cfg)
+{
+	sim_config_default(cfg);
+	cfg->skip_zero_check = true;
+}
+
 /* CLEAR_TABLES: the machine clears every table page it hands out, as a
  * port without table_free_zeroed (a peer's harness that clears each
  * table it creates is compared with this). */
 static struct sim *bench_machine(unsigned cpus, bool threaded, bool pretouch, bool clear_tables)
 {
 	struct sim_config cfg;
-	sim_config_default(&cfg);
+	bench_sim_config(&cfg);
 	cfg.ncpus = cpus;
 	cfg.threaded = threaded;
-	cfg.skip_zero_check = true; /* timed as a kernel without its invariant checks */
 	cfg.clear_every_table = clear_tables;
 	struct sim *sim = sim_create(&cfg);
 	if (!sim) {

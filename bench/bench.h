@@ -12,6 +12,13 @@ struct bench_opts {
 	bool clear_tables; /* W1-W4: every table page cleared when handed out */
 };
 
+struct sim_config;
+/* The software machine's defaults as every workload times it: those of
+ * sim_config_default, with the check of the tables the library gives
+ * back zeroed off (skip_zero_check), as a kernel built without its
+ * invariant checks would run (bench.c). */
+void bench_sim_config(struct sim_config *cfg);
+
 void bench_w5(const struct bench_opts *o);
 void bench_w6(const struct bench_opts *o);
 /* W7 demand-zero and W8 fork-exit (w7.c). */

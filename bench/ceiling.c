@@ -53,10 +53,9 @@ static mmu_vaddr_t page_va(unsigned i) { return C1_WINDOW + (uint64_t)i * MMU_PA
 static void c1_setup(struct c1 *c)
 {
 	struct sim_config cfg;
-	sim_config_default(&cfg);
+	bench_sim_config(&cfg);
 	cfg.ncpus = 1;
 	cfg.mem = 16ull << 20;
-	cfg.skip_zero_check = true; /* timed as a kernel without its invariant checks */
 	c->sim = sim_create(&cfg);
 	c1_must(c->sim != NULL, "sim_create");
 	struct mmu *mmu = sim_mmu(c->sim);

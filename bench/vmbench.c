@@ -30,9 +30,8 @@ uint64_t bench_vm_pages(const struct bench_opts *o, uint64_t mib) { return (o->s
 struct sim *bench_vm_machine(const char *work, uint64_t frames)
 {
 	struct sim_config cfg;
-	sim_config_default(&cfg);
+	bench_sim_config(&cfg);
 	cfg.ncpus = 1;
-	cfg.skip_zero_check = true; /* timed as a kernel without its invariant checks */
 	struct sim *sim = sim_create(&cfg);
 	if (!sim) {
 		fprintf(stderr, "bench %s: cannot create the software machine\n", work);

@@ -90,10 +90,9 @@ static void w6_cpu(struct sim *sim, unsigned cpu, void *arg)
 void bench_w6(const struct bench_opts *o)
 {
 	struct sim_config cfg;
-	sim_config_default(&cfg);
+	bench_sim_config(&cfg);
 	cfg.ncpus = W6_CPUS;
 	cfg.threaded = true;
-	cfg.skip_zero_check = true; /* timed as a kernel without its invariant checks */
 	struct sim *sim = sim_create(&cfg);
 	if (!sim)
 		abort();
