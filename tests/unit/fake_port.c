@@ -39,20 +39,19 @@ static mmu_err_t fake_alloc(void *ctx, enum mmu_frame_use use, enum mmu_size siz
 	if (fp->fail_after > 0)
 		fp->fail_after--;
 	uint64_t frame;
-	if (fp->nzeroed) {
-		*out = mmu_pa(fp->zeroed_list[--fp->nzeroed] * MMU_PAGE_SIZE);
-		fp->zeroed_reused++;
-		fp->allocs++;
-		fp->in_use++;
-		return MMU_OK;
-	}
-	if (fp->nfree)
+	bool zeroed = fp->nzeroed != 0;
+	if (zeroed)
+		frame = fp->zeroed_list[--fp->nzeroed];
+	else if (fp->nfree)
 		frame = fp->free_list[--fp->nfree];
 	else if (fp->next < fp->frames)
 		frame = fp->next++;
 	else
 		return MMU_E_NOMEM;
-	memset(fp->arena + frame * MMU_PAGE_SIZE, 0, MMU_PAGE_SIZE);
+	if (zeroed)
+		fp->zeroed_reused++; /* as it came back: not cleared */
+	else
+		memset(fp->arena + frame * MMU_PAGE_SIZE, 0, MMU_PAGE_SIZE);
 	fp->allocs++;
 	fp->in_use++;
 	*out = mmu_pa(frame * MMU_PAGE_SIZE);
