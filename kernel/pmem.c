@@ -83,6 +83,15 @@ static uint64_t table_list_pop(uint64_t *head)
 	return pa;
 }
 
+/* Link page PA first on the free list at *HEAD, under the pool's lock. */
+static void table_list_push(uint64_t *head, uint64_t pa)
+{
+	bool on = spin_lock_irqsave(&pm.lock);
+	*(uint64_t *)phys_to_virt(pa) = *head;
+	*head = pa;
+	spin_unlock_irqrestore(&pm.lock, on);
+}
+
 mmu_err_t pmem_table_alloc(mmu_pa_t *out)
 {
 	bool on = spin_lock_irqsave(&pm.lock);
@@ -108,13 +117,7 @@ mmu_err_t pmem_table_alloc(mmu_pa_t *out)
 	return MMU_OK;
 }
 
-void pmem_table_free(mmu_pa_t pa)
-{
-	bool on = spin_lock_irqsave(&pm.lock);
-	*(uint64_t *)phys_to_virt(pa.bits) = pm.table_free;
-	pm.table_free = pa.bits;
-	spin_unlock_irqrestore(&pm.lock, on);
-}
+void pmem_table_free(mmu_pa_t pa) { table_list_push(&pm.table_free, pa.bits); }
 
 void pmem_table_free_zeroed(mmu_pa_t pa)
 {
@@ -125,10 +128,7 @@ void pmem_table_free_zeroed(mmu_pa_t pa)
 		if (word[i])
 			kpanic("pmem: table %lx given back as zeroed holds %lx at offset %x", (unsigned long)pa.bits,
 			       (unsigned long)word[i], i * (unsigned)sizeof(*word));
-	bool on = spin_lock_irqsave(&pm.lock);
-	*(uint64_t *)phys_to_virt(pa.bits) = pm.table_zeroed;
-	pm.table_zeroed = pa.bits;
-	spin_unlock_irqrestore(&pm.lock, on);
+	table_list_push(&pm.table_zeroed, pa.bits);
 }
 
 /* ---- the data pool ---- */
