@@ -338,6 +338,44 @@ static uint64_t raw_walk(struct sim *sim, const struct mmu_tree *t, const mmu_va
 	return sum;
 }
 
+/* W2's pages mapped in draw order, and unmapped, by _locked calls. */
+static void w2_map_locked(struct mmu_tree_locked h, const mmu_vaddr_t *va, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		must(mmu_map_locked(h, va[i], mmu_pa(0x100000000ull + i * 4096), 4096, RWU, NULL, NULL), "map");
+}
+
+static void w2_unmap_locked(struct mmu_tree_locked h, const mmu_vaddr_t *va, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		must(mmu_unmap_locked(h, va[i], 4096, NULL), "unmap");
+}
+
+/* W2's tree destroyed as mapped (a process exiting): one call releases
+ * every table. Its page tables go back holding leaves, where the phases
+ * before leave every table page zero; one more map and unmap (untimed)
+ * puts the pool back that way for the workloads after W2. */
+static void w2_destroy(const struct bench_opts *o, struct mmu *mmu, const mmu_vaddr_t *va, uint64_t n,
+		       struct samples *destroy)
+{
+	struct mmu_tree t;
+	for (unsigned r = 0; r < o->reps; r++) {
+		must(mmu_tree_create(mmu, &t), "tree");
+		struct mmu_tree_locked h = mmu_tree_lock(&t);
+		w2_map_locked(h, va, n);
+		mmu_tree_unlock(h);
+		double t0 = now_ns();
+		must(mmu_tree_destroy(&t), "destroy");
+		sample(destroy, t0, n);
+	}
+	must(mmu_tree_create(mmu, &t), "tree");
+	struct mmu_tree_locked h = mmu_tree_lock(&t);
+	w2_map_locked(h, va, n);
+	w2_unmap_locked(h, va, n);
+	mmu_tree_unlock(h);
+	must(mmu_tree_destroy(&t), "destroy");
+}
+
 static void bench_w2(const struct bench_opts *o, struct sim *sim)
 {
 	const uint64_t n = o->small ? 1024 : 65536;
@@ -346,7 +384,7 @@ static void bench_w2(const struct bench_opts *o, struct sim *sim)
 	w2_addresses(n, va, order);
 	struct mmu *mmu = sim_mmu(sim);
 	struct samples map = {0}, walk = {0}, walklocked = {0}, rawwalk = {0}, unmap = {0};
-	struct samples maplocked = {0}, unmaplocked = {0};
+	struct samples maplocked = {0}, unmaplocked = {0}, destroy = {0};
 	int64_t tables_mapped = 0, tables_unmapped = 0;
 	uint64_t sum = 0;
 	for (unsigned r = 0; r < o->reps; r++) {
@@ -385,17 +423,16 @@ static void bench_w2(const struct bench_opts *o, struct sim *sim)
 		/* The same map and unmap as _locked calls under one hold. */
 		h = mmu_tree_lock(&t);
 		t0 = now_ns();
-		for (uint64_t i = 0; i < n; i++)
-			must(mmu_map_locked(h, va[i], mmu_pa(0x100000000ull + i * 4096), 4096, RWU, NULL, NULL), "map");
+		w2_map_locked(h, va, n);
 		sample(&maplocked, t0, n);
 		t0 = now_ns();
-		for (uint64_t i = 0; i < n; i++)
-			must(mmu_unmap_locked(h, va[i], 4096, NULL), "unmap");
+		w2_unmap_locked(h, va, n);
 		sample(&unmaplocked, t0, n);
 		mmu_tree_unlock(h);
 		must(tables_without_root(mmu) == tables_unmapped ? MMU_OK : MMU_E_INVALID, "tables after unmap-locked");
 		must(mmu_tree_destroy(&t), "destroy");
 	}
+	w2_destroy(o, mmu, va, n, &destroy);
 	char extra[64];
 	snprintf(extra, sizeof(extra), "tables=%lld", (long long)tables_mapped);
 	report(o, "W2", "map", &map, extra);
@@ -410,6 +447,8 @@ static void bench_w2(const struct bench_opts *o, struct sim *sim)
 	snprintf(extra, sizeof(extra), "tables=%lld", (long long)tables_unmapped);
 	report(o, "W2", "unmap", &unmap, extra);
 	report(o, "W2", "unmap-locked", &unmaplocked, extra);
+	snprintf(extra, sizeof(extra), "tables=%lld", (long long)tables_mapped);
+	report(o, "W2", "destroy", &destroy, extra);
 	free(va);
 	free(order);
 }

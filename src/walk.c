@@ -92,6 +92,24 @@ static void walk_flush(struct pt_walk *w)
 		w->visitor->flushed(w);
 }
 
+/* For a visitor of present leaves only (the `leaf` form), which never
+ * sees a hole: where the walk of a table at LEVEL goes on from VA (in one
+ * of its entries), the start of the first present entry from there up to
+ * LAST's, else LAST's own entry, a hole it then passes as the last of the
+ * table. A sparse table (a destroy, a walk of leaves over a large range)
+ * then costs a load per hole, not a call. Other visitors see every
+ * entry. */
+static mmu_vaddr_t skip_holes(const struct pt_walk *w, const mmu_pte_t *entries, enum mmu_level level,
+			      mmu_vaddr_t va, mmu_vaddr_t last)
+{
+	if (!w->visitor->leaf)
+		return va;
+	unsigned first = mmu_va_index(va, level), end = mmu_va_index(last, level), i = first;
+	while (i < end && !mmu_pte_present(pte_load(&entries[i])))
+		i++;
+	return i == first ? va : (va & ~(mmu_level_span(level) - 1)) + (uint64_t)(i - first) * mmu_level_span(level);
+}
+
 /* Visit the entries of the table at LEVEL (ENTRIES; TABLE its PA, none
  * for a prepare run's stand-in) that overlap [VA, LAST]. */
 static void walk_table(struct pt_walk *w, mmu_pa_t table, const mmu_pte_t *entries, enum mmu_level level,
@@ -109,9 +127,10 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, const mmu_pte_t *entri
 		walk_obey(w, w->visitor->pt_run(w, (mmu_pte_t *)entries, mmu_va_index(va, level), count, va), last);
 		return;
 	}
-	for (unsigned i = mmu_va_index(va, level);; i++) {
+	for (;;) {
+		va = skip_holes(w, entries, level, va, last);
 		mmu_vaddr_t e_last = pt_entry_last(va, level, last);
-		mmu_pte_t *e = (mmu_pte_t *)&entries[i];
+		mmu_pte_t *e = (mmu_pte_t *)&entries[mmu_va_index(va, level)];
 		enum pt_step step = w->entry(w, level, e, va, e_last);
 		walk_obey(w, step, e_last);
 		if (step == PT_DESCEND) {
