@@ -56,10 +56,8 @@ DESCEND_INLINE bool descend_step(struct mmu *mmu, struct descent_port port, stru
 	mmu_pte_t v = d->v = pte_load(d->e);
 	if (!pt_entry_goes_on(v, level))
 		return false;
-	/* The fold's V ^ XD also gives the table: XD is not an address bit. */
-	mmu_pte_t folded = v ^ MMU_PTE_XD;
-	d->upper &= folded;
-	d->table = mmu_pa(folded & MMU_PTE_ADDR_MASK);
+	d->upper = entry_fold(d->upper, v);
+	d->table = mmu_pa(v & MMU_PTE_ADDR_MASK);
 	d->entries = descent_table(mmu, port, d->table);
 	return true;
 }
