@@ -94,7 +94,8 @@ static mmu_err_t change_prepared(const struct pt_walk *w)
 static const struct pt_visitor change_visitor = {.entry = change_entry,
 						 .leave = change_leave,
 						 .pt_run = change_run,
-						 .prepared = change_prepared};
+						 .prepared = change_prepared,
+						 .visits = PT_VISIT_PRESENT};
 
 static mmu_err_t change_range(struct mmu_tree *tree, bool held, mmu_vaddr_t va, struct change_op *op,
 			      struct mmu_tlb_batch *given)

@@ -85,7 +85,8 @@ static void zap_flushed(struct pt_walk *w)
 	op->n = 0;
 }
 
-static const struct pt_visitor zap_visitor = {.entry = zap_entry, .leave = zap_leave, .flushed = zap_flushed};
+static const struct pt_visitor zap_visitor = {
+	.entry = zap_entry, .leave = zap_leave, .flushed = zap_flushed, .visits = PT_VISIT_NONZERO};
 
 mmu_err_t vm_zap(struct mmu_vm_space *sp, mmu_vaddr_t va, mmu_vaddr_t last)
 {
@@ -168,7 +169,7 @@ static enum pt_step fork_run(struct pt_walk *w, mmu_pte_t *entries, unsigned fir
 	return PT_NEXT;
 }
 
-static const struct pt_visitor fork_visitor = {.entry = fork_entry, .pt_run = fork_run};
+static const struct pt_visitor fork_visitor = {.entry = fork_entry, .pt_run = fork_run, .visits = PT_VISIT_PRESENT};
 
 /* The child's KPTI shadow root and regions, after the copy. */
 static void fork_finish(struct mmu_vm_space *parent, struct mmu_vm_space *child, mmu_pa_t shadow)

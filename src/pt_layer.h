@@ -195,6 +195,15 @@ enum pt_step {
 		     * run: PT_NEXT) */
 };
 
+/* Which entries a walk calls its visitor for. It passes the others with
+ * a load and a test each, so that a sparse table costs what its entries
+ * do, not a call per slot. */
+enum pt_visits {
+	PT_VISIT_ALL,     /* every entry, holes too (the default) */
+	PT_VISIT_NONZERO, /* entries that are not zero: a non-present one may hold a swap entry */
+	PT_VISIT_PRESENT, /* present entries only (always so for the `leaf` form) */
+};
+
 struct pt_walk;
 struct pt_copy;
 
@@ -224,6 +233,8 @@ struct pt_visitor {
 	 * runners' last one), when the invalidations it recorded are done
 	 * on every CPU: zap drops its shared frames' references here. */
 	void (*flushed)(struct pt_walk *w);
+	/* For the `entry` form: the entries ENTRY is called for. */
+	enum pt_visits visits;
 };
 
 struct pt_walk {
@@ -234,6 +245,7 @@ struct pt_walk {
 	 * own that calls its `leaf` hook (chosen once, in pt_walk_init). */
 	enum pt_step (*entry)(struct pt_walk *w, enum mmu_level level, mmu_pte_t *e, mmu_vaddr_t va,
 			      mmu_vaddr_t last);
+	mmu_pte_t visit_bits;               /* w->entry is called for entries with one of these (0: all) */
 	void *op;                           /* the operation's own state */
 	struct mmu_tlb_batch *batch;        /* where invalidations go (may be NULL for reads) */
 	struct table_pool pool;             /* tables prepared for the commit */

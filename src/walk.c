@@ -31,6 +31,10 @@ void pt_walk_init(struct pt_walk *w, struct mmu_tree *tree, const struct pt_visi
 		   "pt_walk_init: visitor %lx has not exactly one of entry and leaf", (unsigned long)(uintptr_t)visitor);
 	/* Chosen once here rather than tested at each entry of the walk. */
 	w->entry = visitor->leaf ? walk_leaf_entry : visitor->entry;
+	if (visitor->leaf || visitor->visits == PT_VISIT_PRESENT)
+		w->visit_bits = MMU_PTE_P;
+	else if (visitor->visits == PT_VISIT_NONZERO)
+		w->visit_bits = ~(mmu_pte_t)0;
 }
 
 void pt_walk_view(struct pt_walk *w, struct mmu_tree *tree, mmu_pa_t root, const struct pt_visitor *visitor, void *op)
@@ -92,20 +96,18 @@ static void walk_flush(struct pt_walk *w)
 		w->visitor->flushed(w);
 }
 
-/* For a visitor of present leaves only (the `leaf` form), which never
- * sees a hole: where the walk of a table at LEVEL goes on from VA (in one
- * of its entries), the start of the first present entry from there up to
- * LAST's, else LAST's own entry, a hole it then passes as the last of the
- * table. A sparse table (a destroy, a walk of leaves over a large range)
- * then costs a load per hole, not a call. Other visitors see every
- * entry. */
-static mmu_vaddr_t skip_holes(const struct pt_walk *w, const mmu_pte_t *entries, enum mmu_level level,
-			      mmu_vaddr_t va, mmu_vaddr_t last)
+/* Where the walk of a table at LEVEL goes on from VA (in one of its
+ * entries): the start of the first entry from there up to LAST's that the
+ * visitor is called for (w->visit_bits), else LAST's own entry, which it
+ * then passes as the last of the table. */
+static mmu_vaddr_t skip_unvisited(const struct pt_walk *w, const mmu_pte_t *entries, enum mmu_level level,
+				  mmu_vaddr_t va, mmu_vaddr_t last)
 {
-	if (!w->visitor->leaf)
+	mmu_pte_t bits = w->visit_bits;
+	if (!bits)
 		return va;
 	unsigned first = mmu_va_index(va, level), end = mmu_va_index(last, level), i = first;
-	while (i < end && !mmu_pte_present(pte_load(&entries[i])))
+	while (i < end && !(pte_load(&entries[i]) & bits))
 		i++;
 	return i == first ? va : (va & ~(mmu_level_span(level) - 1)) + (uint64_t)(i - first) * mmu_level_span(level);
 }
@@ -128,7 +130,7 @@ static void walk_table(struct pt_walk *w, mmu_pa_t table, const mmu_pte_t *entri
 		return;
 	}
 	for (;;) {
-		va = skip_holes(w, entries, level, va, last);
+		va = skip_unvisited(w, entries, level, va, last);
 		mmu_vaddr_t e_last = pt_entry_last(va, level, last);
 		mmu_pte_t *e = (mmu_pte_t *)&entries[mmu_va_index(va, level)];
 		enum pt_step step = w->entry(w, level, e, va, e_last);
