@@ -285,8 +285,7 @@ static uint64_t xorshift(uint64_t *x)
 	return *x;
 }
 
-/* W2's VAs in draw order and the shuffled walk order. */
-static void w2_addresses(uint64_t n, mmu_vaddr_t *va, uint32_t *order)
+void bench_w2_addresses(uint64_t n, mmu_vaddr_t *va, uint32_t *order)
 {
 	uint64_t x = 0x9E3779B97F4A7C15ull, xor_all = 0;
 	/* Duplicates are rare (65,536 of 2^35): a linear check of a small
@@ -363,7 +362,7 @@ static void bench_w2(const struct bench_opts *o, struct sim *sim)
 	const uint64_t n = o->small ? 1024 : 65536;
 	mmu_vaddr_t *va = malloc(n * sizeof(*va));
 	uint32_t *order = malloc(n * sizeof(*order));
-	w2_addresses(n, va, order);
+	bench_w2_addresses(n, va, order);
 	struct mmu *mmu = sim_mmu(sim);
 	struct samples map = {0}, walk = {0}, walklocked = {0}, rawwalk = {0}, unmap = {0};
 	struct samples maplocked = {0}, unmaplocked = {0}, destroy = {0};
@@ -510,5 +509,7 @@ int main(int argc, char **argv)
 		bench_w9(&o);
 	if (wanted(argc, argv, i, "C1"))
 		bench_c1(&o);
+	if (wanted(argc, argv, i, "C2"))
+		bench_c2(&o);
 	return 0;
 }

@@ -4,6 +4,7 @@
 #define MMU64_BENCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct bench_opts {
 	unsigned reps;
@@ -18,6 +19,10 @@ struct sim_config;
  * back zeroed off (skip_zero_check), as a kernel built without its
  * invariant checks would run (bench.c). */
 void bench_sim_config(struct sim_config *cfg);
+/* W2's N distinct VAs in draw order and the shuffled order its walk
+ * follows (docs/BENCH.md; the check values on standard error when N is
+ * 65,536). */
+void bench_w2_addresses(uint64_t n, uint64_t *va, uint32_t *order);
 
 void bench_w5(const struct bench_opts *o);
 void bench_w6(const struct bench_opts *o);
@@ -28,5 +33,8 @@ void bench_w8(const struct bench_opts *o);
 void bench_w9(const struct bench_opts *o);
 /* C1: the TLB flush ceiling on the machine's cost model (ceiling.c). */
 void bench_c1(const struct bench_opts *o);
+/* C2: W2's walk from the bare loads to the library, step by step
+ * (walkfloor.c). */
+void bench_c2(const struct bench_opts *o);
 
 #endif
