@@ -318,12 +318,8 @@ void bench_w2_addresses(uint64_t n, mmu_vaddr_t *va, uint32_t *order)
 			(unsigned long long)xor_all, order[0], order[1], order[2], order[3]);
 }
 
-/* What memory alone costs W2's walk on this machine: the same four
- * dependent loads per page in the same order, with no library code (a
- * reference row, not a phase of docs/BENCH.md). Returns a checksum so the
- * loads are not optimized away. */
-static uint64_t raw_walk(struct sim *sim, const struct mmu_tree *t, const mmu_vaddr_t *va, const uint32_t *order,
-			 uint64_t n)
+__attribute__((noinline)) uint64_t bench_w2_raw_walk(struct sim *sim, const struct mmu_tree *t, const uint64_t *va,
+						    const uint32_t *order, uint64_t n)
 {
 	uint8_t *arena = sim_phys(sim, mmu_pa(0));
 	uint64_t sum = 0;
@@ -380,9 +376,9 @@ static void bench_w2(const struct bench_opts *o, struct sim *sim)
 			/* Untimed: every walk row starts where a whole walk left the
 			 * caches, the reference row as the library's, not where the
 			 * map did (what the map leaves depends on what it cleared). */
-			sum += raw_walk(sim, &t, va, order, n);
+			sum += bench_w2_raw_walk(sim, &t, va, order, n);
 			t0 = now_ns();
-			sum += raw_walk(sim, &t, va, order, n);
+			sum += bench_w2_raw_walk(sim, &t, va, order, n);
 			sample(&rawwalk, t0, n);
 		}
 		struct mmu_translation tr;
@@ -478,7 +474,10 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
 			o.reps = (unsigned)atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--reps N] [--csv] [--small] [--clear-tables] [W1 W2 W3 W4 W5 W6 W7 W8 W9 C1]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [--reps N] [--csv] [--small] [--clear-tables]"
+				" [W1 W2 W3 W4 W5 W6 W7 W8 W9 C1 C2]\n",
+				argv[0]);
 			return 2;
 		}
 	}

@@ -23,6 +23,14 @@ void bench_sim_config(struct sim_config *cfg);
  * follows (docs/BENCH.md; the check values on standard error when N is
  * 65,536). */
 void bench_w2_addresses(uint64_t n, uint64_t *va, uint32_t *order);
+struct sim;
+struct mmu_tree;
+/* What memory alone costs W2's walk on this machine (its `walk-raw`): the
+ * same four dependent loads per page, in ORDER, with no library code;
+ * returns a checksum so that the loads are not optimized away. Never
+ * inlined, so that every caller times the same code. */
+uint64_t bench_w2_raw_walk(struct sim *sim, const struct mmu_tree *t, const uint64_t *va, const uint32_t *order,
+			   uint64_t n);
 
 void bench_w5(const struct bench_opts *o);
 void bench_w6(const struct bench_opts *o);

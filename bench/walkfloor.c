@@ -37,6 +37,8 @@ struct floor_cache {
 };
 
 struct floor {
+	struct sim *sim;
+	const struct mmu_tree *tree;
 	const uint8_t *arena; /* physical address 0 */
 	const mmu_pte_t *root;
 	const mmu_vaddr_t *va;
@@ -52,7 +54,8 @@ static const mmu_pte_t *floor_table(const struct floor *f, mmu_pte_t e)
 /* The MMU_PROT_* of a leaf by its folded bits rotated left by one (the
  * library's trick: not-XD lands on bit 0, RW on bit 2, US on bit 3), a
  * lookup. */
-#define FLOOR_PROT(i) (MMU_PROT_R | ((i) & 1 ? MMU_PROT_X : 0) | ((i) & 4 ? MMU_PROT_W : 0) | ((i) & 8 ? MMU_PROT_U : 0))
+#define FLOOR_PROT(i)                                                                                               \
+	(MMU_PROT_R | ((i) & 1 ? MMU_PROT_X : 0) | ((i) & 4 ? MMU_PROT_W : 0) | ((i) & 8 ? MMU_PROT_U : 0))
 static const uint8_t floor_prot[16] = {
 	FLOOR_PROT(0), FLOOR_PROT(1), FLOOR_PROT(2),  FLOOR_PROT(3),  FLOOR_PROT(4),  FLOOR_PROT(5),
 	FLOOR_PROT(6), FLOOR_PROT(7), FLOOR_PROT(8),  FLOOR_PROT(9),  FLOOR_PROT(10), FLOOR_PROT(11),
@@ -116,20 +119,6 @@ static void floor_must(bool ok, mmu_vaddr_t va)
 		fprintf(stderr, "bench C2: no translation of %#llx\n", (unsigned long long)va);
 		exit(1);
 	}
-}
-
-/* The loads of W2's walk-raw. */
-__attribute__((noinline)) static uint64_t floor_raw(const struct floor *f)
-{
-	uint64_t sum = 0;
-	for (uint64_t i = 0; i < f->n; i++) {
-		mmu_vaddr_t va = f->va[f->order[i]];
-		mmu_pte_t e = (mmu_pte_t)((const uint8_t *)f->root - f->arena);
-		for (int shift = 39; shift >= 12; shift -= 9)
-			e = floor_table(f, e)[(va >> shift) & 511];
-		sum += e;
-	}
-	return sum;
 }
 
 __attribute__((noinline)) static uint64_t floor_checked_inline(const struct floor *f)
@@ -266,14 +255,15 @@ void bench_c2(const struct bench_opts *o)
 						   MMU_PROT_R | MMU_PROT_W | MMU_PROT_U, NULL, NULL),
 			      "map");
 	const uint8_t *arena = sim_phys(sim, mmu_pa(0));
-	struct floor f = {.arena = arena, .root = (const mmu_pte_t *)(arena + mmu_tree_cr3(&t)), .va = va,
-			  .order = order, .n = n};
+	struct floor f = {.sim = sim, .tree = &t, .arena = arena, .root = (const mmu_pte_t *)(arena + mmu_tree_cr3(&t)),
+			  .va = va, .order = order, .n = n};
 	floor_check(&f, h);
-	uint64_t sum = floor_raw(&f); /* untimed: every row then starts where a walk left the caches */
+	/* Untimed: every row then starts where a whole walk left the caches. */
+	uint64_t sum = bench_w2_raw_walk(f.sim, f.tree, f.va, f.order, f.n);
 	for (unsigned i = 0; i < reps; i++) {
 		for (unsigned r = 0; r < FLOOR_ROWS; r++) {
 			double t0 = bench_vm_now_ns();
-			sum += floor_raw(&f);
+			sum += bench_w2_raw_walk(f.sim, f.tree, f.va, f.order, f.n);
 			double t1 = bench_vm_now_ns();
 			sum += floor_run(&f, h, r);
 			double t2 = bench_vm_now_ns();
