@@ -56,10 +56,7 @@ void bench_sim_config(struct sim_config *cfg)
 	cfg->skip_zero_check = true;
 }
 
-/* CLEAR_TABLES: the machine clears every table page it hands out, as a
- * port without table_free_zeroed (a peer's harness that clears each
- * table it creates is compared with this). */
-static struct sim *bench_machine(unsigned cpus, bool threaded, bool pretouch, bool clear_tables)
+struct sim *bench_machine(unsigned cpus, bool threaded, bool pretouch, bool clear_tables)
 {
 	struct sim_config cfg;
 	bench_sim_config(&cfg);

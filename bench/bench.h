@@ -25,6 +25,13 @@ void bench_sim_config(struct sim_config *cfg);
 void bench_w2_addresses(uint64_t n, uint64_t *va, uint32_t *order);
 struct sim;
 struct mmu_tree;
+/* The machine W1-W4 and C2 run on (4 levels, the defaults of
+ * bench_sim_config), with CPUS CPUs (THREADED: as threads), or exit(1).
+ * PRETOUCH: the table pool written once before any timing (docs/BENCH.md);
+ * CLEAR_TABLES: every table page cleared when handed out, as a port
+ * without table_free_zeroed (a peer's harness that clears each table it
+ * creates is compared with this). */
+struct sim *bench_machine(unsigned cpus, bool threaded, bool pretouch, bool clear_tables);
 /* What memory alone costs W2's walk on this machine (its `walk-raw`): the
  * same four dependent loads per page, in ORDER, with no library code;
  * returns a checksum so that the loads are not optimized away. Never

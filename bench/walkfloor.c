@@ -229,12 +229,9 @@ void bench_c2(const struct bench_opts *o)
 {
 	const uint64_t n = o->small ? 1024 : 65536;
 	unsigned reps = bench_vm_reps(o) < C2_MIN_REPS ? C2_MIN_REPS : bench_vm_reps(o);
-	struct sim_config cfg;
-	bench_sim_config(&cfg);
-	cfg.levels = 4;
-	struct sim *sim = sim_create(&cfg);
-	if (!sim) {
-		fprintf(stderr, "bench C2: no machine\n");
+	struct sim *sim = bench_machine(1, false, !o->small, false);
+	if (sim_mmu(sim)->levels != 4) {
+		fprintf(stderr, "bench C2: the reference walk is 4-level\n");
 		exit(1);
 	}
 	mmu_vaddr_t *va = malloc(n * sizeof(*va));
